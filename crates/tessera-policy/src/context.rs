@@ -1,0 +1,61 @@
+//! The request context: condition keys and their values (reference §2.5).
+//!
+//! Keys are case-insensitive, so they are folded once on insertion; compiled conditions fold
+//! theirs at compile time, and a lookup is then one hash probe.
+
+use std::collections::HashMap;
+
+/// Folds a condition key for case-insensitive lookup (tag keys may be non-ASCII).
+pub fn fold_key(key: &str) -> String {
+    if key.is_ascii() { key.to_ascii_lowercase() } else { key.to_lowercase() }
+}
+
+/// The values of one key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Entry {
+    values: Vec<String>,
+    /// Declared as a list (`aws:TagKeys`, `...List` types): never a policy variable.
+    multivalued: bool,
+}
+
+/// Condition keys and their values for one request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Context {
+    entries: HashMap<String, Entry>,
+}
+
+impl Context {
+    /// An empty context.
+    pub fn new() -> Context {
+        Context::default()
+    }
+
+    /// Sets a single-valued key, replacing any earlier value.
+    pub fn insert(&mut self, key: &str, value: impl Into<String>) {
+        self.entries.insert(fold_key(key), Entry { values: vec![value.into()], multivalued: false });
+    }
+
+    /// Sets a multivalued key (possibly empty), replacing any earlier values.
+    pub fn insert_list(&mut self, key: &str, values: impl IntoIterator<Item = impl Into<String>>) {
+        let values = values.into_iter().map(Into::into).collect();
+        self.entries.insert(fold_key(key), Entry { values, multivalued: true });
+    }
+
+    /// The values of a key given in folded form; `None` when absent (an empty list is present).
+    pub(crate) fn values(&self, folded_key: &str) -> Option<&[String]> {
+        self.entries.get(folded_key).map(|entry| entry.values.as_slice())
+    }
+
+    /// The value of a single-valued key given in folded form, for policy variables.
+    pub(crate) fn single(&self, folded_key: &str) -> Option<&str> {
+        match self.entries.get(folded_key) {
+            Some(Entry { values, multivalued: false }) if values.len() == 1 => Some(&values[0]),
+            _ => None,
+        }
+    }
+
+    /// Whether the key is present with at least one value.
+    pub fn contains(&self, key: &str) -> bool {
+        self.values(&fold_key(key)).is_some_and(|values| !values.is_empty())
+    }
+}
