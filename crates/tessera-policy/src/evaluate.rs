@@ -362,15 +362,18 @@ impl Decision {
             Reason::NoSessionAllow => format!("the session policies do not allow `{action}` on `{resource}`"),
             Reason::NoSessionPolicy => "a federated user without a session policy has no permissions".to_owned(),
         };
-        if self.outcome == Outcome::ImplicitDeny && !self.failed_conditions.is_empty() {
-            let failed: Vec<String> = self
-                .failed_conditions
-                .iter()
-                .map(|f| {
-                    let why = if f.missing { "missing from the request" } else { "not satisfied" };
-                    format!("`{}` `{}` in {} ({why})", f.operator, f.key, statement(&f.statement))
-                })
-                .collect();
+        // Only an allow that failed a condition explains an implicit deny; a deny whose
+        // condition was not met did not take part.
+        let failed: Vec<String> = self
+            .failed_conditions
+            .iter()
+            .filter(|f| f.statement.effect == Effect::Allow)
+            .map(|f| {
+                let why = if f.missing { "missing from the request" } else { "not satisfied" };
+                format!("`{}` `{}` in {} ({why})", f.operator, f.key, statement(&f.statement))
+            })
+            .collect();
+        if self.outcome == Outcome::ImplicitDeny && !failed.is_empty() {
             text.push_str("; failed conditions: ");
             text.push_str(&failed.join(", "));
         }

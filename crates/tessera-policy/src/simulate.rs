@@ -344,6 +344,7 @@ fn result_json(action: &str, resource: &str, decision: &Decision, per_resource: 
                 "SourcePolicyId": &*f.statement.policy_id,
                 "StatementIndex": f.statement.statement,
                 "Sid": f.statement.sid.as_deref(),
+                "Effect": f.statement.effect.as_str(),
                 "Operator": &*f.operator,
                 "Key": &*f.key,
                 "Missing": f.missing,
