@@ -115,3 +115,108 @@ fn run_case(case: &Value) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Every operator of reference §2.3 (with its modifiers) and every layer of §3 has cases.
+#[test]
+fn corpus_covers_every_operator_and_layer() {
+    const OPERATORS: [&str; 27] = [
+        "StringEquals",
+        "StringNotEquals",
+        "StringEqualsIgnoreCase",
+        "StringNotEqualsIgnoreCase",
+        "StringLike",
+        "StringNotLike",
+        "NumericEquals",
+        "NumericNotEquals",
+        "NumericLessThan",
+        "NumericLessThanEquals",
+        "NumericGreaterThan",
+        "NumericGreaterThanEquals",
+        "DateEquals",
+        "DateNotEquals",
+        "DateLessThan",
+        "DateLessThanEquals",
+        "DateGreaterThan",
+        "DateGreaterThanEquals",
+        "Bool",
+        "BinaryEquals",
+        "IpAddress",
+        "NotIpAddress",
+        "ArnEquals",
+        "ArnLike",
+        "ArnNotEquals",
+        "ArnNotLike",
+        "Null",
+    ];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut operator_counts: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut layer_counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for entry in std::fs::read_dir(dir).expect("tests/data exists") {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(entry.expect("entry").path()).expect("read"))
+            .expect("case file is JSON");
+        for case in doc["cases"].as_array().into_iter().flatten() {
+            let input = &case["input"];
+            let text = input.to_string();
+            for operator in OPERATORS {
+                // Count the operator as a condition key in any embedded policy, with or without
+                // modifiers (`ForAnyValue:StringLikeIfExists`).
+                if text.contains(&format!("{operator}\\\":")) || text.contains(&format!("{operator}IfExists\\\":")) {
+                    *operator_counts.entry(operator.to_owned()).or_default() += 1;
+                }
+            }
+            for modifier in ["IfExists\\\":", "ForAllValues:", "ForAnyValue:"] {
+                if text.contains(modifier) {
+                    *operator_counts.entry(modifier.trim_end_matches("\\\":").to_owned()).or_default() += 1;
+                }
+            }
+            let caller = input["CallerArn"].as_str().unwrap_or_default();
+            let present = |field: &str| input.get(field).is_some_and(|v| !v.is_null() && v != &Value::Array(vec![]));
+            let layers = [
+                ("identity", present("PolicyInputList")),
+                ("boundary", present("PermissionsBoundaryPolicyInputList")),
+                ("session", present("SessionPolicyInputList")),
+                ("resource", present("ResourcePolicy")),
+                ("scp", present("ServiceControlPolicyInputList")),
+                ("rcp", present("ResourceControlPolicyInputList")),
+                ("root", caller.ends_with(":root")),
+                ("role session", caller.contains(":assumed-role/")),
+                ("federated user", caller.contains(":federated-user/")),
+                (
+                    "cross-account",
+                    input["ResourceOwner"].as_str().is_some_and(|owner| {
+                        !caller.is_empty() && {
+                            let account = |arn: &str| arn.split(':').nth(4).map(str::to_owned);
+                            account(owner) != account(caller)
+                        }
+                    }),
+                ),
+            ];
+            for (layer, here) in layers {
+                if here {
+                    *layer_counts.entry(layer).or_default() += 1;
+                }
+            }
+        }
+    }
+    println!("cases per operator: {operator_counts:?}");
+    println!("cases per layer: {layer_counts:?}");
+    let missing: Vec<&str> = OPERATORS.iter().copied().filter(|o| !operator_counts.contains_key(*o)).collect();
+    assert!(missing.is_empty(), "operators without cases: {missing:?}");
+    for modifier in ["IfExists", "ForAllValues:", "ForAnyValue:"] {
+        assert!(operator_counts.contains_key(modifier), "no case uses {modifier}");
+    }
+    for layer in [
+        "identity",
+        "boundary",
+        "session",
+        "resource",
+        "scp",
+        "rcp",
+        "root",
+        "role session",
+        "federated user",
+        "cross-account",
+    ] {
+        assert!(layer_counts.get(layer).is_some_and(|n| *n > 0), "no case exercises the {layer} layer");
+    }
+}
