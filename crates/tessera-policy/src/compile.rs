@@ -405,3 +405,45 @@ fn service_prefix(pattern: &Pattern) -> Option<String> {
     let (service, _) = pattern.leading_literal()?.split_once(':')?;
     (!service.is_empty()).then(|| service.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(id: &str, statements: &[&str]) -> CompiledPolicy {
+        let text = format!(r#"{{"Version":"2012-10-17","Statement":[{}]}}"#, statements.join(","));
+        CompiledPolicy::parse(id, &text, PolicyKind::Identity).expect("valid policy")
+    }
+
+    #[test]
+    fn the_index_offers_only_statements_that_can_match() {
+        let mut policies: Vec<CompiledPolicy> = (0..200)
+            .map(|p| {
+                let statements: Vec<String> = (0..50)
+                    .map(|s| format!(r#"{{"Effect":"Allow","Action":"svc{p}:Action{s}","Resource":"*"}}"#))
+                    .collect();
+                let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+                policy(&format!("p{p}"), &refs)
+            })
+            .collect();
+        policies.push(policy(
+            "matching",
+            &[
+                r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}"#,
+                r#"{"Effect":"Allow","Action":["s3:Get*","s3:GetObject"],"Resource":"*"}"#,
+                r#"{"Effect":"Deny","NotAction":"iam:*","Resource":"*"}"#,
+                r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#,
+                r#"{"Effect":"Allow","Action":"s3:PutObject","Resource":"*"}"#,
+            ],
+        ));
+        let set = PolicySet::new(policies);
+        let mut out = Vec::new();
+        set.candidates("s3:getobject", "s3", &mut out);
+        let offered: Vec<u32> = out.iter().map(|at| at.statement).collect();
+        // Of 10,005 statements, the four that can match `s3:GetObject`, each once, in order.
+        assert_eq!(offered, [0, 1, 2, 3]);
+        assert!(out.iter().all(|at| at.policy == 200));
+        set.candidates("svc7:action3", "svc7", &mut out);
+        assert_eq!(out.len(), 3, "the literal match plus the two match-anything statements: {out:?}");
+    }
+}

@@ -328,7 +328,9 @@ impl Parser<'_> {
         self.expect(b'{')?;
         self.skip_whitespace();
         let mut members: Vec<(String, Node)> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
+        // Policy objects have a handful of members: a linear scan finds duplicates without
+        // allocating; large objects (hostile input) switch to a set.
+        let mut seen: Option<HashSet<String>> = None;
         if self.peek() == Some(b'}') {
             self.bump();
             return Ok(Value::Object(members));
@@ -339,7 +341,17 @@ impl Parser<'_> {
                 return Err(self.unexpected("a member name in double quotes"));
             }
             let key = self.string()?;
-            if !seen.insert(key.clone()) {
+            let duplicate = match &mut seen {
+                Some(set) => !set.insert(key.clone()),
+                None if members.len() >= 16 => {
+                    let mut set: HashSet<String> = members.iter().map(|(k, _)| k.clone()).collect();
+                    let duplicate = !set.insert(key.clone());
+                    seen = Some(set);
+                    duplicate
+                }
+                None => members.iter().any(|(k, _)| *k == key),
+            };
+            if duplicate {
                 return Err(SyntaxError { message: format!("duplicate key `{key}`"), position: key_position });
             }
             self.skip_whitespace();
@@ -425,6 +437,15 @@ mod tests {
         let node = parse(r#""a\"b\\c\u00e9\ud83d\ude00""#).unwrap();
         assert_eq!(node.value, Value::String("a\"b\\cé😀".into()));
         assert!(parse(r#""\ud83d""#).is_err());
+    }
+
+    #[test]
+    fn finds_duplicates_in_large_objects() {
+        let members: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {i}")).collect();
+        let text = format!("{{{}, \"k3\": 0}}", members.join(","));
+        assert_eq!(parse(&text).unwrap_err().message, "duplicate key `k3`");
+        let text = format!("{{{}, \"k30\": 0}}", members[..20].join(","));
+        assert!(parse(&text).is_ok());
     }
 
     #[test]
