@@ -446,4 +446,17 @@ mod tests {
         set.candidates("svc7:action3", "svc7", &mut out);
         assert_eq!(out.len(), 3, "the literal match plus the two match-anything statements: {out:?}");
     }
+
+    #[test]
+    fn non_ascii_actions_fold_the_same_on_both_sides() {
+        use crate::{Context, Policies, Principal, Request, Trace, authorize};
+        let set = PolicySet::new(vec![policy("p", &[r#"{"Effect":"Allow","Action":"svc:Ölen","Resource":"*"}"#])]);
+        let principal = Principal::from_arn("arn:aws:iam::123456789012:user/alice").expect("valid");
+        let context = Context::new();
+        for action in ["svc:Ölen", "svc:ölen", "SVC:ÖLEN"] {
+            let request = Request::new(&principal, action, "*", &context);
+            let decision = authorize(&request, &Policies { identity: Some(&set), ..Policies::default() }, Trace::Off);
+            assert!(decision.is_allowed(), "{action}");
+        }
+    }
 }

@@ -129,7 +129,8 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// A request on a resource in the principal's own account.
     pub fn new(principal: &'a Principal, action: &'a str, resource: &'a str, context: &'a Context) -> Request<'a> {
-        let action_folded = action.to_ascii_lowercase();
+        // INVARIANT: folded exactly as action patterns are at compile time (`fold_key`).
+        let action_folded = crate::context::fold_key(action);
         let service_len = action_folded.find(':').unwrap_or(action_folded.len());
         Request {
             principal,

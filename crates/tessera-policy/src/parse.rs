@@ -629,7 +629,7 @@ impl Validator {
                 Some(field),
                 Some(node.span.start),
                 format!(
-                    "Policy document should not specify a principal: `{field}` is not allowed in a {} policy.",
+                    "Policy document should not specify a principal: `{field}` is not allowed in {} policies.",
                     self.kind.as_str()
                 ),
             );

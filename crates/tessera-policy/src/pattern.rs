@@ -148,7 +148,7 @@ impl Pattern {
 
 fn flush(tokens: &mut Vec<Token>, literal: &mut String, lowercase: bool) {
     if !literal.is_empty() {
-        let text = if lowercase { literal.to_lowercase() } else { std::mem::take(literal) };
+        let text = if lowercase { crate::context::fold_key(literal) } else { std::mem::take(literal) };
         literal.clear();
         tokens.push(Token::Lit(text.into()));
     }
