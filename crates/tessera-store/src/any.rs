@@ -1,0 +1,113 @@
+//! `AnyStore`: the backend chosen at run time from a location string, delegating to the real one.
+
+use std::path::PathBuf;
+
+use crate::{Entry, Key, MemoryStore, RedbStore, RedisStore, Store, StoreError, Subscription, Transaction, Versioned};
+
+/// One of the backends, chosen by [`AnyStore::open`].
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    Memory(MemoryStore),
+    Redb(RedbStore),
+    Redis(RedisStore),
+}
+
+impl AnyStore {
+    /// Opens the store at `location`: `memory:` (nothing persists), `redis://HOST:PORT/DB` (or
+    /// `rediss://`), or a directory holding the embedded store's `tessera.redb`.
+    pub async fn open(location: &str) -> Result<Self, StoreError> {
+        if location == "memory:" {
+            Ok(Self::Memory(MemoryStore::new()))
+        } else if location.starts_with("redis://") || location.starts_with("rediss://") {
+            Ok(Self::Redis(RedisStore::connect(location).await?))
+        } else if location.is_empty() || location.contains("://") || location.ends_with(':') {
+            // A typo'd scheme must not silently become a directory named after it.
+            Err(StoreError::InvalidLocation(location.to_owned()))
+        } else {
+            let dir = PathBuf::from(location);
+            Ok(Self::Redb(tokio::task::spawn_blocking(move || RedbStore::open(dir)).await??))
+        }
+    }
+
+    /// The backend's name, for logs and test output.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Memory(_) => "memory",
+            Self::Redb(_) => "redb",
+            Self::Redis(_) => "redis",
+        }
+    }
+}
+
+impl From<MemoryStore> for AnyStore {
+    fn from(store: MemoryStore) -> Self {
+        Self::Memory(store)
+    }
+}
+
+impl From<RedbStore> for AnyStore {
+    fn from(store: RedbStore) -> Self {
+        Self::Redb(store)
+    }
+}
+
+impl From<RedisStore> for AnyStore {
+    fn from(store: RedisStore) -> Self {
+        Self::Redis(store)
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            AnyStore::Memory($store) => $call.await,
+            AnyStore::Redb($store) => $call.await,
+            AnyStore::Redis($store) => $call.await,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn get(&self, key: &Key) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
+        delegate!(self, s => s.get(key))
+    }
+
+    async fn scan_prefix(
+        &self,
+        prefix: &Key,
+        start_after: Option<&Key>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        delegate!(self, s => s.scan_prefix(prefix, start_after, limit))
+    }
+
+    async fn commit(&self, txn: Transaction) -> Result<(), StoreError> {
+        delegate!(self, s => s.commit(txn))
+    }
+
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError> {
+        delegate!(self, s => s.publish(channel, message))
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
+        delegate!(self, s => s.subscribe(channel))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn locations_select_the_backend() {
+        assert_eq!(AnyStore::open("memory:").await.unwrap().backend(), "memory");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        let store = AnyStore::open(path.to_str().unwrap()).await.unwrap();
+        assert_eq!(store.backend(), "redb");
+        assert!(path.join(RedbStore::FILE_NAME).is_file());
+        for bad in ["", "memroy:", "postgres://x/y"] {
+            assert!(matches!(AnyStore::open(bad).await, Err(StoreError::InvalidLocation(l)) if l == bad), "{bad}");
+        }
+    }
+}

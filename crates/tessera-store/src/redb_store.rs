@@ -1,0 +1,180 @@
+//! The embedded backend (the default): one redb file, every commit durable when it returns.
+//!
+//! redb serialises write transactions, so checking the expectations and applying the writes inside
+//! one write transaction is serialisable. Its calls block (file I/O, fsync, waiting for the writer
+//! lock), so they run on tokio's blocking pool.
+
+use std::fmt;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::notify::Hub;
+use crate::txn::scan_start;
+use crate::{Entry, Key, Store, StoreError, Subscription, Transaction, Versioned, Write};
+
+/// key → (version, value).
+const ENTRIES: TableDefinition<'_, &str, (u64, &[u8])> = TableDefinition::new("entries");
+/// Store-wide counters; `version` is the version of the last committed write.
+const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+const VERSION: &str = "version";
+
+/// A store in `<dir>/tessera.redb`. Clones share one open database.
+#[derive(Clone)]
+pub struct RedbStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Database,
+    path: PathBuf,
+    hub: Hub,
+}
+
+impl fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedbStore").field("path", &self.inner.path).finish_non_exhaustive()
+    }
+}
+
+impl RedbStore {
+    /// The database file's name inside the data directory.
+    pub const FILE_NAME: &str = "tessera.redb";
+
+    /// Opens (creating if needed) the store in directory `dir`. This blocks: it may repair the file
+    /// after a crash. From async code, call it through `spawn_blocking` (as `AnyStore::open` does).
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir.as_ref())?;
+        let path = dir.as_ref().join(Self::FILE_NAME);
+        let db = Database::create(&path).map_err(redb::Error::from)?;
+        // Create the tables once so readers never meet a missing table.
+        let txn = db.begin_write().map_err(redb::Error::from)?;
+        txn.open_table(ENTRIES).map_err(redb::Error::from)?;
+        txn.open_table(META).map_err(redb::Error::from)?;
+        txn.commit().map_err(redb::Error::from)?;
+        Ok(Self { inner: Arc::new(Inner { db, path, hub: Hub::default() }) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner.db)).await?
+    }
+}
+
+fn stored_key(raw: &str) -> Result<Key, StoreError> {
+    Key::from_stored(raw.to_owned()).map_err(|e| StoreError::Corrupt { key: raw.to_owned(), reason: e.to_string() })
+}
+
+fn get(db: &Database, key: &Key) -> Result<Option<Versioned<Vec<u8>>>, redb::Error> {
+    let txn = db.begin_read()?;
+    let table = txn.open_table(ENTRIES)?;
+    Ok(table.get(key.as_str())?.map(|guard| {
+        let (version, value) = guard.value();
+        Versioned { value: value.to_vec(), version }
+    }))
+}
+
+fn scan(db: &Database, prefix: &Key, start_after: Option<&Key>, limit: usize) -> Result<Vec<Entry>, StoreError> {
+    let txn = db.begin_read().map_err(redb::Error::from)?;
+    let table = txn.open_table(ENTRIES).map_err(redb::Error::from)?;
+    let start = match scan_start(prefix, start_after) {
+        Bound::Excluded(key) => Bound::Excluded(key.as_str()),
+        Bound::Included(key) => Bound::Included(key.as_str()),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    let mut out = Vec::new();
+    for entry in table.range::<&str>((start, Bound::Unbounded)).map_err(redb::Error::from)? {
+        if out.len() >= limit {
+            break;
+        }
+        let (key, value) = entry.map_err(redb::Error::from)?;
+        if !key.value().starts_with(prefix.as_str()) {
+            break;
+        }
+        let (version, value) = value.value();
+        out.push((stored_key(key.value())?, Versioned { value: value.to_vec(), version }));
+    }
+    Ok(out)
+}
+
+fn commit(db: &Database, txn: Transaction) -> Result<(), StoreError> {
+    let mut write = db.begin_write().map_err(redb::Error::from)?;
+    // Immediate is redb's default; saying so keeps the kill -9 guarantee from depending on it.
+    write.set_durability(Durability::Immediate).map_err(redb::Error::from)?;
+    {
+        let mut entries = write.open_table(ENTRIES).map_err(redb::Error::from)?;
+        for (key, expect) in &txn.checks {
+            let current = entries.get(key.as_str()).map_err(redb::Error::from)?.map(|g| g.value().0);
+            if !expect.holds(current) {
+                // Dropping the transaction aborts it: nothing was written.
+                return Err(StoreError::Conflict);
+            }
+        }
+        if txn.writes.is_empty() {
+            return Ok(());
+        }
+        let mut meta = write.open_table(META).map_err(redb::Error::from)?;
+        let version = meta.get(VERSION).map_err(redb::Error::from)?.map_or(0, |g| g.value()) + 1;
+        meta.insert(VERSION, version).map_err(redb::Error::from)?;
+        for (key, op) in &txn.writes {
+            match op {
+                Write::Put(value) => {
+                    entries.insert(key.as_str(), (version, value.as_slice())).map_err(redb::Error::from)?;
+                }
+                Write::Delete => {
+                    entries.remove(key.as_str()).map_err(redb::Error::from)?;
+                }
+            }
+        }
+    }
+    write.commit().map_err(redb::Error::from)?;
+    Ok(())
+}
+
+impl Store for RedbStore {
+    async fn get(&self, key: &Key) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
+        let key = key.clone();
+        self.blocking(move |db| Ok(get(db, &key)?)).await
+    }
+
+    async fn scan_prefix(
+        &self,
+        prefix: &Key,
+        start_after: Option<&Key>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let (prefix, start_after) = (prefix.clone(), start_after.cloned());
+        self.blocking(move |db| scan(db, &prefix, start_after.as_ref(), limit)).await
+    }
+
+    async fn commit(&self, txn: Transaction) -> Result<(), StoreError> {
+        txn.namespace_tag()?;
+        if txn.is_empty() {
+            return Ok(());
+        }
+        self.blocking(move |db| commit(db, txn)).await
+    }
+
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError> {
+        self.inner.hub.publish(channel, message);
+        Ok(())
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
+        Ok(self.inner.hub.subscribe(channel))
+    }
+}

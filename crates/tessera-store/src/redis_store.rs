@@ -1,0 +1,284 @@
+//! The Redis backend, shared by every replica: one hash per key, a per-namespace index, Lua commits.
+//!
+//! Layout, all in the namespace's hash slot (`{NS}` is a Redis Cluster hash tag):
+//! - `t:{NS}:<kind>:<rest>`: a hash with fields `v` (version, decimal) and `d` (the value);
+//! - `t:{NS}:idx`: a sorted set of the namespace's keys, all with score 0, so `ZRANGEBYLEX` scans a
+//!   prefix in bytewise order;
+//! - `t:{NS}:ver`: the namespace's version counter.
+//!
+//! Data keys always have a `:<rest>` after the kind, so they never collide with `idx` or `ver`.
+//! A commit is one Lua script (EVALSHA, falling back to loading it): Redis runs a script without
+//! interleaving other commands, so checks and writes are atomic, and on Cluster every key the script
+//! touches is in one slot. The scan script reads data keys it cannot declare in advance; that is
+//! accepted for scripts without a `#!lua` flags line as long as the keys share the slot, which the
+//! hash tag guarantees. Redis must not evict keys (`maxmemory-policy noeviction`): an evicted hash
+//! would silently vanish from the index's view.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, Script};
+use tokio::sync::broadcast;
+use tokio_stream::StreamExt;
+
+use crate::notify::{CAPACITY, Subscription};
+use crate::{Entry, Expect, Key, Namespace, Store, StoreError, Transaction, Versioned, Write};
+
+/// How long connecting may take before `connect` or `subscribe` gives up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one command may take before it fails (the connection manager then reconnects).
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Checks every expectation, then applies every write with a fresh version from the counter.
+/// KEYS: counter, index, the checked keys, the written keys. ARGV: #checks, #writes, then a pair per
+/// check (`a` absent | `p` present | `v` version) and a pair per write (`p` value | `d` -).
+const COMMIT_LUA: &str = r"
+local nc = tonumber(ARGV[1])
+local nw = tonumber(ARGV[2])
+local a = 3
+for i = 1, nc do
+  local current = redis.call('HGET', KEYS[2 + i], 'v')
+  local kind = ARGV[a]
+  if kind == 'a' then
+    if current then return 0 end
+  elseif kind == 'p' then
+    if not current then return 0 end
+  elseif current ~= ARGV[a + 1] then
+    return 0
+  end
+  a = a + 2
+end
+if nw == 0 then return 1 end
+local version = string.format('%d', redis.call('INCR', KEYS[1]))
+for i = 1, nw do
+  local key = KEYS[2 + nc + i]
+  if ARGV[a] == 'p' then
+    redis.call('HSET', key, 'v', version, 'd', ARGV[a + 1])
+    redis.call('ZADD', KEYS[2], 0, key)
+  else
+    redis.call('DEL', key)
+    redis.call('ZREM', KEYS[2], key)
+  end
+  a = a + 2
+end
+return 1
+";
+
+/// One page of a prefix scan as a flat list of (key, version, value) triples, from one snapshot.
+/// KEYS: index. ARGV: lex min, lex max, limit.
+const SCAN_LUA: &str = r"
+local keys = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, ARGV[3])
+local out = {}
+for _, key in ipairs(keys) do
+  local entry = redis.call('HMGET', key, 'v', 'd')
+  if entry[1] then
+    out[#out + 1] = key
+    out[#out + 1] = entry[1]
+    out[#out + 1] = entry[2]
+  end
+end
+return out
+";
+
+/// Deletes every key of a namespace, its index and its counter. KEYS: index, counter.
+const PURGE_LUA: &str = r"
+local keys = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, key in ipairs(keys) do redis.call('DEL', key) end
+redis.call('DEL', KEYS[1], KEYS[2])
+return #keys
+";
+
+/// A store on a Redis server (or a Cluster's slot owners). Clones share one connection manager.
+#[derive(Clone)]
+pub struct RedisStore {
+    client: Client,
+    conn: ConnectionManager,
+    scripts: Arc<Scripts>,
+}
+
+struct Scripts {
+    commit: Script,
+    scan: Script,
+    purge: Script,
+}
+
+impl fmt::Debug for RedisStore {
+    // The URL may carry a password: show only where the server is.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore").field("addr", &self.client.get_connection_info().addr()).finish_non_exhaustive()
+    }
+}
+
+fn index_key(tag: &str) -> String {
+    format!("t:{{{tag}}}:idx")
+}
+
+fn counter_key(tag: &str) -> String {
+    format!("t:{{{tag}}}:ver")
+}
+
+/// Redis channels are global to the server: keep Tessera's apart from anyone else's.
+fn channel_name(channel: &str) -> String {
+    format!("t:chan:{channel}")
+}
+
+fn corrupt(key: &str, reason: &str) -> StoreError {
+    StoreError::Corrupt { key: key.to_owned(), reason: reason.to_owned() }
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://[:PASSWORD@]HOST:PORT/DB`), failing if no server answers within a
+    /// few seconds.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let client = Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(2);
+        let conn = tokio::time::timeout(CONNECT_TIMEOUT, client.get_connection_manager_with_config(config))
+            .await
+            .map_err(|_| StoreError::ConnectTimeout(client.get_connection_info().addr().to_string()))??;
+        let scripts =
+            Scripts { commit: Script::new(COMMIT_LUA), scan: Script::new(SCAN_LUA), purge: Script::new(PURGE_LUA) };
+        Ok(Self { client, conn, scripts: Arc::new(scripts) })
+    }
+
+    /// Deletes every key of `ns`, returning how many records there were. For tests and tooling:
+    /// it is one script, so it blocks the server for the time it takes on a large namespace.
+    pub async fn purge_namespace(&self, ns: &Namespace) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let purged =
+            self.scripts.purge.key(index_key(ns.tag())).key(counter_key(ns.tag())).invoke_async(&mut conn).await?;
+        Ok(purged)
+    }
+}
+
+impl Store for RedisStore {
+    async fn get(&self, key: &Key) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
+        let mut conn = self.conn.clone();
+        let (version, value): (Option<u64>, Option<Vec<u8>>) =
+            redis::cmd("HMGET").arg(key.as_str()).arg("v").arg("d").query_async(&mut conn).await?;
+        match (version, value) {
+            (Some(version), Some(value)) => Ok(Some(Versioned { value, version })),
+            (None, None) => Ok(None),
+            _ => Err(corrupt(key.as_str(), "a hash without both `v` and `d`")),
+        }
+    }
+
+    async fn scan_prefix(
+        &self,
+        prefix: &Key,
+        start_after: Option<&Key>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut min = Vec::new();
+        match crate::txn::scan_start(prefix, start_after) {
+            std::ops::Bound::Excluded(after) => {
+                min.push(b'(');
+                min.extend_from_slice(after.as_bytes());
+            }
+            _ => {
+                min.push(b'[');
+                min.extend_from_slice(prefix.as_bytes());
+            }
+        }
+        // INVARIANT (Key): keys are UTF-8, which never contains 0xff, so every key that starts with
+        // `prefix` sorts below `prefix` + 0xff.
+        let mut max = vec![b'('];
+        max.extend_from_slice(prefix.as_bytes());
+        max.push(0xff);
+        let mut conn = self.conn.clone();
+        let flat: Vec<Vec<u8>> = self
+            .scripts
+            .scan
+            .key(index_key(prefix.namespace_tag()))
+            .arg(min)
+            .arg(max)
+            .arg(limit)
+            .invoke_async(&mut conn)
+            .await?;
+        let mut out = Vec::with_capacity(flat.len() / 3);
+        let mut triples = flat.chunks_exact(3);
+        for triple in triples.by_ref() {
+            let [key, version, value] = triple else { unreachable!("chunks_exact(3)") };
+            let key =
+                String::from_utf8(key.clone()).map_err(|_| corrupt(prefix.as_str(), "an index member is not UTF-8"))?;
+            let key = Key::from_stored(key).map_err(|e| corrupt(prefix.as_str(), &e.to_string()))?;
+            let version = std::str::from_utf8(version)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| corrupt(key.as_str(), "version is not a number"))?;
+            out.push((key, Versioned { value: value.clone(), version }));
+        }
+        if !triples.remainder().is_empty() {
+            return Err(corrupt(prefix.as_str(), "the scan script returned a partial entry"));
+        }
+        Ok(out)
+    }
+
+    async fn commit(&self, txn: Transaction) -> Result<(), StoreError> {
+        let Some(tag) = txn.namespace_tag()? else { return Ok(()) };
+        let mut invocation = self.scripts.commit.prepare_invoke();
+        invocation.key(counter_key(tag)).key(index_key(tag));
+        for (key, _) in &txn.checks {
+            invocation.key(key.as_str());
+        }
+        for (key, _) in &txn.writes {
+            invocation.key(key.as_str());
+        }
+        invocation.arg(txn.checks.len()).arg(txn.writes.len());
+        for (_, expect) in &txn.checks {
+            match expect {
+                Expect::Absent => invocation.arg("a").arg(0),
+                Expect::Present => invocation.arg("p").arg(0),
+                Expect::Version(version) => invocation.arg("v").arg(*version),
+            };
+        }
+        for (_, write) in &txn.writes {
+            match write {
+                Write::Put(value) => invocation.arg("p").arg(value.as_slice()),
+                Write::Delete => invocation.arg("d").arg(0),
+            };
+        }
+        let mut conn = self.conn.clone();
+        let applied: i64 = invocation.invoke_async(&mut conn).await?;
+        if applied == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+    }
+
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _receivers: i64 =
+            redis::cmd("PUBLISH").arg(channel_name(channel)).arg(message).query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
+        // A connection in subscriber mode can run no other command, so each subscription has its
+        // own; `subscribe` returns once the server confirmed, so later publishes are delivered.
+        let mut pubsub = tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| StoreError::ConnectTimeout(self.client.get_connection_info().addr().to_string()))??;
+        pubsub.subscribe(channel_name(channel)).await?;
+        let mut messages = pubsub.into_on_message();
+        let (sender, receiver) = broadcast::channel(CAPACITY);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    message = messages.next() => match message {
+                        // Stop when every subscriber has gone.
+                        Some(message) => if sender.send(Arc::from(message.get_payload_bytes())).is_err() { break },
+                        // The connection is gone: dropping the sender tells subscribers `Closed`.
+                        None => break,
+                    },
+                    () = sender.closed() => break,
+                }
+            }
+        });
+        Ok(Subscription::new(receiver))
+    }
+}
