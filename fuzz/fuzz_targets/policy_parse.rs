@@ -12,17 +12,6 @@ use tessera_policy::{
     parse_policy,
 };
 
-const KINDS: [PolicyKind; 8] = [
-    PolicyKind::Identity,
-    PolicyKind::Managed,
-    PolicyKind::Boundary,
-    PolicyKind::Session,
-    PolicyKind::Resource,
-    PolicyKind::Trust,
-    PolicyKind::ServiceControl,
-    PolicyKind::ResourceControl,
-];
-
 /// Callers, actions and resources chosen to meet the common shapes of policies: a user and a
 /// role session, S3, IAM and an AssumeRole on a role (what trust policies govern).
 const REQUESTS: [(&str, &str, &str); 4] = [
@@ -73,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
     // that libFuzzer's byte-level mutations are not wasted.
     let text = String::from_utf8_lossy(data);
     let fixture = fixture();
-    for kind in KINDS {
+    for kind in PolicyKind::ALL {
         let _ = check_size(&text, kind);
         let policy = match parse_policy(&text, kind) {
             Ok(policy) => policy,

@@ -108,6 +108,11 @@ impl Principal {
         matches!(self.kind, PrincipalKind::AssumedRole | PrincipalKind::FederatedUser)
     }
 
+    /// Whether the caller acts as a member of an account (SCPs and account principals apply).
+    fn is_account_member(&self) -> bool {
+        self.has_identity() || self.kind == PrincipalKind::Root
+    }
+
     fn has_identity(&self) -> bool {
         matches!(self.kind, PrincipalKind::User | PrincipalKind::AssumedRole | PrincipalKind::FederatedUser)
     }
@@ -464,7 +469,7 @@ impl Evaluator<'_, '_> {
             .enumerate()
             .map(|(level, set)| self.layer(Layer::ResourceControl(level as u32), set))
             .collect();
-        let scps: Vec<LayerResult> = if principal.has_identity() || principal.kind == PrincipalKind::Root {
+        let scps: Vec<LayerResult> = if principal.is_account_member() {
             policies
                 .service_control
                 .iter()
@@ -703,10 +708,9 @@ fn principal_strength(matcher: &PrincipalMatcher, principal: &Principal) -> Opti
     for name in &matcher.aws {
         let strength = match name {
             AwsName::Any => Some(Strength::Direct),
-            AwsName::Account(account) => (principal.has_identity() || principal.kind == PrincipalKind::Root)
-                .then_some(())
-                .filter(|_| **account == principal.account)
-                .map(|_| Strength::Account),
+            AwsName::Account(account) => {
+                (principal.is_account_member() && **account == principal.account).then_some(Strength::Account)
+            }
             AwsName::Arn(arn) => {
                 if principal.has_identity() && **arn == principal.arn {
                     Some(Strength::Direct)

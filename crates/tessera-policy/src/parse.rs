@@ -40,6 +40,18 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
+    /// Every kind.
+    pub const ALL: [PolicyKind; 8] = [
+        PolicyKind::Identity,
+        PolicyKind::Managed,
+        PolicyKind::Boundary,
+        PolicyKind::Session,
+        PolicyKind::Resource,
+        PolicyKind::Trust,
+        PolicyKind::ServiceControl,
+        PolicyKind::ResourceControl,
+    ];
+
     /// The size limit in characters, white space excluded (reference §2.6). Inline identity
     /// policies share a per-entity aggregate the store enforces; this is the largest of those.
     pub fn max_size(self) -> usize {
@@ -83,17 +95,7 @@ impl std::str::FromStr for PolicyKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "identity" => PolicyKind::Identity,
-            "managed" => PolicyKind::Managed,
-            "boundary" => PolicyKind::Boundary,
-            "session" => PolicyKind::Session,
-            "resource" => PolicyKind::Resource,
-            "trust" => PolicyKind::Trust,
-            "scp" => PolicyKind::ServiceControl,
-            "rcp" => PolicyKind::ResourceControl,
-            other => return Err(format!("unknown policy kind `{other}`")),
-        })
+        PolicyKind::ALL.into_iter().find(|kind| kind.as_str() == s).ok_or_else(|| format!("unknown policy kind `{s}`"))
     }
 }
 
@@ -227,7 +229,7 @@ pub fn parse_policy(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError>
         Some(policy) if v.findings.is_empty() => Ok(policy),
         _ => {
             if v.findings.is_empty() {
-                v.top(None, None, "Syntax errors in policy.".to_owned());
+                v.push(None, None, "Syntax errors in policy.".to_owned());
             }
             Err(PolicyError { findings: v.findings })
         }
@@ -276,13 +278,9 @@ impl Validator {
         });
     }
 
-    fn top(&mut self, field: Option<&str>, position: Option<Position>, message: String) {
-        self.push(field, position, message);
-    }
-
     fn policy(&mut self, root: &Node) -> Option<Policy> {
         let Value::Object(members) = &root.value else {
-            self.top(
+            self.push(
                 None,
                 Some(root.span.start),
                 format!("the policy must be a JSON object, not {}", root.value.type_name()),
@@ -297,7 +295,7 @@ impl Validator {
                 "Version" => match &node.value {
                     Value::String(s) if s == "2012-10-17" => version = Some(Version::V2012_10_17),
                     Value::String(s) if s == "2008-10-17" => version = Some(Version::V2008_10_17),
-                    other => self.top(
+                    other => self.push(
                         Some("Version"),
                         Some(node.span.start),
                         format!("The policy failed legacy parsing: `Version` must be \"2012-10-17\" or \"2008-10-17\", not {}", describe(other)),
@@ -305,23 +303,23 @@ impl Validator {
                 },
                 "Id" => match &node.value {
                     Value::String(s) => id = Some(s.clone()),
-                    other => self.top(Some("Id"), Some(node.span.start), format!("`Id` must be a string, not {}", other.type_name())),
+                    other => self.push(Some("Id"), Some(node.span.start), format!("`Id` must be a string, not {}", other.type_name())),
                 },
                 "Statement" => statements = Some(node),
-                other => self.top(Some(other), Some(node.span.start), format!("Syntax errors in policy: unknown field `{other}`.")),
+                other => self.push(Some(other), Some(node.span.start), format!("Syntax errors in policy: unknown field `{other}`.")),
             }
         }
         if self.kind == PolicyKind::Managed && version != Some(Version::V2012_10_17) {
-            self.top(Some("Version"), None, "Policy document must be version 2012-10-17 or greater.".to_owned());
+            self.push(Some("Version"), None, "Policy document must be version 2012-10-17 or greater.".to_owned());
         }
         let Some(statements) = statements else {
-            self.top(Some("Statement"), None, "Missing required field Statement.".to_owned());
+            self.push(Some("Statement"), None, "Missing required field Statement.".to_owned());
             return None;
         };
         let statements = match &statements.value {
             Value::Object(_) => OneOrMany::One(self.statement(0, statements)?),
             Value::Array(items) if items.is_empty() => {
-                self.top(
+                self.push(
                     Some("Statement"),
                     Some(statements.span.start),
                     "Policy must contain at least one statement.".to_owned(),
@@ -334,7 +332,7 @@ impl Validator {
                 OneOrMany::Many(parsed.into_iter().collect::<Option<Vec<_>>>()?)
             }
             other => {
-                self.top(
+                self.push(
                     Some("Statement"),
                     Some(statements.span.start),
                     format!("`Statement` must be an object or a list of objects, not {}", other.type_name()),

@@ -14,17 +14,6 @@ use tessera_policy::{
     Trace, Version, authorize, parse_policy, simulate_json,
 };
 
-const ALL_KINDS: [PolicyKind; 8] = [
-    PolicyKind::Identity,
-    PolicyKind::Managed,
-    PolicyKind::Boundary,
-    PolicyKind::Session,
-    PolicyKind::Resource,
-    PolicyKind::Trust,
-    PolicyKind::ServiceControl,
-    PolicyKind::ResourceControl,
-];
-
 // ---------------------------------------------------------------------------------------------
 // Generators of valid documents.
 // ---------------------------------------------------------------------------------------------
@@ -481,7 +470,7 @@ fn exercise_parser(text: &str) -> Result<(), TestCaseError> {
     let alice = Principal::from_arn("arn:aws:iam::123456789012:user/alice").expect("a user ARN");
     let mut context = Context::new();
     context.insert("aws:username", "alice");
-    for kind in ALL_KINDS {
+    for kind in PolicyKind::ALL {
         match parse_policy(text, kind) {
             Ok(policy) => {
                 let printed = policy.to_string();
