@@ -16,6 +16,10 @@ pub enum Violation {
     Pattern(&'static str),
     /// The value starts with a reserved prefix (compared case-insensitively).
     ReservedPrefix(&'static str),
+    /// A number below the minimum.
+    MinValue(i64),
+    /// A number above the maximum.
+    MaxValue(i64),
 }
 
 impl fmt::Display for Violation {
@@ -33,6 +37,8 @@ impl fmt::Display for Violation {
             Violation::ReservedPrefix(p) => {
                 write!(f, "Member must not start with the reserved prefix '{p}'")
             }
+            Violation::MinValue(n) => write!(f, "Member must have value greater than or equal to {n}"),
+            Violation::MaxValue(n) => write!(f, "Member must have value less than or equal to {n}"),
         }
     }
 }

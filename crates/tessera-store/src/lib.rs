@@ -15,6 +15,7 @@ use std::future::Future;
 use thiserror::Error;
 
 mod any;
+pub mod iam;
 mod key;
 mod memory;
 mod notify;

@@ -1,0 +1,547 @@
+//! The IAM data model on the key-value layer: one record type per entity, where each lives, and the
+//! policy epoch that tells caches a principal's permissions may have changed.
+//!
+//! Layout (all in the account's namespace unless marked global):
+//!
+//! | key | record | holds |
+//! |---|---|---|
+//! | `account:` | [`AccountRecord`] | the account itself |
+//! | `user:<folded name>` | [`UserRecord`] | the user with its groups, policies, access keys, login profile, MFA serials |
+//! | `group:<folded name>` | [`GroupRecord`] | the group with its members and policies |
+//! | `role:<folded name>` | [`RoleRecord`] | the role with its trust policy and policies |
+//! | `policy:<folded name>` | [`PolicyRecord`] | a customer managed policy with all its versions |
+//! | `policy-use:<policy ARN>` | [`PolicyUseRecord`] | who a managed policy (customer or AWS) is attached to, or bounds |
+//! | `mfa:<folded name>` | [`MfaDeviceRecord`] | a virtual MFA device, its sealed seed and its user |
+//! | `oidc:<url without https://>` | [`OidcProviderRecord`] | an OpenID Connect provider |
+//! | `password-policy:` | [`PasswordPolicyRecord`] | the account password policy |
+//! | `credential-report:` | [`CredentialReportRecord`] | the last generated credential report |
+//! | `key-used:<key id>` | [`KeyUsedRecord`] | when an access key was last used (kept apart: written per request) |
+//! | `root-keys:` | [`RootKeysRecord`] | the account root's access keys (at most 2) |
+//! | `epoch:` | (empty) | its version is the account's policy epoch |
+//! | global `access-key:<key id>` | [`AccessKeyIndexRecord`] | which account and user own a key |
+//! | global `account:<id>` | [`AccountRecord`] | the registry of accounts |
+//!
+//! Names are unique case-insensitively, so a record's key holds the folded name and the record the
+//! name as written. Relations that carry a limit ("at most 10 groups", "at most 2 keys") live in the
+//! record the limit is about, so the read that checks the limit is the read that guards the write.
+//! Relations are kept on both sides (user → groups and group → members; entity → policies and
+//! policy → entities) and every operation writes both sides in one transaction.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::{Key, Kind, Namespace, Store, StoreError, Subscription, SubscriptionError, Transaction, Tx};
+
+pub const ACCOUNT: Kind = Kind::new("account");
+pub const USER: Kind = Kind::new("user");
+pub const GROUP: Kind = Kind::new("group");
+pub const ROLE: Kind = Kind::new("role");
+pub const POLICY: Kind = Kind::new("policy");
+pub const POLICY_USE: Kind = Kind::new("policy-use");
+pub const MFA: Kind = Kind::new("mfa");
+pub const OIDC: Kind = Kind::new("oidc");
+pub const PASSWORD_POLICY: Kind = Kind::new("password-policy");
+pub const CREDENTIAL_REPORT: Kind = Kind::new("credential-report");
+pub const KEY_USED: Kind = Kind::new("key-used");
+pub const EPOCH: Kind = Kind::new("epoch");
+pub const ACCESS_KEY: Kind = Kind::new("access-key");
+pub const ROOT_KEYS: Kind = Kind::new("root-keys");
+
+/// The channel policy epochs are published on.
+pub const EPOCH_CHANNEL: &str = "tessera.policy-epoch";
+
+/// Milliseconds since the Unix epoch: the one time format records use.
+pub type Millis = u64;
+
+/// The uniqueness key of an IAM name (see `tessera_arn::fold_name`).
+pub fn folded(name: &str) -> String {
+    tessera_arn::fold_name(name)
+}
+
+/// A key of `kind` named `name`, folded as names are compared.
+pub fn named(ns: &Namespace, kind: Kind, name: &str) -> Key {
+    Key::new(ns, kind, &folded(name))
+}
+
+/// A record type and the kind of key it is stored under.
+pub trait Record: Serialize + DeserializeOwned + Send {
+    const KIND: Kind;
+}
+
+macro_rules! record {
+    ($($ty:ident => $kind:ident),* $(,)?) => { $(impl Record for $ty { const KIND: Kind = $kind; })* };
+}
+
+record! {
+    AccountRecord => ACCOUNT, UserRecord => USER, GroupRecord => GROUP, RoleRecord => ROLE,
+    PolicyRecord => POLICY, PolicyUseRecord => POLICY_USE, MfaDeviceRecord => MFA,
+    OidcProviderRecord => OIDC, PasswordPolicyRecord => PASSWORD_POLICY,
+    CredentialReportRecord => CREDENTIAL_REPORT, KeyUsedRecord => KEY_USED, AccessKeyIndexRecord => ACCESS_KEY,
+    RootKeysRecord => ROOT_KEYS,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// A user, group or role, as relations name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EntityKind {
+    User,
+    Group,
+    Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRecord {
+    pub id: String,
+    pub create_date: Millis,
+}
+
+/// What users, groups and roles share: identity, placement and the policies that apply to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub arn: String,
+    pub create_date: Millis,
+    /// Attached managed policy ARNs, in attachment order.
+    #[serde(default)]
+    pub attached: Vec<String>,
+    /// Inline policies: (name as written, document as written).
+    #[serde(default)]
+    pub inline: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    #[serde(flatten)]
+    pub principal: Principal,
+    #[serde(default)]
+    pub boundary: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// Group names as written, in the order the user joined them.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub access_keys: Vec<AccessKeyRecord>,
+    #[serde(default)]
+    pub login_profile: Option<LoginProfileRecord>,
+    /// Serial numbers (ARNs) of the MFA devices enabled for the user.
+    #[serde(default)]
+    pub mfa_devices: Vec<String>,
+    #[serde(default)]
+    pub password_last_used: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyStatus {
+    Active,
+    Inactive,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Inactive => "Inactive",
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKeyRecord {
+    pub id: String,
+    pub status: KeyStatus,
+    pub create_date: Millis,
+    /// The secret, sealed under the master key with the key id as associated data.
+    pub sealed_secret: String,
+}
+
+impl std::fmt::Debug for AccessKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKeyRecord")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .field("create_date", &self.create_date)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginProfileRecord {
+    pub create_date: Millis,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub password_reset_required: bool,
+    pub password_last_changed: Millis,
+    /// Hashes of earlier passwords, newest first, for the reuse-prevention rule.
+    #[serde(default)]
+    pub previous_hashes: Vec<String>,
+}
+
+impl std::fmt::Debug for LoginProfileRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginProfileRecord")
+            .field("create_date", &self.create_date)
+            .field("password_reset_required", &self.password_reset_required)
+            .field("password_last_changed", &self.password_last_changed)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    #[serde(flatten)]
+    pub principal: Principal,
+    /// Member user names as written, in the order they joined.
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleRecord {
+    #[serde(flatten)]
+    pub principal: Principal,
+    pub trust_policy: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub max_session_duration: u32,
+    #[serde(default)]
+    pub boundary: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub last_used: Option<RoleLastUsed>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleLastUsed {
+    pub date: Millis,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyVersionRecord {
+    /// `v1`, `v2`, ...
+    pub id: String,
+    pub document: String,
+    pub create_date: Millis,
+}
+
+/// A managed policy. AWS-managed policies use the same record in the `aws` namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub arn: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub create_date: Millis,
+    pub update_date: Millis,
+    pub default_version: String,
+    /// Oldest first; at most five.
+    pub versions: Vec<PolicyVersionRecord>,
+    /// The number the next version gets (versions are never renumbered).
+    pub next_version: u32,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+impl PolicyRecord {
+    pub fn default_document(&self) -> Option<&str> {
+        self.versions.iter().find(|v| v.id == self.default_version).map(|v| v.document.as_str())
+    }
+}
+
+/// Where a managed policy is in use in one account. Kept per account (never in the `aws`
+/// namespace), so attaching an AWS-managed policy is a transaction in the caller's account alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyUseRecord {
+    #[serde(default)]
+    pub attached: Vec<(EntityKind, String)>,
+    #[serde(default)]
+    pub boundary_of: Vec<(EntityKind, String)>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaDeviceRecord {
+    pub name: String,
+    pub path: String,
+    pub serial: String,
+    /// The TOTP seed, sealed under the master key with the serial as associated data.
+    pub sealed_seed: String,
+    pub create_date: Millis,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub enable_date: Option<Millis>,
+    /// The highest TOTP counter accepted so far: a code at or below it is a replay.
+    #[serde(default)]
+    pub last_counter: Option<u64>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+impl std::fmt::Debug for MfaDeviceRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaDeviceRecord")
+            .field("serial", &self.serial)
+            .field("user", &self.user)
+            .field("enable_date", &self.enable_date)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcProviderRecord {
+    pub url: String,
+    pub arn: String,
+    pub client_ids: Vec<String>,
+    pub thumbprints: Vec<String>,
+    pub create_date: Millis,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// The account password policy exactly as last set (defaults filled in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordPolicyRecord {
+    pub minimum_password_length: u32,
+    pub require_symbols: bool,
+    pub require_numbers: bool,
+    pub require_uppercase_characters: bool,
+    pub require_lowercase_characters: bool,
+    pub allow_users_to_change_password: bool,
+    /// Days; 0 means passwords never expire.
+    pub max_password_age: u32,
+    /// 0 means reuse is allowed.
+    pub password_reuse_prevention: u32,
+    pub hard_expiry: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialReportRecord {
+    pub generated: Millis,
+    pub csv: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyUsedRecord {
+    pub date: Millis,
+    pub service: String,
+    pub region: String,
+}
+
+/// The account root's access keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootKeysRecord {
+    pub keys: Vec<AccessKeyRecord>,
+}
+
+/// Global: which account and user own an access key (`root` set and `user` empty for the account
+/// root's keys). A hint written before the key itself; the
+/// user record is the authority, so an index entry whose key is gone means nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKeyIndexRecord {
+    pub account: String,
+    pub user: String,
+    #[serde(default)]
+    pub root: bool,
+}
+
+fn corrupt(key: &Key, error: serde_json::Error) -> StoreError {
+    StoreError::Corrupt { key: key.to_string(), reason: error.to_string() }
+}
+
+fn decode<R: Record>(key: &Key, bytes: &[u8]) -> Result<R, StoreError> {
+    serde_json::from_slice(bytes).map_err(|error| corrupt(key, error))
+}
+
+fn encode<R: Record>(record: &R) -> Vec<u8> {
+    // Serializing these plain structs cannot fail: no maps with non-string keys, no custom impls.
+    serde_json::to_vec(record).unwrap_or_default()
+}
+
+impl<S: Store + ?Sized> Tx<'_, S> {
+    /// Reads and decodes a record; the commit is guarded by the read.
+    pub async fn read<R: Record>(&self, key: &Key) -> Result<Option<R>, StoreError> {
+        match self.get(key).await? {
+            Some(bytes) => decode(key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn write<R: Record>(&self, key: Key, record: &R) {
+        self.put(key, encode(record));
+    }
+
+    /// Marks the transaction as changing permissions in `ns`: a blind write of the epoch key, so
+    /// concurrent permission changes never conflict on it, and its version still rises with each.
+    pub fn bump_epoch(&self, ns: &Namespace) {
+        self.put(Key::new(ns, EPOCH, ""), Vec::new());
+    }
+}
+
+/// Reads a record outside any transaction (for reads that guard nothing).
+pub async fn load<S: Store + ?Sized, R: Record>(store: &S, key: &Key) -> Result<Option<R>, StoreError> {
+    match store.get(key).await? {
+        Some(v) => decode(key, &v.value).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Up to `limit` records of `R`'s kind in `ns` whose folded key starts with `prefix`, after
+/// `start_after` (a folded key suffix), in key order.
+pub async fn scan<S: Store + ?Sized, R: Record>(
+    store: &S,
+    ns: &Namespace,
+    prefix: &str,
+    start_after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<(String, R)>, StoreError> {
+    let base = Key::new(ns, R::KIND, "");
+    let after = start_after.map(|s| Key::new(ns, R::KIND, s));
+    let entries = store.scan_prefix(&Key::new(ns, R::KIND, prefix), after.as_ref(), limit).await?;
+    entries
+        .into_iter()
+        .map(|(key, v)| {
+            let suffix = key.suffix_after(&base).unwrap_or_default().to_owned();
+            decode(&key, &v.value).map(|r| (suffix, r))
+        })
+        .collect()
+}
+
+/// Every record of `R`'s kind in `ns`, page by page.
+pub async fn scan_all<S: Store + ?Sized, R: Record>(store: &S, ns: &Namespace) -> Result<Vec<(String, R)>, StoreError> {
+    const PAGE: usize = 500;
+    let mut all: Vec<(String, R)> = Vec::new();
+    loop {
+        let after = all.last().map(|(k, _)| k.clone());
+        let page = scan::<S, R>(store, ns, "", after.as_deref(), PAGE).await?;
+        let done = page.len() < PAGE;
+        all.extend(page);
+        if done {
+            return Ok(all);
+        }
+    }
+}
+
+/// A change of one account's policy epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyEpoch {
+    pub account: String,
+    pub epoch: u64,
+}
+
+/// The account's current policy epoch: 0 before its first permission change. It only rises.
+pub async fn current_epoch<S: Store + ?Sized>(store: &S, ns: &Namespace) -> Result<u64, StoreError> {
+    Ok(store.get(&Key::new(ns, EPOCH, "")).await?.map_or(0, |v| v.version))
+}
+
+/// Announces the account's current epoch to every subscriber. Called after a commit that bumped it;
+/// when two such commits race, both announce the later epoch, which is what caches need.
+pub async fn publish_epoch<S: Store + ?Sized>(store: &S, ns: &Namespace) -> Result<u64, StoreError> {
+    let epoch = current_epoch(store, ns).await?;
+    store.publish(EPOCH_CHANNEL, format!("{} {epoch}", ns.tag()).as_bytes()).await?;
+    Ok(epoch)
+}
+
+/// A stream of policy epoch changes, for caches to invalidate by.
+#[derive(Debug)]
+pub struct EpochSubscription {
+    inner: Subscription,
+}
+
+impl EpochSubscription {
+    pub async fn subscribe<S: Store + ?Sized>(store: &S) -> Result<Self, StoreError> {
+        Ok(Self { inner: store.subscribe(EPOCH_CHANNEL).await? })
+    }
+
+    /// The next change. Malformed messages (from something else publishing on the channel) are
+    /// skipped. On `Lagged` or `Closed` a cache must assume every account changed.
+    pub async fn recv(&mut self) -> Result<PolicyEpoch, SubscriptionError> {
+        loop {
+            let message = self.inner.recv().await?;
+            if let Some(epoch) = parse_epoch(&message) {
+                return Ok(epoch);
+            }
+        }
+    }
+}
+
+fn parse_epoch(message: &[u8]) -> Option<PolicyEpoch> {
+    let text = std::str::from_utf8(message).ok()?;
+    let (account, epoch) = text.split_once(' ')?;
+    Some(PolicyEpoch { account: account.to_owned(), epoch: epoch.parse().ok()? })
+}
+
+/// Writes a record with no guard (for records with a single writer, such as `key-used`).
+pub async fn put_blind<S: Store + ?Sized, R: Record>(store: &S, key: Key, record: &R) -> Result<(), StoreError> {
+    store.commit(Transaction::new().put(key, encode(record))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MemoryStore, update};
+
+    #[tokio::test]
+    async fn records_round_trip_and_the_epoch_rises_with_every_bump() {
+        let store = MemoryStore::new();
+        let ns = Namespace::account("123456789012").unwrap();
+        let mut sub = EpochSubscription::subscribe(&store).await.unwrap();
+        assert_eq!(current_epoch(&store, &ns).await.unwrap(), 0);
+        let group = GroupRecord {
+            principal: Principal {
+                name: "Admins".into(),
+                path: "/".into(),
+                id: "AGPAEXAMPLE".into(),
+                arn: "arn:aws:iam::123456789012:group/Admins".into(),
+                create_date: 1,
+                attached: vec![],
+                inline: vec![],
+            },
+            members: vec!["alice".into()],
+        };
+        let key = named(&ns, GROUP, "Admins");
+        assert_eq!(key.as_str(), "t:{123456789012}:group:admins");
+        let (k, g, n) = (&key, &group, &ns);
+        update(&store, |tx| async move {
+            tx.write(k.clone(), g);
+            tx.bump_epoch(n);
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .unwrap();
+        let first = publish_epoch(&store, &ns).await.unwrap();
+        assert!(first > 0);
+        assert_eq!(sub.recv().await.unwrap(), PolicyEpoch { account: "123456789012".into(), epoch: first });
+        assert_eq!(load::<_, GroupRecord>(&store, &key).await.unwrap(), Some(group.clone()));
+        let listed = scan::<_, GroupRecord>(&store, &ns, "", None, 10).await.unwrap();
+        assert_eq!(listed, vec![("admins".to_owned(), group)]);
+        update(&store, |tx| async move {
+            tx.bump_epoch(n);
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .unwrap();
+        assert!(current_epoch(&store, &ns).await.unwrap() > first);
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_record_is_an_error_not_a_panic() {
+        let store = MemoryStore::new();
+        let ns = Namespace::account("a").unwrap();
+        let key = named(&ns, USER, "x");
+        store.commit(Transaction::new().put(key.clone(), "{not json")).await.unwrap();
+        let err = load::<_, UserRecord>(&store, &key).await.unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert!(parse_epoch(b"junk").is_none());
+    }
+}
