@@ -8,7 +8,7 @@ use clap::Subcommand;
 use tessera_policy::{PolicyKind, check_size, parse_policy, simulate_json};
 
 #[derive(Debug, Subcommand)]
-pub(crate) enum PolicyCommand {
+pub enum PolicyCommand {
     /// Reads a `SimulateCustomPolicy` JSON object on stdin and prints `{"EvaluationResults": [...]}`.
     Simulate,
     /// Validates policy documents and prints every finding with its location.
@@ -26,7 +26,7 @@ fn parse_kind(text: &str) -> Result<PolicyKind, String> {
     text.parse()
 }
 
-pub(crate) fn run(command: PolicyCommand) -> ExitCode {
+pub fn run(command: PolicyCommand) -> ExitCode {
     let result = match command {
         PolicyCommand::Simulate => simulate(),
         PolicyCommand::Validate { kind, files } => validate(kind, &files),

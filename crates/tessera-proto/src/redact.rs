@@ -1,0 +1,151 @@
+//! Hand-written `Debug` for the generated messages that carry secrets (access key secrets,
+//! passwords, MFA seeds), so that logging a request or response never prints one.
+//!
+//! `build.rs` lists these messages in `REDACTED`, which stops prost from deriving `Debug`; a
+//! message listed there without an impl here fails to compile, and the reverse is a conflict.
+
+use std::fmt;
+
+use crate::identity::v1::{
+    AccessKey, AccessKeyStatus, ChangePasswordRequest, CreateLoginProfileRequest, UpdateLoginProfileRequest,
+    VirtualMfaDevice,
+};
+
+/// Prints in place of a secret. An empty secret prints as empty, so that a response that
+/// should carry no secret (a listed MFA device) shows that it carries none.
+struct Redacted(bool);
+
+impl Redacted {
+    fn str(secret: &str) -> Redacted {
+        Redacted(secret.is_empty())
+    }
+
+    fn bytes(secret: &[u8]) -> Redacted {
+        Redacted(secret.is_empty())
+    }
+}
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0 { "\"\"" } else { "<redacted>" })
+    }
+}
+
+impl fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("AccessKey");
+        s.field("user_name", &self.user_name).field("access_key_id", &self.access_key_id);
+        match AccessKeyStatus::try_from(self.status) {
+            Ok(status) => s.field("status", &status),
+            Err(_) => s.field("status", &self.status),
+        };
+        s.field("secret_access_key", &Redacted::str(&self.secret_access_key))
+            .field("create_date", &self.create_date)
+            .finish()
+    }
+}
+
+impl fmt::Debug for CreateLoginProfileRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateLoginProfileRequest")
+            .field("account_id", &self.account_id)
+            .field("user_name", &self.user_name)
+            .field("password", &Redacted::str(&self.password))
+            .field("password_reset_required", &self.password_reset_required)
+            .finish()
+    }
+}
+
+impl fmt::Debug for UpdateLoginProfileRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpdateLoginProfileRequest")
+            .field("account_id", &self.account_id)
+            .field("user_name", &self.user_name)
+            .field("password", &self.password.as_deref().map(Redacted::str))
+            .field("password_reset_required", &self.password_reset_required)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ChangePasswordRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChangePasswordRequest")
+            .field("account_id", &self.account_id)
+            .field("user_name", &self.user_name)
+            .field("old_password", &Redacted::str(&self.old_password))
+            .field("new_password", &Redacted::str(&self.new_password))
+            .finish()
+    }
+}
+
+impl fmt::Debug for VirtualMfaDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The QR code encodes the seed, so it is as secret as the seed.
+        f.debug_struct("VirtualMfaDevice")
+            .field("serial_number", &self.serial_number)
+            .field("base32_string_seed", &Redacted::bytes(&self.base32_string_seed))
+            .field("qr_code_png", &Redacted::bytes(&self.qr_code_png))
+            .field("user", &self.user)
+            .field("enable_date", &self.enable_date)
+            .field("tags", &self.tags)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::v1::CreateAccessKeyResponse;
+
+    #[test]
+    fn secrets_do_not_reach_debug_output() {
+        let response = CreateAccessKeyResponse {
+            access_key: Some(AccessKey {
+                user_name: "alice".into(),
+                access_key_id: "AKIAEXAMPLEEXAMPLE01".into(),
+                status: AccessKeyStatus::Active.into(),
+                secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+                create_date: None,
+            }),
+        };
+        let printed = format!("{response:?}");
+        assert!(printed.contains("AKIAEXAMPLEEXAMPLE01") && printed.contains("Active"), "{printed}");
+        assert!(!printed.contains("wJalrXUtnFEMI"), "{printed}");
+
+        let requests = [
+            format!("{:?}", CreateLoginProfileRequest { password: "hunter2-secret".into(), ..Default::default() }),
+            format!(
+                "{:?}",
+                UpdateLoginProfileRequest { password: Some("hunter2-secret".into()), ..Default::default() }
+            ),
+            format!(
+                "{:?}",
+                ChangePasswordRequest {
+                    old_password: "hunter2-secret".into(),
+                    new_password: "hunter3-secret".into(),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                VirtualMfaDevice {
+                    base32_string_seed: b"JBSWY3DPEHPK3PXP-secret".to_vec(),
+                    qr_code_png: b"\x89PNG-secret".to_vec(),
+                    ..Default::default()
+                }
+            ),
+        ];
+        for printed in requests {
+            assert!(!printed.contains("secret") && printed.contains("<redacted>"), "{printed}");
+        }
+    }
+
+    #[test]
+    fn absent_secrets_print_as_absent() {
+        let listed =
+            format!("{:?}", VirtualMfaDevice { serial_number: "arn:aws:iam::1:mfa/d".into(), ..Default::default() });
+        assert!(!listed.contains("<redacted>"), "{listed}");
+        let unchanged = format!("{:?}", UpdateLoginProfileRequest::default());
+        assert!(unchanged.contains("password: None"), "{unchanged}");
+    }
+}

@@ -1,0 +1,568 @@
+//! Virtual MFA devices (reference §5.5): created unassigned with a sealed TOTP seed, enabled for a
+//! user with two consecutive codes, at most eight per user, and checked replay-safe at sign-in.
+//!
+//! A device and its user each record the assignment (`device.user`, `user.mfa_devices`), and every
+//! change writes both in one transaction.
+
+use tessera_arn::{Arn, IamEntity, ValidationError, Violation, validate_mfa_code, validate_mfa_serial};
+use tessera_credentials::{Secret, TotpSeed, otpauth_uri, parse_code, qr_png, verify_code, verify_consecutive};
+use tessera_proto::error::ErrorCode;
+use tessera_store::iam::{self, MfaDeviceRecord, Tag};
+use tessera_store::{Key, Store, update};
+
+use crate::entity::{self, AnyEntity};
+use crate::page::{Page, PageRequest, paginate};
+use crate::users::{mfa_key, path_or_root};
+use crate::{Account, Error, Identity, Result, tags};
+
+/// MFA devices per user.
+pub(crate) const MAX_MFA_DEVICES_PER_USER: usize = 8;
+
+/// Steps either side of now in which `EnableMFADevice` looks for the two codes (people type the
+/// second code a little after it appears).
+pub(crate) const ENABLE_WINDOW: u64 = 2;
+
+/// Steps either side of now for `ResyncMFADevice`, whose purpose is a drifted clock (±5 minutes).
+pub(crate) const RESYNC_WINDOW: u64 = tessera_credentials::totp::MAX_WINDOW;
+
+/// Steps either side of now for a sign-in code.
+pub(crate) const SIGN_IN_WINDOW: u64 = 1;
+
+/// Longest `VirtualMFADeviceName` the model accepts.
+const MAX_DEVICE_NAME_LEN: usize = 226;
+
+/// `CreateVirtualMFADevice`'s output: the seed and its QR code are shown this once.
+#[derive(Clone)]
+pub struct CreatedMfaDevice {
+    pub device: MfaDeviceRecord,
+    /// The seed in base32, as `Base32StringSeed`.
+    pub base32_seed: Secret,
+    /// A PNG of the `otpauth://` URI, as `QRCodePNG`. It holds the seed: never log it.
+    pub qr_png: Vec<u8>,
+}
+
+impl std::fmt::Debug for CreatedMfaDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedMfaDevice")
+            .field("device", &self.device)
+            .field("qr_png_len", &self.qr_png.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `ListVirtualMFADevices`' `AssignmentStatus`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AssignmentStatus {
+    Assigned,
+    Unassigned,
+    #[default]
+    Any,
+}
+
+pub(crate) fn device_not_found(serial: &str) -> Error {
+    Error::no_such_entity(format!("VirtualMFADevice with serial number {serial} doesn't exist."))
+}
+
+fn invalid_code() -> Error {
+    Error::new(ErrorCode::InvalidAuthenticationCode, "Authentication code for device is not valid.")
+}
+
+fn internal(what: &str) -> Error {
+    Error::new(
+        ErrorCode::ServiceFailure,
+        format!("The request processing has failed because of an unknown error ({what})."),
+    )
+}
+
+fn seal_aad(serial: &str) -> String {
+    format!("mfa:{serial}")
+}
+
+/// `VirtualMFADeviceName`: 1–226 characters of `[\w+=,.@-]`.
+fn validate_device_name(name: &str) -> Result<()> {
+    let len = name.chars().count();
+    let mut violations = Vec::new();
+    if len < 1 {
+        violations.push(Violation::MinLength(1));
+    }
+    if len > MAX_DEVICE_NAME_LEN {
+        violations.push(Violation::MaxLength(MAX_DEVICE_NAME_LEN));
+    }
+    let name_char = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
+    if !name.is_empty() && !name.chars().all(name_char) {
+        violations.push(Violation::Pattern(tessera_arn::NAME_PATTERN));
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationError { field: "virtualMFADeviceName", value: name.to_owned(), violations }.into())
+    }
+}
+
+/// The record key of a device of this account named by its serial; serials of other accounts or
+/// that are no virtual device's ARN are simply not found.
+pub(crate) fn device_key(account: &Account, serial: &str) -> Result<Key> {
+    validate_mfa_serial(serial)?;
+    let arn = Arn::parse(serial).map_err(|_| device_not_found(serial))?;
+    match arn.entity() {
+        Ok(IamEntity::Mfa { .. }) if arn.account == account.id() => {
+            mfa_key(account, serial).ok_or_else(|| device_not_found(serial))
+        }
+        _ => Err(device_not_found(serial)),
+    }
+}
+
+/// A two-code input, validated under the field names of `EnableMFADevice`.
+fn two_codes(code1: &str, code2: &str) -> Result<(u32, u32)> {
+    for (field, code) in [("authenticationCode1", code1), ("authenticationCode2", code2)] {
+        validate_mfa_code(code).map_err(|mut e| {
+            e.field = field;
+            e
+        })?;
+    }
+    match (parse_code(code1), parse_code(code2)) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(invalid_code()),
+    }
+}
+
+impl<S: Store> Identity<S> {
+    /// `CreateVirtualMFADevice`: a new unassigned device; names are unique in the account without
+    /// regard to case or path.
+    pub async fn create_virtual_mfa_device(
+        &self,
+        account: &Account,
+        path: Option<String>,
+        name: &str,
+        tags: Vec<Tag>,
+    ) -> Result<CreatedMfaDevice> {
+        validate_device_name(name)?;
+        let path = path_or_root(path)?;
+        let tags = tags::new_tags(tags, "TagsPerVirtualMFADevice")?;
+        let serial =
+            Arn::iam("aws", account.id(), &IamEntity::Mfa { path: path.clone(), name: name.to_owned() }).to_string();
+        let (seed, sealed) = self.env.random.with(|r| {
+            let seed = TotpSeed::generate(r);
+            let sealed = self.env.master_key.seal(seed.as_bytes(), seal_aad(&serial).as_bytes(), r);
+            (seed, sealed)
+        });
+        let sealed = sealed.map_err(|_| internal("cannot seal the seed"))?;
+        let qr = qr_png(&otpauth_uri(account.id(), name, &seed)).map_err(|_| internal("cannot draw the QR code"))?;
+        let device = MfaDeviceRecord {
+            name: name.to_owned(),
+            path,
+            serial: serial.clone(),
+            sealed_seed: sealed,
+            create_date: self.env.now_millis(),
+            user: None,
+            enable_date: None,
+            last_counter: None,
+            tags,
+        };
+        let key = iam::named(account.ns(), iam::MFA, name);
+        let (device, key) = (&device, &key);
+        update(&*self.store, |tx| async move {
+            if tx.read::<MfaDeviceRecord>(key).await?.is_some() {
+                return Err(Error::already_exists("MFADevice entity at the same path and name already exists."));
+            }
+            tx.write(key.clone(), device);
+            Ok::<_, Error>(())
+        })
+        .await?;
+        Ok(CreatedMfaDevice { device: device.clone(), base32_seed: Secret::new(seed.to_base32()), qr_png: qr })
+    }
+
+    /// The device and its opened seed, read outside any transaction (the slow part of a check).
+    async fn device_and_seed(&self, account: &Account, serial: &str) -> Result<(MfaDeviceRecord, TotpSeed)> {
+        let key = device_key(account, serial)?;
+        let device: MfaDeviceRecord = iam::load(&*self.store, &key).await?.ok_or_else(|| device_not_found(serial))?;
+        let bytes =
+            self.env.master_key.open(&device.sealed_seed, seal_aad(&device.serial).as_bytes()).map_err(|error| {
+                tracing::error!(%error, serial = %device.serial, "cannot open a sealed MFA seed");
+                internal("cannot open the seed")
+            })?;
+        let seed = TotpSeed::from_bytes(&bytes).map_err(|_| internal("the stored seed is malformed"))?;
+        Ok((device, seed))
+    }
+
+    fn unix_secs(&self) -> u64 {
+        self.env.now_millis() / 1000
+    }
+
+    /// Checks two consecutive codes newer than anything the device accepted before, returning the
+    /// counter of the second.
+    fn check_two_codes(
+        &self,
+        device: &MfaDeviceRecord,
+        seed: &TotpSeed,
+        codes: (u32, u32),
+        window: u64,
+    ) -> Result<u64> {
+        let last = verify_consecutive(seed, codes.0, codes.1, self.unix_secs(), window).ok_or_else(invalid_code)?;
+        if device.last_counter.is_some_and(|used| last.saturating_sub(1) <= used) {
+            return Err(invalid_code());
+        }
+        Ok(last)
+    }
+
+    /// `EnableMFADevice`: assigns an unassigned device to a user, proven by two consecutive codes.
+    pub async fn enable_mfa_device(
+        &self,
+        account: &Account,
+        user_name: &str,
+        serial: &str,
+        code1: &str,
+        code2: &str,
+    ) -> Result<()> {
+        let codes = two_codes(code1, code2)?;
+        self.get_user(account, user_name).await?;
+        let (device, seed) = self.device_and_seed(account, serial).await?;
+        if device.user.is_some() {
+            return Err(Error::already_exists(format!("MFA device {serial} is already in use.")));
+        }
+        let counter = self.check_two_codes(&device, &seed, codes, ENABLE_WINDOW)?;
+        let now = self.env.now_millis();
+        let key = device_key(account, serial)?;
+        let (key, verified) = (&key, &device.sealed_seed);
+        update(&*self.store, |tx| async move {
+            let mut device: MfaDeviceRecord = tx.read(key).await?.ok_or_else(|| device_not_found(serial))?;
+            // The device was recreated (another seed) or used meanwhile: the codes prove nothing now.
+            if device.sealed_seed != *verified
+                || device.last_counter.is_some_and(|used| counter.saturating_sub(1) <= used)
+            {
+                return Err(invalid_code());
+            }
+            if device.user.is_some() {
+                return Err(Error::already_exists(format!("MFA device {serial} is already in use.")));
+            }
+            let mut user = entity::read_user(&tx, account, user_name).await?;
+            if user.mfa_devices.len() >= MAX_MFA_DEVICES_PER_USER {
+                return Err(Error::quota("MFADevicesPerUser", MAX_MFA_DEVICES_PER_USER));
+            }
+            user.mfa_devices.push(device.serial.clone());
+            device.user = Some(user.principal.name.clone());
+            device.enable_date = Some(now);
+            device.last_counter = Some(counter);
+            tx.write(key.clone(), &device);
+            entity::write(&tx, account, &AnyEntity::User(user));
+            Ok(())
+        })
+        .await
+    }
+
+    /// `ResyncMFADevice`: re-proves a device of the user with two consecutive codes within a wide
+    /// window, moving its replay counter forward.
+    pub async fn resync_mfa_device(
+        &self,
+        account: &Account,
+        user_name: &str,
+        serial: &str,
+        code1: &str,
+        code2: &str,
+    ) -> Result<()> {
+        let codes = two_codes(code1, code2)?;
+        let user = self.get_user(account, user_name).await?;
+        let (device, seed) = self.device_and_seed(account, serial).await?;
+        if device.user.as_deref().is_none_or(|u| iam::folded(u) != iam::folded(&user.principal.name)) {
+            return Err(device_not_found(serial));
+        }
+        let counter = self.check_two_codes(&device, &seed, codes, RESYNC_WINDOW)?;
+        let key = device_key(account, serial)?;
+        let (key, verified) = (&key, &device.sealed_seed);
+        update(&*self.store, |tx| async move {
+            let mut device: MfaDeviceRecord = tx.read(key).await?.ok_or_else(|| device_not_found(serial))?;
+            if device.sealed_seed != *verified
+                || device.last_counter.is_some_and(|used| counter.saturating_sub(1) <= used)
+            {
+                return Err(invalid_code());
+            }
+            device.last_counter = Some(counter);
+            tx.write(key.clone(), &device);
+            Ok(())
+        })
+        .await
+    }
+
+    /// `DeactivateMFADevice`: unassigns the device from the user (the device itself remains, and
+    /// keeps its replay counter).
+    pub async fn deactivate_mfa_device(&self, account: &Account, user_name: &str, serial: &str) -> Result<()> {
+        let key = device_key(account, serial)?;
+        let key = &key;
+        update(&*self.store, |tx| async move {
+            let mut user = entity::read_user(&tx, account, user_name).await?;
+            let before = user.mfa_devices.len();
+            user.mfa_devices.retain(|s| !s.eq_ignore_ascii_case(serial));
+            if user.mfa_devices.len() == before {
+                return Err(Error::no_such_entity(format!(
+                    "MFA device with serial number {serial} is not enabled for user {}.",
+                    user.principal.name
+                )));
+            }
+            if let Some(mut device) = tx.read::<MfaDeviceRecord>(key).await? {
+                device.user = None;
+                device.enable_date = None;
+                tx.write(key.clone(), &device);
+            }
+            entity::write(&tx, account, &AnyEntity::User(user));
+            Ok(())
+        })
+        .await
+    }
+
+    /// `DeleteVirtualMFADevice`: only once it is deactivated.
+    pub async fn delete_virtual_mfa_device(&self, account: &Account, serial: &str) -> Result<()> {
+        let key = device_key(account, serial)?;
+        let key = &key;
+        update(&*self.store, |tx| async move {
+            let device: MfaDeviceRecord = tx.read(key).await?.ok_or_else(|| device_not_found(serial))?;
+            if device.user.is_some() {
+                return Err(Error::delete_conflict("MFA device is still in use."));
+            }
+            tx.delete(key.clone());
+            Ok(())
+        })
+        .await
+    }
+
+    /// `ListMFADevices`: the devices enabled for a user, by serial.
+    pub async fn list_mfa_devices(
+        &self,
+        account: &Account,
+        user_name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<MfaDeviceRecord>> {
+        let user = self.get_user(account, user_name).await?;
+        let mut devices = Vec::with_capacity(user.mfa_devices.len());
+        for serial in &user.mfa_devices {
+            let Some(key) = mfa_key(account, serial) else { continue };
+            if let Some(device) = iam::load::<S, MfaDeviceRecord>(&*self.store, &key).await? {
+                devices.push(device);
+            }
+        }
+        devices.sort_by(|a, b| a.serial.cmp(&b.serial));
+        paginate(devices, page, |d| d.serial.clone())
+    }
+
+    /// `ListVirtualMFADevices`, by folded name.
+    pub async fn list_virtual_mfa_devices(
+        &self,
+        account: &Account,
+        status: AssignmentStatus,
+        page: &PageRequest,
+    ) -> Result<Page<MfaDeviceRecord>> {
+        let devices = iam::scan_all::<S, MfaDeviceRecord>(&*self.store, account.ns()).await?;
+        let devices = devices
+            .into_iter()
+            .filter(|(_, d)| match status {
+                AssignmentStatus::Assigned => d.user.is_some(),
+                AssignmentStatus::Unassigned => d.user.is_none(),
+                AssignmentStatus::Any => true,
+            })
+            .collect();
+        Ok(paginate(devices, page, |(k, _)| k.clone())?.map(|(_, d)| d))
+    }
+
+    /// A sign-in check for STS (`SerialNumber` + `TokenCode`): whether `code` is a fresh code of an
+    /// assigned device. Each code is accepted once: the device remembers the last counter used, so
+    /// a replayed (or older) code is `false`. Unknown devices and malformed codes are `false` too.
+    pub async fn verify_mfa_code(&self, account: &Account, serial: &str, code: &str) -> Result<bool> {
+        let Some(code) = parse_code(code) else { return Ok(false) };
+        let (device, seed) = match self.device_and_seed(account, serial).await {
+            Ok(found) => found,
+            Err(error) if matches!(error.code(), ErrorCode::NoSuchEntity | ErrorCode::ValidationError) => {
+                return Ok(false);
+            }
+            Err(error) => return Err(error),
+        };
+        if device.user.is_none() {
+            return Ok(false);
+        }
+        let Some(counter) = verify_code(&seed, code, self.unix_secs(), SIGN_IN_WINDOW, device.last_counter) else {
+            return Ok(false);
+        };
+        let key = device_key(account, serial)?;
+        let (key, verified) = (&key, &device.sealed_seed);
+        update(&*self.store, |tx| async move {
+            let Some(mut device) = tx.read::<MfaDeviceRecord>(key).await? else { return Ok(false) };
+            if device.sealed_seed != *verified
+                || device.user.is_none()
+                || device.last_counter.is_some_and(|used| counter <= used)
+            {
+                return Ok(false);
+            }
+            device.last_counter = Some(counter);
+            tx.write(key.clone(), &device);
+            Ok(true)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tessera_credentials::{format_code, hotp, step};
+
+    use super::*;
+    use crate::account::testing::{Fixture, fixture};
+
+    async fn device(f: &Fixture, name: &str) -> (String, TotpSeed) {
+        let created = f.identity.create_virtual_mfa_device(&f.account, None, name, Vec::new()).await.unwrap();
+        let seed = TotpSeed::from_base32(created.base32_seed.expose()).unwrap();
+        (created.device.serial, seed)
+    }
+
+    /// The codes of the previous and the current step, as a user types them.
+    fn pair(f: &Fixture, seed: &TotpSeed) -> (String, String) {
+        let now = step(f.clock.unix_secs());
+        (format_code(hotp(seed, now - 1)), format_code(hotp(seed, now)))
+    }
+
+    #[tokio::test]
+    async fn create_gives_the_seed_once_and_names_are_unique() {
+        let f = fixture();
+        let created =
+            f.identity.create_virtual_mfa_device(&f.account, Some("/team/".into()), "Phone", Vec::new()).await.unwrap();
+        assert_eq!(created.device.serial, "arn:aws:iam::123456789012:mfa/team/Phone");
+        assert!(created.qr_png.starts_with(b"\x89PNG"));
+        assert_eq!(created.base32_seed.len(), 32);
+        let shown = format!("{created:?}");
+        assert!(!shown.contains(created.base32_seed.expose()) && !shown.contains(&created.device.sealed_seed));
+
+        let err = f.identity.create_virtual_mfa_device(&f.account, None, "phone", Vec::new()).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::EntityAlreadyExists);
+        let err = f.identity.create_virtual_mfa_device(&f.account, None, "bad name", Vec::new()).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::ValidationError);
+    }
+
+    #[tokio::test]
+    async fn enable_with_consecutive_codes_and_reject_the_rest() {
+        let f = fixture();
+        f.user("alice").await;
+        f.user("bob").await;
+        let (serial, seed) = device(&f, "phone").await;
+        let (c1, c2) = pair(&f, &seed);
+
+        // Wrong order, wrong digits, malformed codes.
+        let err = f
+            .identity
+            .enable_mfa_device(&f.account, "alice", &serial, &c2, &c1)
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(err.code, ErrorCode::InvalidAuthenticationCode);
+        assert_eq!(err.message, "Authentication code for device is not valid.");
+        let wrong = format_code((c1.parse::<u32>().unwrap() + 1) % 1_000_000);
+        assert_eq!(
+            f.identity.enable_mfa_device(&f.account, "alice", &serial, &wrong, &c2).await.unwrap_err().code(),
+            ErrorCode::InvalidAuthenticationCode
+        );
+        assert_eq!(
+            f.identity.enable_mfa_device(&f.account, "alice", &serial, "12345", &c2).await.unwrap_err().code(),
+            ErrorCode::ValidationError
+        );
+        assert_eq!(
+            f.identity.enable_mfa_device(&f.account, "nobody", &serial, &c1, &c2).await.unwrap_err().code(),
+            ErrorCode::NoSuchEntity
+        );
+
+        f.identity.enable_mfa_device(&f.account, "alice", &serial, &c1, &c2).await.unwrap();
+        let listed = f.identity.list_mfa_devices(&f.account, "alice", &PageRequest::default()).await.unwrap();
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].user.as_deref(), Some("alice"));
+        assert!(listed.items[0].enable_date.is_some());
+
+        // Already assigned, to anyone.
+        let err = f.identity.enable_mfa_device(&f.account, "bob", &serial, &c1, &c2).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::EntityAlreadyExists);
+
+        // In use: neither the user nor the device can be deleted.
+        assert_eq!(
+            f.identity.delete_virtual_mfa_device(&f.account, &serial).await.unwrap_err().code(),
+            ErrorCode::DeleteConflict
+        );
+        assert_eq!(f.identity.delete_user(&f.account, "alice").await.unwrap_err().code(), ErrorCode::DeleteConflict);
+
+        let assigned = f
+            .identity
+            .list_virtual_mfa_devices(&f.account, AssignmentStatus::Assigned, &PageRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(assigned.items.len(), 1);
+        let unassigned = f
+            .identity
+            .list_virtual_mfa_devices(&f.account, AssignmentStatus::Unassigned, &PageRequest::default())
+            .await
+            .unwrap();
+        assert!(unassigned.items.is_empty());
+
+        f.identity.deactivate_mfa_device(&f.account, "alice", &serial).await.unwrap();
+        assert_eq!(
+            f.identity.deactivate_mfa_device(&f.account, "alice", &serial).await.unwrap_err().code(),
+            ErrorCode::NoSuchEntity
+        );
+        // The codes that enabled it cannot enable it again (they are spent).
+        assert_eq!(
+            f.identity.enable_mfa_device(&f.account, "bob", &serial, &c1, &c2).await.unwrap_err().code(),
+            ErrorCode::InvalidAuthenticationCode
+        );
+        f.identity.delete_virtual_mfa_device(&f.account, &serial).await.unwrap();
+        assert_eq!(
+            f.identity.delete_virtual_mfa_device(&f.account, &serial).await.unwrap_err().code(),
+            ErrorCode::NoSuchEntity
+        );
+        f.identity.delete_user(&f.account, "alice").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn sign_in_codes_are_accepted_once() {
+        let f = fixture();
+        f.user("alice").await;
+        let (serial, seed) = device(&f, "phone").await;
+        let now = step(f.clock.unix_secs());
+        // Unassigned devices authenticate nothing.
+        assert!(!f.identity.verify_mfa_code(&f.account, &serial, &format_code(hotp(&seed, now))).await.unwrap());
+        let (c1, c2) = pair(&f, &seed);
+        f.identity.enable_mfa_device(&f.account, "alice", &serial, &c1, &c2).await.unwrap();
+        // The enabling code itself is spent.
+        assert!(!f.identity.verify_mfa_code(&f.account, &serial, &c2).await.unwrap());
+
+        f.clock.advance(std::time::Duration::from_secs(30));
+        let next = format_code(hotp(&seed, now + 1));
+        assert!(f.identity.verify_mfa_code(&f.account, &serial, &next).await.unwrap());
+        assert!(!f.identity.verify_mfa_code(&f.account, &serial, &next).await.unwrap(), "replay");
+        assert!(!f.identity.verify_mfa_code(&f.account, &serial, "abc").await.unwrap());
+        assert!(!f.identity.verify_mfa_code(&f.account, "arn:aws:iam::123456789012:mfa/none", &next).await.unwrap());
+        assert!(!f.identity.verify_mfa_code(&f.account, "arn:aws:iam::999999999999:mfa/phone", &next).await.unwrap());
+
+        // Resync with the next two codes (a minute later).
+        f.clock.advance(std::time::Duration::from_secs(60));
+        let (r1, r2) = pair(&f, &seed);
+        f.identity.resync_mfa_device(&f.account, "alice", &serial, &r1, &r2).await.unwrap();
+        assert_eq!(
+            f.identity.resync_mfa_device(&f.account, "alice", &serial, &r1, &r2).await.unwrap_err().code(),
+            ErrorCode::InvalidAuthenticationCode
+        );
+        f.user("bob").await;
+        assert_eq!(
+            f.identity.resync_mfa_device(&f.account, "bob", &serial, &r1, &r2).await.unwrap_err().code(),
+            ErrorCode::NoSuchEntity
+        );
+    }
+
+    #[tokio::test]
+    async fn at_most_eight_devices_per_user() {
+        let f = fixture();
+        f.user("alice").await;
+        for i in 0..=MAX_MFA_DEVICES_PER_USER {
+            let (serial, seed) = device(&f, &format!("d{i}")).await;
+            let (c1, c2) = pair(&f, &seed);
+            let result = f.identity.enable_mfa_device(&f.account, "alice", &serial, &c1, &c2).await;
+            if i < MAX_MFA_DEVICES_PER_USER {
+                result.unwrap();
+            } else {
+                let err = result.unwrap_err().into_service_error();
+                assert_eq!(err.message, "Cannot exceed quota for MFADevicesPerUser: 8");
+            }
+        }
+    }
+}

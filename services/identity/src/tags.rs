@@ -1,0 +1,100 @@
+//! Tags on users, roles, policies, OIDC providers and MFA devices: at most 50, keys unique
+//! case-insensitively with the caller's case kept, `aws:` reserved, and every change all or nothing.
+
+use tessera_arn::{fold_tag_key, validate_tag_key, validate_tag_value};
+use tessera_store::iam::Tag;
+
+use crate::{Error, Result};
+
+/// Tags per resource.
+pub const MAX_TAGS: usize = 50;
+
+fn check_tags(tags: &[Tag]) -> Result<()> {
+    for (i, tag) in tags.iter().enumerate() {
+        validate_tag_key(&tag.key)?;
+        validate_tag_value(&tag.value)?;
+        if tags[..i].iter().any(|t| fold_tag_key(&t.key) == fold_tag_key(&tag.key)) {
+            return Err(Error::invalid_input(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the tags given when a resource is created.
+pub fn new_tags(tags: Vec<Tag>, quota: &str) -> Result<Vec<Tag>> {
+    check_tags(&tags)?;
+    if tags.len() > MAX_TAGS {
+        return Err(Error::quota(quota, MAX_TAGS));
+    }
+    Ok(tags)
+}
+
+/// Adds `new` to `existing`, overwriting values of keys that are already there (matched without
+/// case; the new key's case wins). Nothing changes unless every tag is valid and the total fits.
+pub fn tag(existing: &mut Vec<Tag>, new: Vec<Tag>, quota: &str) -> Result<()> {
+    check_tags(&new)?;
+    let mut merged = existing.clone();
+    for tag in new {
+        match merged.iter_mut().find(|t| fold_tag_key(&t.key) == fold_tag_key(&tag.key)) {
+            Some(slot) => *slot = tag,
+            None => merged.push(tag),
+        }
+    }
+    if merged.len() > MAX_TAGS {
+        return Err(Error::quota(quota, MAX_TAGS));
+    }
+    *existing = merged;
+    Ok(())
+}
+
+/// Removes the tags with these keys (without case); absent keys are ignored, as AWS does.
+pub fn untag(existing: &mut Vec<Tag>, keys: &[String]) -> Result<()> {
+    for key in keys {
+        validate_tag_key(key)?;
+    }
+    if keys.len() > MAX_TAGS {
+        return Err(Error::invalid_input(format!("At most {MAX_TAGS} tag keys can be removed at once.")));
+    }
+    let folded: Vec<String> = keys.iter().map(|k| fold_tag_key(k)).collect();
+    existing.retain(|t| !folded.contains(&fold_tag_key(&t.key)));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_proto::error::ErrorCode;
+
+    fn t(key: &str, value: &str) -> Tag {
+        Tag { key: key.into(), value: value.into() }
+    }
+
+    #[test]
+    fn keys_merge_without_case_and_keep_the_new_case() {
+        let mut tags = vec![t("Team", "a"), t("env", "prod")];
+        tag(&mut tags, vec![t("TEAM", "b"), t("cost", "1")], "TagsPerUser").unwrap();
+        assert_eq!(tags, [t("TEAM", "b"), t("env", "prod"), t("cost", "1")]);
+        untag(&mut tags, &["team".into(), "missing".into()]).unwrap();
+        assert_eq!(tags, [t("env", "prod"), t("cost", "1")]);
+    }
+
+    #[test]
+    fn a_bad_or_excess_tag_changes_nothing() {
+        let mut tags: Vec<Tag> = (0..49).map(|i| t(&format!("k{i}"), "v")).collect();
+        let before = tags.clone();
+        let err = tag(&mut tags, vec![t("x", "1"), t("y", "2")], "TagsPerUser").unwrap_err();
+        assert_eq!(err.code(), ErrorCode::LimitExceeded);
+        assert_eq!(tags, before);
+        let duplicate = vec![t("a", "1"), t("A", "2")];
+        assert_eq!(tag(&mut tags, duplicate, "TagsPerUser").unwrap_err().code(), ErrorCode::InvalidInput);
+        for bad in [t("", "1"), t("aws:x", "1")] {
+            assert_eq!(tag(&mut tags, vec![bad], "TagsPerUser").unwrap_err().code(), ErrorCode::ValidationError);
+        }
+        assert_eq!(tags, before);
+        // Overwriting an existing key does not count against the limit.
+        tag(&mut tags, vec![t("K0", "new")], "TagsPerUser").unwrap();
+        assert_eq!(tags.len(), 49);
+    }
+}

@@ -1,0 +1,242 @@
+//! `tessera serve`: opens the store, loads the master key, bootstraps the account on first start,
+//! and runs the gRPC services and the HTTP endpoint until shutdown.
+//!
+//! [`Server::start`] binds and returns the bound addresses before serving, so tests start the real
+//! server on `127.0.0.1:0` in-process; `main.rs` only parses arguments and waits for a signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use axum::Router;
+use axum::routing::get;
+use tessera_credentials::{Argon2Params, MasterKey, SystemRng};
+use tessera_identity::{Account, Env, Identity, Random, SystemClock};
+use tessera_policy_service::Policies;
+use tessera_store::AnyStore;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// The environment variable that may hold the master key (in its key-file form).
+pub const MASTER_KEY_ENV: &str = "TESSERA_MASTER_KEY";
+
+/// Which services this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServiceSet {
+    /// Every service in one process (the default).
+    All,
+    Identity,
+    Policy,
+}
+
+/// `tessera serve`'s options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// Where the embedded store, the master key and the root credentials live.
+    #[arg(long, env = "TESSERA_DATA_DIR", default_value = "tessera-data")]
+    pub data_dir: PathBuf,
+    /// The HTTP endpoint (`/healthz`; the AWS Query API lands here).
+    #[arg(long, env = "TESSERA_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+    /// The gRPC endpoint.
+    #[arg(long, env = "TESSERA_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    pub grpc_addr: SocketAddr,
+    /// The store: the embedded store under `--data-dir` when omitted, or `redis://HOST:PORT/DB`.
+    #[arg(long, env = "TESSERA_STORE")]
+    pub store: Option<String>,
+    /// Run one service instead of all of them.
+    #[arg(long, value_enum, default_value = "all")]
+    pub service: ServiceSet,
+    /// The account created on first start (12 digits); generated when omitted.
+    #[arg(long, env = "TESSERA_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// The master key file; `<data-dir>/master.key` (created on first start) when omitted. Every
+    /// replica sharing a Redis store must use the same key.
+    #[arg(long, env = "TESSERA_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl ServeConfig {
+    /// A configuration for tests: everything on `127.0.0.1:0` under `data_dir`.
+    pub fn for_tests(data_dir: &Path) -> Self {
+        Self {
+            data_dir: data_dir.to_owned(),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            store: None,
+            service: ServiceSet::All,
+            account_id: None,
+            master_key_file: None,
+        }
+    }
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    /// The account bootstrapped (or found) on start, when this process runs the identity service.
+    pub account: Option<tessera_identity::bootstrap::Bootstrapped>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<Result<()>>,
+}
+
+impl Server {
+    /// Opens everything and binds both endpoints, then serves in the background.
+    pub async fn start(config: ServeConfig) -> Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the data directory `{}`", config.data_dir.display()))?;
+        let location = match &config.store {
+            Some(location) => location.clone(),
+            None => config.data_dir.to_string_lossy().into_owned(),
+        };
+        let store =
+            Arc::new(AnyStore::open(&location).await.with_context(|| format!("cannot open the store `{location}`"))?);
+        let rng = SystemRng::new().context("the system random source is unavailable")?;
+        let master_key = load_master_key(&config, &mut rng.clone())?;
+        let env = Env {
+            clock: Arc::new(SystemClock),
+            random: Arc::new(Random::new(rng)),
+            master_key: Arc::new(master_key),
+            password_params: Argon2Params::DEFAULT,
+        };
+        let identity = Identity::new(Arc::clone(&store), env.clone());
+        let policies = Policies::new(Arc::clone(&store), env.clone());
+
+        let runs_identity = matches!(config.service, ServiceSet::All | ServiceSet::Identity);
+        let runs_policy = matches!(config.service, ServiceSet::All | ServiceSet::Policy);
+        if runs_policy {
+            tessera_policy_service::seed_aws_managed(&*store, env.now())
+                .await
+                .context("cannot seed AWS-managed policies")?;
+        }
+        let account = if runs_identity {
+            let account_id = config
+                .account_id
+                .as_deref()
+                .map(Account::new)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("{}", e.into_service_error()))?;
+            let root_key = root_key_from_env()?;
+            let bootstrapped = identity
+                .bootstrap(account_id.as_ref(), root_key)
+                .await
+                .map_err(|e| anyhow::anyhow!("bootstrap failed: {}", e.into_service_error()))?;
+            if let Some(secret) = &bootstrapped.new_root_secret {
+                write_root_credentials(&config.data_dir, &bootstrapped.root_access_key_id, secret.expose())?;
+            }
+            Some(bootstrapped)
+        } else {
+            None
+        };
+
+        let grpc_listener =
+            TcpListener::bind(config.grpc_addr).await.with_context(|| format!("cannot bind {}", config.grpc_addr))?;
+        let http_listener =
+            TcpListener::bind(config.http_addr).await.with_context(|| format!("cannot bind {}", config.http_addr))?;
+        let (grpc_addr, http_addr) = (grpc_listener.local_addr()?, http_listener.local_addr()?);
+        let (shutdown, signal) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+
+        let mut routes = tonic::service::Routes::default();
+        if runs_identity {
+            routes = routes.add_service(tessera_identity::grpc::service(identity));
+        }
+        if runs_policy {
+            routes = routes.add_service(tessera_policy_service::grpc::service(policies));
+        }
+        let mut stop = signal.clone();
+        tasks.spawn(async move {
+            tonic::transport::Server::builder()
+                .add_routes(routes)
+                .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), wait(&mut stop))
+                .await
+                .context("the gRPC server failed")
+        });
+
+        let app = Router::new().route("/healthz", get(|| async { "ok" }));
+        let mut stop = signal;
+        tasks.spawn(async move {
+            axum::serve(http_listener, app)
+                .with_graceful_shutdown(async move { wait(&mut stop).await })
+                .await
+                .context("the HTTP server failed")
+        });
+        tracing::info!(%grpc_addr, %http_addr, store = store.backend(), service = ?config.service, "tessera is serving");
+        Ok(Self { http_addr, grpc_addr, account, shutdown, tasks })
+    }
+
+    /// Serves until `signal` resolves, then drains.
+    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> Result<()> {
+        tokio::select! {
+            () = signal => {}
+            Some(result) = self.tasks.join_next() => {
+                result??;
+                bail!("a server task ended unexpectedly");
+            }
+        }
+        self.stop().await
+    }
+
+    /// Stops serving and waits for the servers to drain.
+    pub async fn stop(mut self) -> Result<()> {
+        let _ = self.shutdown.send(true);
+        while let Some(result) = self.tasks.join_next().await {
+            result??;
+        }
+        Ok(())
+    }
+}
+
+async fn wait(stop: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone, which also means stop.
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+fn load_master_key(config: &ServeConfig, rng: &mut SystemRng) -> Result<MasterKey> {
+    if let Ok(encoded) = std::env::var(MASTER_KEY_ENV) {
+        return MasterKey::from_encoded(&encoded)
+            .with_context(|| format!("{MASTER_KEY_ENV} is not a valid master key"));
+    }
+    match &config.master_key_file {
+        Some(path) => MasterKey::load(path).with_context(|| format!("cannot load the master key `{}`", path.display())),
+        None => {
+            let path = config.data_dir.join("master.key");
+            MasterKey::load_or_create(&path, rng).with_context(|| format!("cannot load or create `{}`", path.display()))
+        }
+    }
+}
+
+/// The root key given by the environment, for automation.
+fn root_key_from_env() -> Result<Option<(String, tessera_credentials::Secret)>> {
+    let id = std::env::var("TESSERA_ROOT_ACCESS_KEY_ID").ok().filter(|v| !v.is_empty());
+    let secret = std::env::var("TESSERA_ROOT_SECRET_ACCESS_KEY").ok().filter(|v| !v.is_empty());
+    match (id, secret) {
+        (Some(id), Some(secret)) => Ok(Some((id, tessera_credentials::Secret::new(secret)))),
+        (None, None) => Ok(None),
+        _ => bail!("set both TESSERA_ROOT_ACCESS_KEY_ID and TESSERA_ROOT_SECRET_ACCESS_KEY, or neither"),
+    }
+}
+
+/// Writes the root key in the `credential_process` shape, readable by the owner only.
+fn write_root_credentials(dir: &Path, key_id: &str, secret: &str) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = dir.join("root-credentials.json");
+    let body = serde_json::json!({ "Version": 1, "AccessKeyId": key_id, "SecretAccessKey": secret });
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    writeln!(file, "{body:#}")?;
+    file.sync_all()?;
+    Ok(())
+}

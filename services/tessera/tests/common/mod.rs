@@ -1,0 +1,55 @@
+//! The shared harness of the server tests: the real all-in-one server on `127.0.0.1:0` over an
+//! embedded store in a temporary directory, with connected gRPC clients.
+
+#![allow(dead_code, unreachable_pub)]
+
+use tessera::serve::{ServeConfig, Server};
+use tessera_proto::ErrorCode;
+use tessera_proto::ServiceError;
+use tessera_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use tessera_proto::policy::v1::policy_service_client::PolicyServiceClient;
+use tonic::transport::Channel;
+
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub server: Server,
+    pub identity: IdentityServiceClient<Channel>,
+    pub policy: PolicyServiceClient<Channel>,
+    pub account: String,
+}
+
+pub async fn start() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    start_with(dir, |_| {}).await
+}
+
+pub async fn start_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut ServeConfig)) -> Harness {
+    let mut config = ServeConfig::for_tests(dir.path());
+    tweak(&mut config);
+    let server = Server::start(config).await.unwrap();
+    let endpoint = format!("http://{}", server.grpc_addr);
+    let channel = Channel::from_shared(endpoint).unwrap().connect().await.unwrap();
+    let account = server.account.as_ref().map(|a| a.account_id.clone()).unwrap_or_default();
+    Harness {
+        dir,
+        identity: IdentityServiceClient::new(channel.clone()),
+        policy: PolicyServiceClient::new(channel),
+        server,
+        account,
+    }
+}
+
+/// The AWS error code a failed call carries.
+pub fn code<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> ErrorCode {
+    ServiceError::from_status(&result.expect_err("the call should fail")).code
+}
+
+/// The AWS error (code and message) a failed call carries.
+pub fn error<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> ServiceError {
+    ServiceError::from_status(&result.expect_err("the call should fail"))
+}
+
+pub const TRUST_EC2: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+pub const ALLOW_S3_READ: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;

@@ -1,0 +1,145 @@
+//! `tessera serve`: readiness, first-start bootstrap and its credentials file, restarts, one
+//! service per process, the Redis store, and the real binary started as a child process.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::time::{Duration, Instant};
+
+use common::{code, start, start_with};
+use tessera::serve::ServiceSet;
+use tessera_proto::ErrorCode;
+use tessera_proto::identity::v1 as pb;
+use tessera_proto::policy::v1 as ppb;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// One HTTP/1.1 GET over a raw socket; returns the status line.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: tessera\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    Ok(response.lines().next().unwrap_or_default().to_owned())
+}
+
+#[tokio::test]
+async fn first_start_bootstraps_an_account_and_a_private_root_key_file() {
+    let h = start().await;
+    assert_eq!(http_get(h.server.http_addr, "/healthz").await.unwrap(), "HTTP/1.1 200 OK");
+    assert_eq!(h.account.len(), 12);
+    let path = h.dir.path().join("root-credentials.json");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "root credentials must be readable by the owner only");
+    let creds: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(creds["Version"], 1);
+    assert!(creds["AccessKeyId"].as_str().unwrap().starts_with("AKIA"));
+    assert_eq!(creds["SecretAccessKey"].as_str().unwrap().len(), 40);
+    assert_eq!(creds["AccessKeyId"].as_str(), h.server.account.as_ref().map(|a| a.root_access_key_id.as_str()));
+    let mode = std::fs::metadata(h.dir.path().join("master.key")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[tokio::test]
+async fn a_restart_keeps_the_account_the_root_key_and_the_data() {
+    let mut h = start().await;
+    let account = h.account.clone();
+    let key = std::fs::read_to_string(h.dir.path().join("root-credentials.json")).unwrap();
+    h.identity
+        .create_user(pb::CreateUserRequest {
+            account_id: account.clone(),
+            user_name: "kept".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let common::Harness { dir, server, .. } = h;
+    server.stop().await.unwrap();
+    let mut again = start_with(dir, |_| {}).await;
+    assert_eq!(again.account, account);
+    assert_eq!(std::fs::read_to_string(again.dir.path().join("root-credentials.json")).unwrap(), key);
+    let user =
+        again.identity.get_user(pb::GetUserRequest { account_id: account, user_name: Some("kept".into()) }).await;
+    assert_eq!(user.unwrap().into_inner().user.unwrap().user_name, "kept");
+}
+
+#[tokio::test]
+async fn a_process_can_run_one_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = start_with(dir, |c| c.service = ServiceSet::Policy).await;
+    assert!(h.server.account.is_none());
+    let policy = h
+        .policy
+        .get_policy(ppb::GetPolicyRequest {
+            account_id: "123456789012".into(),
+            policy_arn: "arn:aws:iam::aws:policy/AdministratorAccess".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(policy.into_inner().policy.unwrap().policy_name, "AdministratorAccess");
+    let absent =
+        h.identity.list_users(pb::ListUsersRequest { account_id: "123456789012".into(), ..Default::default() }).await;
+    assert_eq!(absent.unwrap_err().code(), tonic::Code::Unimplemented);
+}
+
+#[tokio::test]
+async fn the_services_run_on_redis_too() {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = start_with(dir, |c| c.store = Some(url)).await;
+    let a = h.account.clone();
+    let name = format!("redis-user-{}", std::process::id());
+    h.identity
+        .create_user(pb::CreateUserRequest { account_id: a.clone(), user_name: name.clone(), ..Default::default() })
+        .await
+        .unwrap();
+    let dup = h
+        .identity
+        .create_user(pb::CreateUserRequest { account_id: a.clone(), user_name: name.clone(), ..Default::default() })
+        .await;
+    assert_eq!(code(dup), ErrorCode::EntityAlreadyExists);
+    h.identity.delete_user(pb::DeleteUserRequest { account_id: a, user_name: name }).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_binary_serves_until_terminated() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = |l: std::net::TcpListener| l.local_addr().unwrap().port();
+    // Ask the OS for two free ports, then hand them to the child.
+    let (http, grpc) = (
+        port(std::net::TcpListener::bind("127.0.0.1:0").unwrap()),
+        port(std::net::TcpListener::bind("127.0.0.1:0").unwrap()),
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .args(["--http-addr", &format!("127.0.0.1:{http}"), "--grpc-addr", &format!("127.0.0.1:{grpc}")])
+        .env_remove("TESSERA_STORE")
+        .env("TESSERA_ROOT_ACCESS_KEY_ID", "AKIAAUTOMATION00001")
+        .env("TESSERA_ROOT_SECRET_ACCESS_KEY", "automation-secret-automation-secret-0001")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], http));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        match http_get(addr, "/healthz").await {
+            Ok(status) => break status,
+            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(error) => panic!("the server never answered: {error}"),
+        }
+    };
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    // The operator's root key was installed, so no credentials file was generated.
+    assert!(!dir.path().join("root-credentials.json").exists());
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+}
