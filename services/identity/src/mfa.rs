@@ -101,6 +101,12 @@ fn validate_device_name(name: &str) -> Result<()> {
 
 /// The record key of a device of this account named by its serial; serials of other accounts or
 /// that are no virtual device's ARN are simply not found.
+/// Whether `device` is the one `serial` names: the key holds only the (unique) name, so the path
+/// of the serial must be checked against the record.
+pub(crate) fn names(device: &MfaDeviceRecord, serial: &str) -> bool {
+    device.serial.eq_ignore_ascii_case(serial)
+}
+
 pub(crate) fn device_key(account: &Account, serial: &str) -> Result<Key> {
     validate_mfa_serial(serial)?;
     let arn = Arn::parse(serial).map_err(|_| device_not_found(serial))?;
@@ -175,7 +181,10 @@ impl<S: Store> Identity<S> {
     /// The device and its opened seed, read outside any transaction (the slow part of a check).
     async fn device_and_seed(&self, account: &Account, serial: &str) -> Result<(MfaDeviceRecord, TotpSeed)> {
         let key = device_key(account, serial)?;
-        let device: MfaDeviceRecord = iam::load(&*self.store, &key).await?.ok_or_else(|| device_not_found(serial))?;
+        let device: MfaDeviceRecord = iam::load(&*self.store, &key)
+            .await?
+            .filter(|d| names(d, serial))
+            .ok_or_else(|| device_not_found(serial))?;
         let bytes =
             self.env.master_key.open(&device.sealed_seed, seal_aad(&device.serial).as_bytes()).map_err(|error| {
                 tracing::error!(%error, serial = %device.serial, "cannot open a sealed MFA seed");
@@ -225,7 +234,8 @@ impl<S: Store> Identity<S> {
         let key = device_key(account, serial)?;
         let (key, verified) = (&key, &device.sealed_seed);
         update(&*self.store, |tx| async move {
-            let mut device: MfaDeviceRecord = tx.read(key).await?.ok_or_else(|| device_not_found(serial))?;
+            let mut device: MfaDeviceRecord =
+                tx.read(key).await?.filter(|d| names(d, serial)).ok_or_else(|| device_not_found(serial))?;
             // The device was recreated (another seed) or used meanwhile: the codes prove nothing now.
             if device.sealed_seed != *verified
                 || device.last_counter.is_some_and(|used| counter.saturating_sub(1) <= used)
@@ -270,7 +280,8 @@ impl<S: Store> Identity<S> {
         let key = device_key(account, serial)?;
         let (key, verified) = (&key, &device.sealed_seed);
         update(&*self.store, |tx| async move {
-            let mut device: MfaDeviceRecord = tx.read(key).await?.ok_or_else(|| device_not_found(serial))?;
+            let mut device: MfaDeviceRecord =
+                tx.read(key).await?.filter(|d| names(d, serial)).ok_or_else(|| device_not_found(serial))?;
             if device.sealed_seed != *verified
                 || device.last_counter.is_some_and(|used| counter.saturating_sub(1) <= used)
             {
@@ -314,7 +325,8 @@ impl<S: Store> Identity<S> {
         let key = device_key(account, serial)?;
         let key = &key;
         update(&*self.store, |tx| async move {
-            let device: MfaDeviceRecord = tx.read(key).await?.ok_or_else(|| device_not_found(serial))?;
+            let device: MfaDeviceRecord =
+                tx.read(key).await?.filter(|d| names(d, serial)).ok_or_else(|| device_not_found(serial))?;
             if device.user.is_some() {
                 return Err(Error::delete_conflict("MFA device is still in use."));
             }

@@ -137,7 +137,10 @@ async fn load<S: Store + ?Sized>(
         }
         Taggable::MfaDevice(serial) => {
             let key = mfa::device_key(account, serial)?;
-            let device = read(store, tx, &key).await?.ok_or_else(|| mfa::device_not_found(serial))?;
+            let device = read(store, tx, &key)
+                .await?
+                .filter(|d| mfa::names(d, serial))
+                .ok_or_else(|| mfa::device_not_found(serial))?;
             Ok((key, Loaded::Mfa(device)))
         }
     }
