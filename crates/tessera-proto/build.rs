@@ -8,8 +8,12 @@ use std::error::Error;
 use std::path::PathBuf;
 
 /// The proto files, relative to the workspace's `proto/` directory.
-const PROTOS: &[&str] =
-    &["tessera/common/v1/common.proto", "tessera/identity/v1/identity.proto", "tessera/policy/v1/policy.proto"];
+const PROTOS: &[&str] = &[
+    "tessera/common/v1/common.proto",
+    "tessera/identity/v1/identity.proto",
+    "tessera/policy/v1/policy.proto",
+    "tessera/sts/v1/sts.proto",
+];
 
 /// Messages that carry secrets: prost derives no `Debug` for them and `src/redact.rs` implements
 /// one that hides the secret fields.
@@ -19,6 +23,12 @@ const REDACTED: &[&str] = &[
     ".tessera.identity.v1.UpdateLoginProfileRequest",
     ".tessera.identity.v1.ChangePasswordRequest",
     ".tessera.identity.v1.VirtualMfaDevice",
+    ".tessera.sts.v1.Caller",
+    ".tessera.sts.v1.Credentials",
+    ".tessera.sts.v1.AssumeRoleWithWebIdentityRequest",
+    ".tessera.sts.v1.VerifySessionRequest",
+    ".tessera.sts.v1.VerifySessionResponse",
+    ".tessera.sts.v1.GetWebIdentityTokenResponse",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

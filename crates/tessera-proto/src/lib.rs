@@ -88,3 +88,19 @@ pub mod policy {
         tonic::include_proto!("tessera.policy.v1");
     }
 }
+
+pub mod sts {
+    /// `tessera.sts.v1`: `StsService` and its messages.
+    #[allow(
+        clippy::all,
+        clippy::pedantic,
+        clippy::nursery,
+        missing_debug_implementations,
+        missing_docs,
+        rust_2018_idioms,
+        unreachable_pub
+    )]
+    pub mod v1 {
+        tonic::include_proto!("tessera.sts.v1");
+    }
+}

@@ -149,3 +149,68 @@ mod tests {
         assert!(unchanged.contains("password: None"), "{unchanged}");
     }
 }
+
+impl fmt::Debug for crate::sts::v1::Caller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Caller")
+            .field("access_key_id", &self.access_key_id)
+            .field("session_token", &self.session_token.as_deref().map(Redacted::str))
+            .field("source_ip", &self.source_ip)
+            .finish()
+    }
+}
+
+impl fmt::Debug for crate::sts::v1::Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &Redacted::str(&self.secret_access_key))
+            .field("session_token", &Redacted::str(&self.session_token))
+            .field("expiration", &self.expiration)
+            .finish()
+    }
+}
+
+impl fmt::Debug for crate::sts::v1::AssumeRoleWithWebIdentityRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AssumeRoleWithWebIdentityRequest")
+            .field("role_arn", &self.role_arn)
+            .field("role_session_name", &self.role_session_name)
+            .field("web_identity_token", &Redacted::str(&self.web_identity_token))
+            .field("provider_id", &self.provider_id)
+            .field("policy_arns", &self.policy_arns)
+            .field("policy", &self.policy)
+            .field("duration_seconds", &self.duration_seconds)
+            .finish()
+    }
+}
+
+impl fmt::Debug for crate::sts::v1::VerifySessionRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifySessionRequest")
+            .field("access_key_id", &self.access_key_id)
+            .field("session_token", &Redacted::str(&self.session_token))
+            .finish()
+    }
+}
+
+impl fmt::Debug for crate::sts::v1::VerifySessionResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifySessionResponse")
+            .field("account", &self.account)
+            .field("principal_arn", &self.principal_arn)
+            .field("session_id", &self.session_id)
+            .field("secret_access_key", &Redacted::str(&self.secret_access_key))
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for crate::sts::v1::GetWebIdentityTokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GetWebIdentityTokenResponse")
+            .field("web_identity_token", &Redacted::str(&self.web_identity_token))
+            .field("expiration", &self.expiration)
+            .finish()
+    }
+}

@@ -109,3 +109,18 @@ impl From<Error> for tonic::Status {
         error.into_service_error().into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_failures_reach_the_caller_as_aws_codes_without_detail() {
+        let contended = Error::Store(StoreError::Contention { attempts: 16 }).into_service_error();
+        assert_eq!(contended.code, ErrorCode::ConcurrentModification);
+        let broken = Error::Store(StoreError::Corrupt { key: "t:{1}:user:secret-name".into(), reason: "eof".into() });
+        let broken = broken.into_service_error();
+        assert_eq!(broken.code, ErrorCode::ServiceFailure);
+        assert!(!broken.message.contains("secret-name"), "internal detail leaked: {}", broken.message);
+    }
+}

@@ -31,6 +31,7 @@ pub enum ServiceSet {
     All,
     Identity,
     Policy,
+    Sts,
 }
 
 /// `tessera serve`'s options.
@@ -58,6 +59,10 @@ pub struct ServeConfig {
     /// replica sharing a Redis store must use the same key.
     #[arg(long, env = "TESSERA_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// The `iss` of the identity tokens Tessera mints (its discovery document and JWKS are served
+    /// under this URL's `/.well-known/`); `http://<http-addr>` when omitted.
+    #[arg(long, env = "TESSERA_ISSUER_URL")]
+    pub issuer_url: Option<String>,
 }
 
 impl ServeConfig {
@@ -71,6 +76,7 @@ impl ServeConfig {
             service: ServiceSet::All,
             account_id: None,
             master_key_file: None,
+            issuer_url: None,
         }
     }
 }
@@ -110,6 +116,7 @@ impl Server {
 
         let runs_identity = matches!(config.service, ServiceSet::All | ServiceSet::Identity);
         let runs_policy = matches!(config.service, ServiceSet::All | ServiceSet::Policy);
+        let runs_sts = matches!(config.service, ServiceSet::All | ServiceSet::Sts);
         if runs_policy {
             tessera_policy_service::seed_aws_managed(&*store, env.now())
                 .await
@@ -150,6 +157,19 @@ impl Server {
         if runs_policy {
             routes = routes.add_service(tessera_policy_service::grpc::service(policies));
         }
+        let mut app = Router::new().route("/healthz", get(|| async { "ok" }));
+        if runs_sts {
+            let sts = tessera_sts::Sts::start(Arc::clone(&store), env.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot start the token service: {}", e.into_service_error()))?;
+            let issuer_url = config.issuer_url.clone().unwrap_or_else(|| format!("http://{http_addr}"));
+            let issuer = tessera_sts::Issuer::load_or_create(&*store, &env, &issuer_url)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot load the issuer keys: {}", e.into_service_error()))?;
+            let issuer = Arc::new(issuer);
+            app = app.merge(tessera_sts::issuer::routes(Arc::clone(&issuer)));
+            routes = routes.add_service(tessera_sts::grpc::service_with_issuer(sts, issuer));
+        }
         let mut stop = signal.clone();
         tasks.spawn(async move {
             tonic::transport::Server::builder()
@@ -159,7 +179,6 @@ impl Server {
                 .context("the gRPC server failed")
         });
 
-        let app = Router::new().route("/healthz", get(|| async { "ok" }));
         let mut stop = signal;
         tasks.spawn(async move {
             axum::serve(http_listener, app)

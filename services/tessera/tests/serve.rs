@@ -13,13 +13,19 @@ use tessera_proto::identity::v1 as pb;
 use tessera_proto::policy::v1 as ppb;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-/// One HTTP/1.1 GET over a raw socket; returns the status line.
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
+/// One HTTP/1.1 GET over a raw socket; returns the status line and the body.
+async fn http_fetch(addr: std::net::SocketAddr, path: &str) -> std::io::Result<(String, String)> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: tessera\r\nConnection: close\r\n\r\n").as_bytes()).await?;
     let mut response = String::new();
     stream.read_to_string(&mut response).await?;
-    Ok(response.lines().next().unwrap_or_default().to_owned())
+    let status = response.lines().next().unwrap_or_default().to_owned();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
+    Ok(http_fetch(addr, path).await?.0)
 }
 
 #[tokio::test]
@@ -142,4 +148,52 @@ async fn the_binary_serves_until_terminated() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test]
+async fn tessera_is_an_oidc_issuer_whose_tokens_verify_offline_with_its_jwks() {
+    use tessera_proto::sts::v1 as spb;
+    let h = start().await;
+    let (status, body) = http_fetch(h.server.http_addr, "/.well-known/openid-configuration").await.unwrap();
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let discovery: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let issuer = format!("http://{}", h.server.http_addr);
+    assert_eq!(discovery["issuer"], issuer.as_str());
+    assert_eq!(discovery["jwks_uri"], format!("{issuer}/.well-known/jwks.json").as_str());
+    let (_, jwks) = http_fetch(h.server.http_addr, "/.well-known/jwks.json").await.unwrap();
+    let jwks = tessera_credentials::jwt::Jwks::parse(jwks.as_bytes()).unwrap();
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.server.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut sts = tessera_proto::sts::v1::sts_service_client::StsServiceClient::new(channel);
+    let root_key = h.server.account.as_ref().unwrap().root_access_key_id.clone();
+    let caller = Some(spb::Caller { access_key_id: root_key, ..Default::default() });
+    let minted = sts
+        .get_web_identity_token(spb::GetWebIdentityTokenRequest {
+            caller: caller.clone(),
+            audience: vec!["ci.example.com".into()],
+            duration_seconds: Some(120),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let expectations = tessera_credentials::jwt::Expectations {
+        issuer: &issuer,
+        audiences: &["ci.example.com".to_owned()],
+        now,
+        leeway_secs: 5,
+    };
+    let verified = tessera_credentials::jwt::verify(&minted.web_identity_token, &jwks, &expectations).unwrap();
+    assert_eq!(verified.str_claim("sub"), Some(format!("arn:aws:iam::{}:root", h.account).as_str()));
+    // Another audience does not verify, and bad requests are validation errors.
+    let other = tessera_credentials::jwt::Expectations { audiences: &["elsewhere".to_owned()], ..expectations };
+    assert!(tessera_credentials::jwt::verify(&minted.web_identity_token, &jwks, &other).is_err());
+    let none = sts
+        .get_web_identity_token(spb::GetWebIdentityTokenRequest { caller, audience: vec![], duration_seconds: None })
+        .await;
+    assert_eq!(code(none), ErrorCode::ValidationError);
 }

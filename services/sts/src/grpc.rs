@@ -1,0 +1,243 @@
+//! The tonic adapter for `tessera.sts.v1.StsService`: decode, call the domain, encode, and map
+//! errors through the one catalog.
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use tessera_identity::{Account, Error};
+use tessera_proto::common::v1 as common;
+use tessera_proto::convert::{system_time, timestamp};
+use tessera_proto::sts::v1::sts_service_server::{StsService, StsServiceServer};
+use tessera_proto::sts::v1::{self as pb};
+use tessera_store::Store;
+use tessera_store::iam::Tag;
+use tonic::{Request, Response, Status};
+
+use crate::{AssumeRole, CallerCredentials, IssuedCredentials, Issuer, Sts};
+
+type Reply<T> = Result<Response<T>, Status>;
+
+/// `StsService` over an [`Sts`] domain.
+#[derive(Debug)]
+pub struct StsGrpc<S> {
+    domain: Arc<Sts<S>>,
+    issuer: Option<Arc<Issuer>>,
+}
+
+/// The tonic service for `sts`, ready to add to a server (without an OIDC issuer:
+/// `GetWebIdentityToken` is then unavailable).
+pub fn service<S: Store>(sts: Sts<S>) -> StsServiceServer<StsGrpc<S>> {
+    StsServiceServer::new(StsGrpc { domain: Arc::new(sts), issuer: None })
+}
+
+/// The tonic service for `sts` with Tessera's OIDC issuer.
+pub fn service_with_issuer<S: Store>(sts: Sts<S>, issuer: Arc<Issuer>) -> StsServiceServer<StsGrpc<S>> {
+    StsServiceServer::new(StsGrpc { domain: Arc::new(sts), issuer: Some(issuer) })
+}
+
+fn caller(caller: Option<pb::Caller>) -> Result<CallerCredentials, Status> {
+    let caller = caller.ok_or_else(|| {
+        Status::from(Error::new(
+            tessera_proto::ErrorCode::MissingAuthenticationToken,
+            "Request is missing Authentication Token",
+        ))
+    })?;
+    Ok(CallerCredentials {
+        access_key_id: caller.access_key_id,
+        session_token: caller.session_token,
+        source_ip: caller.source_ip,
+    })
+}
+
+fn ts(secs: u64) -> Option<prost_types::Timestamp> {
+    Some(timestamp(UNIX_EPOCH + Duration::from_secs(secs)))
+}
+
+fn credentials(issued: IssuedCredentials) -> Option<pb::Credentials> {
+    Some(pb::Credentials {
+        access_key_id: issued.access_key_id,
+        secret_access_key: issued.secret_access_key.expose().to_owned(),
+        session_token: issued.session_token.expose().to_owned(),
+        expiration: ts(issued.expiration),
+    })
+}
+
+fn tags_in(tags: Vec<common::Tag>) -> Vec<Tag> {
+    tags.into_iter().map(|t| Tag { key: t.key, value: t.value }).collect()
+}
+
+fn arns(policies: Vec<pb::PolicyDescriptorType>) -> Vec<String> {
+    policies.into_iter().map(|p| p.arn).collect()
+}
+
+fn cut_off(at: Option<prost_types::Timestamp>) -> Option<u64> {
+    at.as_ref().and_then(system_time).map(|t| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+}
+
+#[tonic::async_trait]
+impl<S: Store> StsService for StsGrpc<S> {
+    async fn assume_role(&self, request: Request<pb::AssumeRoleRequest>) -> Reply<pb::AssumeRoleResponse> {
+        let r = request.into_inner();
+        let input = AssumeRole {
+            caller: caller(r.caller)?,
+            role_arn: r.role_arn,
+            role_session_name: r.role_session_name,
+            policy_arns: arns(r.policy_arns),
+            policy: r.policy,
+            duration_seconds: r.duration_seconds,
+            tags: tags_in(r.tags),
+            transitive_tag_keys: r.transitive_tag_keys,
+            external_id: r.external_id,
+            serial_number: r.serial_number,
+            token_code: r.token_code,
+            source_identity: r.source_identity,
+        };
+        let assumed = self.domain.assume_role(input).await?;
+        Ok(Response::new(pb::AssumeRoleResponse {
+            credentials: credentials(assumed.credentials),
+            assumed_role_user: Some(pb::AssumedRoleUser { assumed_role_id: assumed.assumed_role_id, arn: assumed.arn }),
+            packed_policy_size: i32::try_from(assumed.packed_policy_size).unwrap_or(i32::MAX),
+            source_identity: assumed.source_identity,
+        }))
+    }
+
+    async fn assume_role_with_web_identity(
+        &self,
+        _request: Request<pb::AssumeRoleWithWebIdentityRequest>,
+    ) -> Reply<pb::AssumeRoleWithWebIdentityResponse> {
+        Err(Status::unimplemented("AssumeRoleWithWebIdentity is not implemented yet"))
+    }
+
+    async fn get_session_token(
+        &self,
+        request: Request<pb::GetSessionTokenRequest>,
+    ) -> Reply<pb::GetSessionTokenResponse> {
+        let r = request.into_inner();
+        let issued = self
+            .domain
+            .get_session_token(
+                &caller(r.caller)?,
+                r.duration_seconds,
+                r.serial_number.as_deref(),
+                r.token_code.as_deref(),
+            )
+            .await?;
+        Ok(Response::new(pb::GetSessionTokenResponse { credentials: credentials(issued) }))
+    }
+
+    async fn get_federation_token(
+        &self,
+        request: Request<pb::GetFederationTokenRequest>,
+    ) -> Reply<pb::GetFederationTokenResponse> {
+        let r = request.into_inner();
+        let token = self
+            .domain
+            .get_federation_token(
+                &caller(r.caller)?,
+                &r.name,
+                r.policy,
+                arns(r.policy_arns),
+                r.duration_seconds,
+                tags_in(r.tags),
+            )
+            .await?;
+        Ok(Response::new(pb::GetFederationTokenResponse {
+            credentials: credentials(token.credentials),
+            federated_user: Some(pb::FederatedUser { federated_user_id: token.federated_user_id, arn: token.arn }),
+            packed_policy_size: i32::try_from(token.packed_policy_size).unwrap_or(i32::MAX),
+        }))
+    }
+
+    async fn get_caller_identity(
+        &self,
+        request: Request<pb::GetCallerIdentityRequest>,
+    ) -> Reply<pb::GetCallerIdentityResponse> {
+        let r = request.into_inner();
+        let who = self.domain.get_caller_identity(&caller(r.caller)?).await?;
+        Ok(Response::new(pb::GetCallerIdentityResponse { user_id: who.user_id, account: who.account, arn: who.arn }))
+    }
+
+    async fn get_access_key_info(
+        &self,
+        request: Request<pb::GetAccessKeyInfoRequest>,
+    ) -> Reply<pb::GetAccessKeyInfoResponse> {
+        let r = request.into_inner();
+        let account = self.domain.get_access_key_info(&caller(r.caller)?, &r.access_key_id).await?;
+        Ok(Response::new(pb::GetAccessKeyInfoResponse { account }))
+    }
+
+    async fn decode_authorization_message(
+        &self,
+        request: Request<pb::DecodeAuthorizationMessageRequest>,
+    ) -> Reply<pb::DecodeAuthorizationMessageResponse> {
+        let r = request.into_inner();
+        let decoded_message = self.domain.decode_authorization_message(&caller(r.caller)?, &r.encoded_message).await?;
+        Ok(Response::new(pb::DecodeAuthorizationMessageResponse { decoded_message }))
+    }
+
+    async fn get_web_identity_token(
+        &self,
+        request: Request<pb::GetWebIdentityTokenRequest>,
+    ) -> Reply<pb::GetWebIdentityTokenResponse> {
+        let r = request.into_inner();
+        let issuer =
+            self.issuer.as_ref().ok_or_else(|| Status::unimplemented("this server has no OIDC issuer configured"))?;
+        let token =
+            self.domain.get_web_identity_token(issuer, &caller(r.caller)?, &r.audience, r.duration_seconds).await?;
+        Ok(Response::new(pb::GetWebIdentityTokenResponse {
+            web_identity_token: token.token.expose().to_owned(),
+            expiration: ts(token.expiration),
+        }))
+    }
+
+    async fn verify_session(&self, request: Request<pb::VerifySessionRequest>) -> Reply<pb::VerifySessionResponse> {
+        let r = request.into_inner();
+        let claims = self.domain.verify_session(&r.access_key_id, &r.session_token).await?;
+        let kind = match claims.kind {
+            tessera_credentials::SessionKind::AssumedRole => "AssumedRole",
+            tessera_credentials::SessionKind::FederatedUser => "FederatedUser",
+            tessera_credentials::SessionKind::SessionToken => "SessionToken",
+        };
+        Ok(Response::new(pb::VerifySessionResponse {
+            account: claims.account.clone(),
+            principal_arn: claims.principal_arn.clone(),
+            principal_id: claims.principal_id.clone(),
+            role_arn: claims.role_arn.clone(),
+            session_id: claims.session_id.clone(),
+            secret_access_key: claims.secret_access_key.expose().to_owned(),
+            issued_at: ts(claims.issued_at),
+            expiration: ts(claims.expires_at),
+            source_identity: claims.source_identity.clone(),
+            tags: claims.tags.iter().map(|(k, v)| common::Tag { key: k.clone(), value: v.clone() }).collect(),
+            mfa_authenticated: claims.mfa_authenticated_at.is_some(),
+            chain_depth: u32::from(claims.chain_depth),
+            kind: kind.to_owned(),
+        }))
+    }
+
+    async fn revoke_session(&self, request: Request<pb::RevokeSessionRequest>) -> Reply<pb::RevokeSessionResponse> {
+        let r = request.into_inner();
+        self.domain.revoke_session(&Account::new(&r.account_id)?, &r.session_id).await?;
+        Ok(Response::new(pb::RevokeSessionResponse {}))
+    }
+
+    async fn revoke_role_sessions(
+        &self,
+        request: Request<pb::RevokeRoleSessionsRequest>,
+    ) -> Reply<pb::RevokeRoleSessionsResponse> {
+        let r = request.into_inner();
+        self.domain.revoke_role_sessions(&Account::new(&r.account_id)?, &r.role_arn, cut_off(r.issued_before)).await?;
+        Ok(Response::new(pb::RevokeRoleSessionsResponse {}))
+    }
+
+    async fn revoke_principal_sessions(
+        &self,
+        request: Request<pb::RevokePrincipalSessionsRequest>,
+    ) -> Reply<pb::RevokePrincipalSessionsResponse> {
+        let r = request.into_inner();
+        self.domain
+            .revoke_principal_sessions(&Account::new(&r.account_id)?, &r.principal_arn, cut_off(r.issued_before))
+            .await?;
+        Ok(Response::new(pb::RevokePrincipalSessionsResponse {}))
+    }
+}

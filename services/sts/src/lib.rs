@@ -1,0 +1,69 @@
+//! The security token service (reference §3.4, §4): short-lived credentials for role sessions,
+//! federated users and MFA-backed user sessions, the verification of the session tokens it issues,
+//! and their revocation.
+//!
+//! A session token is self-contained (`tessera_credentials::TokenKeyRing` seals its claims), so
+//! [`Sts::verify_session`] needs no storage read: it opens the token and consults the local copy of
+//! the revocations, which every replica keeps current from the store and the revocation channel.
+//! Issued sessions are also recorded (`session:` records in the global namespace, by access key id),
+//! for `GetAccessKeyInfo`, lookups and revocation by id; a sweeper removes them once expired.
+//!
+//! The key ring is shared by every replica through the store, sealed under the master key. A token
+//! naming a key this replica has not seen makes it reload the ring (at most once a second).
+
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use tessera_identity::{Env, Identity, Result};
+use tessera_policy_service::Policies;
+use tessera_store::Store;
+
+mod assume;
+mod caller;
+pub mod grpc;
+pub mod issuer;
+mod keys;
+mod revoke;
+mod tokens;
+
+pub use assume::{AssumeRole, AssumedRole, IssuedCredentials};
+pub use caller::{CallerCredentials, CallerKind, CallerPrincipal};
+pub use issuer::{Issuer, WebIdentityToken};
+pub use revoke::{CHANNEL as REVOCATION_CHANNEL, Revocation, SessionRecord};
+pub use tokens::{CallerIdentity, FederationToken};
+
+/// The longest any session lives: GetSessionToken and GetFederationToken allow 36 hours.
+pub const MAX_SESSION_SECS: u64 = 129_600;
+
+/// The security token service over one store.
+#[derive(Debug, Clone)]
+pub struct Sts<S> {
+    store: Arc<S>,
+    env: Env,
+    identity: Identity<S>,
+    policies: Policies<S>,
+    keys: Arc<keys::TokenKeys>,
+    revocations: Arc<revoke::Revocations>,
+}
+
+impl<S: Store> Sts<S> {
+    /// Loads (or, on the first start of the first replica, creates) the token key ring, loads the
+    /// revocations, and starts following the revocation channel and sweeping expired sessions.
+    pub async fn start(store: Arc<S>, env: Env) -> Result<Self> {
+        let keys = Arc::new(keys::TokenKeys::load_or_create(&*store, &env).await?);
+        let revocations = Arc::new(revoke::Revocations::default());
+        revoke::follow(Arc::clone(&store), Arc::clone(&revocations)).await?;
+        let identity = Identity::new(Arc::clone(&store), env.clone());
+        let policies = Policies::new(Arc::clone(&store), env.clone());
+        Ok(Self { store, env, identity, policies, keys, revocations })
+    }
+
+    pub fn identity(&self) -> &Identity<S> {
+        &self.identity
+    }
+
+    /// Now, in unix seconds, from the injected clock.
+    fn now_secs(&self) -> u64 {
+        self.env.now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    }
+}
