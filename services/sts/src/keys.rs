@@ -2,13 +2,21 @@
 //! record, sealed under the master key), cached here and reloaded when a token names a key this
 //! replica has not seen.
 
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use tessera_credentials::{SessionClaims, TokenError, TokenKeyRing};
 use tessera_identity::{Env, Error, Result};
 use tessera_proto::ErrorCode;
-use tessera_store::{Expect, Key, Kind, Namespace, Store, StoreError, Transaction};
+use tessera_store::{Expect, Key, Kind, Namespace, Store, StoreError, Transaction, update};
+
+use crate::MAX_SESSION_SECS;
+
+/// How long a key signs new tokens before a rotation replaces it.
+pub(crate) const ROTATE_AFTER_SECS: u64 = 86_400;
+/// Retired keys are kept this long past the longest session, for replicas still sealing with a
+/// key they have not yet seen retired.
+const PRUNE_MARGIN_SECS: u64 = 3600;
 
 const TOKEN_KEYS: Kind = Kind::new("token-keys");
 /// The associated data the sealed ring is bound to.
@@ -95,6 +103,35 @@ impl TokenKeys {
         }
     }
 
+    /// Rotates the ring in the store when its current key is `min_age_secs` old or older (0 rotates
+    /// unconditionally), pruning keys whose every token has expired; returns the current key id.
+    /// Other replicas pick the new key up when they first see a token sealed with it.
+    pub(crate) async fn rotate<S: Store + ?Sized>(&self, store: &S, env: &Env, min_age_secs: u64) -> Result<u32> {
+        let now = env.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let record = key(env);
+        let ring = update(store, |tx| {
+            let record = record.clone();
+            async move {
+                let sealed = tx.get(&record).await?.ok_or_else(|| internal("the ring vanished"))?;
+                let mut ring = Self::decode(env, &sealed)?;
+                if now.saturating_sub(ring.current().created_at()) >= min_age_secs {
+                    env.random.with(|r| ring.rotate(r, now));
+                }
+                ring.prune(now, MAX_SESSION_SECS + PRUNE_MARGIN_SECS);
+                let sealed = env
+                    .random
+                    .with(|r| env.master_key.seal(&ring.to_bytes(), AAD, r))
+                    .map_err(|_| internal("cannot seal the ring"))?;
+                tx.put(record, sealed.into_bytes());
+                Ok::<_, Error>(ring)
+            }
+        })
+        .await?;
+        let id = ring.current().id();
+        *self.ring.write().unwrap_or_else(PoisonError::into_inner) = ring;
+        Ok(id)
+    }
+
     fn may_reload(&self) -> bool {
         let mut last = self.last_reload.lock().unwrap_or_else(PoisonError::into_inner);
         let due = last.is_none_or(|at| at.elapsed() >= RELOAD_EVERY);
@@ -103,4 +140,20 @@ impl TokenKeys {
         }
         due
     }
+}
+
+/// Checks hourly whether the ring's current key is [`ROTATE_AFTER_SECS`] old, and rotates it if so;
+/// ends when the service is dropped. Replicas racing to rotate are serialized by the store, and
+/// the age check makes the losers no-ops.
+pub(crate) fn rotate_periodically<S: Store>(store: Weak<S>, keys: Weak<TokenKeys>, env: Env) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let (Some(store), Some(keys)) = (store.upgrade(), keys.upgrade()) else { return };
+            if let Err(error) = keys.rotate(&*store, &env, ROTATE_AFTER_SECS).await {
+                tracing::warn!(error = %error.into_service_error(), "token key rotation failed");
+            }
+        }
+    });
 }

@@ -48,11 +48,13 @@ pub struct Sts<S> {
 
 impl<S: Store> Sts<S> {
     /// Loads (or, on the first start of the first replica, creates) the token key ring, loads the
-    /// revocations, and starts following the revocation channel and sweeping expired sessions.
+    /// revocations, and starts following the revocation channel, sweeping expired sessions, and
+    /// rotating the key ring once its current key is a day old (checked hourly).
     pub async fn start(store: Arc<S>, env: Env) -> Result<Self> {
         let keys = Arc::new(keys::TokenKeys::load_or_create(&*store, &env).await?);
         let revocations = Arc::new(revoke::Revocations::default());
         revoke::follow(Arc::clone(&store), Arc::clone(&revocations)).await?;
+        keys::rotate_periodically(Arc::downgrade(&store), Arc::downgrade(&keys), env.clone());
         let identity = Identity::new(Arc::clone(&store), env.clone());
         let policies = Policies::new(Arc::clone(&store), env.clone());
         Ok(Self { store, env, identity, policies, keys, revocations })
@@ -60,6 +62,13 @@ impl<S: Store> Sts<S> {
 
     pub fn identity(&self) -> &Identity<S> {
         &self.identity
+    }
+
+    /// Rotates the session-token key ring now: new tokens are sealed under a new key, tokens under
+    /// older keys stay valid until they expire, and keys no token can still use are dropped.
+    /// Returns the new key's id.
+    pub async fn rotate_token_keys(&self) -> Result<u32> {
+        self.keys.rotate(&*self.store, &self.env, 0).await
     }
 
     /// Now, in unix seconds, from the injected clock.
