@@ -92,64 +92,6 @@ impl fmt::Debug for VirtualMfaDevice {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::identity::v1::CreateAccessKeyResponse;
-
-    #[test]
-    fn secrets_do_not_reach_debug_output() {
-        let response = CreateAccessKeyResponse {
-            access_key: Some(AccessKey {
-                user_name: "alice".into(),
-                access_key_id: "AKIAEXAMPLEEXAMPLE01".into(),
-                status: AccessKeyStatus::Active.into(),
-                secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
-                create_date: None,
-            }),
-        };
-        let printed = format!("{response:?}");
-        assert!(printed.contains("AKIAEXAMPLEEXAMPLE01") && printed.contains("Active"), "{printed}");
-        assert!(!printed.contains("wJalrXUtnFEMI"), "{printed}");
-
-        let requests = [
-            format!("{:?}", CreateLoginProfileRequest { password: "hunter2-secret".into(), ..Default::default() }),
-            format!(
-                "{:?}",
-                UpdateLoginProfileRequest { password: Some("hunter2-secret".into()), ..Default::default() }
-            ),
-            format!(
-                "{:?}",
-                ChangePasswordRequest {
-                    old_password: "hunter2-secret".into(),
-                    new_password: "hunter3-secret".into(),
-                    ..Default::default()
-                }
-            ),
-            format!(
-                "{:?}",
-                VirtualMfaDevice {
-                    base32_string_seed: b"JBSWY3DPEHPK3PXP-secret".to_vec(),
-                    qr_code_png: b"\x89PNG-secret".to_vec(),
-                    ..Default::default()
-                }
-            ),
-        ];
-        for printed in requests {
-            assert!(!printed.contains("secret") && printed.contains("<redacted>"), "{printed}");
-        }
-    }
-
-    #[test]
-    fn absent_secrets_print_as_absent() {
-        let listed =
-            format!("{:?}", VirtualMfaDevice { serial_number: "arn:aws:iam::1:mfa/d".into(), ..Default::default() });
-        assert!(!listed.contains("<redacted>"), "{listed}");
-        let unchanged = format!("{:?}", UpdateLoginProfileRequest::default());
-        assert!(unchanged.contains("password: None"), "{unchanged}");
-    }
-}
-
 impl fmt::Debug for crate::sts::v1::Caller {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Caller")
@@ -212,5 +154,63 @@ impl fmt::Debug for crate::sts::v1::GetWebIdentityTokenResponse {
             .field("web_identity_token", &Redacted::str(&self.web_identity_token))
             .field("expiration", &self.expiration)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::v1::CreateAccessKeyResponse;
+
+    #[test]
+    fn secrets_do_not_reach_debug_output() {
+        let response = CreateAccessKeyResponse {
+            access_key: Some(AccessKey {
+                user_name: "alice".into(),
+                access_key_id: "AKIAEXAMPLEEXAMPLE01".into(),
+                status: AccessKeyStatus::Active.into(),
+                secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+                create_date: None,
+            }),
+        };
+        let printed = format!("{response:?}");
+        assert!(printed.contains("AKIAEXAMPLEEXAMPLE01") && printed.contains("Active"), "{printed}");
+        assert!(!printed.contains("wJalrXUtnFEMI"), "{printed}");
+
+        let requests = [
+            format!("{:?}", CreateLoginProfileRequest { password: "hunter2-secret".into(), ..Default::default() }),
+            format!(
+                "{:?}",
+                UpdateLoginProfileRequest { password: Some("hunter2-secret".into()), ..Default::default() }
+            ),
+            format!(
+                "{:?}",
+                ChangePasswordRequest {
+                    old_password: "hunter2-secret".into(),
+                    new_password: "hunter3-secret".into(),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                VirtualMfaDevice {
+                    base32_string_seed: b"JBSWY3DPEHPK3PXP-secret".to_vec(),
+                    qr_code_png: b"\x89PNG-secret".to_vec(),
+                    ..Default::default()
+                }
+            ),
+        ];
+        for printed in requests {
+            assert!(!printed.contains("secret") && printed.contains("<redacted>"), "{printed}");
+        }
+    }
+
+    #[test]
+    fn absent_secrets_print_as_absent() {
+        let listed =
+            format!("{:?}", VirtualMfaDevice { serial_number: "arn:aws:iam::1:mfa/d".into(), ..Default::default() });
+        assert!(!listed.contains("<redacted>"), "{listed}");
+        let unchanged = format!("{:?}", UpdateLoginProfileRequest::default());
+        assert!(unchanged.contains("password: None"), "{unchanged}");
     }
 }

@@ -51,9 +51,18 @@ fn fold_host(rest: &str) -> String {
     }
 }
 
-/// Checks an issuer URL and returns it without `https://`: at most 255 characters, `https`, a host,
-/// no port, no query or fragment, printable ASCII. Otherwise it is kept as given (a trailing `/`
-/// included), since a token's `iss` must match it.
+/// Whether `port` is a TCP port number (1 to 65535, digits only).
+fn valid_port(port: &str) -> bool {
+    !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p != 0)
+}
+
+/// Checks an issuer URL and returns it without `https://`: at most 255 characters, `https`, a host
+/// with an optional port, no query or fragment, printable ASCII. Otherwise it is kept as given (a
+/// trailing `/` included), since a token's `iss` must match it.
+///
+/// AWS refuses ports; Tessera allows them (`https://127.0.0.1:8443`, a local or test identity
+/// provider), and keeps them in the key, the ARN (`oidc-provider/127.0.0.1:8443`) and the
+/// condition-key prefix (`127.0.0.1:8443:aud`).
 pub(crate) fn normalize_url(url: &str) -> Result<String> {
     let len = url.chars().count();
     if len == 0 || len > MAX_URL_LEN {
@@ -68,8 +77,8 @@ pub(crate) fn normalize_url(url: &str) -> Result<String> {
     let host = rest.split('/').next().unwrap_or_default();
     let problem = if host.is_empty() {
         Some("it has no host")
-    } else if host.contains(':') {
-        Some("it must not have a port")
+    } else if host.split_once(':').is_some_and(|(name, port)| name.is_empty() || !valid_port(port)) {
+        Some("its port must be a number from 1 to 65535 after a host name")
     } else if rest.contains('?') || rest.contains('#') {
         Some("it must not have a query or fragment")
     } else if rest.contains("//") || !rest.chars().all(|c| ('\u{21}'..='\u{7e}').contains(&c)) {
@@ -317,11 +326,24 @@ mod tests {
     }
 
     #[test]
-    fn urls_must_be_https_without_port_or_query() {
+    fn urls_must_be_https_without_query() {
         assert_eq!(normalize_url("https://Accounts.Example.com/Tenant/").unwrap(), "accounts.example.com/Tenant/");
         assert_eq!(normalize_url("HTTPS://idp.example.com").unwrap(), "idp.example.com");
-        for bad in ["http://x.example.com", "https://", "https://x.example.com:8443", "https://x.example.com/?a=b", "x"]
-        {
+        // A port is kept (a deviation from AWS, for local and test identity providers).
+        assert_eq!(normalize_url("https://127.0.0.1:8443").unwrap(), "127.0.0.1:8443");
+        assert_eq!(normalize_url("https://Idp.Example.com:8443/Path").unwrap(), "idp.example.com:8443/Path");
+        for bad in [
+            "http://x.example.com",
+            "https://",
+            "https://x.example.com:",
+            "https://x.example.com:0",
+            "https://x.example.com:65536",
+            "https://x.example.com:84a3",
+            "https://x.example.com:1:2",
+            "https://:8443",
+            "https://x.example.com/?a=b",
+            "x",
+        ] {
             assert_eq!(normalize_url(bad).unwrap_err().code(), ErrorCode::InvalidInput, "{bad}");
         }
         let long = format!("https://{}", "a".repeat(250));
@@ -344,6 +366,16 @@ mod tests {
             None
         );
         assert_eq!(f.identity.list_open_id_connect_providers(&f.account).await.unwrap().len(), 1);
+
+        // A provider with a port keeps it in its URL and ARN, and is found by an `iss` with it.
+        let local = CreateOidcProvider { url: "https://127.0.0.1:8443".into(), ..Default::default() };
+        let local = f.identity.create_open_id_connect_provider(&f.account, local).await.unwrap();
+        assert_eq!(local.arn, "arn:aws:iam::123456789012:oidc-provider/127.0.0.1:8443");
+        assert_eq!(f.identity.get_open_id_connect_provider(&f.account, &local.arn).await.unwrap(), local);
+        let found = f.identity.find_open_id_connect_provider(&f.account, "https://127.0.0.1:8443").await.unwrap();
+        assert_eq!(found, Some(local.clone()));
+        assert_eq!(f.identity.find_open_id_connect_provider(&f.account, "https://127.0.0.1:9443").await.unwrap(), None);
+        f.identity.delete_open_id_connect_provider(&f.account, &local.arn).await.unwrap();
 
         let err =
             f.identity.create_open_id_connect_provider(&f.account, github()).await.unwrap_err().into_service_error();

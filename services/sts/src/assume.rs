@@ -638,7 +638,7 @@ mod tests {
     #[test]
     fn times_print_as_iso_8601() {
         assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_time(1_795_428_000), "2026-11-23T08:00:00Z");
+        assert_eq!(format_time(1_795_428_000), "2026-11-23T10:00:00Z");
         assert_eq!(format_time(951_782_400), "2000-02-29T00:00:00Z");
     }
 

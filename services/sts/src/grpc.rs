@@ -13,7 +13,7 @@ use tessera_store::Store;
 use tessera_store::iam::Tag;
 use tonic::{Request, Response, Status};
 
-use crate::{AssumeRole, CallerCredentials, IssuedCredentials, Issuer, Sts};
+use crate::{AssumeRole, AssumeRoleWithWebIdentity, CallerCredentials, IssuedCredentials, Issuer, Sts};
 
 type Reply<T> = Result<Response<T>, Status>;
 
@@ -103,9 +103,28 @@ impl<S: Store> StsService for StsGrpc<S> {
 
     async fn assume_role_with_web_identity(
         &self,
-        _request: Request<pb::AssumeRoleWithWebIdentityRequest>,
+        request: Request<pb::AssumeRoleWithWebIdentityRequest>,
     ) -> Reply<pb::AssumeRoleWithWebIdentityResponse> {
-        Err(Status::unimplemented("AssumeRoleWithWebIdentity is not implemented yet"))
+        let r = request.into_inner();
+        let input = AssumeRoleWithWebIdentity {
+            role_arn: r.role_arn,
+            role_session_name: r.role_session_name,
+            web_identity_token: r.web_identity_token,
+            provider_id: r.provider_id,
+            policy_arns: arns(r.policy_arns),
+            policy: r.policy,
+            duration_seconds: r.duration_seconds,
+        };
+        let assumed = self.domain.assume_role_with_web_identity(input).await?;
+        Ok(Response::new(pb::AssumeRoleWithWebIdentityResponse {
+            credentials: credentials(assumed.credentials),
+            subject_from_web_identity_token: assumed.subject_from_web_identity_token,
+            assumed_role_user: Some(pb::AssumedRoleUser { assumed_role_id: assumed.assumed_role_id, arn: assumed.arn }),
+            packed_policy_size: i32::try_from(assumed.packed_policy_size).unwrap_or(i32::MAX),
+            provider: assumed.provider,
+            audience: assumed.audience,
+            source_identity: assumed.source_identity,
+        }))
     }
 
     async fn get_session_token(

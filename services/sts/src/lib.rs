@@ -23,14 +23,18 @@ mod caller;
 pub mod grpc;
 pub mod issuer;
 mod keys;
+mod oidc;
 mod revoke;
 mod tokens;
+mod web_identity;
 
 pub use assume::{AssumeRole, AssumedRole, IssuedCredentials};
 pub use caller::{CallerCredentials, CallerKind, CallerPrincipal};
 pub use issuer::{Issuer, WebIdentityToken};
+pub use oidc::{OidcConfig, OidcConfigError};
 pub use revoke::{CHANNEL as REVOCATION_CHANNEL, Revocation, SessionRecord};
 pub use tokens::{CallerIdentity, FederationToken};
+pub use web_identity::{AssumeRoleWithWebIdentity, WebIdentityAssumedRole};
 
 /// The longest any session lives: GetSessionToken and GetFederationToken allow 36 hours.
 pub const MAX_SESSION_SECS: u64 = 129_600;
@@ -44,20 +48,37 @@ pub struct Sts<S> {
     policies: Policies<S>,
     keys: Arc<keys::TokenKeys>,
     revocations: Arc<revoke::Revocations>,
+    /// The keys of external OIDC providers, for AssumeRoleWithWebIdentity.
+    oidc: Arc<oidc::JwksCache>,
 }
 
 impl<S: Store> Sts<S> {
     /// Loads (or, on the first start of the first replica, creates) the token key ring, loads the
     /// revocations, and starts following the revocation channel, sweeping expired sessions, and
     /// rotating the key ring once its current key is a day old (checked hourly).
+    ///
+    /// OIDC providers are reached with the system roots only; see [`Sts::start_with`].
     pub async fn start(store: Arc<S>, env: Env) -> Result<Self> {
+        let oidc = OidcConfig::new(None).map_err(|error| {
+            tracing::error!(%error, "cannot configure TLS for OIDC providers");
+            tessera_identity::Error::new(
+                tessera_proto::ErrorCode::ServiceFailure,
+                "The request processing has failed because of an unknown error.",
+            )
+        })?;
+        Self::start_with(store, env, oidc).await
+    }
+
+    /// As [`Sts::start`], with how OIDC providers are reached (extra CA, timeouts, cache times).
+    pub async fn start_with(store: Arc<S>, env: Env, oidc: OidcConfig) -> Result<Self> {
         let keys = Arc::new(keys::TokenKeys::load_or_create(&*store, &env).await?);
         let revocations = Arc::new(revoke::Revocations::default());
-        revoke::follow(Arc::clone(&store), Arc::clone(&revocations)).await?;
+        revoke::follow(Arc::clone(&store), Arc::clone(&revocations), Arc::clone(&env.clock)).await?;
         keys::rotate_periodically(Arc::downgrade(&store), Arc::downgrade(&keys), env.clone());
         let identity = Identity::new(Arc::clone(&store), env.clone());
         let policies = Policies::new(Arc::clone(&store), env.clone());
-        Ok(Self { store, env, identity, policies, keys, revocations })
+        let oidc = Arc::new(oidc::JwksCache::new(oidc));
+        Ok(Self { store, env, identity, policies, keys, revocations, oidc })
     }
 
     pub fn identity(&self) -> &Identity<S> {

@@ -45,9 +45,24 @@ impl Record for SessionRecord {
 /// One revocation: a session, or every session of a role or principal issued up to a time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Revocation {
-    Session { session_id: String, expires_at: u64 },
-    Role { role_arn: String, issued_up_to: u64 },
-    Principal { principal_arn: String, issued_up_to: u64 },
+    /// One session of `account` (the account is checked when matching, so an account can only
+    /// revoke its own sessions, whatever session id it names).
+    Session {
+        // Records written before revocations named their account decode with none: they match
+        // nothing, and the sweeper removes them once expired.
+        #[serde(default)]
+        account: String,
+        session_id: String,
+        expires_at: u64,
+    },
+    Role {
+        role_arn: String,
+        issued_up_to: u64,
+    },
+    Principal {
+        principal_arn: String,
+        issued_up_to: u64,
+    },
 }
 
 impl Record for Revocation {
@@ -57,7 +72,7 @@ impl Record for Revocation {
 impl Revocation {
     fn key(&self) -> Key {
         let rest = match self {
-            Self::Session { session_id, .. } => format!("session:{session_id}"),
+            Self::Session { account, session_id, .. } => format!("session:{account}:{session_id}"),
             Self::Role { role_arn, .. } => format!("role:{}", role_arn.to_ascii_lowercase()),
             Self::Principal { principal_arn, .. } => format!("principal:{}", principal_arn.to_ascii_lowercase()),
         };
@@ -83,7 +98,8 @@ pub(crate) struct Revocations {
 
 #[derive(Debug, Default)]
 struct Sets {
-    sessions: HashMap<String, u64>,
+    /// (account, session id) → when the record can go.
+    sessions: HashMap<(String, String), u64>,
     roles: HashMap<String, u64>,
     principals: HashMap<String, u64>,
 }
@@ -92,8 +108,8 @@ impl Revocations {
     pub(crate) fn apply(&self, revocation: &Revocation) {
         let mut sets = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         match revocation {
-            Revocation::Session { session_id, expires_at } => {
-                sets.sessions.insert(session_id.clone(), *expires_at);
+            Revocation::Session { account, session_id, expires_at } => {
+                sets.sessions.insert((account.clone(), session_id.clone()), *expires_at);
             }
             Revocation::Role { role_arn, issued_up_to } => {
                 let slot = sets.roles.entry(role_arn.to_ascii_lowercase()).or_default();
@@ -116,7 +132,7 @@ impl Revocations {
     /// Whether `claims` names a revoked session.
     pub(crate) fn is_revoked(&self, claims: &SessionClaims) -> bool {
         let sets = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-        if sets.sessions.contains_key(&claims.session_id) {
+        if sets.sessions.contains_key(&(claims.account.clone(), claims.session_id.clone())) {
             return true;
         }
         let up_to = |map: &HashMap<String, u64>, arn: Option<&str>| {
@@ -134,7 +150,11 @@ async fn load_all<S: Store + ?Sized>(store: &S) -> Result<Vec<Revocation>> {
 
 /// Loads the revocations and keeps them current: a task follows the channel (reloading after a
 /// lag or a dropped subscription) and sweeps expired records once a minute.
-pub(crate) async fn follow<S: Store>(store: Arc<S>, revocations: Arc<Revocations>) -> Result<()> {
+pub(crate) async fn follow<S: Store>(
+    store: Arc<S>,
+    revocations: Arc<Revocations>,
+    clock: Arc<dyn tessera_identity::Clock>,
+) -> Result<()> {
     let mut subscription = store.subscribe(CHANNEL).await?;
     // Subscribe first, then load: a revocation published in between is seen twice, never missed.
     revocations.replace(load_all(&*store).await?);
@@ -183,7 +203,7 @@ pub(crate) async fn follow<S: Store>(store: Arc<S>, revocations: Arc<Revocations
         loop {
             tick.tick().await;
             let (Some(_alive), Some(store)) = (sweeper.upgrade(), weak_store.upgrade()) else { return };
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let now = clock.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
             if let Err(error) = sweep(&*store, now).await {
                 tracing::warn!(%error, "session sweep failed");
             }
@@ -270,14 +290,15 @@ impl<S: Store> Sts<S> {
     }
 
     /// Revokes one session of `account` (known or not: revoking is idempotent, and the id may
-    /// belong to a session whose record was swept).
+    /// belong to a session whose record was swept). Only a session of `account` is affected.
     pub async fn revoke_session(&self, account: &Account, session_id: &str) -> Result<()> {
         if session_id.is_empty() || session_id.len() > 128 {
             return Err(Error::invalid_input("SessionId must have 1 to 128 characters."));
         }
-        let _ = account;
         let expires_at = self.now_secs().saturating_add(MAX_SESSION_SECS);
-        self.revoke(Revocation::Session { session_id: session_id.to_owned(), expires_at }).await
+        let revocation =
+            Revocation::Session { account: account.id().to_owned(), session_id: session_id.to_owned(), expires_at };
+        self.revoke(revocation).await
     }
 
     /// Revokes every session of a role of `account` issued up to `issued_up_to` (unix seconds).

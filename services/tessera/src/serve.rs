@@ -63,6 +63,10 @@ pub struct ServeConfig {
     /// under this URL's `/.well-known/`); `http://<http-addr>` when omitted.
     #[arg(long, env = "TESSERA_ISSUER_URL")]
     pub issuer_url: Option<String>,
+    /// Extra CA certificates (PEM) trusted, besides the system roots, when fetching the discovery
+    /// document and JWKS of OIDC providers for AssumeRoleWithWebIdentity (a private or test IdP).
+    #[arg(long, env = "TESSERA_OIDC_CA_FILE")]
+    pub oidc_ca_file: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -77,6 +81,7 @@ impl ServeConfig {
             account_id: None,
             master_key_file: None,
             issuer_url: None,
+            oidc_ca_file: None,
         }
     }
 }
@@ -159,7 +164,9 @@ impl Server {
         }
         let mut app = Router::new().route("/healthz", get(|| async { "ok" }));
         if runs_sts {
-            let sts = tessera_sts::Sts::start(Arc::clone(&store), env.clone())
+            let oidc = tessera_sts::OidcConfig::from_ca_file(config.oidc_ca_file.as_deref())
+                .context("cannot set up TLS for OIDC providers")?;
+            let sts = tessera_sts::Sts::start_with(Arc::clone(&store), env.clone(), oidc)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot start the token service: {}", e.into_service_error()))?;
             let issuer_url = config.issuer_url.clone().unwrap_or_else(|| format!("http://{http_addr}"));

@@ -642,16 +642,31 @@ async fn oidc_providers_are_created_read_changed_and_deleted() {
     assert!(got.create_date.is_some());
     assert_eq!(got.tags, [tag("team", "core")]);
 
-    // The URL must be https, without a port or a query.
+    // The URL must be https, without a query or a bad port (a port is allowed, for local and test
+    // IdPs; the ARN keeps it).
     let http = error(h.identity.create_open_id_connect_provider(oidc(&a, "http://x.example.com", &[], &[])).await);
     assert_eq!(
         (http.code, http.message.as_str()),
         (ErrorCode::InvalidInput, "Invalid URL http://x.example.com: the scheme must be https.")
     );
-    for bad in ["https://x.example.com:8443", "https://x.example.com/?a=b", "https://"] {
+    for bad in ["https://x.example.com:0", "https://x.example.com:http", "https://x.example.com/?a=b", "https://"] {
         let result = h.identity.create_open_id_connect_provider(oidc(&a, bad, &[], &[])).await;
         assert_eq!(code(result), ErrorCode::InvalidInput, "{bad}");
     }
+    let ported = h
+        .identity
+        .create_open_id_connect_provider(oidc(&a, "https://127.0.0.1:8443", &[], &[]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ported.open_id_connect_provider_arn, format!("arn:aws:iam::{a}:oidc-provider/127.0.0.1:8443"));
+    h.identity
+        .delete_open_id_connect_provider(pb::DeleteOpenIdConnectProviderRequest {
+            account_id: a.clone(),
+            open_id_connect_provider_arn: ported.open_id_connect_provider_arn,
+        })
+        .await
+        .unwrap();
     // Host names compare without case.
     let dup =
         error(h.identity.create_open_id_connect_provider(oidc(&a, "https://TOKEN.example.com/tenant", &[], &[])).await);
