@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Channel, Server};
 use tonic::{Status, Streaming};
 
@@ -107,7 +106,9 @@ impl<S: Store> Harness<S> {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let server = Server::builder().add_service(service(policies.clone()));
-        tokio::spawn(server.serve_with_incoming(TcpListenerStream::new(listener)));
+        tokio::spawn(
+            server.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))),
+        );
         let client = PolicyServiceClient::connect(format!("http://{address}")).await.unwrap();
         Self { client, identity: Identity::new(store, env), policies, account: Account::new(ACCOUNT).unwrap() }
     }

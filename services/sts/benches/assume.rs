@@ -15,7 +15,6 @@ use tessera_identity::{Account, CreateRole, CreateUser, Env, Identity, Random, S
 use tessera_proto::sts::v1 as pb;
 use tessera_proto::sts::v1::sts_service_client::StsServiceClient;
 use tessera_store::AnyStore;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Channel;
 
 const IN_FLIGHT: u64 = 64;
@@ -60,7 +59,7 @@ async fn fixture() -> Fixture {
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(tessera_sts::grpc::service_with_issuer(sts, Arc::new(issuer)))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))),
     );
     let mut clients = Vec::new();
     for _ in 0..CHANNELS {

@@ -501,7 +501,7 @@ async fn the_grpc_adapter_decodes_calls_and_encodes() {
     let server = tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(service)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)))
             .await
     });
     let mut client = StsServiceClient::connect(format!("http://{addr}")).await.unwrap();

@@ -19,7 +19,6 @@ use tessera_store::AnyStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio_stream::wrappers::TcpListenerStream;
 
 /// The environment variable that may hold the master key (in its key-file form).
 pub const MASTER_KEY_ENV: &str = "TESSERA_MASTER_KEY";
@@ -178,10 +177,15 @@ impl Server {
             routes = routes.add_service(tessera_sts::grpc::service_with_issuer(sts, issuer));
         }
         let mut stop = signal.clone();
+        // TCP_NODELAY: tonic sets it only on sockets it binds itself; without it, a response that
+        // waits on the store sits in Nagle's buffer until the client's delayed ACK (about 40 ms).
         tasks.spawn(async move {
             tonic::transport::Server::builder()
                 .add_routes(routes)
-                .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), wait(&mut stop))
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
+                    wait(&mut stop),
+                )
                 .await
                 .context("the gRPC server failed")
         });

@@ -20,7 +20,6 @@ use tessera_proto::sts::v1::sts_service_client::StsServiceClient;
 use tessera_store::{AnyStore, MemoryStore};
 use tessera_sts::Sts;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Channel;
 
 /// A clock the test moves by hand: expiry is tested by stepping it, never by sleeping.
@@ -81,7 +80,9 @@ pub async fn serve(store: Arc<AnyStore>, env: Env) -> (Sts<AnyStore>, Channel) {
         .add_service(tessera_identity::grpc::service(Identity::new(Arc::clone(&store), env.clone())))
         .add_service(tessera_policy_service::grpc::service(Policies::new(Arc::clone(&store), env)))
         .add_service(tessera_sts::grpc::service(sts.clone()));
-    tokio::spawn(router.serve_with_incoming(TcpListenerStream::new(listener)));
+    tokio::spawn(
+        router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))),
+    );
     // The listener is bound, so connecting needs no wait.
     let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     (sts, channel)
