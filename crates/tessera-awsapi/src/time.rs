@@ -1,0 +1,118 @@
+//! Timestamps and request IDs in AWS's formats, from inputs the caller supplies (this crate reads
+//! no clock and draws no random numbers).
+//!
+//! IAM and STS write timestamps as ISO 8601 in UTC with whole seconds (`2026-11-23T10:00:00Z`:
+//! `CreateDate`, `Expiration`), and request IDs as lowercase UUIDs.
+
+/// `0000-01-01T00:00:00Z` in Unix seconds: the earliest time with a four-digit year.
+const MIN_SECONDS: i64 = -62_167_219_200;
+/// `9999-12-31T23:59:59Z` in Unix seconds: the latest time with a four-digit year.
+const MAX_SECONDS: i64 = 253_402_300_799;
+
+/// `unix_seconds` as `YYYY-MM-DDThh:mm:ssZ`. Times outside years 0000–9999 are clamped to that
+/// range, so the output is always valid ISO 8601 of fixed width.
+pub fn iso8601(unix_seconds: i64) -> String {
+    let seconds = unix_seconds.clamp(MIN_SECONDS, MAX_SECONDS);
+    let days = seconds.div_euclid(86_400);
+    let second_of_day = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60
+    )
+}
+
+/// `unix_millis` as [`iso8601`], rounded down to the second as AWS writes them.
+pub fn iso8601_millis(unix_millis: i64) -> String {
+    iso8601(unix_millis.div_euclid(1000))
+}
+
+/// The proleptic Gregorian `(year, month, day)` of a day count from 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// A request ID in AWS's format (a version 4 UUID such as
+/// `c6104cbe-af31-41e0-8154-cbc7ccf896c7`) from 128 random bits; the version and variant bits
+/// are overwritten.
+pub fn format_request_id(random: u128) -> String {
+    let value = (random & !(0xF << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        value >> 96,
+        (value >> 80) & 0xFFFF,
+        (value >> 64) & 0xFFFF,
+        (value >> 48) & 0xFFFF,
+        value & 0xFFFF_FFFF_FFFF
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_timestamps() {
+        let cases = [
+            (0, "1970-01-01T00:00:00Z"),
+            (1, "1970-01-01T00:00:01Z"),
+            (-1, "1969-12-31T23:59:59Z"),
+            (951_782_400, "2000-02-29T00:00:00Z"),
+            (1_798_020_000, "2026-12-23T10:00:00Z"),
+            (1_795_428_000, "2026-11-23T10:00:00Z"),
+            (4_107_542_399, "2100-02-28T23:59:59Z"),
+            (4_107_542_400, "2100-03-01T00:00:00Z"),
+            (MAX_SECONDS, "9999-12-31T23:59:59Z"),
+            (MIN_SECONDS, "0000-01-01T00:00:00Z"),
+            (i64::MAX, "9999-12-31T23:59:59Z"),
+            (i64::MIN, "0000-01-01T00:00:00Z"),
+        ];
+        for (seconds, expected) in cases {
+            assert_eq!(iso8601(seconds), expected, "{seconds}");
+        }
+        assert_eq!(iso8601_millis(1_795_428_000_999), "2026-11-23T10:00:00Z");
+        assert_eq!(iso8601_millis(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(iso8601_millis(i64::MIN), "0000-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn every_day_round_trips() {
+        // Walk four centuries day by day and check the calendar never skips or repeats a day.
+        let (mut year, mut month, mut day) = civil_from_days(-146_097);
+        assert_eq!((year, month, day), (1570, 1, 1));
+        for days in -146_096..146_097 {
+            let next = civil_from_days(days);
+            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+            let month_len =
+                [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month as usize - 1];
+            let expected = if day < month_len {
+                (year, month, day + 1)
+            } else if month < 12 {
+                (year, month + 1, 1)
+            } else {
+                (year + 1, 1, 1)
+            };
+            assert_eq!(next, expected, "day {days}");
+            (year, month, day) = next;
+        }
+    }
+
+    #[test]
+    fn formats_request_ids() {
+        assert_eq!(format_request_id(0), "00000000-0000-4000-8000-000000000000");
+        assert_eq!(format_request_id(u128::MAX), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_eq!(format_request_id(0xc6104cbe_af31_11e0_8154_cbc7ccf896c7), "c6104cbe-af31-41e0-8154-cbc7ccf896c7");
+    }
+}
