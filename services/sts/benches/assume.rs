@@ -58,7 +58,7 @@ async fn fixture() -> Fixture {
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(tessera_sts::grpc::service_with_issuer(sts, Arc::new(issuer)))
+            .add_service(tessera_sts::grpc::service_with_issuer(Arc::new(sts), Arc::new(issuer)))
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))),
     );
     let mut clients = Vec::new();

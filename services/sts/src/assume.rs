@@ -91,6 +91,9 @@ pub(crate) fn duration_between(value: Option<i32>, default: i32, min: i32, max: 
     Err(ValidationError { field: "durationSeconds", value: value.to_string(), violations: vec![violation] }.into())
 }
 
+/// A caller's compiled identity policies, permissions boundary and session policies.
+pub type CallerLayers = (Option<PolicySet>, Option<PolicySet>, Option<PolicySet>);
+
 /// Checked session policies, and their share of the packed budget.
 #[derive(Debug, Default)]
 pub(crate) struct SessionPolicies {
@@ -227,11 +230,9 @@ impl<S: Store> Sts<S> {
         })
     }
 
-    /// The identity policies, boundary and session policies that bound what `caller` may do.
-    async fn caller_layers(
-        &self,
-        caller: &CallerPrincipal,
-    ) -> Result<(Option<PolicySet>, Option<PolicySet>, Option<PolicySet>)> {
+    /// The identity policies, boundary and session policies that bound what `caller` may do (none
+    /// for the account root), compiled for `tessera_policy::authorize`.
+    pub async fn caller_layers(&self, caller: &CallerPrincipal) -> Result<CallerLayers> {
         let (account, kind, name, session) = match &caller.kind {
             CallerKind::Root => return Ok((None, None, None)),
             CallerKind::User(user) => (caller.account.clone(), EntityKind::User, user.principal.name.clone(), None),
@@ -273,8 +274,8 @@ impl<S: Store> Sts<S> {
         Ok((Some(PolicySet::new(identity)), boundary, session))
     }
 
-    /// The request context every STS decision sees.
-    pub(crate) fn base_context(&self, caller: &CallerPrincipal, now: u64) -> Context {
+    /// The request context every decision about `caller` sees (principal keys, tags, time, MFA).
+    pub fn base_context(&self, caller: &CallerPrincipal, now: u64) -> Context {
         let mut ctx = Context::new();
         let principal = caller.principal();
         ctx.insert("aws:PrincipalArn", principal.role_arn.clone().unwrap_or_else(|| caller.arn.clone()));

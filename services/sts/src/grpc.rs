@@ -30,9 +30,9 @@ pub fn service<S: Store>(sts: Sts<S>) -> StsServiceServer<StsGrpc<S>> {
     StsServiceServer::new(StsGrpc { domain: Arc::new(sts), issuer: None })
 }
 
-/// The tonic service for `sts` with Tessera's OIDC issuer.
-pub fn service_with_issuer<S: Store>(sts: Sts<S>, issuer: Arc<Issuer>) -> StsServiceServer<StsGrpc<S>> {
-    StsServiceServer::new(StsGrpc { domain: Arc::new(sts), issuer: Some(issuer) })
+/// The tonic service for a shared `sts` with Tessera's OIDC issuer.
+pub fn service_with_issuer<S: Store>(sts: Arc<Sts<S>>, issuer: Arc<Issuer>) -> StsServiceServer<StsGrpc<S>> {
+    StsServiceServer::new(StsGrpc { domain: sts, issuer: Some(issuer) })
 }
 
 fn caller(caller: Option<pb::Caller>) -> Result<CallerCredentials, Status> {

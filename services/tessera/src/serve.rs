@@ -168,13 +168,19 @@ impl Server {
             let sts = tessera_sts::Sts::start_with(Arc::clone(&store), env.clone(), oidc)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot start the token service: {}", e.into_service_error()))?;
+            let sts = Arc::new(sts);
             let issuer_url = config.issuer_url.clone().unwrap_or_else(|| format!("http://{http_addr}"));
             let issuer = tessera_sts::Issuer::load_or_create(&*store, &env, &issuer_url)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot load the issuer keys: {}", e.into_service_error()))?;
             let issuer = Arc::new(issuer);
             app = app.merge(tessera_sts::issuer::routes(Arc::clone(&issuer)));
-            routes = routes.add_service(tessera_sts::grpc::service_with_issuer(sts, issuer));
+            routes = routes.add_service(tessera_sts::grpc::service_with_issuer(Arc::clone(&sts), issuer));
+            if config.service == ServiceSet::All {
+                // The AWS-compatible endpoint: every IAM and STS action on one URL.
+                let gateway = tessera_gateway::Gateway::new(Arc::clone(&store), env.clone(), sts);
+                app = app.merge(tessera_gateway::router(Arc::new(gateway)));
+            }
         }
         let mut stop = signal.clone();
         // TCP_NODELAY: tonic sets it only on sockets it binds itself; without it, a response that
@@ -192,7 +198,7 @@ impl Server {
 
         let mut stop = signal;
         tasks.spawn(async move {
-            axum::serve(http_listener, app)
+            axum::serve(http_listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async move { wait(&mut stop).await })
                 .await
                 .context("the HTTP server failed")

@@ -1,0 +1,63 @@
+//! Authentication: find the SigV4 signature (header or presigned query), look up the secret of
+//! the key that made it (a long-term key through the identity store; a temporary key by opening its
+//! session token), verify, and resolve the caller.
+
+use tessera_awsapi::Params;
+use tessera_identity::Error;
+use tessera_proto::ErrorCode;
+use tessera_sigv4::{Authorization, PayloadHash, Request, VerifyOptions, verify};
+use tessera_store::Store;
+use tessera_store::iam::KeyStatus;
+use tessera_sts::{CallerCredentials, CallerPrincipal};
+
+use crate::Gateway;
+use crate::respond::{GatewayError, Incoming};
+
+/// Services a credential scope may name: one endpoint serves both.
+const SERVICES: &[&str] = &["iam", "sts"];
+
+fn invalid_key() -> GatewayError {
+    Error::new(ErrorCode::InvalidClientTokenId, "The security token included in the request is invalid.").into()
+}
+
+/// Verifies the request's signature and returns who made it.
+pub(crate) async fn authenticate<S: Store>(
+    gateway: &Gateway<S>,
+    incoming: &Incoming<'_>,
+    _params: &Params,
+) -> Result<(CallerPrincipal, CallerCredentials), GatewayError> {
+    // Header values that are not visible ASCII cannot have been signed as sent; drop them (a
+    // signed one then fails verification, an unsigned one does not matter).
+    let headers: Vec<(&str, &str)> =
+        incoming.headers.iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))).collect();
+    let request = Request {
+        method: incoming.method.as_str(),
+        path: incoming.uri.path(),
+        query: incoming.uri.query().unwrap_or(""),
+        headers: &headers,
+        body_sha256: PayloadHash::of(incoming.body),
+    };
+    let authorization = Authorization::from_request(&request)?;
+    let access_key_id = authorization.access_key_id().to_owned();
+    let token =
+        request.header_values("x-amz-security-token").next().map(str::to_owned).or_else(|| match &authorization {
+            Authorization::Presigned(params) => params.security_token.clone(),
+            Authorization::Header(_) => None,
+        });
+    let secret = match &token {
+        Some(token) => gateway.sts.verify_session(&access_key_id, token).await?.secret_access_key,
+        None => {
+            let found = gateway.identity.authenticate_access_key(&access_key_id).await?;
+            match found {
+                Some(key) if key.status == KeyStatus::Active => key.secret,
+                _ => return Err(invalid_key()),
+            }
+        }
+    };
+    let now = gateway.sts_now();
+    verify(&request, &authorization, secret.expose().as_bytes(), now, &VerifyOptions::new(SERVICES))?;
+    let credentials =
+        CallerCredentials { access_key_id, session_token: token, source_ip: Some(incoming.peer.ip().to_string()) };
+    let caller = gateway.sts.resolve_caller(&credentials).await?;
+    Ok((caller, credentials))
+}

@@ -1,0 +1,119 @@
+//! The IAM actions (reference §5) on the Query protocol: dispatch to the action groups in
+//! `iam/`, and the XML shapes they share.
+
+use tessera_awsapi::Response;
+use tessera_identity::Error;
+use tessera_proto::ErrorCode;
+use tessera_store::Store;
+use tessera_store::iam::{GroupRecord, RoleRecord, Tag, UserRecord};
+use tessera_sts::CallerKind;
+
+use crate::context::{Cx, Result};
+
+mod credentials;
+mod entities;
+mod policies;
+mod users;
+
+/// Whether this endpoint serves the IAM action.
+pub(crate) fn knows(action: &str) -> bool {
+    [users::ACTIONS, entities::ACTIONS, policies::ACTIONS, credentials::ACTIONS]
+        .iter()
+        .any(|group| group.contains(&action))
+}
+
+pub(crate) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
+    // Temporary credentials (reference §4.1): a federated user's never call IAM; a GetSessionToken
+    // session's only when MFA was used. AWS answers both with InvalidClientTokenId.
+    if let CallerKind::Session(claims) = &cx.caller.kind {
+        let refused = match claims.kind {
+            tessera_credentials::SessionKind::FederatedUser => true,
+            tessera_credentials::SessionKind::SessionToken => claims.mfa_authenticated_at.is_none(),
+            tessera_credentials::SessionKind::AssumedRole => false,
+        };
+        if refused {
+            return Err(Error::new(
+                ErrorCode::InvalidClientTokenId,
+                "The security token included in the request is invalid",
+            )
+            .into());
+        }
+    }
+    if let Some(out) = users::dispatch(cx).await {
+        return out;
+    }
+    if let Some(out) = entities::dispatch(cx).await {
+        return out;
+    }
+    if let Some(out) = policies::dispatch(cx).await {
+        return out;
+    }
+    if let Some(out) = credentials::dispatch(cx).await {
+        return out;
+    }
+    Err(tessera_awsapi::QueryError::invalid_action(&cx.action, Some(tessera_awsapi::IAM_VERSION)).into())
+}
+
+/// Milliseconds to the seconds the XML writer takes.
+pub(crate) fn secs(ms: u64) -> i64 {
+    i64::try_from(ms / 1000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn tags_xml(r: &mut Response, tags: &[Tag]) {
+    if !tags.is_empty() {
+        r.list("Tags", tags, |r, t| {
+            r.el("Key", &t.key).el("Value", &t.value);
+        });
+    }
+}
+
+fn boundary_xml(r: &mut Response, boundary: Option<&String>) {
+    if let Some(arn) = boundary {
+        r.nested("PermissionsBoundary", |r| {
+            r.el("PermissionsBoundaryType", "PermissionsBoundaryPolicy").el("PermissionsBoundaryArn", arn);
+        });
+    }
+}
+
+/// The fields of a `User` element.
+pub(crate) fn user_xml(r: &mut Response, user: &UserRecord) {
+    let p = &user.principal;
+    r.el("Path", &p.path)
+        .el("UserName", &p.name)
+        .el("UserId", &p.id)
+        .el("Arn", &p.arn)
+        .timestamp("CreateDate", secs(p.create_date));
+    r.opt_timestamp("PasswordLastUsed", user.password_last_used.map(secs));
+    boundary_xml(r, user.boundary.as_ref());
+    tags_xml(r, &user.tags);
+}
+
+/// The fields of a `Group` element.
+pub(crate) fn group_xml(r: &mut Response, group: &GroupRecord) {
+    let p = &group.principal;
+    r.el("Path", &p.path)
+        .el("GroupName", &p.name)
+        .el("GroupId", &p.id)
+        .el("Arn", &p.arn)
+        .timestamp("CreateDate", secs(p.create_date));
+}
+
+/// The fields of a `Role` element.
+pub(crate) fn role_xml(r: &mut Response, role: &RoleRecord) {
+    let p = &role.principal;
+    r.el("Path", &p.path)
+        .el("RoleName", &p.name)
+        .el("RoleId", &p.id)
+        .el("Arn", &p.arn)
+        .timestamp("CreateDate", secs(p.create_date));
+    r.policy_document("AssumeRolePolicyDocument", &role.trust_policy);
+    r.opt("Description", role.description.as_deref());
+    r.int("MaxSessionDuration", role.max_session_duration.into());
+    boundary_xml(r, role.boundary.as_ref());
+    tags_xml(r, &role.tags);
+    r.nested("RoleLastUsed", |r| {
+        if let Some(used) = &role.last_used {
+            r.timestamp("LastUsedDate", secs(used.date)).el("Region", &used.region);
+        }
+    });
+}

@@ -1,0 +1,88 @@
+//! The gateway: the AWS-compatible IAM and STS endpoint (reference §5–§7). One URL serves every
+//! action, dispatched by `Action`: the Query form is decoded (`tessera-awsapi`), the SigV4
+//! signature verified (`tessera-sigv4`) against the key's secret (long-term keys through the
+//! identity store, temporary ones by opening their session token), the action authorized by the
+//! same policy engine as everything else, and the domain called in-process.
+//!
+//! ```text
+//! POST / --form--> Params --SigV4--> Caller --authorize(iam:Action, resource)--> domain --XML--> 200
+//!                      \______________ any failure: <ErrorResponse> with AWS's code and status
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use axum::routing::any;
+use tessera_identity::{Env, Identity};
+use tessera_policy_service::Policies;
+use tessera_store::Store;
+use tessera_sts::Sts;
+
+mod auth;
+mod context;
+mod iam;
+mod respond;
+mod sts;
+
+pub use respond::GatewayError;
+
+/// The largest request body accepted: a 131,072-character policy document, URL-encoded, fits.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The gateway's view of the services, all in-process over one store.
+#[derive(Debug)]
+pub struct Gateway<S> {
+    pub(crate) identity: Identity<S>,
+    pub(crate) policies: Policies<S>,
+    pub(crate) sts: Arc<Sts<S>>,
+    pub(crate) env: Env,
+}
+
+impl<S: Store> Gateway<S> {
+    pub fn new(store: Arc<S>, env: Env, sts: Arc<Sts<S>>) -> Self {
+        Self {
+            identity: Identity::new(Arc::clone(&store), env.clone()),
+            policies: Policies::new(store, env.clone()),
+            sts,
+            env,
+        }
+    }
+
+    /// Now, unix seconds, from the injected clock.
+    pub(crate) fn sts_now(&self) -> u64 {
+        self.env.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    }
+}
+
+/// The HTTP routes: every method and path reaches the one handler, as on AWS (the path takes
+/// part in the signature, not in dispatch). Serve with `into_make_service_with_connect_info`.
+pub fn router<S: Store>(gateway: Arc<Gateway<S>>) -> Router {
+    Router::new()
+        .route("/", any(handle::<S>))
+        .route("/{*path}", any(handle::<S>))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(gateway)
+}
+
+async fn handle<S: Store>(
+    State(gateway): State<Arc<Gateway<S>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = gateway.env.random.with(|r| {
+        let mut bytes = [0u8; 16];
+        r.fill_bytes(&mut bytes);
+        tessera_awsapi::format_request_id(u128::from_le_bytes(bytes))
+    });
+    let incoming = respond::Incoming { method: &method, uri: &uri, headers: &headers, body: &body, peer };
+    let outcome = respond::serve(&gateway, &incoming, &request_id).await;
+    respond::to_http(outcome, &request_id)
+}

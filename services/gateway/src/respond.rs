@@ -1,0 +1,140 @@
+//! One request from bytes to XML: decode, pick the service, authenticate, dispatch; and the one
+//! place a failure becomes an AWS `<ErrorResponse>` with its HTTP status.
+
+use std::net::SocketAddr;
+
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use tessera_awsapi::{IAM_NAMESPACE, IAM_VERSION, Params, QueryError, STS_NAMESPACE, STS_VERSION, error_response};
+use tessera_proto::ServiceError;
+use tessera_sigv4::SigV4Error;
+use tessera_store::Store;
+
+use crate::context::Cx;
+use crate::{Gateway, auth, iam, sts};
+
+/// A request as the handler received it.
+#[derive(Debug)]
+pub(crate) struct Incoming<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body: &'a [u8],
+    pub(crate) peer: SocketAddr,
+}
+
+/// Which API an action belongs to: its version, XML namespace and policy prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Service {
+    Iam,
+    Sts,
+}
+
+impl Service {
+    pub(crate) fn of(action: &str) -> Self {
+        if sts::ACTIONS.contains(&action) { Self::Sts } else { Self::Iam }
+    }
+
+    pub(crate) fn version(self) -> &'static str {
+        match self {
+            Self::Iam => IAM_VERSION,
+            Self::Sts => STS_VERSION,
+        }
+    }
+
+    pub(crate) fn namespace(self) -> &'static str {
+        match self {
+            Self::Iam => IAM_NAMESPACE,
+            Self::Sts => STS_NAMESPACE,
+        }
+    }
+
+    pub(crate) fn prefix(self) -> &'static str {
+        match self {
+            Self::Iam => "iam",
+            Self::Sts => "sts",
+        }
+    }
+}
+
+/// Why a request failed, in the terms of the layer that refused it.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error(transparent)]
+    Signature(#[from] SigV4Error),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<tessera_identity::Error> for GatewayError {
+    fn from(error: tessera_identity::Error) -> Self {
+        Self::Service(error.into_service_error())
+    }
+}
+
+pub(crate) type Outcome = Result<String, (Option<Service>, GatewayError)>;
+
+/// Decodes, authenticates, authorizes and runs one request; returns the response body.
+pub(crate) async fn serve<S: Store>(gateway: &Gateway<S>, incoming: &Incoming<'_>, request_id: &str) -> Outcome {
+    let query = incoming.uri.query().unwrap_or("");
+    let params = Params::from_request(query.as_bytes(), incoming.body).map_err(|e| (None, e.into()))?;
+    let action = params.action().map_err(|e| (None, e.into()))?.to_owned();
+    let service = Service::of(&action);
+    params.check_version(service.version()).map_err(|e| (Some(service), e.into()))?;
+    let known = match service {
+        Service::Iam => iam::knows(&action),
+        Service::Sts => true,
+    };
+    if !known {
+        return Err((Some(service), QueryError::invalid_action(&action, Some(service.version())).into()));
+    }
+    let failed = |e: GatewayError| (Some(service), e);
+    if action == "AssumeRoleWithWebIdentity" {
+        // Unsigned: the web identity token is the credential.
+        return sts::web_identity(gateway, &params, request_id).await.map_err(failed);
+    }
+    let (caller, credentials) = auth::authenticate(gateway, incoming, &params).await.map_err(failed)?;
+    let cx = Cx { gateway, caller, credentials, action, service, request_id, params: &params, now: gateway.sts_now() };
+    match service {
+        Service::Iam => iam::dispatch(&cx).await,
+        Service::Sts => sts::dispatch(&cx).await,
+    }
+    .map_err(failed)
+}
+
+/// The HTTP response: 200 and XML, or AWS's error envelope and status.
+pub(crate) fn to_http(outcome: Outcome, request_id: &str) -> Response {
+    let (status, body) = match outcome {
+        Ok(body) => (StatusCode::OK, body),
+        Err((service, error)) => {
+            let ns = service.map_or(tessera_awsapi::AWS_FAULT_NAMESPACE, Service::namespace);
+            match &error {
+                GatewayError::Query(e) => (status(e.http_status()), e.to_xml(ns, request_id)),
+                GatewayError::Signature(e) => {
+                    let xml = error_response(ns, e.aws_code(), &e.aws_message(), e.http_status() < 500, request_id);
+                    (status(e.http_status()), xml)
+                }
+                GatewayError::Service(e) => {
+                    if e.code.http_status() >= 500 {
+                        tracing::error!(code = e.code.as_str(), message = %e.message, "request failed");
+                    }
+                    let xml = error_response(ns, e.code.as_str(), &e.message, e.code.sender_fault(), request_id);
+                    (status(e.code.http_status()), xml)
+                }
+            }
+        }
+    };
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
