@@ -27,6 +27,8 @@ pub(crate) struct Cx<'a, S> {
     pub(crate) params: &'a Params,
     /// Unix seconds.
     pub(crate) now: u64,
+    /// Where the audit event learns the resource.
+    pub(crate) trail: &'a crate::respond::Trail,
 }
 
 impl<S: Store> Cx<'_, S> {
@@ -101,6 +103,7 @@ impl<S: Store> Cx<'_, S> {
     /// no deny, boundary or session policy that stops it).
     pub(crate) async fn authorize(&self, resource: &str) -> Result<()> {
         let action = format!("{}:{}", self.service.prefix(), self.action);
+        self.trail.note(|e| e.resource = Some(resource.to_owned()));
         if matches!(self.caller.kind, CallerKind::Root) {
             return Ok(());
         }

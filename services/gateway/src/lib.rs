@@ -23,6 +23,7 @@ use tessera_policy_service::Policies;
 use tessera_store::Store;
 use tessera_sts::Sts;
 
+pub mod audit;
 mod auth;
 mod context;
 mod iam;
@@ -41,6 +42,7 @@ pub struct Gateway<S> {
     pub(crate) policies: Policies<S>,
     pub(crate) sts: Arc<Sts<S>>,
     pub(crate) env: Env,
+    pub(crate) audit: Option<audit::AuditLog>,
 }
 
 impl<S: Store> Gateway<S> {
@@ -50,7 +52,14 @@ impl<S: Store> Gateway<S> {
             policies: Policies::new(store, env.clone()),
             sts,
             env,
+            audit: None,
         }
+    }
+
+    /// Records one audit event per request in `log`.
+    pub fn with_audit(mut self, log: audit::AuditLog) -> Self {
+        self.audit = Some(log);
+        self
     }
 
     /// Now, unix seconds, from the injected clock.
@@ -82,7 +91,24 @@ async fn handle<S: Store>(
         r.fill_bytes(&mut bytes);
         tessera_awsapi::format_request_id(u128::from_le_bytes(bytes))
     });
+    let started = std::time::Instant::now();
+    let time = tessera_identity::millis(gateway.env.now());
     let incoming = respond::Incoming { method: &method, uri: &uri, headers: &headers, body: &body, peer };
-    let outcome = respond::serve(&gateway, &incoming, &request_id).await;
-    respond::to_http(outcome, &request_id)
+    let trail = respond::Trail::default();
+    let outcome = respond::serve(&gateway, &incoming, &request_id, &trail).await;
+    let response = respond::to_http(&outcome, &request_id);
+    if let Some(log) = &gateway.audit {
+        let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let latency_micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        log.record(trail.into_event(
+            time,
+            &request_id,
+            peer,
+            user_agent,
+            &outcome,
+            response.status().as_u16(),
+            latency_micros,
+        ));
+    }
+    response
 }

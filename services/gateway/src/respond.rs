@@ -76,12 +76,74 @@ impl From<tessera_identity::Error> for GatewayError {
 
 pub(crate) type Outcome = Result<String, (Option<Service>, GatewayError)>;
 
+/// What the audit event needs to know that only the layers below learn: who called, which action
+/// on which resource.
+#[derive(Debug, Default)]
+pub(crate) struct Trail {
+    inner: std::sync::Mutex<crate::audit::AuditEvent>,
+}
+
+impl Trail {
+    pub(crate) fn note(&self, f: impl FnOnce(&mut crate::audit::AuditEvent)) {
+        f(&mut self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn into_event(
+        self,
+        time: u64,
+        request_id: &str,
+        peer: SocketAddr,
+        user_agent: Option<String>,
+        outcome: &Outcome,
+        status: u16,
+        latency_micros: u64,
+    ) -> crate::audit::AuditEvent {
+        let mut event = self.inner.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        event.time = time;
+        event.request_id = request_id.to_owned();
+        event.source_ip = peer.ip().to_string();
+        event.user_agent = user_agent;
+        event.status = status;
+        event.latency_micros = latency_micros;
+        let (decision, code) = match outcome {
+            Ok(_) => ("allowed", None),
+            Err((_, error)) => {
+                let code = match error {
+                    GatewayError::Query(e) => e.aws_code().to_owned(),
+                    GatewayError::Signature(e) => e.aws_code().to_owned(),
+                    GatewayError::Service(e) => e.code.as_str().to_owned(),
+                };
+                let denied = matches!(
+                    code.as_str(),
+                    "AccessDenied"
+                        | "InvalidClientTokenId"
+                        | "SignatureDoesNotMatch"
+                        | "IncompleteSignature"
+                        | "MissingAuthenticationToken"
+                        | "ExpiredToken"
+                );
+                (if denied { "denied" } else { "error" }, Some(code))
+            }
+        };
+        event.decision = decision.to_owned();
+        event.error_code = code;
+        event
+    }
+}
+
 /// Decodes, authenticates, authorizes and runs one request; returns the response body.
-pub(crate) async fn serve<S: Store>(gateway: &Gateway<S>, incoming: &Incoming<'_>, request_id: &str) -> Outcome {
+pub(crate) async fn serve<S: Store>(
+    gateway: &Gateway<S>,
+    incoming: &Incoming<'_>,
+    request_id: &str,
+    trail: &Trail,
+) -> Outcome {
     let query = incoming.uri.query().unwrap_or("");
     let params = Params::from_request(query.as_bytes(), incoming.body).map_err(|e| (None, e.into()))?;
     let action = params.action().map_err(|e| (None, e.into()))?.to_owned();
     let service = Service::of(&action);
+    trail.note(|e| e.action = format!("{}:{action}", service.prefix()));
     params.check_version(service.version()).map_err(|e| (Some(service), e.into()))?;
     let known = match service {
         Service::Iam => iam::knows(&action),
@@ -96,7 +158,23 @@ pub(crate) async fn serve<S: Store>(gateway: &Gateway<S>, incoming: &Incoming<'_
         return sts::web_identity(gateway, &params, request_id).await.map_err(failed);
     }
     let (caller, credentials) = auth::authenticate(gateway, incoming, &params).await.map_err(failed)?;
-    let cx = Cx { gateway, caller, credentials, action, service, request_id, params: &params, now: gateway.sts_now() };
+    trail.note(|e| {
+        e.principal_arn = Some(caller.arn.clone());
+        e.account = Some(caller.account.id().to_owned());
+        e.access_key_id = Some(credentials.access_key_id.clone());
+        e.session_token_hash = credentials.session_token.as_deref().map(crate::audit::fingerprint);
+    });
+    let cx = Cx {
+        gateway,
+        caller,
+        credentials,
+        action,
+        service,
+        request_id,
+        params: &params,
+        now: gateway.sts_now(),
+        trail,
+    };
     match service {
         Service::Iam => iam::dispatch(&cx).await,
         Service::Sts => sts::dispatch(&cx).await,
@@ -105,11 +183,11 @@ pub(crate) async fn serve<S: Store>(gateway: &Gateway<S>, incoming: &Incoming<'_
 }
 
 /// The HTTP response: 200 and XML, or AWS's error envelope and status.
-pub(crate) fn to_http(outcome: Outcome, request_id: &str) -> Response {
+pub(crate) fn to_http(outcome: &Outcome, request_id: &str) -> Response {
     let (status, body) = match outcome {
-        Ok(body) => (StatusCode::OK, body),
+        Ok(body) => (StatusCode::OK, body.clone()),
         Err((service, error)) => {
-            let ns = service.map_or(tessera_awsapi::AWS_FAULT_NAMESPACE, Service::namespace);
+            let ns = service.map_or(tessera_awsapi::AWS_FAULT_NAMESPACE, |s| s.namespace());
             match &error {
                 GatewayError::Query(e) => (status(e.http_status()), e.to_xml(ns, request_id)),
                 GatewayError::Signature(e) => {

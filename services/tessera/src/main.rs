@@ -21,12 +21,56 @@ enum Command {
     /// Work with policy documents offline: no server needed.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Print audit events (JSON lines) from a server's data directory, oldest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct AuditArgs {
+    /// The server's data directory (events are under `<dir>/audit`).
+    #[arg(long, env = "TESSERA_DATA_DIR", default_value = "tessera-data")]
+    data_dir: std::path::PathBuf,
+    /// Only events of this principal ARN.
+    #[arg(long)]
+    principal: Option<String>,
+    /// Only events of this action (`iam:CreateUser`; case-insensitive).
+    #[arg(long)]
+    action: Option<String>,
+    /// Only events at or after this time (unix seconds).
+    #[arg(long)]
+    since: Option<u64>,
+    /// Only events at or before this time (unix seconds).
+    #[arg(long)]
+    until: Option<u64>,
+}
+
+fn audit(args: &AuditArgs) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let filter = tessera_gateway::audit::Filter {
+        principal_arn: args.principal.clone(),
+        action: args.action.clone(),
+        since: args.since.map(|s| s.saturating_mul(1000)),
+        until: args.until.map(|s| s.saturating_mul(1000).saturating_add(999)),
+    };
+    let events = tessera_gateway::audit::query(&args.data_dir.join("audit"), &filter)?;
+    let mut out = std::io::stdout().lock();
+    for event in events {
+        writeln!(out, "{}", serde_json::to_string(&event)?)?;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Policy(command) => policy::run(command),
+        Command::Audit(args) => match audit(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("tessera: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Serve(config) => match run_server(config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

@@ -178,7 +178,9 @@ impl Server {
             routes = routes.add_service(tessera_sts::grpc::service_with_issuer(Arc::clone(&sts), issuer));
             if config.service == ServiceSet::All {
                 // The AWS-compatible endpoint: every IAM and STS action on one URL.
-                let gateway = tessera_gateway::Gateway::new(Arc::clone(&store), env.clone(), sts);
+                let audit = tessera_gateway::audit::AuditLog::start(&config.data_dir.join("audit"))
+                    .context("cannot open the audit log")?;
+                let gateway = tessera_gateway::Gateway::new(Arc::clone(&store), env.clone(), sts).with_audit(audit);
                 app = app.merge(tessera_gateway::router(Arc::new(gateway)));
             }
         }
