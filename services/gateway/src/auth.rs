@@ -56,6 +56,11 @@ pub(crate) async fn authenticate<S: Store>(
     };
     let now = gateway.sts_now();
     verify(&request, &authorization, secret.expose().as_bytes(), now, &VerifyOptions::new(SERVICES))?;
+    // Rate is counted only for requests that proved they hold the key, so nobody can exhaust
+    // another key's budget by sending garbage under its id.
+    if !gateway.limiter.admit(&access_key_id, std::time::Instant::now()) {
+        return Err(Error::new(ErrorCode::Throttling, "Rate exceeded").into());
+    }
     let credentials =
         CallerCredentials { access_key_id, session_token: token, source_ip: Some(incoming.peer.ip().to_string()) };
     let caller = gateway.sts.resolve_caller(&credentials).await?;

@@ -27,9 +27,11 @@ pub mod audit;
 mod auth;
 mod context;
 mod iam;
+mod limit;
 mod respond;
 mod sts;
 
+pub use limit::RateLimit;
 pub use respond::GatewayError;
 
 /// The largest request body accepted: a 131,072-character policy document, URL-encoded, fits.
@@ -43,6 +45,7 @@ pub struct Gateway<S> {
     pub(crate) sts: Arc<Sts<S>>,
     pub(crate) env: Env,
     pub(crate) audit: Option<audit::AuditLog>,
+    pub(crate) limiter: limit::Limiter,
 }
 
 impl<S: Store> Gateway<S> {
@@ -53,7 +56,14 @@ impl<S: Store> Gateway<S> {
             sts,
             env,
             audit: None,
+            limiter: limit::Limiter::new(RateLimit::default()),
         }
+    }
+
+    /// Limits the request rate per access key (default: 2,000/s, bursts of 4,000).
+    pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.limiter = limit::Limiter::new(limit);
+        self
     }
 
     /// Records one audit event per request in `log`.
@@ -84,7 +94,7 @@ async fn handle<S: Store>(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let request_id = gateway.env.random.with(|r| {
         let mut bytes = [0u8; 16];
@@ -93,9 +103,15 @@ async fn handle<S: Store>(
     });
     let started = std::time::Instant::now();
     let time = tessera_identity::millis(gateway.env.now());
-    let incoming = respond::Incoming { method: &method, uri: &uri, headers: &headers, body: &body, peer };
     let trail = respond::Trail::default();
-    let outcome = respond::serve(&gateway, &incoming, &request_id, &trail).await;
+    let outcome = match &body {
+        Ok(body) => {
+            let incoming = respond::Incoming { method: &method, uri: &uri, headers: &headers, body, peer };
+            respond::serve(&gateway, &incoming, &request_id, &trail).await
+        }
+        // Too large, or the connection broke mid-body.
+        Err(_) => Err((None, tessera_awsapi::QueryError::RequestTooLarge { limit: MAX_BODY_BYTES }.into())),
+    };
     let response = respond::to_http(&outcome, &request_id);
     if let Some(log) = &gateway.audit {
         let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
