@@ -61,7 +61,7 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         "ListUsers" => {
             cx.authorize(&cx.arn("user", "/", "*")).await?;
             let page = identity.list_users(account, cx.get("PathPrefix").as_deref(), &cx.page()?).await?;
-            r.list("Users", &page.items, |r, u| user_xml(r, u));
+            r.list("Users", &page.items, user_xml);
             r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
         }
         "UpdateUser" => {
