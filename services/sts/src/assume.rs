@@ -122,6 +122,16 @@ pub(crate) fn packed_size(policies: &SessionPolicies, tags: &[(String, String)])
     Ok(percent)
 }
 
+/// The model's length bounds of `RoleArn` (20 to 2,048).
+pub(crate) fn check_role_arn_length(role_arn: &str) -> Result<()> {
+    let violation = match role_arn.len() {
+        0..20 => Violation::MinLength(20),
+        2049.. => Violation::MaxLength(2048),
+        _ => return Ok(()),
+    };
+    Err(ValidationError { field: "roleArn", value: role_arn.to_owned(), violations: vec![violation] }.into())
+}
+
 /// Checks session tags: valid keys and values, at most 50, keys unique without case; transitive
 /// keys must be among them.
 pub(crate) fn session_tags(tags: Vec<Tag>, transitive: &[String]) -> Result<Vec<(String, String)>> {
@@ -443,18 +453,7 @@ impl<S: Store> Sts<S> {
             _ => {}
         }
         validate_role_session_name(&input.role_session_name)?;
-        if input.role_arn.len() < 20 || input.role_arn.len() > 2048 {
-            return Err(ValidationError {
-                field: "roleArn",
-                value: input.role_arn.clone(),
-                violations: vec![if input.role_arn.len() < 20 {
-                    Violation::MinLength(20)
-                } else {
-                    Violation::MaxLength(2048)
-                }],
-            }
-            .into());
-        }
+        check_role_arn_length(&input.role_arn)?;
         let requested = duration(input.duration_seconds, 3600, ROLE_MAX_DURATION)?;
         if let Some(id) = &input.external_id {
             validate_external_id(id)?;
@@ -617,19 +616,7 @@ impl<S: Store> Sts<S> {
 
 /// ISO 8601 UTC (`2026-11-23T10:00:00Z`) from unix seconds, for `aws:CurrentTime`.
 pub(crate) fn format_time(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
-    let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    tessera_awsapi::iso8601(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use tessera_store::Store;
 use tessera_store::iam::{OidcProviderRecord, Tag};
 
 use crate::Sts;
-use crate::assume::{IssuedCredentials, duration, format_time, packed_size, session_tags};
+use crate::assume::{IssuedCredentials, check_role_arn_length, duration, format_time, packed_size, session_tags};
 
 const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
 const TAG_ACTION: &str = "sts:TagSession";
@@ -289,18 +289,7 @@ impl<S: Store> Sts<S> {
     ) -> Result<WebIdentityAssumedRole> {
         let now = self.now_secs();
         // 1. The parameters, as the model constrains them.
-        if input.role_arn.len() < 20 || input.role_arn.len() > 2048 {
-            return Err(ValidationError {
-                field: "roleArn",
-                value: input.role_arn.clone(),
-                violations: vec![if input.role_arn.len() < 20 {
-                    Violation::MinLength(20)
-                } else {
-                    Violation::MaxLength(2048)
-                }],
-            }
-            .into());
-        }
+        check_role_arn_length(&input.role_arn)?;
         validate_role_session_name(&input.role_session_name)?;
         let token_len = input.web_identity_token.chars().count();
         if !(MIN_TOKEN_LEN..=MAX_TOKEN_LEN).contains(&token_len) {
