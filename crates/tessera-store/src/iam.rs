@@ -217,6 +217,11 @@ pub struct RoleRecord {
     pub tags: Vec<Tag>,
     #[serde(default)]
     pub last_used: Option<RoleLastUsed>,
+    /// The unique ids of the users and roles the trust policy names, as they were when it was
+    /// written (AWS stores these, so deleting and re-creating a same-named entity does not
+    /// restore its trust).
+    #[serde(default)]
+    pub trust_principal_ids: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

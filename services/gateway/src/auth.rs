@@ -2,7 +2,6 @@
 //! the key that made it (a long-term key through the identity store; a temporary key by opening its
 //! session token), verify, and resolve the caller.
 
-use tessera_awsapi::Params;
 use tessera_identity::Error;
 use tessera_proto::ErrorCode;
 use tessera_sigv4::{Authorization, PayloadHash, Request, VerifyOptions, verify};
@@ -13,18 +12,16 @@ use tessera_sts::{CallerCredentials, CallerPrincipal};
 use crate::Gateway;
 use crate::respond::{GatewayError, Incoming};
 
-/// Services a credential scope may name: one endpoint serves both.
-const SERVICES: &[&str] = &["iam", "sts"];
-
 fn invalid_key() -> GatewayError {
     Error::new(ErrorCode::InvalidClientTokenId, "The security token included in the request is invalid.").into()
 }
 
-/// Verifies the request's signature and returns who made it.
+/// Verifies the request's signature and returns who made it. The credential scope must name the
+/// action's service (`iam` or `sts`), as on AWS, though one URL serves both.
 pub(crate) async fn authenticate<S: Store>(
     gateway: &Gateway<S>,
     incoming: &Incoming<'_>,
-    _params: &Params,
+    service: &str,
 ) -> Result<(CallerPrincipal, CallerCredentials), GatewayError> {
     // Header values that are not visible ASCII cannot have been signed as sent; drop them (a
     // signed one then fails verification, an unsigned one does not matter).
@@ -55,7 +52,7 @@ pub(crate) async fn authenticate<S: Store>(
         }
     };
     let now = gateway.sts_now();
-    verify(&request, &authorization, secret.expose().as_bytes(), now, &VerifyOptions::new(SERVICES))?;
+    let verified = verify(&request, &authorization, secret.expose().as_bytes(), now, &VerifyOptions::new(&[service]))?;
     // Rate is counted only for requests that proved they hold the key, so nobody can exhaust
     // another key's budget by sending garbage under its id.
     if !gateway.limiter.admit(&access_key_id, std::time::Instant::now()) {
@@ -64,5 +61,8 @@ pub(crate) async fn authenticate<S: Store>(
     let credentials =
         CallerCredentials { access_key_id, session_token: token, source_ip: Some(incoming.peer.ip().to_string()) };
     let caller = gateway.sts.resolve_caller(&credentials).await?;
+    if credentials.session_token.is_none() {
+        gateway.note_key_use(&caller, &credentials.access_key_id, &verified.service, &verified.region);
+    }
     Ok((caller, credentials))
 }

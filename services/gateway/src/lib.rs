@@ -46,6 +46,8 @@ pub struct Gateway<S> {
     pub(crate) env: Env,
     pub(crate) audit: Option<audit::AuditLog>,
     pub(crate) limiter: limit::Limiter,
+    /// When each long-term key's use was last recorded by this replica.
+    pub(crate) key_use: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl<S: Store> Gateway<S> {
@@ -57,6 +59,7 @@ impl<S: Store> Gateway<S> {
             env,
             audit: None,
             limiter: limit::Limiter::new(RateLimit::default()),
+            key_use: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -70,6 +73,31 @@ impl<S: Store> Gateway<S> {
     pub fn with_audit(mut self, log: audit::AuditLog) -> Self {
         self.audit = Some(log);
         self
+    }
+
+    /// Records that a long-term key was used (for `GetAccessKeyLastUsed` and the credential
+    /// report), at most once a minute per key and replica, in the background: a durable write per
+    /// request would cost more than the request.
+    pub(crate) fn note_key_use(&self, caller: &tessera_sts::CallerPrincipal, key: &str, service: &str, region: &str) {
+        const EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+        {
+            let mut seen = self.key_use.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = std::time::Instant::now();
+            if seen.get(key).is_some_and(|at| now.duration_since(*at) < EVERY) {
+                return;
+            }
+            if seen.len() > 100_000 {
+                seen.retain(|_, at| now.duration_since(*at) < EVERY);
+            }
+            seen.insert(key.to_owned(), now);
+        }
+        let (identity, account) = (self.identity.clone(), caller.account.clone());
+        let (key, service, region) = (key.to_owned(), service.to_owned(), region.to_owned());
+        tokio::spawn(async move {
+            if let Err(error) = identity.record_access_key_use(&account, &key, &service, &region).await {
+                tracing::warn!(error = %error.into_service_error(), access_key_id = %key, "cannot record key use");
+            }
+        });
     }
 
     /// Now, unix seconds, from the injected clock.

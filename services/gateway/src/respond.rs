@@ -157,7 +157,7 @@ pub(crate) async fn serve<S: Store>(
         // Unsigned: the web identity token is the credential.
         return sts::web_identity(gateway, &params, request_id).await.map_err(failed);
     }
-    let (caller, credentials) = auth::authenticate(gateway, incoming, &params).await.map_err(failed)?;
+    let (caller, credentials) = auth::authenticate(gateway, incoming, service.prefix()).await.map_err(failed)?;
     trail.note(|e| {
         e.principal_arn = Some(caller.arn.clone());
         e.account = Some(caller.account.id().to_owned());

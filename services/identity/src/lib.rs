@@ -140,10 +140,17 @@ impl Account {
 }
 
 /// The identity service's domain.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Identity<S> {
     store: Arc<S>,
     env: Env,
+}
+
+// By hand: a derived `Clone` would demand `S: Clone`, though only the `Arc` is cloned.
+impl<S> Clone for Identity<S> {
+    fn clone(&self) -> Self {
+        Self { store: Arc::clone(&self.store), env: self.env.clone() }
+    }
 }
 
 impl<S: Store> Identity<S> {

@@ -28,10 +28,24 @@ pub struct CreateRole {
 }
 
 /// Validates a trust policy as AWS does on write: size first, then the grammar of a trust policy.
-pub(crate) fn check_trust_policy(document: &str) -> Result<()> {
+pub(crate) fn check_trust_policy(document: &str) -> Result<tessera_policy::Policy> {
     check_size(document, PolicyKind::Trust)?;
-    parse_policy(document, PolicyKind::Trust)?;
-    Ok(())
+    Ok(parse_policy(document, PolicyKind::Trust)?)
+}
+
+/// The user and role ARNs a trust policy names under `"AWS"`.
+fn named_principals(policy: &tessera_policy::Policy) -> Vec<String> {
+    use tessera_policy::{PrincipalType, PrincipalValue};
+    let mut arns = Vec::new();
+    for statement in policy.statements.as_slice() {
+        let Some(PrincipalValue::Map(map)) = statement.principal.as_ref().map(|p| &p.value) else { continue };
+        for (kind, names) in map {
+            if *kind == PrincipalType::Aws {
+                arns.extend(names.as_slice().iter().filter(|n| n.contains(":user/") || n.contains(":role/")).cloned());
+            }
+        }
+    }
+    arns
 }
 
 fn session_duration(value: Option<i32>) -> Result<u32> {
@@ -47,6 +61,50 @@ fn session_duration(value: Option<i32>) -> Result<u32> {
 }
 
 impl<S: Store> Identity<S> {
+    /// The unique ids of the users and roles a trust policy names, as AWS records them on write.
+    /// A principal of an account Tessera holds that does not exist makes the policy invalid, as on
+    /// AWS (`Invalid principal in policy`); principals of accounts it does not hold are kept by ARN.
+    pub(crate) async fn trust_principal_ids(&self, policy: &tessera_policy::Policy) -> Result<Vec<(String, String)>> {
+        let mut ids = Vec::new();
+        for arn in named_principals(policy) {
+            let invalid = || {
+                Error::new(
+                    tessera_proto::ErrorCode::MalformedPolicyDocument,
+                    format!("Invalid principal in policy: \"AWS\":\"{arn}\""),
+                )
+            };
+            let Ok(parsed) = Arn::parse(&arn) else { return Err(invalid()) };
+            let Ok(owner) = Account::new(&parsed.account) else { continue };
+            let registered = iam::load::<S, iam::AccountRecord>(
+                &*self.store,
+                &tessera_store::Key::new(owner.ns(), iam::ACCOUNT, ""),
+            )
+            .await?
+            .is_some();
+            if !registered {
+                continue;
+            }
+            let found = match parsed.entity() {
+                Ok(tessera_arn::IamEntity::User { name, .. }) => {
+                    iam::load::<S, iam::UserRecord>(&*self.store, &entity::key(&owner, EntityKind::User, &name))
+                        .await?
+                        .map(|u| u.principal)
+                }
+                Ok(tessera_arn::IamEntity::Role { name, .. }) => {
+                    iam::load::<S, RoleRecord>(&*self.store, &entity::key(&owner, EntityKind::Role, &name))
+                        .await?
+                        .map(|r| r.principal)
+                }
+                _ => None,
+            };
+            match found {
+                Some(principal) if principal.arn == arn => ids.push((arn, principal.id)),
+                _ => return Err(invalid()),
+            }
+        }
+        Ok(ids)
+    }
+
     pub async fn create_role(&self, account: &Account, input: CreateRole) -> Result<RoleRecord> {
         validate_role_name(&input.role_name)?;
         let path = path_or_root(input.path)?;
@@ -55,7 +113,8 @@ impl<S: Store> Identity<S> {
         }
         let max_session_duration = session_duration(input.max_session_duration)?;
         let tags = tags::new_tags(input.tags, "TagsPerRole")?;
-        check_trust_policy(&input.assume_role_policy_document)?;
+        let trust = check_trust_policy(&input.assume_role_policy_document)?;
+        let trust_principal_ids = self.trust_principal_ids(&trust).await?;
         let name = input.role_name;
         let role = RoleRecord {
             principal: Principal {
@@ -73,6 +132,7 @@ impl<S: Store> Identity<S> {
             boundary: None,
             tags,
             last_used: None,
+            trust_principal_ids,
         };
         let (role, boundary) = (&role, input.permissions_boundary.as_deref());
         let created = update(&*self.store, |tx| async move {
@@ -143,10 +203,12 @@ impl<S: Store> Identity<S> {
 
     /// `UpdateAssumeRolePolicy`: replaces the trust policy.
     pub async fn update_assume_role_policy(&self, account: &Account, name: &str, document: &str) -> Result<()> {
-        check_trust_policy(document)?;
+        let trust = check_trust_policy(document)?;
+        let ids = &self.trust_principal_ids(&trust).await?;
         update(&*self.store, |tx| async move {
             let mut role = entity::read_role(&tx, account, name).await?;
             document.clone_into(&mut role.trust_policy);
+            role.trust_principal_ids.clone_from(ids);
             entity::write(&tx, account, &AnyEntity::Role(role));
             tx.bump_epoch(account.ns());
             Ok::<_, Error>(())

@@ -266,7 +266,15 @@ impl<S: Store> Sts<S> {
                 (Account::new(&parsed.account)?, kind, name, session)
             }
         };
-        let found = self.policies.principal_policies(&account, kind, &name).await?;
+        let found = match self.policies.principal_policies(&account, kind, &name).await {
+            Ok(found) => found,
+            // The user or role is gone (a session outliving its role): it has no permissions
+            // left, so every request is an implicit deny rather than a `NoSuchEntity`.
+            Err(error) if error.code() == ErrorCode::NoSuchEntity => {
+                return Ok((Some(PolicySet::new(Vec::new())), None, session));
+            }
+            Err(error) => return Err(error),
+        };
         let mut identity = Vec::with_capacity(found.identity.len());
         for policy in &found.identity {
             identity.push(
@@ -414,7 +422,8 @@ impl<S: Store> Sts<S> {
         ctx: &Context,
         layers: (Option<&PolicySet>, Option<&PolicySet>, Option<&PolicySet>),
     ) -> Result<()> {
-        let trust = CompiledPolicy::parse("trust", &role.trust_policy, PolicyKind::Trust)
+        let document = trust_as_stored(role, principal);
+        let trust = CompiledPolicy::parse("trust", &document, PolicyKind::Trust)
             .map_err(|_| internal("stored trust policy"))?;
         let trust = PolicySet::new(vec![trust]);
         let (identity, boundary, session) = layers;
@@ -612,6 +621,23 @@ impl<S: Store> Sts<S> {
             source_identity: source_identity.0,
         })
     }
+}
+
+/// The trust policy as AWS holds it: a user or role it names by ARN that has since been deleted
+/// and re-created (another unique id) is named by the old unique id instead, so the new entity of
+/// the same name is not trusted (reference §1.1).
+pub(crate) fn trust_as_stored<'a>(
+    role: &'a RoleRecord,
+    principal: &tessera_policy::Principal,
+) -> std::borrow::Cow<'a, str> {
+    let caller_arn = principal.role_arn.as_deref().unwrap_or(&principal.arn);
+    let mut document = std::borrow::Cow::Borrowed(role.trust_policy.as_str());
+    for (arn, recorded_id) in &role.trust_principal_ids {
+        if arn == caller_arn && principal.unique_id.as_deref() != Some(recorded_id.as_str()) {
+            document = std::borrow::Cow::Owned(document.replace(&format!("\"{arn}\""), &format!("\"{recorded_id}\"")));
+        }
+    }
+    document
 }
 
 /// ISO 8601 UTC (`2026-11-23T10:00:00Z`) from unix seconds, for `aws:CurrentTime`.

@@ -50,7 +50,9 @@ impl CallerPrincipal {
             CallerKind::User(user) => (PrincipalKind::User, Some(user.principal.id.clone()), None, None),
             CallerKind::Session(claims) => match claims.kind {
                 SessionKind::AssumedRole => {
-                    (PrincipalKind::AssumedRole, None, claims.role_arn.clone(), claims.source_user_arn.clone())
+                    // The role's unique id: `AROA…` before the `:<session>` of the UserId.
+                    let role_id = claims.principal_id.split(':').next().map(str::to_owned);
+                    (PrincipalKind::AssumedRole, role_id, claims.role_arn.clone(), claims.source_user_arn.clone())
                 }
                 SessionKind::FederatedUser => {
                     (PrincipalKind::FederatedUser, None, None, claims.source_user_arn.clone())

@@ -272,6 +272,14 @@ async fn roles_validate_their_trust_policy_and_session_duration() {
         "x".repeat(2100)
     );
     assert_eq!(code(h.identity.create_role(huge).await), ErrorCode::LimitExceeded);
+    // A principal of this account that does not exist is invalid, as on AWS.
+    let mut ghost = role(&a, "bad");
+    ghost.assume_role_policy_document = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{a}:user/ghost"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    let ghost = error(h.identity.create_role(ghost).await);
+    assert_eq!(ghost.code, ErrorCode::MalformedPolicyDocument);
+    assert!(ghost.message.contains("Invalid principal in policy"), "{}", ghost.message);
     let mut short = role(&a, "bad");
     short.max_session_duration = Some(600);
     assert_eq!(code(h.identity.create_role(short).await), ErrorCode::ValidationError);
