@@ -35,8 +35,10 @@
 pub mod convert;
 pub mod error;
 mod redact;
+pub mod scope;
 
 pub use error::{ErrorCode, ServiceError};
+pub use scope::{CALLER_ACCOUNT_METADATA, CALLER_KEY_METADATA};
 
 /// `tessera.common.v1`.
 pub mod common {

@@ -26,6 +26,7 @@ use tessera_sts::Sts;
 pub mod audit;
 mod auth;
 mod context;
+pub mod grpc_auth;
 mod iam;
 mod limit;
 mod respond;

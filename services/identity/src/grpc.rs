@@ -9,6 +9,7 @@ use tessera_proto::convert::timestamp;
 use tessera_proto::identity::v1::identity_service_server::{IdentityService, IdentityServiceServer};
 use tessera_proto::identity::v1::{self as pb};
 use tessera_proto::policy::v1 as ppb;
+use tessera_proto::scope::{Scope, split};
 use tessera_store::Store;
 use tessera_store::iam::{
     EntityKind, GroupRecord, KeyStatus, MfaDeviceRecord, PolicyRecord, PolicyVersionRecord, RoleRecord, Tag, UserRecord,
@@ -34,7 +35,10 @@ pub fn service<S: Store>(identity: Identity<S>) -> IdentityServiceServer<Identit
     IdentityServiceServer::new(IdentityGrpc { domain: Arc::new(identity) })
 }
 
-pub(crate) fn account(id: &str) -> Result<Account, Status> {
+/// The request's account, which must be the authenticated caller's when the gateway's gRPC layer
+/// ran (see `tessera_proto::scope`).
+pub fn account(id: &str, scope: &Scope) -> Result<Account, Status> {
+    scope.check_account(id)?;
     Account::new(id).map_err(Status::from)
 }
 
@@ -131,8 +135,8 @@ fn required_user(name: Option<String>) -> Result<String, Status> {
 #[tonic::async_trait]
 impl<S: Store> IdentityService for IdentityGrpc<S> {
     async fn create_account(&self, request: Request<pb::CreateAccountRequest>) -> Reply<pb::CreateAccountResponse> {
-        let r = request.into_inner();
-        let record = self.domain.create_account(&account(&r.account_id)?).await?;
+        let (scope, r) = split(request);
+        let record = self.domain.create_account(&account(&r.account_id, &scope)?).await?;
         Ok(Response::new(pb::CreateAccountResponse {
             account: Some(pb::Account { account_id: record.id, create_date: ts(record.create_date) }),
         }))
@@ -142,33 +146,34 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::GetAccountSummaryRequest>,
     ) -> Reply<pb::GetAccountSummaryResponse> {
-        let r = request.into_inner();
-        let summary = self.domain.get_account_summary(&account(&r.account_id)?).await?;
+        let (scope, r) = split(request);
+        let summary = self.domain.get_account_summary(&account(&r.account_id, &scope)?).await?;
         let summary_map = summary.into_iter().map(|(k, v)| (k, i32::try_from(v).unwrap_or(i32::MAX))).collect();
         Ok(Response::new(pb::GetAccountSummaryResponse { summary_map }))
     }
 
     async fn create_user(&self, request: Request<pb::CreateUserRequest>) -> Reply<pb::CreateUserResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let input = CreateUser {
             path: r.path,
             user_name: r.user_name,
             permissions_boundary: r.permissions_boundary,
             tags: tags_in(r.tags),
         };
-        let user = self.domain.create_user(&account(&r.account_id)?, input).await?;
+        let user = self.domain.create_user(&account(&r.account_id, &scope)?, input).await?;
         Ok(Response::new(pb::CreateUserResponse { user: Some(user_out(&user)) }))
     }
 
     async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Reply<pb::GetUserResponse> {
-        let r = request.into_inner();
-        let user = self.domain.get_user(&account(&r.account_id)?, &required_user(r.user_name)?).await?;
+        let (scope, r) = split(request);
+        let user = self.domain.get_user(&account(&r.account_id, &scope)?, &required_user(r.user_name)?).await?;
         Ok(Response::new(pb::GetUserResponse { user: Some(user_out(&user)) }))
     }
 
     async fn list_users(&self, request: Request<pb::ListUsersRequest>) -> Reply<pb::ListUsersResponse> {
-        let r = request.into_inner();
-        let users = self.domain.list_users(&account(&r.account_id)?, r.path_prefix.as_deref(), &page(r.page)).await?;
+        let (scope, r) = split(request);
+        let users =
+            self.domain.list_users(&account(&r.account_id, &scope)?, r.path_prefix.as_deref(), &page(r.page)).await?;
         Ok(Response::new(pb::ListUsersResponse {
             page: page_out(&users),
             users: users.items.iter().map(user_out).collect(),
@@ -176,26 +181,27 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
     }
 
     async fn update_user(&self, request: Request<pb::UpdateUserRequest>) -> Reply<pb::UpdateUserResponse> {
-        let r = request.into_inner();
-        self.domain.update_user(&account(&r.account_id)?, &r.user_name, r.new_path, r.new_user_name).await?;
+        let (scope, r) = split(request);
+        self.domain.update_user(&account(&r.account_id, &scope)?, &r.user_name, r.new_path, r.new_user_name).await?;
         Ok(Response::new(pb::UpdateUserResponse {}))
     }
 
     async fn delete_user(&self, request: Request<pb::DeleteUserRequest>) -> Reply<pb::DeleteUserResponse> {
-        let r = request.into_inner();
-        self.domain.delete_user(&account(&r.account_id)?, &r.user_name).await?;
+        let (scope, r) = split(request);
+        self.domain.delete_user(&account(&r.account_id, &scope)?, &r.user_name).await?;
         Ok(Response::new(pb::DeleteUserResponse {}))
     }
 
     async fn create_group(&self, request: Request<pb::CreateGroupRequest>) -> Reply<pb::CreateGroupResponse> {
-        let r = request.into_inner();
-        let group = self.domain.create_group(&account(&r.account_id)?, r.path, &r.group_name).await?;
+        let (scope, r) = split(request);
+        let group = self.domain.create_group(&account(&r.account_id, &scope)?, r.path, &r.group_name).await?;
         Ok(Response::new(pb::CreateGroupResponse { group: Some(group_out(&group)) }))
     }
 
     async fn get_group(&self, request: Request<pb::GetGroupRequest>) -> Reply<pb::GetGroupResponse> {
-        let r = request.into_inner();
-        let (group, users) = self.domain.get_group(&account(&r.account_id)?, &r.group_name, &page(r.page)).await?;
+        let (scope, r) = split(request);
+        let (group, users) =
+            self.domain.get_group(&account(&r.account_id, &scope)?, &r.group_name, &page(r.page)).await?;
         Ok(Response::new(pb::GetGroupResponse {
             group: Some(group_out(&group)),
             page: page_out(&users),
@@ -204,8 +210,9 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
     }
 
     async fn list_groups(&self, request: Request<pb::ListGroupsRequest>) -> Reply<pb::ListGroupsResponse> {
-        let r = request.into_inner();
-        let groups = self.domain.list_groups(&account(&r.account_id)?, r.path_prefix.as_deref(), &page(r.page)).await?;
+        let (scope, r) = split(request);
+        let groups =
+            self.domain.list_groups(&account(&r.account_id, &scope)?, r.path_prefix.as_deref(), &page(r.page)).await?;
         Ok(Response::new(pb::ListGroupsResponse {
             page: page_out(&groups),
             groups: groups.items.iter().map(group_out).collect(),
@@ -213,14 +220,14 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
     }
 
     async fn update_group(&self, request: Request<pb::UpdateGroupRequest>) -> Reply<pb::UpdateGroupResponse> {
-        let r = request.into_inner();
-        self.domain.update_group(&account(&r.account_id)?, &r.group_name, r.new_path, r.new_group_name).await?;
+        let (scope, r) = split(request);
+        self.domain.update_group(&account(&r.account_id, &scope)?, &r.group_name, r.new_path, r.new_group_name).await?;
         Ok(Response::new(pb::UpdateGroupResponse {}))
     }
 
     async fn delete_group(&self, request: Request<pb::DeleteGroupRequest>) -> Reply<pb::DeleteGroupResponse> {
-        let r = request.into_inner();
-        self.domain.delete_group(&account(&r.account_id)?, &r.group_name).await?;
+        let (scope, r) = split(request);
+        self.domain.delete_group(&account(&r.account_id, &scope)?, &r.group_name).await?;
         Ok(Response::new(pb::DeleteGroupResponse {}))
     }
 
@@ -228,8 +235,8 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::AddUserToGroupRequest>,
     ) -> Reply<pb::AddUserToGroupResponse> {
-        let r = request.into_inner();
-        self.domain.add_user_to_group(&account(&r.account_id)?, &r.group_name, &r.user_name).await?;
+        let (scope, r) = split(request);
+        self.domain.add_user_to_group(&account(&r.account_id, &scope)?, &r.group_name, &r.user_name).await?;
         Ok(Response::new(pb::AddUserToGroupResponse {}))
     }
 
@@ -237,8 +244,8 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::RemoveUserFromGroupRequest>,
     ) -> Reply<pb::RemoveUserFromGroupResponse> {
-        let r = request.into_inner();
-        self.domain.remove_user_from_group(&account(&r.account_id)?, &r.group_name, &r.user_name).await?;
+        let (scope, r) = split(request);
+        self.domain.remove_user_from_group(&account(&r.account_id, &scope)?, &r.group_name, &r.user_name).await?;
         Ok(Response::new(pb::RemoveUserFromGroupResponse {}))
     }
 
@@ -246,8 +253,9 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::ListGroupsForUserRequest>,
     ) -> Reply<pb::ListGroupsForUserResponse> {
-        let r = request.into_inner();
-        let groups = self.domain.list_groups_for_user(&account(&r.account_id)?, &r.user_name, &page(r.page)).await?;
+        let (scope, r) = split(request);
+        let groups =
+            self.domain.list_groups_for_user(&account(&r.account_id, &scope)?, &r.user_name, &page(r.page)).await?;
         Ok(Response::new(pb::ListGroupsForUserResponse {
             page: page_out(&groups),
             groups: groups.items.iter().map(group_out).collect(),
@@ -255,7 +263,7 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
     }
 
     async fn create_role(&self, request: Request<pb::CreateRoleRequest>) -> Reply<pb::CreateRoleResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let input = CreateRole {
             path: r.path,
             role_name: r.role_name,
@@ -265,19 +273,20 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
             permissions_boundary: r.permissions_boundary,
             tags: tags_in(r.tags),
         };
-        let role = self.domain.create_role(&account(&r.account_id)?, input).await?;
+        let role = self.domain.create_role(&account(&r.account_id, &scope)?, input).await?;
         Ok(Response::new(pb::CreateRoleResponse { role: Some(role_out(&role)) }))
     }
 
     async fn get_role(&self, request: Request<pb::GetRoleRequest>) -> Reply<pb::GetRoleResponse> {
-        let r = request.into_inner();
-        let role = self.domain.get_role(&account(&r.account_id)?, &r.role_name).await?;
+        let (scope, r) = split(request);
+        let role = self.domain.get_role(&account(&r.account_id, &scope)?, &r.role_name).await?;
         Ok(Response::new(pb::GetRoleResponse { role: Some(role_out(&role)) }))
     }
 
     async fn list_roles(&self, request: Request<pb::ListRolesRequest>) -> Reply<pb::ListRolesResponse> {
-        let r = request.into_inner();
-        let roles = self.domain.list_roles(&account(&r.account_id)?, r.path_prefix.as_deref(), &page(r.page)).await?;
+        let (scope, r) = split(request);
+        let roles =
+            self.domain.list_roles(&account(&r.account_id, &scope)?, r.path_prefix.as_deref(), &page(r.page)).await?;
         Ok(Response::new(pb::ListRolesResponse {
             page: page_out(&roles),
             roles: roles.items.iter().map(role_out).collect(),
@@ -285,8 +294,10 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
     }
 
     async fn update_role(&self, request: Request<pb::UpdateRoleRequest>) -> Reply<pb::UpdateRoleResponse> {
-        let r = request.into_inner();
-        self.domain.update_role(&account(&r.account_id)?, &r.role_name, r.description, r.max_session_duration).await?;
+        let (scope, r) = split(request);
+        self.domain
+            .update_role(&account(&r.account_id, &scope)?, &r.role_name, r.description, r.max_session_duration)
+            .await?;
         Ok(Response::new(pb::UpdateRoleResponse {}))
     }
 
@@ -294,14 +305,16 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::UpdateAssumeRolePolicyRequest>,
     ) -> Reply<pb::UpdateAssumeRolePolicyResponse> {
-        let r = request.into_inner();
-        self.domain.update_assume_role_policy(&account(&r.account_id)?, &r.role_name, &r.policy_document).await?;
+        let (scope, r) = split(request);
+        self.domain
+            .update_assume_role_policy(&account(&r.account_id, &scope)?, &r.role_name, &r.policy_document)
+            .await?;
         Ok(Response::new(pb::UpdateAssumeRolePolicyResponse {}))
     }
 
     async fn delete_role(&self, request: Request<pb::DeleteRoleRequest>) -> Reply<pb::DeleteRoleResponse> {
-        let r = request.into_inner();
-        self.domain.delete_role(&account(&r.account_id)?, &r.role_name).await?;
+        let (scope, r) = split(request);
+        self.domain.delete_role(&account(&r.account_id, &scope)?, &r.role_name).await?;
         Ok(Response::new(pb::DeleteRoleResponse {}))
     }
 
@@ -309,10 +322,10 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::PutPermissionsBoundaryRequest>,
     ) -> Reply<pb::PutPermissionsBoundaryResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let (kind, name) = entity_ref(r.entity)?;
         self.domain
-            .set_permissions_boundary(&account(&r.account_id)?, kind, &name, Some(&r.permissions_boundary))
+            .set_permissions_boundary(&account(&r.account_id, &scope)?, kind, &name, Some(&r.permissions_boundary))
             .await?;
         Ok(Response::new(pb::PutPermissionsBoundaryResponse {}))
     }
@@ -321,21 +334,21 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::DeletePermissionsBoundaryRequest>,
     ) -> Reply<pb::DeletePermissionsBoundaryResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let (kind, name) = entity_ref(r.entity)?;
-        self.domain.set_permissions_boundary(&account(&r.account_id)?, kind, &name, None).await?;
+        self.domain.set_permissions_boundary(&account(&r.account_id, &scope)?, kind, &name, None).await?;
         Ok(Response::new(pb::DeletePermissionsBoundaryResponse {}))
     }
 
     async fn tag_resource(&self, request: Request<pb::TagResourceRequest>) -> Reply<pb::TagResourceResponse> {
-        let r = request.into_inner();
-        self.domain.tag_resource(&account(&r.account_id)?, &taggable(r.resource)?, tags_in(r.tags)).await?;
+        let (scope, r) = split(request);
+        self.domain.tag_resource(&account(&r.account_id, &scope)?, &taggable(r.resource)?, tags_in(r.tags)).await?;
         Ok(Response::new(pb::TagResourceResponse {}))
     }
 
     async fn untag_resource(&self, request: Request<pb::UntagResourceRequest>) -> Reply<pb::UntagResourceResponse> {
-        let r = request.into_inner();
-        self.domain.untag_resource(&account(&r.account_id)?, &taggable(r.resource)?, &r.tag_keys).await?;
+        let (scope, r) = split(request);
+        self.domain.untag_resource(&account(&r.account_id, &scope)?, &taggable(r.resource)?, &r.tag_keys).await?;
         Ok(Response::new(pb::UntagResourceResponse {}))
     }
 
@@ -343,9 +356,11 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::ListResourceTagsRequest>,
     ) -> Reply<pb::ListResourceTagsResponse> {
-        let r = request.into_inner();
-        let tags =
-            self.domain.list_resource_tags(&account(&r.account_id)?, &taggable(r.resource)?, &page(r.page)).await?;
+        let (scope, r) = split(request);
+        let tags = self
+            .domain
+            .list_resource_tags(&account(&r.account_id, &scope)?, &taggable(r.resource)?, &page(r.page))
+            .await?;
         Ok(Response::new(pb::ListResourceTagsResponse { page: page_out(&tags), tags: tags_out(&tags.items) }))
     }
 
@@ -353,8 +368,8 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::CreateAccessKeyRequest>,
     ) -> Reply<pb::CreateAccessKeyResponse> {
-        let r = request.into_inner();
-        let key = self.domain.create_access_key(&account(&r.account_id)?, &required_user(r.user_name)?).await?;
+        let (scope, r) = split(request);
+        let key = self.domain.create_access_key(&account(&r.account_id, &scope)?, &required_user(r.user_name)?).await?;
         Ok(Response::new(pb::CreateAccessKeyResponse {
             access_key: Some(pb::AccessKey {
                 user_name: key.user_name,
@@ -367,9 +382,11 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
     }
 
     async fn list_access_keys(&self, request: Request<pb::ListAccessKeysRequest>) -> Reply<pb::ListAccessKeysResponse> {
-        let r = request.into_inner();
-        let keys =
-            self.domain.list_access_keys(&account(&r.account_id)?, &required_user(r.user_name)?, &page(r.page)).await?;
+        let (scope, r) = split(request);
+        let keys = self
+            .domain
+            .list_access_keys(&account(&r.account_id, &scope)?, &required_user(r.user_name)?, &page(r.page))
+            .await?;
         Ok(Response::new(pb::ListAccessKeysResponse {
             page: page_out(&keys),
             access_key_metadata: keys
@@ -389,14 +406,14 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::UpdateAccessKeyRequest>,
     ) -> Reply<pb::UpdateAccessKeyResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let status = match pb::AccessKeyStatus::try_from(r.status) {
             Ok(pb::AccessKeyStatus::Active) => KeyStatus::Active,
             Ok(pb::AccessKeyStatus::Inactive) => KeyStatus::Inactive,
             _ => return Err(Error::invalid_input("Status must be Active or Inactive.").into()),
         };
         self.domain
-            .update_access_key(&account(&r.account_id)?, &required_user(r.user_name)?, &r.access_key_id, status)
+            .update_access_key(&account(&r.account_id, &scope)?, &required_user(r.user_name)?, &r.access_key_id, status)
             .await?;
         Ok(Response::new(pb::UpdateAccessKeyResponse {}))
     }
@@ -405,8 +422,10 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::DeleteAccessKeyRequest>,
     ) -> Reply<pb::DeleteAccessKeyResponse> {
-        let r = request.into_inner();
-        self.domain.delete_access_key(&account(&r.account_id)?, &required_user(r.user_name)?, &r.access_key_id).await?;
+        let (scope, r) = split(request);
+        self.domain
+            .delete_access_key(&account(&r.account_id, &scope)?, &required_user(r.user_name)?, &r.access_key_id)
+            .await?;
         Ok(Response::new(pb::DeleteAccessKeyResponse {}))
     }
 
@@ -414,8 +433,8 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::GetAccessKeyLastUsedRequest>,
     ) -> Reply<pb::GetAccessKeyLastUsedResponse> {
-        let r = request.into_inner();
-        let used = self.domain.get_access_key_last_used(&account(&r.account_id)?, &r.access_key_id).await?;
+        let (scope, r) = split(request);
+        let used = self.domain.get_access_key_last_used(&account(&r.account_id, &scope)?, &r.access_key_id).await?;
         Ok(Response::new(pb::GetAccessKeyLastUsedResponse {
             user_name: used.user_name,
             access_key_last_used: Some(pb::AccessKeyLastUsed {
@@ -430,11 +449,11 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::CreateLoginProfileRequest>,
     ) -> Reply<pb::CreateLoginProfileResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let profile = self
             .domain
             .create_login_profile(
-                &account(&r.account_id)?,
+                &account(&r.account_id, &scope)?,
                 &r.user_name,
                 &r.password,
                 r.password_reset_required.unwrap_or(false),
@@ -447,8 +466,8 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::GetLoginProfileRequest>,
     ) -> Reply<pb::GetLoginProfileResponse> {
-        let r = request.into_inner();
-        let profile = self.domain.get_login_profile(&account(&r.account_id)?, &r.user_name).await?;
+        let (scope, r) = split(request);
+        let profile = self.domain.get_login_profile(&account(&r.account_id, &scope)?, &r.user_name).await?;
         Ok(Response::new(pb::GetLoginProfileResponse { login_profile: Some(login_profile_out(profile)) }))
     }
 
@@ -456,10 +475,10 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::UpdateLoginProfileRequest>,
     ) -> Reply<pb::UpdateLoginProfileResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         self.domain
             .update_login_profile(
-                &account(&r.account_id)?,
+                &account(&r.account_id, &scope)?,
                 &r.user_name,
                 r.password.as_deref(),
                 r.password_reset_required,
@@ -472,14 +491,16 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::DeleteLoginProfileRequest>,
     ) -> Reply<pb::DeleteLoginProfileResponse> {
-        let r = request.into_inner();
-        self.domain.delete_login_profile(&account(&r.account_id)?, &r.user_name).await?;
+        let (scope, r) = split(request);
+        self.domain.delete_login_profile(&account(&r.account_id, &scope)?, &r.user_name).await?;
         Ok(Response::new(pb::DeleteLoginProfileResponse {}))
     }
 
     async fn change_password(&self, request: Request<pb::ChangePasswordRequest>) -> Reply<pb::ChangePasswordResponse> {
-        let r = request.into_inner();
-        self.domain.change_password(&account(&r.account_id)?, &r.user_name, &r.old_password, &r.new_password).await?;
+        let (scope, r) = split(request);
+        self.domain
+            .change_password(&account(&r.account_id, &scope)?, &r.user_name, &r.old_password, &r.new_password)
+            .await?;
         Ok(Response::new(pb::ChangePasswordResponse {}))
     }
 
@@ -487,7 +508,7 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::UpdateAccountPasswordPolicyRequest>,
     ) -> Reply<pb::UpdateAccountPasswordPolicyResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let input = UpdatePasswordPolicy {
             minimum_password_length: r.minimum_password_length,
             require_symbols: r.require_symbols,
@@ -499,7 +520,7 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
             password_reuse_prevention: r.password_reuse_prevention,
             hard_expiry: r.hard_expiry,
         };
-        self.domain.update_account_password_policy(&account(&r.account_id)?, input).await?;
+        self.domain.update_account_password_policy(&account(&r.account_id, &scope)?, input).await?;
         Ok(Response::new(pb::UpdateAccountPasswordPolicyResponse {}))
     }
 
@@ -507,8 +528,8 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::GetAccountPasswordPolicyRequest>,
     ) -> Reply<pb::GetAccountPasswordPolicyResponse> {
-        let r = request.into_inner();
-        let p = self.domain.get_account_password_policy(&account(&r.account_id)?).await?;
+        let (scope, r) = split(request);
+        let p = self.domain.get_account_password_policy(&account(&r.account_id, &scope)?).await?;
         let int = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
         Ok(Response::new(pb::GetAccountPasswordPolicyResponse {
             password_policy: Some(pb::PasswordPolicy {
@@ -530,8 +551,8 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::DeleteAccountPasswordPolicyRequest>,
     ) -> Reply<pb::DeleteAccountPasswordPolicyResponse> {
-        let r = request.into_inner();
-        self.domain.delete_account_password_policy(&account(&r.account_id)?).await?;
+        let (scope, r) = split(request);
+        self.domain.delete_account_password_policy(&account(&r.account_id, &scope)?).await?;
         Ok(Response::new(pb::DeleteAccountPasswordPolicyResponse {}))
     }
 
@@ -539,10 +560,15 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::CreateVirtualMfaDeviceRequest>,
     ) -> Reply<pb::CreateVirtualMfaDeviceResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let created = self
             .domain
-            .create_virtual_mfa_device(&account(&r.account_id)?, r.path, &r.virtual_mfa_device_name, tags_in(r.tags))
+            .create_virtual_mfa_device(
+                &account(&r.account_id, &scope)?,
+                r.path,
+                &r.virtual_mfa_device_name,
+                tags_in(r.tags),
+            )
             .await?;
         let mut device = mfa_device_out(&created.device, None);
         device.base32_string_seed = created.base32_seed.expose().as_bytes().to_vec();
@@ -554,10 +580,10 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::EnableMfaDeviceRequest>,
     ) -> Reply<pb::EnableMfaDeviceResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         self.domain
             .enable_mfa_device(
-                &account(&r.account_id)?,
+                &account(&r.account_id, &scope)?,
                 &r.user_name,
                 &r.serial_number,
                 &r.authentication_code1,
@@ -571,10 +597,10 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::ResyncMfaDeviceRequest>,
     ) -> Reply<pb::ResyncMfaDeviceResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         self.domain
             .resync_mfa_device(
-                &account(&r.account_id)?,
+                &account(&r.account_id, &scope)?,
                 &r.user_name,
                 &r.serial_number,
                 &r.authentication_code1,
@@ -588,9 +614,9 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::DeactivateMfaDeviceRequest>,
     ) -> Reply<pb::DeactivateMfaDeviceResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         self.domain
-            .deactivate_mfa_device(&account(&r.account_id)?, &required_user(r.user_name)?, &r.serial_number)
+            .deactivate_mfa_device(&account(&r.account_id, &scope)?, &required_user(r.user_name)?, &r.serial_number)
             .await?;
         Ok(Response::new(pb::DeactivateMfaDeviceResponse {}))
     }
@@ -599,15 +625,17 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::DeleteVirtualMfaDeviceRequest>,
     ) -> Reply<pb::DeleteVirtualMfaDeviceResponse> {
-        let r = request.into_inner();
-        self.domain.delete_virtual_mfa_device(&account(&r.account_id)?, &r.serial_number).await?;
+        let (scope, r) = split(request);
+        self.domain.delete_virtual_mfa_device(&account(&r.account_id, &scope)?, &r.serial_number).await?;
         Ok(Response::new(pb::DeleteVirtualMfaDeviceResponse {}))
     }
 
     async fn list_mfa_devices(&self, request: Request<pb::ListMfaDevicesRequest>) -> Reply<pb::ListMfaDevicesResponse> {
-        let r = request.into_inner();
-        let devices =
-            self.domain.list_mfa_devices(&account(&r.account_id)?, &required_user(r.user_name)?, &page(r.page)).await?;
+        let (scope, r) = split(request);
+        let devices = self
+            .domain
+            .list_mfa_devices(&account(&r.account_id, &scope)?, &required_user(r.user_name)?, &page(r.page))
+            .await?;
         Ok(Response::new(pb::ListMfaDevicesResponse {
             page: page_out(&devices),
             mfa_devices: devices
@@ -626,13 +654,13 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::ListVirtualMfaDevicesRequest>,
     ) -> Reply<pb::ListVirtualMfaDevicesResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let status = match pb::AssignmentStatus::try_from(r.assignment_status) {
             Ok(pb::AssignmentStatus::Assigned) => AssignmentStatus::Assigned,
             Ok(pb::AssignmentStatus::Unassigned) => AssignmentStatus::Unassigned,
             _ => AssignmentStatus::Any,
         };
-        let account = account(&r.account_id)?;
+        let account = account(&r.account_id, &scope)?;
         let devices = self.domain.list_virtual_mfa_devices(&account, status, &page(r.page)).await?;
         let mut out = Vec::with_capacity(devices.items.len());
         for device in &devices.items {
@@ -649,14 +677,14 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::CreateOpenIdConnectProviderRequest>,
     ) -> Reply<pb::CreateOpenIdConnectProviderResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let input = CreateOidcProvider {
             url: r.url,
             client_ids: r.client_id_list,
             thumbprints: r.thumbprint_list,
             tags: tags_in(r.tags),
         };
-        let provider = self.domain.create_open_id_connect_provider(&account(&r.account_id)?, input).await?;
+        let provider = self.domain.create_open_id_connect_provider(&account(&r.account_id, &scope)?, input).await?;
         Ok(Response::new(pb::CreateOpenIdConnectProviderResponse {
             open_id_connect_provider_arn: provider.arn,
             tags: tags_out(&provider.tags),
@@ -667,9 +695,11 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::GetOpenIdConnectProviderRequest>,
     ) -> Reply<pb::GetOpenIdConnectProviderResponse> {
-        let r = request.into_inner();
-        let p =
-            self.domain.get_open_id_connect_provider(&account(&r.account_id)?, &r.open_id_connect_provider_arn).await?;
+        let (scope, r) = split(request);
+        let p = self
+            .domain
+            .get_open_id_connect_provider(&account(&r.account_id, &scope)?, &r.open_id_connect_provider_arn)
+            .await?;
         Ok(Response::new(pb::GetOpenIdConnectProviderResponse {
             url: p.url,
             client_id_list: p.client_ids,
@@ -683,8 +713,8 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::ListOpenIdConnectProvidersRequest>,
     ) -> Reply<pb::ListOpenIdConnectProvidersResponse> {
-        let r = request.into_inner();
-        let providers = self.domain.list_open_id_connect_providers(&account(&r.account_id)?).await?;
+        let (scope, r) = split(request);
+        let providers = self.domain.list_open_id_connect_providers(&account(&r.account_id, &scope)?).await?;
         let providers = paginate(providers, &page(r.page), |p| p.arn.clone())?;
         Ok(Response::new(pb::ListOpenIdConnectProvidersResponse {
             page: page_out(&providers),
@@ -700,8 +730,10 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::DeleteOpenIdConnectProviderRequest>,
     ) -> Reply<pb::DeleteOpenIdConnectProviderResponse> {
-        let r = request.into_inner();
-        self.domain.delete_open_id_connect_provider(&account(&r.account_id)?, &r.open_id_connect_provider_arn).await?;
+        let (scope, r) = split(request);
+        self.domain
+            .delete_open_id_connect_provider(&account(&r.account_id, &scope)?, &r.open_id_connect_provider_arn)
+            .await?;
         Ok(Response::new(pb::DeleteOpenIdConnectProviderResponse {}))
     }
 
@@ -709,10 +741,10 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::AddClientIdToOpenIdConnectProviderRequest>,
     ) -> Reply<pb::AddClientIdToOpenIdConnectProviderResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         self.domain
             .add_client_id_to_open_id_connect_provider(
-                &account(&r.account_id)?,
+                &account(&r.account_id, &scope)?,
                 &r.open_id_connect_provider_arn,
                 &r.client_id,
             )
@@ -724,10 +756,10 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::RemoveClientIdFromOpenIdConnectProviderRequest>,
     ) -> Reply<pb::RemoveClientIdFromOpenIdConnectProviderResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         self.domain
             .remove_client_id_from_open_id_connect_provider(
-                &account(&r.account_id)?,
+                &account(&r.account_id, &scope)?,
                 &r.open_id_connect_provider_arn,
                 &r.client_id,
             )
@@ -739,10 +771,10 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::UpdateOpenIdConnectProviderThumbprintRequest>,
     ) -> Reply<pb::UpdateOpenIdConnectProviderThumbprintResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         self.domain
             .update_open_id_connect_provider_thumbprint(
-                &account(&r.account_id)?,
+                &account(&r.account_id, &scope)?,
                 &r.open_id_connect_provider_arn,
                 &r.thumbprint_list,
             )
@@ -754,7 +786,7 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::GetAccountAuthorizationDetailsRequest>,
     ) -> Reply<pb::GetAccountAuthorizationDetailsResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let filter: Vec<String> = r
             .filter
             .iter()
@@ -768,7 +800,10 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
             })
             .map(str::to_owned)
             .collect();
-        let d = self.domain.get_account_authorization_details(&account(&r.account_id)?, &filter, &page(r.page)).await?;
+        let d = self
+            .domain
+            .get_account_authorization_details(&account(&r.account_id, &scope)?, &filter, &page(r.page))
+            .await?;
         Ok(Response::new(pb::GetAccountAuthorizationDetailsResponse {
             page: Some(common::PageResponse { is_truncated: d.is_truncated(), marker: d.marker.clone() }),
             user_detail_list: d.users.iter().map(user_detail).collect(),
@@ -782,8 +817,8 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::GenerateCredentialReportRequest>,
     ) -> Reply<pb::GenerateCredentialReportResponse> {
-        let r = request.into_inner();
-        let (state, description) = self.domain.generate_credential_report(&account(&r.account_id)?).await?;
+        let (scope, r) = split(request);
+        let (state, description) = self.domain.generate_credential_report(&account(&r.account_id, &scope)?).await?;
         let state = match state {
             ReportState::Started => pb::ReportState::Started,
             ReportState::InProgress => pb::ReportState::InProgress,
@@ -796,8 +831,8 @@ impl<S: Store> IdentityService for IdentityGrpc<S> {
         &self,
         request: Request<pb::GetCredentialReportRequest>,
     ) -> Reply<pb::GetCredentialReportResponse> {
-        let r = request.into_inner();
-        let report = self.domain.get_credential_report(&account(&r.account_id)?).await?;
+        let (scope, r) = split(request);
+        let report = self.domain.get_credential_report(&account(&r.account_id, &scope)?).await?;
         Ok(Response::new(pb::GetCredentialReportResponse {
             content: report.csv.into_bytes(),
             report_format: "text/csv".to_owned(),

@@ -3,6 +3,7 @@
 //! error); protobuf types stop here.
 
 use std::sync::Arc;
+use tessera_proto::scope::{Scope, split};
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -49,7 +50,8 @@ type Reply<T> = Result<Response<T>, Status>;
 
 // Decoding.
 
-fn account(id: &str) -> Result<Account, Status> {
+fn account(id: &str, scope: &Scope) -> Result<Account, Status> {
+    scope.check_account(id)?;
     Ok(Account::new(id)?)
 }
 
@@ -193,7 +195,7 @@ fn entities(page: Page<PolicyEntity>) -> pb::ListEntitiesForPolicyResponse {
 #[tonic::async_trait]
 impl<S: Store> PolicyService for PolicyGrpc<S> {
     async fn create_policy(&self, request: Request<pb::CreatePolicyRequest>) -> Reply<pb::CreatePolicyResponse> {
-        let r = request.into_inner();
+        let (caller_scope, r) = split(request);
         let input = CreatePolicy {
             policy_name: r.policy_name,
             path: r.path,
@@ -201,25 +203,26 @@ impl<S: Store> PolicyService for PolicyGrpc<S> {
             description: r.description,
             tags: tags(r.tags),
         };
-        let created = self.policies.create_policy(&account(&r.account_id)?, input).await?;
+        let created = self.policies.create_policy(&account(&r.account_id, &caller_scope)?, input).await?;
         Ok(Response::new(pb::CreatePolicyResponse { policy: Some(policy(created)) }))
     }
 
     async fn get_policy(&self, request: Request<pb::GetPolicyRequest>) -> Reply<pb::GetPolicyResponse> {
-        let r = request.into_inner();
-        let found = self.policies.get_policy(&account(&r.account_id)?, &r.policy_arn).await?;
+        let (caller_scope, r) = split(request);
+        let found = self.policies.get_policy(&account(&r.account_id, &caller_scope)?, &r.policy_arn).await?;
         Ok(Response::new(pb::GetPolicyResponse { policy: Some(policy(found)) }))
     }
 
     async fn list_policies(&self, request: Request<pb::ListPoliciesRequest>) -> Reply<pb::ListPoliciesResponse> {
-        let r = request.into_inner();
+        let (caller_scope, r) = split(request);
         let query = ListPolicies {
             scope: scope(r.scope)?,
             only_attached: r.only_attached.unwrap_or(false),
             path_prefix: r.path_prefix,
             policy_usage_filter: usage(r.policy_usage_filter)?,
         };
-        let page = self.policies.list_policies(&account(&r.account_id)?, &query, &page_request(r.page)).await?;
+        let page =
+            self.policies.list_policies(&account(&r.account_id, &caller_scope)?, &query, &page_request(r.page)).await?;
         let page_info = page_response(&page);
         Ok(Response::new(pb::ListPoliciesResponse {
             policies: page.items.into_iter().map(policy).collect(),
@@ -228,8 +231,8 @@ impl<S: Store> PolicyService for PolicyGrpc<S> {
     }
 
     async fn delete_policy(&self, request: Request<pb::DeletePolicyRequest>) -> Reply<pb::DeletePolicyResponse> {
-        let r = request.into_inner();
-        self.policies.delete_policy(&account(&r.account_id)?, &r.policy_arn).await?;
+        let (caller_scope, r) = split(request);
+        self.policies.delete_policy(&account(&r.account_id, &caller_scope)?, &r.policy_arn).await?;
         Ok(Response::new(pb::DeletePolicyResponse {}))
     }
 
@@ -237,11 +240,11 @@ impl<S: Store> PolicyService for PolicyGrpc<S> {
         &self,
         request: Request<pb::CreatePolicyVersionRequest>,
     ) -> Reply<pb::CreatePolicyVersionResponse> {
-        let r = request.into_inner();
+        let (caller_scope, r) = split(request);
         let created = self
             .policies
             .create_policy_version(
-                &account(&r.account_id)?,
+                &account(&r.account_id, &caller_scope)?,
                 &r.policy_arn,
                 &r.policy_document,
                 r.set_as_default.unwrap_or(false),
@@ -254,8 +257,11 @@ impl<S: Store> PolicyService for PolicyGrpc<S> {
         &self,
         request: Request<pb::GetPolicyVersionRequest>,
     ) -> Reply<pb::GetPolicyVersionResponse> {
-        let r = request.into_inner();
-        let found = self.policies.get_policy_version(&account(&r.account_id)?, &r.policy_arn, &r.version_id).await?;
+        let (caller_scope, r) = split(request);
+        let found = self
+            .policies
+            .get_policy_version(&account(&r.account_id, &caller_scope)?, &r.policy_arn, &r.version_id)
+            .await?;
         Ok(Response::new(pb::GetPolicyVersionResponse { policy_version: Some(version(found)) }))
     }
 
@@ -263,9 +269,11 @@ impl<S: Store> PolicyService for PolicyGrpc<S> {
         &self,
         request: Request<pb::ListPolicyVersionsRequest>,
     ) -> Reply<pb::ListPolicyVersionsResponse> {
-        let r = request.into_inner();
-        let page =
-            self.policies.list_policy_versions(&account(&r.account_id)?, &r.policy_arn, &page_request(r.page)).await?;
+        let (caller_scope, r) = split(request);
+        let page = self
+            .policies
+            .list_policy_versions(&account(&r.account_id, &caller_scope)?, &r.policy_arn, &page_request(r.page))
+            .await?;
         let page_info = page_response(&page);
         Ok(Response::new(pb::ListPolicyVersionsResponse {
             versions: page.items.into_iter().map(version).collect(),
@@ -277,8 +285,10 @@ impl<S: Store> PolicyService for PolicyGrpc<S> {
         &self,
         request: Request<pb::DeletePolicyVersionRequest>,
     ) -> Reply<pb::DeletePolicyVersionResponse> {
-        let r = request.into_inner();
-        self.policies.delete_policy_version(&account(&r.account_id)?, &r.policy_arn, &r.version_id).await?;
+        let (caller_scope, r) = split(request);
+        self.policies
+            .delete_policy_version(&account(&r.account_id, &caller_scope)?, &r.policy_arn, &r.version_id)
+            .await?;
         Ok(Response::new(pb::DeletePolicyVersionResponse {}))
     }
 
@@ -286,22 +296,24 @@ impl<S: Store> PolicyService for PolicyGrpc<S> {
         &self,
         request: Request<pb::SetDefaultPolicyVersionRequest>,
     ) -> Reply<pb::SetDefaultPolicyVersionResponse> {
-        let r = request.into_inner();
-        self.policies.set_default_policy_version(&account(&r.account_id)?, &r.policy_arn, &r.version_id).await?;
+        let (caller_scope, r) = split(request);
+        self.policies
+            .set_default_policy_version(&account(&r.account_id, &caller_scope)?, &r.policy_arn, &r.version_id)
+            .await?;
         Ok(Response::new(pb::SetDefaultPolicyVersionResponse {}))
     }
 
     async fn attach_policy(&self, request: Request<pb::AttachPolicyRequest>) -> Reply<pb::AttachPolicyResponse> {
-        let r = request.into_inner();
-        let account = account(&r.account_id)?;
+        let (caller_scope, r) = split(request);
+        let account = account(&r.account_id, &caller_scope)?;
         let (kind, name) = entity_ref(r.entity)?;
         self.policies.attach_policy(&account, kind, &name, &r.policy_arn).await?;
         Ok(Response::new(pb::AttachPolicyResponse {}))
     }
 
     async fn detach_policy(&self, request: Request<pb::DetachPolicyRequest>) -> Reply<pb::DetachPolicyResponse> {
-        let r = request.into_inner();
-        let account = account(&r.account_id)?;
+        let (caller_scope, r) = split(request);
+        let account = account(&r.account_id, &caller_scope)?;
         let (kind, name) = entity_ref(r.entity)?;
         self.policies.detach_policy(&account, kind, &name, &r.policy_arn).await?;
         Ok(Response::new(pb::DetachPolicyResponse {}))
@@ -311,8 +323,8 @@ impl<S: Store> PolicyService for PolicyGrpc<S> {
         &self,
         request: Request<pb::ListAttachedPoliciesRequest>,
     ) -> Reply<pb::ListAttachedPoliciesResponse> {
-        let r = request.into_inner();
-        let account = account(&r.account_id)?;
+        let (caller_scope, r) = split(request);
+        let account = account(&r.account_id, &caller_scope)?;
         let (kind, name) = entity_ref(r.entity)?;
         let page = self
             .policies
@@ -329,11 +341,11 @@ impl<S: Store> PolicyService for PolicyGrpc<S> {
         &self,
         request: Request<pb::ListEntitiesForPolicyRequest>,
     ) -> Reply<pb::ListEntitiesForPolicyResponse> {
-        let r = request.into_inner();
+        let (caller_scope, r) = split(request);
         let page = self
             .policies
             .list_entities_for_policy(
-                &account(&r.account_id)?,
+                &account(&r.account_id, &caller_scope)?,
                 &r.policy_arn,
                 entity_filter(r.entity_filter)?,
                 r.path_prefix.as_deref(),
@@ -348,8 +360,8 @@ impl<S: Store> PolicyService for PolicyGrpc<S> {
         &self,
         request: Request<pb::PutInlinePolicyRequest>,
     ) -> Reply<pb::PutInlinePolicyResponse> {
-        let r = request.into_inner();
-        let account = account(&r.account_id)?;
+        let (caller_scope, r) = split(request);
+        let account = account(&r.account_id, &caller_scope)?;
         let (kind, name) = entity_ref(r.entity)?;
         self.policies.put_inline_policy(&account, kind, &name, &r.policy_name, &r.policy_document).await?;
         Ok(Response::new(pb::PutInlinePolicyResponse {}))
@@ -359,8 +371,8 @@ impl<S: Store> PolicyService for PolicyGrpc<S> {
         &self,
         request: Request<pb::GetInlinePolicyRequest>,
     ) -> Reply<pb::GetInlinePolicyResponse> {
-        let r = request.into_inner();
-        let account = account(&r.account_id)?;
+        let (caller_scope, r) = split(request);
+        let account = account(&r.account_id, &caller_scope)?;
         let (kind, name) = entity_ref(r.entity)?;
         let found = self.policies.get_inline_policy(&account, kind, &name, &r.policy_name).await?;
         Ok(Response::new(pb::GetInlinePolicyResponse {
@@ -374,8 +386,8 @@ impl<S: Store> PolicyService for PolicyGrpc<S> {
         &self,
         request: Request<pb::DeleteInlinePolicyRequest>,
     ) -> Reply<pb::DeleteInlinePolicyResponse> {
-        let r = request.into_inner();
-        let account = account(&r.account_id)?;
+        let (caller_scope, r) = split(request);
+        let account = account(&r.account_id, &caller_scope)?;
         let (kind, name) = entity_ref(r.entity)?;
         self.policies.delete_inline_policy(&account, kind, &name, &r.policy_name).await?;
         Ok(Response::new(pb::DeleteInlinePolicyResponse {}))
@@ -385,8 +397,8 @@ impl<S: Store> PolicyService for PolicyGrpc<S> {
         &self,
         request: Request<pb::ListInlinePoliciesRequest>,
     ) -> Reply<pb::ListInlinePoliciesResponse> {
-        let r = request.into_inner();
-        let account = account(&r.account_id)?;
+        let (caller_scope, r) = split(request);
+        let account = account(&r.account_id, &caller_scope)?;
         let (kind, name) = entity_ref(r.entity)?;
         let page = self.policies.list_inline_policies(&account, kind, &name, &page_request(r.page)).await?;
         let page_info = page_response(&page);
@@ -401,8 +413,8 @@ impl<S: Store> PolicyService for PolicyGrpc<S> {
         &self,
         request: Request<pb::WatchPolicyEpochsRequest>,
     ) -> Reply<Self::WatchPolicyEpochsStream> {
-        let r = request.into_inner();
-        let account = if r.account_id.is_empty() { None } else { Some(account(&r.account_id)?) };
+        let (caller_scope, r) = split(request);
+        let account = if r.account_id.is_empty() { None } else { Some(account(&r.account_id, &caller_scope)?) };
         let store = Arc::clone(self.policies.store());
         let mut subscription = EpochSubscription::subscribe(&*store).await.map_err(Error::from)?;
         let (sender, receiver) = mpsc::channel(64);

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
+use tessera_proto::scope::{Scope, split};
 
 use tessera_identity::{Account, Error};
 use tessera_proto::common::v1 as common;
@@ -35,13 +36,20 @@ pub fn service_with_issuer<S: Store>(sts: Arc<Sts<S>>, issuer: Arc<Issuer>) -> S
     StsServiceServer::new(StsGrpc { domain: sts, issuer: Some(issuer) })
 }
 
-fn caller(caller: Option<pb::Caller>) -> Result<CallerCredentials, Status> {
+/// The request's account, which must be the authenticated caller's (see `tessera_proto::scope`).
+fn scoped_account(id: &str, scope: &Scope) -> Result<Account, Status> {
+    scope.check_account(id)?;
+    Ok(Account::new(id)?)
+}
+
+fn caller(caller: Option<pb::Caller>, scope: &Scope) -> Result<CallerCredentials, Status> {
     let caller = caller.ok_or_else(|| {
         Status::from(Error::new(
             tessera_proto::ErrorCode::MissingAuthenticationToken,
             "Request is missing Authentication Token",
         ))
     })?;
+    scope.check_key(&caller.access_key_id)?;
     Ok(CallerCredentials {
         access_key_id: caller.access_key_id,
         session_token: caller.session_token,
@@ -77,9 +85,9 @@ fn cut_off(at: Option<prost_types::Timestamp>) -> Option<u64> {
 #[tonic::async_trait]
 impl<S: Store> StsService for StsGrpc<S> {
     async fn assume_role(&self, request: Request<pb::AssumeRoleRequest>) -> Reply<pb::AssumeRoleResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let input = AssumeRole {
-            caller: caller(r.caller)?,
+            caller: caller(r.caller, &scope)?,
             role_arn: r.role_arn,
             role_session_name: r.role_session_name,
             policy_arns: arns(r.policy_arns),
@@ -105,6 +113,7 @@ impl<S: Store> StsService for StsGrpc<S> {
         &self,
         request: Request<pb::AssumeRoleWithWebIdentityRequest>,
     ) -> Reply<pb::AssumeRoleWithWebIdentityResponse> {
+        // Unsigned: the web identity token is the credential, so there is no caller to scope.
         let r = request.into_inner();
         let input = AssumeRoleWithWebIdentity {
             role_arn: r.role_arn,
@@ -131,11 +140,11 @@ impl<S: Store> StsService for StsGrpc<S> {
         &self,
         request: Request<pb::GetSessionTokenRequest>,
     ) -> Reply<pb::GetSessionTokenResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let issued = self
             .domain
             .get_session_token(
-                &caller(r.caller)?,
+                &caller(r.caller, &scope)?,
                 r.duration_seconds,
                 r.serial_number.as_deref(),
                 r.token_code.as_deref(),
@@ -148,11 +157,11 @@ impl<S: Store> StsService for StsGrpc<S> {
         &self,
         request: Request<pb::GetFederationTokenRequest>,
     ) -> Reply<pb::GetFederationTokenResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let token = self
             .domain
             .get_federation_token(
-                &caller(r.caller)?,
+                &caller(r.caller, &scope)?,
                 &r.name,
                 r.policy,
                 arns(r.policy_arns),
@@ -171,8 +180,8 @@ impl<S: Store> StsService for StsGrpc<S> {
         &self,
         request: Request<pb::GetCallerIdentityRequest>,
     ) -> Reply<pb::GetCallerIdentityResponse> {
-        let r = request.into_inner();
-        let who = self.domain.get_caller_identity(&caller(r.caller)?).await?;
+        let (scope, r) = split(request);
+        let who = self.domain.get_caller_identity(&caller(r.caller, &scope)?).await?;
         Ok(Response::new(pb::GetCallerIdentityResponse { user_id: who.user_id, account: who.account, arn: who.arn }))
     }
 
@@ -180,8 +189,8 @@ impl<S: Store> StsService for StsGrpc<S> {
         &self,
         request: Request<pb::GetAccessKeyInfoRequest>,
     ) -> Reply<pb::GetAccessKeyInfoResponse> {
-        let r = request.into_inner();
-        let account = self.domain.get_access_key_info(&caller(r.caller)?, &r.access_key_id).await?;
+        let (scope, r) = split(request);
+        let account = self.domain.get_access_key_info(&caller(r.caller, &scope)?, &r.access_key_id).await?;
         Ok(Response::new(pb::GetAccessKeyInfoResponse { account }))
     }
 
@@ -189,8 +198,9 @@ impl<S: Store> StsService for StsGrpc<S> {
         &self,
         request: Request<pb::DecodeAuthorizationMessageRequest>,
     ) -> Reply<pb::DecodeAuthorizationMessageResponse> {
-        let r = request.into_inner();
-        let decoded_message = self.domain.decode_authorization_message(&caller(r.caller)?, &r.encoded_message).await?;
+        let (scope, r) = split(request);
+        let decoded_message =
+            self.domain.decode_authorization_message(&caller(r.caller, &scope)?, &r.encoded_message).await?;
         Ok(Response::new(pb::DecodeAuthorizationMessageResponse { decoded_message }))
     }
 
@@ -198,11 +208,13 @@ impl<S: Store> StsService for StsGrpc<S> {
         &self,
         request: Request<pb::GetWebIdentityTokenRequest>,
     ) -> Reply<pb::GetWebIdentityTokenResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let issuer =
             self.issuer.as_ref().ok_or_else(|| Status::unimplemented("this server has no OIDC issuer configured"))?;
-        let token =
-            self.domain.get_web_identity_token(issuer, &caller(r.caller)?, &r.audience, r.duration_seconds).await?;
+        let token = self
+            .domain
+            .get_web_identity_token(issuer, &caller(r.caller, &scope)?, &r.audience, r.duration_seconds)
+            .await?;
         Ok(Response::new(pb::GetWebIdentityTokenResponse {
             web_identity_token: token.token.expose().to_owned(),
             expiration: ts(token.expiration),
@@ -210,8 +222,9 @@ impl<S: Store> StsService for StsGrpc<S> {
     }
 
     async fn verify_session(&self, request: Request<pb::VerifySessionRequest>) -> Reply<pb::VerifySessionResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         let claims = self.domain.verify_session(&r.access_key_id, &r.session_token).await?;
+        scope.check_account(&claims.account)?;
         let kind = match claims.kind {
             tessera_credentials::SessionKind::AssumedRole => "AssumedRole",
             tessera_credentials::SessionKind::FederatedUser => "FederatedUser",
@@ -235,8 +248,8 @@ impl<S: Store> StsService for StsGrpc<S> {
     }
 
     async fn revoke_session(&self, request: Request<pb::RevokeSessionRequest>) -> Reply<pb::RevokeSessionResponse> {
-        let r = request.into_inner();
-        self.domain.revoke_session(&Account::new(&r.account_id)?, &r.session_id).await?;
+        let (scope, r) = split(request);
+        self.domain.revoke_session(&scoped_account(&r.account_id, &scope)?, &r.session_id).await?;
         Ok(Response::new(pb::RevokeSessionResponse {}))
     }
 
@@ -244,8 +257,10 @@ impl<S: Store> StsService for StsGrpc<S> {
         &self,
         request: Request<pb::RevokeRoleSessionsRequest>,
     ) -> Reply<pb::RevokeRoleSessionsResponse> {
-        let r = request.into_inner();
-        self.domain.revoke_role_sessions(&Account::new(&r.account_id)?, &r.role_arn, cut_off(r.issued_before)).await?;
+        let (scope, r) = split(request);
+        self.domain
+            .revoke_role_sessions(&scoped_account(&r.account_id, &scope)?, &r.role_arn, cut_off(r.issued_before))
+            .await?;
         Ok(Response::new(pb::RevokeRoleSessionsResponse {}))
     }
 
@@ -253,9 +268,13 @@ impl<S: Store> StsService for StsGrpc<S> {
         &self,
         request: Request<pb::RevokePrincipalSessionsRequest>,
     ) -> Reply<pb::RevokePrincipalSessionsResponse> {
-        let r = request.into_inner();
+        let (scope, r) = split(request);
         self.domain
-            .revoke_principal_sessions(&Account::new(&r.account_id)?, &r.principal_arn, cut_off(r.issued_before))
+            .revoke_principal_sessions(
+                &scoped_account(&r.account_id, &scope)?,
+                &r.principal_arn,
+                cut_off(r.issued_before),
+            )
             .await?;
         Ok(Response::new(pb::RevokePrincipalSessionsResponse {}))
     }

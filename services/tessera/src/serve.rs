@@ -66,6 +66,12 @@ pub struct ServeConfig {
     /// document and JWKS of OIDC providers for AssumeRoleWithWebIdentity (a private or test IdP).
     #[arg(long, env = "TESSERA_OIDC_CA_FILE")]
     pub oidc_ca_file: Option<PathBuf>,
+    /// Authenticate and authorize every gRPC call (`authorization: Bearer <key-id>:<secret or
+    /// session token>`, then the caller's policies on `iam:<Method>`/`sts:<Method>`; see
+    /// `tessera_gateway::grpc_auth`). Off by default for now: without it the gRPC port trusts
+    /// every request, so expose it only to trusted clients. Serve it over TLS when on.
+    #[arg(long, env = "TESSERA_GRPC_AUTH")]
+    pub grpc_auth: bool,
 }
 
 impl ServeConfig {
@@ -81,6 +87,7 @@ impl ServeConfig {
             master_key_file: None,
             issuer_url: None,
             oidc_ca_file: None,
+            grpc_auth: false,
         }
     }
 }
@@ -162,6 +169,7 @@ impl Server {
             routes = routes.add_service(tessera_policy_service::grpc::service(policies));
         }
         let mut app = Router::new().route("/healthz", get(|| async { "ok" }));
+        let mut auth_sts = None;
         if runs_sts {
             let oidc = tessera_sts::OidcConfig::from_ca_file(config.oidc_ca_file.as_deref())
                 .context("cannot set up TLS for OIDC providers")?;
@@ -169,6 +177,7 @@ impl Server {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot start the token service: {}", e.into_service_error()))?;
             let sts = Arc::new(sts);
+            auth_sts = Some(Arc::clone(&sts));
             let issuer_url = config.issuer_url.clone().unwrap_or_else(|| format!("http://{http_addr}"));
             let issuer = tessera_sts::Issuer::load_or_create(&*store, &env, &issuer_url)
                 .await
@@ -184,18 +193,33 @@ impl Server {
                 app = app.merge(tessera_gateway::router(Arc::new(gateway)));
             }
         }
+        let grpc_auth = match (config.grpc_auth, auth_sts) {
+            (false, _) => None,
+            (true, Some(sts)) => Some(tessera_gateway::grpc_auth::GrpcAuthLayer::new(sts, env.clone())),
+            (true, None) => {
+                let sts = tessera_sts::Sts::start(Arc::clone(&store), env.clone())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot start the token service: {}", e.into_service_error()))?;
+                Some(tessera_gateway::grpc_auth::GrpcAuthLayer::new(Arc::new(sts), env.clone()))
+            }
+        };
         let mut stop = signal.clone();
         // TCP_NODELAY: tonic sets it only on sockets it binds itself; without it, a response that
         // waits on the store sits in Nagle's buffer until the client's delayed ACK (about 40 ms).
         tasks.spawn(async move {
-            tonic::transport::Server::builder()
-                .add_routes(routes)
-                .serve_with_incoming_shutdown(
-                    tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
-                    wait(&mut stop),
-                )
-                .await
-                .context("the gRPC server failed")
+            let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+            let mut builder = tonic::transport::Server::builder();
+            match grpc_auth {
+                Some(layer) => {
+                    builder
+                        .layer(layer)
+                        .add_routes(routes)
+                        .serve_with_incoming_shutdown(incoming, wait(&mut stop))
+                        .await
+                }
+                None => builder.add_routes(routes).serve_with_incoming_shutdown(incoming, wait(&mut stop)).await,
+            }
+            .context("the gRPC server failed")
         });
 
         let mut stop = signal;
