@@ -109,7 +109,8 @@ impl<S: Store> Cx<'_, S> {
         }
         let layers = self.gateway.sts.caller_layers(&self.caller).await?;
         let principal = self.caller.principal();
-        let context = self.gateway.sts.base_context(&self.caller, self.now);
+        let mut context = self.gateway.sts.base_context(&self.caller, self.now);
+        self.request_keys(&mut context, resource).await;
         let policies = Layers {
             identity: layers.0.as_ref(),
             boundary: layers.1.as_ref(),
@@ -129,6 +130,44 @@ impl<S: Store> Cx<'_, S> {
                 resource,
                 &format!("because no identity-based policy allows the {action} action"),
             )),
+        }
+    }
+}
+
+impl<S: Store> Cx<'_, S> {
+    /// The context keys that come from this request rather than the caller: whether it came over
+    /// TLS (this endpoint is plain HTTP; a TLS terminator in front is not visible to it), the tags
+    /// it sets (`aws:RequestTag/*`, `aws:TagKeys`), and the tags of the user or role it acts on
+    /// (`aws:ResourceTag/*`, also `iam:ResourceTag/*`).
+    async fn request_keys(&self, context: &mut tessera_policy::Context, resource: &str) {
+        context.insert("aws:SecureTransport", "false");
+        let mut tags = self.tags();
+        if self.action.starts_with("Untag") {
+            tags.clear();
+            let keys: Vec<String> = self.params.list("TagKeys").into_iter().map(str::to_owned).collect();
+            if !keys.is_empty() {
+                context.insert_list("aws:TagKeys", keys);
+            }
+        }
+        for tag in &tags {
+            context.insert(&format!("aws:RequestTag/{}", tag.key), tag.value.clone());
+        }
+        if !tags.is_empty() {
+            context.insert_list("aws:TagKeys", tags.iter().map(|t| t.key.clone()));
+        }
+        let resource_tags =
+            match Arn::parse(resource).ok().and_then(|arn| arn.entity().ok().map(|e| (arn.account.clone(), e))) {
+                Some((account, tessera_arn::IamEntity::User { name, .. })) if account == self.account().id() => {
+                    self.gateway.identity.get_user(self.account(), &name).await.map(|u| u.tags).unwrap_or_default()
+                }
+                Some((account, tessera_arn::IamEntity::Role { name, .. })) if account == self.account().id() => {
+                    self.gateway.identity.get_role(self.account(), &name).await.map(|r| r.tags).unwrap_or_default()
+                }
+                _ => Vec::new(),
+            };
+        for tag in resource_tags {
+            context.insert(&format!("iam:ResourceTag/{}", tag.key), tag.value.clone());
+            context.insert(&format!("aws:ResourceTag/{}", tag.key), tag.value);
         }
     }
 }
