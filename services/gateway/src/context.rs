@@ -67,14 +67,24 @@ impl<S: Store> Cx<'_, S> {
     }
 
     pub(crate) fn tags(&self) -> Vec<Tag> {
-        self.params
-            .members("Tags")
-            .into_iter()
-            .map(|m| Tag {
-                key: m.get("Key").unwrap_or_default().to_owned(),
-                value: m.get("Value").unwrap_or_default().to_owned(),
-            })
-            .collect()
+        tags_of(self.params)
+    }
+
+    /// A user's, group's or role's ARN for authorization: the stored one when it exists (it has
+    /// the path), else built from the request's `Path` (`/` when none).
+    pub(crate) async fn entity_arn(&self, kind: tessera_store::iam::EntityKind, name: &str) -> String {
+        use tessera_store::iam::EntityKind;
+        let identity = &self.gateway.identity;
+        let account = self.account();
+        let (stored, noun) = match kind {
+            EntityKind::User => (identity.get_user(account, name).await.ok().map(|u| u.principal.arn), "user"),
+            EntityKind::Role => (identity.get_role(account, name).await.ok().map(|r| r.principal.arn), "role"),
+            EntityKind::Group => {
+                let page = PageRequest { marker: None, max_items: Some(1) };
+                (identity.get_group(account, name, &page).await.ok().map(|(g, _)| g.principal.arn), "group")
+            }
+        };
+        stored.unwrap_or_else(|| self.arn(noun, self.get("Path").as_deref().unwrap_or("/"), name))
     }
 
     /// The calling IAM user's name, for parameters that default to the caller.
@@ -170,6 +180,18 @@ impl<S: Store> Cx<'_, S> {
             context.insert(&format!("aws:ResourceTag/{}", tag.key), tag.value);
         }
     }
+}
+
+/// The `Tags.member.N.{Key,Value}` of a request.
+pub(crate) fn tags_of(params: &Params) -> Vec<Tag> {
+    params
+        .members("Tags")
+        .into_iter()
+        .map(|m| Tag {
+            key: m.get("Key").unwrap_or_default().to_owned(),
+            value: m.get("Value").unwrap_or_default().to_owned(),
+        })
+        .collect()
 }
 
 fn denied(caller: &str, action: &str, resource: &str, why: &str) -> GatewayError {

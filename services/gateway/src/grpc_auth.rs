@@ -56,14 +56,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tessera_arn::Arn;
 use tessera_credentials::constant_time_eq;
 use tessera_identity::Env;
 use tessera_policy::{Outcome, Policies as Layers, Request, Trace, authorize};
 use tessera_proto::{ErrorCode, ServiceError};
 use tessera_store::Store;
 use tessera_store::iam::KeyStatus;
-use tessera_sts::{CallerCredentials, CallerKind, CallerPrincipal, Sts};
+use tessera_sts::{CallerCredentials, CallerPrincipal, Sts};
 use tonic::body::Body;
 use tonic::codegen::http;
 use tower::{Layer, Service};
@@ -292,25 +291,7 @@ impl<S: Store> Authenticator<S> {
         if !constant_time_eq(found.secret.expose().as_bytes(), secret.as_bytes()) {
             return Err(invalid());
         }
-        let account = found.account;
-        Ok(match found.user {
-            Some(user) => CallerPrincipal {
-                arn: user.principal.arn.clone(),
-                user_id: user.principal.id.clone(),
-                kind: CallerKind::User(Box::new(user)),
-                account,
-                access_key_id: key_id.to_owned(),
-                source_ip: None,
-            },
-            None => CallerPrincipal {
-                arn: Arn::root(account.id()).to_string(),
-                user_id: account.id().to_owned(),
-                kind: CallerKind::Root,
-                account,
-                access_key_id: key_id.to_owned(),
-                source_ip: None,
-            },
-        })
+        Ok(CallerPrincipal::of_key(found, key_id, None))
     }
 
     async fn authorize(&self, rule: &Rule, caller: &CallerPrincipal) -> Result<(), ServiceError> {

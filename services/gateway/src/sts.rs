@@ -4,7 +4,6 @@ use tessera_awsapi::{Params, Response, STS_NAMESPACE};
 use tessera_identity::Error;
 use tessera_proto::ErrorCode;
 use tessera_store::Store;
-use tessera_store::iam::Tag;
 use tessera_sts::{AssumeRole, CallerKind, IssuedCredentials};
 
 use crate::Gateway;
@@ -32,17 +31,6 @@ fn credentials(r: &mut Response, issued: &IssuedCredentials) {
 
 fn policy_arns(params: &Params) -> Vec<String> {
     params.members("PolicyArns").into_iter().filter_map(|m| m.get("arn").map(str::to_owned)).collect()
-}
-
-fn tags(params: &Params) -> Vec<Tag> {
-    params
-        .members("Tags")
-        .into_iter()
-        .map(|m| Tag {
-            key: m.get("Key").unwrap_or_default().to_owned(),
-            value: m.get("Value").unwrap_or_default().to_owned(),
-        })
-        .collect()
 }
 
 /// What temporary credentials may call (reference §4.1): a federated user's only
@@ -88,7 +76,7 @@ pub(crate) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
                 policy_arns: policy_arns(p),
                 policy: cx.get("Policy"),
                 duration_seconds: cx.int("DurationSeconds")?,
-                tags: tags(p),
+                tags: crate::context::tags_of(p),
                 transitive_tag_keys: p.list("TransitiveTagKeys").into_iter().map(str::to_owned).collect(),
                 external_id: cx.get("ExternalId"),
                 serial_number: cx.get("SerialNumber"),
@@ -124,7 +112,7 @@ pub(crate) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
                     cx.get("Policy"),
                     policy_arns(p),
                     cx.int("DurationSeconds")?,
-                    tags(p),
+                    crate::context::tags_of(p),
                 )
                 .await?;
             credentials(&mut r, &token.credentials);

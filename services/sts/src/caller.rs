@@ -4,7 +4,7 @@
 
 use tessera_arn::Arn;
 use tessera_credentials::{SessionClaims, SessionKind, TokenError, constant_time_eq};
-use tessera_identity::{Account, Error, Result};
+use tessera_identity::{AccessKeyIdentity, Account, Error, Result};
 use tessera_policy::{Principal, PrincipalKind};
 use tessera_proto::ErrorCode;
 use tessera_store::Store;
@@ -43,6 +43,29 @@ pub struct CallerPrincipal {
 }
 
 impl CallerPrincipal {
+    /// The caller a long-term access key stands for: its user, or the account root.
+    pub fn of_key(found: AccessKeyIdentity, access_key_id: &str, source_ip: Option<String>) -> Self {
+        let account = found.account;
+        match found.user {
+            Some(user) => Self {
+                arn: user.principal.arn.clone(),
+                user_id: user.principal.id.clone(),
+                kind: CallerKind::User(Box::new(user)),
+                account,
+                access_key_id: access_key_id.to_owned(),
+                source_ip,
+            },
+            None => Self {
+                arn: Arn::root(account.id()).to_string(),
+                user_id: account.id().to_owned(),
+                kind: CallerKind::Root,
+                account,
+                access_key_id: access_key_id.to_owned(),
+                source_ip,
+            },
+        }
+    }
+
     /// The principal the policy engine evaluates.
     pub fn principal(&self) -> Principal {
         let (kind, unique_id, role_arn, source_user_arn) = match &self.kind {
@@ -131,24 +154,6 @@ impl<S: Store> Sts<S> {
         }
         let found = self.identity.authenticate_access_key(&credentials.access_key_id).await?;
         let Some(found) = found.filter(|k| k.status == KeyStatus::Active) else { return Err(invalid_token()) };
-        let account = found.account;
-        Ok(match found.user {
-            Some(user) => CallerPrincipal {
-                arn: user.principal.arn.clone(),
-                user_id: user.principal.id.clone(),
-                kind: CallerKind::User(Box::new(user)),
-                account,
-                access_key_id: credentials.access_key_id.clone(),
-                source_ip,
-            },
-            None => CallerPrincipal {
-                arn: Arn::root(account.id()).to_string(),
-                user_id: account.id().to_owned(),
-                kind: CallerKind::Root,
-                account,
-                access_key_id: credentials.access_key_id.clone(),
-                source_ip,
-            },
-        })
+        Ok(CallerPrincipal::of_key(found, &credentials.access_key_id, source_ip))
     }
 }

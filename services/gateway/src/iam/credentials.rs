@@ -47,15 +47,6 @@ pub(super) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Option<Result<String>>
     Some(run(cx).await)
 }
 
-/// The user's ARN for authorization: the stored one when the user exists (it has the path),
-/// else built from the name.
-async fn user_arn<S: Store>(cx: &Cx<'_, S>, name: &str) -> String {
-    match cx.gateway.identity.get_user(cx.account(), name).await {
-        Ok(user) => user.principal.arn,
-        Err(_) => cx.arn("user", "/", name),
-    }
-}
-
 /// The serial number (ARN) of a virtual MFA device of this account.
 fn mfa_arn<S: Store>(cx: &Cx<'_, S>, path: &str, name: &str) -> String {
     Arn::iam("aws", cx.account().id(), &IamEntity::Mfa { path: path.to_owned(), name: name.to_owned() }).to_string()
@@ -102,7 +93,7 @@ async fn passwords<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
     match cx.action.as_str() {
         "CreateLoginProfile" => {
             let name = cx.required("UserName")?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await).await?;
             let password = cx.required("Password")?;
             let reset = cx.bool("PasswordResetRequired")?.unwrap_or(false);
             let profile = identity.create_login_profile(account, &name, &password, reset).await?;
@@ -110,13 +101,13 @@ async fn passwords<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "GetLoginProfile" => {
             let name = cx.user_or_caller()?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await).await?;
             let profile = identity.get_login_profile(account, &name).await?;
             login_profile_xml(&mut r, &profile);
         }
         "UpdateLoginProfile" => {
             let name = cx.required("UserName")?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await).await?;
             let password = cx.get("Password");
             let reset = cx.bool("PasswordResetRequired")?;
             identity.update_login_profile(account, &name, password.as_deref(), reset).await?;
@@ -124,7 +115,7 @@ async fn passwords<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "DeleteLoginProfile" => {
             let name = cx.required("UserName")?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await).await?;
             identity.delete_login_profile(account, &name).await?;
             return Ok(cx.empty());
         }
@@ -136,7 +127,7 @@ async fn passwords<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
                 )
                 .into());
             };
-            let arn = user_arn(cx, &name).await;
+            let arn = cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await;
             if let Err(denied) = cx.authorize(&arn).await {
                 // `AllowUsersToChangePassword` grants every user iam:ChangePassword on themselves.
                 let allowed = identity
@@ -225,7 +216,7 @@ async fn mfa<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "EnableMFADevice" | "ResyncMFADevice" => {
             let name = cx.required("UserName")?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await).await?;
             let serial = cx.required("SerialNumber")?;
             let code1 = cx.required("AuthenticationCode1")?;
             let code2 = cx.required("AuthenticationCode2")?;
@@ -238,7 +229,7 @@ async fn mfa<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "DeactivateMFADevice" => {
             let name = cx.user_or_caller()?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await).await?;
             identity.deactivate_mfa_device(account, &name, &cx.required("SerialNumber")?).await?;
             return Ok(cx.empty());
         }
@@ -250,7 +241,7 @@ async fn mfa<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "ListMFADevices" => {
             let name = cx.user_or_caller()?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await).await?;
             let page = identity.list_mfa_devices(account, &name, &cx.page()?).await?;
             let user_name = identity.get_user(account, &name).await.map_or(name, |u| u.principal.name);
             r.list("MFADevices", &page.items, |r, d| {

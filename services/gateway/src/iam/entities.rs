@@ -44,22 +44,6 @@ pub(super) const ACTIONS: &[&str] = &[
     "DeleteRolePermissionsBoundary",
 ];
 
-/// The entity's ARN for authorization: the stored one when it exists (it has the path), else built
-/// from the request's `Path`.
-async fn entity_arn<S: Store>(cx: &Cx<'_, S>, kind: EntityKind, name: &str) -> String {
-    let identity = &cx.gateway.identity;
-    let account = cx.account();
-    let (stored, noun) = match kind {
-        EntityKind::User => (identity.get_user(account, name).await.ok().map(|u| u.principal.arn), "user"),
-        EntityKind::Role => (identity.get_role(account, name).await.ok().map(|r| r.principal.arn), "role"),
-        _ => {
-            let page = tessera_identity::PageRequest { marker: None, max_items: Some(1) };
-            (identity.get_group(account, name, &page).await.ok().map(|(g, _)| g.principal.arn), "group")
-        }
-    };
-    stored.unwrap_or_else(|| cx.arn(noun, cx.get("Path").as_deref().unwrap_or("/"), name))
-}
-
 /// The resource a `Tag*`/`Untag*`/`List*Tags` action names, and its ARN for authorization.
 async fn taggable<S: Store>(cx: &Cx<'_, S>) -> Result<(Taggable, String)> {
     let action = cx.action.as_str();
@@ -71,12 +55,12 @@ async fn taggable<S: Store>(cx: &Cx<'_, S>) -> Result<(Taggable, String)> {
     Ok(match kind {
         "User" => {
             let name = cx.required("UserName")?;
-            let arn = entity_arn(cx, EntityKind::User, &name).await;
+            let arn = cx.entity_arn(EntityKind::User, &name).await;
             (Taggable::User(name), arn)
         }
         "Role" => {
             let name = cx.required("RoleName")?;
-            let arn = entity_arn(cx, EntityKind::Role, &name).await;
+            let arn = cx.entity_arn(EntityKind::Role, &name).await;
             (Taggable::Role(name), arn)
         }
         "Policy" => {
@@ -108,13 +92,13 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
     match cx.action.as_str() {
         "CreateGroup" => {
             let name = cx.required("GroupName")?;
-            cx.authorize(&entity_arn(cx, EntityKind::Group, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::Group, &name).await).await?;
             let group = identity.create_group(account, cx.get("Path"), &name).await?;
             r.nested("Group", |r| group_xml(r, &group));
         }
         "GetGroup" => {
             let name = cx.required("GroupName")?;
-            cx.authorize(&entity_arn(cx, EntityKind::Group, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::Group, &name).await).await?;
             let (group, users) = identity.get_group(account, &name, &cx.page()?).await?;
             r.nested("Group", |r| group_xml(r, &group));
             r.list("Users", &users.items, user_xml);
@@ -128,20 +112,20 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "UpdateGroup" => {
             let name = cx.required("GroupName")?;
-            cx.authorize(&entity_arn(cx, EntityKind::Group, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::Group, &name).await).await?;
             identity.update_group(account, &name, cx.get("NewPath"), cx.get("NewGroupName")).await?;
             return Ok(cx.empty());
         }
         "DeleteGroup" => {
             let name = cx.required("GroupName")?;
-            cx.authorize(&entity_arn(cx, EntityKind::Group, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::Group, &name).await).await?;
             identity.delete_group(account, &name).await?;
             return Ok(cx.empty());
         }
         "AddUserToGroup" | "RemoveUserFromGroup" => {
             let group = cx.required("GroupName")?;
             let user = cx.required("UserName")?;
-            cx.authorize(&entity_arn(cx, EntityKind::Group, &group).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::Group, &group).await).await?;
             if cx.action == "AddUserToGroup" {
                 identity.add_user_to_group(account, &group, &user).await?;
             } else {
@@ -151,14 +135,14 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "ListGroupsForUser" => {
             let name = cx.required("UserName")?;
-            cx.authorize(&entity_arn(cx, EntityKind::User, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::User, &name).await).await?;
             let page = identity.list_groups_for_user(account, &name, &cx.page()?).await?;
             r.list("Groups", &page.items, group_xml);
             r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
         }
         "CreateRole" => {
             let name = cx.required("RoleName")?;
-            cx.authorize(&entity_arn(cx, EntityKind::Role, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::Role, &name).await).await?;
             let input = CreateRole {
                 path: cx.get("Path"),
                 assume_role_policy_document: cx.required("AssumeRolePolicyDocument")?,
@@ -173,7 +157,7 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "GetRole" => {
             let name = cx.required("RoleName")?;
-            cx.authorize(&entity_arn(cx, EntityKind::Role, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::Role, &name).await).await?;
             let role = identity.get_role(account, &name).await?;
             r.nested("Role", |r| role_xml(r, &role));
         }
@@ -185,14 +169,14 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "UpdateRole" => {
             let name = cx.required("RoleName")?;
-            cx.authorize(&entity_arn(cx, EntityKind::Role, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::Role, &name).await).await?;
             identity.update_role(account, &name, cx.get("Description"), cx.int("MaxSessionDuration")?).await?;
             // The model gives UpdateRole an (empty) result, unlike the other mutations.
         }
         "UpdateRoleDescription" => {
             let name = cx.required("RoleName")?;
             let description = cx.required("Description")?;
-            cx.authorize(&entity_arn(cx, EntityKind::Role, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::Role, &name).await).await?;
             identity.update_role(account, &name, Some(description), None).await?;
             let role = identity.get_role(account, &name).await?;
             r.nested("Role", |r| role_xml(r, &role));
@@ -200,13 +184,13 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         "UpdateAssumeRolePolicy" => {
             let name = cx.required("RoleName")?;
             let document = cx.required("PolicyDocument")?;
-            cx.authorize(&entity_arn(cx, EntityKind::Role, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::Role, &name).await).await?;
             identity.update_assume_role_policy(account, &name, &document).await?;
             return Ok(cx.empty());
         }
         "DeleteRole" => {
             let name = cx.required("RoleName")?;
-            cx.authorize(&entity_arn(cx, EntityKind::Role, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::Role, &name).await).await?;
             identity.delete_role(account, &name).await?;
             return Ok(cx.empty());
         }
@@ -236,14 +220,14 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         "PutUserPermissionsBoundary" | "DeleteUserPermissionsBoundary" => {
             let name = cx.required("UserName")?;
             let boundary = if cx.action.starts_with("Put") { Some(cx.required("PermissionsBoundary")?) } else { None };
-            cx.authorize(&entity_arn(cx, EntityKind::User, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::User, &name).await).await?;
             identity.set_permissions_boundary(account, EntityKind::User, &name, boundary.as_deref()).await?;
             return Ok(cx.empty());
         }
         "PutRolePermissionsBoundary" | "DeleteRolePermissionsBoundary" => {
             let name = cx.required("RoleName")?;
             let boundary = if cx.action.starts_with("Put") { Some(cx.required("PermissionsBoundary")?) } else { None };
-            cx.authorize(&entity_arn(cx, EntityKind::Role, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::Role, &name).await).await?;
             identity.set_permissions_boundary(account, EntityKind::Role, &name, boundary.as_deref()).await?;
             return Ok(cx.empty());
         }

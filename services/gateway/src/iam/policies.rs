@@ -1,7 +1,7 @@
 //! Managed policies and their versions, attachments, inline policies, and the policy simulator
 //! (reference §5.2, §5.7).
 
-use tessera_identity::{Error, PageRequest};
+use tessera_identity::Error;
 use tessera_policy::{SimulateInput, simulate};
 use tessera_policy_service::{
     CreatePolicy, EntityFilter, ListPolicies, ManagedPolicy, PolicyScope, PolicyUsage, PolicyVersion, SourcedPolicy,
@@ -90,22 +90,6 @@ fn noun(kind: EntityKind) -> &'static str {
         EntityKind::Group => "Group",
         EntityKind::Role => "Role",
     }
-}
-
-/// The entity's ARN for authorization: the stored one when it exists (it has the path), else
-/// built from the name.
-async fn entity_arn<S: Store>(cx: &Cx<'_, S>, kind: EntityKind, name: &str) -> String {
-    let identity = &cx.gateway.identity;
-    let account = cx.account();
-    let stored = match kind {
-        EntityKind::User => identity.get_user(account, name).await.ok().map(|u| u.principal.arn),
-        EntityKind::Group => {
-            let page = PageRequest { marker: None, max_items: Some(1) };
-            identity.get_group(account, name, &page).await.ok().map(|(g, _)| g.principal.arn)
-        }
-        EntityKind::Role => identity.get_role(account, name).await.ok().map(|r| r.principal.arn),
-    };
-    stored.unwrap_or_else(|| cx.arn(&noun(kind).to_ascii_lowercase(), "/", name))
 }
 
 fn enum_error(field: &str, value: &str, allowed: &str) -> Error {
@@ -320,7 +304,7 @@ async fn entity_policies<S: Store>(cx: &Cx<'_, S>, op: EntityOp, kind: EntityKin
     let account = cx.account();
     let name_field = format!("{}Name", noun(kind));
     let name = cx.required(&name_field)?;
-    cx.authorize(&entity_arn(cx, kind, &name).await).await?;
+    cx.authorize(&cx.entity_arn(kind, &name).await).await?;
     let mut r = cx.response();
     match op {
         EntityOp::Attach => {

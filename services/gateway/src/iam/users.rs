@@ -2,6 +2,7 @@
 
 use tessera_identity::CreateUser;
 use tessera_store::Store;
+use tessera_store::iam::EntityKind;
 
 use super::{secs, user_xml};
 use crate::context::{Cx, Result};
@@ -19,15 +20,6 @@ pub(super) const ACTIONS: &[&str] = &[
     "GetAccessKeyLastUsed",
 ];
 
-/// The user's ARN for authorization: the stored one when the user exists (it has the path),
-/// else built from the request.
-async fn user_arn<S: Store>(cx: &Cx<'_, S>, name: &str) -> String {
-    match cx.gateway.identity.get_user(cx.account(), name).await {
-        Ok(user) => user.principal.arn,
-        Err(_) => cx.arn("user", cx.get("Path").as_deref().unwrap_or("/"), name),
-    }
-}
-
 pub(super) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Option<Result<String>> {
     if !ACTIONS.contains(&cx.action.as_str()) {
         return None;
@@ -42,7 +34,7 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
     match cx.action.as_str() {
         "CreateUser" => {
             let name = cx.required("UserName")?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::User, &name).await).await?;
             let input = CreateUser {
                 path: cx.get("Path"),
                 user_name: name,
@@ -54,7 +46,7 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "GetUser" => {
             let name = cx.user_or_caller()?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::User, &name).await).await?;
             let user = identity.get_user(account, &name).await?;
             r.nested("User", |r| user_xml(r, &user));
         }
@@ -66,19 +58,19 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "UpdateUser" => {
             let name = cx.required("UserName")?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::User, &name).await).await?;
             identity.update_user(account, &name, cx.get("NewPath"), cx.get("NewUserName")).await?;
             return Ok(cx.empty());
         }
         "DeleteUser" => {
             let name = cx.required("UserName")?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::User, &name).await).await?;
             identity.delete_user(account, &name).await?;
             return Ok(cx.empty());
         }
         "CreateAccessKey" => {
             let name = cx.user_or_caller()?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::User, &name).await).await?;
             let key = identity.create_access_key(account, &name).await?;
             r.nested("AccessKey", |r| {
                 r.el("UserName", &key.user_name)
@@ -90,7 +82,7 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "ListAccessKeys" => {
             let name = cx.user_or_caller()?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::User, &name).await).await?;
             let page = identity.list_access_keys(account, &name, &cx.page()?).await?;
             r.list("AccessKeyMetadata", &page.items, |r, k| {
                 r.el("UserName", &k.user_name)
@@ -102,7 +94,7 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "UpdateAccessKey" => {
             let name = cx.user_or_caller()?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::User, &name).await).await?;
             let status = match cx.required("Status")?.as_str() {
                 "Active" => tessera_store::iam::KeyStatus::Active,
                 "Inactive" => tessera_store::iam::KeyStatus::Inactive,
@@ -119,14 +111,14 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "DeleteAccessKey" => {
             let name = cx.user_or_caller()?;
-            cx.authorize(&user_arn(cx, &name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::User, &name).await).await?;
             identity.delete_access_key(account, &name, &cx.required("AccessKeyId")?).await?;
             return Ok(cx.empty());
         }
         "GetAccessKeyLastUsed" => {
             let key_id = cx.required("AccessKeyId")?;
             let used = identity.get_access_key_last_used(account, &key_id).await?;
-            cx.authorize(&user_arn(cx, &used.user_name).await).await?;
+            cx.authorize(&cx.entity_arn(EntityKind::User, &used.user_name).await).await?;
             r.el("UserName", &used.user_name);
             r.nested("AccessKeyLastUsed", |r| {
                 r.opt_timestamp("LastUsedDate", used.last_used_date.map(secs))
