@@ -51,7 +51,13 @@ pub(crate) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
     if let Some(out) = credentials::dispatch(cx).await {
         return out;
     }
-    Err(tessera_awsapi::QueryError::invalid_action(&cx.action, Some(tessera_awsapi::IAM_VERSION)).into())
+    Err(unknown(&cx.action))
+}
+
+/// `InvalidAction` for an action no handler serves. A group's handler answers this rather than
+/// panicking if its `ACTIONS` ever lists an action its `match` lacks.
+pub(crate) fn unknown(action: &str) -> crate::respond::GatewayError {
+    tessera_awsapi::QueryError::invalid_action(action, Some(tessera_awsapi::IAM_VERSION)).into()
 }
 
 /// Milliseconds to the seconds the XML writer takes.

@@ -184,7 +184,9 @@ async fn passwords<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
             identity.delete_account_password_policy(account).await?;
             return Ok(cx.empty());
         }
-        _ => unreachable!("run dispatched a password action"),
+        other => {
+            return Err(super::unknown(other));
+        }
     }
     Ok(r.finish(cx.request_id))
 }
@@ -287,7 +289,9 @@ async fn mfa<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
             });
             r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
         }
-        _ => unreachable!("run dispatched an MFA action"),
+        other => {
+            return Err(super::unknown(other));
+        }
     }
     Ok(r.finish(cx.request_id))
 }
@@ -353,7 +357,9 @@ async fn oidc<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
                 .await?;
             return Ok(cx.empty());
         }
-        _ => unreachable!("run dispatched an OIDC action"),
+        other => {
+            return Err(super::unknown(other));
+        }
     }
     Ok(r.finish(cx.request_id))
 }
@@ -398,7 +404,9 @@ async fn account_wide<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
                 .el("ReportFormat", "text/csv")
                 .timestamp("GeneratedTime", secs(report.generated));
         }
-        _ => unreachable!("run dispatched an account-wide action"),
+        other => {
+            return Err(super::unknown(other));
+        }
     }
     Ok(r.finish(cx.request_id))
 }

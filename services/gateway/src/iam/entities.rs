@@ -231,7 +231,9 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
             identity.set_permissions_boundary(account, EntityKind::Role, &name, boundary.as_deref()).await?;
             return Ok(cx.empty());
         }
-        _ => unreachable!("dispatch checked ACTIONS"),
+        other => {
+            return Err(super::unknown(other));
+        }
     }
     Ok(r.finish(cx.request_id))
 }

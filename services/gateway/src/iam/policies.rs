@@ -293,7 +293,9 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
             }
             simulation_xml(&mut r, &input, &principal.identity)?;
         }
-        _ => unreachable!("dispatch checked ACTIONS"),
+        other => {
+            return Err(super::unknown(other));
+        }
     }
     Ok(r.finish(cx.request_id))
 }

@@ -126,7 +126,9 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
                     .el("Region", &used.region);
             });
         }
-        _ => unreachable!("dispatch checked ACTIONS"),
+        other => {
+            return Err(super::unknown(other));
+        }
     }
     Ok(r.finish(cx.request_id))
 }
