@@ -41,15 +41,21 @@ pub(crate) async fn authenticate<S: Store>(
             Authorization::Presigned(params) => params.security_token.clone(),
             Authorization::Header(_) => None,
         });
-    let secret = match &token {
-        Some(token) => gateway.sts.verify_session(&access_key_id, token).await?.secret_access_key,
-        None => {
-            let found = gateway.identity.authenticate_access_key(&access_key_id).await?;
-            match found {
-                Some(key) if key.status == KeyStatus::Active => key.secret,
-                _ => return Err(invalid_key()),
-            }
+    // The lookup that finds the secret also finds the caller: nothing is read twice.
+    let source_ip = Some(incoming.peer.ip().to_string());
+    let (caller, secret) = match &token {
+        Some(token) => {
+            let claims = gateway.sts.verify_session(&access_key_id, token).await?;
+            let secret = claims.secret_access_key.clone();
+            (CallerPrincipal::of_session(claims, source_ip)?, secret)
         }
+        None => match gateway.identity.authenticate_access_key(&access_key_id).await? {
+            Some(key) if key.status == KeyStatus::Active => {
+                let secret = key.secret.clone();
+                (CallerPrincipal::of_key(key, &access_key_id, source_ip), secret)
+            }
+            _ => return Err(invalid_key()),
+        },
     };
     let now = gateway.sts_now();
     let verified = verify(&request, &authorization, secret.expose().as_bytes(), now, &VerifyOptions::new(&[service]))?;
@@ -58,9 +64,7 @@ pub(crate) async fn authenticate<S: Store>(
     if !gateway.limiter.admit(&access_key_id, std::time::Instant::now()) {
         return Err(Error::new(ErrorCode::Throttling, "Rate exceeded").into());
     }
-    let credentials =
-        CallerCredentials { access_key_id, session_token: token, source_ip: Some(incoming.peer.ip().to_string()) };
-    let caller = gateway.sts.resolve_caller(&credentials).await?;
+    let credentials = CallerCredentials { access_key_id, session_token: token, source_ip: caller.source_ip.clone() };
     if credentials.session_token.is_none() {
         gateway.note_key_use(&caller, &credentials.access_key_id, &verified.service, &verified.region);
     }

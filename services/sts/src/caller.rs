@@ -43,6 +43,18 @@ pub struct CallerPrincipal {
 }
 
 impl CallerPrincipal {
+    /// The caller a verified session token stands for.
+    pub fn of_session(claims: SessionClaims, source_ip: Option<String>) -> Result<Self> {
+        Ok(Self {
+            account: Account::new(&claims.account)?,
+            arn: claims.principal_arn.clone(),
+            user_id: claims.principal_id.clone(),
+            access_key_id: claims.access_key_id.clone(),
+            kind: CallerKind::Session(Box::new(claims)),
+            source_ip,
+        })
+    }
+
     /// The caller a long-term access key stands for: its user, or the account root.
     pub fn of_key(found: AccessKeyIdentity, access_key_id: &str, source_ip: Option<String>) -> Self {
         let account = found.account;
@@ -139,14 +151,7 @@ impl<S: Store> Sts<S> {
         let source_ip = credentials.source_ip.clone();
         if let Some(token) = credentials.session_token.as_deref().filter(|t| !t.is_empty()) {
             let claims = self.verify_session(&credentials.access_key_id, token).await?;
-            return Ok(CallerPrincipal {
-                account: Account::new(&claims.account)?,
-                arn: claims.principal_arn.clone(),
-                user_id: claims.principal_id.clone(),
-                access_key_id: claims.access_key_id.clone(),
-                kind: CallerKind::Session(Box::new(claims)),
-                source_ip,
-            });
+            return CallerPrincipal::of_session(claims, source_ip);
         }
         if credentials.access_key_id.starts_with("ASIA") {
             // Temporary keys are useless without their token.
