@@ -40,69 +40,30 @@ pub mod scope;
 pub use error::{ErrorCode, ServiceError};
 pub use scope::{CALLER_ACCOUNT_METADATA, CALLER_KEY_METADATA};
 
-/// `tessera.common.v1`.
-pub mod common {
-    /// `tessera.common.v1`: types shared by the services.
-    #[allow(
-        clippy::all,
-        clippy::pedantic,
-        clippy::nursery,
-        missing_debug_implementations,
-        missing_docs,
-        rust_2018_idioms,
-        unreachable_pub
-    )]
-    pub mod v1 {
-        tonic::include_proto!("tessera.common.v1");
-    }
+/// Declares `pub mod $service { pub mod v1 { <generated code> } }`; generated code is exempt from
+/// the workspace lints.
+macro_rules! package {
+    ($service:ident, $package:literal, $doc:literal) => {
+        #[doc = concat!("`", $package, "`.")]
+        pub mod $service {
+            #[doc = concat!("`", $package, "`: ", $doc)]
+            #[allow(
+                clippy::all,
+                clippy::pedantic,
+                clippy::nursery,
+                missing_debug_implementations,
+                missing_docs,
+                rust_2018_idioms,
+                unreachable_pub
+            )]
+            pub mod v1 {
+                tonic::include_proto!($package);
+            }
+        }
+    };
 }
 
-/// `tessera.identity.v1`.
-pub mod identity {
-    /// `tessera.identity.v1`: `IdentityService` and its messages.
-    #[allow(
-        clippy::all,
-        clippy::pedantic,
-        clippy::nursery,
-        missing_debug_implementations,
-        missing_docs,
-        rust_2018_idioms,
-        unreachable_pub
-    )]
-    pub mod v1 {
-        tonic::include_proto!("tessera.identity.v1");
-    }
-}
-
-/// `tessera.policy.v1`.
-pub mod policy {
-    /// `tessera.policy.v1`: `PolicyService` and its messages.
-    #[allow(
-        clippy::all,
-        clippy::pedantic,
-        clippy::nursery,
-        missing_debug_implementations,
-        missing_docs,
-        rust_2018_idioms,
-        unreachable_pub
-    )]
-    pub mod v1 {
-        tonic::include_proto!("tessera.policy.v1");
-    }
-}
-
-pub mod sts {
-    /// `tessera.sts.v1`: `StsService` and its messages.
-    #[allow(
-        clippy::all,
-        clippy::pedantic,
-        clippy::nursery,
-        missing_debug_implementations,
-        missing_docs,
-        rust_2018_idioms,
-        unreachable_pub
-    )]
-    pub mod v1 {
-        tonic::include_proto!("tessera.sts.v1");
-    }
-}
+package!(common, "tessera.common.v1", "types shared by the services.");
+package!(identity, "tessera.identity.v1", "`IdentityService` and its messages.");
+package!(policy, "tessera.policy.v1", "`PolicyService` and its messages.");
+package!(sts, "tessera.sts.v1", "`StsService` and its messages.");
