@@ -8,19 +8,21 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use tessera_credentials::{Argon2Params, MasterKey, SeededRandom};
+use tessera_credentials::{Argon2Params, MasterKey, SystemRng};
 use tessera_identity::{Account, CreateUser, Env, Identity, PageRequest, Random, SystemClock};
 use tessera_proto::error::ErrorCode;
 use tessera_store::{AnyStore, RedbStore, RedisStore, Store};
 
 const WRITERS: usize = 100;
 
-fn env() -> Env {
-    let mut rng = SeededRandom::new(7);
+/// One replica's environment; replicas share the master key, as they must.
+fn env(master_key: &Arc<MasterKey>) -> Env {
+    // The OS generator, not a seeded one: key ids live in a global index on a Redis shared by every
+    // run, so a fixed seed would replay ids earlier runs already hold.
     Env {
         clock: Arc::new(SystemClock),
-        master_key: Arc::new(MasterKey::generate(&mut rng)),
-        random: Arc::new(Random::new(rng)),
+        master_key: Arc::clone(master_key),
+        random: Arc::new(Random::new(SystemRng::new().unwrap())),
         password_params: Argon2Params::FAST_FOR_TESTS,
     }
 }
@@ -36,7 +38,8 @@ fn fresh_account() -> Account {
 /// 100 writers each.
 async fn clients<S: Store>(store: S) -> (Arc<Identity<S>>, Arc<Identity<S>>) {
     let store = Arc::new(store);
-    (Arc::new(Identity::new(Arc::clone(&store), env())), Arc::new(Identity::new(store, env())))
+    let master_key = Arc::new(MasterKey::generate(&mut SystemRng::new().unwrap()));
+    (Arc::new(Identity::new(Arc::clone(&store), env(&master_key))), Arc::new(Identity::new(store, env(&master_key))))
 }
 
 async fn access_keys_never_exceed_two<S: Store>(store: S) {
