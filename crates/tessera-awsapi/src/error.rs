@@ -101,6 +101,23 @@ pub enum QueryError {
         /// The limit.
         limit: usize,
     },
+    /// A parameter value is longer than [`Limits::max_value_len`](crate::Limits).
+    #[error("the value of `{name}` is longer than {limit} bytes")]
+    ValueTooLong {
+        /// The parameter's name.
+        name: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// A `.member.N` of a parameter name has an index above
+    /// [`Limits::max_list_index`](crate::Limits).
+    #[error("the list index in `{name}` is above {limit}")]
+    ListIndexTooLarge {
+        /// The parameter's name.
+        name: String,
+        /// The limit.
+        limit: u32,
+    },
     /// The body is larger than the gateway accepts. Raised by the caller, which limits the
     /// body before buffering it.
     #[error("the request body is larger than {limit} bytes")]
@@ -129,7 +146,10 @@ impl QueryError {
             QueryError::MissingParameter { .. } => "ValidationError",
             QueryError::MalformedInput { .. } => "MalformedInput",
             QueryError::InvalidPercentEncoding { .. } | QueryError::InvalidUtf8 { .. } => "MalformedQueryString",
-            QueryError::TooManyParameters { .. } | QueryError::NameTooLong { .. } => "InvalidQueryParameter",
+            QueryError::TooManyParameters { .. }
+            | QueryError::NameTooLong { .. }
+            | QueryError::ValueTooLong { .. }
+            | QueryError::ListIndexTooLarge { .. } => "InvalidQueryParameter",
             QueryError::RequestTooLarge { .. } => "RequestEntityTooLarge",
         }
     }
@@ -175,6 +195,14 @@ impl QueryError {
             QueryError::TooManyParameters { limit } => format!("The request has more than {limit} parameters."),
             QueryError::NameTooLong { limit } => {
                 format!("The request has a parameter name longer than {limit} bytes.")
+            }
+            QueryError::ValueTooLong { name, limit } => {
+                format!("The value of parameter {name} is longer than {limit} bytes.")
+            }
+            QueryError::ListIndexTooLarge { name, limit } => {
+                format!(
+                    "The list index in parameter {name} is larger than {limit}; a list has at most {limit} members."
+                )
             }
             QueryError::RequestTooLarge { limit } => format!("The request body is larger than {limit} bytes."),
         }
@@ -275,6 +303,8 @@ mod tests {
             (QueryError::InvalidUtf8 { offset: 0 }, "MalformedQueryString", 404),
             (QueryError::TooManyParameters { limit: 1 }, "InvalidQueryParameter", 400),
             (QueryError::NameTooLong { limit: 1 }, "InvalidQueryParameter", 400),
+            (QueryError::ValueTooLong { name: "A".into(), limit: 1 }, "InvalidQueryParameter", 400),
+            (QueryError::ListIndexTooLarge { name: "A.member.2".into(), limit: 1 }, "InvalidQueryParameter", 400),
             (QueryError::RequestTooLarge { limit: 1 }, "RequestEntityTooLarge", 413),
         ];
         for (error, code, status) in cases {

@@ -17,6 +17,11 @@
 //!   type` when empty); `+900` and `0900` are accepted, `900.0` and values outside `i32` are not.
 //!   Booleans are `true` or `false`, nothing else (AWS behaviour unverified; botocore sends only
 //!   those).
+//! - **Every request is bounded** ([`Limits`]): the number of parameters, the length of each name
+//!   and value, and the list indexes, so that a sparse `Tags.member.4000000000=x` is refused
+//!   (`InvalidQueryParameter`) rather than taken as a member of a four-billion-entry list. AWS
+//!   documents no such limits; its models bound the lists that matter far lower, and the gateway
+//!   checks those per parameter.
 //! - **Invalid percent-escapes and invalid UTF-8** reject the whole request
 //!   (`MalformedQueryString`): a lenient decoder would hand the services a different string
 //!   than the client signed.
@@ -27,19 +32,34 @@ use std::ops::Bound;
 
 use crate::error::{InputKind, QueryError};
 
-/// Limits on a decoded request. The caller limits the body size before buffering it.
+/// Limits on a decoded request, so that what a request makes the server hold is bounded by its
+/// size and no request is costlier than its bytes. The caller limits the body size before
+/// buffering it; decoding never makes a name or value longer than its encoded form.
+///
+/// Every limit is checked while decoding, before any accessor runs, so the accessors (lists,
+/// nested members) work on bounded input and need no limits of their own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// The most `name=value` pairs a request may have, duplicates included.
     pub max_params: usize,
     /// The longest decoded parameter name, in bytes.
     pub max_name_len: usize,
+    /// The longest decoded parameter value, in bytes.
+    pub max_value_len: usize,
+    /// The largest list index `N` in any `.member.N` of a name, at any nesting level, and so the
+    /// most members one list can have.
+    pub max_list_index: u32,
 }
 
 impl Limits {
-    /// 10,000 parameters, names up to 256 bytes: far beyond any IAM or STS request (the longest
-    /// names, such as `ContextEntries.member.10.ContextKeyValues.member.100`, are ~55 bytes).
-    pub const DEFAULT: Limits = Limits { max_params: 10_000, max_name_len: 256 };
+    /// 10,000 parameters, names up to 256 bytes, values up to 256 KiB, list indexes up to 1,000:
+    /// far beyond any IAM or STS request. The longest names, such as
+    /// `ContextEntries.member.10.ContextKeyValues.member.100`, are ~55 bytes; the longest value
+    /// is a policy document, at most 131,072 characters in the AWS model, each below U+0100 and so
+    /// at most two bytes; the longest list the AWS models bound is 200 (`ServiceNamespaces`), and
+    /// the unbounded ones (simulation inputs, client ids) have their own smaller limits.
+    pub const DEFAULT: Limits =
+        Limits { max_params: 10_000, max_name_len: 256, max_value_len: 256 * 1024, max_list_index: 1_000 };
 }
 
 impl Default for Limits {
@@ -106,7 +126,11 @@ impl Params {
                 if name.len() > limits.max_name_len {
                     return Err(QueryError::NameTooLong { limit: limits.max_name_len });
                 }
+                check_list_indexes(&name, limits.max_list_index)?;
                 let value = decode(raw_value, value_start)?;
+                if value.len() > limits.max_value_len {
+                    return Err(QueryError::ValueTooLong { name, limit: limits.max_value_len });
+                }
                 // A pair without a name (`=x`) can never be read back, so it is dropped.
                 if !name.is_empty() {
                     values.entry(name).or_insert(value);
@@ -284,6 +308,28 @@ fn parse_index(index: &str) -> Option<u32> {
     index.parse().ok()
 }
 
+/// Fails when a `.member.N` of `name` has an index above `limit`. Indexes that are not canonical
+/// (`0`, `01`, `x`) stay unknown parameters, as before; a canonical one too large for any integer
+/// type is above the limit too.
+fn check_list_indexes(name: &str, limit: u32) -> Result<(), QueryError> {
+    let mut parts = name.split('.');
+    while let Some(part) = parts.next() {
+        if part != "member" {
+            continue;
+        }
+        let Some(index) = parts.clone().next() else { break };
+        if index.is_empty() || index.starts_with('0') || !index.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        // At most ten digits fit a `u64` comparison with room to spare; more is above any limit.
+        let within = index.len() <= 10 && index.parse::<u64>().is_ok_and(|n| n <= u64::from(limit));
+        if !within {
+            return Err(QueryError::ListIndexTooLarge { name: name.to_owned(), limit });
+        }
+    }
+    Ok(())
+}
+
 /// See [`Params::member_path`].
 fn member_path(wire: &str) -> String {
     let parts: Vec<&str> = wire.split('.').collect();
@@ -406,7 +452,7 @@ mod tests {
 
     #[test]
     fn enforces_limits() {
-        let limits = Limits { max_params: 3, max_name_len: 8 };
+        let limits = Limits { max_params: 3, max_name_len: 8, ..Limits::DEFAULT };
         assert!(Params::parse_parts(&[b"a=1&b=2", b"c=3"], limits).is_ok());
         assert_eq!(
             Params::parse_parts(&[b"a=1&b=2", b"a=3&d=4"], limits).unwrap_err(),
@@ -417,6 +463,62 @@ mod tests {
         let many = vec!["A=1"; 10_001].join("&");
         assert_eq!(Params::parse(many.as_bytes()).unwrap_err().aws_code(), "InvalidQueryParameter");
         assert!(Params::parse(&many.as_bytes()[4..]).is_ok());
+    }
+
+    #[test]
+    fn list_indexes_are_bounded_at_every_level() {
+        // (input, whether it decodes)
+        let cases: &[(&str, bool)] = &[
+            ("Tags.member.1000.Key=k", true),
+            ("Tags.member.1001.Key=k", false),
+            ("Tags.member.999999999=1", false),
+            ("Tags.member.4000000000=1", false),
+            ("Tags.member.4294967296=1", false),
+            ("Tags.member.99999999999999999999999999=1", false),
+            ("ContextEntries.member.1.ContextKeyValues.member.1001=v", false),
+            ("ContextEntries.member.1001.ContextKeyValues.member.1=v", false),
+            ("A.member.1.B.member.1.C.member.5000=v", false),
+            // Not canonical indexes: unknown parameters, ignored as before.
+            ("Tags.member.0=1&Tags.member.01000000=1&Tags.member.x1=1&Tags.member.=1", true),
+            ("Tags.member=1&member.5000=1", false),
+            ("member=1&Amember.5000=1", true),
+        ];
+        for &(input, ok) in cases {
+            match Params::parse(input.as_bytes()) {
+                Ok(_) => assert!(ok, "{input:?} decodes"),
+                Err(error) => {
+                    assert!(!ok, "{input:?}: {error}");
+                    assert_eq!((error.aws_code(), error.http_status()), ("InvalidQueryParameter", 400), "{input:?}");
+                    assert!(error.message().contains("larger than 1000"), "{input:?}: {}", error.message());
+                }
+            }
+        }
+        let error = Params::parse(b"Action=TagUser&Tags.member.4000000000.Key=k").unwrap_err();
+        assert_eq!(error, QueryError::ListIndexTooLarge { name: "Tags.member.4000000000.Key".into(), limit: 1000 });
+        assert_eq!(
+            error.message(),
+            "The list index in parameter Tags.member.4000000000.Key is larger than 1000; a list has at most 1000 members."
+        );
+        // A list therefore has at most `max_list_index` members, whatever the request.
+        let full: String = (1..=1000).map(|i| format!("L.member.{i}=v&")).collect();
+        assert_eq!(parse(&full).list("L").len(), 1000);
+    }
+
+    #[test]
+    fn values_are_bounded_after_decoding() {
+        let limits = Limits { max_value_len: 4, ..Limits::DEFAULT };
+        assert!(Params::parse_parts(&[b"A=abcd&B=%41%42%43%44"], limits).is_ok());
+        assert_eq!(
+            Params::parse_parts(&[b"A=1&B=abcde"], limits).unwrap_err(),
+            QueryError::ValueTooLong { name: "B".into(), limit: 4 },
+        );
+        // Escapes shrink: ten encoded bytes that decode to four are within the limit.
+        assert!(Params::parse_parts(&[b"A=%E2%82%AC1"], limits).is_ok());
+        let long = format!("PolicyDocument={}", "x".repeat(256 * 1024 + 1));
+        let error = Params::parse(long.as_bytes()).unwrap_err();
+        assert_eq!(error.aws_code(), "InvalidQueryParameter");
+        assert_eq!(error.message(), "The value of parameter PolicyDocument is longer than 262144 bytes.");
+        assert!(Params::parse(&long.as_bytes()[..long.len() - 1]).is_ok());
     }
 
     #[test]
@@ -558,7 +660,7 @@ mod tests {
             ("Keys.member.1=a&Keys=", "Keys", Some(&["a"])),
             ("Keys.member.1=a&KeysX.member.1=z&Key.member.1=z", "Keys", Some(&["a"])),
             ("Keys.member.1.Sub=z", "Keys", None),
-            ("Keys.member.4294967295=big&Keys.member.4294967296=z", "Keys", Some(&["big"])),
+            ("Keys.member.1000=last&Keys.member.1=a", "Keys", Some(&["a", "last"])),
         ];
         for &(input, prefix, expected) in cases {
             let params = parse(input);
