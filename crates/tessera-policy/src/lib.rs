@@ -44,4 +44,7 @@ pub use evaluate::{
 };
 pub use json::{Position, Span};
 pub use parse::{ErrorCode, Finding, Location, PolicyError, PolicyKind, check_size, parse_policy};
-pub use simulate::{ContextEntry, Level, SimulateError, SimulateInput, simulate, simulate_json};
+pub use simulate::{
+    ContextEntry, Level, MAX_CONTEXT_ENTRIES, MAX_EVALUATIONS, MAX_ITEMS, MAX_ORGANIZATION_LEVELS,
+    MAX_POLICIES_PER_LEVEL, SimulateError, SimulateInput, simulate, simulate_json,
+};

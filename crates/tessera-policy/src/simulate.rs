@@ -6,6 +6,12 @@
 //! (one entry per level, each a document or a list of documents), `CallerRoleArn` (a role
 //! session's role ARN with its path) and `FederatingUserArn` (the user behind a federated user).
 //! Each result also carries an `Explanation` object besides AWS's fields.
+//!
+//! **Bounded work.** One simulation evaluates each action on each resource, so its cost is the
+//! product of two lists a request can make long. AWS caps neither list in its model, and pages the
+//! results (`MaxItems`, 1 to 1,000, and `Marker`); Tessera does the same, evaluates only the
+//! requested page, and refuses more than [`MAX_EVALUATIONS`] pairs and the other excesses below
+//! with `InvalidInput`. Without `MaxItems` (the offline simulator) every result is returned.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -16,11 +22,27 @@ use crate::evaluate::{Decision, MatchedStatement, Policies, Principal, Principal
 use crate::parse::{PolicyError, PolicyKind};
 use crate::values::{Decimal, Network, parse_binary, parse_bool, parse_date};
 
+/// The most action × resource pairs one simulation may name (AWS documents no limit). Each page
+/// evaluates at most [`MAX_ITEMS`] of them; this bounds what a marker can point into.
+pub const MAX_EVALUATIONS: usize = 10_000;
+
+/// The largest `MaxItems`, as AWS's model has it (`maxItemsType`, 1 to 1,000).
+pub const MAX_ITEMS: u32 = 1_000;
+
+/// The most `ContextEntries`, and values per entry (AWS documents no limit).
+pub const MAX_CONTEXT_ENTRIES: usize = 1_000;
+
+/// The most SCP or RCP levels: an account, its OUs (nested five deep at most) and the root.
+pub const MAX_ORGANIZATION_LEVELS: usize = 7;
+
+/// The most SCPs or RCPs at one level (AWS's quota for policies attached to a root, OU or account).
+pub const MAX_POLICIES_PER_LEVEL: usize = 5;
+
 /// A simulation that could not run, with its AWS error code.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct SimulateError {
-    /// `MalformedPolicyDocument` or `InvalidInput`.
+    /// `MalformedPolicyDocument`, `InvalidInput`, or `ValidationError` (a `MaxItems` out of range).
     pub code: &'static str,
     /// What is wrong.
     pub message: String,
@@ -69,10 +91,10 @@ pub struct SimulateInput {
     /// one by one.
     #[serde(default)]
     pub resource_handling_option: Option<String>,
-    /// Accepted for compatibility; the offline simulator returns every result.
+    /// The most results to return (1 to 1,000); every result when absent.
     #[serde(default)]
     pub max_items: Option<u32>,
-    /// Accepted for compatibility; the offline simulator returns every result.
+    /// The `Marker` of the previous page, to continue where it ended.
     #[serde(default)]
     pub marker: Option<String>,
     /// Session policies of a role session or federated user (Tessera extension).
@@ -132,11 +154,26 @@ pub fn simulate_json(input: &str) -> Result<Value, SimulateError> {
     simulate(&input)
 }
 
-/// Runs a simulation.
+/// Runs a simulation: the page of results that `MaxItems` and `Marker` select, with
+/// `IsTruncated`, and `Marker` when more follow.
 pub fn simulate(input: &SimulateInput) -> Result<Value, SimulateError> {
     if input.action_names.is_empty() {
         return Err(SimulateError::invalid("`ActionNames` must name at least one action"));
     }
+    let default_resources = vec!["*".to_owned()];
+    let resources = input.resource_arns.as_ref().filter(|r| !r.is_empty()).unwrap_or(&default_resources);
+    // Checked first: what follows is linear in the input, the evaluations are not.
+    let total = input.action_names.len().saturating_mul(resources.len());
+    if total > MAX_EVALUATIONS {
+        return Err(SimulateError::invalid(format!(
+            "The simulation names {} actions and {} resources, {total} evaluations; at most \
+             {MAX_EVALUATIONS} are allowed. Simulate fewer actions or resources at a time.",
+            input.action_names.len(),
+            resources.len(),
+        )));
+    }
+    let page = page(input, total)?;
+    check_counts(input)?;
     for action in &input.action_names {
         if action.contains(['*', '?']) {
             return Err(SimulateError::invalid(format!(
@@ -191,23 +228,87 @@ pub fn simulate(input: &SimulateInput) -> Result<Value, SimulateError> {
         resource_control: &rcps,
         resource_policy_required: false,
     };
-    let default_resources = vec!["*".to_owned()];
-    let resources = input.resource_arns.as_ref().filter(|r| !r.is_empty()).unwrap_or(&default_resources);
-    let mut results = Vec::new();
-    for action in &input.action_names {
-        for resource in resources {
-            let request = Request::new(&principal, action, resource, &context).with_resource_account(&owner);
-            // A resource policy on a role, simulated for an AssumeRole-family action, is the
-            // role's trust policy: it must allow the caller itself (reference §3.4).
-            let policies = Policies {
-                resource_policy_required: base.resource.is_some() && is_trust_request(action, resource),
-                ..base
-            };
-            let decision = authorize(&request, &policies, Trace::On);
-            results.push(result_json(action, resource, &decision, input.resource_arns.is_some()));
+    // Results are ordered action by action, each over every resource; only the page's are
+    // evaluated.
+    let mut results = Vec::with_capacity(page.end - page.start);
+    for index in page.clone() {
+        let action = &input.action_names[index / resources.len()];
+        let resource = &resources[index % resources.len()];
+        let request = Request::new(&principal, action, resource, &context).with_resource_account(&owner);
+        // A resource policy on a role, simulated for an AssumeRole-family action, is the
+        // role's trust policy: it must allow the caller itself (reference §3.4).
+        let policies = Policies {
+            resource_policy_required: base.resource.is_some() && is_trust_request(action, resource),
+            ..base
+        };
+        let decision = authorize(&request, &policies, Trace::On);
+        results.push(result_json(action, resource, &decision, input.resource_arns.is_some()));
+    }
+    let mut output = json!({"EvaluationResults": results, "IsTruncated": page.end < total});
+    if page.end < total {
+        output["Marker"] = json!(page.end.to_string());
+    }
+    Ok(output)
+}
+
+/// The results to evaluate: from the marker's position (0 without one), at most `MaxItems`.
+///
+/// A marker is the position of the next result, so any replica continues a simulation without
+/// keeping state; one that points nowhere in this simulation is refused.
+fn page(input: &SimulateInput, total: usize) -> Result<std::ops::Range<usize>, SimulateError> {
+    let limit = match input.max_items {
+        None => total,
+        Some(n @ 1..=MAX_ITEMS) => usize::try_from(n).unwrap_or(total),
+        Some(n) => {
+            let bound = if n < 1 { "greater than or equal to 1" } else { "less than or equal to 1000" };
+            return Err(SimulateError {
+                code: "ValidationError",
+                message: format!(
+                    "1 validation error detected: Value '{n}' at 'maxItems' failed to satisfy constraint: \
+                     Member must have value {bound}"
+                ),
+            });
+        }
+    };
+    let start = match input.marker.as_deref() {
+        None | Some("") => 0,
+        Some(marker) => match marker.parse::<usize>() {
+            Ok(start) if start > 0 && start < total && marker == start.to_string() => start,
+            _ => return Err(SimulateError::invalid("Invalid Marker.")),
+        },
+    };
+    Ok(start..start.saturating_add(limit).min(total))
+}
+
+/// The input lists whose length AWS leaves open, refused past Tessera's bounds.
+fn check_counts(input: &SimulateInput) -> Result<(), SimulateError> {
+    let too_many = |what: &str, n: usize, max: usize| {
+        SimulateError::invalid(format!("`{what}` has {n} entries; at most {max} are allowed."))
+    };
+    if input.context_entries.len() > MAX_CONTEXT_ENTRIES {
+        return Err(too_many("ContextEntries", input.context_entries.len(), MAX_CONTEXT_ENTRIES));
+    }
+    for entry in &input.context_entries {
+        if entry.context_key_values.len() > MAX_CONTEXT_ENTRIES {
+            let what = format!("ContextKeyValues` of `{}", entry.context_key_name);
+            return Err(too_many(&what, entry.context_key_values.len(), MAX_CONTEXT_ENTRIES));
         }
     }
-    Ok(json!({"EvaluationResults": results, "IsTruncated": false}))
+    for (name, levels) in [
+        ("ServiceControlPolicyInputList", &input.service_control_policy_input_list),
+        ("ResourceControlPolicyInputList", &input.resource_control_policy_input_list),
+    ] {
+        if levels.len() > MAX_ORGANIZATION_LEVELS {
+            return Err(too_many(name, levels.len(), MAX_ORGANIZATION_LEVELS));
+        }
+        for (i, level) in levels.iter().enumerate() {
+            if level.documents().len() > MAX_POLICIES_PER_LEVEL {
+                let what = format!("{name}.{}", i + 1);
+                return Err(too_many(&what, level.documents().len(), MAX_POLICIES_PER_LEVEL));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether `action` on `resource` is checked against a role's trust policy.
@@ -378,4 +479,129 @@ fn result_json(action: &str, resource: &str, decision: &Decision, per_resource: 
         }]);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+    fn input(actions: usize, resources: usize) -> SimulateInput {
+        SimulateInput {
+            policy_input_list: vec![ALLOW_ALL.to_owned()],
+            action_names: (0..actions).map(|i| format!("s3:Action{i}")).collect(),
+            resource_arns: Some((0..resources).map(|i| format!("arn:aws:s3:::bucket{i}")).collect()),
+            resource_owner: Some("123456789012".to_owned()),
+            ..SimulateInput::default()
+        }
+    }
+
+    fn pairs(output: &Value) -> Vec<(String, String)> {
+        output["EvaluationResults"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|r| {
+                (r["EvalActionName"].as_str().unwrap().to_owned(), r["EvalResourceName"].as_str().unwrap().to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn too_many_evaluations_are_refused_before_any_work() {
+        assert!(simulate(&input(100, 100)).is_ok());
+        let mut big = input(101, 100);
+        // A policy that would not compile: the count is checked first.
+        big.policy_input_list = vec!["not json".to_owned()];
+        let error = simulate(&big).unwrap_err();
+        assert_eq!(error.code, "InvalidInput");
+        assert!(error.message.contains("10100 evaluations; at most 10000"), "{error}");
+        // Without resources each action is simulated once, on `*`.
+        let mut actions_only = input(10_001, 0);
+        actions_only.resource_arns = None;
+        assert_eq!(simulate(&actions_only).unwrap_err().code, "InvalidInput");
+    }
+
+    #[test]
+    fn pages_cover_every_result_once_in_order() {
+        let all = simulate(&input(7, 3)).unwrap();
+        assert_eq!(all["IsTruncated"], false);
+        assert!(all.get("Marker").is_none());
+        let expected = pairs(&all);
+        assert_eq!(expected.len(), 21);
+
+        let mut paged = input(7, 3);
+        paged.max_items = Some(5);
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        loop {
+            let output = simulate(&paged).unwrap();
+            let page = pairs(&output);
+            assert!(page.len() <= 5);
+            seen.extend(page);
+            pages += 1;
+            match output.get("Marker") {
+                Some(marker) => {
+                    assert_eq!(output["IsTruncated"], true);
+                    paged.marker = Some(marker.as_str().unwrap().to_owned());
+                }
+                None => {
+                    assert_eq!(output["IsTruncated"], false);
+                    break;
+                }
+            }
+        }
+        assert_eq!((seen, pages), (expected, 5));
+    }
+
+    #[test]
+    fn bad_pages_are_refused() {
+        // (max_items, marker, code)
+        let cases: &[(Option<u32>, Option<&str>, &str)] = &[
+            (Some(0), None, "ValidationError"),
+            (Some(1001), None, "ValidationError"),
+            (Some(5), Some("x"), "InvalidInput"),
+            (Some(5), Some("0"), "InvalidInput"),
+            (Some(5), Some("021"), "InvalidInput"),
+            (Some(5), Some("21"), "InvalidInput"),
+            (Some(5), Some("99999999999999999999999"), "InvalidInput"),
+        ];
+        for &(max_items, marker, code) in cases {
+            let mut paged = input(7, 3);
+            paged.max_items = max_items;
+            paged.marker = marker.map(str::to_owned);
+            assert_eq!(simulate(&paged).unwrap_err().code, code, "{max_items:?} {marker:?}");
+        }
+        let mut last = input(7, 3);
+        (last.max_items, last.marker) = (Some(1000), Some("20".to_owned()));
+        assert_eq!(pairs(&simulate(&last).unwrap()).len(), 1);
+    }
+
+    #[test]
+    fn other_lists_are_bounded() {
+        let entry = |values: usize| ContextEntry {
+            context_key_name: "aws:TagKeys".to_owned(),
+            context_key_values: vec!["k".to_owned(); values],
+            context_key_type: Some("stringList".to_owned()),
+        };
+        let mut ok = input(1, 1);
+        ok.context_entries = vec![entry(MAX_CONTEXT_ENTRIES); 2];
+        ok.service_control_policy_input_list = vec![Level::Many(vec![ALLOW_ALL.to_owned(); 5]); 7];
+        assert!(simulate(&ok).is_ok());
+
+        let mut entries = input(1, 1);
+        entries.context_entries = vec![entry(1); MAX_CONTEXT_ENTRIES + 1];
+        let mut values = input(1, 1);
+        values.context_entries = vec![entry(MAX_CONTEXT_ENTRIES + 1)];
+        let mut levels = input(1, 1);
+        levels.service_control_policy_input_list = vec![Level::One(ALLOW_ALL.to_owned()); 8];
+        let mut per_level = input(1, 1);
+        per_level.resource_control_policy_input_list = vec![Level::Many(vec![ALLOW_ALL.to_owned(); 6])];
+        for (what, bad) in [("entries", entries), ("values", values), ("levels", levels), ("per level", per_level)] {
+            let error = simulate(&bad).unwrap_err();
+            assert_eq!(error.code, "InvalidInput", "{what}: {error}");
+            assert!(error.message.contains("at most"), "{what}: {error}");
+        }
+    }
 }
