@@ -12,6 +12,7 @@
 //! | `policy:<folded name>` | [`PolicyRecord`] | a customer managed policy with all its versions |
 //! | `policy-use:<policy ARN>` | [`PolicyUseRecord`] | who a managed policy (customer or AWS) is attached to, or bounds |
 //! | `mfa:<folded name>` | [`MfaDeviceRecord`] | a virtual MFA device, its sealed seed and its user |
+//! | `mfa-lockout:<folded name>` | [`MfaLockoutRecord`] | a device's unproven code attempts and its lock (apart: written per attempt) |
 //! | `oidc:<url without https://>` | [`OidcProviderRecord`] | an OpenID Connect provider |
 //! | `password-policy:` | [`PasswordPolicyRecord`] | the account password policy |
 //! | `credential-report:` | [`CredentialReportRecord`] | the last generated credential report |
@@ -39,6 +40,7 @@ pub const ROLE: Kind = Kind::new("role");
 pub const POLICY: Kind = Kind::new("policy");
 pub const POLICY_USE: Kind = Kind::new("policy-use");
 pub const MFA: Kind = Kind::new("mfa");
+pub const MFA_LOCKOUT: Kind = Kind::new("mfa-lockout");
 pub const OIDC: Kind = Kind::new("oidc");
 pub const PASSWORD_POLICY: Kind = Kind::new("password-policy");
 pub const CREDENTIAL_REPORT: Kind = Kind::new("credential-report");
@@ -75,6 +77,7 @@ macro_rules! record {
 record! {
     AccountRecord => ACCOUNT, UserRecord => USER, GroupRecord => GROUP, RoleRecord => ROLE,
     PolicyRecord => POLICY, PolicyUseRecord => POLICY_USE, MfaDeviceRecord => MFA,
+    MfaLockoutRecord => MFA_LOCKOUT,
     OidcProviderRecord => OIDC, PasswordPolicyRecord => PASSWORD_POLICY,
     CredentialReportRecord => CREDENTIAL_REPORT, KeyUsedRecord => KEY_USED, AccessKeyIndexRecord => ACCESS_KEY,
     RootKeysRecord => ROOT_KEYS,
@@ -301,6 +304,22 @@ impl std::fmt::Debug for MfaDeviceRecord {
             .field("enable_date", &self.enable_date)
             .finish_non_exhaustive()
     }
+}
+
+/// The code-guessing guard of an MFA device: attempts not yet proven by a correct code, and the lock
+/// they caused. Kept apart from the device so that counting attempts never conflicts with changes
+/// to the device; absent when the last attempt was a correct code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaLockoutRecord {
+    /// Attempts since the last correct code or the last lock (each counted before it is checked).
+    #[serde(default)]
+    pub failures: u32,
+    /// Locks since the last correct code: the exponent of the growing lock period.
+    #[serde(default)]
+    pub lockouts: u32,
+    /// Until when the device refuses every code, correct or not.
+    #[serde(default)]
+    pub locked_until: Option<Millis>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,6 +17,40 @@ pub enum Error {
     /// contention), the detail goes to the log.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An MFA code was refused (wrong, replayed, or the device is locked): the caller sees the
+    /// rejection's error, the audit trail records its device and reason.
+    #[error("{}", .0.error)]
+    Mfa(Box<MfaRejection>),
+}
+
+/// Why an MFA code was refused, as the audit trail records it (never the code itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaFailure {
+    /// A wrong, replayed or out-of-window code; it counts towards the device's lock.
+    InvalidCode,
+    /// The device is locked after too many wrong codes; the code was not checked.
+    Locked,
+    /// The serial names no device of the caller (an STS check before any code is tried).
+    UnknownDevice,
+}
+
+impl MfaFailure {
+    /// The audit trail's `reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidCode => "mfa_invalid_code",
+            Self::Locked => "mfa_locked",
+            Self::UnknownDevice => "mfa_unknown_device",
+        }
+    }
+}
+
+/// A refused MFA code: the device it was for, why, and the AWS error the caller gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaRejection {
+    pub serial: String,
+    pub failure: MfaFailure,
+    pub error: ServiceError,
 }
 
 impl Error {
@@ -44,6 +78,23 @@ impl Error {
         Self::new(ErrorCode::InvalidInput, message)
     }
 
+    /// A refused MFA code answered with `code` and `message`, audited with `serial` and `failure`.
+    pub fn mfa(serial: &str, failure: MfaFailure, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Mfa(Box::new(MfaRejection {
+            serial: serial.to_owned(),
+            failure,
+            error: ServiceError::new(code, message.into()),
+        }))
+    }
+
+    /// The refused MFA code this error is, if it is one.
+    pub fn mfa_rejection(&self) -> Option<&MfaRejection> {
+        match self {
+            Self::Mfa(rejection) => Some(rejection),
+            _ => None,
+        }
+    }
+
     /// `LimitExceeded: Cannot exceed quota for <quota>: <n>`, AWS's wording for every count limit.
     pub fn quota(quota: &str, limit: usize) -> Self {
         Self::limit_exceeded(format!("Cannot exceed quota for {quota}: {limit}"))
@@ -53,6 +104,7 @@ impl Error {
     pub fn into_service_error(self) -> ServiceError {
         match self {
             Self::Service(error) => error,
+            Self::Mfa(rejection) => rejection.error,
             Self::Store(StoreError::Contention { attempts }) => {
                 tracing::warn!(attempts, "write gave up under contention");
                 ServiceError::new(
@@ -76,6 +128,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Service(error) => error.code,
+            Self::Mfa(rejection) => rejection.error.code,
             Self::Store(StoreError::Contention { .. }) => ErrorCode::ConcurrentModification,
             Self::Store(_) => ErrorCode::ServiceFailure,
         }

@@ -40,9 +40,9 @@ mod users;
 
 pub use access_keys::{AccessKeyIdentity, AccessKeyLastUsed, AccessKeyMetadata, CreatedAccessKey};
 pub use account::AuthorizationDetails;
-pub use error::{Error, Result};
+pub use error::{Error, MfaFailure, MfaRejection, Result};
 pub use login::{LoginProfile, UpdatePasswordPolicy};
-pub use mfa::{AssignmentStatus, CreatedMfaDevice};
+pub use mfa::{AssignmentStatus, CreatedMfaDevice, MFA_MAX_FAILURES, mfa_lock_period};
 pub use oidc::CreateOidcProvider;
 pub use page::{Page, PageRequest};
 pub use report::ReportState;

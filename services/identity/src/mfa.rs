@@ -3,17 +3,24 @@
 //!
 //! A device and its user each record the assignment (`device.user`, `user.mfa_devices`), and every
 //! change writes both in one transaction.
+//!
+//! Code guessing is throttled per device, in the store so that every replica sees it: each attempt
+//! to prove a code (`EnableMFADevice`, `ResyncMFADevice`, a sign-in) is counted in the device's
+//! [`MfaLockoutRecord`] *before* its code is checked, in one transaction with the lock check, so
+//! parallel guesses cannot slip past the count. The [`MFA_MAX_FAILURES`]th unproven attempt locks the
+//! device for [`mfa_lock_period`] (one minute, doubling per lock up to an hour); while locked, every code
+//! is refused unchecked, correct or not. A correct code deletes the record.
 
 use tessera_arn::{Arn, IamEntity, ValidationError, Violation, validate_mfa_code, validate_mfa_serial};
 use tessera_credentials::{Secret, TotpSeed, otpauth_uri, parse_code, qr_png, verify_code, verify_consecutive};
 use tessera_proto::error::ErrorCode;
-use tessera_store::iam::{self, MfaDeviceRecord, Tag};
+use tessera_store::iam::{self, MfaDeviceRecord, MfaLockoutRecord, Millis, Tag};
 use tessera_store::{Key, Store, update};
 
 use crate::entity::{self, AnyEntity};
 use crate::page::{Page, PageRequest, paginate};
 use crate::users::{mfa_key, path_or_root};
-use crate::{Account, Error, Identity, Result, tags};
+use crate::{Account, Error, Identity, MfaFailure, Result, tags};
 
 /// MFA devices per user.
 pub(crate) const MAX_MFA_DEVICES_PER_USER: usize = 8;
@@ -27,6 +34,25 @@ pub(crate) const RESYNC_WINDOW: u64 = tessera_credentials::totp::MAX_WINDOW;
 
 /// Steps either side of now for a sign-in code.
 pub(crate) const SIGN_IN_WINDOW: u64 = 1;
+
+/// Unproven attempts a device allows before it locks (the last of them locks it, and is still
+/// checked: a correct code then unlocks it at once).
+pub const MFA_MAX_FAILURES: u32 = 5;
+
+/// The first lock; each further lock without a correct code in between doubles it.
+const FIRST_LOCK_MILLIS: Millis = 60_000;
+
+/// The longest lock: five guesses an hour make a six-digit code a matter of years.
+const MAX_LOCK_MILLIS: Millis = 3_600_000;
+
+/// How long the `lockouts`th lock since the last correct code lasts (1-based), in milliseconds.
+pub fn mfa_lock_period(lockouts: u32) -> Millis {
+    let doublings = lockouts.saturating_sub(1).min(32);
+    FIRST_LOCK_MILLIS.saturating_mul(1 << doublings).min(MAX_LOCK_MILLIS)
+}
+
+/// STS's answer to a wrong sign-in code.
+const SIGN_IN_INVALID_CODE: &str = "MultiFactorAuthentication failed with invalid MFA one time pass code.";
 
 /// Longest `VirtualMFADeviceName` the model accepts.
 const MAX_DEVICE_NAME_LEN: usize = 226;
@@ -63,8 +89,34 @@ pub(crate) fn device_not_found(serial: &str) -> Error {
     Error::no_such_entity(format!("VirtualMFADevice with serial number {serial} doesn't exist."))
 }
 
-fn invalid_code() -> Error {
-    Error::new(ErrorCode::InvalidAuthenticationCode, "Authentication code for device is not valid.")
+/// IAM's answer to wrong codes for `serial` (`EnableMFADevice`, `ResyncMFADevice`).
+fn invalid_code(serial: &str) -> Error {
+    Error::mfa(
+        serial,
+        MfaFailure::InvalidCode,
+        ErrorCode::InvalidAuthenticationCode,
+        "Authentication code for device is not valid.",
+    )
+}
+
+/// The answer to any code for a locked device, on every path: `AccessDenied` (403), which AWS
+/// clients do not retry, unlike `Throttling`, whose retries would only meet the lock again.
+fn locked(serial: &str, until: Millis, now: Millis) -> Error {
+    let secs = until.saturating_sub(now).div_ceil(1000).max(1);
+    Error::mfa(
+        serial,
+        MfaFailure::Locked,
+        ErrorCode::AccessDenied,
+        format!(
+            "MultiFactorAuthentication failed: MFA device {serial} is temporarily locked after too many invalid \
+             authentication codes. Try again in {secs} seconds."
+        ),
+    )
+}
+
+/// The key of the lockout record of the device named `name`.
+fn lockout_key(account: &Account, name: &str) -> Key {
+    iam::named(account.ns(), iam::MFA_LOCKOUT, name)
 }
 
 fn internal(what: &str) -> Error {
@@ -119,7 +171,7 @@ pub(crate) fn device_key(account: &Account, serial: &str) -> Result<Key> {
 }
 
 /// A two-code input, validated under the field names of `EnableMFADevice`.
-fn two_codes(code1: &str, code2: &str) -> Result<(u32, u32)> {
+fn two_codes(serial: &str, code1: &str, code2: &str) -> Result<(u32, u32)> {
     for (field, code) in [("authenticationCode1", code1), ("authenticationCode2", code2)] {
         validate_mfa_code(code).map_err(|mut e| {
             e.field = field;
@@ -128,7 +180,7 @@ fn two_codes(code1: &str, code2: &str) -> Result<(u32, u32)> {
     }
     match (parse_code(code1), parse_code(code2)) {
         (Some(a), Some(b)) => Ok((a, b)),
-        _ => Err(invalid_code()),
+        _ => Err(invalid_code(serial)),
     }
 }
 
@@ -198,6 +250,48 @@ impl<S: Store> Identity<S> {
         self.env.now_millis() / 1000
     }
 
+    /// Counts an attempt to prove a code of `device` before the code is checked, or refuses it while
+    /// the device is locked. The check and the count are one transaction, so at most
+    /// [`MFA_MAX_FAILURES`] codes are ever checked per lock period, however many arrive at once; an
+    /// attempt that cannot be counted (contention, a store failure) is refused unchecked.
+    async fn count_attempt(&self, account: &Account, device: &MfaDeviceRecord) -> Result<()> {
+        let key = lockout_key(account, &device.name);
+        let now = self.env.now_millis();
+        let (key, serial) = (&key, device.serial.as_str());
+        let record = update(&*self.store, |tx| async move {
+            let mut record: MfaLockoutRecord = tx.read(key).await?.unwrap_or_default();
+            if let Some(until) = record.locked_until.filter(|&until| until > now) {
+                return Err(locked(serial, until, now));
+            }
+            if record.failures >= MFA_MAX_FAILURES {
+                // The lock has passed: a fresh allowance, but the next lock is longer.
+                record.failures = 0;
+                record.locked_until = None;
+            }
+            record.failures += 1;
+            if record.failures >= MFA_MAX_FAILURES {
+                record.lockouts = record.lockouts.saturating_add(1);
+                record.locked_until = Some(now.saturating_add(mfa_lock_period(record.lockouts)));
+            }
+            tx.write(key.clone(), &record);
+            Ok::<_, Error>(record)
+        })
+        .await;
+        match &record {
+            Ok(MfaLockoutRecord { lockouts, locked_until: Some(until), .. }) => {
+                tracing::warn!(
+                    serial,
+                    lockouts,
+                    locked_for_secs = until.saturating_sub(now) / 1000,
+                    "mfa device locked after too many unproven codes"
+                );
+            }
+            Err(Error::Mfa(_)) => tracing::info!(serial, "mfa code refused: the device is locked"),
+            _ => {}
+        }
+        record.map(drop)
+    }
+
     /// Checks two consecutive codes newer than anything the device accepted before, returning the
     /// counter of the second.
     fn check_two_codes(
@@ -207,9 +301,10 @@ impl<S: Store> Identity<S> {
         codes: (u32, u32),
         window: u64,
     ) -> Result<u64> {
-        let last = verify_consecutive(seed, codes.0, codes.1, self.unix_secs(), window).ok_or_else(invalid_code)?;
+        let invalid = || invalid_code(&device.serial);
+        let last = verify_consecutive(seed, codes.0, codes.1, self.unix_secs(), window).ok_or_else(invalid)?;
         if device.last_counter.is_some_and(|used| last.saturating_sub(1) <= used) {
-            return Err(invalid_code());
+            return Err(invalid());
         }
         Ok(last)
     }
@@ -223,16 +318,18 @@ impl<S: Store> Identity<S> {
         code1: &str,
         code2: &str,
     ) -> Result<()> {
-        let codes = two_codes(code1, code2)?;
+        let codes = two_codes(serial, code1, code2)?;
         self.get_user(account, user_name).await?;
         let (device, seed) = self.device_and_seed(account, serial).await?;
         if device.user.is_some() {
             return Err(Error::already_exists(format!("MFA device {serial} is already in use.")));
         }
+        self.count_attempt(account, &device).await?;
         let counter = self.check_two_codes(&device, &seed, codes, ENABLE_WINDOW)?;
         let now = self.env.now_millis();
         let key = device_key(account, serial)?;
-        let (key, verified) = (&key, &device.sealed_seed);
+        let lockout = lockout_key(account, &device.name);
+        let (key, lockout, verified) = (&key, &lockout, &device.sealed_seed);
         update(&*self.store, |tx| async move {
             let mut device: MfaDeviceRecord =
                 tx.read(key).await?.filter(|d| names(d, serial)).ok_or_else(|| device_not_found(serial))?;
@@ -240,7 +337,7 @@ impl<S: Store> Identity<S> {
             if device.sealed_seed != *verified
                 || device.last_counter.is_some_and(|used| counter.saturating_sub(1) <= used)
             {
-                return Err(invalid_code());
+                return Err(invalid_code(&device.serial));
             }
             if device.user.is_some() {
                 return Err(Error::already_exists(format!("MFA device {serial} is already in use.")));
@@ -254,6 +351,7 @@ impl<S: Store> Identity<S> {
             device.enable_date = Some(now);
             device.last_counter = Some(counter);
             tx.write(key.clone(), &device);
+            tx.delete(lockout.clone());
             entity::write(&tx, account, &AnyEntity::User(user));
             Ok(())
         })
@@ -270,25 +368,28 @@ impl<S: Store> Identity<S> {
         code1: &str,
         code2: &str,
     ) -> Result<()> {
-        let codes = two_codes(code1, code2)?;
+        let codes = two_codes(serial, code1, code2)?;
         let user = self.get_user(account, user_name).await?;
         let (device, seed) = self.device_and_seed(account, serial).await?;
         if device.user.as_deref().is_none_or(|u| iam::folded(u) != iam::folded(&user.principal.name)) {
             return Err(device_not_found(serial));
         }
+        self.count_attempt(account, &device).await?;
         let counter = self.check_two_codes(&device, &seed, codes, RESYNC_WINDOW)?;
         let key = device_key(account, serial)?;
-        let (key, verified) = (&key, &device.sealed_seed);
+        let lockout = lockout_key(account, &device.name);
+        let (key, lockout, verified) = (&key, &lockout, &device.sealed_seed);
         update(&*self.store, |tx| async move {
             let mut device: MfaDeviceRecord =
                 tx.read(key).await?.filter(|d| names(d, serial)).ok_or_else(|| device_not_found(serial))?;
             if device.sealed_seed != *verified
                 || device.last_counter.is_some_and(|used| counter.saturating_sub(1) <= used)
             {
-                return Err(invalid_code());
+                return Err(invalid_code(&device.serial));
             }
             device.last_counter = Some(counter);
             tx.write(key.clone(), &device);
+            tx.delete(lockout.clone());
             Ok(())
         })
         .await
@@ -320,7 +421,8 @@ impl<S: Store> Identity<S> {
         .await
     }
 
-    /// `DeleteVirtualMFADevice`: only once it is deactivated.
+    /// `DeleteVirtualMFADevice`: only once it is deactivated. Its lock goes with it (a device
+    /// created later under the name has another seed).
     pub async fn delete_virtual_mfa_device(&self, account: &Account, serial: &str) -> Result<()> {
         let key = device_key(account, serial)?;
         let key = &key;
@@ -331,6 +433,7 @@ impl<S: Store> Identity<S> {
                 return Err(Error::delete_conflict("MFA device is still in use."));
             }
             tx.delete(key.clone());
+            tx.delete(lockout_key(account, &device.name));
             Ok(())
         })
         .await
@@ -374,9 +477,12 @@ impl<S: Store> Identity<S> {
         Ok(paginate(devices, page, |(k, _)| k.clone())?.map(|(_, d)| d))
     }
 
-    /// A sign-in check for STS (`SerialNumber` + `TokenCode`): whether `code` is a fresh code of an
-    /// assigned device. Each code is accepted once: the device remembers the last counter used, so
-    /// a replayed (or older) code is `false`. Unknown devices and malformed codes are `false` too.
+    /// A sign-in check for STS (`SerialNumber` + `TokenCode`), and the one place a sign-in code is
+    /// checked: `Ok(true)` when `code` is a fresh code of an assigned device; `Ok(false)` when there
+    /// is no device to check it against (unknown or unassigned device, malformed code), which counts
+    /// nothing. Otherwise the attempt is counted against the device and refused with STS's
+    /// `AccessDenied` as an [`Error::Mfa`]: a wrong code, a replayed one (each code is accepted once:
+    /// the device remembers the last counter used), or any code while the device is locked.
     pub async fn verify_mfa_code(&self, account: &Account, serial: &str, code: &str) -> Result<bool> {
         let Some(code) = parse_code(code) else { return Ok(false) };
         let (device, seed) = match self.device_and_seed(account, serial).await {
@@ -389,12 +495,16 @@ impl<S: Store> Identity<S> {
         if device.user.is_none() {
             return Ok(false);
         }
+        self.count_attempt(account, &device).await?;
+        let wrong =
+            || Error::mfa(&device.serial, MfaFailure::InvalidCode, ErrorCode::AccessDenied, SIGN_IN_INVALID_CODE);
         let Some(counter) = verify_code(&seed, code, self.unix_secs(), SIGN_IN_WINDOW, device.last_counter) else {
-            return Ok(false);
+            return Err(wrong());
         };
         let key = device_key(account, serial)?;
-        let (key, verified) = (&key, &device.sealed_seed);
-        update(&*self.store, |tx| async move {
+        let lockout = lockout_key(account, &device.name);
+        let (key, lockout, verified) = (&key, &lockout, &device.sealed_seed);
+        let accepted = update(&*self.store, |tx| async move {
             let Some(mut device) = tx.read::<MfaDeviceRecord>(key).await? else { return Ok(false) };
             if device.sealed_seed != *verified
                 || device.user.is_none()
@@ -404,9 +514,11 @@ impl<S: Store> Identity<S> {
             }
             device.last_counter = Some(counter);
             tx.write(key.clone(), &device);
-            Ok(true)
+            tx.delete(lockout.clone());
+            Ok::<_, Error>(true)
         })
-        .await
+        .await?;
+        if accepted { Ok(true) } else { Err(wrong()) }
     }
 }
 
@@ -535,13 +647,19 @@ mod tests {
         assert!(!f.identity.verify_mfa_code(&f.account, &serial, &format_code(hotp(&seed, now))).await.unwrap());
         let (c1, c2) = pair(&f, &seed);
         f.identity.enable_mfa_device(&f.account, "alice", &serial, &c1, &c2).await.unwrap();
-        // The enabling code itself is spent.
-        assert!(!f.identity.verify_mfa_code(&f.account, &serial, &c2).await.unwrap());
+        // The enabling code itself is spent: refused as STS refuses a wrong code, for the audit
+        // trail a rejection of this device.
+        let spent = f.identity.verify_mfa_code(&f.account, &serial, &c2).await.unwrap_err();
+        let rejection = spent.mfa_rejection().expect("an MFA rejection").clone();
+        assert_eq!((rejection.serial.as_str(), rejection.failure), (serial.as_str(), MfaFailure::InvalidCode));
+        assert_eq!(rejection.error.code, ErrorCode::AccessDenied);
+        assert_eq!(rejection.error.message, SIGN_IN_INVALID_CODE);
 
         f.clock.advance(std::time::Duration::from_secs(30));
         let next = format_code(hotp(&seed, now + 1));
         assert!(f.identity.verify_mfa_code(&f.account, &serial, &next).await.unwrap());
-        assert!(!f.identity.verify_mfa_code(&f.account, &serial, &next).await.unwrap(), "replay");
+        let replay = f.identity.verify_mfa_code(&f.account, &serial, &next).await.unwrap_err();
+        assert_eq!(replay.mfa_rejection().map(|r| r.failure), Some(MfaFailure::InvalidCode), "replay");
         assert!(!f.identity.verify_mfa_code(&f.account, &serial, "abc").await.unwrap());
         assert!(!f.identity.verify_mfa_code(&f.account, "arn:aws:iam::123456789012:mfa/none", &next).await.unwrap());
         assert!(!f.identity.verify_mfa_code(&f.account, "arn:aws:iam::999999999999:mfa/phone", &next).await.unwrap());
@@ -559,6 +677,15 @@ mod tests {
             f.identity.resync_mfa_device(&f.account, "bob", &serial, &r1, &r2).await.unwrap_err().code(),
             ErrorCode::NoSuchEntity
         );
+    }
+
+    #[test]
+    fn lock_periods_double_up_to_the_cap() {
+        let periods: Vec<Millis> = (1..=8).map(mfa_lock_period).collect();
+        assert_eq!(periods[..6], [60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000]);
+        assert_eq!(periods[6..], [MAX_LOCK_MILLIS, MAX_LOCK_MILLIS]);
+        assert_eq!(mfa_lock_period(u32::MAX), MAX_LOCK_MILLIS);
+        assert_eq!(mfa_lock_period(0), FIRST_LOCK_MILLIS);
     }
 
     #[tokio::test]
