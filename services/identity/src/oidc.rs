@@ -108,9 +108,10 @@ fn check_client_ids(ids: &[String]) -> Result<Vec<String>> {
         if !unique.contains(id) {
             unique.push(id.clone());
         }
-    }
-    if unique.len() > MAX_CLIENT_IDS {
-        return Err(Error::quota("ClientIDsPerOpenIdConnectProvider", MAX_CLIENT_IDS));
+        // Checked as the list grows, so that finding duplicates stays linear in the input.
+        if unique.len() > MAX_CLIENT_IDS {
+            return Err(Error::quota("ClientIDsPerOpenIdConnectProvider", MAX_CLIENT_IDS));
+        }
     }
     Ok(unique)
 }
@@ -136,9 +137,10 @@ fn check_thumbprints(thumbprints: &[String]) -> Result<Vec<String>> {
         if !unique.contains(&lower) {
             unique.push(lower);
         }
-    }
-    if unique.len() > MAX_THUMBPRINTS {
-        return Err(Error::quota("ThumbprintsPerOpenIdConnectProvider", MAX_THUMBPRINTS));
+        // Checked as the list grows, so that finding duplicates stays linear in the input.
+        if unique.len() > MAX_THUMBPRINTS {
+            return Err(Error::quota("ThumbprintsPerOpenIdConnectProvider", MAX_THUMBPRINTS));
+        }
     }
     Ok(unique)
 }
@@ -348,6 +350,21 @@ mod tests {
         }
         let long = format!("https://{}", "a".repeat(250));
         assert_eq!(normalize_url(&long).unwrap_err().code(), ErrorCode::ValidationError);
+    }
+
+    #[test]
+    fn long_client_id_and_thumbprint_lists_stop_at_the_quota() {
+        // Duplicates are found by scanning what is kept, so the scan must stop at the quota:
+        // the bad last entry is never reached.
+        let mut ids: Vec<String> = (0..5_000).map(|i| format!("client-{i}")).collect();
+        ids.push(String::new());
+        assert_eq!(check_client_ids(&ids).unwrap_err().code(), ErrorCode::LimitExceeded);
+        let mut thumbprints: Vec<String> = (0..5_000).map(|i| format!("{i:040x}")).collect();
+        thumbprints.push("short".into());
+        assert_eq!(check_thumbprints(&thumbprints).unwrap_err().code(), ErrorCode::LimitExceeded);
+        // Duplicates still count once.
+        let repeated = vec!["sts.amazonaws.com".to_owned(); 1_000];
+        assert_eq!(check_client_ids(&repeated).unwrap(), ["sts.amazonaws.com"]);
     }
 
     #[tokio::test]

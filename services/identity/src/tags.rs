@@ -24,16 +24,21 @@ fn check_tags(tags: &[Tag]) -> Result<()> {
 
 /// Checks the tags given when a resource is created.
 pub fn new_tags(tags: Vec<Tag>, quota: &str) -> Result<Vec<Tag>> {
-    check_tags(&tags)?;
+    // Counted first: the duplicate check is quadratic, so it must only see a bounded list.
     if tags.len() > MAX_TAGS {
         return Err(Error::quota(quota, MAX_TAGS));
     }
+    check_tags(&tags)?;
     Ok(tags)
 }
 
 /// Adds `new` to `existing`, overwriting values of keys that are already there (matched without
 /// case; the new key's case wins). Nothing changes unless every tag is valid and the total fits.
 pub fn tag(existing: &mut Vec<Tag>, new: Vec<Tag>, quota: &str) -> Result<()> {
+    // More than the limit can never fit, and the duplicate check is quadratic: refuse first.
+    if new.len() > MAX_TAGS {
+        return Err(Error::quota(quota, MAX_TAGS));
+    }
     check_tags(&new)?;
     let mut merged = existing.clone();
     for tag in new {
@@ -51,11 +56,11 @@ pub fn tag(existing: &mut Vec<Tag>, new: Vec<Tag>, quota: &str) -> Result<()> {
 
 /// Removes the tags with these keys (without case); absent keys are ignored, as AWS does.
 pub fn untag(existing: &mut Vec<Tag>, keys: &[String]) -> Result<()> {
-    for key in keys {
-        validate_tag_key(key)?;
-    }
     if keys.len() > MAX_TAGS {
         return Err(Error::invalid_input(format!("At most {MAX_TAGS} tag keys can be removed at once.")));
+    }
+    for key in keys {
+        validate_tag_key(key)?;
     }
     let folded: Vec<String> = keys.iter().map(|k| fold_tag_key(k)).collect();
     existing.retain(|t| !folded.contains(&fold_tag_key(&t.key)));
@@ -96,5 +101,16 @@ mod tests {
         // Overwriting an existing key does not count against the limit.
         tag(&mut tags, vec![t("K0", "new")], "TagsPerUser").unwrap();
         assert_eq!(tags.len(), 49);
+    }
+
+    #[test]
+    fn long_lists_are_refused_before_the_quadratic_duplicate_check() {
+        // Every key the same: a duplicate check over all of them would be quadratic work.
+        let many = vec![t("same", "v"); 200_000];
+        let err = new_tags(many.clone(), "TagsPerRole").unwrap_err();
+        assert_eq!(err.code(), ErrorCode::LimitExceeded);
+        assert_eq!(tag(&mut Vec::new(), many, "TagsPerRole").unwrap_err().code(), ErrorCode::LimitExceeded);
+        let keys = vec!["k".to_owned(); 200_000];
+        assert_eq!(untag(&mut Vec::new(), &keys).unwrap_err().code(), ErrorCode::InvalidInput);
     }
 }
