@@ -219,6 +219,22 @@ impl Params {
         Some(items.into_iter().map(|(_, value)| value).collect())
     }
 
+    /// How many members the list `Prefix` has, scalar or structure: the distinct indexes `N` of
+    /// its `Prefix.member.N` and `Prefix.member.N.*` parameters. Counts without copying, so a
+    /// list's length can be checked before its members are read.
+    pub fn member_count(&self, prefix: &str) -> usize {
+        let mut count = 0;
+        let mut last = None;
+        // Names are sorted, so one index's parameters are adjacent.
+        for (index, _, _) in self.member_entries(prefix) {
+            if last != Some(index) {
+                count += 1;
+                last = Some(index);
+            }
+        }
+        count
+    }
+
     /// The structure members of the list `Prefix`: one view per index (in index order) holding
     /// the `Prefix.member.N.*` parameters with `Prefix.member.N.` stripped. Views nest:
     /// `members("ContextEntries")[0].list("ContextKeyValues")`.
@@ -667,6 +683,24 @@ mod tests {
             assert_eq!(params.list_opt(prefix).as_deref(), expected, "{input:?}");
             assert_eq!(params.list(prefix), expected.unwrap_or_default(), "{input:?}");
         }
+    }
+
+    #[test]
+    fn member_counts() {
+        // (input, prefix, count)
+        let cases: &[(&str, &str, usize)] = &[
+            ("", "Tags", 0),
+            ("Tags=", "Tags", 0),
+            ("Tags.member.1=a&Tags.member.3=c", "Tags", 2),
+            ("Tags.member.1.Key=k&Tags.member.1.Value=v&Tags.member.10.Key=k&Tags.member.2.Value=v", "Tags", 3),
+            ("Tags.member.1=a&Tags.member.1.Key=k&Tags.member.1-x=z&Tags.member.10=j", "Tags", 2),
+            ("Tags.member.0=z&Tags.member.01=z&TagsX.member.1=z", "Tags", 0),
+        ];
+        for &(input, prefix, count) in cases {
+            assert_eq!(parse(input).member_count(prefix), count, "{input:?}");
+        }
+        let many: String = (1..=60).rev().map(|i| format!("Tags.member.{i}.Key=k&Tags.member.{i}.Value=v&")).collect();
+        assert_eq!(parse(&many).member_count("Tags"), 60);
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod context;
 pub mod grpc_auth;
 mod iam;
 mod limit;
+mod lists;
 mod respond;
 mod sts;
 

@@ -381,6 +381,7 @@ fn simulate_input<S: Store>(
     boundary: Option<String>,
 ) -> Result<SimulateInput> {
     let params = cx.params;
+    let page = cx.page()?;
     let owned = |list: Vec<&str>| list.into_iter().map(str::to_owned).collect::<Vec<_>>();
     identity.extend(owned(params.list("PolicyInputList")));
     let mut boundaries = owned(params.list("PermissionsBoundaryPolicyInputList"));
@@ -413,6 +414,10 @@ fn simulate_input<S: Store>(
         caller_arn,
         context_entries,
         resource_handling_option: cx.get("ResourceHandlingOption"),
+        // Checked as for every list call (MaxItems 1 to 1000, default 100; a printable marker),
+        // so the simulator always gets a page size and evaluates one page per request.
+        max_items: u32::try_from(page.limit()?).ok(),
+        marker: page.marker()?.map(str::to_owned),
         ..SimulateInput::default()
     })
 }
@@ -496,6 +501,6 @@ fn simulation_xml(r: &mut tessera_awsapi::Response, input: &SimulateInput, sourc
             });
         }
     });
-    r.bool("IsTruncated", false);
+    r.bool("IsTruncated", output["IsTruncated"].as_bool().unwrap_or(false)).opt("Marker", output["Marker"].as_str());
     Ok(())
 }
