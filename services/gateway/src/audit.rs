@@ -1,5 +1,6 @@
 //! The audit trail: one JSON line per request (time, request id, principal, access key id, action,
-//! resource, source IP, user agent, decision, error code, latency), appended by a background task
+//! resource, source IP, user agent, decision, error code, for a refused MFA code its device and
+//! reason, latency), appended by a background task
 //! to `<dir>/audit-<unix seconds>.jsonl` and rotated by size. Secrets and tokens never appear: a
 //! session token is recorded as the first 16 hex digits of its SHA-256.
 //!
@@ -44,6 +45,13 @@ pub struct AuditEvent {
     pub decision: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error_code: Option<String>,
+    /// Why the request was refused, where the error code does not say: `mfa_invalid_code`,
+    /// `mfa_locked` (the device is locked after too many wrong codes), `mfa_unknown_device`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    /// The MFA device a refused code was for. The code itself is never recorded.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mfa_serial: Option<String>,
     pub status: u16,
     pub latency_micros: u64,
 }

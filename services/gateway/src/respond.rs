@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tessera_awsapi::{IAM_NAMESPACE, IAM_VERSION, Params, QueryError, STS_NAMESPACE, STS_VERSION, error_response};
+use tessera_identity::MfaRejection;
 use tessera_proto::ServiceError;
 use tessera_sigv4::SigV4Error;
 use tessera_store::Store;
@@ -66,11 +67,17 @@ pub enum GatewayError {
     Signature(#[from] SigV4Error),
     #[error(transparent)]
     Service(#[from] ServiceError),
+    /// A refused MFA code: answered with its error, audited with its device and reason.
+    #[error("{}", .0.error)]
+    Mfa(Box<MfaRejection>),
 }
 
 impl From<tessera_identity::Error> for GatewayError {
     fn from(error: tessera_identity::Error) -> Self {
-        Self::Service(error.into_service_error())
+        match error {
+            tessera_identity::Error::Mfa(rejection) => Self::Mfa(rejection),
+            error => Self::Service(error.into_service_error()),
+        }
     }
 }
 
@@ -113,10 +120,16 @@ impl Trail {
                     GatewayError::Query(e) => e.aws_code().to_owned(),
                     GatewayError::Signature(e) => e.aws_code().to_owned(),
                     GatewayError::Service(e) => e.code.as_str().to_owned(),
+                    GatewayError::Mfa(rejection) => {
+                        event.reason = Some(rejection.failure.as_str().to_owned());
+                        event.mfa_serial = Some(rejection.serial.clone());
+                        rejection.error.code.as_str().to_owned()
+                    }
                 };
                 let denied = matches!(
                     code.as_str(),
                     "AccessDenied"
+                        | "InvalidAuthenticationCode"
                         | "InvalidClientTokenId"
                         | "SignatureDoesNotMatch"
                         | "IncompleteSignature"
@@ -153,7 +166,6 @@ pub(crate) async fn serve<S: Store>(
         return Err((Some(service), QueryError::invalid_action(&action, Some(service.version())).into()));
     }
     let failed = |e: GatewayError| (Some(service), e);
-    crate::lists::check(&params).map_err(|e| failed(tessera_identity::Error::from(e).into()))?;
     if action == "AssumeRoleWithWebIdentity" {
         // Unsigned: the web identity token is the credential.
         return sts::web_identity(gateway, &params, request_id).await.map_err(failed);
@@ -195,13 +207,8 @@ pub(crate) fn to_http(outcome: &Outcome, request_id: &str) -> Response {
                     let xml = error_response(ns, e.aws_code(), &e.aws_message(), e.http_status() < 500, request_id);
                     (status(e.http_status()), xml)
                 }
-                GatewayError::Service(e) => {
-                    if e.code.http_status() >= 500 {
-                        tracing::error!(code = e.code.as_str(), message = %e.message, "request failed");
-                    }
-                    let xml = error_response(ns, e.code.as_str(), &e.message, e.code.sender_fault(), request_id);
-                    (status(e.code.http_status()), xml)
-                }
+                GatewayError::Service(e) => service_error(e, ns, request_id),
+                GatewayError::Mfa(rejection) => service_error(&rejection.error, ns, request_id),
             }
         }
     };
@@ -212,6 +219,15 @@ pub(crate) fn to_http(outcome: &Outcome, request_id: &str) -> Response {
         headers.insert("x-amzn-requestid", id);
     }
     response
+}
+
+/// A service error's status and XML.
+fn service_error(e: &ServiceError, ns: &str, request_id: &str) -> (StatusCode, String) {
+    if e.code.http_status() >= 500 {
+        tracing::error!(code = e.code.as_str(), message = %e.message, "request failed");
+    }
+    let xml = error_response(ns, e.code.as_str(), &e.message, e.code.sender_fault(), request_id);
+    (status(e.code.http_status()), xml)
 }
 
 fn status(code: u16) -> StatusCode {

@@ -381,7 +381,10 @@ impl<S: Store> Sts<S> {
         if owns && self.identity.verify_mfa_code(&caller.account, serial, code).await? {
             return Ok(Some(self.now_secs()));
         }
-        Err(Error::new(
+        // No device of the caller's to check the code against: nothing is counted, but audited.
+        Err(Error::mfa(
+            serial,
+            tessera_identity::MfaFailure::UnknownDevice,
             ErrorCode::AccessDenied,
             "MultiFactorAuthentication failed with invalid MFA one time pass code.",
         ))
