@@ -166,6 +166,7 @@ pub(crate) async fn serve<S: Store>(
         return Err((Some(service), QueryError::invalid_action(&action, Some(service.version())).into()));
     }
     let failed = |e: GatewayError| (Some(service), e);
+    crate::lists::check(&params).map_err(|e| failed(tessera_identity::Error::from(e).into()))?;
     if action == "AssumeRoleWithWebIdentity" {
         // Unsigned: the web identity token is the credential.
         return sts::web_identity(gateway, &params, request_id).await.map_err(failed);
