@@ -4,8 +4,8 @@
 //! This is a pure crate: no async runtime, no network, no store, not even transitively
 //! (`services/tessera/tests/tidy.rs` checks it). Time is an argument (unix seconds) and so is
 //! randomness (a [`RandomSource`], the trait of `tessera-arn`): services pass [`SystemRng`], tests
-//! pass a fixed generator such as [`SeededRandom`]. The one I/O it does is reading and creating
-//! the master key file with `std::fs`.
+//! pass a fixed generator such as [`SeededRandom`]. The one I/O it does is with `std::fs`: reading
+//! and creating the master key file, and creating owner-only files ([`private_fs`]).
 //!
 //! - [`secret`]: [`Secret`], a string whose `Debug` is redacted, and [`constant_time_eq`].
 //! - [`master_key`]: the [`MasterKey`], its key file (`tessera-master-key-v1:<base64>`, mode 0600)
@@ -13,6 +13,8 @@
 //! - [`seal`]: [`MasterKey::seal`] and [`MasterKey::open`], AES-256-GCM blobs
 //!   `v1.<key id>.<base64url>` bound to their owner by associated data.
 //! - [`password`]: Argon2id PHC strings ([`hash_password`], [`verify_password`]).
+//! - [`private_fs`]: how every file (0600) and directory (0700) under the data directory is
+//!   created, whatever the umask.
 //! - [`totp`]: RFC 6238 codes, base32 seeds, the two-consecutive-codes check of IAM's
 //!   `EnableMFADevice`, replay-safe sign-in checks, `otpauth://` URIs and their QR code PNGs.
 //! - [`random`]: [`SystemRng`], the OS generator as a [`RandomSource`].
@@ -45,6 +47,7 @@ use std::path::PathBuf;
 pub mod jwt;
 pub mod master_key;
 pub mod password;
+pub mod private_fs;
 pub mod random;
 pub mod seal;
 pub mod secret;

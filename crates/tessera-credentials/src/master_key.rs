@@ -136,14 +136,7 @@ fn io_error(action: &'static str, path: &Path, source: io::Error) -> KeyFileErro
 
 /// Creates `path` (failing if it exists) readable and writable by the owner only, and syncs it.
 fn write_new_file(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
+    let mut file = crate::private_fs::open(path, OpenOptions::new().write(true).create_new(true))?;
     file.write_all(contents)?;
     file.sync_all()
 }

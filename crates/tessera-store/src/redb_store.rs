@@ -46,9 +46,16 @@ impl RedbStore {
     /// Opens (creating if needed) the store in directory `dir`. This blocks: it may repair the file
     /// after a crash. From async code, call it through `spawn_blocking` (as `AnyStore::open` does).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir.as_ref())?;
+        // Owner-only whatever the umask (redb alone would create the file 0666 minus the umask):
+        // the file holds sealed secrets.
+        tessera_credentials::private_fs::create_dir_all(dir.as_ref())?;
         let path = dir.as_ref().join(Self::FILE_NAME);
-        let db = Database::create(&path).map_err(redb::Error::from)?;
+        let file = tessera_credentials::private_fs::open(
+            &path,
+            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false),
+        )?;
+        let backend = redb::backends::FileBackend::new(file).map_err(redb::Error::from)?;
+        let db = Database::builder().create_with_backend(backend).map_err(redb::Error::from)?;
         // Create the tables once so readers never meet a missing table.
         let txn = db.begin_write().map_err(redb::Error::from)?;
         txn.open_table(ENTRIES).map_err(redb::Error::from)?;

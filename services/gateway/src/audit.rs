@@ -63,9 +63,10 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Starts the writer task appending under `dir` (created if missing).
+    /// Starts the writer task appending under `dir` (created if missing). Directory and files are
+    /// owner-only (`tessera_credentials::private_fs`).
     pub fn start(dir: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        tessera_credentials::private_fs::create_dir_all(dir)?;
         let (tx, mut rx) = mpsc::channel::<AuditEvent>(QUEUE);
         let dir = dir.to_owned();
         tokio::task::spawn_blocking(move || {
@@ -107,7 +108,7 @@ impl AuditLog {
 fn open_new(dir: &Path) -> std::io::Result<File> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let path = dir.join(format!("audit-{now:016}.jsonl"));
-    OpenOptions::new().create(true).append(true).open(path)
+    tessera_credentials::private_fs::open(&path, OpenOptions::new().create(true).append(true))
 }
 
 /// The first 16 hex digits of the SHA-256 of a secret value, for correlating without revealing.

@@ -110,7 +110,7 @@ impl<S: Store> Replicas<S> {
 
     /// The replica that serves attempt `i` (they take turns, as a load balancer would).
     fn replica(&self, i: u32) -> &Identity<S> {
-        if i % 2 == 0 { &self.a } else { &self.b }
+        if i.is_multiple_of(2) { &self.a } else { &self.b }
     }
 
     /// Moves to the next TOTP step, so the next correct code is fresh (each is accepted once).

@@ -106,7 +106,7 @@ pub struct Server {
 impl Server {
     /// Opens everything and binds both endpoints, then serves in the background.
     pub async fn start(config: ServeConfig) -> Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
+        tessera_credentials::private_fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create the data directory `{}`", config.data_dir.display()))?;
         let location = match &config.store {
             Some(location) => location.clone(),
@@ -288,16 +288,11 @@ fn root_key_from_env() -> Result<Option<(String, tessera_credentials::Secret)>> 
 /// Writes the root key in the `credential_process` shape, readable by the owner only.
 fn write_root_credentials(dir: &Path, key_id: &str, secret: &str) -> Result<()> {
     use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     let path = dir.join("root-credentials.json");
     let body = serde_json::json!({ "Version": 1, "AccessKeyId": key_id, "SecretAccessKey": secret });
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    let mut file =
+        tessera_credentials::private_fs::open(&path, std::fs::OpenOptions::new().write(true).create(true).truncate(true))
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
     writeln!(file, "{body:#}")?;
     file.sync_all()?;
     Ok(())
