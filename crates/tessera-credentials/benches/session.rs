@@ -22,6 +22,7 @@ fn typical(rng: &mut SeededRandom) -> SessionClaims {
         principal_id: "AROA3XFRBF535PLBIFPI4:ci-build-42".into(),
         role_arn: Some("arn:aws:iam::123456789012:role/service/deploy-role".into()),
         source_user_arn: Some("arn:aws:iam::123456789012:user/alice".into()),
+        source_user_id: None,
         session_name: Some("ci-build-42".into()),
         session_id: new_session_id(rng),
         access_key_id,

@@ -68,7 +68,8 @@ const HAS_SOURCE_IDENTITY: u8 = 1 << 3;
 const HAS_MFA: u8 = 1 << 4;
 const HAS_SESSION_POLICY: u8 = 1 << 5;
 const HAS_POLICY_INLINE: u8 = 1 << 6;
-const KNOWN_FLAGS: u8 = (1 << 7) - 1;
+// Every bit of the flags byte is now taken: another optional field needs a new `CLAIMS_VERSION`.
+const HAS_SOURCE_USER_ID: u8 = 1 << 7;
 
 /// The kind of principal a session token stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -129,6 +130,10 @@ pub struct SessionClaims {
     pub role_arn: Option<String>,
     /// The IAM user (or root) whose long-term keys started the chain, if any.
     pub source_user_arn: Option<String>,
+    /// For federated users, the unique id (`AIDA…`) of the IAM user that made the session: its
+    /// permissions are that user's, and only while the user with this id exists (a user deleted
+    /// and created again under the same name has another id).
+    pub source_user_id: Option<String>,
     /// The role session name or federated user name.
     pub session_name: Option<String>,
     /// This session's id, the key of its revocation record ([`new_session_id`]).
@@ -179,9 +184,6 @@ impl SessionClaims {
         let kind = SessionKind::from_byte(r.byte()?).ok_or(malformed("unknown session kind"))?;
         let chain_depth = r.byte()?;
         let flags = r.byte()?;
-        if flags & !KNOWN_FLAGS != 0 {
-            return Err(malformed("unknown claim flags"));
-        }
         if flags & HAS_POLICY_INLINE != 0 && flags & HAS_SESSION_POLICY == 0 {
             return Err(malformed("inline policy flag without a session policy"));
         }
@@ -196,6 +198,7 @@ impl SessionClaims {
         let role_arn = r.optional_string(a, has(HAS_ROLE_ARN))?;
         let source_user_arn = r.optional_string(a, has(HAS_SOURCE_USER_ARN))?;
         let session_name = r.optional_string(a, has(HAS_SESSION_NAME))?;
+        let source_user_id = r.optional_string(a, has(HAS_SOURCE_USER_ID))?;
         let session_id = r.string(a)?;
         let access_key_id = r.string(a)?;
         let secret_access_key = Secret::new(r.string(a)?);
@@ -222,6 +225,7 @@ impl SessionClaims {
             principal_id,
             role_arn,
             source_user_arn,
+            source_user_id,
             session_name,
             session_id,
             access_key_id,
@@ -247,6 +251,7 @@ impl SessionClaims {
             (self.mfa_authenticated_at.is_some(), HAS_MFA),
             (self.session_policy.is_some(), HAS_SESSION_POLICY),
             (self.session_policy.as_ref().is_some_and(|p| p.inline.is_some()), HAS_POLICY_INLINE),
+            (self.source_user_id.is_some(), HAS_SOURCE_USER_ID),
         ] {
             if present {
                 flags |= bit;
@@ -262,7 +267,9 @@ impl SessionClaims {
         put_str(out, account);
         put_text(out, account, &self.principal_arn);
         put_text(out, account, &self.principal_id);
-        for value in [&self.role_arn, &self.source_user_arn, &self.session_name].into_iter().flatten() {
+        for value in
+            [&self.role_arn, &self.source_user_arn, &self.session_name, &self.source_user_id].into_iter().flatten()
+        {
             put_text(out, account, value);
         }
         put_text(out, account, &self.session_id);
@@ -297,6 +304,7 @@ impl SessionClaims {
             + opt_len(&self.role_arn)
             + opt_len(&self.source_user_arn)
             + opt_len(&self.session_name)
+            + opt_len(&self.source_user_id)
             + str_len(&self.session_id)
             + str_len(&self.access_key_id)
             + str_len(self.secret_access_key.expose())
@@ -825,6 +833,7 @@ mod tests {
             principal_id: "AROA3XFRBF535PLBIFPI4:ci-build-42".into(),
             role_arn: Some("arn:aws:iam::123456789012:role/service/deploy-role".into()),
             source_user_arn: Some("arn:aws:iam::123456789012:user/alice".into()),
+            source_user_id: None,
             session_name: Some("ci-build-42".into()),
             session_id: new_session_id(rng),
             access_key_id,
@@ -843,6 +852,7 @@ mod tests {
     fn full(rng: &mut SeededRandom) -> SessionClaims {
         SessionClaims {
             source_identity: Some("alice@example.com".into()),
+            source_user_id: Some("AIDAEXAMPLEUSERID0001".into()),
             tags: vec![("team".into(), "platform".into()), ("env".into(), "prod".into()), ("é".into(), String::new())],
             transitive_tag_keys: vec!["team".into()],
             session_policy: Some(SessionPolicy {
@@ -1194,13 +1204,14 @@ mod tests {
                 strings(),
                 policy,
                 proptest::option::of(any::<u64>()),
+                opt(),
             ),
         )
             .prop_map(
                 |(
                     (kind, account, principal_arn, principal_id, role_arn, source_user_arn, session_name, session_id),
                     (access_key_id, secret, issued_at, expires_at, source_identity, chain_depth),
-                    (tags, transitive_tag_keys, session_policy, mfa_authenticated_at),
+                    (tags, transitive_tag_keys, session_policy, mfa_authenticated_at, source_user_id),
                 )| SessionClaims {
                     account,
                     kind,
@@ -1208,6 +1219,7 @@ mod tests {
                     principal_id,
                     role_arn,
                     source_user_arn,
+                    source_user_id,
                     session_name,
                     session_id,
                     access_key_id,

@@ -42,6 +42,14 @@ impl CompiledPolicy {
         CompiledPolicy { id: id.into(), statements }
     }
 
+    /// A policy that allows and denies nothing: what a session policy contributes once the managed
+    /// policy it named has been deleted. In a session layer it still counts as a session policy,
+    /// so the layer allows nothing (an empty layer would mean "no session policy", which caps
+    /// nothing).
+    pub fn nothing(id: impl Into<Arc<str>>) -> CompiledPolicy {
+        CompiledPolicy { id: id.into(), statements: Vec::new() }
+    }
+
     /// The policy's id.
     pub fn id(&self) -> &str {
         &self.id

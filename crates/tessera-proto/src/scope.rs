@@ -12,11 +12,16 @@ pub const CALLER_ACCOUNT_METADATA: &str = "tessera-caller-account";
 /// The metadata key the gateway's gRPC layer sets to the access key id the caller used.
 pub const CALLER_KEY_METADATA: &str = "tessera-caller-key";
 
+/// The metadata key the gateway's gRPC layer sets to the caller's address (the connection's
+/// peer): the only source of `aws:SourceIp` when the layer ran.
+pub const CALLER_SOURCE_IP_METADATA: &str = "tessera-caller-source-ip";
+
 /// Who the layer authenticated, if it ran.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
     pub account: Option<String>,
     pub access_key_id: Option<String>,
+    pub source_ip: Option<String>,
 }
 
 impl Scope {
@@ -29,6 +34,12 @@ impl Scope {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// The caller's source IP: the peer address when the layer ran (whatever the body says),
+    /// else the body's value (the internal API trusts its callers).
+    pub fn source_ip(&self, from_body: Option<String>) -> Option<String> {
+        if self.account.is_some() { self.source_ip.clone() } else { from_body }
     }
 
     /// Refuses a body `Caller` whose key is not the one that authenticated.
@@ -46,7 +57,11 @@ impl Scope {
 /// Splits a request into the caller's scope and its message.
 pub fn split<T>(request: Request<T>) -> (Scope, T) {
     let get = |key: &str| request.metadata().get(key).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let scope = Scope { account: get(CALLER_ACCOUNT_METADATA), access_key_id: get(CALLER_KEY_METADATA) };
+    let scope = Scope {
+        account: get(CALLER_ACCOUNT_METADATA),
+        access_key_id: get(CALLER_KEY_METADATA),
+        source_ip: get(CALLER_SOURCE_IP_METADATA),
+    };
     (scope, request.into_inner())
 }
 

@@ -3,9 +3,7 @@
 
 use tessera_arn::Arn;
 use tessera_awsapi::{Params, QueryError, Response};
-use tessera_identity::{Account, Error, PageRequest};
-use tessera_policy::{Outcome, Policies as Layers, Request, Trace, authorize};
-use tessera_proto::ErrorCode;
+use tessera_identity::{Account, PageRequest};
 use tessera_store::Store;
 use tessera_store::iam::Tag;
 use tessera_sts::{CallerCredentials, CallerKind, CallerPrincipal};
@@ -73,18 +71,7 @@ impl<S: Store> Cx<'_, S> {
     /// A user's, group's or role's ARN for authorization: the stored one when it exists (it has
     /// the path), else built from the request's `Path` (`/` when none).
     pub(crate) async fn entity_arn(&self, kind: tessera_store::iam::EntityKind, name: &str) -> String {
-        use tessera_store::iam::EntityKind;
-        let identity = &self.gateway.identity;
-        let account = self.account();
-        let (stored, noun) = match kind {
-            EntityKind::User => (identity.get_user(account, name).await.ok().map(|u| u.principal.arn), "user"),
-            EntityKind::Role => (identity.get_role(account, name).await.ok().map(|r| r.principal.arn), "role"),
-            EntityKind::Group => {
-                let page = PageRequest { marker: None, max_items: Some(1) };
-                (identity.get_group(account, name, &page).await.ok().map(|(g, _)| g.principal.arn), "group")
-            }
-        };
-        stored.unwrap_or_else(|| self.arn(noun, self.get("Path").as_deref().unwrap_or("/"), name))
+        crate::authz::entity_arn(&self.gateway.identity, self.account(), kind, name, self.get("Path").as_deref()).await
     }
 
     /// The calling IAM user's name, for parameters that default to the caller.
@@ -108,77 +95,29 @@ impl<S: Store> Cx<'_, S> {
         Arn::iam("aws", self.account().id(), &entity(kind, path, name)).to_string()
     }
 
-    /// Authorizes this request's action on `resource` with the caller's policies: the account root
-    /// may do everything in its account; anyone else needs an identity policy that allows it (and
-    /// no deny, boundary or session policy that stops it).
+    /// Authorizes this request's action on `resource` ([`crate::authz::authorize`], the path
+    /// the gRPC gate shares), with the context keys its action supports taken from the request's
+    /// parameters (`PolicyArn`, `PermissionsBoundary`, `Tags`, `TagKeys`).
     pub(crate) async fn authorize(&self, resource: &str) -> Result<()> {
+        let ask = self.ask(resource);
+        Ok(crate::authz::authorize(&self.gateway.sts, &self.caller, &ask, self.now).await?)
+    }
+
+    /// What this request asks of `resource`, with the inputs its action's keys come from.
+    pub(crate) fn ask(&self, resource: &str) -> crate::authz::Ask {
         let action = format!("{}:{}", self.service.prefix(), self.action);
         self.trail.note(|e| e.resource = Some(resource.to_owned()));
-        if matches!(self.caller.kind, CallerKind::Root) {
-            return Ok(());
-        }
-        let layers = self.gateway.sts.caller_layers(&self.caller).await?;
-        let principal = self.caller.principal();
-        let mut context = self.gateway.sts.base_context(&self.caller, self.now);
-        self.request_keys(&mut context, resource).await;
-        let policies = Layers {
-            identity: layers.0.as_ref(),
-            boundary: layers.1.as_ref(),
-            session: layers.2.as_ref(),
-            ..Layers::default()
+        let inputs = crate::authz::Inputs {
+            policy_arn: self.get("PolicyArn"),
+            boundary: self.get("PermissionsBoundary").filter(|b| !b.is_empty()),
+            tags: self.tags(),
+            tag_keys: if self.action.starts_with("Untag") {
+                self.params.list("TagKeys").into_iter().map(str::to_owned).collect()
+            } else {
+                Vec::new()
+            },
         };
-        let request = Request::new(&principal, &action, resource, &context);
-        let decision = authorize(&request, &policies, Trace::Off);
-        match decision.outcome {
-            Outcome::Allowed => Ok(()),
-            Outcome::ExplicitDeny => {
-                Err(denied(&self.caller.arn, &action, resource, "with an explicit deny in an identity-based policy"))
-            }
-            Outcome::ImplicitDeny => Err(denied(
-                &self.caller.arn,
-                &action,
-                resource,
-                &format!("because no identity-based policy allows the {action} action"),
-            )),
-        }
-    }
-}
-
-impl<S: Store> Cx<'_, S> {
-    /// The context keys that come from this request rather than the caller: whether it came over
-    /// TLS (this endpoint is plain HTTP; a TLS terminator in front is not visible to it), the tags
-    /// it sets (`aws:RequestTag/*`, `aws:TagKeys`), and the tags of the user or role it acts on
-    /// (`aws:ResourceTag/*`, also `iam:ResourceTag/*`).
-    async fn request_keys(&self, context: &mut tessera_policy::Context, resource: &str) {
-        context.insert("aws:SecureTransport", "false");
-        let mut tags = self.tags();
-        if self.action.starts_with("Untag") {
-            tags.clear();
-            let keys: Vec<String> = self.params.list("TagKeys").into_iter().map(str::to_owned).collect();
-            if !keys.is_empty() {
-                context.insert_list("aws:TagKeys", keys);
-            }
-        }
-        for tag in &tags {
-            context.insert(&format!("aws:RequestTag/{}", tag.key), tag.value.clone());
-        }
-        if !tags.is_empty() {
-            context.insert_list("aws:TagKeys", tags.iter().map(|t| t.key.clone()));
-        }
-        let resource_tags =
-            match Arn::parse(resource).ok().and_then(|arn| arn.entity().ok().map(|e| (arn.account.clone(), e))) {
-                Some((account, tessera_arn::IamEntity::User { name, .. })) if account == self.account().id() => {
-                    self.gateway.identity.get_user(self.account(), &name).await.map(|u| u.tags).unwrap_or_default()
-                }
-                Some((account, tessera_arn::IamEntity::Role { name, .. })) if account == self.account().id() => {
-                    self.gateway.identity.get_role(self.account(), &name).await.map(|r| r.tags).unwrap_or_default()
-                }
-                _ => Vec::new(),
-            };
-        for tag in resource_tags {
-            context.insert(&format!("iam:ResourceTag/{}", tag.key), tag.value.clone());
-            context.insert(&format!("aws:ResourceTag/{}", tag.key), tag.value);
-        }
+        crate::authz::Ask { action, resource: resource.to_owned(), inputs, change_own_password: false }
     }
 }
 
@@ -192,14 +131,6 @@ pub(crate) fn tags_of(params: &Params) -> Vec<Tag> {
             value: m.get("Value").unwrap_or_default().to_owned(),
         })
         .collect()
-}
-
-fn denied(caller: &str, action: &str, resource: &str, why: &str) -> GatewayError {
-    Error::new(
-        ErrorCode::AccessDenied,
-        format!("User: {caller} is not authorized to perform: {action} on resource: {resource} {why}"),
-    )
-    .into()
 }
 
 fn entity(kind: &str, path: &str, name: &str) -> tessera_arn::IamEntity {

@@ -19,26 +19,23 @@
 //! signatures over gRPC metadata are not supported: the bearer form sends the secret itself, so
 //! the gRPC port must be served over TLS (or a trusted network) when this layer is on.
 //!
-//! **Authorization.** [`rule`] maps the full method name to what the caller must be allowed:
-//! - identity and policy methods: `iam:<MethodName>`, sts methods: `sts:<MethodName>`, on resource
-//!   `*` (the layer does not decode bodies, so it cannot name the user, role or policy). Where the
-//!   gRPC method differs from AWS's action the *method* name is the action: a policy granting gRPC
-//!   callers must name `iam:AttachPolicy`, `iam:DetachPolicy`, `iam:PutInlinePolicy`,
-//!   `iam:GetInlinePolicy`, `iam:DeleteInlinePolicy`, `iam:ListInlinePolicies`,
-//!   `iam:ListAttachedPolicies`, `iam:PutPermissionsBoundary`, `iam:TagResource`, … (a wildcard
-//!   such as `iam:*Policy` covers both spellings);
-//! - `AssumeRole`, `GetSessionToken` and `GetCallerIdentity` only need an authenticated caller: the
-//!   token service authorizes them itself (trust policies), as on AWS;
+//! **Authorization.** [`rule`] says what a method requires; for most, the layer decodes the
+//! request message and authorizes it exactly as the same operation over HTTP
+//! ([`crate::grpc_ops`] says which AWS action on which resource ARN with which inputs, and
+//! [`crate::authz::authorize`] decides, with the same restrictions on temporary credentials,
+//! context keys and messages): `AttachPolicy` for a user is `iam:AttachUserPolicy` on
+//! `user/<name>` with `iam:PolicyARN`; `aws:SourceIp` is the connection's peer address.
+//! - `AssumeRole`, `GetSessionToken` and `GetCallerIdentity` only need an authenticated caller
+//!   (within the restrictions on temporary credentials): the token service authorizes them itself
+//!   (trust policies), as on AWS;
 //! - `AssumeRoleWithWebIdentity` is public: the web identity token in the request is the
 //!   credential;
 //! - internal methods (`CreateAccount`, `VerifySession`, `RevokeSession`, `RevokeRoleSessions`,
-//!   `RevokePrincipalSessions`, `WatchPolicyEpochs`) and any method the table does not know are for
+//!   `RevokePrincipalSessions`, `WatchPolicyEpochs`) and any method the tables do not know are for
 //!   an account root only.
 //!
-//! The account root may call everything else; anyone else is evaluated with their identity
-//! policies, permissions boundary and session policies ([`Sts::caller_layers`],
-//! [`Sts::base_context`], [`tessera_policy::authorize`]). A refusal is `AccessDenied`
-//! (`PermissionDenied`).
+//! A refusal is `AccessDenied` (`PermissionDenied`), or `InvalidClientTokenId` where AWS answers
+//! that to temporary credentials (a GetSessionToken session without MFA calling IAM).
 //!
 //! **Account scoping.** Requests name their account in the protobuf body (`account_id`, or
 //! `caller` for sts), which this layer does not decode. It passes the authenticated caller on
@@ -46,10 +43,10 @@
 //! [`CALLER_ARN_METADATA`] and [`CALLER_KEY_METADATA`] metadata (any such metadata sent by the
 //! client is removed first, and so is `authorization`). The services' gRPC adapters refuse a
 //! request whose `account_id` is not the caller's account (`tessera_proto::scope::account`), and
-//! the sts adapter one whose `Caller` is not the key that authenticated.
+//! the sts adapter one whose `Caller` is not the key that authenticated; the peer address travels
+//! as [`CALLER_SOURCE_IP_METADATA`] and is the only `aws:SourceIp` the token service sees.
 //!
-//! Also not done: the session restrictions the HTTP gateway applies (a federated user may only call
-//! GetCallerIdentity; a GetSessionToken session needs MFA for IAM) and audit events for gRPC calls.
+//! Not done yet: audit events for gRPC calls.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -58,7 +55,6 @@ use std::task::{Context, Poll};
 
 use tessera_credentials::constant_time_eq;
 use tessera_identity::Env;
-use tessera_policy::{Outcome, Policies as Layers, Request, Trace, authorize};
 use tessera_proto::{ErrorCode, ServiceError};
 use tessera_store::Store;
 use tessera_store::iam::KeyStatus;
@@ -73,6 +69,11 @@ pub const CALLER_ACCOUNT_METADATA: &str = "tessera-caller-account";
 pub const CALLER_ARN_METADATA: &str = "tessera-caller-arn";
 /// The metadata key carrying the access key id the caller authenticated with.
 pub const CALLER_KEY_METADATA: &str = tessera_proto::CALLER_KEY_METADATA;
+/// The metadata key carrying the caller's address (the connection's peer).
+pub const CALLER_SOURCE_IP_METADATA: &str = tessera_proto::scope::CALLER_SOURCE_IP_METADATA;
+
+/// The largest request message the layer reads to authorize it (tonic's default limit).
+const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// What a method requires of its caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,14 +82,13 @@ pub enum Rule {
     Public,
     /// Any authenticated caller; the service authorizes the call itself.
     Authenticated,
-    /// The account root, or a principal whose policies allow this action on `*`.
-    Action(String),
+    /// Authorized as the HTTP API's operation that the decoded message asks for.
+    Operation,
     /// The account root only: internal or operator methods.
     RootOnly,
 }
 
-/// The methods whose rule is not the default of their service (`iam:<Method>` or
-/// `sts:<Method>`), by full method name.
+/// The methods whose rule is not [`Rule::Operation`], by full method name.
 pub const RULES: &[(&str, Rule)] = &[
     ("/tessera.identity.v1.IdentityService/CreateAccount", Rule::RootOnly),
     ("/tessera.policy.v1.PolicyService/WatchPolicyEpochs", Rule::RootOnly),
@@ -102,7 +102,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ("/tessera.sts.v1.StsService/RevokePrincipalSessions", Rule::RootOnly),
 ];
 
-/// The services and the action prefix of their methods.
+/// The services whose methods are operations, and the action prefix of their methods.
 const SERVICES: &[(&str, &str)] = &[
     ("/tessera.identity.v1.IdentityService/", "iam"),
     ("/tessera.policy.v1.PolicyService/", "iam"),
@@ -110,19 +110,25 @@ const SERVICES: &[(&str, &str)] = &[
 ];
 
 /// The rule of a full method name (`/tessera.identity.v1.IdentityService/CreateUser`): an entry
-/// of [`RULES`], else `<prefix>:<Method>` for a known service, else [`Rule::RootOnly`].
+/// of [`RULES`], else [`Rule::Operation`] for a method of a known service, else
+/// [`Rule::RootOnly`] (and an operation that [`crate::grpc_ops`] does not know is refused).
 pub fn rule(path: &str) -> Rule {
     if let Some((_, rule)) = RULES.iter().find(|(method, _)| *method == path) {
         return rule.clone();
     }
+    let known = SERVICES.iter().any(|(service, _)| {
+        path.strip_prefix(service).is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphanumeric()))
+    });
+    if known { Rule::Operation } else { Rule::RootOnly }
+}
+
+/// The AWS action a method stands for in the restrictions on temporary credentials
+/// (`sts:GetCallerIdentity`, `iam:CreateUser`).
+fn method_action(path: &str) -> String {
     SERVICES
         .iter()
-        .find_map(|(service, prefix)| {
-            let method = path.strip_prefix(service)?;
-            let valid = !method.is_empty() && method.bytes().all(|b| b.is_ascii_alphanumeric());
-            valid.then(|| format!("{prefix}:{method}"))
-        })
-        .map_or(Rule::RootOnly, Rule::Action)
+        .find_map(|(service, prefix)| path.strip_prefix(service).map(|m| format!("{prefix}:{m}")))
+        .unwrap_or_else(|| path.to_owned())
 }
 
 /// The authenticated caller, as a request extension for the services.
@@ -131,6 +137,8 @@ pub struct GrpcCaller {
     pub account_id: String,
     pub arn: String,
     pub access_key_id: String,
+    /// The connection's peer address.
+    pub source_ip: Option<String>,
 }
 
 /// The layer: wraps the gRPC routes.
@@ -189,38 +197,44 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         // The clone that was polled ready is the one that serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let auth = Arc::clone(&self.auth);
         Box::pin(async move {
-            let headers = request.headers_mut();
-            let authorization = headers.remove(http::header::AUTHORIZATION);
-            headers.remove(CALLER_ACCOUNT_METADATA);
-            headers.remove(CALLER_ARN_METADATA);
-            headers.remove(CALLER_KEY_METADATA);
-            let rule = rule(request.uri().path());
-            match auth.check(rule, authorization.as_ref().and_then(|v| v.to_str().ok()), authorization.is_some()).await
-            {
-                Ok(Some(caller)) => {
-                    let headers = request.headers_mut();
-                    // Account ids are digits and ARNs visible ASCII, so both are valid values.
-                    if let Ok(value) = http::HeaderValue::from_str(&caller.account_id) {
-                        headers.insert(CALLER_ACCOUNT_METADATA, value);
-                    }
-                    if let Ok(value) = http::HeaderValue::from_str(&caller.arn) {
-                        headers.insert(CALLER_ARN_METADATA, value);
-                    }
-                    if let Ok(value) = http::HeaderValue::from_str(&caller.access_key_id) {
-                        headers.insert(CALLER_KEY_METADATA, value);
-                    }
-                    request.extensions_mut().insert(caller);
-                }
-                Ok(None) => {}
-                Err(error) => return Ok(tonic::Status::from(error).into_http()),
+            let (mut parts, body) = request.into_parts();
+            let authorization = parts.headers.remove(http::header::AUTHORIZATION);
+            for key in [CALLER_ACCOUNT_METADATA, CALLER_ARN_METADATA, CALLER_KEY_METADATA, CALLER_SOURCE_IP_METADATA] {
+                parts.headers.remove(key);
             }
-            inner.call(request).await
+            let peer = parts
+                .extensions
+                .get::<tonic::transport::server::TcpConnectInfo>()
+                .and_then(tonic::transport::server::TcpConnectInfo::remote_addr)
+                .map(|addr| addr.ip().to_string());
+            let header = authorization.as_ref().and_then(|v| v.to_str().ok());
+            let path = parts.uri.path().to_owned();
+            let (caller, body) = match auth.check(&path, header, authorization.is_some(), peer, body).await {
+                Ok(found) => found,
+                Err(error) => return Ok(tonic::Status::from(error).into_http()),
+            };
+            if let Some(caller) = caller {
+                let headers = &mut parts.headers;
+                // Account ids are digits, ARNs, key ids and addresses visible ASCII: valid values.
+                for (key, value) in [
+                    (CALLER_ACCOUNT_METADATA, Some(&caller.account_id)),
+                    (CALLER_ARN_METADATA, Some(&caller.arn)),
+                    (CALLER_KEY_METADATA, Some(&caller.access_key_id)),
+                    (CALLER_SOURCE_IP_METADATA, caller.source_ip.as_ref()),
+                ] {
+                    if let Some(value) = value.and_then(|v| http::HeaderValue::from_str(v).ok()) {
+                        headers.insert(key, value);
+                    }
+                }
+                parts.extensions.insert(caller);
+            }
+            inner.call(http::Request::from_parts(parts, body)).await
         })
     }
 }
@@ -244,28 +258,35 @@ fn invalid() -> ServiceError {
 }
 
 impl<S: Store> Authenticator<S> {
-    /// Authenticates (unless the method is public) and authorizes one call; returns the caller.
+    /// Authenticates (unless the method is public) and authorizes one call; returns the caller
+    /// and the request body (read and put back when the message had to be decoded).
     async fn check(
         &self,
-        rule: Rule,
+        path: &str,
         authorization: Option<&str>,
         present: bool,
-    ) -> Result<Option<GrpcCaller>, ServiceError> {
+        peer: Option<String>,
+        body: Body,
+    ) -> Result<(Option<GrpcCaller>, Body), ServiceError> {
+        let rule = rule(path);
         if matches!(rule, Rule::Public) {
-            return Ok(None);
+            return Ok((None, body));
         }
-        let caller = match authorization {
+        let mut caller = match authorization {
             Some(value) => self.authenticate(value).await?,
             // A header that is not visible ASCII cannot hold a key.
             None if present => return Err(invalid()),
             None => return Err(missing()),
         };
-        self.authorize(&rule, &caller).await?;
-        Ok(Some(GrpcCaller {
+        caller.source_ip = peer;
+        let body = self.authorize(&rule, path, &caller, body).await?;
+        let found = GrpcCaller {
             account_id: caller.account.id().to_owned(),
             arn: caller.arn.clone(),
             access_key_id: caller.access_key_id.clone(),
-        }))
+            source_ip: caller.source_ip.clone(),
+        };
+        Ok((Some(found), body))
     }
 
     async fn authenticate(&self, value: &str) -> Result<CallerPrincipal, ServiceError> {
@@ -294,11 +315,17 @@ impl<S: Store> Authenticator<S> {
         Ok(CallerPrincipal::of_key(found, key_id, None))
     }
 
-    async fn authorize(&self, rule: &Rule, caller: &CallerPrincipal) -> Result<(), ServiceError> {
-        let is_root = matches!(caller.principal().kind, tessera_policy::PrincipalKind::Root);
-        let action = match rule {
-            Rule::Public | Rule::Authenticated => return Ok(()),
-            Rule::RootOnly if is_root => return Ok(()),
+    async fn authorize(
+        &self,
+        rule: &Rule,
+        path: &str,
+        caller: &CallerPrincipal,
+        body: Body,
+    ) -> Result<Body, ServiceError> {
+        let service_error = tessera_identity::Error::into_service_error;
+        match rule {
+            Rule::Public => return Ok(body),
+            Rule::RootOnly if caller.is_root() => return Ok(body),
             Rule::RootOnly => {
                 return Err(ServiceError::new(
                     ErrorCode::AccessDenied,
@@ -308,31 +335,51 @@ impl<S: Store> Authenticator<S> {
                     ),
                 ));
             }
-            Rule::Action(_) if is_root => return Ok(()),
-            Rule::Action(action) => action,
+            Rule::Authenticated => {
+                crate::authz::session_may_call(caller, &method_action(path)).map_err(service_error)?;
+                return Ok(body);
+            }
+            Rule::Operation => {}
+        }
+        // The restrictions on temporary credentials come before the message is looked at, as
+        // over HTTP.
+        crate::authz::session_may_call(caller, &method_action(path)).map_err(service_error)?;
+        let bytes = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_MESSAGE_BYTES + 5))
+            .await
+            .map_err(|_| ServiceError::new(ErrorCode::InvalidInput, "The request message is too large or incomplete."))?
+            .to_bytes();
+        let message = unary_message(&bytes)?;
+        let user = match &caller.kind {
+            tessera_sts::CallerKind::User(user) => Some(user.principal.name.as_str()),
+            _ => None,
         };
-        let action = action.as_str();
-        let layers = self.sts.caller_layers(caller).await.map_err(|e| e.into_service_error())?;
+        let asker = crate::grpc_ops::Asker { identity: self.sts.identity(), account: &caller.account, user };
+        let ask = match asker.ask(path, message).await? {
+            Some(ask) => ask,
+            // A method of a known service that the table lacks: fail closed, to the root only.
+            None if caller.is_root() => return Ok(Body::new(http_body_util::Full::new(bytes))),
+            None => {
+                return Err(ServiceError::new(
+                    ErrorCode::AccessDenied,
+                    format!("User: {} is not authorized to call this method", caller.arn),
+                ));
+            }
+        };
         let now = self.env.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let principal = caller.principal();
-        let context = self.sts.base_context(caller, now);
-        let policies = Layers {
-            identity: layers.0.as_ref(),
-            boundary: layers.1.as_ref(),
-            session: layers.2.as_ref(),
-            ..Layers::default()
-        };
-        let request = Request::new(&principal, action, "*", &context);
-        let why = match authorize(&request, &policies, Trace::Off).outcome {
-            Outcome::Allowed => return Ok(()),
-            Outcome::ExplicitDeny => "with an explicit deny in an identity-based policy".to_owned(),
-            Outcome::ImplicitDeny => format!("because no identity-based policy allows the {action} action"),
-        };
-        Err(ServiceError::new(
-            ErrorCode::AccessDenied,
-            format!("User: {} is not authorized to perform: {action} on resource: * {why}", caller.arn),
-        ))
+        crate::authz::authorize(&self.sts, caller, &ask, now).await.map_err(service_error)?;
+        Ok(Body::new(http_body_util::Full::new(bytes)))
     }
+}
+
+/// The message of a unary gRPC request body: one uncompressed length-prefixed frame.
+fn unary_message(bytes: &[u8]) -> Result<&[u8], ServiceError> {
+    let malformed = || ServiceError::new(ErrorCode::InvalidInput, "The request is not one uncompressed gRPC message.");
+    let (&[compressed, a, b, c, d], message) = bytes.split_first_chunk::<5>().ok_or_else(malformed)?;
+    let length = u32::from_be_bytes([a, b, c, d]) as usize;
+    if compressed != 0 || message.len() != length {
+        return Err(malformed());
+    }
+    Ok(message)
 }
 
 #[cfg(test)]
@@ -368,11 +415,10 @@ mod tests {
     }
 
     #[test]
-    fn methods_map_to_their_actions() {
-        let action = |a: &str| Rule::Action(a.to_owned());
-        assert_eq!(rule("/tessera.identity.v1.IdentityService/CreateUser"), action("iam:CreateUser"));
-        assert_eq!(rule("/tessera.policy.v1.PolicyService/AttachPolicy"), action("iam:AttachPolicy"));
-        assert_eq!(rule("/tessera.sts.v1.StsService/GetAccessKeyInfo"), action("sts:GetAccessKeyInfo"));
+    fn methods_map_to_their_rules() {
+        assert_eq!(rule("/tessera.identity.v1.IdentityService/CreateUser"), Rule::Operation);
+        assert_eq!(rule("/tessera.policy.v1.PolicyService/AttachPolicy"), Rule::Operation);
+        assert_eq!(rule("/tessera.sts.v1.StsService/GetAccessKeyInfo"), Rule::Operation);
         assert_eq!(rule("/tessera.sts.v1.StsService/VerifySession"), Rule::RootOnly);
         assert_eq!(rule("/tessera.identity.v1.IdentityService/CreateAccount"), Rule::RootOnly);
         assert_eq!(rule("/tessera.sts.v1.StsService/AssumeRoleWithWebIdentity"), Rule::Public);
@@ -385,5 +431,52 @@ mod tests {
             let listed = RULES.iter().any(|(m, r)| *m == method && *r == Rule::RootOnly);
             assert_eq!(rule(&method) == Rule::RootOnly, listed, "{method}");
         }
+    }
+
+    /// Every operation method says which AWS action of the table it is, on an ARN of the
+    /// resource type the table names: one authorization path for both transports.
+    #[tokio::test]
+    async fn every_operation_is_an_action_of_the_table() {
+        use crate::authz::{ResourceType, operation};
+        use tessera_credentials::{Argon2Params, MasterKey, SeededRandom};
+        let mut rng = SeededRandom::new(7);
+        let env = Env {
+            clock: Arc::new(tessera_identity::SystemClock),
+            random: Arc::new(tessera_identity::Random::new(SeededRandom::new(8))),
+            master_key: Arc::new(MasterKey::generate(&mut rng)),
+            password_params: Argon2Params::FAST_FOR_TESTS,
+        };
+        let identity = tessera_identity::Identity::new(Arc::new(tessera_store::MemoryStore::new()), env);
+        let account = tessera_identity::Account::new("111111111111").unwrap();
+        let asker = crate::grpc_ops::Asker { identity: &identity, account: &account, user: Some("alice") };
+        // Field 2 is the `entity` (or the same-shaped tag `resource`) of the methods that need one.
+        let probe = prost::Message::encode_to_vec(&tessera_proto::identity::v1::DeletePermissionsBoundaryRequest {
+            account_id: "111111111111".into(),
+            entity: Some(tessera_proto::common::v1::EntityRef { kind: 1, name: "bob".into() }),
+        });
+        let mut covered = 0;
+        for method in methods() {
+            if rule(&method) != Rule::Operation || method.ends_with("/GetAccessKeyLastUsed") {
+                continue;
+            }
+            let ask = match asker.ask(&method, &[]).await {
+                Ok(Some(ask)) => ask,
+                Ok(None) => panic!("{method} has no mapping"),
+                Err(_) => asker.ask(&method, &probe).await.unwrap().unwrap(),
+            };
+            let op = operation(&ask.action).unwrap_or_else(|| panic!("{method} asks {}", ask.action));
+            let noun = match op.resource {
+                ResourceType::User => Some(":user/"),
+                ResourceType::Group => Some(":group/"),
+                ResourceType::Role => Some(":role/"),
+                ResourceType::FederatedUser => Some(":federated-user/"),
+                _ => None,
+            };
+            if let Some(noun) = noun {
+                assert!(ask.resource.contains(noun), "{method}: {} is not a {noun} ARN", ask.resource);
+            }
+            covered += 1;
+        }
+        assert!(covered > 70, "{covered}");
     }
 }

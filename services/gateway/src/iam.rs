@@ -2,11 +2,8 @@
 //! `iam/`, and the XML shapes they share.
 
 use tessera_awsapi::Response;
-use tessera_identity::Error;
-use tessera_proto::ErrorCode;
 use tessera_store::Store;
 use tessera_store::iam::{GroupRecord, RoleRecord, Tag, UserRecord};
-use tessera_sts::CallerKind;
 
 use crate::context::{Cx, Result};
 
@@ -17,28 +14,17 @@ mod users;
 
 /// Whether this endpoint serves the IAM action.
 pub(crate) fn knows(action: &str) -> bool {
-    [users::ACTIONS, entities::ACTIONS, policies::ACTIONS, credentials::ACTIONS]
-        .iter()
-        .any(|group| group.contains(&action))
+    actions().any(|a| a == action)
+}
+
+/// The IAM actions this endpoint serves.
+pub(crate) fn actions() -> impl Iterator<Item = &'static str> {
+    [users::ACTIONS, entities::ACTIONS, policies::ACTIONS, credentials::ACTIONS].into_iter().flatten().copied()
 }
 
 pub(crate) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
-    // Temporary credentials (reference §4.1): a federated user's never call IAM; a GetSessionToken
-    // session's only when MFA was used. AWS answers both with InvalidClientTokenId.
-    if let CallerKind::Session(claims) = &cx.caller.kind {
-        let refused = match claims.kind {
-            tessera_credentials::SessionKind::FederatedUser => true,
-            tessera_credentials::SessionKind::SessionToken => claims.mfa_authenticated_at.is_none(),
-            tessera_credentials::SessionKind::AssumedRole => false,
-        };
-        if refused {
-            return Err(Error::new(
-                ErrorCode::InvalidClientTokenId,
-                "The security token included in the request is invalid",
-            )
-            .into());
-        }
-    }
+    // Temporary credentials (reference §4.1), before any parameter is looked at.
+    crate::authz::session_may_call(&cx.caller, &format!("iam:{}", cx.action))?;
     if let Some(out) = users::dispatch(cx).await {
         return out;
     }

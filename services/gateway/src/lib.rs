@@ -25,6 +25,8 @@ use tessera_sts::Sts;
 
 pub mod audit;
 mod auth;
+mod authz;
+mod grpc_ops;
 mod context;
 pub mod grpc_auth;
 mod iam;

@@ -1,10 +1,8 @@
 //! The STS actions (reference §4) on the Query protocol.
 
 use tessera_awsapi::{Params, Response, STS_NAMESPACE};
-use tessera_identity::Error;
-use tessera_proto::ErrorCode;
 use tessera_store::Store;
-use tessera_sts::{AssumeRole, CallerKind, IssuedCredentials};
+use tessera_sts::{AssumeRole, IssuedCredentials};
 
 use crate::Gateway;
 use crate::context::{Cx, Result};
@@ -33,36 +31,10 @@ fn policy_arns(params: &Params) -> Vec<String> {
     params.members("PolicyArns").into_iter().filter_map(|m| m.get("arn").map(str::to_owned)).collect()
 }
 
-/// What temporary credentials may call (reference §4.1): a federated user's only
-/// GetCallerIdentity; a GetSessionToken session's AssumeRole and GetCallerIdentity (and IAM, which
-/// `iam.rs` allows only with MFA).
-pub(crate) fn check_session_may_call<S>(cx: &Cx<'_, S>) -> Result<()> {
-    let CallerKind::Session(claims) = &cx.caller.kind else { return Ok(()) };
-    let allowed = match claims.kind {
-        tessera_credentials::SessionKind::FederatedUser => cx.action == "GetCallerIdentity",
-        tessera_credentials::SessionKind::SessionToken => {
-            matches!(cx.action.as_str(), "AssumeRole" | "GetCallerIdentity")
-        }
-        tessera_credentials::SessionKind::AssumedRole => true,
-    };
-    match cx.action.as_str() {
-        "GetSessionToken" | "GetFederationToken" if !allowed => {
-            Err(Error::new(ErrorCode::AccessDenied, format!("Cannot call {} with session credentials", cx.action))
-                .into())
-        }
-        _ if !allowed => Err(Error::new(
-            ErrorCode::AccessDenied,
-            format!("Cannot call {} with these session credentials", cx.action),
-        )
-        .into()),
-        _ => Ok(()),
-    }
-}
-
 pub(crate) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
     let sts = &cx.gateway.sts;
     let p = cx.params;
-    check_session_may_call(cx)?;
+    crate::authz::session_may_call(&cx.caller, &format!("sts:{}", cx.action))?;
     let mut r = cx.response();
     match cx.action.as_str() {
         "GetCallerIdentity" => {

@@ -57,9 +57,14 @@ pub struct SourcedPolicy {
     pub document: String,
 }
 
-/// The policies that decide what a principal may do.
+/// The policies that decide what a principal may do, and what else a decision needs of the entity.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PrincipalPolicies {
+    /// The entity's unique id (`AIDA…`, `AGPA…`, `AROA…`): a session made for an entity of the
+    /// same name but another id does not get these policies.
+    pub unique_id: String,
+    /// The entity's tags (`aws:PrincipalTag/*`; groups have none).
+    pub tags: Vec<iam::Tag>,
     /// Inline then attached policies of the entity, then of each of a user's groups in join order.
     pub identity: Vec<SourcedPolicy>,
     /// The permissions boundary: its ARN and default document.
@@ -75,7 +80,13 @@ impl<S: Store> Policies<S> {
         name: &str,
     ) -> Result<PrincipalPolicies> {
         let entity = self.load_entity(account, kind, name).await?;
-        let mut policies = PrincipalPolicies::default();
+        let tags = match &entity {
+            AnyEntity::User(user) => user.tags.clone(),
+            AnyEntity::Role(role) => role.tags.clone(),
+            AnyEntity::Group(_) => Vec::new(),
+        };
+        let mut policies =
+            PrincipalPolicies { unique_id: entity.principal().id.clone(), tags, ..PrincipalPolicies::default() };
         self.collect(account, &entity, &mut policies.identity).await?;
         let boundary = match &entity {
             AnyEntity::User(user) => {

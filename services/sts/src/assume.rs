@@ -8,6 +8,7 @@ use tessera_arn::{
 use tessera_credentials::{Secret, SessionClaims, SessionKind, SessionPolicy, issue_credentials, new_session_id};
 use tessera_identity::entity::{aws_namespace, parse_policy_arn};
 use tessera_identity::{Account, Error, Result};
+use tessera_policy::PrincipalKind;
 use tessera_policy::{
     CompiledPolicy, Context, Outcome, Policies as Layers, PolicyKind, PolicySet, Request, Trace, authorize,
     parse_policy,
@@ -91,15 +92,37 @@ pub(crate) fn duration_between(value: Option<i32>, default: i32, min: i32, max: 
     Err(ValidationError { field: "durationSeconds", value: value.to_string(), violations: vec![violation] }.into())
 }
 
-/// A caller's compiled identity policies, permissions boundary and session policies.
-pub type CallerLayers = (Option<PolicySet>, Option<PolicySet>, Option<PolicySet>);
+/// The policy that stands for the account root's permissions (all of them) where a layer is
+/// needed: a federated user made by the root is this capped by its session policies.
+const ROOT_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+/// A caller's compiled identity policies, permissions boundary and session policies (none for
+/// the account root), and its principal tags: what [`Sts::caller_layers`] reads from the store.
+#[derive(Debug, Default, Clone)]
+pub struct CallerLayers {
+    pub identity: Option<PolicySet>,
+    pub boundary: Option<PolicySet>,
+    pub session: Option<PolicySet>,
+    /// `aws:PrincipalTag/*`, in order.
+    pub principal_tags: Vec<(String, String)>,
+}
+
+impl CallerLayers {
+    /// The layers as the engine takes them; `resource` is added by the caller where one applies.
+    pub fn policies(&self) -> Layers<'_> {
+        Layers {
+            identity: self.identity.as_ref(),
+            boundary: self.boundary.as_ref(),
+            session: self.session.as_ref(),
+            ..Layers::default()
+        }
+    }
+}
 
 /// Checked session policies, and their share of the packed budget.
 #[derive(Debug, Default)]
 pub(crate) struct SessionPolicies {
     pub(crate) policy: Option<SessionPolicy>,
-    /// Compiled: the inline policy and each managed policy's default version.
-    pub(crate) set: Option<PolicySet>,
     chars: usize,
 }
 
@@ -203,7 +226,6 @@ impl<S: Store> Sts<S> {
             }
             .into());
         }
-        let mut compiled = Vec::new();
         let mut chars = 0;
         if let Some(text) = &inline {
             chars += non_white(text);
@@ -216,63 +238,113 @@ impl<S: Store> Sts<S> {
                     ),
                 ));
             }
-            let policy = parse_policy(text, PolicyKind::Session)
+            parse_policy(text, PolicyKind::Session)
                 .map_err(|error| Error::new(ErrorCode::MalformedPolicyDocument, error.to_string()))?;
-            compiled.push(CompiledPolicy::compile("session-policy", &policy));
         }
         for arn in &arns {
             chars += arn.chars().count();
-            let document = self.managed_document(account, arn).await?.ok_or_else(|| {
+            // Only that it exists: the session compiles its documents when it is used.
+            self.managed_document(account, arn).await?.ok_or_else(|| {
                 Error::new(
                     ErrorCode::MalformedPolicyDocument,
                     format!("Policy {arn} does not exist or is not attachable."),
                 )
             })?;
-            compiled.push(
-                CompiledPolicy::parse(arn.as_str(), &document, PolicyKind::Managed)
-                    .map_err(|_| internal("stored policy"))?,
-            );
         }
-        Ok(SessionPolicies {
-            policy: Some(SessionPolicy { inline, policy_arns: arns }),
-            set: Some(PolicySet::new(compiled)),
-            chars,
-        })
+        Ok(SessionPolicies { policy: Some(SessionPolicy { inline, policy_arns: arns }), chars })
     }
 
-    /// The identity policies, boundary and session policies that bound what `caller` may do (none
-    /// for the account root), compiled for `tessera_policy::authorize`.
+    /// Compiles the session policies a session carries, as they are now: a managed policy deleted
+    /// since the session was issued contributes nothing (it is not an error, and the session
+    /// layer still exists, so it allows nothing that the remaining session policies do not).
+    async fn stored_session_policies(&self, account: &Account, policy: &SessionPolicy) -> Result<PolicySet> {
+        let mut compiled = Vec::with_capacity(policy.policy_arns.len() + 1);
+        if let Some(text) = &policy.inline {
+            // Validated when the session was issued.
+            let inline = CompiledPolicy::parse("session-policy", text, PolicyKind::Session)
+                .unwrap_or_else(|_| CompiledPolicy::nothing("session-policy"));
+            compiled.push(inline);
+        }
+        for arn in &policy.policy_arns {
+            let found = match self.managed_document(account, arn).await? {
+                Some(document) => CompiledPolicy::parse(arn.as_str(), &document, PolicyKind::Managed).ok(),
+                None => None,
+            };
+            compiled.push(found.unwrap_or_else(|| CompiledPolicy::nothing(arn.as_str())));
+        }
+        if compiled.is_empty() {
+            // GetFederationToken without session policies: a session layer that allows nothing.
+            compiled.push(CompiledPolicy::nothing("session-policy"));
+        }
+        Ok(PolicySet::new(compiled))
+    }
+
+    /// What decisions about `caller` need beyond its credentials: its identity policies,
+    /// permissions boundary and session policies, compiled, and its principal tags.
+    ///
+    /// A session is bound to the entity it was issued for: a role session to its role, a
+    /// GetSessionToken session to its user, a federated user to the user that made it, each by
+    /// unique id. When that entity is gone, or replaced by a new one of the same name (another
+    /// unique id), the session has no identity permissions left: every request it makes is an
+    /// implicit deny, as on AWS.
     pub async fn caller_layers(&self, caller: &CallerPrincipal) -> Result<CallerLayers> {
-        let (account, kind, name, session) = match &caller.kind {
-            CallerKind::Root => return Ok((None, None, None)),
-            CallerKind::User(user) => (caller.account.clone(), EntityKind::User, user.principal.name.clone(), None),
-            CallerKind::Session(claims) => {
-                let arn = claims.role_arn.as_deref().unwrap_or(&claims.principal_arn);
-                let parsed = Arn::parse(arn).map_err(|_| internal("session principal"))?;
-                let (kind, name) = match parsed.entity() {
-                    Ok(IamEntity::Role { name, .. }) => (EntityKind::Role, name),
-                    Ok(IamEntity::User { name, .. }) => (EntityKind::User, name),
-                    Ok(IamEntity::Root) => return Ok((None, None, None)),
-                    _ => return Err(internal("session principal kind")),
-                };
-                let session = match &claims.session_policy {
-                    Some(policy) => {
-                        self.session_policies(&caller.account, policy.inline.clone(), policy.policy_arns.clone())
-                            .await?
-                            .set
-                    }
-                    None => None,
-                };
-                (Account::new(&parsed.account)?, kind, name, session)
+        let session_tags = caller.session().map(|claims| claims.tags.clone()).unwrap_or_default();
+        let (entity_arn, bound_id) = match &caller.kind {
+            CallerKind::Root => return Ok(CallerLayers::default()),
+            CallerKind::User(user) => {
+                (std::borrow::Cow::Borrowed(user.principal.arn.as_str()), Some(user.principal.id.as_str()))
             }
+            CallerKind::Session(claims) => match claims.kind {
+                SessionKind::AssumedRole => (
+                    std::borrow::Cow::Borrowed(claims.role_arn.as_deref().ok_or_else(|| internal("role session"))?),
+                    claims.principal_id.split(':').next(),
+                ),
+                SessionKind::SessionToken => {
+                    (std::borrow::Cow::Borrowed(claims.principal_arn.as_str()), Some(claims.principal_id.as_str()))
+                }
+                SessionKind::FederatedUser => (
+                    std::borrow::Cow::Borrowed(
+                        claims.source_user_arn.as_deref().ok_or_else(|| internal("federated user's source"))?,
+                    ),
+                    claims.source_user_id.as_deref(),
+                ),
+            },
         };
-        let found = match self.policies.principal_policies(&account, kind, &name).await {
-            Ok(found) => found,
-            // The user or role is gone (a session outliving its role): it has no permissions
-            // left, so every request is an implicit deny rather than a `NoSuchEntity`.
-            Err(error) if error.code() == ErrorCode::NoSuchEntity => {
-                return Ok((Some(PolicySet::new(Vec::new())), None, session));
+        let session = match caller.session().and_then(|claims| claims.session_policy.as_ref()) {
+            Some(policy) => Some(self.stored_session_policies(&caller.account, policy).await?),
+            None => None,
+        };
+        let parsed = Arn::parse(&entity_arn).map_err(|_| internal("session principal"))?;
+        let (kind, name) = match parsed.entity() {
+            Ok(IamEntity::Role { name, .. }) => (EntityKind::Role, name),
+            Ok(IamEntity::User { name, .. }) => (EntityKind::User, name),
+            // The root's own sessions are the root; a federated user it made has the root's
+            // permissions (all of them), capped by the session policies.
+            Ok(IamEntity::Root) if session.is_some() => {
+                let everything = CompiledPolicy::parse("root", ROOT_POLICY, PolicyKind::Identity)
+                    .map_err(|_| internal("root policy"))?;
+                return Ok(CallerLayers {
+                    identity: Some(PolicySet::new(vec![everything])),
+                    session,
+                    principal_tags: session_tags,
+                    ..CallerLayers::default()
+                });
             }
+            Ok(IamEntity::Root) => return Ok(CallerLayers::default()),
+            _ => return Err(internal("session principal kind")),
+        };
+        let gone = || CallerLayers {
+            identity: Some(PolicySet::new(Vec::new())),
+            boundary: None,
+            session: session.clone(),
+            principal_tags: session_tags.clone(),
+        };
+        let account = Account::new(&parsed.account)?;
+        let found = match self.policies.principal_policies(&account, kind, &name).await {
+            Ok(found) if bound_id == Some(found.unique_id.as_str()) => found,
+            // Another entity under the same name: the session's own is gone.
+            Ok(_) => return Ok(gone()),
+            Err(error) if error.code() == ErrorCode::NoSuchEntity => return Ok(gone()),
             Err(error) => return Err(error),
         };
         let mut identity = Vec::with_capacity(found.identity.len());
@@ -289,11 +361,22 @@ impl<S: Store> Sts<S> {
             ])),
             None => None,
         };
-        Ok((Some(PolicySet::new(identity)), boundary, session))
+        // A federated user's principal tags are its session tags alone; everyone else's are the
+        // entity's tags, overridden by session tags of the same key (compared without case).
+        let mut principal_tags: Vec<(String, String)> =
+            if caller.session().is_some_and(|claims| claims.kind == SessionKind::FederatedUser) {
+                Vec::new()
+            } else {
+                found.tags.into_iter().map(|tag| (tag.key, tag.value)).collect()
+            };
+        principal_tags.retain(|(key, _)| !session_tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)));
+        principal_tags.extend(session_tags);
+        Ok(CallerLayers { identity: Some(PolicySet::new(identity)), boundary, session, principal_tags })
     }
 
-    /// The request context every decision about `caller` sees (principal keys, tags, time, MFA).
-    pub fn base_context(&self, caller: &CallerPrincipal, now: u64) -> Context {
+    /// The request context every decision about `caller` sees (principal keys and tags, time,
+    /// MFA). `layers` are the caller's ([`Sts::caller_layers`]); they hold its principal tags.
+    pub fn base_context(&self, caller: &CallerPrincipal, layers: &CallerLayers, now: u64) -> Context {
         let mut ctx = Context::new();
         let principal = caller.principal();
         ctx.insert("aws:PrincipalArn", principal.role_arn.clone().unwrap_or_else(|| caller.arn.clone()));
@@ -301,40 +384,48 @@ impl<S: Store> Sts<S> {
         ctx.insert("aws:userid", caller.user_id.clone());
         ctx.insert("aws:CurrentTime", format_time(now));
         ctx.insert("aws:EpochTime", now.to_string());
-        ctx.insert("aws:SecureTransport", "true");
+        // Both listeners speak plain HTTP/h2c; a TLS terminator in front is not visible to them.
+        ctx.insert("aws:SecureTransport", "false");
+        ctx.insert("aws:ViaAWSService", "false");
         if let Some(ip) = &caller.source_ip {
             ctx.insert("aws:SourceIp", ip.clone());
         }
-        let tags: Vec<(String, String)> = match &caller.kind {
-            CallerKind::Root => {
-                ctx.insert("aws:PrincipalType", "Account");
-                Vec::new()
-            }
+        match &caller.kind {
+            CallerKind::Root => ctx.insert("aws:PrincipalType", "Account"),
             CallerKind::User(user) => {
                 ctx.insert("aws:PrincipalType", "User");
                 ctx.insert("aws:username", user.principal.name.clone());
-                user.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()
             }
             CallerKind::Session(claims) => {
                 let kind = match claims.kind {
                     SessionKind::AssumedRole => "AssumedRole",
                     SessionKind::FederatedUser => "FederatedUser",
+                    SessionKind::SessionToken if principal.kind == PrincipalKind::Root => "Account",
                     SessionKind::SessionToken => "User",
                 };
                 ctx.insert("aws:PrincipalType", kind);
+                if claims.kind == SessionKind::SessionToken
+                    && principal.kind != PrincipalKind::Root
+                    && let Some(name) = claims.principal_arn.rsplit('/').next()
+                {
+                    ctx.insert("aws:username", name.to_owned());
+                }
                 if let Some(identity) = &claims.source_identity {
                     ctx.insert("aws:SourceIdentity", identity.clone());
                 }
-                if let Some(at) = claims.mfa_authenticated_at {
-                    ctx.insert("aws:MultiFactorAuthPresent", "true");
-                    ctx.insert("aws:MultiFactorAuthAge", now.saturating_sub(at).to_string());
+                // Temporary credentials always say whether MFA was used (reference §2.5).
+                match claims.mfa_authenticated_at {
+                    Some(at) => {
+                        ctx.insert("aws:MultiFactorAuthPresent", "true");
+                        ctx.insert("aws:MultiFactorAuthAge", now.saturating_sub(at).to_string());
+                    }
+                    None => ctx.insert("aws:MultiFactorAuthPresent", "false"),
                 }
                 ctx.insert("aws:TokenIssueTime", format_time(claims.issued_at));
-                claims.tags.clone()
             }
-        };
-        for (key, value) in tags {
-            ctx.insert(&format!("aws:PrincipalTag/{key}"), value);
+        }
+        for (key, value) in &layers.principal_tags {
+            ctx.insert(&format!("aws:PrincipalTag/{key}"), value.clone());
         }
         ctx
     }
@@ -423,21 +514,13 @@ impl<S: Store> Sts<S> {
         role_account: &str,
         actions: &[&str],
         ctx: &Context,
-        layers: (Option<&PolicySet>, Option<&PolicySet>, Option<&PolicySet>),
+        layers: Layers<'_>,
     ) -> Result<()> {
         let document = trust_as_stored(role, principal);
         let trust = CompiledPolicy::parse("trust", &document, PolicyKind::Trust)
             .map_err(|_| internal("stored trust policy"))?;
         let trust = PolicySet::new(vec![trust]);
-        let (identity, boundary, session) = layers;
-        let policies = Layers {
-            identity,
-            boundary,
-            session,
-            resource: Some(&trust),
-            resource_policy_required: true,
-            ..Layers::default()
-        };
+        let policies = Layers { resource: Some(&trust), resource_policy_required: true, ..layers };
         for action in actions {
             let request = Request::new(principal, action, &role.principal.arn, ctx).with_resource_account(role_account);
             if authorize(&request, &policies, Trace::Off).outcome != Outcome::Allowed {
@@ -452,17 +535,12 @@ impl<S: Store> Sts<S> {
         let caller = self.resolve_caller(&input.caller).await?;
         let now = self.now_secs();
         const ACTION: &str = "sts:AssumeRole";
-        match &caller.kind {
-            CallerKind::Root => {
-                return Err(Error::new(ErrorCode::AccessDenied, "Roles may not be assumed by root accounts."));
-            }
-            CallerKind::Session(claims) if claims.kind == SessionKind::FederatedUser => {
-                return Err(Error::new(
-                    ErrorCode::AccessDenied,
-                    "Cannot call AssumeRole with federated user credentials.",
-                ));
-            }
-            _ => {}
+        // The root's own sessions (GetSessionToken as root) are the root too.
+        if caller.is_root() {
+            return Err(Error::new(ErrorCode::AccessDenied, "Roles may not be assumed by root accounts."));
+        }
+        if caller.session().is_some_and(|claims| claims.kind == SessionKind::FederatedUser) {
+            return Err(Error::new(ErrorCode::AccessDenied, "Cannot call AssumeRole with federated user credentials."));
         }
         validate_role_session_name(&input.role_session_name)?;
         check_role_arn_length(&input.role_arn)?;
@@ -545,7 +623,9 @@ impl<S: Store> Sts<S> {
             None => inherited.as_ref().and_then(|p| p.mfa_authenticated_at),
         };
 
-        let mut ctx = self.base_context(&caller, now);
+        let layers = self.caller_layers(&caller).await?;
+        let mut ctx = self.base_context(&caller, &layers, now);
+        insert_resource_tags(&mut ctx, &role.tags);
         ctx.insert("sts:RoleSessionName", input.role_session_name.clone());
         if let Some(id) = &input.external_id {
             ctx.insert("sts:ExternalId", id.clone());
@@ -575,17 +655,8 @@ impl<S: Store> Sts<S> {
         if source_identity.1 {
             actions.push("sts:SetSourceIdentity");
         }
-        let (identity, boundary, session) = self.caller_layers(&caller).await?;
         let principal = caller.principal();
-        self.check_trust(
-            &caller.arn,
-            &principal,
-            &role,
-            role_account.id(),
-            &actions,
-            &ctx,
-            (identity.as_ref(), boundary.as_ref(), session.as_ref()),
-        )?;
+        self.check_trust(&caller.arn, &principal, &role, role_account.id(), &actions, &ctx, layers.policies())?;
 
         let (access_key_id, secret, session_id) = self.fresh_credentials();
         let arn = Arn::assumed_role(role_account.id(), &role.principal.name, &input.role_session_name).to_string();
@@ -602,6 +673,7 @@ impl<S: Store> Sts<S> {
             principal_id: assumed_role_id.clone(),
             role_arn: Some(role.principal.arn.clone()),
             source_user_arn,
+            source_user_id: None,
             session_name: Some(input.role_session_name),
             session_id,
             access_key_id,
@@ -641,6 +713,14 @@ pub(crate) fn trust_as_stored<'a>(
         }
     }
     document
+}
+
+/// The target's tags as `aws:ResourceTag/*` and `iam:ResourceTag/*` (IAM resources answer to both).
+pub fn insert_resource_tags(ctx: &mut Context, tags: &[Tag]) {
+    for tag in tags {
+        ctx.insert(&format!("aws:ResourceTag/{}", tag.key), tag.value.clone());
+        ctx.insert(&format!("iam:ResourceTag/{}", tag.key), tag.value.clone());
+    }
 }
 
 /// ISO 8601 UTC (`2026-11-23T10:00:00Z`) from unix seconds, for `aws:CurrentTime`.

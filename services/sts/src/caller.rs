@@ -108,6 +108,12 @@ impl CallerPrincipal {
         }
     }
 
+    /// Whether the caller is the account root: its long-term key, or a session it made with
+    /// GetSessionToken (which is the root too, with every rule AWS applies to the root).
+    pub fn is_root(&self) -> bool {
+        self.principal().kind == PrincipalKind::Root
+    }
+
     /// The session claims, when the caller uses temporary credentials.
     pub fn session(&self) -> Option<&SessionClaims> {
         match &self.kind {

@@ -53,7 +53,7 @@ fn caller(caller: Option<pb::Caller>, scope: &Scope) -> Result<CallerCredentials
     Ok(CallerCredentials {
         access_key_id: caller.access_key_id,
         session_token: caller.session_token,
-        source_ip: caller.source_ip,
+        source_ip: scope.source_ip(caller.source_ip),
     })
 }
 

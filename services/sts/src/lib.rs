@@ -28,7 +28,7 @@ mod revoke;
 mod tokens;
 mod web_identity;
 
-pub use assume::{AssumeRole, AssumedRole, CallerLayers, IssuedCredentials};
+pub use assume::{AssumeRole, AssumedRole, CallerLayers, IssuedCredentials, insert_resource_tags};
 pub use caller::{CallerCredentials, CallerKind, CallerPrincipal};
 pub use issuer::{Issuer, WebIdentityToken};
 pub use oidc::{OidcConfig, OidcConfigError};

@@ -71,6 +71,7 @@ impl<S: Store> Sts<S> {
             principal_id: caller.user_id.clone(),
             role_arn: None,
             source_user_arn: Some(caller.arn.clone()),
+            source_user_id: None,
             session_name: None,
             session_id,
             access_key_id,
@@ -119,6 +120,10 @@ impl<S: Store> Sts<S> {
             principal_id: federated_user_id.clone(),
             role_arn: None,
             source_user_arn: Some(caller.arn.clone()),
+            source_user_id: match &caller.kind {
+                CallerKind::User(user) => Some(user.principal.id.clone()),
+                _ => None,
+            },
             session_name: Some(name.to_owned()),
             session_id,
             access_key_id,

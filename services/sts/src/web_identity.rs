@@ -22,13 +22,15 @@ use serde_json::{Map, Value};
 use tessera_arn::{Arn, IamEntity, ValidationError, Violation, validate_role_session_name};
 use tessera_credentials::{Expectations, JwtError, SessionClaims, SessionKind, VerifiedToken, verify};
 use tessera_identity::{Account, Error, Result};
-use tessera_policy::{Context, Principal, PrincipalKind};
+use tessera_policy::{Context, Policies as Layers, Principal, PrincipalKind};
 use tessera_proto::ErrorCode;
 use tessera_store::Store;
 use tessera_store::iam::{OidcProviderRecord, Tag};
 
 use crate::Sts;
-use crate::assume::{IssuedCredentials, check_role_arn_length, duration, format_time, packed_size, session_tags};
+use crate::assume::{
+    IssuedCredentials, check_role_arn_length, duration, format_time, insert_resource_tags, packed_size, session_tags,
+};
 
 const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
 const TAG_ACTION: &str = "sts:TagSession";
@@ -372,8 +374,9 @@ impl<S: Store> Sts<S> {
         let mut ctx = Context::new();
         ctx.insert("aws:CurrentTime", format_time(now));
         ctx.insert("aws:EpochTime", now.to_string());
-        ctx.insert("aws:SecureTransport", "true");
+        ctx.insert("aws:SecureTransport", "false");
         ctx.insert("aws:FederatedProvider", provider.arn.clone());
+        insert_resource_tags(&mut ctx, &role.tags);
         ctx.insert("sts:RoleSessionName", input.role_session_name.clone());
         claim_context(&mut ctx, &provider.url, &token.claims, &audience, via_azp);
         for (key, value) in &tags {
@@ -398,10 +401,8 @@ impl<S: Store> Sts<S> {
             actions.push(TAG_ACTION);
         }
         for action in actions {
-            self.check_trust(&provider.arn, &principal, &role, role_account.id(), &[action], &ctx, (None, None, None))
-                .map_err(
-                    |error| if error.code() == ErrorCode::AccessDenied { not_authorized(action) } else { error },
-                )?;
+            self.check_trust(&provider.arn, &principal, &role, role_account.id(), &[action], &ctx, Layers::default())
+                .map_err(|error| if error.code() == ErrorCode::AccessDenied { not_authorized(action) } else { error })?;
         }
 
         // 5. The session.
@@ -415,6 +416,7 @@ impl<S: Store> Sts<S> {
             principal_id: assumed_role_id.clone(),
             role_arn: Some(role.principal.arn.clone()),
             source_user_arn: None,
+            source_user_id: None,
             session_name: Some(input.role_session_name),
             session_id,
             access_key_id,

@@ -128,16 +128,8 @@ async fn passwords<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
                 .into());
             };
             let arn = cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await;
-            if let Err(denied) = cx.authorize(&arn).await {
-                // `AllowUsersToChangePassword` grants every user iam:ChangePassword on themselves.
-                let allowed = identity
-                    .get_account_password_policy(account)
-                    .await
-                    .is_ok_and(|policy| policy.allow_users_to_change_password);
-                if !allowed {
-                    return Err(denied);
-                }
-            }
+            let ask = crate::authz::Ask { change_own_password: true, ..cx.ask(&arn) };
+            crate::authz::authorize(&cx.gateway.sts, &cx.caller, &ask, cx.now).await?;
             let old = cx.required("OldPassword")?;
             let new = cx.required("NewPassword")?;
             identity.change_password(account, &name, &old, &new).await?;

@@ -1,0 +1,531 @@
+//! The one authorization path of both transports: the HTTP Query endpoint (`Cx::authorize`) and
+//! the gRPC gate (`grpc_auth`) each say what a request asks ([`Ask`]: the AWS action, the resource
+//! ARN, and the request's own inputs), and [`authorize`] decides it.
+//!
+//! ```text
+//! Query params --Cx--+                                   OPERATIONS[action] -> which keys
+//!                    +--> Ask --authorize--> restrictions on temporary credentials
+//! gRPC message --gate+                       caller layers + base context (Sts)
+//!                                            + request keys (iam:PolicyARN, iam:PermissionsBoundary,
+//!                                              aws:RequestTag/*, aws:TagKeys, *:ResourceTag/*)
+//!                                            --tessera_policy::authorize--> Ok | AccessDenied
+//! ```
+//!
+//! [`OPERATIONS`] is the action → resource type → condition keys table of AWS's service
+//! authorization reference for every IAM and STS action Tessera serves, in one place; the keys an
+//! action lists are exactly the request keys [`authorize`] puts in the context for it, and a test
+//! checks the table against the served actions and the gRPC methods.
+
+use tessera_arn::{Arn, IamEntity};
+use tessera_identity::{Account, Error, Identity, PageRequest, Taggable};
+use tessera_policy::{
+    CompiledPolicy, Context, Layer, Outcome, Policies, PolicyKind, PolicySet, Reason, Request, Trace,
+};
+use tessera_proto::ErrorCode;
+use tessera_store::Store;
+use tessera_store::iam::{EntityKind, Tag};
+use tessera_sts::{CallerKind, CallerPrincipal, Sts};
+
+/// The resource types of AWS's reference that Tessera's actions act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResourceType {
+    User,
+    Group,
+    Role,
+    Policy,
+    OidcProvider,
+    Mfa,
+    FederatedUser,
+    /// No resource type: the action is authorized on `*`.
+    Any,
+}
+
+impl ResourceType {
+    /// The condition keys the resource type brings (its tags, for the taggable ones).
+    pub(crate) fn keys(self) -> &'static [&'static str] {
+        match self {
+            Self::User | Self::Role | Self::Policy | Self::OidcProvider | Self::Mfa => {
+                &["aws:ResourceTag/${TagKey}", "iam:ResourceTag/${TagKey}"]
+            }
+            Self::Group | Self::FederatedUser | Self::Any => &[],
+        }
+    }
+}
+
+/// One row of the table: an action, the resource type it is authorized on, and the condition
+/// keys the action itself supports (besides the global `aws:*` keys of the caller).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Operation {
+    pub(crate) action: &'static str,
+    pub(crate) resource: ResourceType,
+    pub(crate) keys: &'static [&'static str],
+}
+
+const POLICY_ARN: &str = "iam:PolicyARN";
+const BOUNDARY: &str = "iam:PermissionsBoundary";
+const REQUEST_TAG: &str = "aws:RequestTag/${TagKey}";
+const TAG_KEYS: &str = "aws:TagKeys";
+const CREATE_TAGGED: &[&str] = &[REQUEST_TAG, TAG_KEYS];
+const CREATE_BOUNDED: &[&str] = &[BOUNDARY, REQUEST_TAG, TAG_KEYS];
+const ATTACH_BOUNDED: &[&str] = &[BOUNDARY, POLICY_ARN];
+const ATTACH: &[&str] = &[POLICY_ARN];
+const BOUNDED: &[&str] = &[BOUNDARY];
+const UNTAG: &[&str] = &[TAG_KEYS];
+/// Keys the token service fills itself while it evaluates the trust policy.
+const ASSUME_ROLE: &[&str] =
+    &[REQUEST_TAG, TAG_KEYS, "sts:ExternalId", "sts:RoleSessionName", "sts:SourceIdentity", "sts:TransitiveTagKeys"];
+
+macro_rules! operations {
+    ($($action:literal $resource:ident $keys:expr;)*) => {
+        /// AWS's service authorization reference for IAM and STS, for the actions Tessera serves.
+        pub(crate) const OPERATIONS: &[Operation] = &[
+            $(Operation { action: $action, resource: ResourceType::$resource, keys: $keys },)*
+        ];
+    };
+}
+
+operations! {
+    // Users, groups, roles.
+    "iam:CreateUser" User CREATE_BOUNDED;
+    "iam:GetUser" User &[];
+    "iam:ListUsers" Any &[];
+    "iam:UpdateUser" User &[];
+    "iam:DeleteUser" User &[];
+    "iam:CreateGroup" Group &[];
+    "iam:GetGroup" Group &[];
+    "iam:ListGroups" Any &[];
+    "iam:UpdateGroup" Group &[];
+    "iam:DeleteGroup" Group &[];
+    "iam:AddUserToGroup" Group &[];
+    "iam:RemoveUserFromGroup" Group &[];
+    "iam:ListGroupsForUser" User &[];
+    "iam:CreateRole" Role CREATE_BOUNDED;
+    "iam:GetRole" Role &[];
+    "iam:ListRoles" Any &[];
+    "iam:UpdateRole" Role &[];
+    "iam:UpdateRoleDescription" Role &[];
+    "iam:UpdateAssumeRolePolicy" Role &[];
+    "iam:DeleteRole" Role &[];
+    // Tags.
+    "iam:TagUser" User CREATE_TAGGED;
+    "iam:UntagUser" User UNTAG;
+    "iam:ListUserTags" User &[];
+    "iam:TagRole" Role CREATE_TAGGED;
+    "iam:UntagRole" Role UNTAG;
+    "iam:ListRoleTags" Role &[];
+    "iam:TagPolicy" Policy CREATE_TAGGED;
+    "iam:UntagPolicy" Policy UNTAG;
+    "iam:ListPolicyTags" Policy &[];
+    "iam:TagOpenIDConnectProvider" OidcProvider CREATE_TAGGED;
+    "iam:UntagOpenIDConnectProvider" OidcProvider UNTAG;
+    "iam:ListOpenIDConnectProviderTags" OidcProvider &[];
+    "iam:TagMFADevice" Mfa CREATE_TAGGED;
+    "iam:UntagMFADevice" Mfa UNTAG;
+    "iam:ListMFADeviceTags" Mfa &[];
+    // Permissions boundaries.
+    "iam:PutUserPermissionsBoundary" User BOUNDED;
+    "iam:DeleteUserPermissionsBoundary" User BOUNDED;
+    "iam:PutRolePermissionsBoundary" Role BOUNDED;
+    "iam:DeleteRolePermissionsBoundary" Role BOUNDED;
+    // Managed policies and attachments.
+    "iam:CreatePolicy" Policy CREATE_TAGGED;
+    "iam:GetPolicy" Policy &[];
+    "iam:ListPolicies" Any &[];
+    "iam:DeletePolicy" Policy &[];
+    "iam:CreatePolicyVersion" Policy &[];
+    "iam:GetPolicyVersion" Policy &[];
+    "iam:ListPolicyVersions" Policy &[];
+    "iam:DeletePolicyVersion" Policy &[];
+    "iam:SetDefaultPolicyVersion" Policy &[];
+    "iam:ListEntitiesForPolicy" Policy &[];
+    "iam:AttachUserPolicy" User ATTACH_BOUNDED;
+    "iam:DetachUserPolicy" User ATTACH_BOUNDED;
+    "iam:ListAttachedUserPolicies" User &[];
+    "iam:AttachGroupPolicy" Group ATTACH;
+    "iam:DetachGroupPolicy" Group ATTACH;
+    "iam:ListAttachedGroupPolicies" Group &[];
+    "iam:AttachRolePolicy" Role ATTACH_BOUNDED;
+    "iam:DetachRolePolicy" Role ATTACH_BOUNDED;
+    "iam:ListAttachedRolePolicies" Role &[];
+    // Inline policies.
+    "iam:PutUserPolicy" User BOUNDED;
+    "iam:GetUserPolicy" User &[];
+    "iam:DeleteUserPolicy" User BOUNDED;
+    "iam:ListUserPolicies" User &[];
+    "iam:PutGroupPolicy" Group &[];
+    "iam:GetGroupPolicy" Group &[];
+    "iam:DeleteGroupPolicy" Group &[];
+    "iam:ListGroupPolicies" Group &[];
+    "iam:PutRolePolicy" Role BOUNDED;
+    "iam:GetRolePolicy" Role &[];
+    "iam:DeleteRolePolicy" Role BOUNDED;
+    "iam:ListRolePolicies" Role &[];
+    "iam:SimulateCustomPolicy" Any &[];
+    "iam:SimulatePrincipalPolicy" User &[];
+    // Access keys, passwords, MFA.
+    "iam:CreateAccessKey" User &[];
+    "iam:ListAccessKeys" User &[];
+    "iam:UpdateAccessKey" User &[];
+    "iam:DeleteAccessKey" User &[];
+    "iam:GetAccessKeyLastUsed" User &[];
+    "iam:CreateLoginProfile" User &[];
+    "iam:GetLoginProfile" User &[];
+    "iam:UpdateLoginProfile" User &[];
+    "iam:DeleteLoginProfile" User &[];
+    "iam:ChangePassword" User &[];
+    "iam:UpdateAccountPasswordPolicy" Any &[];
+    "iam:GetAccountPasswordPolicy" Any &[];
+    "iam:DeleteAccountPasswordPolicy" Any &[];
+    "iam:CreateVirtualMFADevice" Mfa CREATE_TAGGED;
+    "iam:EnableMFADevice" User &[];
+    "iam:ResyncMFADevice" User &[];
+    "iam:DeactivateMFADevice" User &[];
+    "iam:DeleteVirtualMFADevice" Mfa &[];
+    "iam:ListMFADevices" User &[];
+    "iam:ListVirtualMFADevices" Any &[];
+    // OIDC providers.
+    "iam:CreateOpenIDConnectProvider" OidcProvider CREATE_TAGGED;
+    "iam:GetOpenIDConnectProvider" OidcProvider &[];
+    "iam:ListOpenIDConnectProviders" Any &[];
+    "iam:DeleteOpenIDConnectProvider" OidcProvider &[];
+    "iam:AddClientIDToOpenIDConnectProvider" OidcProvider &[];
+    "iam:RemoveClientIDFromOpenIDConnectProvider" OidcProvider &[];
+    "iam:UpdateOpenIDConnectProviderThumbprint" OidcProvider &[];
+    // The account.
+    "iam:GetAccountSummary" Any &[];
+    "iam:GetAccountAuthorizationDetails" Any &[];
+    "iam:GenerateCredentialReport" Any &[];
+    "iam:GetCredentialReport" Any &[];
+    // STS. The AssumeRole family is decided by the token service's trust evaluation, which
+    // fills its own keys (and the role's tags); the gateway authorizes the rest.
+    "sts:AssumeRole" Role ASSUME_ROLE;
+    "sts:AssumeRoleWithWebIdentity" Role ASSUME_ROLE;
+    "sts:TagSession" Role &[REQUEST_TAG, TAG_KEYS, "sts:TransitiveTagKeys"];
+    "sts:SetSourceIdentity" Role &["sts:SourceIdentity"];
+    "sts:GetFederationToken" FederatedUser CREATE_TAGGED;
+    "sts:GetSessionToken" Any &[];
+    "sts:GetCallerIdentity" Any &[];
+    "sts:GetAccessKeyInfo" Any &[];
+    "sts:DecodeAuthorizationMessage" Any &[];
+    "sts:GetWebIdentityToken" Any &[];
+}
+
+/// The row of `action` (`iam:CreateUser`), if Tessera serves it.
+pub(crate) fn operation(action: &str) -> Option<&'static Operation> {
+    OPERATIONS.iter().find(|op| op.action == action)
+}
+
+/// What a request carries that the context keys of its action come from.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Inputs {
+    /// `PolicyArn` (`iam:PolicyARN`).
+    pub(crate) policy_arn: Option<String>,
+    /// The permissions boundary the request sets (`iam:PermissionsBoundary`; otherwise the
+    /// target's current boundary).
+    pub(crate) boundary: Option<String>,
+    /// The tags the request sets (`aws:RequestTag/*`, `aws:TagKeys`).
+    pub(crate) tags: Vec<Tag>,
+    /// The tag keys an `Untag*` request removes (`aws:TagKeys`).
+    pub(crate) tag_keys: Vec<String>,
+}
+
+/// What a request asks to do.
+#[derive(Debug, Clone)]
+pub(crate) struct Ask {
+    /// `iam:AttachUserPolicy`.
+    pub(crate) action: String,
+    /// The resource ARN, or `*`.
+    pub(crate) resource: String,
+    pub(crate) inputs: Inputs,
+    /// ChangePassword by the user on itself: the account's `AllowUsersToChangePassword` grants
+    /// it without an identity policy, but an explicit deny, the permissions boundary and
+    /// session policies still apply.
+    pub(crate) change_own_password: bool,
+}
+
+/// A user's, group's or role's ARN for authorization: the stored one when it exists (it has the
+/// path), else built from `path` (`/` when none).
+pub(crate) async fn entity_arn<S: Store>(
+    identity: &Identity<S>,
+    account: &Account,
+    kind: EntityKind,
+    name: &str,
+    path: Option<&str>,
+) -> String {
+    let stored = match kind {
+        EntityKind::User => identity.get_user(account, name).await.ok().map(|u| u.principal.arn),
+        EntityKind::Role => identity.get_role(account, name).await.ok().map(|r| r.principal.arn),
+        EntityKind::Group => {
+            let page = PageRequest { marker: None, max_items: Some(1) };
+            identity.get_group(account, name, &page).await.ok().map(|(g, _)| g.principal.arn)
+        }
+    };
+    stored.unwrap_or_else(|| {
+        let (path, name) = (path.filter(|p| !p.is_empty()).unwrap_or("/").to_owned(), name.to_owned());
+        let entity = match kind {
+            EntityKind::User => IamEntity::User { path, name },
+            EntityKind::Group => IamEntity::Group { path, name },
+            EntityKind::Role => IamEntity::Role { path, name },
+        };
+        Arn::iam("aws", account.id(), &entity).to_string()
+    })
+}
+
+/// What temporary credentials may call (reference §4.1): a federated user's no IAM action and of
+/// STS only GetCallerIdentity; a GetSessionToken session's IAM only when MFA was used, and of STS
+/// only AssumeRole and GetCallerIdentity. The same for the account root's sessions.
+pub(crate) fn session_may_call(caller: &CallerPrincipal, action: &str) -> Result<(), Error> {
+    let CallerKind::Session(claims) = &caller.kind else { return Ok(()) };
+    use tessera_credentials::SessionKind;
+    let (service, name) = action.split_once(':').unwrap_or(("", action));
+    if service == "iam" {
+        let refused = match claims.kind {
+            SessionKind::FederatedUser => true,
+            SessionKind::SessionToken => claims.mfa_authenticated_at.is_none(),
+            SessionKind::AssumedRole => false,
+        };
+        if refused {
+            // AWS's answer to both.
+            return Err(Error::new(
+                ErrorCode::InvalidClientTokenId,
+                "The security token included in the request is invalid",
+            ));
+        }
+        return Ok(());
+    }
+    let allowed = match claims.kind {
+        SessionKind::FederatedUser => name == "GetCallerIdentity",
+        SessionKind::SessionToken => matches!(name, "AssumeRole" | "GetCallerIdentity"),
+        SessionKind::AssumedRole => true,
+    };
+    match name {
+        _ if allowed => Ok(()),
+        "GetSessionToken" | "GetFederationToken" => {
+            Err(Error::new(ErrorCode::AccessDenied, format!("Cannot call {name} with session credentials")))
+        }
+        _ => Err(Error::new(ErrorCode::AccessDenied, format!("Cannot call {name} with these session credentials"))),
+    }
+}
+
+/// What the decision needs to know of the resource: its tags and, for users and roles, its
+/// permissions boundary.
+#[derive(Debug, Default)]
+struct Target {
+    tags: Vec<Tag>,
+    boundary: Option<String>,
+}
+
+/// Reads the target of `resource` in the caller's account (nothing for `*`, other accounts, or
+/// resources that do not exist yet).
+async fn target<S: Store>(identity: &Identity<S>, account: &Account, resource: &str) -> Target {
+    let Ok(arn) = Arn::parse(resource) else { return Target::default() };
+    if arn.account != account.id() {
+        return Target::default();
+    }
+    let taggable = match arn.entity() {
+        Ok(IamEntity::User { name, .. }) => {
+            return identity
+                .get_user(account, &name)
+                .await
+                .map(|u| Target { tags: u.tags, boundary: u.boundary })
+                .unwrap_or_default();
+        }
+        Ok(IamEntity::Role { name, .. }) => {
+            return identity
+                .get_role(account, &name)
+                .await
+                .map(|r| Target { tags: r.tags, boundary: r.boundary })
+                .unwrap_or_default();
+        }
+        Ok(IamEntity::Policy { .. }) => Taggable::Policy(resource.to_owned()),
+        Ok(IamEntity::OidcProvider { .. }) => Taggable::OidcProvider(resource.to_owned()),
+        Ok(IamEntity::Mfa { .. }) => Taggable::MfaDevice(resource.to_owned()),
+        _ => return Target::default(),
+    };
+    // At most 50 tags per resource: one page of 100 holds them all.
+    let page = PageRequest { marker: None, max_items: Some(100) };
+    let tags = identity.list_resource_tags(account, &taggable, &page).await.map(|p| p.items).unwrap_or_default();
+    Target { tags, boundary: None }
+}
+
+/// Adds the keys `op` supports from the request's inputs and its target.
+fn request_keys(context: &mut Context, op: Option<&Operation>, inputs: &Inputs, target: &Target) {
+    let listed = |key: &str| op.is_some_and(|op| op.keys.contains(&key));
+    if listed(POLICY_ARN)
+        && let Some(arn) = &inputs.policy_arn
+    {
+        context.insert(POLICY_ARN, arn.clone());
+    }
+    if listed(BOUNDARY)
+        && let Some(arn) = inputs.boundary.as_ref().or(target.boundary.as_ref())
+    {
+        context.insert(BOUNDARY, arn.clone());
+    }
+    if listed(REQUEST_TAG) {
+        for tag in &inputs.tags {
+            context.insert(&format!("aws:RequestTag/{}", tag.key), tag.value.clone());
+        }
+    }
+    if listed(TAG_KEYS) {
+        let keys: Vec<String> =
+            inputs.tags.iter().map(|t| t.key.clone()).chain(inputs.tag_keys.iter().cloned()).collect();
+        if !keys.is_empty() {
+            context.insert_list(TAG_KEYS, keys);
+        }
+    }
+    // An action of another table (none today) still sees the tags of what it acts on.
+    if op.is_none_or(|op| !op.resource.keys().is_empty()) {
+        tessera_sts::insert_resource_tags(context, &target.tags);
+    }
+}
+
+/// Decides `ask` for `caller` at `now` (unix seconds): the restrictions on temporary credentials,
+/// then the account root (allowed in its account), then the caller's identity policies,
+/// permissions boundary and session policies with the full request context.
+pub(crate) async fn authorize<S: Store>(
+    sts: &Sts<S>,
+    caller: &CallerPrincipal,
+    ask: &Ask,
+    now: u64,
+) -> Result<(), Error> {
+    session_may_call(caller, &ask.action)?;
+    if caller.is_root() {
+        return Ok(());
+    }
+    let layers = sts.caller_layers(caller).await?;
+    let mut context = sts.base_context(caller, &layers, now);
+    let op = operation(&ask.action);
+    // Only read the target when a key of the action or its resource type comes from it.
+    let needs_target = op.is_none_or(|op| !op.resource.keys().is_empty() || op.keys.contains(&BOUNDARY));
+    let target =
+        if needs_target { target(sts.identity(), &caller.account, &ask.resource).await } else { Target::default() };
+    request_keys(&mut context, op, &ask.inputs, &target);
+    let principal = caller.principal();
+    let request = Request::new(&principal, &ask.action, &ask.resource, &context);
+    let mut decision = tessera_policy::authorize(&request, &layers.policies(), Trace::Off);
+    if ask.change_own_password
+        && decision.reason == Reason::NoIdentityAllow
+        && sts
+            .identity()
+            .get_account_password_policy(&caller.account)
+            .await
+            .is_ok_and(|p| p.allow_users_to_change_password)
+    {
+        // The grant stands in for the identity layer: an identity deny was already decided above,
+        // and the boundary and session policies are evaluated again with it.
+        let grant = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"iam:ChangePassword","Resource":{}}}]}}"#,
+            serde_json::Value::String(ask.resource.clone())
+        );
+        if let Ok(grant) = CompiledPolicy::parse("AllowUsersToChangePassword", &grant, PolicyKind::Identity) {
+            let grant = PolicySet::new(vec![grant]);
+            let policies = Policies { identity: Some(&grant), ..layers.policies() };
+            decision = tessera_policy::authorize(&request, &policies, Trace::Off);
+        }
+    }
+    let (action, resource) = (&ask.action, &ask.resource);
+    let why = match (decision.outcome, decision.layer, decision.reason) {
+        (Outcome::Allowed, ..) => return Ok(()),
+        (Outcome::ExplicitDeny, Some(Layer::Boundary), _) => {
+            "with an explicit deny in a permissions boundary".to_owned()
+        }
+        (Outcome::ExplicitDeny, Some(Layer::Session), _) => "with an explicit deny in a session policy".to_owned(),
+        (Outcome::ExplicitDeny, ..) => "with an explicit deny in an identity-based policy".to_owned(),
+        (_, _, Reason::NoBoundaryAllow) => format!("because no permissions boundary allows the {action} action"),
+        (_, _, Reason::NoSessionAllow | Reason::NoSessionPolicy) => {
+            format!("because no session policy allows the {action} action")
+        }
+        _ => format!("because no identity-based policy allows the {action} action"),
+    };
+    Err(Error::new(
+        ErrorCode::AccessDenied,
+        format!("User: {} is not authorized to perform: {action} on resource: {resource} {why}", caller.arn),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys of the table that the token service fills while evaluating a trust policy, rather
+    /// than [`authorize`] (its own tests cover them).
+    const TOKEN_SERVICE_KEYS: &[&str] =
+        &["sts:ExternalId", "sts:RoleSessionName", "sts:SourceIdentity", "sts:TransitiveTagKeys"];
+
+    /// Every key of the table has a source: the request's inputs, the target, or the token
+    /// service's trust evaluation.
+    #[test]
+    fn every_listed_key_is_filled() {
+        for op in OPERATIONS {
+            for key in op.keys.iter().chain(op.resource.keys()) {
+                let known = [POLICY_ARN, BOUNDARY, REQUEST_TAG, TAG_KEYS].contains(key)
+                    || key.ends_with(":ResourceTag/${TagKey}")
+                    || TOKEN_SERVICE_KEYS.contains(key);
+                assert!(known, "{}: nothing fills `{key}`", op.action);
+            }
+            let duplicates = OPERATIONS.iter().filter(|o| o.action == op.action).count();
+            assert_eq!(duplicates, 1, "{} is listed {duplicates} times", op.action);
+        }
+    }
+
+    /// Every action the HTTP endpoint serves has its row.
+    #[test]
+    fn every_served_action_is_in_the_table() {
+        let served = crate::iam::actions()
+            .map(|a| format!("iam:{a}"))
+            .chain(crate::sts::ACTIONS.iter().map(|a| format!("sts:{a}")));
+        for action in served {
+            assert!(operation(&action).is_some(), "{action} is served but not in OPERATIONS");
+        }
+    }
+
+    /// The delegation guardrails of AWS's documentation: the policy and boundary keys on the
+    /// actions that attach, detach, put or delete what bounds a user or role.
+    #[test]
+    fn delegation_keys_follow_aws() {
+        let keys = |action: &str| operation(action).unwrap().keys;
+        for action in ["iam:AttachUserPolicy", "iam:DetachUserPolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy"] {
+            assert!(keys(action).contains(&POLICY_ARN) && keys(action).contains(&BOUNDARY), "{action}");
+        }
+        for action in ["iam:AttachGroupPolicy", "iam:DetachGroupPolicy"] {
+            assert_eq!(keys(action), &[POLICY_ARN], "{action}");
+        }
+        for action in [
+            "iam:CreateUser",
+            "iam:CreateRole",
+            "iam:PutUserPermissionsBoundary",
+            "iam:PutRolePermissionsBoundary",
+            "iam:DeleteUserPermissionsBoundary",
+            "iam:DeleteRolePermissionsBoundary",
+            "iam:PutUserPolicy",
+            "iam:PutRolePolicy",
+            "iam:DeleteUserPolicy",
+            "iam:DeleteRolePolicy",
+        ] {
+            assert!(keys(action).contains(&BOUNDARY), "{action}");
+        }
+        assert_eq!(ResourceType::Group.keys(), &[] as &[&str], "groups carry no tags");
+    }
+
+    #[test]
+    fn request_keys_come_from_inputs_and_target() {
+        let mut context = Context::new();
+        let inputs = Inputs {
+            policy_arn: Some("arn:aws:iam::aws:policy/ReadOnlyAccess".into()),
+            tags: vec![Tag { key: "team".into(), value: "a".into() }],
+            ..Inputs::default()
+        };
+        let target = Target {
+            tags: vec![Tag { key: "env".into(), value: "prod".into() }],
+            boundary: Some("arn:aws:iam::111111111111:policy/b".into()),
+        };
+        request_keys(&mut context, operation("iam:AttachUserPolicy"), &inputs, &target);
+        assert!(context.contains("iam:PolicyARN"));
+        assert!(context.contains("iam:PermissionsBoundary"), "the target's current boundary");
+        assert!(context.contains("aws:ResourceTag/env") && context.contains("iam:ResourceTag/env"));
+        assert!(!context.contains("aws:RequestTag/team"), "AttachUserPolicy takes no tags");
+        let mut context = Context::new();
+        request_keys(&mut context, operation("iam:AttachGroupPolicy"), &inputs, &Target::default());
+        assert!(context.contains("iam:PolicyARN") && !context.contains("iam:PermissionsBoundary"));
+    }
+}

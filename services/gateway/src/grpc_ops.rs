@@ -1,0 +1,398 @@
+//! What each gRPC method asks, in the terms of the HTTP API: the AWS action, the resource ARN and
+//! the inputs its condition keys come from, decoded from the request message. The gRPC gate
+//! hands the result to [`crate::authz::authorize`], so a gRPC call is authorized exactly like the
+//! same operation over HTTP (`iam:AttachUserPolicy` on `user/alice` with `iam:PolicyARN`, not
+//! `iam:AttachPolicy` on `*`).
+
+use prost::Message;
+use tessera_arn::{Arn, IamEntity};
+use tessera_identity::{Account, Identity};
+use tessera_proto::common::v1 as c;
+use tessera_proto::identity::v1 as pb;
+use tessera_proto::policy::v1 as ppb;
+use tessera_proto::sts::v1 as spb;
+use tessera_proto::{ErrorCode, ServiceError};
+use tessera_store::Store;
+use tessera_store::iam::{EntityKind, Tag};
+
+use crate::authz::{Ask, Inputs, entity_arn};
+
+/// Who is asking, as far as the mapping needs it.
+pub(crate) struct Asker<'a, S> {
+    pub(crate) identity: &'a Identity<S>,
+    pub(crate) account: &'a Account,
+    /// The calling IAM user's name (for the methods whose `user_name` defaults to the caller).
+    pub(crate) user: Option<&'a str>,
+}
+
+fn malformed() -> ServiceError {
+    ServiceError::new(ErrorCode::InvalidInput, "The request message cannot be decoded.")
+}
+
+fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, ServiceError> {
+    M::decode(bytes).map_err(|_| malformed())
+}
+
+fn tags(tags: &[c::Tag]) -> Vec<Tag> {
+    tags.iter().map(|t| Tag { key: t.key.clone(), value: t.value.clone() }).collect()
+}
+
+fn kind(entity: Option<&c::EntityRef>) -> Result<(EntityKind, &str, &'static str), ServiceError> {
+    let entity = entity.ok_or_else(|| ServiceError::new(ErrorCode::InvalidInput, "`entity` is required."))?;
+    match entity.kind() {
+        c::EntityKind::User => Ok((EntityKind::User, &entity.name, "User")),
+        c::EntityKind::Group => Ok((EntityKind::Group, &entity.name, "Group")),
+        c::EntityKind::Role => Ok((EntityKind::Role, &entity.name, "Role")),
+        c::EntityKind::Unspecified => Err(ServiceError::new(ErrorCode::InvalidInput, "`entity.kind` is required.")),
+    }
+}
+
+impl<S: Store> Asker<'_, S> {
+    fn arn(&self, entity: IamEntity) -> String {
+        Arn::iam("aws", self.account.id(), &entity).to_string()
+    }
+
+    fn all(&self, noun: &str) -> String {
+        let (path, name) = ("/".to_owned(), "*".to_owned());
+        self.arn(match noun {
+            "user" => IamEntity::User { path, name },
+            "group" => IamEntity::Group { path, name },
+            "role" => IamEntity::Role { path, name },
+            _ => IamEntity::Policy { path, name },
+        })
+    }
+
+    async fn entity(&self, kind: EntityKind, name: &str, path: Option<&str>) -> String {
+        entity_arn(self.identity, self.account, kind, name, path).await
+    }
+
+    async fn user(&self, name: &str) -> String {
+        self.entity(EntityKind::User, name, None).await
+    }
+
+    /// `user_name`, or the calling user when it is empty (as AWS defaults it).
+    async fn user_or_caller(&self, name: Option<&str>) -> Result<String, ServiceError> {
+        match name.filter(|n| !n.is_empty()).or(self.user) {
+            Some(name) => Ok(self.user(name).await),
+            None => Err(ServiceError::new(
+                ErrorCode::ValidationError,
+                "`user_name` is required when the caller is not an IAM user.",
+            )),
+        }
+    }
+
+    async fn taggable(&self, resource: Option<&c::TaggableRef>) -> Result<(&'static str, String), ServiceError> {
+        let resource = resource.ok_or_else(|| ServiceError::new(ErrorCode::InvalidInput, "`resource` is required."))?;
+        Ok(match resource.kind() {
+            c::TaggableKind::User => ("User", self.user(&resource.id).await),
+            c::TaggableKind::Role => ("Role", self.entity(EntityKind::Role, &resource.id, None).await),
+            c::TaggableKind::Policy => ("Policy", resource.id.clone()),
+            c::TaggableKind::OpenIdConnectProvider => ("OpenIDConnectProvider", resource.id.clone()),
+            c::TaggableKind::MfaDevice => ("MFADevice", resource.id.clone()),
+            c::TaggableKind::Unspecified => {
+                return Err(ServiceError::new(ErrorCode::InvalidInput, "`resource.kind` is required."));
+            }
+        })
+    }
+
+    /// What `method` (`/tessera.identity.v1.IdentityService/CreateUser`) asks with `message`;
+    /// `None` for a method this table does not know (the gate then fails closed).
+    pub(crate) async fn ask(&self, method: &str, message: &[u8]) -> Result<Option<Ask>, ServiceError> {
+        let Some((service, name)) = method.strip_prefix('/').and_then(|m| m.split_once('/')) else { return Ok(None) };
+        let ask = |action: &str, resource: String, inputs: Inputs| Ask {
+            action: action.to_owned(),
+            resource,
+            inputs,
+            change_own_password: false,
+        };
+        let none = Inputs::default;
+        let out = match (service, name) {
+            ("tessera.identity.v1.IdentityService", name) => match name {
+                "GetAccountSummary" => ask("iam:GetAccountSummary", "*".into(), none()),
+                "CreateUser" => {
+                    let m: pb::CreateUserRequest = decode(message)?;
+                    let arn = self.entity(EntityKind::User, &m.user_name, m.path.as_deref()).await;
+                    let inputs = Inputs { boundary: m.permissions_boundary, tags: tags(&m.tags), ..none() };
+                    ask("iam:CreateUser", arn, inputs)
+                }
+                "GetUser" => {
+                    let m: pb::GetUserRequest = decode(message)?;
+                    ask("iam:GetUser", self.user_or_caller(m.user_name.as_deref()).await?, none())
+                }
+                "ListUsers" => ask("iam:ListUsers", self.all("user"), none()),
+                "UpdateUser" => {
+                    let m: pb::UpdateUserRequest = decode(message)?;
+                    ask("iam:UpdateUser", self.user(&m.user_name).await, none())
+                }
+                "DeleteUser" => {
+                    let m: pb::DeleteUserRequest = decode(message)?;
+                    ask("iam:DeleteUser", self.user(&m.user_name).await, none())
+                }
+                "CreateGroup" => {
+                    let m: pb::CreateGroupRequest = decode(message)?;
+                    ask(
+                        "iam:CreateGroup",
+                        self.entity(EntityKind::Group, &m.group_name, m.path.as_deref()).await,
+                        none(),
+                    )
+                }
+                "GetGroup" | "UpdateGroup" | "DeleteGroup" => {
+                    let group = match name {
+                        "GetGroup" => decode::<pb::GetGroupRequest>(message)?.group_name,
+                        "UpdateGroup" => decode::<pb::UpdateGroupRequest>(message)?.group_name,
+                        _ => decode::<pb::DeleteGroupRequest>(message)?.group_name,
+                    };
+                    ask(&format!("iam:{name}"), self.entity(EntityKind::Group, &group, None).await, none())
+                }
+                "ListGroups" => ask("iam:ListGroups", self.all("group"), none()),
+                "AddUserToGroup" | "RemoveUserFromGroup" => {
+                    let group = match name {
+                        "AddUserToGroup" => decode::<pb::AddUserToGroupRequest>(message)?.group_name,
+                        _ => decode::<pb::RemoveUserFromGroupRequest>(message)?.group_name,
+                    };
+                    ask(&format!("iam:{name}"), self.entity(EntityKind::Group, &group, None).await, none())
+                }
+                "ListGroupsForUser" => {
+                    let m: pb::ListGroupsForUserRequest = decode(message)?;
+                    ask("iam:ListGroupsForUser", self.user(&m.user_name).await, none())
+                }
+                "CreateRole" => {
+                    let m: pb::CreateRoleRequest = decode(message)?;
+                    let arn = self.entity(EntityKind::Role, &m.role_name, m.path.as_deref()).await;
+                    let inputs = Inputs { boundary: m.permissions_boundary, tags: tags(&m.tags), ..none() };
+                    ask("iam:CreateRole", arn, inputs)
+                }
+                "GetRole" | "UpdateRole" | "UpdateAssumeRolePolicy" | "DeleteRole" => {
+                    let role = match name {
+                        "GetRole" => decode::<pb::GetRoleRequest>(message)?.role_name,
+                        "UpdateRole" => decode::<pb::UpdateRoleRequest>(message)?.role_name,
+                        "UpdateAssumeRolePolicy" => decode::<pb::UpdateAssumeRolePolicyRequest>(message)?.role_name,
+                        _ => decode::<pb::DeleteRoleRequest>(message)?.role_name,
+                    };
+                    ask(&format!("iam:{name}"), self.entity(EntityKind::Role, &role, None).await, none())
+                }
+                "ListRoles" => ask("iam:ListRoles", self.all("role"), none()),
+                "TagResource" => {
+                    let m: pb::TagResourceRequest = decode(message)?;
+                    let (noun, arn) = self.taggable(m.resource.as_ref()).await?;
+                    ask(&format!("iam:Tag{noun}"), arn, Inputs { tags: tags(&m.tags), ..none() })
+                }
+                "UntagResource" => {
+                    let m: pb::UntagResourceRequest = decode(message)?;
+                    let (noun, arn) = self.taggable(m.resource.as_ref()).await?;
+                    ask(&format!("iam:Untag{noun}"), arn, Inputs { tag_keys: m.tag_keys, ..none() })
+                }
+                "ListResourceTags" => {
+                    let m: pb::ListResourceTagsRequest = decode(message)?;
+                    let (noun, arn) = self.taggable(m.resource.as_ref()).await?;
+                    ask(&format!("iam:List{noun}Tags"), arn, none())
+                }
+                "PutPermissionsBoundary" | "DeletePermissionsBoundary" => {
+                    let (entity, boundary) = match name {
+                        "PutPermissionsBoundary" => {
+                            let m: pb::PutPermissionsBoundaryRequest = decode(message)?;
+                            (m.entity, Some(m.permissions_boundary))
+                        }
+                        _ => (decode::<pb::DeletePermissionsBoundaryRequest>(message)?.entity, None),
+                    };
+                    let (kind, entity_name, noun) = kind(entity.as_ref())?;
+                    if kind == EntityKind::Group {
+                        return Err(ServiceError::new(
+                            ErrorCode::InvalidInput,
+                            "Permissions boundaries apply to users and roles only.",
+                        ));
+                    }
+                    let verb = if boundary.is_some() { "Put" } else { "Delete" };
+                    let arn = self.entity(kind, entity_name, None).await;
+                    ask(&format!("iam:{verb}{noun}PermissionsBoundary"), arn, Inputs { boundary, ..none() })
+                }
+                "CreateAccessKey" | "ListAccessKeys" | "UpdateAccessKey" | "DeleteAccessKey" => {
+                    let user = match name {
+                        "CreateAccessKey" => decode::<pb::CreateAccessKeyRequest>(message)?.user_name,
+                        "ListAccessKeys" => decode::<pb::ListAccessKeysRequest>(message)?.user_name,
+                        "UpdateAccessKey" => decode::<pb::UpdateAccessKeyRequest>(message)?.user_name,
+                        _ => decode::<pb::DeleteAccessKeyRequest>(message)?.user_name,
+                    };
+                    ask(&format!("iam:{name}"), self.user_or_caller(user.as_deref()).await?, none())
+                }
+                "GetAccessKeyLastUsed" => {
+                    let m: pb::GetAccessKeyLastUsedRequest = decode(message)?;
+                    let used = self
+                        .identity
+                        .get_access_key_last_used(self.account, &m.access_key_id)
+                        .await
+                        .map_err(|e| e.into_service_error())?;
+                    ask("iam:GetAccessKeyLastUsed", self.user(&used.user_name).await, none())
+                }
+                "CreateLoginProfile" | "GetLoginProfile" | "UpdateLoginProfile" | "DeleteLoginProfile" => {
+                    let user = match name {
+                        "CreateLoginProfile" => decode::<pb::CreateLoginProfileRequest>(message)?.user_name,
+                        "GetLoginProfile" => decode::<pb::GetLoginProfileRequest>(message)?.user_name,
+                        "UpdateLoginProfile" => decode::<pb::UpdateLoginProfileRequest>(message)?.user_name,
+                        _ => decode::<pb::DeleteLoginProfileRequest>(message)?.user_name,
+                    };
+                    ask(&format!("iam:{name}"), self.user_or_caller(Some(&user)).await?, none())
+                }
+                "ChangePassword" => {
+                    let m: pb::ChangePasswordRequest = decode(message)?;
+                    let arn = self.user_or_caller(Some(&m.user_name)).await?;
+                    let own = self.user.is_some_and(|own| own == m.user_name || m.user_name.is_empty());
+                    Ask { change_own_password: own, ..ask("iam:ChangePassword", arn, none()) }
+                }
+                "UpdateAccountPasswordPolicy" | "GetAccountPasswordPolicy" | "DeleteAccountPasswordPolicy" => {
+                    ask(&format!("iam:{name}"), "*".into(), none())
+                }
+                "CreateVirtualMfaDevice" => {
+                    let m: pb::CreateVirtualMfaDeviceRequest = decode(message)?;
+                    let path = m.path.filter(|p| !p.is_empty()).unwrap_or_else(|| "/".into());
+                    let arn = self.arn(IamEntity::Mfa { path, name: m.virtual_mfa_device_name });
+                    ask("iam:CreateVirtualMFADevice", arn, Inputs { tags: tags(&m.tags), ..none() })
+                }
+                "EnableMfaDevice" | "ResyncMfaDevice" => {
+                    let user = match name {
+                        "EnableMfaDevice" => decode::<pb::EnableMfaDeviceRequest>(message)?.user_name,
+                        _ => decode::<pb::ResyncMfaDeviceRequest>(message)?.user_name,
+                    };
+                    let action = if name == "EnableMfaDevice" { "iam:EnableMFADevice" } else { "iam:ResyncMFADevice" };
+                    ask(action, self.user(&user).await, none())
+                }
+                "DeactivateMfaDevice" => {
+                    let m: pb::DeactivateMfaDeviceRequest = decode(message)?;
+                    ask("iam:DeactivateMFADevice", self.user_or_caller(m.user_name.as_deref()).await?, none())
+                }
+                "DeleteVirtualMfaDevice" => {
+                    let m: pb::DeleteVirtualMfaDeviceRequest = decode(message)?;
+                    ask("iam:DeleteVirtualMFADevice", m.serial_number, none())
+                }
+                "ListMfaDevices" => {
+                    let m: pb::ListMfaDevicesRequest = decode(message)?;
+                    ask("iam:ListMFADevices", self.user_or_caller(m.user_name.as_deref()).await?, none())
+                }
+                "ListVirtualMfaDevices" => ask("iam:ListVirtualMFADevices", "*".into(), none()),
+                "CreateOpenIdConnectProvider" => {
+                    let m: pb::CreateOpenIdConnectProviderRequest = decode(message)?;
+                    let url = m.url.strip_prefix("https://").unwrap_or(&m.url).to_owned();
+                    let arn = self.arn(IamEntity::OidcProvider { url });
+                    ask("iam:CreateOpenIDConnectProvider", arn, Inputs { tags: tags(&m.tags), ..none() })
+                }
+                "GetOpenIdConnectProvider"
+                | "DeleteOpenIdConnectProvider"
+                | "AddClientIdToOpenIdConnectProvider"
+                | "RemoveClientIdFromOpenIdConnectProvider"
+                | "UpdateOpenIdConnectProviderThumbprint" => {
+                    let arn = match name {
+                        "GetOpenIdConnectProvider" => {
+                            decode::<pb::GetOpenIdConnectProviderRequest>(message)?.open_id_connect_provider_arn
+                        }
+                        "DeleteOpenIdConnectProvider" => {
+                            decode::<pb::DeleteOpenIdConnectProviderRequest>(message)?.open_id_connect_provider_arn
+                        }
+                        "AddClientIdToOpenIdConnectProvider" => {
+                            decode::<pb::AddClientIdToOpenIdConnectProviderRequest>(message)?
+                                .open_id_connect_provider_arn
+                        }
+                        "RemoveClientIdFromOpenIdConnectProvider" => {
+                            decode::<pb::RemoveClientIdFromOpenIdConnectProviderRequest>(message)?
+                                .open_id_connect_provider_arn
+                        }
+                        _ => {
+                            decode::<pb::UpdateOpenIdConnectProviderThumbprintRequest>(message)?
+                                .open_id_connect_provider_arn
+                        }
+                    };
+                    // AWS spells these `OpenIDConnect` and `ClientID`.
+                    let action = format!(
+                        "iam:{}",
+                        name.replace("OpenIdConnect", "OpenIDConnect").replace("ClientId", "ClientID")
+                    );
+                    ask(&action, arn, none())
+                }
+                "ListOpenIdConnectProviders" => ask("iam:ListOpenIDConnectProviders", "*".into(), none()),
+                "GetAccountAuthorizationDetails" | "GenerateCredentialReport" | "GetCredentialReport" => {
+                    ask(&format!("iam:{name}"), "*".into(), none())
+                }
+                _ => return Ok(None),
+            },
+            ("tessera.policy.v1.PolicyService", name) => match name {
+                "CreatePolicy" => {
+                    let m: ppb::CreatePolicyRequest = decode(message)?;
+                    let path = m.path.filter(|p| !p.is_empty()).unwrap_or_else(|| "/".into());
+                    let arn = self.arn(IamEntity::Policy { path, name: m.policy_name });
+                    ask("iam:CreatePolicy", arn, Inputs { tags: tags(&m.tags), ..none() })
+                }
+                "ListPolicies" => ask("iam:ListPolicies", self.all("policy"), none()),
+                "GetPolicy"
+                | "DeletePolicy"
+                | "CreatePolicyVersion"
+                | "GetPolicyVersion"
+                | "ListPolicyVersions"
+                | "DeletePolicyVersion"
+                | "SetDefaultPolicyVersion"
+                | "ListEntitiesForPolicy" => {
+                    let arn = match name {
+                        "GetPolicy" => decode::<ppb::GetPolicyRequest>(message)?.policy_arn,
+                        "DeletePolicy" => decode::<ppb::DeletePolicyRequest>(message)?.policy_arn,
+                        "CreatePolicyVersion" => decode::<ppb::CreatePolicyVersionRequest>(message)?.policy_arn,
+                        "GetPolicyVersion" => decode::<ppb::GetPolicyVersionRequest>(message)?.policy_arn,
+                        "ListPolicyVersions" => decode::<ppb::ListPolicyVersionsRequest>(message)?.policy_arn,
+                        "DeletePolicyVersion" => decode::<ppb::DeletePolicyVersionRequest>(message)?.policy_arn,
+                        "SetDefaultPolicyVersion" => decode::<ppb::SetDefaultPolicyVersionRequest>(message)?.policy_arn,
+                        _ => decode::<ppb::ListEntitiesForPolicyRequest>(message)?.policy_arn,
+                    };
+                    ask(&format!("iam:{name}"), arn, none())
+                }
+                "AttachPolicy" | "DetachPolicy" => {
+                    let (entity, policy_arn) = match name {
+                        "AttachPolicy" => {
+                            let m: ppb::AttachPolicyRequest = decode(message)?;
+                            (m.entity, m.policy_arn)
+                        }
+                        _ => {
+                            let m: ppb::DetachPolicyRequest = decode(message)?;
+                            (m.entity, m.policy_arn)
+                        }
+                    };
+                    let (kind, entity_name, noun) = kind(entity.as_ref())?;
+                    let verb = name.trim_end_matches("Policy");
+                    let arn = self.entity(kind, entity_name, None).await;
+                    ask(&format!("iam:{verb}{noun}Policy"), arn, Inputs { policy_arn: Some(policy_arn), ..none() })
+                }
+                "ListAttachedPolicies" => {
+                    let m: ppb::ListAttachedPoliciesRequest = decode(message)?;
+                    let (kind, entity_name, noun) = kind(m.entity.as_ref())?;
+                    ask(&format!("iam:ListAttached{noun}Policies"), self.entity(kind, entity_name, None).await, none())
+                }
+                "PutInlinePolicy" | "GetInlinePolicy" | "DeleteInlinePolicy" | "ListInlinePolicies" => {
+                    let entity = match name {
+                        "PutInlinePolicy" => decode::<ppb::PutInlinePolicyRequest>(message)?.entity,
+                        "GetInlinePolicy" => decode::<ppb::GetInlinePolicyRequest>(message)?.entity,
+                        "DeleteInlinePolicy" => decode::<ppb::DeleteInlinePolicyRequest>(message)?.entity,
+                        _ => decode::<ppb::ListInlinePoliciesRequest>(message)?.entity,
+                    };
+                    let (kind, entity_name, noun) = kind(entity.as_ref())?;
+                    let action = match name {
+                        "PutInlinePolicy" => format!("iam:Put{noun}Policy"),
+                        "GetInlinePolicy" => format!("iam:Get{noun}Policy"),
+                        "DeleteInlinePolicy" => format!("iam:Delete{noun}Policy"),
+                        _ => format!("iam:List{noun}Policies"),
+                    };
+                    ask(&action, self.entity(kind, entity_name, None).await, none())
+                }
+                _ => return Ok(None),
+            },
+            ("tessera.sts.v1.StsService", name) => match name {
+                "GetFederationToken" => {
+                    let m: spb::GetFederationTokenRequest = decode(message)?;
+                    let arn = Arn::federated_user(self.account.id(), &m.name).to_string();
+                    ask("sts:GetFederationToken", arn, Inputs { tags: tags(&m.tags), ..none() })
+                }
+                "GetAccessKeyInfo" | "DecodeAuthorizationMessage" | "GetWebIdentityToken" => {
+                    ask(&format!("sts:{name}"), "*".into(), none())
+                }
+                _ => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        Ok(Some(out))
+    }
+}
