@@ -8,8 +8,8 @@
 //! and creating the master key file, and creating owner-only files ([`private_fs`]).
 //!
 //! - [`secret`]: [`Secret`], a string whose `Debug` is redacted, and [`constant_time_eq`].
-//! - [`master_key`]: the [`MasterKey`], its key file (`tessera-master-key-v1:<base64>`, mode 0600)
-//!   and key id.
+//! - [`master_key`]: the [`MasterKey`], its key file (`tessera-master-key-v1:<base64>`, mode 0600),
+//!   key id, and key-check value (a MAC a store keeps to refuse a server with another key).
 //! - [`seal`]: [`MasterKey::seal`] and [`MasterKey::open`], AES-256-GCM blobs
 //!   `v1.<key id>.<base64url>` bound to their owner by associated data.
 //! - [`password`]: Argon2id PHC strings ([`hash_password`], [`verify_password`]).
@@ -56,7 +56,7 @@ pub mod totp;
 
 pub use jwt::{Expectations, Jwks, JwtAlgorithm, JwtKeyRing, JwtSigner, MAX_JWT_LEN, VerifiedToken, jwks, verify};
 
-pub use master_key::{KEY_FILE_PREFIX, MASTER_KEY_LEN, MasterKey};
+pub use master_key::{KEY_CHECK_LEN, KEY_FILE_PREFIX, MASTER_KEY_LEN, MasterKey};
 pub use password::{Argon2Params, hash_password, hash_password_with, verify_password};
 pub use random::SystemRng;
 pub use secret::{Secret, constant_time_eq};

@@ -116,6 +116,10 @@ impl Server {
             Arc::new(AnyStore::open(&location).await.with_context(|| format!("cannot open the store `{location}`"))?);
         let rng = SystemRng::new().context("the system random source is unavailable")?;
         let master_key = load_master_key(&config, &mut rng.clone())?;
+        // Before anything is written: a replica with another key would re-seal shared secrets.
+        if crate::key_check::verify_or_record(&*store, &master_key).await? == crate::key_check::KeyCheck::Recorded {
+            tracing::info!(master_key_id = master_key.key_id(), "recorded the master key's key-check value in the store");
+        }
         let env = Env {
             clock: Arc::new(SystemClock),
             random: Arc::new(Random::new(rng)),

@@ -9,6 +9,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use tessera::serve::{ServeConfig, Server};
+use tessera_credentials::MasterKey;
+use tessera_store::{Key, Kind, Namespace, Store as _};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// One HTTP/1.1 GET over a raw socket; returns the status line.
@@ -82,6 +85,94 @@ fn root_credentials(dir: &Path) -> (String, String) {
     (creds["AccessKeyId"].as_str().unwrap().to_owned(), creds["SecretAccessKey"].as_str().unwrap().to_owned())
 }
 
+/// Twelve digits from the OS generator: an account no other run uses.
+fn fresh_account() -> String {
+    let mut rng = tessera_credentials::SystemRng::new().unwrap();
+    let mut bytes = [0u8; 12];
+    tessera_credentials::RandomSource::fill_bytes(&mut rng, &mut bytes);
+    bytes.iter().enumerate().map(|(i, b)| char::from(b'0' + if i == 0 { 1 + b % 9 } else { b % 10 })).collect()
+}
+
+fn key_file(dir: &Path, key: &MasterKey) -> std::path::PathBuf {
+    let path = dir.join("given.key");
+    std::fs::write(&path, key.encode()).unwrap();
+    path
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 11: a replica with the wrong master key refuses to start.
+
+#[tokio::test]
+async fn a_replica_with_another_master_key_refuses_to_start_on_a_shared_redis_and_writes_nothing() {
+    let url = common::redis_url();
+    let account = fresh_account();
+    let first_dir = tempfile::tempdir().unwrap();
+    let first_key = common::redis_master_key_file(first_dir.path());
+    let (url_a, account_a) = (url.clone(), account.clone());
+    let first = common::start_with(first_dir, move |c| {
+        c.store = Some(url_a);
+        c.account_id = Some(account_a);
+        c.master_key_file = Some(first_key);
+    })
+    .await;
+    let (key, secret) = root_credentials(first.dir.path());
+    let (status, body) = caller_identity(first.server.http_addr, &key, &secret).await;
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+
+    // The second replica: same Redis, same account, its own key.
+    let second_dir = tempfile::tempdir().unwrap();
+    let wrong = MasterKey::generate(&mut tessera_credentials::SystemRng::new().unwrap());
+    let mut config = ServeConfig::for_tests(second_dir.path());
+    config.store = Some(url.clone());
+    config.account_id = Some(account.clone());
+    config.master_key_file = Some(key_file(second_dir.path(), &wrong));
+    let error = format!("{:#}", Server::start(config).await.expect_err("a replica with another key must not start"));
+    assert!(error.contains(&format!("the master key (key id {})", wrong.key_id())), "{error}");
+    assert!(error.contains("is not the key this store's secrets are sealed under"), "{error}");
+    assert!(error.contains("same master key") && error.contains("refusing to start"), "{error}");
+    assert!(!second_dir.path().join("root-credentials.json").exists());
+
+    // Nothing was sealed under the wrong key: no token key ring, no issuer keys of its own.
+    let store = tessera_store::AnyStore::open(&url).await.unwrap();
+    for kind in [Kind::new("token-keys"), Kind::new("jwt-keys")] {
+        let record = store.get(&Key::new(&Namespace::global(), kind, wrong.key_id())).await.unwrap();
+        assert!(record.is_none(), "{} was written under the wrong key", kind.name());
+    }
+    // And the first replica still opens its secrets.
+    let (status, body) = caller_identity(first.server.http_addr, &key, &secret).await;
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    assert!(body.contains(&format!("<Account>{account}</Account>")), "{body}");
+    first.server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_restart_with_another_master_key_refuses_to_open_the_embedded_store() {
+    let h = common::start().await;
+    let common::Harness { dir, server, .. } = h;
+    server.stop().await.unwrap();
+    let wrong = MasterKey::generate(&mut tessera_credentials::SystemRng::new().unwrap());
+    let mut config = ServeConfig::for_tests(dir.path());
+    config.master_key_file = Some(key_file(dir.path(), &wrong));
+    let error = start_error_once_closed(config.clone()).await;
+    assert!(error.contains("is not the key this store's secrets are sealed under"), "{error}");
+    // The right key still starts it.
+    config.master_key_file = None;
+    Server::start(config).await.unwrap().stop().await.unwrap();
+}
+
+/// The error of starting `config`, once the previous server's background tasks (which may hold
+/// the embedded store for a moment after `stop`) have let the store go.
+async fn start_error_once_closed(config: ServeConfig) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let error = format!("{:#}", Server::start(config.clone()).await.expect_err("the start must fail"));
+        if !error.contains("Database already open") || Instant::now() > deadline {
+            return error;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Item 12: everything under the data dir is owner-only, whatever the umask.
 
@@ -146,4 +237,3 @@ async fn everything_under_the_data_dir_is_owner_only_even_under_umask_000() {
     }
     assert!(seen.iter().any(|s| s.starts_with("data/audit/audit-")), "{seen:?}");
 }
-

@@ -89,9 +89,13 @@ async fn a_process_can_run_one_service() {
 
 #[tokio::test]
 async fn the_services_run_on_redis_too() {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
     let dir = tempfile::tempdir().unwrap();
-    let mut h = start_with(dir, |c| c.store = Some(url)).await;
+    let key = common::redis_master_key_file(dir.path());
+    let mut h = start_with(dir, |c| {
+        c.store = Some(common::redis_url());
+        c.master_key_file = Some(key);
+    })
+    .await;
     let a = h.account.clone();
     let name = format!("redis-user-{}", std::process::id());
     h.identity

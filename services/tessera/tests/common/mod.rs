@@ -39,6 +39,20 @@ pub async fn start_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut ServeCon
     }
 }
 
+/// The Redis store of the server tests: `REDIS_URL`, else database 0 on localhost.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned())
+}
+
+/// Writes the master key every server test on Redis uses into `dir` and returns its path. A store
+/// records which key its secrets are sealed under and refuses servers with another one, and a
+/// Redis database outlives test runs, so these tests share one fixed (test-only) key.
+pub fn redis_master_key_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("redis-test-master.key");
+    std::fs::write(&path, tessera_credentials::MasterKey::from_bytes([0x7e; 32]).encode()).unwrap();
+    path
+}
+
 /// The AWS error code a failed call carries.
 pub fn code<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> ErrorCode {
     ServiceError::from_status(&result.expect_err("the call should fail")).code

@@ -1,0 +1,114 @@
+//! The store's key-check record: which master key the store's secrets are sealed under, as a MAC
+//! of a fixed label under that key (`MasterKey::key_check`), kept in the global namespace.
+//!
+//! `tessera serve` checks it right after opening the store and loading the key, before it writes
+//! anything: a replica started with another key (on a shared Redis) exits with a clear message
+//! instead of re-sealing shared secrets (an operator's root key, ...) under a key the other
+//! replicas cannot open. The first start records it; two first starts racing agree through an
+//! `Expect::Absent` check, so exactly one key wins.
+
+use serde_json::json;
+use tessera_credentials::MasterKey;
+use tessera_store::{Expect, Key, Kind, Namespace, Store, StoreError, Transaction};
+
+const KEY_CHECK: Kind = Kind::new("key-check");
+
+/// The one record (per store: one Redis database, or one embedded store).
+fn key() -> Key {
+    Key::new(&Namespace::global(), KEY_CHECK, "")
+}
+
+/// Why the master key was not accepted for this store.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyCheckError {
+    #[error(
+        "the master key (key id {ours}) is not the key this store's secrets are sealed under (key id \
+         {stored}): every server sharing a store must use the same master key (--master-key-file or \
+         TESSERA_MASTER_KEY); refusing to start, nothing was written"
+    )]
+    WrongKey { ours: String, stored: String },
+    #[error("the store's key-check record is corrupt ({0}); refusing to start, nothing was written")]
+    Corrupt(&'static str),
+    #[error("cannot read or record the store's key check: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What [`verify_or_record`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// The store already named this key.
+    Matched,
+    /// The store named no key yet; it now names this one.
+    Recorded,
+}
+
+/// Compares the store's key-check value with `master_key`'s (in constant time), recording it when
+/// the store has none. Writes nothing else, and nothing at all unless the record is absent.
+pub async fn verify_or_record<S: Store + ?Sized>(store: &S, master_key: &MasterKey) -> Result<KeyCheck, KeyCheckError> {
+    if let Some(found) = store.get(&key()).await? {
+        return compare(&found.value, master_key).map(|()| KeyCheck::Matched);
+    }
+    let record = json!({ "key_id": master_key.key_id(), "mac": hex(&master_key.key_check()) });
+    let txn = Transaction::new().check(key(), Expect::Absent).put(key(), record.to_string().into_bytes());
+    match store.commit(txn).await {
+        Ok(()) => Ok(KeyCheck::Recorded),
+        // Another first start recorded its key in between: the same rule applies to us.
+        Err(StoreError::Conflict) => {
+            let found = store.get(&key()).await?.ok_or(KeyCheckError::Corrupt("it vanished after being written"))?;
+            compare(&found.value, master_key).map(|()| KeyCheck::Matched)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn compare(stored: &[u8], master_key: &MasterKey) -> Result<(), KeyCheckError> {
+    let record: serde_json::Value = serde_json::from_slice(stored).map_err(|_| KeyCheckError::Corrupt("not JSON"))?;
+    let mac = record["mac"].as_str().and_then(unhex).ok_or(KeyCheckError::Corrupt("no hex `mac`"))?;
+    if master_key.matches_key_check(&mac) {
+        return Ok(());
+    }
+    // The key id is public (every sealed blob carries it), so naming both helps the operator.
+    let stored = record["key_id"].as_str().unwrap_or("unknown").chars().take(16).collect();
+    Err(KeyCheckError::WrongKey { ours: master_key.key_id().to_owned(), stored })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use tessera_credentials::SeededRandom;
+    use tessera_store::MemoryStore;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_first_key_is_recorded_and_only_it_is_accepted_afterwards() {
+        let store = MemoryStore::new();
+        let first = MasterKey::generate(&mut SeededRandom::new(1));
+        let other = MasterKey::generate(&mut SeededRandom::new(2));
+        assert_eq!(verify_or_record(&store, &first).await.unwrap(), KeyCheck::Recorded);
+        assert_eq!(verify_or_record(&store, &first).await.unwrap(), KeyCheck::Matched);
+        let error = verify_or_record(&store, &other).await.unwrap_err();
+        assert!(matches!(&error, KeyCheckError::WrongKey { ours, stored }
+            if ours == other.key_id() && stored == first.key_id()));
+        let message = error.to_string();
+        assert!(message.contains("same master key") && message.contains("nothing was written"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_record_refuses_every_key() {
+        let store = MemoryStore::new();
+        store.commit(Transaction::new().put(key(), b"{\"mac\":\"zz\"}".to_vec())).await.unwrap();
+        let key = MasterKey::generate(&mut SeededRandom::new(1));
+        assert!(matches!(verify_or_record(&store, &key).await, Err(KeyCheckError::Corrupt(_))));
+    }
+}
