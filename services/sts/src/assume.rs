@@ -105,6 +105,10 @@ pub struct CallerLayers {
     pub session: Option<PolicySet>,
     /// `aws:PrincipalTag/*`, in order.
     pub principal_tags: Vec<(String, String)>,
+    /// The session's entity is gone (deleted, or re-created under the same name with another
+    /// unique id): the session may do nothing, not even what a trust policy naming its old
+    /// role or user would grant.
+    pub orphaned: bool,
 }
 
 impl CallerLayers {
@@ -338,6 +342,7 @@ impl<S: Store> Sts<S> {
             boundary: None,
             session: session.clone(),
             principal_tags: session_tags.clone(),
+            orphaned: true,
         };
         let account = Account::new(&parsed.account)?;
         let found = match self.policies.principal_policies(&account, kind, &name).await {
@@ -371,7 +376,13 @@ impl<S: Store> Sts<S> {
             };
         principal_tags.retain(|(key, _)| !session_tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)));
         principal_tags.extend(session_tags);
-        Ok(CallerLayers { identity: Some(PolicySet::new(identity)), boundary, session, principal_tags })
+        Ok(CallerLayers {
+            identity: Some(PolicySet::new(identity)),
+            boundary,
+            session,
+            principal_tags,
+            orphaned: false,
+        })
     }
 
     /// The request context every decision about `caller` sees (principal keys and tags, time,
@@ -654,6 +665,9 @@ impl<S: Store> Sts<S> {
         }
         if source_identity.1 {
             actions.push("sts:SetSourceIdentity");
+        }
+        if layers.orphaned {
+            return Err(access_denied(&caller.arn, ACTION, &role.principal.arn));
         }
         let principal = caller.principal();
         self.check_trust(&caller.arn, &principal, &role, role_account.id(), &actions, &ctx, layers.policies())?;
