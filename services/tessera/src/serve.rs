@@ -72,6 +72,10 @@ pub struct ServeConfig {
     /// every request, so expose it only to trusted clients. Serve it over TLS when on.
     #[arg(long, env = "TESSERA_GRPC_AUTH")]
     pub grpc_auth: bool,
+    /// Serve gRPC without `--grpc-auth` on an address other than loopback. Without this flag the
+    /// server refuses to start that way: the port would trust every request from the network.
+    #[arg(long, env = "TESSERA_GRPC_INSECURE_LISTEN")]
+    pub grpc_insecure_listen: bool,
 }
 
 impl ServeConfig {
@@ -88,7 +92,26 @@ impl ServeConfig {
             issuer_url: None,
             oidc_ca_file: None,
             grpc_auth: false,
+            grpc_insecure_listen: false,
         }
+    }
+
+    /// Refuses an unauthenticated gRPC port reachable from the network, unless asked for by name.
+    fn check_grpc_exposure(&self) -> Result<()> {
+        // `to_canonical`: `::ffff:127.0.0.1` is loopback too.
+        if self.grpc_auth || self.grpc_addr.ip().to_canonical().is_loopback() {
+            return Ok(());
+        }
+        if !self.grpc_insecure_listen {
+            bail!(
+                "refusing to serve gRPC on {} without --grpc-auth: the gRPC port would trust every request \
+                 (no authentication, any account) from the network; turn on --grpc-auth, listen on a loopback \
+                 address (127.0.0.1 or ::1), or pass --grpc-insecure-listen to expose it anyway",
+                self.grpc_addr
+            );
+        }
+        tracing::warn!(grpc_addr = %self.grpc_addr, "serving unauthenticated gRPC beyond loopback (--grpc-insecure-listen)");
+        Ok(())
     }
 }
 
@@ -106,6 +129,7 @@ pub struct Server {
 impl Server {
     /// Opens everything and binds both endpoints, then serves in the background.
     pub async fn start(config: ServeConfig) -> Result<Self> {
+        config.check_grpc_exposure()?;
         tessera_credentials::private_fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create the data directory `{}`", config.data_dir.display()))?;
         let location = match &config.store {

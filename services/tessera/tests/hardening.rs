@@ -237,3 +237,54 @@ async fn everything_under_the_data_dir_is_owner_only_even_under_umask_000() {
     }
     assert!(seen.iter().any(|s| s.starts_with("data/audit/audit-")), "{seen:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Item 7 (last part): unauthenticated gRPC stays on loopback unless asked for.
+
+#[tokio::test]
+async fn unauthenticated_grpc_beyond_loopback_is_refused_unless_asked_for_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServeConfig::for_tests(dir.path());
+    config.grpc_addr = "0.0.0.0:0".parse().unwrap();
+    let error = format!("{:#}", Server::start(config.clone()).await.expect_err("must refuse"));
+    assert!(error.contains("refusing to serve gRPC on 0.0.0.0:0 without --grpc-auth"), "{error}");
+    assert!(error.contains("--grpc-insecure-listen"), "{error}");
+    assert!(!dir.path().join("master.key").exists(), "refused before anything was created");
+
+    let other = tempfile::tempdir().unwrap();
+    let mut insecure = ServeConfig { data_dir: other.path().to_owned(), ..config.clone() };
+    insecure.grpc_insecure_listen = true;
+    Server::start(insecure).await.unwrap().stop().await.unwrap();
+    let mut authenticated = config;
+    authenticated.grpc_auth = true;
+    Server::start(authenticated).await.unwrap().stop().await.unwrap();
+}
+
+#[test]
+fn the_binary_explains_why_it_refuses_unauthenticated_grpc_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = dir.path().join("stderr");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--grpc-addr", "0.0.0.0:0", "--http-addr", "127.0.0.1:0"])
+        .env_remove("TESSERA_GRPC_AUTH")
+        .env_remove("TESSERA_GRPC_INSECURE_LISTEN")
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the server started instead of refusing");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    let stderr = std::fs::read_to_string(stderr).unwrap();
+    assert!(stderr.contains("without --grpc-auth") && stderr.contains("--grpc-insecure-listen"), "{stderr}");
+}
