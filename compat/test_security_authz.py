@@ -98,6 +98,26 @@ def test_permissions_boundary_guardrail(root, user, account_id):
         root.iam.delete_policy(PolicyArn=boundary)
 
 
+def test_renames_need_permission_on_the_new_name_and_tags_their_own(root, user, account_id):
+    name = uniq("dev")
+    root.iam.create_user(UserName=name, Path="/dev/")
+    renamed = uniq("admin")
+    try:
+        root.iam.put_user_policy(UserName=user.name, PolicyName="dev", PolicyDocument=policy_doc(
+            allow(["iam:UpdateUser", "iam:CreateUser"], f"arn:aws:iam::{account_id}:user/dev/*")))
+        # Moving a user out of the path it may manage needs permission on the new ARN too.
+        denied(lambda: user.iam.update_user(UserName=name, NewPath="/admin/"))
+        user.iam.update_user(UserName=name, NewUserName=renamed)
+        # Creating with tags needs the Tag* action as well (AWS).
+        tagged = uniq("tagged")
+        denied(lambda: user.iam.create_user(UserName=tagged, Path="/dev/", Tags=[{"Key": "k", "Value": "v"}]))
+        assert "iam:TagUser" in denied(lambda: user.iam.create_user(
+            UserName=tagged, Path="/dev/", Tags=[{"Key": "k", "Value": "v"}]))
+    finally:
+        root.delete_user_fully(name)
+        root.delete_user_fully(renamed)
+
+
 def test_resource_tags_of_policies_reach_the_context(root, user, account_id):
     arn = root.iam.create_policy(PolicyName=uniq("tagged"), PolicyDocument=policy_doc(allow("s3:Get*")),
                                  Tags=[{"Key": "team", "Value": "a"}])["Policy"]["Arn"]

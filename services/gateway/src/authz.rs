@@ -241,6 +241,23 @@ pub(crate) struct Ask {
     /// it without an identity policy, but an explicit deny, the permissions boundary and
     /// session policies still apply.
     pub(crate) change_own_password: bool,
+    /// Further resources the same action must be allowed on (the new ARN of a rename).
+    pub(crate) also: Vec<String>,
+}
+
+impl Ask {
+    /// Every (action, resource) the request needs allowed: the action on its resource and on
+    /// [`Ask::also`], and the `Tag*` action of a create that sets tags.
+    pub(crate) fn checks(&self) -> Vec<(&str, &str)> {
+        let mut checks = vec![(self.action.as_str(), self.resource.as_str())];
+        checks.extend(self.also.iter().map(|resource| (self.action.as_str(), resource.as_str())));
+        if !self.inputs.tags.is_empty()
+            && let Some(tag) = tag_action(&self.action)
+        {
+            checks.push((tag, self.resource.as_str()));
+        }
+        checks
+    }
 }
 
 /// A user's, group's or role's ARN for authorization: the stored one when it exists (it has the
@@ -381,7 +398,9 @@ fn request_keys(context: &mut Context, op: Option<&Operation>, inputs: &Inputs, 
 
 /// Decides `ask` for `caller` at `now` (unix seconds): the restrictions on temporary credentials,
 /// then the account root (allowed in its account), then the caller's identity policies,
-/// permissions boundary and session policies with the full request context.
+/// permissions boundary and session policies with the full request context, for every check the
+/// request implies ([`Ask::checks`]: a rename also needs the action on the new ARN, a create with
+/// tags also the `Tag*` action, as on AWS).
 pub(crate) async fn authorize<S: Store>(
     sts: &Sts<S>,
     caller: &CallerPrincipal,
@@ -393,54 +412,90 @@ pub(crate) async fn authorize<S: Store>(
         return Ok(());
     }
     let layers = sts.caller_layers(caller).await?;
-    let mut context = sts.base_context(caller, &layers, now);
-    let op = operation(&ask.action);
-    // Only read the target when a key of the action or its resource type comes from it.
-    let needs_target = op.is_none_or(|op| !op.resource.keys().is_empty() || op.keys.contains(&BOUNDARY));
-    let target =
-        if needs_target { target(sts.identity(), &caller.account, &ask.resource).await } else { Target::default() };
-    request_keys(&mut context, op, &ask.inputs, &target);
+    let base = sts.base_context(caller, &layers, now);
     let principal = caller.principal();
-    let request = Request::new(&principal, &ask.action, &ask.resource, &context);
-    let mut decision = tessera_policy::authorize(&request, &layers.policies(), Trace::Off);
-    if ask.change_own_password
-        && decision.reason == Reason::NoIdentityAllow
-        && sts
-            .identity()
-            .get_account_password_policy(&caller.account)
-            .await
-            .is_ok_and(|p| p.allow_users_to_change_password)
-    {
-        // The grant stands in for the identity layer: an identity deny was already decided above,
-        // and the boundary and session policies are evaluated again with it.
-        let grant = format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"iam:ChangePassword","Resource":{}}}]}}"#,
-            serde_json::Value::String(ask.resource.clone())
-        );
-        if let Ok(grant) = CompiledPolicy::parse("AllowUsersToChangePassword", &grant, PolicyKind::Identity) {
-            let grant = PolicySet::new(vec![grant]);
-            let policies = Policies { identity: Some(&grant), ..layers.policies() };
-            decision = tessera_policy::authorize(&request, &policies, Trace::Off);
+    for (action, resource) in ask.checks() {
+        let mut context = base.clone();
+        let op = operation(action);
+        // Only read the target when a key of the action or its resource type comes from it.
+        let needs_target = op.is_none_or(|op| !op.resource.keys().is_empty() || op.keys.contains(&BOUNDARY));
+        let target =
+            if needs_target { target(sts.identity(), &caller.account, resource).await } else { Target::default() };
+        request_keys(&mut context, op, &ask.inputs, &target);
+        let request = Request::new(&principal, action, resource, &context);
+        let mut decision = tessera_policy::authorize(&request, &layers.policies(), Trace::Off);
+        if ask.change_own_password
+            && decision.reason == Reason::NoIdentityAllow
+            && sts
+                .identity()
+                .get_account_password_policy(&caller.account)
+                .await
+                .is_ok_and(|p| p.allow_users_to_change_password)
+        {
+            // The grant stands in for the identity layer: an identity deny was already decided
+            // above, and the boundary and session policies are evaluated again with it.
+            let grant = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"iam:ChangePassword","Resource":{}}}]}}"#,
+                serde_json::Value::String(resource.to_owned())
+            );
+            if let Ok(grant) = CompiledPolicy::parse("AllowUsersToChangePassword", &grant, PolicyKind::Identity) {
+                let grant = PolicySet::new(vec![grant]);
+                let policies = Policies { identity: Some(&grant), ..layers.policies() };
+                decision = tessera_policy::authorize(&request, &policies, Trace::Off);
+            }
         }
+        let why = match (decision.outcome, decision.layer, decision.reason) {
+            (Outcome::Allowed, ..) => continue,
+            (Outcome::ExplicitDeny, Some(Layer::Boundary), _) => {
+                "with an explicit deny in a permissions boundary".to_owned()
+            }
+            (Outcome::ExplicitDeny, Some(Layer::Session), _) => "with an explicit deny in a session policy".to_owned(),
+            (Outcome::ExplicitDeny, ..) => "with an explicit deny in an identity-based policy".to_owned(),
+            (_, _, Reason::NoBoundaryAllow) => format!("because no permissions boundary allows the {action} action"),
+            (_, _, Reason::NoSessionAllow | Reason::NoSessionPolicy) => {
+                format!("because no session policy allows the {action} action")
+            }
+            _ => format!("because no identity-based policy allows the {action} action"),
+        };
+        return Err(Error::new(
+            ErrorCode::AccessDenied,
+            format!("User: {} is not authorized to perform: {action} on resource: {resource} {why}", caller.arn),
+        ));
     }
-    let (action, resource) = (&ask.action, &ask.resource);
-    let why = match (decision.outcome, decision.layer, decision.reason) {
-        (Outcome::Allowed, ..) => return Ok(()),
-        (Outcome::ExplicitDeny, Some(Layer::Boundary), _) => {
-            "with an explicit deny in a permissions boundary".to_owned()
+    Ok(())
+}
+
+/// The ARN a user or group gets from `UpdateUser`/`UpdateGroup` with `NewPath`/`New*Name`, when
+/// either is given: AWS authorizes the update on the current and the new ARN.
+pub(crate) fn renamed_arn(current: &str, new_path: Option<&str>, new_name: Option<&str>) -> Option<String> {
+    let (new_path, new_name) = (new_path.filter(|p| !p.is_empty()), new_name.filter(|n| !n.is_empty()));
+    if new_path.is_none() && new_name.is_none() {
+        return None;
+    }
+    let arn = Arn::parse(current).ok()?;
+    let renamed = match arn.entity().ok()? {
+        IamEntity::User { path, name } => {
+            IamEntity::User { path: new_path.map_or(path, str::to_owned), name: new_name.map_or(name, str::to_owned) }
         }
-        (Outcome::ExplicitDeny, Some(Layer::Session), _) => "with an explicit deny in a session policy".to_owned(),
-        (Outcome::ExplicitDeny, ..) => "with an explicit deny in an identity-based policy".to_owned(),
-        (_, _, Reason::NoBoundaryAllow) => format!("because no permissions boundary allows the {action} action"),
-        (_, _, Reason::NoSessionAllow | Reason::NoSessionPolicy) => {
-            format!("because no session policy allows the {action} action")
+        IamEntity::Group { path, name } => {
+            IamEntity::Group { path: new_path.map_or(path, str::to_owned), name: new_name.map_or(name, str::to_owned) }
         }
-        _ => format!("because no identity-based policy allows the {action} action"),
+        _ => return None,
     };
-    Err(Error::new(
-        ErrorCode::AccessDenied,
-        format!("User: {} is not authorized to perform: {action} on resource: {resource} {why}", caller.arn),
-    ))
+    Some(Arn::iam(&arn.partition, &arn.account, &renamed).to_string())
+}
+
+/// The `Tag*` action that creating with tags also needs (AWS: "to add tags when you create a
+/// user, you also need `iam:TagUser`").
+fn tag_action(action: &str) -> Option<&'static str> {
+    Some(match action {
+        "iam:CreateUser" => "iam:TagUser",
+        "iam:CreateRole" => "iam:TagRole",
+        "iam:CreatePolicy" => "iam:TagPolicy",
+        "iam:CreateOpenIDConnectProvider" => "iam:TagOpenIDConnectProvider",
+        "iam:CreateVirtualMFADevice" => "iam:TagMFADevice",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -466,6 +521,23 @@ mod tests {
             let duplicates = OPERATIONS.iter().filter(|o| o.action == op.action).count();
             assert_eq!(duplicates, 1, "{} is listed {duplicates} times", op.action);
         }
+    }
+
+    #[test]
+    fn renames_and_tagged_creates_imply_further_checks() {
+        let user = "arn:aws:iam::111111111111:user/dev/alice";
+        assert_eq!(renamed_arn(user, None, Some("bob")).as_deref(), Some("arn:aws:iam::111111111111:user/dev/bob"));
+        assert_eq!(renamed_arn(user, Some("/ops/"), None).as_deref(), Some("arn:aws:iam::111111111111:user/ops/alice"));
+        assert_eq!(renamed_arn(user, None, Some("")), None);
+        let tagged = Ask {
+            action: "iam:CreateRole".into(),
+            resource: "arn:aws:iam::111111111111:role/r".into(),
+            inputs: Inputs { tags: vec![Tag { key: "k".into(), value: "v".into() }], ..Inputs::default() },
+            change_own_password: false,
+            also: vec!["arn:aws:iam::111111111111:role/other".into()],
+        };
+        let actions: Vec<&str> = tagged.checks().iter().map(|(a, _)| *a).collect();
+        assert_eq!(actions, ["iam:CreateRole", "iam:CreateRole", "iam:TagRole"]);
     }
 
     /// Every action the HTTP endpoint serves has its row.

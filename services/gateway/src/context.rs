@@ -99,8 +99,12 @@ impl<S: Store> Cx<'_, S> {
     /// the gRPC gate shares), with the context keys its action supports taken from the request's
     /// parameters (`PolicyArn`, `PermissionsBoundary`, `Tags`, `TagKeys`).
     pub(crate) async fn authorize(&self, resource: &str) -> Result<()> {
-        let ask = self.ask(resource);
-        Ok(crate::authz::authorize(&self.gateway.sts, &self.caller, &ask, self.now).await?)
+        self.authorize_ask(&self.ask(resource)).await
+    }
+
+    /// Authorizes what [`Cx::ask`] made and a handler completed (a rename's new ARN, ...).
+    pub(crate) async fn authorize_ask(&self, ask: &crate::authz::Ask) -> Result<()> {
+        Ok(crate::authz::authorize(&self.gateway.sts, &self.caller, ask, self.now).await?)
     }
 
     /// What this request asks of `resource`, with the inputs its action's keys come from.
@@ -117,7 +121,13 @@ impl<S: Store> Cx<'_, S> {
                 Vec::new()
             },
         };
-        crate::authz::Ask { action, resource: resource.to_owned(), inputs, change_own_password: false }
+        crate::authz::Ask {
+            action,
+            resource: resource.to_owned(),
+            inputs,
+            change_own_password: false,
+            also: Vec::new(),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use tessera_proto::{ErrorCode, ServiceError};
 use tessera_store::Store;
 use tessera_store::iam::{EntityKind, Tag};
 
-use crate::authz::{Ask, Inputs, entity_arn};
+use crate::authz::{Ask, Inputs, entity_arn, renamed_arn};
 
 /// Who is asking, as far as the mapping needs it.
 pub(crate) struct Asker<'a, S> {
@@ -104,6 +104,7 @@ impl<S: Store> Asker<'_, S> {
             resource,
             inputs,
             change_own_password: false,
+            also: Vec::new(),
         };
         let none = Inputs::default;
         let out = match (service, name) {
@@ -122,7 +123,9 @@ impl<S: Store> Asker<'_, S> {
                 "ListUsers" => ask("iam:ListUsers", self.all("user"), none()),
                 "UpdateUser" => {
                     let m: pb::UpdateUserRequest = decode(message)?;
-                    ask("iam:UpdateUser", self.user(&m.user_name).await, none())
+                    let arn = self.user(&m.user_name).await;
+                    let also = renamed_arn(&arn, m.new_path.as_deref(), m.new_user_name.as_deref());
+                    Ask { also: also.into_iter().collect(), ..ask("iam:UpdateUser", arn, none()) }
                 }
                 "DeleteUser" => {
                     let m: pb::DeleteUserRequest = decode(message)?;
@@ -136,13 +139,18 @@ impl<S: Store> Asker<'_, S> {
                         none(),
                     )
                 }
-                "GetGroup" | "UpdateGroup" | "DeleteGroup" => {
+                "GetGroup" | "DeleteGroup" => {
                     let group = match name {
                         "GetGroup" => decode::<pb::GetGroupRequest>(message)?.group_name,
-                        "UpdateGroup" => decode::<pb::UpdateGroupRequest>(message)?.group_name,
                         _ => decode::<pb::DeleteGroupRequest>(message)?.group_name,
                     };
                     ask(&format!("iam:{name}"), self.entity(EntityKind::Group, &group, None).await, none())
+                }
+                "UpdateGroup" => {
+                    let m: pb::UpdateGroupRequest = decode(message)?;
+                    let arn = self.entity(EntityKind::Group, &m.group_name, None).await;
+                    let also = renamed_arn(&arn, m.new_path.as_deref(), m.new_group_name.as_deref());
+                    Ask { also: also.into_iter().collect(), ..ask("iam:UpdateGroup", arn, none()) }
                 }
                 "ListGroups" => ask("iam:ListGroups", self.all("group"), none()),
                 "AddUserToGroup" | "RemoveUserFromGroup" => {

@@ -129,7 +129,7 @@ async fn passwords<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
             };
             let arn = cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await;
             let ask = crate::authz::Ask { change_own_password: true, ..cx.ask(&arn) };
-            crate::authz::authorize(&cx.gateway.sts, &cx.caller, &ask, cx.now).await?;
+            cx.authorize_ask(&ask).await?;
             let old = cx.required("OldPassword")?;
             let new = cx.required("NewPassword")?;
             identity.change_password(account, &name, &old, &new).await?;

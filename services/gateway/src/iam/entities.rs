@@ -5,6 +5,7 @@ use tessera_store::Store;
 use tessera_store::iam::EntityKind;
 
 use super::{group_xml, role_xml, user_xml};
+use crate::authz::renamed_arn;
 use crate::context::{Cx, Result};
 
 pub(super) const ACTIONS: &[&str] = &[
@@ -112,7 +113,10 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "UpdateGroup" => {
             let name = cx.required("GroupName")?;
-            cx.authorize(&cx.entity_arn(EntityKind::Group, &name).await).await?;
+            let arn = cx.entity_arn(EntityKind::Group, &name).await;
+            let mut ask = cx.ask(&arn);
+            ask.also.extend(renamed_arn(&arn, cx.get("NewPath").as_deref(), cx.get("NewGroupName").as_deref()));
+            cx.authorize_ask(&ask).await?;
             identity.update_group(account, &name, cx.get("NewPath"), cx.get("NewGroupName")).await?;
             return Ok(cx.empty());
         }

@@ -5,6 +5,7 @@ use tessera_store::Store;
 use tessera_store::iam::EntityKind;
 
 use super::{secs, user_xml};
+use crate::authz::renamed_arn;
 use crate::context::{Cx, Result};
 
 pub(super) const ACTIONS: &[&str] = &[
@@ -58,7 +59,10 @@ async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "UpdateUser" => {
             let name = cx.required("UserName")?;
-            cx.authorize(&cx.entity_arn(EntityKind::User, &name).await).await?;
+            let arn = cx.entity_arn(EntityKind::User, &name).await;
+            let mut ask = cx.ask(&arn);
+            ask.also.extend(renamed_arn(&arn, cx.get("NewPath").as_deref(), cx.get("NewUserName").as_deref()));
+            cx.authorize_ask(&ask).await?;
             identity.update_user(account, &name, cx.get("NewPath"), cx.get("NewUserName")).await?;
             return Ok(cx.empty());
         }
