@@ -874,3 +874,70 @@ async fn a_revocation_on_one_replica_reaches_another_within_a_second() {
 
     redis.purge_namespace(&Namespace::account(&account).unwrap()).await.unwrap();
 }
+
+/// Whether `caller` may `action` any S3 object now, by the layers the token service reads for it.
+async fn may(h: &common::Harness, caller: &Option<pb::Caller>, action: &str) -> (bool, bool) {
+    let caller = caller.clone().unwrap();
+    let credentials = tessera_sts::CallerCredentials {
+        access_key_id: caller.access_key_id,
+        session_token: caller.session_token,
+        source_ip: None,
+    };
+    let caller = h.sts.resolve_caller(&credentials).await.unwrap();
+    let layers = h.sts.caller_layers(&caller).await.unwrap();
+    let context = h.sts.base_context(&caller, &layers, h.clock.secs());
+    let principal = caller.principal();
+    let request = tessera_policy::Request::new(&principal, action, "arn:aws:s3:::bucket/key", &context);
+    let decision = tessera_policy::authorize(&request, &layers.policies(), tessera_policy::Trace::Off);
+    (decision.is_allowed(), layers.orphaned)
+}
+
+#[tokio::test]
+async fn a_federated_user_is_bound_to_the_user_that_made_it() {
+    let mut h = start().await;
+    let a = h.account.clone();
+    let get_object = identity_policy("Allow", "s3:GetObject", "*");
+    let alice = h.user("alice").await;
+    h.put_user_policy("alice", "s3", &get_object).await;
+    let client = h.client.clone();
+    let federate = |key: String| {
+        let mut client = client.clone();
+        let policy = Some(identity_policy("Allow", "s3:*", "*"));
+        async move {
+            let request =
+                pb::GetFederationTokenRequest { caller: keys(&key), name: "Fed".into(), policy, ..Default::default() };
+            client.get_federation_token(request).await.unwrap().into_inner().credentials.unwrap()
+        }
+    };
+    let fed = session(&federate(alice.key.clone()).await);
+    // The user's permissions capped by the session policy.
+    assert_eq!(may(&h, &fed, "s3:GetObject").await, (true, false));
+    assert_eq!(may(&h, &fed, "s3:PutObject").await, (false, false));
+
+    // The user is deleted and another created under the same name, with the same policy.
+    h.policy
+        .delete_inline_policy(tessera_proto::policy::v1::DeleteInlinePolicyRequest {
+            account_id: a.clone(),
+            entity: Some(tessera_proto::common::v1::EntityRef { kind: 1, name: "alice".into() }),
+            policy_name: "s3".into(),
+        })
+        .await
+        .unwrap();
+    let request = ipb::DeleteAccessKeyRequest {
+        account_id: a.clone(),
+        user_name: Some("alice".into()),
+        access_key_id: alice.key.clone(),
+    };
+    h.identity.delete_access_key(request).await.unwrap();
+    h.identity.delete_user(ipb::DeleteUserRequest { account_id: a.clone(), user_name: "alice".into() }).await.unwrap();
+    let again = h.user("alice").await;
+    assert_ne!(again.user_id, alice.user_id);
+    h.put_user_policy("alice", "s3", &get_object).await;
+    assert_eq!(may(&h, &fed, "s3:GetObject").await, (false, true), "the old federated user is orphaned");
+    assert_eq!(may(&h, &session(&federate(again.key).await), "s3:GetObject").await, (true, false));
+
+    // A federated user the root made has the root's permissions, capped by its session policy.
+    let rooted = session(&federate(h.root_key.clone()).await);
+    assert_eq!(may(&h, &rooted, "s3:PutObject").await, (true, false));
+    assert_eq!(may(&h, &rooted, "ec2:RunInstances").await, (false, false));
+}
