@@ -148,7 +148,7 @@ def check_federation_token(principal, account_id, name):
     # Federation credentials never reach IAM.
     with pytest.raises(ClientError) as e:
         temp.iam.list_users()
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert_error(e, "AccessDenied", 403)
     with pytest.raises(ClientError) as e:
         principal.sts_lax.get_federation_token(Name="x")
     assert_error(e, "ValidationError", 400)

@@ -468,10 +468,32 @@ pub async fn current_epoch<S: Store + ?Sized>(store: &S, ns: &Namespace) -> Resu
     Ok(store.get(&Key::new(ns, EPOCH, "")).await?.map_or(0, |v| v.version))
 }
 
+/// The newest epoch announced through each store value of this process, per namespace tag: a
+/// cache over the same store value sees its own replica's writes at once, before the announcement
+/// comes back from the channel (for Redis, a round trip later). Keyed by the store's address, so
+/// two replicas in one process (tests) still learn of each other's writes only from the channel.
+type Published = std::collections::HashMap<(usize, String), u64>;
+static PUBLISHED: std::sync::LazyLock<std::sync::Mutex<Published>> = std::sync::LazyLock::new(Default::default);
+
+fn store_address<S: ?Sized>(store: &S) -> usize {
+    std::ptr::from_ref(store).cast::<()>() as usize
+}
+
+/// The newest epoch this process announced through `store` for the namespace with this tag.
+pub fn published_epoch<S: Store + ?Sized>(store: &S, ns_tag: &str) -> Option<u64> {
+    let published = PUBLISHED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    published.get(&(store_address(store), ns_tag.to_owned())).copied()
+}
+
 /// Announces the account's current epoch to every subscriber. Called after a commit that bumped it;
 /// when two such commits race, both announce the later epoch, which is what caches need.
 pub async fn publish_epoch<S: Store + ?Sized>(store: &S, ns: &Namespace) -> Result<u64, StoreError> {
     let epoch = current_epoch(store, ns).await?;
+    {
+        let mut published = PUBLISHED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let newest = published.entry((store_address(store), ns.tag().to_owned())).or_insert(0);
+        *newest = (*newest).max(epoch);
+    }
     store.publish(EPOCH_CHANNEL, format!("{} {epoch}", ns.tag()).as_bytes()).await?;
     Ok(epoch)
 }

@@ -288,27 +288,27 @@ pub(crate) async fn entity_arn<S: Store>(
     })
 }
 
-/// What temporary credentials may call (reference §4.1): a federated user's no IAM action and of
-/// STS only GetCallerIdentity; a GetSessionToken session's IAM only when MFA was used, and of STS
-/// only AssumeRole and GetCallerIdentity. The same for the account root's sessions.
+/// What temporary credentials may call (reference §4.1): a federated user's no IAM action
+/// (`AccessDenied`) and of STS only GetCallerIdentity; a GetSessionToken session's IAM only when
+/// MFA was used (else `InvalidClientTokenId`, as AWS answers), and of STS only AssumeRole and
+/// GetCallerIdentity. The same for the account root's sessions.
 pub(crate) fn session_may_call(caller: &CallerPrincipal, action: &str) -> Result<(), Error> {
     let CallerKind::Session(claims) = &caller.kind else { return Ok(()) };
     use tessera_credentials::SessionKind;
     let (service, name) = action.split_once(':').unwrap_or(("", action));
     if service == "iam" {
-        let refused = match claims.kind {
-            SessionKind::FederatedUser => true,
-            SessionKind::SessionToken => claims.mfa_authenticated_at.is_none(),
-            SessionKind::AssumedRole => false,
-        };
-        if refused {
-            // AWS's answer to both.
-            return Err(Error::new(
+        return match claims.kind {
+            SessionKind::FederatedUser => Err(Error::new(
+                ErrorCode::AccessDenied,
+                format!("Cannot call {name} with federated user credentials: they never reach IAM"),
+            )),
+            // AWS's answer (reference §4.1).
+            SessionKind::SessionToken if claims.mfa_authenticated_at.is_none() => Err(Error::new(
                 ErrorCode::InvalidClientTokenId,
                 "The security token included in the request is invalid",
-            ));
-        }
-        return Ok(());
+            )),
+            _ => Ok(()),
+        };
     }
     let allowed = match claims.kind {
         SessionKind::FederatedUser => name == "GetCallerIdentity",

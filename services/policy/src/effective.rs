@@ -127,7 +127,7 @@ impl<S: Store> Policies<S> {
 
     /// The default document of a managed policy, or `None` if it no longer exists (it cannot be
     /// deleted while in use, so this only happens in a race with a detach and delete).
-    async fn managed_document(&self, account: &Account, arn: &str) -> Result<Option<(SourceType, String)>> {
+    pub async fn managed_document(&self, account: &Account, arn: &str) -> Result<Option<(SourceType, String)>> {
         let Ok(policy) = entity::parse_policy_arn(account, arn) else { return Ok(None) };
         let record: Option<PolicyRecord> = iam::load(&*self.store, &policy.key(account)).await?;
         let source_type = if policy.aws_managed { SourceType::AwsManaged } else { SourceType::UserManaged };

@@ -1,12 +1,13 @@
 //! `AssumeRole` (reference §3.4, §4.2, §4.7) and what the token-issuing calls share: duration
 //! rules, session policies and their packed size, session tags, MFA, and issuing the credentials.
 
+use std::sync::Arc;
+
 use tessera_arn::{
     Arn, IamEntity, ValidationError, Violation, validate_external_id, validate_mfa_code, validate_mfa_serial,
     validate_role_session_name, validate_source_identity, validate_tag_key, validate_tag_value,
 };
 use tessera_credentials::{Secret, SessionClaims, SessionKind, SessionPolicy, issue_credentials, new_session_id};
-use tessera_identity::entity::{aws_namespace, parse_policy_arn};
 use tessera_identity::{Account, Error, Result};
 use tessera_policy::PrincipalKind;
 use tessera_policy::{
@@ -15,7 +16,7 @@ use tessera_policy::{
 };
 use tessera_proto::ErrorCode;
 use tessera_store::Store;
-use tessera_store::iam::{self, EntityKind, PolicyRecord, RoleRecord, Tag};
+use tessera_store::iam::{EntityKind, RoleRecord, Tag};
 
 use crate::Sts;
 use crate::caller::{CallerCredentials, CallerKind, CallerPrincipal};
@@ -100,9 +101,9 @@ const ROOT_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"All
 /// the account root), and its principal tags: what [`Sts::caller_layers`] reads from the store.
 #[derive(Debug, Default, Clone)]
 pub struct CallerLayers {
-    pub identity: Option<PolicySet>,
-    pub boundary: Option<PolicySet>,
-    pub session: Option<PolicySet>,
+    pub identity: Option<Arc<PolicySet>>,
+    pub boundary: Option<Arc<PolicySet>>,
+    pub session: Option<Arc<PolicySet>>,
     /// `aws:PrincipalTag/*`, in order.
     pub principal_tags: Vec<(String, String)>,
     /// The session's entity is gone (deleted, or re-created under the same name with another
@@ -115,9 +116,9 @@ impl CallerLayers {
     /// The layers as the engine takes them; `resource` is added by the caller where one applies.
     pub fn policies(&self) -> Layers<'_> {
         Layers {
-            identity: self.identity.as_ref(),
-            boundary: self.boundary.as_ref(),
-            session: self.session.as_ref(),
+            identity: self.identity.as_deref(),
+            boundary: self.boundary.as_deref(),
+            session: self.session.as_deref(),
             ..Layers::default()
         }
     }
@@ -199,19 +200,7 @@ fn internal(what: &str) -> Error {
 }
 
 impl<S: Store> Sts<S> {
-    /// Reads a managed policy's default document (this account's or AWS's).
-    async fn managed_document(&self, account: &Account, arn: &str) -> Result<Option<String>> {
-        let Ok(policy) = parse_policy_arn(account, arn) else { return Ok(None) };
-        let key = if policy.aws_managed {
-            iam::named(&aws_namespace(), iam::POLICY, &policy.name)
-        } else {
-            iam::named(account.ns(), iam::POLICY, &policy.name)
-        };
-        let record: Option<PolicyRecord> = iam::load(&*self.store, &key).await?;
-        Ok(record.filter(|r| r.path == policy.path).and_then(|r| r.default_document().map(str::to_owned)))
-    }
-
-    /// Checks and compiles session policies passed to a token call in `account`.
+    /// Checks session policies passed to a token call in `account`.
     pub(crate) async fn session_policies(
         &self,
         account: &Account,
@@ -248,7 +237,7 @@ impl<S: Store> Sts<S> {
         for arn in &arns {
             chars += arn.chars().count();
             // Only that it exists: the session compiles its documents when it is used.
-            self.managed_document(account, arn).await?.ok_or_else(|| {
+            self.policies.managed_document(account, arn).await?.ok_or_else(|| {
                 Error::new(
                     ErrorCode::MalformedPolicyDocument,
                     format!("Policy {arn} does not exist or is not attachable."),
@@ -256,31 +245,6 @@ impl<S: Store> Sts<S> {
             })?;
         }
         Ok(SessionPolicies { policy: Some(SessionPolicy { inline, policy_arns: arns }), chars })
-    }
-
-    /// Compiles the session policies a session carries, as they are now: a managed policy deleted
-    /// since the session was issued contributes nothing (it is not an error, and the session
-    /// layer still exists, so it allows nothing that the remaining session policies do not).
-    async fn stored_session_policies(&self, account: &Account, policy: &SessionPolicy) -> Result<PolicySet> {
-        let mut compiled = Vec::with_capacity(policy.policy_arns.len() + 1);
-        if let Some(text) = &policy.inline {
-            // Validated when the session was issued.
-            let inline = CompiledPolicy::parse("session-policy", text, PolicyKind::Session)
-                .unwrap_or_else(|_| CompiledPolicy::nothing("session-policy"));
-            compiled.push(inline);
-        }
-        for arn in &policy.policy_arns {
-            let found = match self.managed_document(account, arn).await? {
-                Some(document) => CompiledPolicy::parse(arn.as_str(), &document, PolicyKind::Managed).ok(),
-                None => None,
-            };
-            compiled.push(found.unwrap_or_else(|| CompiledPolicy::nothing(arn.as_str())));
-        }
-        if compiled.is_empty() {
-            // GetFederationToken without session policies: a session layer that allows nothing.
-            compiled.push(CompiledPolicy::nothing("session-policy"));
-        }
-        Ok(PolicySet::new(compiled))
     }
 
     /// What decisions about `caller` need beyond its credentials: its identity policies,
@@ -315,7 +279,7 @@ impl<S: Store> Sts<S> {
             },
         };
         let session = match caller.session().and_then(|claims| claims.session_policy.as_ref()) {
-            Some(policy) => Some(self.stored_session_policies(&caller.account, policy).await?),
+            Some(policy) => Some(self.layers.session(&caller.account, policy).await?),
             None => None,
         };
         let parsed = Arn::parse(&entity_arn).map_err(|_| internal("session principal"))?;
@@ -328,7 +292,7 @@ impl<S: Store> Sts<S> {
                 let everything = CompiledPolicy::parse("root", ROOT_POLICY, PolicyKind::Identity)
                     .map_err(|_| internal("root policy"))?;
                 return Ok(CallerLayers {
-                    identity: Some(PolicySet::new(vec![everything])),
+                    identity: Some(Arc::new(PolicySet::new(vec![everything]))),
                     session,
                     principal_tags: session_tags,
                     ..CallerLayers::default()
@@ -338,33 +302,17 @@ impl<S: Store> Sts<S> {
             _ => return Err(internal("session principal kind")),
         };
         let gone = || CallerLayers {
-            identity: Some(PolicySet::new(Vec::new())),
+            identity: Some(Arc::new(PolicySet::new(Vec::new()))),
             boundary: None,
             session: session.clone(),
             principal_tags: session_tags.clone(),
             orphaned: true,
         };
         let account = Account::new(&parsed.account)?;
-        let found = match self.policies.principal_policies(&account, kind, &name).await {
-            Ok(found) if bound_id == Some(found.unique_id.as_str()) => found,
-            // Another entity under the same name: the session's own is gone.
-            Ok(_) => return Ok(gone()),
-            Err(error) if error.code() == ErrorCode::NoSuchEntity => return Ok(gone()),
-            Err(error) => return Err(error),
-        };
-        let mut identity = Vec::with_capacity(found.identity.len());
-        for policy in &found.identity {
-            identity.push(
-                CompiledPolicy::parse(policy.source_id.as_str(), &policy.document, PolicyKind::Identity)
-                    .map_err(|_| internal("stored identity policy"))?,
-            );
-        }
-        let boundary = match &found.boundary {
-            Some((arn, document)) => Some(PolicySet::new(vec![
-                CompiledPolicy::parse(arn.as_str(), document, PolicyKind::Boundary)
-                    .map_err(|_| internal("stored boundary"))?,
-            ])),
-            None => None,
+        let found = match self.layers.principal(&account, kind, &name).await? {
+            Some(found) if bound_id == Some(found.unique_id.as_str()) => found,
+            // Gone, or another entity under the same name: the session's own is gone.
+            _ => return Ok(gone()),
         };
         // A federated user's principal tags are its session tags alone; everyone else's are the
         // entity's tags, overridden by session tags of the same key (compared without case).
@@ -372,13 +320,13 @@ impl<S: Store> Sts<S> {
             if caller.session().is_some_and(|claims| claims.kind == SessionKind::FederatedUser) {
                 Vec::new()
             } else {
-                found.tags.into_iter().map(|tag| (tag.key, tag.value)).collect()
+                found.tags.iter().map(|tag| (tag.key.clone(), tag.value.clone())).collect()
             };
         principal_tags.retain(|(key, _)| !session_tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)));
         principal_tags.extend(session_tags);
         Ok(CallerLayers {
-            identity: Some(PolicySet::new(identity)),
-            boundary,
+            identity: Some(Arc::clone(&found.identity)),
+            boundary: found.boundary.clone(),
             session,
             principal_tags,
             orphaned: false,

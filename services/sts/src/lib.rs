@@ -50,6 +50,8 @@ pub struct Sts<S> {
     revocations: Arc<revoke::Revocations>,
     /// The keys of external OIDC providers, for AssumeRoleWithWebIdentity.
     oidc: Arc<oidc::JwksCache>,
+    /// Callers' compiled policies, until their account's policy epoch moves.
+    layers: Arc<tessera_authorizer::LayerCache<S>>,
 }
 
 impl<S: Store> Sts<S> {
@@ -78,11 +80,22 @@ impl<S: Store> Sts<S> {
         let identity = Identity::new(Arc::clone(&store), env.clone());
         let policies = Policies::new(Arc::clone(&store), env.clone());
         let oidc = Arc::new(oidc::JwksCache::new(oidc));
-        Ok(Self { store, env, identity, policies, keys, revocations, oidc })
+        let layers = tessera_authorizer::LayerCache::start(
+            Arc::clone(&store),
+            Policies::new(Arc::clone(&store), env.clone()),
+            tessera_authorizer::CacheConfig::default(),
+        )
+        .await?;
+        Ok(Self { store, env, identity, policies, keys, revocations, oidc, layers })
     }
 
     pub fn identity(&self) -> &Identity<S> {
         &self.identity
+    }
+
+    /// The counters of the compiled-policy cache.
+    pub fn layer_cache_stats(&self) -> tessera_authorizer::CacheStats {
+        self.layers.stats()
     }
 
     /// Rotates the session-token key ring now: new tokens are sealed under a new key, tokens under

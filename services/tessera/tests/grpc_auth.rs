@@ -591,9 +591,9 @@ async fn temporary_credentials_are_restricted_as_over_http() {
     let issued = sts.get_federation_token(with(federation(&alice), &alice)).await.unwrap().into_inner();
     let fed = session_key(issued.credentials.unwrap());
     let refused = error(h.identity.list_users(with(list_users(&a), &fed)).await);
-    assert_eq!(refused.code, ErrorCode::InvalidClientTokenId, "{}", refused.message);
+    assert_eq!(refused.code, ErrorCode::AccessDenied, "{}", refused.message);
     let refused = error(h.identity.get_user(with(get_user(&a, "alice"), &fed)).await);
-    assert_eq!(refused.code, ErrorCode::InvalidClientTokenId, "{}", refused.message);
+    assert_eq!(refused.code, ErrorCode::AccessDenied, "{}", refused.message);
     let who = spb::GetCallerIdentityRequest { caller: caller_of(&fed, None) };
     assert_eq!(
         sts.get_caller_identity(with(who, &fed)).await.unwrap().into_inner().arn,

@@ -1,0 +1,153 @@
+//! The compiled-policy cache over real stores: a hit costs no store read, a permission change
+//! through the policy service invalidates what it changed (on the same replica, and on a second
+//! replica sharing Redis within a second), and a deleted-and-recreated user is a new principal.
+//! The Redis tests use `REDIS_URL` (default `redis://127.0.0.1:6379/0`) with a fresh account.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tessera_authorizer::{CacheConfig, LayerCache};
+use tessera_credentials::{Argon2Params, MasterKey, SystemRng};
+use tessera_identity::{Account, CreateUser, Env, Identity, Random, SystemClock};
+use tessera_policy::{Outcome, Policies as Layers, Principal, PrincipalKind, Request, Trace, authorize};
+use tessera_policy_service::Policies;
+use tessera_store::iam::EntityKind;
+use tessera_store::{AnyStore, MemoryStore, RedisStore};
+
+fn env(master_key: &Arc<MasterKey>) -> Env {
+    Env {
+        clock: Arc::new(SystemClock),
+        master_key: Arc::clone(master_key),
+        random: Arc::new(Random::new(SystemRng::new().unwrap())),
+        password_params: Argon2Params::FAST_FOR_TESTS,
+    }
+}
+
+/// A fresh account per run, so runs on a shared Redis never see each other's records.
+fn fresh_account() -> Account {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let id = format!("{:012}", (nanos ^ u128::from(std::process::id())) % 900_000_000_000 + 100_000_000_000);
+    Account::new(&id).unwrap()
+}
+
+fn allow(action: &str) -> String {
+    format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"*"}}]}}"#)
+}
+
+/// One replica: the domains and a cache over `store`.
+struct Replica {
+    identity: Identity<AnyStore>,
+    policies: Policies<AnyStore>,
+    cache: Arc<LayerCache<AnyStore>>,
+}
+
+async fn replica(store: &Arc<AnyStore>, master_key: &Arc<MasterKey>) -> Replica {
+    let env = env(master_key);
+    let policies = Policies::new(Arc::clone(store), env.clone());
+    let cache =
+        LayerCache::start(Arc::clone(store), Policies::new(Arc::clone(store), env.clone()), CacheConfig::default())
+            .await
+            .unwrap();
+    Replica { identity: Identity::new(Arc::clone(store), env), policies, cache }
+}
+
+/// Whether `replica`'s cached layers let user `name` do `action`.
+async fn may(replica: &Replica, account: &Account, name: &str, action: &str) -> bool {
+    let Some(found) = replica.cache.principal(account, EntityKind::User, name).await.unwrap() else { return false };
+    let principal = Principal {
+        kind: PrincipalKind::User,
+        account: account.id().to_owned(),
+        arn: format!("arn:aws:iam::{}:user/{name}", account.id()),
+        unique_id: Some(found.unique_id.clone()),
+        role_arn: None,
+        source_user_arn: None,
+    };
+    let context = tessera_policy::Context::new();
+    let request = Request::new(&principal, action, "*", &context);
+    let layers = Layers { identity: Some(&found.identity), boundary: found.boundary.as_deref(), ..Layers::default() };
+    authorize(&request, &layers, Trace::Off).outcome == Outcome::Allowed
+}
+
+/// Polls `check` until it holds, for at most five seconds; returns how long it took.
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < Duration::from_secs(5), "{what}: not within 5 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    started.elapsed()
+}
+
+async fn changes_invalidate_across_replicas(first: Arc<AnyStore>, second: Arc<AnyStore>) {
+    let master_key = Arc::new(MasterKey::generate(&mut SystemRng::new().unwrap()));
+    let (a, b) = (replica(&first, &master_key).await, replica(&second, &master_key).await);
+    let account = fresh_account();
+    a.identity.create_user(&account, CreateUser { user_name: "alice".into(), ..CreateUser::default() }).await.unwrap();
+    a.policies.put_inline_policy(&account, EntityKind::User, "alice", "p", &allow("s3:GetObject")).await.unwrap();
+
+    assert!(
+        eventually("the first read", async || may(&b, &account, "alice", "s3:GetObject").await).await
+            < Duration::from_secs(5)
+    );
+    let before = b.cache.stats();
+    assert!(may(&b, &account, "alice", "s3:GetObject").await);
+    assert!(!may(&b, &account, "alice", "s3:PutObject").await);
+    let after = b.cache.stats();
+    assert_eq!(after.hits - before.hits, 2, "unchanged principals are served from the cache");
+    assert_eq!(after.misses, before.misses);
+
+    // A change on one replica flips the other's decision.
+    a.policies.put_inline_policy(&account, EntityKind::User, "alice", "p", &allow("s3:PutObject")).await.unwrap();
+    let took = eventually("the change on the second replica", async || {
+        may(&b, &account, "alice", "s3:PutObject").await && !may(&b, &account, "alice", "s3:GetObject").await
+    })
+    .await;
+    eprintln!("a policy change reached the other replica's cache in {took:?}");
+    assert!(may(&a, &account, "alice", "s3:PutObject").await);
+
+    // Deleted, then created again: another unique id, read afresh.
+    let old = b.cache.principal(&account, EntityKind::User, "alice").await.unwrap().unwrap().unique_id.clone();
+    a.policies.delete_inline_policy(&account, EntityKind::User, "alice", "p").await.unwrap();
+    a.identity.delete_user(&account, "alice").await.unwrap();
+    eventually("the deletion", async || {
+        b.cache.principal(&account, EntityKind::User, "alice").await.unwrap().is_none()
+    })
+    .await;
+    a.identity.create_user(&account, CreateUser { user_name: "alice".into(), ..CreateUser::default() }).await.unwrap();
+    eventually("the new user", async || {
+        b.cache.principal(&account, EntityKind::User, "alice").await.unwrap().is_some_and(|p| p.unique_id != old)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn memory_changes_invalidate_the_cache() {
+    let store = Arc::new(AnyStore::from(MemoryStore::new()));
+    changes_invalidate_across_replicas(Arc::clone(&store), store).await;
+}
+
+#[tokio::test]
+async fn redis_changes_invalidate_across_replicas() {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
+    let connect = async || Arc::new(AnyStore::from(RedisStore::connect(&url).await.expect("Redis at REDIS_URL")));
+    changes_invalidate_across_replicas(connect().await, connect().await).await;
+}
+
+#[tokio::test]
+async fn the_cache_is_bounded() {
+    let store = Arc::new(AnyStore::from(MemoryStore::new()));
+    let master_key = Arc::new(MasterKey::generate(&mut SystemRng::new().unwrap()));
+    let env = env(&master_key);
+    let identity = Identity::new(Arc::clone(&store), env.clone());
+    let config = CacheConfig { capacity: 20, ..CacheConfig::default() };
+    let cache = LayerCache::start(Arc::clone(&store), Policies::new(Arc::clone(&store), env), config).await.unwrap();
+    let account = fresh_account();
+    for i in 0..50 {
+        let name = format!("u{i}");
+        identity.create_user(&account, CreateUser { user_name: name.clone(), ..CreateUser::default() }).await.unwrap();
+        assert!(cache.principal(&account, EntityKind::User, &name).await.unwrap().is_some());
+    }
+    let stats = cache.stats();
+    assert!(stats.entries <= 20, "{stats:?}");
+    assert!(stats.evictions >= 30, "{stats:?}");
+}
