@@ -220,9 +220,12 @@ impl<S: Store> Policies<S> {
                 )));
             }
             tx.write(key, record);
+            // A session policy may name this ARN (a policy of that name deleted earlier).
+            tx.bump_epoch(account.ns());
             Ok(())
         })
         .await?;
+        self.published(account).await;
         Ok(ManagedPolicy {
             record: record.clone(),
             aws_managed: false,
@@ -315,9 +318,13 @@ impl<S: Store> Policies<S> {
                 ));
             }
             tx.delete(policy.key(account));
+            // Attached nowhere, but sessions may carry it as a session policy.
+            tx.bump_epoch(account.ns());
             Ok(())
         })
-        .await
+        .await?;
+        self.published(account).await;
+        Ok(())
     }
 
     /// `CreatePolicyVersion`: the next `vN`, optionally made the default.
