@@ -2,5 +2,6 @@
 //! (`policy`), kept out of `main.rs` so integration tests run them in-process.
 
 pub mod key_check;
+pub mod listen;
 pub mod policy;
 pub mod serve;

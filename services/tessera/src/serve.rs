@@ -20,6 +20,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::listen::{self, ConnectionLimits, Gate};
+
 /// The environment variable that may hold the master key (in its key-file form).
 pub const MASTER_KEY_ENV: &str = "TESSERA_MASTER_KEY";
 
@@ -76,6 +78,9 @@ pub struct ServeConfig {
     /// server refuses to start that way: the port would trust every request from the network.
     #[arg(long, env = "TESSERA_GRPC_INSECURE_LISTEN")]
     pub grpc_insecure_listen: bool,
+    /// Timeouts and the connection cap of both listeners.
+    #[command(flatten)]
+    pub limits: ConnectionLimits,
 }
 
 impl ServeConfig {
@@ -93,6 +98,7 @@ impl ServeConfig {
             oidc_ca_file: None,
             grpc_auth: false,
             grpc_insecure_listen: false,
+            limits: ConnectionLimits::default(),
         }
     }
 
@@ -124,6 +130,14 @@ pub struct Server {
     pub account: Option<tessera_identity::bootstrap::Bootstrapped>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<Result<()>>,
+    gates: (Gate, Gate),
+}
+
+/// How many connections each listener has open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenConnections {
+    pub http: usize,
+    pub grpc: usize,
 }
 
 impl Server {
@@ -142,7 +156,10 @@ impl Server {
         let master_key = load_master_key(&config, &mut rng.clone())?;
         // Before anything is written: a replica with another key would re-seal shared secrets.
         if crate::key_check::verify_or_record(&*store, &master_key).await? == crate::key_check::KeyCheck::Recorded {
-            tracing::info!(master_key_id = master_key.key_id(), "recorded the master key's key-check value in the store");
+            tracing::info!(
+                master_key_id = master_key.key_id(),
+                "recorded the master key's key-check value in the store"
+            );
         }
         let env = Env {
             clock: Arc::new(SystemClock),
@@ -232,11 +249,14 @@ impl Server {
             }
         };
         let mut stop = signal.clone();
-        // TCP_NODELAY: tonic sets it only on sockets it binds itself; without it, a response that
-        // waits on the store sits in Nagle's buffer until the client's delayed ACK (about 40 ms).
+        // Both listeners: timeouts, keepalive and a connection cap (`listen.rs`).
+        let limits = config.limits;
+        listen::ensure_open_files(&limits);
+        let gates = (Gate::new("http", limits.max_connections), Gate::new("grpc", limits.max_connections));
+        let grpc_gate = gates.1.clone();
         tasks.spawn(async move {
-            let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
-            let mut builder = tonic::transport::Server::builder();
+            let incoming = listen::incoming(grpc_listener, grpc_gate, &limits);
+            let mut builder = listen::grpc_server(&limits);
             match grpc_auth {
                 Some(layer) => {
                     builder
@@ -251,14 +271,18 @@ impl Server {
         });
 
         let mut stop = signal;
+        let http_connections = listen::incoming(http_listener, gates.0.clone(), &limits);
         tasks.spawn(async move {
-            axum::serve(http_listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move { wait(&mut stop).await })
-                .await
-                .context("the HTTP server failed")
+            listen::serve_http(app, http_connections, limits, async move { wait(&mut stop).await }).await;
+            Ok(())
         });
         tracing::info!(%grpc_addr, %http_addr, store = store.backend(), service = ?config.service, "tessera is serving");
-        Ok(Self { http_addr, grpc_addr, account, shutdown, tasks })
+        Ok(Self { http_addr, grpc_addr, account, shutdown, tasks, gates })
+    }
+
+    /// The connections each listener has open now.
+    pub fn open_connections(&self) -> OpenConnections {
+        OpenConnections { http: self.gates.0.open(), grpc: self.gates.1.open() }
     }
 
     /// Serves until `signal` resolves, then drains.
@@ -318,9 +342,11 @@ fn write_root_credentials(dir: &Path, key_id: &str, secret: &str) -> Result<()> 
     use std::io::Write as _;
     let path = dir.join("root-credentials.json");
     let body = serde_json::json!({ "Version": 1, "AccessKeyId": key_id, "SecretAccessKey": secret });
-    let mut file =
-        tessera_credentials::private_fs::open(&path, std::fs::OpenOptions::new().write(true).create(true).truncate(true))
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
+    let mut file = tessera_credentials::private_fs::open(
+        &path,
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true),
+    )
+    .with_context(|| format!("cannot write `{}`", path.display()))?;
     writeln!(file, "{body:#}")?;
     file.sync_all()?;
     Ok(())

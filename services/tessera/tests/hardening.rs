@@ -288,3 +288,233 @@ fn the_binary_explains_why_it_refuses_unauthenticated_grpc_beyond_loopback() {
     let stderr = std::fs::read_to_string(stderr).unwrap();
     assert!(stderr.contains("without --grpc-auth") && stderr.contains("--grpc-insecure-listen"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Item 10: slow, idle and too many connections.
+
+/// Small limits, so the tests see them act.
+fn quick(c: &mut ServeConfig) {
+    c.limits.header_read_timeout = Duration::from_millis(300);
+    c.limits.idle_timeout = Duration::from_millis(600);
+    c.limits.request_timeout = Duration::from_millis(500);
+}
+
+/// How many attacking connections to open: thousands where the open-file limit allows (each one
+/// costs this process two descriptors, client and server side).
+fn attackers() -> usize {
+    let soft = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            let line = limits.lines().find(|l| l.starts_with("Max open files"))?.to_owned();
+            line.split_whitespace().nth(3)?.parse::<usize>().ok()
+        })
+        .unwrap_or(1024);
+    (soft / 4).clamp(64, 2000)
+}
+
+/// Whether the server closes `stream` (EOF or reset) before `deadline`. Bytes it sends first (an
+/// error response) are skipped.
+async fn closed_by_server(mut stream: tokio::net::TcpStream, deadline: Instant) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout_at(deadline.into(), stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Sends `bytes` one at a time, `every` apart, until the server closes the connection (true) or
+/// `deadline` passes (false). This is the attack: a request that never completes.
+async fn trickle(mut stream: tokio::net::TcpStream, bytes: &'static [u8], every: Duration, deadline: Instant) -> bool {
+    let mut buf = [0u8; 1024];
+    for byte in bytes.iter().cycle() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::select! {
+            read = stream.read(&mut buf) => if matches!(read, Ok(0) | Err(_)) { return true },
+            () = tokio::time::sleep(every) => if stream.write_all(&[*byte]).await.is_err() { return true },
+        }
+    }
+    unreachable!("the cycle never ends")
+}
+
+/// Polls until `open(server)` is `expected`, or fails after a deadline.
+async fn wait_open(server: &Server, expected: usize, which: fn(tessera::serve::OpenConnections) -> usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let open = which(server.open_connections());
+        if open == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{open} connections open, expected {expected}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_trickling_and_silent_http_connections_do_not_starve_healthz_and_are_closed() {
+    let h = common::start_with(tempfile::tempdir().unwrap(), quick).await;
+    let addr = h.server.http_addr;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut attacks = tokio::task::JoinSet::new();
+    for i in 0..attackers() {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        if i % 2 == 0 {
+            // Slowloris: a request line, then one header byte at a time, never the blank line.
+            stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: tessera\r\n").await.unwrap();
+            attacks.spawn(trickle(stream, b"X-Slow: yes\r\n", Duration::from_millis(50), deadline));
+        } else {
+            attacks.spawn(closed_by_server(stream, deadline));
+        }
+    }
+    // A real client is answered while they hang on.
+    let healthz = tokio::time::timeout(Duration::from_secs(10), http_get(addr, "/healthz")).await;
+    assert_eq!(healthz.expect("/healthz starved").unwrap(), "HTTP/1.1 200 OK");
+    // Every attacking connection is closed by the server, and nothing of them stays behind.
+    let mut kept = 0;
+    while let Some(closed) = attacks.join_next().await {
+        kept += usize::from(!closed.unwrap());
+    }
+    assert_eq!(kept, 0, "connections the server never closed");
+    wait_open(&h.server, 0, |o| o.http).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_trickling_grpc_connections_are_closed_while_real_calls_go_through() {
+    let h = common::start_with(tempfile::tempdir().unwrap(), quick).await;
+    let common::Harness { server, account, .. } = h; // the harness's own clients go
+    let addr = server.grpc_addr;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut attacks = tokio::task::JoinSet::new();
+    for i in 0..attackers() / 2 {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        if i % 2 == 0 {
+            // An HTTP/2 client preface that never completes.
+            attacks.spawn(trickle(stream, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", Duration::from_millis(50), deadline));
+        } else {
+            attacks.spawn(closed_by_server(stream, deadline));
+        }
+    }
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let mut identity =
+        tessera_proto::identity::v1::identity_service_client::IdentityServiceClient::new(channel.clone());
+    let users = identity
+        .list_users(tessera_proto::identity::v1::ListUsersRequest { account_id: account, ..Default::default() })
+        .await;
+    assert!(users.is_ok(), "{users:?}");
+    let mut kept = 0;
+    while let Some(closed) = attacks.join_next().await {
+        kept += usize::from(!closed.unwrap());
+    }
+    assert_eq!(kept, 0, "connections the server never closed");
+    // The real client's connection goes too once idle, and the count returns to zero.
+    drop((identity, channel));
+    wait_open(&server, 0, |o| o.grpc).await;
+}
+
+/// Captures what the server logs on this thread (the tests below run on one thread).
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn at_the_connection_cap_clients_wait_for_a_free_slot_and_the_server_says_so_once() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let h = common::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.limits.max_connections = 3;
+        // Long enough that only the idle timeout can close the silent connections below.
+        c.limits.header_read_timeout = Duration::from_secs(60);
+        c.limits.idle_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let addr = h.server.http_addr;
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    wait_open(&h.server, 3, |o| o.http).await;
+    // Two more clients: the kernel takes their connections, the server serves them once the
+    // silent ones have been closed for idleness.
+    let waiting = [http_get(addr, "/healthz"), http_get(addr, "/healthz")];
+    let [first, second] = waiting;
+    let (first, second) = tokio::time::timeout(Duration::from_secs(10), async { tokio::join!(first, second) })
+        .await
+        .expect("clients over the cap were never served");
+    assert_eq!((first.unwrap(), second.unwrap()), ("HTTP/1.1 200 OK".to_owned(), "HTTP/1.1 200 OK".to_owned()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for stream in silent {
+        assert!(closed_by_server(stream, deadline).await, "an idle connection stayed open");
+    }
+    let text = logs.text();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("connection limit reached")).collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains("listener=\"http\"") && lines[0].contains("max_connections=3"), "{}", lines[0]);
+    assert!(lines[0].contains("--max-connections"), "{}", lines[0]);
+}
+
+#[tokio::test]
+async fn a_request_whose_body_never_arrives_is_answered_at_the_request_timeout() {
+    let h = common::start_with(tempfile::tempdir().unwrap(), quick).await;
+    let mut stream = tokio::net::TcpStream::connect(h.server.http_addr).await.unwrap();
+    stream
+        .write_all(b"POST / HTTP/1.1\r\nHost: tessera\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nAction=")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    let answered = tokio::time::timeout(Duration::from_secs(10), async {
+        while !String::from_utf8_lossy(&response).contains("</ErrorResponse>") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => response.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(answered.is_ok(), "the server waited for the body forever");
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 503 Service Unavailable"), "{response}");
+    assert!(response.contains("<Code>ServiceUnavailable</Code>"), "{response}");
+}
+
+#[tokio::test]
+async fn a_grpc_call_whose_request_never_arrives_is_ended_at_the_request_timeout() {
+    use tessera_proto::identity::v1 as pb;
+    let h = common::start_with(tempfile::tempdir().unwrap(), quick).await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.server.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    // A unary method whose request message is never sent (the stream stays open and empty).
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/tessera.identity.v1.IdentityService/ListUsers");
+    let codec = tonic_prost::ProstCodec::<pb::ListUsersRequest, pb::ListUsersResponse>::default();
+    let request = tonic::Request::new(tokio_stream::pending::<pb::ListUsersRequest>());
+    let call = tokio::time::timeout(Duration::from_secs(10), grpc.client_streaming(request, path, codec)).await;
+    let status = call.expect("the server waited for the request forever").unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Cancelled, "{status:?}");
+    assert_eq!(status.message(), "Timeout expired");
+}
