@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 /// The proto files, relative to the workspace's `proto/` directory.
 const PROTOS: &[&str] = &[
+    "tessera/authorizer/v1/authorizer.proto",
     "tessera/common/v1/common.proto",
     "tessera/identity/v1/identity.proto",
     "tessera/policy/v1/policy.proto",
@@ -18,6 +19,8 @@ const PROTOS: &[&str] = &[
 /// Messages that carry secrets: prost derives no `Debug` for them and `src/redact.rs` implements
 /// one that hides the secret fields.
 const REDACTED: &[&str] = &[
+    ".tessera.authorizer.v1.Bearer",
+    ".tessera.authorizer.v1.SigV4Request",
     ".tessera.identity.v1.AccessKey",
     ".tessera.identity.v1.CreateLoginProfileRequest",
     ".tessera.identity.v1.UpdateLoginProfileRequest",

@@ -63,6 +63,7 @@ macro_rules! package {
     };
 }
 
+package!(authorizer, "tessera.authorizer.v1", "`AuthorizerService` and its messages.");
 package!(common, "tessera.common.v1", "types shared by the services.");
 package!(identity, "tessera.identity.v1", "`IdentityService` and its messages.");
 package!(policy, "tessera.policy.v1", "`PolicyService` and its messages.");

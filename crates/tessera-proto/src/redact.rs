@@ -31,6 +31,27 @@ impl fmt::Debug for Redacted {
     }
 }
 
+impl fmt::Debug for crate::authorizer::v1::Bearer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bearer").field("token", &Redacted::str(&self.token)).finish()
+    }
+}
+
+/// Header values may hold a signature or a session token: only the names are shown.
+impl fmt::Debug for crate::authorizer::v1::SigV4Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|h| h.name.as_str()).collect();
+        f.debug_struct("SigV4Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &Redacted::str(&self.query))
+            .field("header_names", &names)
+            .field("payload_sha256", &self.payload_sha256)
+            .field("services", &self.services)
+            .finish()
+    }
+}
+
 impl fmt::Debug for AccessKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("AccessKey");

@@ -34,15 +34,36 @@ pub(crate) async fn authenticate<S: Store>(
         headers: &headers,
         body_sha256: PayloadHash::of(incoming.body),
     };
-    let authorization = Authorization::from_request(&request)?;
+    let source_ip = Some(incoming.peer.ip().to_string());
+    let (caller, credentials, verified) = verify_request(gateway, &request, Some(&[service]), source_ip).await?;
+    // Rate is counted only for requests that proved they hold the key, so nobody can exhaust
+    // another key's budget by sending garbage under its id.
+    if !gateway.limiter.admit(&credentials.access_key_id, std::time::Instant::now()) {
+        return Err(Error::new(ErrorCode::Throttling, "Rate exceeded").into());
+    }
+    if credentials.session_token.is_none() {
+        gateway.note_key_use(&caller, &credentials.access_key_id, &verified.service, &verified.region);
+    }
+    Ok((caller, credentials))
+}
+
+/// Verifies a SigV4-signed request (this endpoint's, or one a service received and passes to the
+/// authorizer API) with the secret of its key, and resolves the caller: the lookup that finds the
+/// secret also finds the caller, so nothing is read twice. `services` are the scopes the
+/// signature may name; `None` accepts the one it names.
+pub(crate) async fn verify_request<S: Store>(
+    gateway: &Gateway<S>,
+    request: &Request<'_>,
+    services: Option<&[&str]>,
+    source_ip: Option<String>,
+) -> Result<(CallerPrincipal, CallerCredentials, tessera_sigv4::Verified), GatewayError> {
+    let authorization = Authorization::from_request(request)?;
     let access_key_id = authorization.access_key_id().to_owned();
     let token =
         request.header_values("x-amz-security-token").next().map(str::to_owned).or_else(|| match &authorization {
             Authorization::Presigned(params) => params.security_token.clone(),
             Authorization::Header(_) => None,
         });
-    // The lookup that finds the secret also finds the caller: nothing is read twice.
-    let source_ip = Some(incoming.peer.ip().to_string());
     let (caller, secret) = match &token {
         Some(token) => {
             let claims = gateway.sts.verify_session(&access_key_id, token).await?;
@@ -58,15 +79,9 @@ pub(crate) async fn authenticate<S: Store>(
         },
     };
     let now = gateway.sts_now();
-    let verified = verify(&request, &authorization, secret.expose().as_bytes(), now, &VerifyOptions::new(&[service]))?;
-    // Rate is counted only for requests that proved they hold the key, so nobody can exhaust
-    // another key's budget by sending garbage under its id.
-    if !gateway.limiter.admit(&access_key_id, std::time::Instant::now()) {
-        return Err(Error::new(ErrorCode::Throttling, "Rate exceeded").into());
-    }
+    let own_scope = [authorization.credential().service.as_str()];
+    let options = VerifyOptions::new(services.unwrap_or(&own_scope));
+    let verified = verify(request, &authorization, secret.expose().as_bytes(), now, &options)?;
     let credentials = CallerCredentials { access_key_id, session_token: token, source_ip: caller.source_ip.clone() };
-    if credentials.session_token.is_none() {
-        gateway.note_key_use(&caller, &credentials.access_key_id, &verified.service, &verified.region);
-    }
-    Ok((caller, credentials))
+    Ok((caller, credentials, verified))
 }

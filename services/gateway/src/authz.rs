@@ -310,6 +310,10 @@ pub(crate) fn session_may_call(caller: &CallerPrincipal, action: &str) -> Result
             _ => Ok(()),
         };
     }
+    if service != "sts" {
+        // Other services' actions (the authorizer API) are limited by policy alone.
+        return Ok(());
+    }
     let allowed = match claims.kind {
         SessionKind::FederatedUser => name == "GetCallerIdentity",
         SessionKind::SessionToken => matches!(name, "AssumeRole" | "GetCallerIdentity"),
@@ -396,25 +400,76 @@ fn request_keys(context: &mut Context, op: Option<&Operation>, inputs: &Inputs, 
     }
 }
 
-/// Decides `ask` for `caller` at `now` (unix seconds): the restrictions on temporary credentials,
-/// then the account root (allowed in its account), then the caller's identity policies,
-/// permissions boundary and session policies with the full request context, for every check the
-/// request implies ([`Ask::checks`]: a rename also needs the action on the new ARN, a create with
-/// tags also the `Tag*` action, as on AWS).
-pub(crate) async fn authorize<S: Store>(
+/// Context keys a calling service may not set through the authorizer API: Tessera computes them
+/// from the credential (and `aws:SourceIp` comes from its own field).
+const COMPUTED_KEYS: &[&str] = &[
+    "aws:currenttime",
+    "aws:epochtime",
+    "aws:federatedprovider",
+    "aws:multifactorauthage",
+    "aws:multifactorauthpresent",
+    "aws:sourceidentity",
+    "aws:sourceip",
+    "aws:tokenissuetime",
+    "aws:userid",
+    "aws:username",
+];
+
+/// Whether a calling service may supply `key` (everything but the caller's own keys).
+pub(crate) fn settable_key(key: &str) -> bool {
+    let folded = key.to_ascii_lowercase();
+    !folded.starts_with("aws:principal") && !COMPUTED_KEYS.contains(&folded.as_str())
+}
+
+/// One decided check of a request.
+#[derive(Debug)]
+pub(crate) struct Judged {
+    pub(crate) action: String,
+    pub(crate) resource: String,
+    /// `None`: the account root, allowed in its own account without evaluation.
+    pub(crate) decision: Option<tessera_policy::Decision>,
+}
+
+impl Judged {
+    pub(crate) fn allowed(&self) -> bool {
+        self.decision.as_ref().is_none_or(tessera_policy::Decision::is_allowed)
+    }
+}
+
+/// Decides every check of `ask` ([`Ask::checks`]) for `caller` at `now` (unix seconds): the
+/// restrictions on temporary credentials (an error), then the account root (allowed in its
+/// account), then the caller's identity policies, permissions boundary and session policies with
+/// the full request context plus `extra` keys of a calling service (only those
+/// [`settable_key`] allows). With `first_denial`, stops at the first check that is not allowed.
+pub(crate) async fn decide<S: Store>(
     sts: &Sts<S>,
     caller: &CallerPrincipal,
     ask: &Ask,
     now: u64,
-) -> Result<(), Error> {
+    extra: &[(String, Vec<String>)],
+    trace: Trace,
+    first_denial: bool,
+) -> Result<Vec<Judged>, Error> {
     session_may_call(caller, &ask.action)?;
+    let checks = ask.checks();
     if caller.is_root() {
-        return Ok(());
+        return Ok(checks
+            .into_iter()
+            .map(|(action, resource)| Judged {
+                action: action.to_owned(),
+                resource: resource.to_owned(),
+                decision: None,
+            })
+            .collect());
     }
     let layers = sts.caller_layers(caller).await?;
-    let base = sts.base_context(caller, &layers, now);
+    let mut base = sts.base_context(caller, &layers, now);
+    for (key, values) in extra.iter().filter(|(key, _)| settable_key(key)) {
+        base.insert_list(key, values.iter().cloned());
+    }
     let principal = caller.principal();
-    for (action, resource) in ask.checks() {
+    let mut judged = Vec::with_capacity(checks.len());
+    for (action, resource) in checks {
         let mut context = base.clone();
         let op = operation(action);
         // Only read the target when a key of the action or its resource type comes from it.
@@ -423,7 +478,7 @@ pub(crate) async fn authorize<S: Store>(
             if needs_target { target(sts.identity(), &caller.account, resource).await } else { Target::default() };
         request_keys(&mut context, op, &ask.inputs, &target);
         let request = Request::new(&principal, action, resource, &context);
-        let mut decision = tessera_policy::authorize(&request, &layers.policies(), Trace::Off);
+        let mut decision = tessera_policy::authorize(&request, &layers.policies(), trace);
         if ask.change_own_password
             && decision.reason == Reason::NoIdentityAllow
             && sts
@@ -441,28 +496,54 @@ pub(crate) async fn authorize<S: Store>(
             if let Ok(grant) = CompiledPolicy::parse("AllowUsersToChangePassword", &grant, PolicyKind::Identity) {
                 let grant = PolicySet::new(vec![grant]);
                 let policies = Policies { identity: Some(&grant), ..layers.policies() };
-                decision = tessera_policy::authorize(&request, &policies, Trace::Off);
+                decision = tessera_policy::authorize(&request, &policies, trace);
             }
         }
-        let why = match (decision.outcome, decision.layer, decision.reason) {
-            (Outcome::Allowed, ..) => continue,
-            (Outcome::ExplicitDeny, Some(Layer::Boundary), _) => {
-                "with an explicit deny in a permissions boundary".to_owned()
-            }
-            (Outcome::ExplicitDeny, Some(Layer::Session), _) => "with an explicit deny in a session policy".to_owned(),
-            (Outcome::ExplicitDeny, ..) => "with an explicit deny in an identity-based policy".to_owned(),
-            (_, _, Reason::NoBoundaryAllow) => format!("because no permissions boundary allows the {action} action"),
-            (_, _, Reason::NoSessionAllow | Reason::NoSessionPolicy) => {
-                format!("because no session policy allows the {action} action")
-            }
-            _ => format!("because no identity-based policy allows the {action} action"),
-        };
-        return Err(Error::new(
-            ErrorCode::AccessDenied,
-            format!("User: {} is not authorized to perform: {action} on resource: {resource} {why}", caller.arn),
-        ));
+        let allowed = decision.is_allowed();
+        judged.push(Judged { action: action.to_owned(), resource: resource.to_owned(), decision: Some(decision) });
+        if first_denial && !allowed {
+            break;
+        }
     }
-    Ok(())
+    Ok(judged)
+}
+
+/// Authorizes `ask` for `caller` ([`decide`]); the first check that is not allowed is
+/// `AccessDenied` with AWS's message.
+pub(crate) async fn authorize<S: Store>(
+    sts: &Sts<S>,
+    caller: &CallerPrincipal,
+    ask: &Ask,
+    now: u64,
+) -> Result<(), Error> {
+    let judged = decide(sts, caller, ask, now, &[], Trace::Off, true).await?;
+    match judged.iter().find(|j| !j.allowed()) {
+        Some(denied) => Err(denial(caller, denied)),
+        None => Ok(()),
+    }
+}
+
+/// The `AccessDenied` of a check that was not allowed, worded as AWS words it.
+fn denial(caller: &CallerPrincipal, judged: &Judged) -> Error {
+    let (action, resource) = (&judged.action, &judged.resource);
+    let why = match judged.decision.as_ref().map(|d| (d.outcome, d.layer, d.reason)) {
+        Some((Outcome::ExplicitDeny, Some(Layer::Boundary), _)) => {
+            "with an explicit deny in a permissions boundary".to_owned()
+        }
+        Some((Outcome::ExplicitDeny, Some(Layer::Session), _)) => {
+            "with an explicit deny in a session policy".to_owned()
+        }
+        Some((Outcome::ExplicitDeny, ..)) => "with an explicit deny in an identity-based policy".to_owned(),
+        Some((_, _, Reason::NoBoundaryAllow)) => format!("because no permissions boundary allows the {action} action"),
+        Some((_, _, Reason::NoSessionAllow | Reason::NoSessionPolicy)) => {
+            format!("because no session policy allows the {action} action")
+        }
+        _ => format!("because no identity-based policy allows the {action} action"),
+    };
+    Error::new(
+        ErrorCode::AccessDenied,
+        format!("User: {} is not authorized to perform: {action} on resource: {resource} {why}", caller.arn),
+    )
 }
 
 /// The ARN a user or group gets from `UpdateUser`/`UpdateGroup` with `NewPath`/`New*Name`, when

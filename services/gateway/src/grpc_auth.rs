@@ -90,6 +90,9 @@ pub enum Rule {
 
 /// The methods whose rule is not [`Rule::Operation`], by full method name.
 pub const RULES: &[(&str, Rule)] = &[
+    // The credential to authorize travels in the message and proves itself.
+    ("/tessera.authorizer.v1.AuthorizerService/Authorize", Rule::Public),
+    ("/tessera.authorizer.v1.AuthorizerService/AuthorizeBatch", Rule::Public),
     ("/tessera.identity.v1.IdentityService/CreateAccount", Rule::RootOnly),
     ("/tessera.policy.v1.PolicyService/WatchPolicyEpochs", Rule::RootOnly),
     ("/tessera.sts.v1.StsService/AssumeRoleWithWebIdentity", Rule::Public),
@@ -239,6 +242,31 @@ where
     }
 }
 
+/// Who a bearer credential `<access key id>:<session token or secret access key>` stands for: a
+/// temporary key with its session token (unexpired, unrevoked, made for that key), or an active
+/// long-term key with its secret (compared in constant time). Shared with the authorizer API.
+pub(crate) async fn bearer_caller<S: Store>(sts: &Sts<S>, credentials: &str) -> Result<CallerPrincipal, ServiceError> {
+    // Access key ids never contain `:`; secrets and tokens may not be split further.
+    let Some((key_id, secret)) = credentials.split_once(':') else { return Err(invalid()) };
+    if key_id.is_empty() || secret.is_empty() {
+        return Err(invalid());
+    }
+    if key_id.starts_with("ASIA") {
+        let credentials = CallerCredentials {
+            access_key_id: key_id.to_owned(),
+            session_token: Some(secret.to_owned()),
+            source_ip: None,
+        };
+        return sts.resolve_caller(&credentials).await.map_err(|e| e.into_service_error());
+    }
+    let found = sts.identity().authenticate_access_key(key_id).await.map_err(|e| e.into_service_error())?;
+    let Some(found) = found.filter(|k| k.status == KeyStatus::Active) else { return Err(invalid()) };
+    if !constant_time_eq(found.secret.expose().as_bytes(), secret.as_bytes()) {
+        return Err(invalid());
+    }
+    Ok(CallerPrincipal::of_key(found, key_id, None))
+}
+
 /// The credential checks, shared by every connection.
 #[derive(Debug)]
 struct Authenticator<S> {
@@ -294,25 +322,7 @@ impl<S: Store> Authenticator<S> {
         let Some(credentials) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) else {
             return Err(missing());
         };
-        // Access key ids never contain `:`; secrets and tokens may not be split further.
-        let Some((key_id, secret)) = credentials.trim().split_once(':') else { return Err(invalid()) };
-        if key_id.is_empty() || secret.is_empty() {
-            return Err(invalid());
-        }
-        if key_id.starts_with("ASIA") {
-            let credentials = CallerCredentials {
-                access_key_id: key_id.to_owned(),
-                session_token: Some(secret.to_owned()),
-                source_ip: None,
-            };
-            return self.sts.resolve_caller(&credentials).await.map_err(|e| e.into_service_error());
-        }
-        let found = self.sts.identity().authenticate_access_key(key_id).await.map_err(|e| e.into_service_error())?;
-        let Some(found) = found.filter(|k| k.status == KeyStatus::Active) else { return Err(invalid()) };
-        if !constant_time_eq(found.secret.expose().as_bytes(), secret.as_bytes()) {
-            return Err(invalid());
-        }
-        Ok(CallerPrincipal::of_key(found, key_id, None))
+        bearer_caller(&self.sts, credentials.trim()).await
     }
 
     async fn authorize(
@@ -390,6 +400,10 @@ mod tests {
         ("/tessera.identity.v1.IdentityService/", include_str!("../../../proto/tessera/identity/v1/identity.proto")),
         ("/tessera.policy.v1.PolicyService/", include_str!("../../../proto/tessera/policy/v1/policy.proto")),
         ("/tessera.sts.v1.StsService/", include_str!("../../../proto/tessera/sts/v1/sts.proto")),
+        (
+            "/tessera.authorizer.v1.AuthorizerService/",
+            include_str!("../../../proto/tessera/authorizer/v1/authorizer.proto"),
+        ),
     ];
 
     fn methods() -> Vec<String> {

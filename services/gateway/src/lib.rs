@@ -25,6 +25,7 @@ use tessera_sts::Sts;
 
 pub mod audit;
 mod auth;
+pub mod authorizer_api;
 mod authz;
 mod context;
 pub mod grpc_auth;

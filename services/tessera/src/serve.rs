@@ -235,7 +235,10 @@ impl Server {
                 let audit = tessera_gateway::audit::AuditLog::start(&config.data_dir.join("audit"))
                     .context("cannot open the audit log")?;
                 let gateway = tessera_gateway::Gateway::new(Arc::clone(&store), env.clone(), sts).with_audit(audit);
-                app = app.merge(tessera_gateway::router(Arc::new(gateway)));
+                let gateway = Arc::new(gateway);
+                // The authorizer API: services ask it about their own callers' credentials.
+                routes = routes.add_service(tessera_gateway::authorizer_api::service(Arc::clone(&gateway)));
+                app = app.merge(tessera_gateway::router(gateway));
             }
         }
         let grpc_auth = match (config.grpc_auth, auth_sts) {

@@ -1,0 +1,245 @@
+//! `tessera.authorizer.v1.AuthorizerService`: services that trust Tessera pass the credential
+//! their own client presented (SigV4 material or a bearer credential) and their question (an
+//! action on resources, with their context keys); the answer is the decision of the same path the
+//! IAM and STS APIs use ([`crate::authz::decide`]), with the caller and an explanation.
+//!
+//! ```text
+//! AuthorizeRequest --sigv4: auth::verify_request | bearer: grpc_auth::bearer_caller--> caller
+//!                  --Question--> Ask + extra context --authz::decide (traced)--> Answer
+//! ```
+
+use std::sync::Arc;
+
+use tessera_policy::{Decision, Outcome, Trace};
+use tessera_proto::authorizer::v1 as pb;
+use tessera_proto::authorizer::v1::authorizer_service_server::{AuthorizerService, AuthorizerServiceServer};
+use tessera_proto::{ErrorCode, ServiceError};
+use tessera_sigv4::{PayloadHash, Request as SignedRequest};
+use tessera_store::Store;
+use tessera_sts::{CallerKind, CallerPrincipal};
+use tonic::{Request, Response, Status};
+
+use crate::Gateway;
+use crate::authz::{Ask, Inputs, Judged, decide};
+use crate::respond::GatewayError;
+
+/// The most questions one `AuthorizeBatch` may ask, and resources one question may name.
+const MAX_QUESTIONS: usize = 100;
+const MAX_RESOURCES: usize = 100;
+
+/// The tonic service over a gateway's domains.
+pub fn service<S: Store>(gateway: Arc<Gateway<S>>) -> AuthorizerServiceServer<AuthorizerApi<S>> {
+    AuthorizerServiceServer::new(AuthorizerApi { gateway })
+}
+
+/// The service.
+#[derive(Debug)]
+pub struct AuthorizerApi<S> {
+    gateway: Arc<Gateway<S>>,
+}
+
+fn invalid(message: impl Into<String>) -> Status {
+    ServiceError::new(ErrorCode::InvalidInput, message).into()
+}
+
+fn from_gateway(error: GatewayError) -> Status {
+    let error = match error {
+        GatewayError::Service(error) => error,
+        GatewayError::Signature(error) => {
+            let code = ErrorCode::parse(error.aws_code()).unwrap_or(ErrorCode::InvalidClientTokenId);
+            ServiceError::new(code, error.aws_message())
+        }
+        GatewayError::Query(error) => ServiceError::new(ErrorCode::InvalidInput, error.to_string()),
+        GatewayError::Mfa(rejection) => rejection.error,
+    };
+    error.into()
+}
+
+impl<S: Store> AuthorizerApi<S> {
+    /// Verifies the credential and resolves who it stands for.
+    async fn caller(
+        &self,
+        sigv4: Option<pb::SigV4Request>,
+        bearer: Option<pb::Bearer>,
+        source_ip: Option<String>,
+    ) -> Result<CallerPrincipal, Status> {
+        let source_ip = source_ip.filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+        if let Some(bearer) = bearer {
+            let mut caller =
+                crate::grpc_auth::bearer_caller(&self.gateway.sts, bearer.token.trim()).await.map_err(Status::from)?;
+            caller.source_ip = source_ip;
+            return Ok(caller);
+        }
+        let Some(signed) = sigv4 else { return Err(invalid("The request names no credential (`sigv4` or `bearer`).")) };
+        let headers: Vec<(&str, &str)> = signed.headers.iter().map(|h| (h.name.as_str(), h.value.as_str())).collect();
+        let declared = signed.payload_sha256.as_deref().or_else(|| {
+            headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("x-amz-content-sha256")).map(|(_, v)| *v)
+        });
+        let body_sha256 = match declared {
+            None => PayloadHash::EMPTY,
+            Some(hex) => {
+                PayloadHash::from_hex(hex).ok_or_else(|| invalid("`payload_sha256` is not 64 hexadecimal digits."))?
+            }
+        };
+        let request = SignedRequest {
+            method: &signed.method,
+            path: &signed.path,
+            query: &signed.query,
+            headers: &headers,
+            body_sha256,
+        };
+        let services: Vec<&str> = signed.services.iter().map(String::as_str).collect();
+        let services = (!services.is_empty()).then_some(services.as_slice());
+        let (caller, _, _) =
+            crate::auth::verify_request(&self.gateway, &request, services, source_ip).await.map_err(from_gateway)?;
+        Ok(caller)
+    }
+
+    /// Decides one question.
+    async fn answer(&self, caller: &CallerPrincipal, question: pb::Question) -> Result<pb::Answer, Status> {
+        let mut resources = question.resources.into_iter();
+        let Some(first) = resources.next() else { return Err(invalid("A question names at least one resource.")) };
+        let also: Vec<String> = resources.collect();
+        if also.len() >= MAX_RESOURCES {
+            return Err(invalid(format!("A question names at most {MAX_RESOURCES} resources.")));
+        }
+        if question.action.is_empty() || !question.action.contains(':') {
+            return Err(invalid("`action` must be `<service>:<action>`."));
+        }
+        let ask = Ask {
+            action: question.action,
+            resource: first,
+            inputs: Inputs::default(),
+            change_own_password: false,
+            also,
+        };
+        let extra: Vec<(String, Vec<String>)> = question.context.into_iter().map(|e| (e.key, e.values)).collect();
+        let now = self.gateway.sts_now();
+        let judged = decide(&self.gateway.sts, caller, &ask, now, &extra, Trace::On, false)
+            .await
+            .map_err(|e| Status::from(e.into_service_error()))?;
+        Ok(answer_of(&judged))
+    }
+
+    async fn caller_message(&self, caller: &CallerPrincipal) -> Result<pb::Caller, Status> {
+        let layers = self.gateway.sts.caller_layers(caller).await.map_err(|e| Status::from(e.into_service_error()))?;
+        let principal_type = match &caller.kind {
+            CallerKind::Root => "Account",
+            CallerKind::User(_) => "User",
+            CallerKind::Session(_) if caller.is_root() => "Account",
+            CallerKind::Session(claims) => match claims.kind {
+                tessera_credentials::SessionKind::AssumedRole => "AssumedRole",
+                tessera_credentials::SessionKind::FederatedUser => "FederatedUser",
+                tessera_credentials::SessionKind::SessionToken => "User",
+            },
+        };
+        let session = caller.session();
+        Ok(pb::Caller {
+            arn: caller.arn.clone(),
+            account: caller.account.id().to_owned(),
+            user_id: caller.user_id.clone(),
+            principal_type: principal_type.to_owned(),
+            tags: layers
+                .principal_tags
+                .iter()
+                .map(|(key, value)| pb::ContextEntry { key: key.clone(), values: vec![value.clone()] })
+                .collect(),
+            session_id: session.map(|claims| claims.session_id.clone()),
+            expires_at: session.map(|claims| claims.expires_at),
+        })
+    }
+}
+
+fn outcome(decision: Option<&Decision>) -> pb::Outcome {
+    match decision.map(|d| d.outcome) {
+        None | Some(Outcome::Allowed) => pb::Outcome::Allowed,
+        Some(Outcome::ExplicitDeny) => pb::Outcome::ExplicitDeny,
+        Some(Outcome::ImplicitDeny) => pb::Outcome::ImplicitDeny,
+    }
+}
+
+/// The answer to one question: allowed only if every check is; an explicit deny anywhere wins.
+fn answer_of(judged: &[Judged]) -> pb::Answer {
+    let explanations: Vec<pb::Explanation> = judged
+        .iter()
+        .map(|j| {
+            let Some(decision) = &j.decision else {
+                return pb::Explanation {
+                    resource: j.resource.clone(),
+                    outcome: pb::Outcome::Allowed.into(),
+                    reason: "the account root may do anything in its own account".to_owned(),
+                    ..pb::Explanation::default()
+                };
+            };
+            let matched = decision
+                .denies
+                .iter()
+                .chain(&decision.allows)
+                .map(|m| match &m.sid {
+                    Some(sid) => format!("{}#{sid}", m.policy_id),
+                    None => format!("{}#{}", m.policy_id, m.statement),
+                })
+                .collect();
+            pb::Explanation {
+                resource: j.resource.clone(),
+                outcome: outcome(Some(decision)).into(),
+                layer: decision.layer.map(|l| l.to_string()).unwrap_or_default(),
+                reason: decision.explain(&j.action, &j.resource),
+                matched,
+                missing_keys: decision.missing_keys.iter().map(ToString::to_string).collect(),
+            }
+        })
+        .collect();
+    let outcomes: Vec<pb::Outcome> = judged.iter().map(|j| outcome(j.decision.as_ref())).collect();
+    let overall = if outcomes.contains(&pb::Outcome::ExplicitDeny) {
+        pb::Outcome::ExplicitDeny
+    } else if outcomes.contains(&pb::Outcome::ImplicitDeny) {
+        pb::Outcome::ImplicitDeny
+    } else {
+        pb::Outcome::Allowed
+    };
+    pb::Answer { outcome: overall.into(), explanations }
+}
+
+#[tonic::async_trait]
+impl<S: Store> AuthorizerService for AuthorizerApi<S> {
+    async fn authorize(
+        &self,
+        request: Request<pb::AuthorizeRequest>,
+    ) -> Result<Response<pb::AuthorizeResponse>, Status> {
+        let m = request.into_inner();
+        let (sigv4, bearer) = match m.credential {
+            Some(pb::authorize_request::Credential::Sigv4(s)) => (Some(s), None),
+            Some(pb::authorize_request::Credential::Bearer(b)) => (None, Some(b)),
+            None => (None, None),
+        };
+        let caller = self.caller(sigv4, bearer, m.source_ip).await?;
+        let question = m.question.ok_or_else(|| invalid("`question` is required."))?;
+        let answer = self.answer(&caller, question).await?;
+        Ok(Response::new(pb::AuthorizeResponse {
+            caller: Some(self.caller_message(&caller).await?),
+            answer: Some(answer),
+        }))
+    }
+
+    async fn authorize_batch(
+        &self,
+        request: Request<pb::AuthorizeBatchRequest>,
+    ) -> Result<Response<pb::AuthorizeBatchResponse>, Status> {
+        let m = request.into_inner();
+        if m.questions.len() > MAX_QUESTIONS {
+            return Err(invalid(format!("A batch asks at most {MAX_QUESTIONS} questions.")));
+        }
+        let (sigv4, bearer) = match m.credential {
+            Some(pb::authorize_batch_request::Credential::Sigv4(s)) => (Some(s), None),
+            Some(pb::authorize_batch_request::Credential::Bearer(b)) => (None, Some(b)),
+            None => (None, None),
+        };
+        let caller = self.caller(sigv4, bearer, m.source_ip).await?;
+        let mut answers = Vec::with_capacity(m.questions.len());
+        for question in m.questions {
+            answers.push(self.answer(&caller, question).await?);
+        }
+        Ok(Response::new(pb::AuthorizeBatchResponse { caller: Some(self.caller_message(&caller).await?), answers }))
+    }
+}

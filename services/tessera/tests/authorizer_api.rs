@@ -1,0 +1,263 @@
+//! `tessera.authorizer.v1.AuthorizerService` on the real server: a service passes the SigV4
+//! material or bearer credential its client sent, and gets the same decision the policy engine
+//! makes from the caller's documents, with the caller and an explanation.
+
+mod common;
+
+use common::{error, start};
+use tessera_policy::{Outcome as EngineOutcome, Policies, Principal, PrincipalKind, Request as EngineRequest, Trace};
+use tessera_proto::ErrorCode;
+use tessera_proto::authorizer::v1 as pb;
+use tessera_proto::authorizer::v1::authorizer_service_client::AuthorizerServiceClient;
+use tessera_proto::common::v1 as c;
+use tessera_proto::identity::v1 as ipb;
+use tessera_proto::policy::v1 as ppb;
+use tessera_proto::sts::v1 as spb;
+use tessera_proto::sts::v1::sts_service_client::StsServiceClient;
+use tessera_sigv4::{PayloadHash, Request, SigningParams, format_amz_date, sign};
+use tonic::transport::Channel;
+
+const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+  {"Sid":"Read","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket/public/*"},
+  {"Sid":"NotThat","Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket/public/secret"},
+  {"Sid":"Home","Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::bucket",
+   "Condition":{"StringEquals":{"s3:prefix":"home/"}}}]}"#;
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The SigV4 material of `GET /bucket/<key>` signed for `s3` with `key_id`/`secret`.
+fn signed(key_id: &str, secret: &str, object: &str) -> pb::SigV4Request {
+    let date = format_amz_date(now());
+    let path = format!("/bucket/{object}");
+    let headers = [("host", "s3.example.test"), ("x-amz-date", date.as_str())];
+    let request = Request { method: "GET", path: &path, query: "", headers: &headers, body_sha256: PayloadHash::EMPTY };
+    let params = SigningParams {
+        access_key_id: key_id,
+        secret: secret.as_bytes(),
+        region: "us-east-1",
+        service: "s3",
+        amz_date: &date,
+    };
+    let authorization = sign(&request, &params);
+    let mut headers: Vec<pb::Header> =
+        headers.iter().map(|(n, v)| pb::Header { name: (*n).into(), value: (*v).into() }).collect();
+    headers.push(pb::Header { name: "authorization".into(), value: authorization });
+    pb::SigV4Request { method: "GET".into(), path, query: String::new(), headers, ..Default::default() }
+}
+
+fn question(action: &str, resource: &str, context: &[(&str, &str)]) -> pb::Question {
+    pb::Question {
+        action: action.into(),
+        resources: vec![resource.into()],
+        context: context
+            .iter()
+            .map(|(k, v)| pb::ContextEntry { key: (*k).into(), values: vec![(*v).into()] })
+            .collect(),
+    }
+}
+
+fn outcome(response: &pb::AuthorizeResponse) -> pb::Outcome {
+    response.answer.as_ref().unwrap().outcome()
+}
+
+/// What the engine decides for `alice` with `POLICY` alone, to compare the service with.
+fn engine(account: &str, action: &str, resource: &str, context: &[(&str, &str)]) -> pb::Outcome {
+    let policy = tessera_policy::CompiledPolicy::parse("p", POLICY, tessera_policy::PolicyKind::Identity).unwrap();
+    let set = tessera_policy::PolicySet::new(vec![policy]);
+    let principal = Principal {
+        kind: PrincipalKind::User,
+        account: account.into(),
+        arn: format!("arn:aws:iam::{account}:user/alice"),
+        unique_id: None,
+        role_arn: None,
+        source_user_arn: None,
+    };
+    let mut ctx = tessera_policy::Context::new();
+    for (k, v) in context {
+        ctx.insert(k, *v);
+    }
+    let decision = tessera_policy::authorize(
+        &EngineRequest::new(&principal, action, resource, &ctx),
+        &Policies { identity: Some(&set), ..Policies::default() },
+        Trace::Off,
+    );
+    match decision.outcome {
+        EngineOutcome::Allowed => pb::Outcome::Allowed,
+        EngineOutcome::ExplicitDeny => pb::Outcome::ExplicitDeny,
+        EngineOutcome::ImplicitDeny => pb::Outcome::ImplicitDeny,
+    }
+}
+
+#[tokio::test]
+async fn decisions_for_sigv4_and_bearer_callers_are_the_engines() {
+    let mut h = start().await;
+    let a = h.account.clone();
+    let channel = Channel::from_shared(format!("http://{}", h.server.grpc_addr)).unwrap().connect().await.unwrap();
+    let mut authorizer = AuthorizerServiceClient::new(channel.clone());
+    let mut sts = StsServiceClient::new(channel);
+
+    h.identity
+        .create_user(ipb::CreateUserRequest {
+            account_id: a.clone(),
+            user_name: "alice".into(),
+            tags: vec![c::Tag { key: "team".into(), value: "blue".into() }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let key = h
+        .identity
+        .create_access_key(ipb::CreateAccessKeyRequest { account_id: a.clone(), user_name: Some("alice".into()) })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_key
+        .unwrap();
+    let put = |document: &str| ppb::PutInlinePolicyRequest {
+        account_id: a.clone(),
+        entity: Some(c::EntityRef { kind: c::EntityKind::User.into(), name: "alice".into() }),
+        policy_name: "p".into(),
+        policy_document: document.into(),
+    };
+    h.policy.put_inline_policy(put(POLICY)).await.unwrap();
+
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+    let cases: &[Case<'_>] = &[
+        ("s3:GetObject", "arn:aws:s3:::bucket/public/a.txt", &[]),
+        ("s3:GetObject", "arn:aws:s3:::bucket/public/secret", &[]),
+        ("s3:GetObject", "arn:aws:s3:::bucket/private/a.txt", &[]),
+        ("s3:ListBucket", "arn:aws:s3:::bucket", &[("s3:prefix", "home/")]),
+        ("s3:ListBucket", "arn:aws:s3:::bucket", &[("s3:prefix", "etc/")]),
+        // A calling service cannot pass itself off as another principal.
+        ("s3:ListBucket", "arn:aws:s3:::bucket", &[("aws:PrincipalArn", "arn:aws:iam::123456789012:root")]),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for (action, resource, context) in cases {
+        let want = engine(&a, action, resource, context);
+        seen.insert(want as i32);
+        let by_sigv4 = authorizer
+            .authorize(pb::AuthorizeRequest {
+                credential: Some(pb::authorize_request::Credential::Sigv4(signed(
+                    &key.access_key_id,
+                    &key.secret_access_key,
+                    "public/a.txt",
+                ))),
+                question: Some(question(action, resource, context)),
+                source_ip: Some("198.51.100.7".into()),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(outcome(&by_sigv4), want, "{action} {resource} {context:?}");
+        let bearer = pb::Bearer { token: format!("{}:{}", key.access_key_id, key.secret_access_key) };
+        let by_bearer = authorizer
+            .authorize(pb::AuthorizeRequest {
+                credential: Some(pb::authorize_request::Credential::Bearer(bearer)),
+                question: Some(question(action, resource, context)),
+                source_ip: None,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(outcome(&by_bearer), want, "bearer: {action} {resource}");
+        let caller = by_sigv4.caller.unwrap();
+        assert_eq!(caller.arn, format!("arn:aws:iam::{a}:user/alice"));
+        assert_eq!((caller.account.as_str(), caller.principal_type.as_str()), (a.as_str(), "User"));
+        assert_eq!(caller.tags, vec![pb::ContextEntry { key: "team".into(), values: vec!["blue".into()] }]);
+    }
+    assert_eq!(seen.len(), 3, "the cases cover allow, explicit deny and implicit deny");
+
+    // The explanation names the deciding statement.
+    let denied = authorizer
+        .authorize(pb::AuthorizeRequest {
+            credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer {
+                token: format!("{}:{}", key.access_key_id, key.secret_access_key),
+            })),
+            question: Some(question("s3:GetObject", "arn:aws:s3:::bucket/public/secret", &[])),
+            source_ip: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let explanation = &denied.answer.unwrap().explanations[0];
+    assert_eq!(explanation.outcome(), pb::Outcome::ExplicitDeny);
+    assert!(explanation.matched.iter().any(|m| m == "p#NotThat"), "{explanation:?}");
+
+    // A session of alice: same permissions; a batch asks several questions at once.
+    let session = sts
+        .get_session_token(spb::GetSessionTokenRequest {
+            caller: Some(spb::Caller {
+                access_key_id: key.access_key_id.clone(),
+                session_token: None,
+                source_ip: None,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .credentials
+        .unwrap();
+    let batch = authorizer
+        .authorize_batch(pb::AuthorizeBatchRequest {
+            credential: Some(pb::authorize_batch_request::Credential::Bearer(pb::Bearer {
+                token: format!("{}:{}", session.access_key_id, session.session_token),
+            })),
+            questions: vec![
+                question("s3:GetObject", "arn:aws:s3:::bucket/public/a.txt", &[]),
+                question("s3:PutObject", "arn:aws:s3:::bucket/public/a.txt", &[]),
+            ],
+            source_ip: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let outcomes: Vec<pb::Outcome> = batch.answers.iter().map(pb::Answer::outcome).collect();
+    assert_eq!(outcomes, [pb::Outcome::Allowed, pb::Outcome::ImplicitDeny]);
+    assert!(batch.caller.unwrap().session_id.is_some());
+
+    // A policy change is seen by the next decision.
+    let allow_put =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"*"}]}"#;
+    h.policy.put_inline_policy(put(allow_put)).await.unwrap();
+    let after = authorizer
+        .authorize(pb::AuthorizeRequest {
+            credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer {
+                token: format!("{}:{}", key.access_key_id, key.secret_access_key),
+            })),
+            question: Some(question("s3:PutObject", "arn:aws:s3:::bucket/x", &[])),
+            source_ip: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(outcome(&after), pb::Outcome::Allowed);
+
+    // Bad credentials are authentication errors, not decisions.
+    let mut tampered = signed(&key.access_key_id, &key.secret_access_key, "public/a.txt");
+    tampered.path = "/bucket/other".into();
+    let refused = error(
+        authorizer
+            .authorize(pb::AuthorizeRequest {
+                credential: Some(pb::authorize_request::Credential::Sigv4(tampered)),
+                question: Some(question("s3:GetObject", "arn:aws:s3:::bucket/public/a.txt", &[])),
+                source_ip: None,
+            })
+            .await,
+    );
+    assert_eq!(refused.code, ErrorCode::SignatureDoesNotMatch, "{}", refused.message);
+    let wrong = error(
+        authorizer
+            .authorize(pb::AuthorizeRequest {
+                credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer {
+                    token: format!("{}:{}", key.access_key_id, "x".repeat(40)),
+                })),
+                question: Some(question("s3:GetObject", "*", &[])),
+                source_ip: None,
+            })
+            .await,
+    );
+    assert_eq!(wrong.code, ErrorCode::InvalidClientTokenId);
+}
