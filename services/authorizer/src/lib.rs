@@ -1,7 +1,8 @@
 //! The hot-path authorizer's core: what decisions about a principal need from the store (its
 //! identity policies, a user's groups' included, its permissions boundary, its unique id and tags,
-//! and the session policies a session carries), compiled once from the stored documents and shared
-//! as `Arc`s until the account's policy epoch moves.
+//! the session policies a session carries, and the owner and secret of a long-term access key),
+//! compiled once from the stored documents and shared as `Arc`s until the account's policy epoch
+//! moves.
 //!
 //! ```text
 //! lookup(account, entity) --hit (epoch unchanged)--> Arc<Principal>         ~ a hash lookup
@@ -28,13 +29,12 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use tessera_credentials::SessionPolicy;
-use tessera_identity::{Account, Result};
+use tessera_identity::{AccessKeyIdentity, Account, Identity, Result};
 use tessera_policy::{CompiledPolicy, PolicyKind, PolicySet};
 use tessera_policy_service::Policies;
 use tessera_proto::ErrorCode;
-use tessera_store::Store;
-use tessera_store::SubscriptionError;
-use tessera_store::iam::{EntityKind, EpochSubscription, Tag};
+use tessera_store::iam::{AccessKeyIndexRecord, EntityKind, EpochSubscription, Tag};
+use tessera_store::{Namespace, Store, SubscriptionError};
 
 /// How the cache behaves.
 #[derive(Debug, Clone, Copy)]
@@ -79,27 +79,32 @@ pub struct CacheStats {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum CacheKey {
-    Principal { ns: String, kind: EntityKind, name: String },
-    Session { ns: String, inline: Option<String>, arns: Vec<String> },
-}
-
-impl CacheKey {
-    fn ns(&self) -> &str {
-        match self {
-            Self::Principal { ns, .. } | Self::Session { ns, .. } => ns,
-        }
-    }
+    Principal {
+        ns: String,
+        kind: EntityKind,
+        name: String,
+    },
+    Session {
+        ns: String,
+        inline: Option<String>,
+        arns: Vec<String>,
+    },
+    /// A long-term access key by id (its account is learnt from the store).
+    AccessKey(String),
 }
 
 #[derive(Debug, Clone)]
 enum Value {
     Principal(Option<Arc<Principal>>),
     Session(Arc<PolicySet>),
+    AccessKey(Arc<AccessKeyIdentity>),
 }
 
 #[derive(Debug)]
 struct Slot {
     value: Value,
+    /// The namespace tag whose epoch the entry depends on.
+    ns: String,
     /// The account's epoch when the entry was built.
     epoch: u64,
     /// The follower's generation when the entry was built (a resubscription bumps it).
@@ -191,14 +196,14 @@ impl<S: Store> LayerCache<S> {
         if let Some(Value::Principal(found)) = self.cached(&key) {
             return Ok(found);
         }
-        let (epoch, generation) = self.build_marks(account).await?;
+        let (epoch, generation) = self.build_marks(account.ns()).await?;
         let found = match self.policies.principal_policies(account, kind, name).await {
             Ok(found) => Arc::new(self.compile_principal(found)?),
             // Not cached: creating an entity bumps no epoch (it grants nothing by itself).
             Err(error) if error.code() == ErrorCode::NoSuchEntity => return Ok(None),
             Err(error) => return Err(error),
         };
-        self.insert(key, Value::Principal(Some(Arc::clone(&found))), epoch, generation);
+        self.insert(key, account.ns().tag(), Value::Principal(Some(Arc::clone(&found))), epoch, generation);
         Ok(Some(found))
     }
 
@@ -214,7 +219,7 @@ impl<S: Store> LayerCache<S> {
         if let Some(Value::Session(set)) = self.cached(&key) {
             return Ok(set);
         }
-        let (epoch, generation) = self.build_marks(account).await?;
+        let (epoch, generation) = self.build_marks(account.ns()).await?;
         let mut compiled = Vec::with_capacity(policy.policy_arns.len() + 1);
         if let Some(text) = &policy.inline {
             // Validated when the session was issued.
@@ -235,8 +240,29 @@ impl<S: Store> LayerCache<S> {
             compiled.push(CompiledPolicy::nothing("session-policy"));
         }
         let set = Arc::new(PolicySet::new(compiled));
-        self.insert(key, Value::Session(Arc::clone(&set)), epoch, generation);
+        self.insert(key, account.ns().tag(), Value::Session(Arc::clone(&set)), epoch, generation);
         Ok(set)
+    }
+
+    /// The owner, status and secret of a long-term access key, through `identity` on a miss;
+    /// `None` for a key that does not exist (not cached, so unknown ids cannot fill the cache).
+    /// Every change to a key or its user moves the account's epoch.
+    pub async fn access_key(&self, identity: &Identity<S>, key_id: &str) -> Result<Option<Arc<AccessKeyIdentity>>> {
+        let key = CacheKey::AccessKey(key_id.to_owned());
+        if let Some(Value::AccessKey(found)) = self.cached(&key) {
+            return Ok(Some(found));
+        }
+        // The index names the account; its epoch is read before the key's record.
+        let index_key = tessera_store::Key::new(&Namespace::global(), tessera_store::iam::ACCESS_KEY, key_id);
+        let Some(index) = tessera_store::iam::load::<S, AccessKeyIndexRecord>(&*self.store, &index_key).await? else {
+            return Ok(None);
+        };
+        let Ok(account) = Account::new(&index.account) else { return Ok(None) };
+        let (epoch, generation) = self.build_marks(account.ns()).await?;
+        let Some(found) = identity.authenticate_access_key(key_id).await? else { return Ok(None) };
+        let found = Arc::new(found);
+        self.insert(key, found.account.ns().tag(), Value::AccessKey(Arc::clone(&found)), epoch, generation);
+        Ok(Some(found))
     }
 
     fn compile_principal(&self, found: tessera_policy_service::PrincipalPolicies) -> Result<Principal> {
@@ -260,29 +286,33 @@ impl<S: Store> LayerCache<S> {
 
     /// The entry for `key`, if it is still valid.
     fn cached(&self, key: &CacheKey) -> Option<Value> {
-        let (generation, newest, stale) = {
+        let (generation, stale) = {
             let epochs = lock(&self.epochs);
-            let stale = epochs.down_since.map(|since| since.elapsed());
-            // This process's own announcements count at once (read-your-writes on one replica).
-            let newest =
-                epochs.seen.get(key.ns()).copied().max(tessera_store::iam::published_epoch(&*self.store, key.ns()));
-            (epochs.generation, newest, stale)
+            (epochs.generation, epochs.down_since.map(|since| since.elapsed()))
         };
         if stale.is_some_and(|down| down > self.config.max_staleness) {
             // The channel has been down too long to trust anything cached: go to the store.
             self.misses.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let slots = lock(&self.slots);
-        let valid = slots
-            .get(key)
-            .filter(|slot| slot.generation == generation && newest.is_none_or(|epoch| epoch <= slot.epoch));
-        match valid {
-            Some(slot) => {
+        let found = {
+            let slots = lock(&self.slots);
+            slots.get(key).filter(|slot| slot.generation == generation).map(|slot| {
                 slot.used.store(self.tick.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+                (slot.value.clone(), slot.epoch, slot.ns.clone())
+            })
+        };
+        let valid = found.filter(|(_, epoch, ns)| {
+            // This process's own announcements count at once (read-your-writes on one replica).
+            let seen = lock(&self.epochs).seen.get(ns).copied();
+            let newest = seen.max(tessera_store::iam::published_epoch(&*self.store, ns));
+            newest.is_none_or(|newest| newest <= *epoch)
+        });
+        match valid {
+            Some((value, ..)) => {
                 let counter = if stale.is_some() { &self.stale_hits } else { &self.hits };
                 counter.fetch_add(1, Ordering::Relaxed);
-                Some(slot.value.clone())
+                Some(value)
             }
             None => {
                 self.misses.fetch_add(1, Ordering::Relaxed);
@@ -293,13 +323,13 @@ impl<S: Store> LayerCache<S> {
 
     /// The marks an entry built now carries: the account's epoch, read before its documents, and
     /// the follower's generation.
-    async fn build_marks(&self, account: &Account) -> Result<(u64, u64)> {
+    async fn build_marks(&self, ns: &Namespace) -> Result<(u64, u64)> {
         let generation = lock(&self.epochs).generation;
-        let epoch = tessera_store::iam::current_epoch(&*self.store, account.ns()).await?;
+        let epoch = tessera_store::iam::current_epoch(&*self.store, ns).await?;
         Ok((epoch, generation))
     }
 
-    fn insert(&self, key: CacheKey, value: Value, epoch: u64, generation: u64) {
+    fn insert(&self, key: CacheKey, ns: &str, value: Value, epoch: u64, generation: u64) {
         let mut slots = lock(&self.slots);
         if slots.len() >= self.config.capacity && !slots.contains_key(&key) {
             // Evict the least recently used tenth in one pass, so that eviction is rare.
@@ -312,7 +342,7 @@ impl<S: Store> LayerCache<S> {
             self.evictions.fetch_add((before - slots.len()) as u64, Ordering::Relaxed);
         }
         let used = AtomicU64::new(self.tick.fetch_add(1, Ordering::Relaxed));
-        slots.insert(key, Slot { value, epoch, generation, used });
+        slots.insert(key, Slot { value, ns: ns.to_owned(), epoch, generation, used });
     }
 
     /// Drops every entry (the follower lagged or resubscribed).

@@ -151,3 +151,29 @@ async fn the_cache_is_bounded() {
     assert!(stats.entries <= 20, "{stats:?}");
     assert!(stats.evictions >= 30, "{stats:?}");
 }
+
+#[tokio::test]
+async fn access_keys_are_cached_until_they_change() {
+    let store = Arc::new(AnyStore::from(MemoryStore::new()));
+    let master_key = Arc::new(MasterKey::generate(&mut SystemRng::new().unwrap()));
+    let r = replica(&store, &master_key).await;
+    let account = fresh_account();
+    r.identity.create_user(&account, CreateUser { user_name: "bob".into(), ..CreateUser::default() }).await.unwrap();
+    let key = r.identity.create_access_key(&account, "bob").await.unwrap();
+    let id = key.access_key_id.clone();
+    let found = r.cache.access_key(&r.identity, &id).await.unwrap().unwrap();
+    assert_eq!(found.secret.expose(), key.secret_access_key.expose());
+    let before = r.cache.stats();
+    assert!(r.cache.access_key(&r.identity, &id).await.unwrap().is_some());
+    assert_eq!(r.cache.stats().hits, before.hits + 1, "the second lookup reads nothing");
+    // Deactivated: the very next lookup on this replica sees it.
+    r.identity.update_access_key(&account, "bob", &id, tessera_store::iam::KeyStatus::Inactive).await.unwrap();
+    let found = r.cache.access_key(&r.identity, &id).await.unwrap().unwrap();
+    assert_eq!(found.status, tessera_store::iam::KeyStatus::Inactive);
+    r.identity.delete_access_key(&account, "bob", &id).await.unwrap();
+    assert!(r.cache.access_key(&r.identity, &id).await.unwrap().is_none());
+    // Unknown ids are not cached.
+    let entries = r.cache.stats().entries;
+    assert!(r.cache.access_key(&r.identity, "AKIAUNKNOWNKEY000000").await.unwrap().is_none());
+    assert_eq!(r.cache.stats().entries, entries);
+}

@@ -70,10 +70,10 @@ pub(crate) async fn verify_request<S: Store>(
             let secret = claims.secret_access_key.clone();
             (CallerPrincipal::of_session(claims, source_ip)?, secret)
         }
-        None => match gateway.identity.authenticate_access_key(&access_key_id).await? {
+        None => match gateway.sts.access_key(&access_key_id).await? {
             Some(key) if key.status == KeyStatus::Active => {
                 let secret = key.secret.clone();
-                (CallerPrincipal::of_key(key, &access_key_id, source_ip), secret)
+                (CallerPrincipal::of_key((*key).clone(), &access_key_id, source_ip), secret)
             }
             _ => return Err(invalid_key()),
         },

@@ -259,12 +259,12 @@ pub(crate) async fn bearer_caller<S: Store>(sts: &Sts<S>, credentials: &str) -> 
         };
         return sts.resolve_caller(&credentials).await.map_err(|e| e.into_service_error());
     }
-    let found = sts.identity().authenticate_access_key(key_id).await.map_err(|e| e.into_service_error())?;
+    let found = sts.access_key(key_id).await.map_err(|e| e.into_service_error())?;
     let Some(found) = found.filter(|k| k.status == KeyStatus::Active) else { return Err(invalid()) };
     if !constant_time_eq(found.secret.expose().as_bytes(), secret.as_bytes()) {
         return Err(invalid());
     }
-    Ok(CallerPrincipal::of_key(found, key_id, None))
+    Ok(CallerPrincipal::of_key((*found).clone(), key_id, None))
 }
 
 /// The credential checks, shared by every connection.

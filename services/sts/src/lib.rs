@@ -93,6 +93,12 @@ impl<S: Store> Sts<S> {
         &self.identity
     }
 
+    /// The owner, status and secret of a long-term access key (cached until its account's policy
+    /// epoch moves); `None` for an unknown key.
+    pub async fn access_key(&self, key_id: &str) -> Result<Option<Arc<tessera_identity::AccessKeyIdentity>>> {
+        self.layers.access_key(&self.identity, key_id).await
+    }
+
     /// The counters of the compiled-policy cache.
     pub fn layer_cache_stats(&self) -> tessera_authorizer::CacheStats {
         self.layers.stats()
