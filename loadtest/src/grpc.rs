@@ -1,16 +1,15 @@
 //! The gRPC side of the `authorize` scenario: what one request asks (`AuthorizeCall`) and
 //! **the one function that sends it** (`authorize`).
 //!
-//! `tessera.authorizer.v1` does not exist yet, so `authorize` drives the closest call that
-//! authenticates and authorizes per request: `tessera.identity.v1.IdentityService/GetUser`
-//! through `tessera serve --grpc-auth` (bearer key, then `iam:GetUser` on the user, then one
-//! read). When the authorizer API lands, only the body of `authorize` changes (send
-//! `AuthorizerService/Authorize` with `call`'s principal, action and resource): workers hold a
-//! bare `Channel`, and the baseline server answers every unary method with an empty message.
+//! `authorize` sends `tessera.authorizer.v1.AuthorizerService/Authorize`: the caller's bearer
+//! credential and the question (`iam:GetUser` on a user's ARN); anything but an allow is an
+//! error. Workers hold a bare `Channel`, and the baseline server answers every unary method with an
+//! empty message (an answerless response counts as a success there).
 
+use tessera_proto::authorizer::v1 as apb;
+use tessera_proto::authorizer::v1::authorizer_service_client::AuthorizerServiceClient;
 use tessera_proto::identity::v1::GetUserRequest;
 use tessera_proto::identity::v1::identity_service_client::IdentityServiceClient;
-use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::http::{CallError, Key};
@@ -18,8 +17,8 @@ use crate::http::{CallError, Key};
 /// What one `authorize` request asks: may this caller do `action` on `resource`?
 #[derive(Debug, Clone)]
 pub(crate) struct AuthorizeCall {
-    /// `Bearer <key id>:<secret>`.
-    bearer: AsciiMetadataValue,
+    /// `<key id>:<secret>`, the credential the authorizer is asked about.
+    token: String,
     account_id: String,
     /// The action asked (`iam:GetUser`): what `AuthorizerService/Authorize` will name.
     action: &'static str,
@@ -31,10 +30,8 @@ pub(crate) struct AuthorizeCall {
 
 impl AuthorizeCall {
     pub(crate) fn get_user(key: &Key, account_id: &str, user_name: &str) -> Result<Self, CallError> {
-        let bearer = MetadataValue::try_from(format!("Bearer {}:{}", key.id, key.secret))
-            .map_err(|e| CallError::new("bearer credential", e))?;
         Ok(Self {
-            bearer,
+            token: format!("{}:{}", key.id, key.secret),
             account_id: account_id.to_owned(),
             action: "iam:GetUser",
             user_name: user_name.to_owned(),
@@ -46,21 +43,30 @@ impl AuthorizeCall {
 impl AuthorizeCall {
     /// What the call asks, and through which RPC, for the report.
     pub(crate) fn describe(&self) -> String {
-        format!("{} on {} (IdentityService/GetUser, bearer access key)", self.action, self.resource)
+        format!("{} on {} (AuthorizerService/Authorize, bearer access key)", self.action, self.resource)
     }
 }
 
 /// Sends one `authorize` request on `channel`. Ok means the server authenticated the caller,
 /// allowed the action and answered.
 pub(crate) async fn authorize(channel: &Channel, call: &AuthorizeCall) -> Result<(), CallError> {
-    let mut request = tonic::Request::new(GetUserRequest {
-        account_id: call.account_id.clone(),
-        user_name: Some(call.user_name.clone()),
-    });
-    request.metadata_mut().insert("authorization", call.bearer.clone());
+    let request = apb::AuthorizeRequest {
+        credential: Some(apb::authorize_request::Credential::Bearer(apb::Bearer { token: call.token.clone() })),
+        question: Some(apb::Question {
+            action: call.action.to_owned(),
+            resources: vec![call.resource.clone()],
+            context: Vec::new(),
+        }),
+        source_ip: None,
+    };
     // A client over a `Channel` is a cheap handle (the channel is shared, not reconnected).
-    match IdentityServiceClient::new(channel.clone()).get_user(request).await {
-        Ok(_) => Ok(()),
+    match AuthorizerServiceClient::new(channel.clone()).authorize(request).await {
+        Ok(response) => match response.into_inner().answer {
+            Some(answer) if answer.outcome() != apb::Outcome::Allowed => {
+                Err(CallError::new("decision", format!("{:?}", answer.outcome())))
+            }
+            _ => Ok(()),
+        },
         Err(status) => Err(status_error(&status)),
     }
 }
