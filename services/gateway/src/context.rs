@@ -6,7 +6,7 @@ use tessera_awsapi::{Params, QueryError, Response};
 use tessera_identity::{Account, PageRequest};
 use tessera_store::Store;
 use tessera_store::iam::Tag;
-use tessera_sts::{CallerCredentials, CallerKind, CallerPrincipal};
+use tessera_sts::{CallerKind, CallerPrincipal};
 
 use crate::Gateway;
 use crate::respond::{GatewayError, Service};
@@ -17,8 +17,6 @@ pub(crate) type Result<T, E = GatewayError> = std::result::Result<T, E>;
 pub(crate) struct Cx<'a, S> {
     pub(crate) gateway: &'a Gateway<S>,
     pub(crate) caller: CallerPrincipal,
-    /// The credentials the request was signed with (for the STS calls, which take them).
-    pub(crate) credentials: CallerCredentials,
     pub(crate) action: String,
     pub(crate) service: Service,
     pub(crate) request_id: &'a str,

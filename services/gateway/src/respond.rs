@@ -178,17 +178,7 @@ pub(crate) async fn serve<S: Store>(
         e.access_key_id = Some(credentials.access_key_id.clone());
         e.session_token_hash = credentials.session_token.as_deref().map(crate::audit::fingerprint);
     });
-    let cx = Cx {
-        gateway,
-        caller,
-        credentials,
-        action,
-        service,
-        request_id,
-        params: &params,
-        now: gateway.sts_now(),
-        trail,
-    };
+    let cx = Cx { gateway, caller, action, service, request_id, params: &params, now: gateway.sts_now(), trail };
     match service {
         Service::Iam => iam::dispatch(&cx).await,
         Service::Sts => sts::dispatch(&cx).await,

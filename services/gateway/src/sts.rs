@@ -42,7 +42,6 @@ pub(crate) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "AssumeRole" => {
             let input = AssumeRole {
-                caller: cx.credentials.clone(),
                 role_arn: cx.required("RoleArn")?,
                 role_session_name: cx.required("RoleSessionName")?,
                 policy_arns: policy_arns(p),
@@ -55,7 +54,7 @@ pub(crate) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
                 token_code: cx.get("TokenCode"),
                 source_identity: cx.get("SourceIdentity"),
             };
-            let assumed = sts.assume_role(input).await?;
+            let assumed = sts.assume_role(&cx.caller, input).await?;
             credentials(&mut r, &assumed.credentials);
             r.nested("AssumedRoleUser", |r| {
                 r.el("AssumedRoleId", &assumed.assumed_role_id).el("Arn", &assumed.arn);
@@ -66,7 +65,7 @@ pub(crate) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         "GetSessionToken" => {
             let issued = sts
                 .get_session_token(
-                    &cx.credentials,
+                    &cx.caller,
                     cx.int("DurationSeconds")?,
                     cx.get("SerialNumber").as_deref(),
                     cx.get("TokenCode").as_deref(),
@@ -79,7 +78,7 @@ pub(crate) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
             cx.authorize(&format!("arn:aws:sts::{}:federated-user/{name}", cx.account().id())).await?;
             let token = sts
                 .get_federation_token(
-                    &cx.credentials,
+                    &cx.caller,
                     &name,
                     cx.get("Policy"),
                     policy_arns(p),
@@ -95,12 +94,12 @@ pub(crate) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
         }
         "GetAccessKeyInfo" => {
             cx.authorize("*").await?;
-            let account = sts.get_access_key_info(&cx.credentials, &cx.required("AccessKeyId")?).await?;
+            let account = sts.get_access_key_info(&cx.required("AccessKeyId")?).await?;
             r.el("Account", &account);
         }
         "DecodeAuthorizationMessage" => {
             cx.authorize("*").await?;
-            let decoded = sts.decode_authorization_message(&cx.credentials, &cx.required("EncodedMessage")?).await?;
+            let decoded = sts.decode_authorization_message(&cx.caller, &cx.required("EncodedMessage")?)?;
             r.el("DecodedMessage", &decoded);
         }
         other => {

@@ -19,7 +19,7 @@ use tessera_store::Store;
 use tessera_store::iam::{EntityKind, RoleRecord, Tag};
 
 use crate::Sts;
-use crate::caller::{CallerCredentials, CallerKind, CallerPrincipal};
+use crate::caller::{CallerKind, CallerPrincipal};
 
 /// Session duration bounds, seconds.
 pub(crate) const MIN_DURATION: i32 = 900;
@@ -33,7 +33,6 @@ const MAX_SESSION_TAGS: usize = 50;
 /// `AssumeRole`'s input.
 #[derive(Debug, Clone, Default)]
 pub struct AssumeRole {
-    pub caller: CallerCredentials,
     pub role_arn: String,
     pub role_session_name: String,
     pub policy_arns: Vec<String>,
@@ -490,8 +489,8 @@ impl<S: Store> Sts<S> {
     }
 
     /// `AssumeRole`.
-    pub async fn assume_role(&self, input: AssumeRole) -> Result<AssumedRole> {
-        let caller = self.resolve_caller(&input.caller).await?;
+    /// `AssumeRole` by `caller`, resolved once at the edge.
+    pub async fn assume_role(&self, caller: &CallerPrincipal, input: AssumeRole) -> Result<AssumedRole> {
         let now = self.now_secs();
         const ACTION: &str = "sts:AssumeRole";
         // The root's own sessions (GetSessionToken as root) are the root too.
@@ -576,14 +575,14 @@ impl<S: Store> Sts<S> {
         }
         let session_policies = self.session_policies(&role_account, input.policy, input.policy_arns).await?;
         let packed = packed_size(&session_policies, &tags)?;
-        let mfa_at = match self.verify_mfa(&caller, input.serial_number.as_deref(), input.token_code.as_deref()).await?
+        let mfa_at = match self.verify_mfa(caller, input.serial_number.as_deref(), input.token_code.as_deref()).await?
         {
             Some(at) => Some(at),
             None => inherited.as_ref().and_then(|p| p.mfa_authenticated_at),
         };
 
-        let layers = self.caller_layers(&caller).await?;
-        let mut ctx = self.base_context(&caller, &layers, now);
+        let layers = self.caller_layers(caller).await?;
+        let mut ctx = self.base_context(caller, &layers, now);
         insert_resource_tags(&mut ctx, &role.tags);
         ctx.insert("sts:RoleSessionName", input.role_session_name.clone());
         if let Some(id) = &input.external_id {

@@ -14,7 +14,9 @@ use tessera_store::Store;
 use tessera_store::iam::Tag;
 use tonic::{Request, Response, Status};
 
-use crate::{AssumeRole, AssumeRoleWithWebIdentity, CallerCredentials, IssuedCredentials, Issuer, Sts};
+use crate::{
+    AssumeRole, AssumeRoleWithWebIdentity, CallerCredentials, CallerPrincipal, IssuedCredentials, Issuer, Sts,
+};
 
 type Reply<T> = Result<Response<T>, Status>;
 
@@ -42,7 +44,7 @@ fn scoped_account(id: &str, scope: &Scope) -> Result<Account, Status> {
     Ok(Account::new(id)?)
 }
 
-fn caller(caller: Option<pb::Caller>, scope: &Scope) -> Result<CallerCredentials, Status> {
+fn credentials_of(caller: Option<pb::Caller>, scope: &Scope) -> Result<CallerCredentials, Status> {
     let caller = caller.ok_or_else(|| {
         Status::from(Error::new(
             tessera_proto::ErrorCode::MissingAuthenticationToken,
@@ -82,12 +84,19 @@ fn cut_off(at: Option<prost_types::Timestamp>) -> Option<u64> {
     at.as_ref().and_then(system_time).map(|t| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
 }
 
+impl<S: Store> StsGrpc<S> {
+    /// The caller a request's `Caller` stands for, resolved once for the whole call.
+    async fn caller(&self, caller: Option<pb::Caller>, scope: &Scope) -> Result<CallerPrincipal, Status> {
+        Ok(self.domain.resolve_caller(&credentials_of(caller, scope)?).await?)
+    }
+}
+
 #[tonic::async_trait]
 impl<S: Store> StsService for StsGrpc<S> {
     async fn assume_role(&self, request: Request<pb::AssumeRoleRequest>) -> Reply<pb::AssumeRoleResponse> {
         let (scope, r) = split(request);
+        let caller = self.caller(r.caller, &scope).await?;
         let input = AssumeRole {
-            caller: caller(r.caller, &scope)?,
             role_arn: r.role_arn,
             role_session_name: r.role_session_name,
             policy_arns: arns(r.policy_arns),
@@ -100,7 +109,7 @@ impl<S: Store> StsService for StsGrpc<S> {
             token_code: r.token_code,
             source_identity: r.source_identity,
         };
-        let assumed = self.domain.assume_role(input).await?;
+        let assumed = self.domain.assume_role(&caller, input).await?;
         Ok(Response::new(pb::AssumeRoleResponse {
             credentials: credentials(assumed.credentials),
             assumed_role_user: Some(pb::AssumedRoleUser { assumed_role_id: assumed.assumed_role_id, arn: assumed.arn }),
@@ -144,7 +153,7 @@ impl<S: Store> StsService for StsGrpc<S> {
         let issued = self
             .domain
             .get_session_token(
-                &caller(r.caller, &scope)?,
+                &self.caller(r.caller, &scope).await?,
                 r.duration_seconds,
                 r.serial_number.as_deref(),
                 r.token_code.as_deref(),
@@ -161,7 +170,7 @@ impl<S: Store> StsService for StsGrpc<S> {
         let token = self
             .domain
             .get_federation_token(
-                &caller(r.caller, &scope)?,
+                &self.caller(r.caller, &scope).await?,
                 &r.name,
                 r.policy,
                 arns(r.policy_arns),
@@ -181,7 +190,7 @@ impl<S: Store> StsService for StsGrpc<S> {
         request: Request<pb::GetCallerIdentityRequest>,
     ) -> Reply<pb::GetCallerIdentityResponse> {
         let (scope, r) = split(request);
-        let who = self.domain.get_caller_identity(&caller(r.caller, &scope)?).await?;
+        let who = self.domain.get_caller_identity(&self.caller(r.caller, &scope).await?);
         Ok(Response::new(pb::GetCallerIdentityResponse { user_id: who.user_id, account: who.account, arn: who.arn }))
     }
 
@@ -190,7 +199,8 @@ impl<S: Store> StsService for StsGrpc<S> {
         request: Request<pb::GetAccessKeyInfoRequest>,
     ) -> Reply<pb::GetAccessKeyInfoResponse> {
         let (scope, r) = split(request);
-        let account = self.domain.get_access_key_info(&caller(r.caller, &scope)?, &r.access_key_id).await?;
+        self.caller(r.caller, &scope).await?;
+        let account = self.domain.get_access_key_info(&r.access_key_id).await?;
         Ok(Response::new(pb::GetAccessKeyInfoResponse { account }))
     }
 
@@ -200,7 +210,7 @@ impl<S: Store> StsService for StsGrpc<S> {
     ) -> Reply<pb::DecodeAuthorizationMessageResponse> {
         let (scope, r) = split(request);
         let decoded_message =
-            self.domain.decode_authorization_message(&caller(r.caller, &scope)?, &r.encoded_message).await?;
+            self.domain.decode_authorization_message(&self.caller(r.caller, &scope).await?, &r.encoded_message)?;
         Ok(Response::new(pb::DecodeAuthorizationMessageResponse { decoded_message }))
     }
 
@@ -213,7 +223,7 @@ impl<S: Store> StsService for StsGrpc<S> {
             self.issuer.as_ref().ok_or_else(|| Status::unimplemented("this server has no OIDC issuer configured"))?;
         let token = self
             .domain
-            .get_web_identity_token(issuer, &caller(r.caller, &scope)?, &r.audience, r.duration_seconds)
+            .get_web_identity_token(issuer, &self.caller(r.caller, &scope).await?, &r.audience, r.duration_seconds)
             .await?;
         Ok(Response::new(pb::GetWebIdentityTokenResponse {
             web_identity_token: token.token.expose().to_owned(),

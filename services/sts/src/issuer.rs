@@ -18,7 +18,7 @@ use tessera_proto::ErrorCode;
 use tessera_store::{Expect, Key, Kind, Namespace, Store, StoreError, Transaction};
 
 use crate::Sts;
-use crate::caller::CallerCredentials;
+use crate::caller::CallerPrincipal;
 
 const JWT_KEYS: Kind = Kind::new("jwt-keys");
 const AAD: &[u8] = b"jwt-signing-keys";
@@ -139,11 +139,10 @@ impl<S: Store> Sts<S> {
     pub async fn get_web_identity_token(
         &self,
         issuer: &Issuer,
-        caller: &CallerCredentials,
+        caller: &CallerPrincipal,
         audiences: &[String],
         duration_seconds: Option<i32>,
     ) -> Result<WebIdentityToken> {
-        let caller = self.resolve_caller(caller).await?;
         if audiences.is_empty()
             || audiences.len() > MAX_AUDIENCES
             || audiences.iter().any(|a| a.is_empty() || a.len() > 1024)

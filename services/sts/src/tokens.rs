@@ -9,7 +9,7 @@ use tessera_store::Store;
 use tessera_store::iam::{self, AccessKeyIndexRecord, Tag};
 
 use crate::assume::{IssuedCredentials, duration, packed_size, session_tags};
-use crate::caller::{CallerCredentials, CallerKind, CallerPrincipal};
+use crate::caller::{CallerKind, CallerPrincipal};
 use crate::revoke::session_key;
 use crate::{SessionRecord, Sts};
 
@@ -50,18 +50,17 @@ impl<S: Store> Sts<S> {
     /// `GetSessionToken`: the caller's own permissions, optionally with MFA.
     pub async fn get_session_token(
         &self,
-        caller: &CallerCredentials,
+        caller: &CallerPrincipal,
         duration_seconds: Option<i32>,
         serial_number: Option<&str>,
         token_code: Option<&str>,
     ) -> Result<IssuedCredentials> {
-        let caller = self.resolve_caller(caller).await?;
-        long_term_only(&caller, "GetSessionToken")?;
+        long_term_only(caller, "GetSessionToken")?;
         let mut requested = duration(duration_seconds, LONG_TERM_DEFAULT, LONG_TERM_MAX)?;
         if matches!(caller.kind, CallerKind::Root) {
             requested = requested.min(ROOT_CAP);
         }
-        let mfa_at = self.verify_mfa(&caller, serial_number, token_code).await?;
+        let mfa_at = self.verify_mfa(caller, serial_number, token_code).await?;
         let now = self.now_secs();
         let (access_key_id, secret, session_id) = self.fresh_credentials();
         let claims = SessionClaims {
@@ -92,15 +91,14 @@ impl<S: Store> Sts<S> {
     /// the session policies (none passed means none granted).
     pub async fn get_federation_token(
         &self,
-        caller: &CallerCredentials,
+        caller: &CallerPrincipal,
         name: &str,
         policy: Option<String>,
         policy_arns: Vec<String>,
         duration_seconds: Option<i32>,
         tags: Vec<Tag>,
     ) -> Result<FederationToken> {
-        let caller = self.resolve_caller(caller).await?;
-        long_term_only(&caller, "GetFederationToken")?;
+        long_term_only(caller, "GetFederationToken")?;
         validate_federation_name(name)?;
         let mut requested = duration(duration_seconds, LONG_TERM_DEFAULT, LONG_TERM_MAX)?;
         if matches!(caller.kind, CallerKind::Root) {
@@ -143,14 +141,16 @@ impl<S: Store> Sts<S> {
     }
 
     /// `GetCallerIdentity`: needs no permission.
-    pub async fn get_caller_identity(&self, caller: &CallerCredentials) -> Result<CallerIdentity> {
-        let caller = self.resolve_caller(caller).await?;
-        Ok(CallerIdentity { user_id: caller.user_id, account: caller.account.id().to_owned(), arn: caller.arn })
+    pub fn get_caller_identity(&self, caller: &CallerPrincipal) -> CallerIdentity {
+        CallerIdentity {
+            user_id: caller.user_id.clone(),
+            account: caller.account.id().to_owned(),
+            arn: caller.arn.clone(),
+        }
     }
 
     /// `GetAccessKeyInfo`: the account of any access key, long-term or temporary, in any state.
-    pub async fn get_access_key_info(&self, caller: &CallerCredentials, access_key_id: &str) -> Result<String> {
-        self.resolve_caller(caller).await?;
+    pub async fn get_access_key_info(&self, access_key_id: &str) -> Result<String> {
         let unknown =
             || Error::new(ErrorCode::ValidationError, format!("The access key ID {access_key_id} is not valid."));
         if access_key_id.len() < 16
@@ -181,8 +181,7 @@ impl<S: Store> Sts<S> {
     }
 
     /// `DecodeAuthorizationMessage`: only messages made for the caller's account open.
-    pub async fn decode_authorization_message(&self, caller: &CallerCredentials, encoded: &str) -> Result<String> {
-        let caller = self.resolve_caller(caller).await?;
+    pub fn decode_authorization_message(&self, caller: &CallerPrincipal, encoded: &str) -> Result<String> {
         let invalid = || {
             Error::new(
                 ErrorCode::InvalidAuthorizationMessage,

@@ -35,6 +35,7 @@ async fn rotation_keeps_old_tokens_valid_and_replicas_follow_it() {
 
     let a = Sts::start(Arc::clone(&store), env(3, &master_key)).await.unwrap();
     let b = Sts::start(Arc::clone(&store), env(4, &master_key)).await.unwrap();
+    let caller = a.resolve_caller(&caller).await.unwrap();
     let before = a.get_session_token(&caller, None, None, None).await.unwrap();
     let old_token = before.session_token.expose().to_owned();
     b.verify_session(&before.access_key_id, &old_token).await.unwrap();
