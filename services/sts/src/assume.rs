@@ -575,8 +575,7 @@ impl<S: Store> Sts<S> {
         }
         let session_policies = self.session_policies(&role_account, input.policy, input.policy_arns).await?;
         let packed = packed_size(&session_policies, &tags)?;
-        let mfa_at = match self.verify_mfa(caller, input.serial_number.as_deref(), input.token_code.as_deref()).await?
-        {
+        let mfa_at = match self.verify_mfa(caller, input.serial_number.as_deref(), input.token_code.as_deref()).await? {
             Some(at) => Some(at),
             None => inherited.as_ref().and_then(|p| p.mfa_authenticated_at),
         };
