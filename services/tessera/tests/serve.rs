@@ -6,7 +6,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::{Duration, Instant};
 
-use common::{code, start, start_with};
+use common::{code, signed_post, start, start_with};
 use tessera::serve::ServiceSet;
 use tessera_proto::ErrorCode;
 use tessera_proto::identity::v1 as pb;
@@ -200,44 +200,6 @@ async fn tessera_is_an_oidc_issuer_whose_tokens_verify_offline_with_its_jwks() {
         .get_web_identity_token(spb::GetWebIdentityTokenRequest { caller, audience: vec![], duration_seconds: None })
         .await;
     assert_eq!(code(none), ErrorCode::ValidationError);
-}
-
-/// A SigV4-signed Query POST to the gateway; returns the status line and body.
-async fn signed_post(addr: std::net::SocketAddr, key: &str, secret: &str, body: &str) -> (String, String) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let amz_date = tessera_sigv4::format_amz_date(now);
-    let host = addr.to_string();
-    let headers = [
-        ("host", host.as_str()),
-        ("content-type", "application/x-www-form-urlencoded; charset=utf-8"),
-        ("x-amz-date", amz_date.as_str()),
-    ];
-    let request = tessera_sigv4::Request {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &headers,
-        body_sha256: tessera_sigv4::PayloadHash::of(body.as_bytes()),
-    };
-    let params = tessera_sigv4::SigningParams {
-        access_key_id: key,
-        secret: secret.as_bytes(),
-        region: "us-east-1",
-        service: "sts",
-        amz_date: &amz_date,
-    };
-    let authorization = tessera_sigv4::sign(&request, &params);
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let raw = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\nX-Amz-Date: {amz_date}\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(raw.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response.lines().next().unwrap_or_default().to_owned();
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
 }
 
 #[tokio::test]
