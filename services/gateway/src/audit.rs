@@ -1,7 +1,8 @@
 //! The audit trail: one JSON line per request (time, request id, principal, access key id, action,
 //! resource, source IP, user agent, decision, error code, for a refused MFA code its device and
 //! reason, latency), appended by a background task
-//! to `<dir>/audit-<unix seconds>.jsonl` and rotated by size. Secrets and tokens never appear: a
+//! to `<dir>/audit-<unix seconds>.jsonl` and rotated by size. Throttled requests are the exception:
+//! one record per access key (or source address) per second, with their `count`. Secrets and tokens never appear: a
 //! session token is recorded as the first 16 hex digits of its SHA-256.
 //!
 //! [`query`] reads the files back with filters, for `tessera audit`.
@@ -54,12 +55,25 @@ pub struct AuditEvent {
     pub mfa_serial: Option<String>,
     pub status: u16,
     pub latency_micros: u64,
+    /// How many requests the record stands for, when more than one: throttled requests of one
+    /// access key are recorded once per second with their count, so a flood cannot flood the log.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub count: Option<u64>,
 }
+
+/// Throttled requests being counted, per access key (or source address): the second they fell
+/// in, the first of them, and how many there were.
+type Throttled = std::collections::HashMap<String, (u64, AuditEvent, u64)>;
 
 /// The writer side: cheap to clone, never blocks a request.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<AuditEvent>,
+    throttled: std::sync::Arc<std::sync::Mutex<Throttled>>,
+}
+
+fn lock(throttled: &std::sync::Mutex<Throttled>) -> std::sync::MutexGuard<'_, Throttled> {
+    throttled.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl AuditLog {
@@ -94,15 +108,68 @@ impl AuditLog {
                 let _ = file.flush();
             }
         });
-        Ok(Self { tx })
+        let throttled = std::sync::Arc::new(std::sync::Mutex::new(Throttled::new()));
+        let log = Self { tx, throttled };
+        // Writes the counts of throttled requests once their second is over.
+        let weak = std::sync::Arc::downgrade(&log.throttled);
+        let sender = log.tx.downgrade();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                let (Some(throttled), Some(tx)) = (weak.upgrade(), sender.upgrade()) else { return };
+                let now = now_secs();
+                let done: Vec<AuditEvent> = {
+                    let mut pending = lock(&throttled);
+                    let keys: Vec<String> =
+                        pending.iter().filter(|(_, (second, ..))| *second < now).map(|(k, _)| k.clone()).collect();
+                    keys.iter().filter_map(|k| pending.remove(k)).map(|(_, event, n)| counted(event, n)).collect()
+                };
+                for event in done {
+                    if tx.try_send(event).is_err() {
+                        tracing::warn!("audit queue full or closed; a throttling record was dropped");
+                    }
+                }
+            }
+        });
+        Ok(log)
     }
 
-    /// Queues an event; drops it (with a warning) if the writer is far behind.
+    /// Queues an event; drops it (with a warning) if the writer is far behind. Throttled
+    /// requests are counted instead, one record per access key per second.
     pub fn record(&self, event: AuditEvent) {
+        let event = if event.error_code.as_deref() == Some("Throttling") {
+            let who = event.access_key_id.clone().unwrap_or_else(|| event.source_ip.clone());
+            let second = event.time / 1000;
+            let mut pending = lock(&self.throttled);
+            match pending.get_mut(&who) {
+                Some((at, _, n)) if *at == second => {
+                    *n += 1;
+                    return;
+                }
+                _ => match pending.insert(who, (second, event, 1)) {
+                    // The key's previous second is over: write its record now.
+                    Some((_, earlier, n)) => counted(earlier, n),
+                    None => return,
+                },
+            }
+        } else {
+            event
+        };
         if self.tx.try_send(event).is_err() {
             tracing::warn!("audit queue full or closed; an event was dropped");
         }
     }
+}
+
+/// `event` standing for `n` requests.
+fn counted(mut event: AuditEvent, n: u64) -> AuditEvent {
+    event.count = (n > 1).then_some(n);
+    event
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn open_new(dir: &Path) -> std::io::Result<File> {
@@ -158,6 +225,43 @@ pub fn query(dir: &Path, filter: &Filter) -> std::io::Result<Vec<AuditEvent>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A flood of throttled requests is one record per key per second, with its count.
+    #[tokio::test]
+    async fn throttled_requests_are_counted_not_written_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::start(dir.path()).unwrap();
+        let now_ms = now_secs() * 1000;
+        let throttled = |key: &str, i: u64| AuditEvent {
+            time: now_ms + i % 1000,
+            request_id: format!("t{i}"),
+            access_key_id: Some(key.into()),
+            action: "sts:GetCallerIdentity".into(),
+            decision: "denied".into(),
+            error_code: Some("Throttling".into()),
+            status: 400,
+            ..AuditEvent::default()
+        };
+        for i in 0..5000 {
+            log.record(throttled("AKIAFLOOD", i));
+        }
+        log.record(throttled("AKIAOTHER", 0));
+        log.record(AuditEvent { time: now_ms, request_id: "ok".into(), status: 200, ..AuditEvent::default() });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let all = loop {
+            let all = query(dir.path(), &Filter::default()).unwrap();
+            if all.len() >= 3 || std::time::Instant::now() > deadline {
+                break all;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        let flood: Vec<&AuditEvent> = all.iter().filter(|e| e.access_key_id.as_deref() == Some("AKIAFLOOD")).collect();
+        assert_eq!(flood.len(), 1, "{all:?}");
+        assert_eq!(flood[0].count, Some(5000));
+        let other: Vec<&AuditEvent> = all.iter().filter(|e| e.access_key_id.as_deref() == Some("AKIAOTHER")).collect();
+        assert_eq!((other.len(), other[0].count), (1, None));
+        assert!(all.iter().any(|e| e.request_id == "ok"));
+    }
 
     #[tokio::test]
     async fn events_are_written_as_json_lines_and_read_back_with_filters() {
