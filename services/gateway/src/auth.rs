@@ -38,7 +38,11 @@ pub(crate) async fn authenticate<S: Store>(
     let (caller, credentials, verified) = verify_request(gateway, &request, Some(&[service]), source_ip).await?;
     // Rate is counted only for requests that proved they hold the key, so nobody can exhaust
     // another key's budget by sending garbage under its id.
-    if !gateway.limiter.admit(&credentials.access_key_id, std::time::Instant::now()) {
+    let principal = caller.principal();
+    let principal_arn = principal.role_arn.as_deref().unwrap_or(&caller.arn);
+    let now = std::time::Instant::now();
+    if let Err(which) = gateway.limiter.admit(&credentials.access_key_id, principal_arn, caller.account.id(), now) {
+        tracing::debug!(limit = which, principal = principal_arn, "request rate exceeded");
         return Err(Error::new(ErrorCode::Throttling, "Rate exceeded").into());
     }
     if credentials.session_token.is_none() {

@@ -36,7 +36,7 @@ mod lists;
 mod respond;
 mod sts;
 
-pub use limit::RateLimit;
+pub use limit::{RateLimit, RateLimits};
 pub use respond::GatewayError;
 
 /// The largest request body accepted: a 131,072-character policy document, URL-encoded, fits.
@@ -50,7 +50,7 @@ pub struct Gateway<S> {
     pub(crate) sts: Arc<Sts<S>>,
     pub(crate) env: Env,
     pub(crate) audit: Option<audit::AuditLog>,
-    pub(crate) limiter: limit::Limiter,
+    pub(crate) limiter: limit::Limiters,
     /// When each long-term key's use was last recorded by this replica.
     pub(crate) key_use: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
@@ -63,14 +63,20 @@ impl<S: Store> Gateway<S> {
             sts,
             env,
             audit: None,
-            limiter: limit::Limiter::new(RateLimit::default()),
+            limiter: limit::Limiters::new(RateLimits::default()),
             key_use: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
     /// Limits the request rate per access key (default: 2,000/s, bursts of 4,000).
     pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
-        self.limiter = limit::Limiter::new(limit);
+        self.limiter = limit::Limiters::new(RateLimits { per_key: limit, ..RateLimits::default() });
+        self
+    }
+
+    /// Limits request rates per key, principal and account, and token issuance per principal.
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.limiter = limit::Limiters::new(limits);
         self
     }
 

@@ -1,5 +1,7 @@
-//! Request rate per access key: a token bucket per key id, in this replica's memory, refilled
-//! continuously. A caller over its rate gets `Throttling` (400), as AWS answers.
+//! Request rates: token buckets in this replica's memory, refilled continuously, per access key,
+//! per principal (`aws:PrincipalArn`: every session of a role shares its role's), per account,
+//! and for token issuance (AssumeRole, GetSessionToken, GetFederationToken) per principal. A caller
+//! over a rate gets `Throttling` (400), as AWS answers.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -17,6 +19,55 @@ pub struct RateLimit {
 impl Default for RateLimit {
     fn default() -> Self {
         Self { per_second: 2000.0, burst: 4000.0 }
+    }
+}
+
+/// The rates a gateway enforces ([`RateLimits::default`]: 2,000/s per key, the others off).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RateLimits {
+    pub per_key: RateLimit,
+    pub per_principal: Option<RateLimit>,
+    pub per_account: Option<RateLimit>,
+    /// Temporary credentials issued per principal.
+    pub issue_per_principal: Option<RateLimit>,
+}
+
+/// All the buckets of a gateway.
+#[derive(Debug)]
+pub(crate) struct Limiters {
+    key: Limiter,
+    principal: Option<Limiter>,
+    account: Option<Limiter>,
+    issue: Option<Limiter>,
+}
+
+impl Limiters {
+    pub(crate) fn new(limits: RateLimits) -> Self {
+        Self {
+            key: Limiter::new(limits.per_key),
+            principal: limits.per_principal.map(Limiter::new),
+            account: limits.per_account.map(Limiter::new),
+            issue: limits.issue_per_principal.map(Limiter::new),
+        }
+    }
+
+    /// One request of `key`, made by `principal` in `account`: which limit refused it, if any.
+    pub(crate) fn admit(&self, key: &str, principal: &str, account: &str, now: Instant) -> Result<(), &'static str> {
+        if !self.key.admit(key, now) {
+            return Err("access key");
+        }
+        if self.principal.as_ref().is_some_and(|l| !l.admit(principal, now)) {
+            return Err("principal");
+        }
+        if self.account.as_ref().is_some_and(|l| !l.admit(account, now)) {
+            return Err("account");
+        }
+        Ok(())
+    }
+
+    /// One issuance of temporary credentials to `principal`.
+    pub(crate) fn admit_issue(&self, principal: &str, now: Instant) -> bool {
+        self.issue.as_ref().is_none_or(|l| l.admit(principal, now))
     }
 }
 
@@ -73,5 +124,25 @@ mod tests {
         // A tenth of a second refills one token.
         assert!(limiter.admit("AKIA1", t0 + Duration::from_millis(100)));
         assert!(!limiter.admit("AKIA1", t0 + Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn principals_and_accounts_share_their_buckets_across_keys() {
+        let t0 = Instant::now();
+        let tight = RateLimit { per_second: 1.0, burst: 2.0 };
+        let limiters = Limiters::new(RateLimits {
+            per_principal: Some(tight),
+            per_account: Some(RateLimit { per_second: 1.0, burst: 3.0 }),
+            issue_per_principal: Some(RateLimit { per_second: 1.0, burst: 1.0 }),
+            ..RateLimits::default()
+        });
+        assert_eq!(limiters.admit("AKIA1", "role/a", "1", t0), Ok(()));
+        assert_eq!(limiters.admit("ASIA2", "role/a", "1", t0), Ok(()));
+        assert_eq!(limiters.admit("ASIA3", "role/a", "1", t0), Err("principal"), "another session of the role");
+        assert_eq!(limiters.admit("AKIA4", "user/b", "1", t0), Ok(()));
+        assert_eq!(limiters.admit("AKIA5", "user/c", "1", t0), Err("account"));
+        assert!(limiters.admit_issue("role/a", t0));
+        assert!(!limiters.admit_issue("role/a", t0));
+        assert!(limiters.admit_issue("role/b", t0));
     }
 }

@@ -35,6 +35,13 @@ pub(crate) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
     let sts = &cx.gateway.sts;
     let p = cx.params;
     crate::authz::session_may_call(&cx.caller, &format!("sts:{}", cx.action))?;
+    if matches!(cx.action.as_str(), "AssumeRole" | "GetSessionToken" | "GetFederationToken") {
+        let principal = cx.caller.principal();
+        let principal_arn = principal.role_arn.as_deref().unwrap_or(&cx.caller.arn);
+        if !cx.gateway.limiter.admit_issue(principal_arn, std::time::Instant::now()) {
+            return Err(tessera_identity::Error::new(tessera_proto::ErrorCode::Throttling, "Rate exceeded").into());
+        }
+    }
     let mut r = cx.response();
     match cx.action.as_str() {
         "GetCallerIdentity" => {

@@ -81,6 +81,50 @@ pub struct ServeConfig {
     /// Timeouts and the connection cap of both listeners.
     #[command(flatten)]
     pub limits: ConnectionLimits,
+    /// Request rates of the AWS endpoint.
+    #[command(flatten)]
+    pub rates: RequestRates,
+}
+
+/// Request rates of the AWS-compatible endpoint (`tessera serve` flags), per replica: requests a
+/// second, with bursts of twice as many. 0 turns a limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct RequestRates {
+    /// Signed requests per second per access key.
+    #[arg(long, env = "TESSERA_RATE_PER_KEY", default_value_t = 2000)]
+    pub rate_per_key: u32,
+    /// Signed requests per second per principal (every session of a role counts as the role).
+    #[arg(long, env = "TESSERA_RATE_PER_PRINCIPAL", default_value_t = 0)]
+    pub rate_per_principal: u32,
+    /// Signed requests per second per account.
+    #[arg(long, env = "TESSERA_RATE_PER_ACCOUNT", default_value_t = 0)]
+    pub rate_per_account: u32,
+    /// Temporary credentials issued per second per principal (AssumeRole, GetSessionToken,
+    /// GetFederationToken).
+    #[arg(long, env = "TESSERA_ISSUE_RATE_PER_PRINCIPAL", default_value_t = 0)]
+    pub issue_rate_per_principal: u32,
+}
+
+impl Default for RequestRates {
+    fn default() -> Self {
+        Self { rate_per_key: 2000, rate_per_principal: 0, rate_per_account: 0, issue_rate_per_principal: 0 }
+    }
+}
+
+impl RequestRates {
+    /// The gateway's limits.
+    pub fn limits(&self) -> tessera_gateway::RateLimits {
+        let rate = |n: u32| {
+            (n > 0).then(|| tessera_gateway::RateLimit { per_second: f64::from(n), burst: 2.0 * f64::from(n) })
+        };
+        tessera_gateway::RateLimits {
+            per_key: rate(self.rate_per_key)
+                .unwrap_or(tessera_gateway::RateLimit { per_second: f64::MAX, burst: f64::MAX }),
+            per_principal: rate(self.rate_per_principal),
+            per_account: rate(self.rate_per_account),
+            issue_per_principal: rate(self.issue_rate_per_principal),
+        }
+    }
 }
 
 impl ServeConfig {
@@ -99,6 +143,7 @@ impl ServeConfig {
             grpc_auth: false,
             grpc_insecure_listen: false,
             limits: ConnectionLimits::default(),
+            rates: RequestRates::default(),
         }
     }
 
@@ -234,7 +279,9 @@ impl Server {
                 // The AWS-compatible endpoint: every IAM and STS action on one URL.
                 let audit = tessera_gateway::audit::AuditLog::start(&config.data_dir.join("audit"))
                     .context("cannot open the audit log")?;
-                let gateway = tessera_gateway::Gateway::new(Arc::clone(&store), env.clone(), sts).with_audit(audit);
+                let gateway = tessera_gateway::Gateway::new(Arc::clone(&store), env.clone(), sts)
+                    .with_audit(audit)
+                    .with_rate_limits(config.rates.limits());
                 let gateway = Arc::new(gateway);
                 // The authorizer API: services ask it about their own callers' credentials.
                 routes = routes.add_service(tessera_gateway::authorizer_api::service(Arc::clone(&gateway)));

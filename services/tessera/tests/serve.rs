@@ -249,3 +249,33 @@ fn tessera_gateway_audit_query(dir: &std::path::Path) -> Vec<serde_json::Value> 
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
+
+/// `--issue-rate-per-principal` and `--rate-per-principal` throttle as configured: a burst of
+/// twice the rate, then `Throttling`.
+#[tokio::test]
+async fn request_and_issuance_rates_are_configurable() {
+    let h = start_with(tempfile::tempdir().unwrap(), |c| {
+        c.rates.issue_rate_per_principal = 1;
+        c.rates.rate_per_principal = 3;
+    })
+    .await;
+    let creds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(h.dir.path().join("root-credentials.json")).unwrap()).unwrap();
+    let (key, secret) = (creds["AccessKeyId"].as_str().unwrap(), creds["SecretAccessKey"].as_str().unwrap());
+    let issue = "Action=GetSessionToken&Version=2011-06-15";
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(signed_post(h.server.http_addr, key, secret, issue).await);
+    }
+    assert_eq!(statuses[0].0, "HTTP/1.1 200 OK", "{}", statuses[0].1);
+    assert_eq!(statuses[1].0, "HTTP/1.1 200 OK", "{}", statuses[1].1);
+    assert_eq!(statuses[2].0, "HTTP/1.1 400 Bad Request", "{}", statuses[2].1);
+    assert!(statuses[2].1.contains("<Code>Throttling</Code>"), "{}", statuses[2].1);
+    // Three requests so far; the principal's burst of six ends at the seventh.
+    let who = "Action=GetCallerIdentity&Version=2011-06-15";
+    let mut last = String::new();
+    for _ in 0..4 {
+        last = signed_post(h.server.http_addr, key, secret, who).await.1;
+    }
+    assert!(last.contains("<Code>Throttling</Code>"), "{last}");
+}
