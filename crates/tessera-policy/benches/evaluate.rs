@@ -4,7 +4,7 @@
 //! decisions, `percentiles` then times calls one by one and prints those (timer overhead is
 //! measured and printed beside them, not subtracted).
 //!
-//! Run: `cargo bench -p tessera-policy --bench evaluate`.
+//! Run: `cargo bench -p tessera-policy --bench evaluate [-- <filter>]`, for example `-- "same action"`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -73,6 +73,24 @@ fn large(statements: usize) -> PolicySet {
     PolicySet::new(policies)
 }
 
+/// `statements` statements that all allow `s3:GetObject`, each on its own bucket (per-team
+/// buckets), 50 to a policy: the action index cannot narrow them, only the resource index can.
+fn same_action(statements: usize) -> PolicySet {
+    let per_policy = 50;
+    let policies = (0..statements.div_ceil(per_policy))
+        .map(|p| {
+            let body: Vec<String> = (p * per_policy..statements.min((p + 1) * per_policy))
+                .map(|n| {
+                    format!(r#"{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket-{n}/*"}}"#)
+                })
+                .collect();
+            let text = format!(r#"{{"Version":"2012-10-17","Statement":[{}]}}"#, body.join(","));
+            CompiledPolicy::parse(format!("policy-{p}"), &text, PolicyKind::Identity).expect("valid")
+        })
+        .collect();
+    PolicySet::new(policies)
+}
+
 fn context() -> Context {
     let mut context = Context::new();
     context.insert("aws:username", "alice");
@@ -121,6 +139,24 @@ fn cases() -> Vec<Case> {
         },
         Case { name: "1,000 statements", set: large(1_000), action: "s3:GetObject", resource: "arn:aws:s3:::data/x" },
         Case { name: "10,000 statements", set: large(10_000), action: "s3:GetObject", resource: "arn:aws:s3:::data/x" },
+        Case {
+            name: "same action, 10 resources",
+            set: same_action(10),
+            action: "s3:GetObject",
+            resource: "arn:aws:s3:::bucket-5/report.pdf",
+        },
+        Case {
+            name: "same action, 1,000 resources",
+            set: same_action(1_000),
+            action: "s3:GetObject",
+            resource: "arn:aws:s3:::bucket-500/report.pdf",
+        },
+        Case {
+            name: "same action, 10,000 resources",
+            set: same_action(10_000),
+            action: "s3:GetObject",
+            resource: "arn:aws:s3:::bucket-5000/report.pdf",
+        },
     ]
 }
 
@@ -144,8 +180,10 @@ fn criterion_benches(c: &mut Criterion, cases: &[Case]) {
     });
 }
 
-/// Times single calls and prints p50 and p99.
-fn percentiles(cases: &[Case]) {
+/// Times single calls and prints p50 and p99. `filter` (criterion's positional argument, matched
+/// here as a substring) selects the cases; a case stops after 200,000 calls or two seconds, so a
+/// slow one cannot hold the run for minutes.
+fn percentiles(cases: &[Case], filter: Option<&str>) {
     let principal = Principal::from_arn("arn:aws:iam::123456789012:user/alice").expect("valid arn");
     let context = context();
     let samples = 200_000;
@@ -157,16 +195,24 @@ fn percentiles(cases: &[Case]) {
         }
         quantiles(&mut times)
     };
-    println!("\nper-call latency ({samples} calls each; timer overhead p50 {:?}, p99 {:?})", overhead.0, overhead.1);
-    for case in cases {
+    println!(
+        "\nper-call latency (up to {samples} calls each; timer overhead p50 {:?}, p99 {:?})",
+        overhead.0, overhead.1
+    );
+    let selected = |name: &str| filter.is_none_or(|filter| name.contains(filter));
+    for case in cases.iter().filter(|case| selected(&format!("decision/{}", case.name))) {
         let mut times = Vec::with_capacity(samples);
-        for _ in 0..samples {
+        let began = Instant::now();
+        while times.len() < samples && began.elapsed() < Duration::from_secs(2) {
             let start = Instant::now();
             black_box(decide(&principal, case, &context));
             times.push(start.elapsed());
         }
         let (p50, p99) = quantiles(&mut times);
-        println!("  decision, {:<40} p50 {:>9?}  p99 {:>9?}", case.name, p50, p99);
+        println!("  decision, {:<40} p50 {:>9?}  p99 {:>9?}  ({} calls)", case.name, p50, p99, times.len());
+    }
+    if !selected("parse+compile 6 KB managed policy") {
+        return;
     }
     let text = managed_policy_text();
     let mut times = Vec::with_capacity(2_000);
@@ -191,6 +237,7 @@ fn main() {
     criterion.final_summary();
     // `cargo test --benches` runs this binary in test mode; the percentile loop is for real runs.
     if std::env::args().any(|arg| arg == "--bench") {
-        percentiles(&cases);
+        let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
+        percentiles(&cases, filter.as_deref());
     }
 }

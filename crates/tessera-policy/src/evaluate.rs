@@ -594,7 +594,12 @@ impl Evaluator<'_, '_> {
         let request = self.request;
         let mut result = LayerResult::default();
         let mut candidates = std::mem::take(&mut self.scratch);
-        set.candidates(&request.action_folded, &request.action_folded[..request.service_len], &mut candidates);
+        set.candidates(
+            &request.action_folded,
+            &request.action_folded[..request.service_len],
+            request.resource,
+            &mut candidates,
+        );
         for &at in &candidates {
             let statement = set.statement(at);
             if !statement.actions.matches(&request.action_folded) {
@@ -761,21 +766,30 @@ fn excluded(matcher: &PrincipalMatcher, principal: &Principal) -> bool {
 }
 
 fn resource_matches(matcher: &ResourceMatcher, request: &Request<'_>, missing: &mut dyn FnMut(&str)) -> bool {
+    matcher.patterns.iter().any(|pattern| pattern_matches(pattern, request, missing)) != matcher.negated
+}
+
+/// Whether one resource pattern matches the request's resource.
+pub(crate) fn pattern_matches(pattern: &ResourcePattern, request: &Request<'_>, missing: &mut dyn FnMut(&str)) -> bool {
     let context = request.context;
-    let any = matcher.patterns.iter().any(|pattern| match pattern {
+    // Variables are resolved (and reported missing) only once the literal text before them has
+    // matched, so that a trace is the same whether or not the resource index, which skips
+    // statements by that text, offered the statement.
+    match pattern {
         ResourcePattern::Any => true,
-        ResourcePattern::Arn(parts) => match &request.resource_parts {
+        ResourcePattern::Arn { prefix, parts } => match &request.resource_parts {
             Some(value) => {
                 parts[..5].iter().zip(&value[..5]).all(|(p, v)| p.matches_static(v))
+                    && (!parts[5].has_variables() || request.resource.starts_with(&**prefix))
                     && parts[5].resolve(context, false, missing).is_some_and(|r| r.matches(value[5]))
             }
             None => false,
         },
-        ResourcePattern::Text(pattern) => {
-            pattern.resolve(context, false, missing).is_some_and(|r| r.matches(request.resource))
+        ResourcePattern::Text { prefix, pattern } => {
+            (!pattern.has_variables() || request.resource.starts_with(&**prefix))
+                && pattern.resolve(context, false, missing).is_some_and(|r| r.matches(request.resource))
         }
-    });
-    any != matcher.negated
+    }
 }
 
 /// Evaluates one key under one operator (reference §2.3 rules 1–3).

@@ -96,6 +96,11 @@ impl Pattern {
         }
     }
 
+    /// Whether the pattern has policy variables (and must be resolved before matching).
+    pub(crate) fn has_variables(&self) -> bool {
+        self.has_variables
+    }
+
     /// The literal text before the first wildcard or variable, if the pattern starts with text.
     pub(crate) fn leading_literal(&self) -> Option<&str> {
         match self.tokens.first() {
