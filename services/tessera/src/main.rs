@@ -6,6 +6,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tessera::{policy, serve};
 
+/// jemalloc rather than glibc's malloc: glibc keeps what thousands of closed connections used in
+/// its per-thread arenas for good, while jemalloc's background threads hand freed pages back to the
+/// OS within seconds (about 10 s, its `dirty_decay_ms`), even when the server then sits idle
+/// (ARCHITECTURE.md, `services/tessera`). Only the binary picks it; the libraries leave the choice
+/// to whoever links them.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Tessera: self-hosted IAM and STS.
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about)]

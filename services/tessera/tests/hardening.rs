@@ -1,7 +1,7 @@
 //! The server's defences at start and on the wire, each against the real server: a replica with
 //! the wrong master key refuses to start, the data directory is owner-only whatever the umask,
 //! unauthenticated gRPC stays on loopback unless asked for, and slow, idle or too many connections
-//! cannot starve `/healthz` or real clients.
+//! cannot starve `/healthz` or real clients, and leave no memory behind once they are gone.
 
 mod common;
 
@@ -380,6 +380,131 @@ async fn silent_and_trickling_grpc_connections_are_closed_while_real_calls_go_th
     // The real client's connection goes too once idle, and the count returns to zero.
     drop((identity, channel));
     wait_open(&server, 0, |o| o.grpc).await;
+}
+
+/// The resident set size of process `pid` in bytes (`VmRSS`).
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("no VmRSS");
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+/// A server child process, killed when dropped (a failing test leaves nothing behind).
+struct ChildServer(std::process::Child);
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_returns_to_its_resting_size_once_a_flood_of_connections_is_gone() {
+    // The binary, not the library: the allocator that gives freed memory back to the OS is the
+    // binary's (main.rs), and glibc's malloc would keep it.
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const MIB: u64 = 1024 * 1024;
+    let soft = raise_open_files();
+    // An eighth of the limit: the other flood tests of this process take up to three quarters.
+    let connections = usize::try_from(soft / 8).unwrap_or(usize::MAX).min(2000);
+    if connections < 1000 {
+        eprintln!("skipped: an open-file limit of {soft} is too low for a flood that moves memory");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (http, grpc) = (free_port(), free_port());
+    let mut child = ChildServer(
+        std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["serve", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--http-addr", &format!("127.0.0.1:{http}"), "--grpc-addr", &format!("127.0.0.1:{grpc}")])
+            .args(["--header-read-timeout", "2s", "--idle-timeout", "3s"])
+            .env_remove("TESSERA_STORE")
+            .env_remove("TESSERA_MASTER_KEY")
+            .env_remove("TESSERA_MASTER_KEY_FILE")
+            .env_remove("TESSERA_ROOT_ACCESS_KEY_ID")
+            .env_remove("TESSERA_ROOT_SECRET_ACCESS_KEY")
+            .env_remove("TESSERA_MAX_CONNECTIONS")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = child.0.id();
+    let (http, grpc) =
+        (std::net::SocketAddr::from(([127, 0, 0, 1], http)), std::net::SocketAddr::from(([127, 0, 0, 1], grpc)));
+    wait_healthy(http, &mut child.0).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let resting = rss(pid);
+
+    // The flood: silent connections and requests that never complete, on both ports.
+    let peak = std::sync::Arc::new(AtomicU64::new(resting));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(rss(pid), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut attacks = tokio::task::JoinSet::new();
+    for i in 0..connections {
+        let mut stream = tokio::net::TcpStream::connect(if i % 4 < 2 { http } else { grpc }).await.unwrap();
+        let every = Duration::from_millis(200);
+        match i % 4 {
+            0 => {
+                stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: tessera\r\n").await.unwrap();
+                attacks.spawn(trickle(stream, b"X-Slow: yes\r\n", every, deadline))
+            }
+            2 => attacks.spawn(trickle(stream, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", every, deadline)),
+            _ => attacks.spawn(closed_by_server(stream, deadline)),
+        };
+    }
+    let mut kept = 0;
+    while let Some(closed) = attacks.join_next().await {
+        kept += usize::from(!closed.unwrap());
+    }
+    sampler.abort();
+    assert_eq!(kept, 0, "connections the server never closed");
+    let peak = peak.load(Ordering::Relaxed);
+    let grown = peak.saturating_sub(resting);
+    assert!(grown >= 4 * MIB, "{connections} connections moved the memory by {grown} bytes only: nothing to measure");
+
+    // Once they are gone, memory goes back: at most half of what they took stays (glibc's malloc
+    // kept all of it).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = rss(pid);
+        if now.saturating_sub(resting) <= grown / 2 {
+            eprintln!(
+                "{connections} connections: {} MiB at rest, {} MiB at the peak, {} MiB after",
+                resting / MIB,
+                peak / MIB,
+                now / MIB
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "memory stayed up after the flood: {} MiB at rest, {} MiB at the peak, {} MiB 30 s after",
+            resting / MIB,
+            peak / MIB,
+            now / MIB
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Raises this process's soft open-file limit to the hard one, as the server does; returns it.
+fn raise_open_files() -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let _ = setrlimit(Resource::Nofile, Rlimit { current: limit.maximum, maximum: limit.maximum });
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
 }
 
 /// Captures what the server logs on this thread (the tests below run on one thread).
