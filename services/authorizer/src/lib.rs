@@ -95,7 +95,7 @@ enum CacheKey {
 
 #[derive(Debug, Clone)]
 enum Value {
-    Principal(Option<Arc<Principal>>),
+    Principal(Arc<Principal>),
     Session(Arc<PolicySet>),
     AccessKey(Arc<AccessKeyIdentity>),
 }
@@ -194,7 +194,7 @@ impl<S: Store> LayerCache<S> {
         let key =
             CacheKey::Principal { ns: account.ns().tag().to_owned(), kind, name: tessera_store::iam::folded(name) };
         if let Some(Value::Principal(found)) = self.cached(&key) {
-            return Ok(found);
+            return Ok(Some(found));
         }
         let (epoch, generation) = self.build_marks(account.ns()).await?;
         let found = match self.policies.principal_policies(account, kind, name).await {
@@ -203,7 +203,7 @@ impl<S: Store> LayerCache<S> {
             Err(error) if error.code() == ErrorCode::NoSuchEntity => return Ok(None),
             Err(error) => return Err(error),
         };
-        self.insert(key, account.ns().tag(), Value::Principal(Some(Arc::clone(&found))), epoch, generation);
+        self.insert(key, account.ns().tag(), Value::Principal(Arc::clone(&found)), epoch, generation);
         Ok(Some(found))
     }
 
