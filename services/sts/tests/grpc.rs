@@ -941,3 +941,35 @@ async fn a_federated_user_is_bound_to_the_user_that_made_it() {
     assert_eq!(may(&h, &rooted, "s3:PutObject").await, (true, false));
     assert_eq!(may(&h, &rooted, "ec2:RunInstances").await, (false, false));
 }
+
+/// A federated user's `aws:PrincipalTag/*` are its session tags alone, never the tags of the user
+/// that made it; a user's own calls carry the user's tags.
+#[tokio::test]
+async fn a_federated_users_principal_tags_are_its_session_tags() {
+    let mut h = start().await;
+    let a = h.account.clone();
+    let alice = h.user("alice").await;
+    let resource = tessera_proto::common::v1::TaggableRef { kind: 1, id: "alice".into() };
+    let request = ipb::TagResourceRequest { account_id: a, resource: Some(resource), tags: vec![tag("team", "a")] };
+    h.identity.tag_resource(request).await.unwrap();
+    let tags_of = async |caller: Option<pb::Caller>| {
+        let caller = caller.unwrap();
+        let credentials = tessera_sts::CallerCredentials {
+            access_key_id: caller.access_key_id,
+            session_token: caller.session_token,
+            source_ip: None,
+        };
+        let caller = h.sts.resolve_caller(&credentials).await.unwrap();
+        h.sts.caller_layers(&caller).await.unwrap().principal_tags
+    };
+    assert_eq!(tags_of(keys(&alice.key)).await, [("team".to_owned(), "a".to_owned())]);
+    let request = pb::GetFederationTokenRequest {
+        caller: keys(&alice.key),
+        name: "Fed".into(),
+        policy: Some(identity_policy("Allow", "s3:*", "*")),
+        tags: vec![tag("env", "dev")],
+        ..Default::default()
+    };
+    let fed = h.client.clone().get_federation_token(request).await.unwrap().into_inner().credentials.unwrap();
+    assert_eq!(tags_of(session(&fed)).await, [("env".to_owned(), "dev".to_owned())]);
+}
