@@ -33,6 +33,8 @@ pub enum ServiceSet {
     Identity,
     Policy,
     Sts,
+    /// The authorizer API (`tessera.authorizer.v1`) alone: services ask it about their callers.
+    Authorizer,
 }
 
 /// `tessera serve`'s options.
@@ -260,7 +262,7 @@ impl Server {
         }
         let mut app = Router::new().route("/healthz", get(|| async { "ok" }));
         let mut auth_sts = None;
-        if runs_sts {
+        if runs_sts || config.service == ServiceSet::Authorizer {
             let oidc = tessera_sts::OidcConfig::from_ca_file(config.oidc_ca_file.as_deref())
                 .context("cannot set up TLS for OIDC providers")?;
             let sts = tessera_sts::Sts::start_with(Arc::clone(&store), env.clone(), oidc)
@@ -268,15 +270,16 @@ impl Server {
                 .map_err(|e| anyhow::anyhow!("cannot start the token service: {}", e.into_service_error()))?;
             let sts = Arc::new(sts);
             auth_sts = Some(Arc::clone(&sts));
-            let issuer_url = config.issuer_url.clone().unwrap_or_else(|| format!("http://{http_addr}"));
-            let issuer = tessera_sts::Issuer::load_or_create(&*store, &env, &issuer_url)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot load the issuer keys: {}", e.into_service_error()))?;
-            let issuer = Arc::new(issuer);
-            app = app.merge(tessera_sts::issuer::routes(Arc::clone(&issuer)));
-            routes = routes.add_service(tessera_sts::grpc::service_with_issuer(Arc::clone(&sts), issuer));
-            if config.service == ServiceSet::All {
-                // The AWS-compatible endpoint: every IAM and STS action on one URL.
+            if runs_sts {
+                let issuer_url = config.issuer_url.clone().unwrap_or_else(|| format!("http://{http_addr}"));
+                let issuer = tessera_sts::Issuer::load_or_create(&*store, &env, &issuer_url)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot load the issuer keys: {}", e.into_service_error()))?;
+                let issuer = Arc::new(issuer);
+                app = app.merge(tessera_sts::issuer::routes(Arc::clone(&issuer)));
+                routes = routes.add_service(tessera_sts::grpc::service_with_issuer(Arc::clone(&sts), issuer));
+            }
+            if matches!(config.service, ServiceSet::All | ServiceSet::Authorizer) {
                 let audit = tessera_gateway::audit::AuditLog::start(&config.data_dir.join("audit"))
                     .context("cannot open the audit log")?;
                 let gateway = tessera_gateway::Gateway::new(Arc::clone(&store), env.clone(), sts)
@@ -285,7 +288,10 @@ impl Server {
                 let gateway = Arc::new(gateway);
                 // The authorizer API: services ask it about their own callers' credentials.
                 routes = routes.add_service(tessera_gateway::authorizer_api::service(Arc::clone(&gateway)));
-                app = app.merge(tessera_gateway::router(gateway));
+                if config.service == ServiceSet::All {
+                    // The AWS-compatible endpoint: every IAM and STS action on one URL.
+                    app = app.merge(tessera_gateway::router(gateway));
+                }
             }
         }
         let grpc_auth = match (config.grpc_auth, auth_sts) {

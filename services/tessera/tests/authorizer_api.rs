@@ -261,3 +261,100 @@ async fn decisions_for_sigv4_and_bearer_callers_are_the_engines() {
     );
     assert_eq!(wrong.code, ErrorCode::InvalidClientTokenId);
 }
+
+/// `tessera serve --service authorizer` answers for the users of the store it shares with the
+/// process that manages them, and sees their policy changes; it serves nothing else.
+#[tokio::test]
+async fn an_authorizer_process_decides_for_the_store_it_shares() {
+    use tessera::serve::ServiceSet;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = common::redis_master_key_file(dir.path());
+    let mut h = common::start_with(dir, |c| {
+        c.store = Some(common::redis_url());
+        c.master_key_file = Some(key_file.clone());
+    })
+    .await;
+    let a = h.account.clone();
+    let name = format!("authz-{}-{}", std::process::id(), now());
+    h.identity
+        .create_user(ipb::CreateUserRequest { account_id: a.clone(), user_name: name.clone(), ..Default::default() })
+        .await
+        .unwrap();
+    let key = h
+        .identity
+        .create_access_key(ipb::CreateAccessKeyRequest { account_id: a.clone(), user_name: Some(name.clone()) })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_key
+        .unwrap();
+    let put = ppb::PutInlinePolicyRequest {
+        account_id: a.clone(),
+        entity: Some(c::EntityRef { kind: c::EntityKind::User.into(), name: name.clone() }),
+        policy_name: "p".into(),
+        policy_document: POLICY.into(),
+    };
+    h.policy.put_inline_policy(put).await.unwrap();
+
+    let second = tempfile::tempdir().unwrap();
+    let mut only = common::start_with(second, |c| {
+        c.store = Some(common::redis_url());
+        c.master_key_file = Some(key_file);
+        c.service = ServiceSet::Authorizer;
+    })
+    .await;
+    assert!(only.server.account.is_none(), "an authorizer process bootstraps nothing");
+    let channel = Channel::from_shared(format!("http://{}", only.server.grpc_addr)).unwrap().connect().await.unwrap();
+    let mut authorizer = AuthorizerServiceClient::new(channel);
+    let bearer = format!("{}:{}", key.access_key_id, key.secret_access_key);
+    let mut ask = async |action: &str, resource: &str| {
+        let response = authorizer
+            .authorize(pb::AuthorizeRequest {
+                credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer { token: bearer.clone() })),
+                question: Some(question(action, resource, &[])),
+                source_ip: None,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        outcome(&response)
+    };
+    assert_eq!(ask("s3:GetObject", "arn:aws:s3:::bucket/public/a.txt").await, pb::Outcome::Allowed);
+    assert_eq!(ask("s3:GetObject", "arn:aws:s3:::bucket/public/secret").await, pb::Outcome::ExplicitDeny);
+
+    // The change is made through the other process; this one flips within a second.
+    h.policy
+        .delete_inline_policy(ppb::DeleteInlinePolicyRequest {
+            account_id: a.clone(),
+            entity: Some(c::EntityRef { kind: c::EntityKind::User.into(), name: name.clone() }),
+            policy_name: "p".into(),
+        })
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let got = ask("s3:GetObject", "arn:aws:s3:::bucket/public/a.txt").await;
+        if got == pb::Outcome::ImplicitDeny {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the authorizer process still says {got:?} after a second");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    // Nothing else is served there: no identity service, no AWS endpoint.
+    let absent = only.identity.list_users(ipb::ListUsersRequest { account_id: a.clone(), ..Default::default() }).await;
+    assert_eq!(absent.unwrap_err().code(), tonic::Code::Unimplemented);
+    let (status, _) = common::signed_post(
+        only.server.http_addr,
+        &key.access_key_id,
+        &key.secret_access_key,
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    )
+    .await;
+    assert!(status.contains("404"), "{status}");
+    let key_id = key.access_key_id;
+    let delete_key =
+        ipb::DeleteAccessKeyRequest { account_id: a.clone(), user_name: Some(name.clone()), access_key_id: key_id };
+    h.identity.delete_access_key(delete_key).await.unwrap();
+    h.identity.delete_user(ipb::DeleteUserRequest { account_id: a, user_name: name }).await.unwrap();
+}
