@@ -11,7 +11,7 @@ use tessera_arn::is_account_id;
 use crate::document::{Effect, Policy, PrincipalType, PrincipalValue, Statement};
 use crate::json::Span;
 use crate::operator::{Comparison, Family, Operator};
-use crate::parse::{PolicyError, PolicyKind, is_unique_id, parse_policy};
+use crate::parse::{PolicyError, PolicyKind, is_unique_id, parse_policy, parse_stored_policy};
 use crate::pattern::{Pattern, Syntax};
 use crate::values::{Decimal, Network, Timestamp, parse_binary, parse_bool, parse_date};
 
@@ -27,6 +27,15 @@ impl CompiledPolicy {
     /// explanations (an ARN, or `PolicyInputList.1` in simulations).
     pub fn parse(id: impl Into<Arc<str>>, text: &str, kind: PolicyKind) -> Result<CompiledPolicy, PolicyError> {
         let policy = parse_policy(text, kind)?;
+        Ok(CompiledPolicy::compile(id, &policy))
+    }
+
+    /// Parses and compiles a document that was validated when it was stored (an identity,
+    /// managed, boundary, session or trust policy read back from the store), without validating
+    /// it again ([`crate::parse_stored_policy`]); an error means the stored text is not a policy
+    /// at all.
+    pub fn parse_stored(id: impl Into<Arc<str>>, text: &str) -> Result<CompiledPolicy, PolicyError> {
+        let policy = parse_stored_policy(text)?;
         Ok(CompiledPolicy::compile(id, &policy))
     }
 

@@ -43,7 +43,7 @@ pub use evaluate::{
     Reason, Request, Trace, authorize,
 };
 pub use json::{Position, Span};
-pub use parse::{ErrorCode, Finding, Location, PolicyError, PolicyKind, check_size, parse_policy};
+pub use parse::{ErrorCode, Finding, Location, PolicyError, PolicyKind, check_size, parse_policy, parse_stored_policy};
 pub use simulate::{
     ContextEntry, Level, MAX_CONTEXT_ENTRIES, MAX_EVALUATIONS, MAX_ITEMS, MAX_ORGANIZATION_LEVELS,
     MAX_POLICIES_PER_LEVEL, SimulateError, SimulateInput, simulate, simulate_json,

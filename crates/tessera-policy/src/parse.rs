@@ -216,6 +216,20 @@ pub fn check_size(text: &str, kind: PolicyKind) -> Result<(), PolicyError> {
 
 /// Parses and validates a document of the given kind.
 pub fn parse_policy(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
+    read_policy(text, kind, true)
+}
+
+/// Parses a document that was validated (as a policy of some kind) when it was stored, without
+/// validating it again: only what the model cannot be built without (JSON syntax, the types of
+/// fields, `Effect`, `Action`) is checked, not the rules of a policy kind, the form of actions,
+/// resources and principals, or condition values. So a stored document keeps compiling when
+/// validation tightens, and the hot path does not pay for checks its writer already paid for.
+pub fn parse_stored_policy(text: &str) -> Result<Policy, PolicyError> {
+    // The kind is not consulted when unchecked.
+    read_policy(text, PolicyKind::Identity, false)
+}
+
+fn read_policy(text: &str, kind: PolicyKind, checked: bool) -> Result<Policy, PolicyError> {
     let root = json::parse(text).map_err(|error| {
         PolicyError::one(
             ErrorCode::MalformedPolicyDocument,
@@ -223,7 +237,7 @@ pub fn parse_policy(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError>
             format!("Syntax errors in policy: {}.", error.message),
         )
     })?;
-    let mut v = Validator { kind, findings: Vec::new(), statement: None, sid: None };
+    let mut v = Validator { kind, checked, findings: Vec::new(), statement: None, sid: None };
     let policy = v.policy(&root);
     match policy {
         Some(policy) if v.findings.is_empty() => Ok(policy),
@@ -238,6 +252,8 @@ pub fn parse_policy(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError>
 
 struct Validator {
     kind: PolicyKind,
+    /// False for stored documents: only what building the model needs is checked.
+    checked: bool,
     findings: Vec<Finding>,
     statement: Option<usize>,
     sid: Option<String>,
@@ -309,7 +325,7 @@ impl Validator {
                 other => self.push(Some(other), Some(node.span.start), format!("Syntax errors in policy: unknown field `{other}`.")),
             }
         }
-        if self.kind == PolicyKind::Managed && version != Some(Version::V2012_10_17) {
+        if self.checked && self.kind == PolicyKind::Managed && version != Some(Version::V2012_10_17) {
             self.push(Some("Version"), None, "Policy document must be version 2012-10-17 or greater.".to_owned());
         }
         let Some(statements) = statements else {
@@ -378,7 +394,7 @@ impl Validator {
             Some(node) => match &node.value {
                 Value::String(s) => {
                     self.sid = Some(s.clone());
-                    if self.kind.strict_sid() && !s.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    if self.checked && self.kind.strict_sid() && !s.chars().all(|c| c.is_ascii_alphanumeric()) {
                         self.push(
                             Some("Sid"),
                             Some(node.span.start),
@@ -428,10 +444,11 @@ impl Validator {
         let principal = self.principal(get("Principal"), get("NotPrincipal"), node);
         let action = self.clause("Action", get("Action"), get("NotAction"), node);
         let resource = self.clause("Resource", get("Resource"), get("NotResource"), node);
-        if resource.is_some() && self.kind == PolicyKind::Trust {
+        if self.checked && resource.is_some() && self.kind == PolicyKind::Trust {
             self.push(Some("Resource"), Some(node.span.start), "Has prohibited field Resource.".to_owned());
         }
-        if resource.is_none()
+        if self.checked
+            && resource.is_none()
             && self.kind.requires_resource()
             && get("Resource").is_none()
             && get("NotResource").is_none()
@@ -492,7 +509,9 @@ impl Validator {
         }
         let before = self.findings.len();
         for value in values.as_slice() {
-            if name == "Action" {
+            if !self.checked {
+                break;
+            } else if name == "Action" {
                 self.check_action(field, node, value);
             } else {
                 self.check_resource(field, node, value);
@@ -611,7 +630,7 @@ impl Validator {
             (Some(node), None) => (false, node),
             (None, Some(node)) => (true, node),
             (None, None) => {
-                if self.kind.has_principal() {
+                if self.checked && self.kind.has_principal() {
                     self.push(
                         Some("Principal"),
                         Some(statement.span.start),
@@ -622,7 +641,7 @@ impl Validator {
             }
         };
         let field = if negated { "NotPrincipal" } else { "Principal" };
-        if !self.kind.has_principal() {
+        if self.checked && !self.kind.has_principal() {
             self.push(
                 Some(field),
                 Some(node.span.start),
@@ -633,7 +652,7 @@ impl Validator {
             );
             return None;
         }
-        if negated && self.kind == PolicyKind::Trust {
+        if self.checked && negated && self.kind == PolicyKind::Trust {
             self.push(
                 Some(field),
                 Some(node.span.start),
@@ -641,7 +660,10 @@ impl Validator {
             );
             return None;
         }
-        if self.kind == PolicyKind::ResourceControl && !matches!(&node.value, Value::String(s) if s == "*") {
+        if self.checked
+            && self.kind == PolicyKind::ResourceControl
+            && !matches!(&node.value, Value::String(s) if s == "*")
+        {
             self.push(Some(field), Some(node.span.start), "resource control policies only support `\"Principal\": \"*\"`; narrow them with conditions such as `aws:PrincipalArn`.".to_owned());
             return None;
         }
@@ -674,7 +696,9 @@ impl Validator {
                         return None;
                     }
                     for name in names.as_slice() {
-                        if let Err(why) = check_principal(kind, name) {
+                        if self.checked
+                            && let Err(why) = check_principal(kind, name)
+                        {
                             self.push(
                                 Some(field),
                                 Some(value.span.start),
@@ -757,7 +781,9 @@ impl Validator {
                     },
                 };
                 for scalar in scalars.as_slice() {
-                    if let Err(why) = check_value(operator.family(), scalar.as_text()) {
+                    if self.checked
+                        && let Err(why) = check_value(operator.family(), scalar.as_text())
+                    {
                         self.push(
                             Some(&field),
                             Some(values.span.start),
