@@ -28,6 +28,7 @@ fn typical(rng: &mut SeededRandom) -> SessionClaims {
         access_key_id,
         secret_access_key,
         issued_at: NOW,
+        issued_subsec_micros: 250_000,
         expires_at: NOW + 3600,
         source_identity: None,
         tags: Vec::new(),

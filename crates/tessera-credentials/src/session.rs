@@ -10,13 +10,21 @@
 //!
 //! The first ten characters (version and key id) are the AEAD's associated data, so neither can be
 //! changed without the token failing authentication. The claims are a compact hand-written binary
-//! encoding (a version byte, a flags byte, LEB128 integers and length-prefixed UTF-8 strings that
+//! encoding (a version byte, a kind byte, the chain depth, a flags byte, LEB128 integers and
+//! length-prefixed UTF-8 strings that
 //! may leave out the ARN prefix `arn:aws:iam::<account>:`, `arn:aws:sts::<account>:` or
 //! `arn:aws:iam::aws:policy/`), not JSON, because opening tokens is on every request's path:
 //! decoding is a single pass with no parser state and a handful of small allocations. A typical
 //! role session token is about 380 characters. The encoding is canonical (minimal integers, the
 //! encoder's choice of prefix, no unknown flags, no trailing bytes), so `decode(encode(c)) == c`
 //! and `encode(decode(b)) == b` for every accepted `b`.
+//!
+//! Issue times are microseconds: revocations compare them with the instant a revocation was made,
+//! and a session issued a millisecond after a revocation returned must not fall under it. Claims
+//! version 2 is version 1 with the microseconds within the issue second as one more integer right
+//! after `issued_at`; an issue time on a whole second is written as version 1 (the encoder's
+//! choice keeps the encoding canonical), and tokens sealed before version 2 existed still open,
+//! issued on their whole second.
 //!
 //! Nonces are 96 random bits per token. NIST's bound for random nonces is 2^32 seals per key,
 //! which is 50 days at 1,000 tokens a second: rotate the key ring (see [`TokenKeyRing::rotate`])
@@ -57,8 +65,13 @@ pub const TOKEN_KEY_LEN: usize = 32;
 const HEADER_LEN: usize = 10;
 /// The AES-GCM tag length in bytes.
 const TAG_LEN: usize = 16;
-/// The version byte of the claims encoding.
-const CLAIMS_VERSION: u8 = 1;
+/// The version byte of claims issued on a whole second (and of every token sealed before
+/// sub-second issue times).
+const CLAIMS_V1: u8 = 1;
+/// The version byte of claims whose issue time has a sub-second part.
+const CLAIMS_V2: u8 = 2;
+/// Microseconds in a second.
+const MICROS: u64 = 1_000_000;
 
 // Bits of the claims' flags byte: which optional fields follow.
 const HAS_ROLE_ARN: u8 = 1;
@@ -68,7 +81,7 @@ const HAS_SOURCE_IDENTITY: u8 = 1 << 3;
 const HAS_MFA: u8 = 1 << 4;
 const HAS_SESSION_POLICY: u8 = 1 << 5;
 const HAS_POLICY_INLINE: u8 = 1 << 6;
-// Every bit of the flags byte is now taken: another optional field needs a new `CLAIMS_VERSION`.
+// Every bit of the flags byte is now taken: another optional field needs a new claims version.
 const HAS_SOURCE_USER_ID: u8 = 1 << 7;
 
 /// The kind of principal a session token stands for.
@@ -144,6 +157,9 @@ pub struct SessionClaims {
     pub secret_access_key: Secret,
     /// When the session was issued, unix seconds.
     pub issued_at: u64,
+    /// The microseconds within `issued_at`'s second (below 1,000,000; 0 in tokens sealed before
+    /// issue times had a sub-second part). See [`SessionClaims::issued_at_micros`].
+    pub issued_subsec_micros: u32,
     /// When the session expires, unix seconds; the token is invalid from this second on.
     pub expires_at: u64,
     /// The source identity, immutable across a chain.
@@ -166,6 +182,11 @@ impl SessionClaims {
         now >= self.expires_at
     }
 
+    /// When the session was issued, unix microseconds (saturating far beyond any real time).
+    pub fn issued_at_micros(&self) -> u64 {
+        self.issued_at.saturating_mul(MICROS).saturating_add(u64::from(self.issued_subsec_micros))
+    }
+
     /// The plaintext binary encoding of the claims (see the module docs). It contains the secret
     /// access key: seal it, never store or log it.
     pub fn encode(&self) -> Vec<u8> {
@@ -178,7 +199,8 @@ impl SessionClaims {
     /// is a [`TokenError::Malformed`], never a panic.
     pub fn decode(bytes: &[u8]) -> Result<SessionClaims, TokenError> {
         let mut r = Reader { rest: bytes };
-        if r.byte()? != CLAIMS_VERSION {
+        let version = r.byte()?;
+        if version != CLAIMS_V1 && version != CLAIMS_V2 {
             return Err(malformed("unsupported claims version"));
         }
         let kind = SessionKind::from_byte(r.byte()?).ok_or(malformed("unknown session kind"))?;
@@ -189,6 +211,15 @@ impl SessionClaims {
         }
         let has = |bit: u8| flags & bit != 0;
         let issued_at = r.varint()?;
+        let issued_subsec_micros = if version == CLAIMS_V2 {
+            // Version 2 only for a sub-second part, and only below a second: canonical.
+            match r.varint()? {
+                micros @ 1..MICROS => micros as u32,
+                _ => return Err(malformed("sub-second issue time out of range")),
+            }
+        } else {
+            0
+        };
         let expires_at = r.varint()?;
         let mfa_authenticated_at = if has(HAS_MFA) { Some(r.varint()?) } else { None };
         let account = r.str()?.to_owned();
@@ -231,6 +262,7 @@ impl SessionClaims {
             access_key_id,
             secret_access_key,
             issued_at,
+            issued_subsec_micros,
             expires_at,
             source_identity,
             tags,
@@ -257,8 +289,14 @@ impl SessionClaims {
                 flags |= bit;
             }
         }
-        out.extend_from_slice(&[CLAIMS_VERSION, self.kind.to_byte(), self.chain_depth, flags]);
+        // The sub-second part is reduced below a second so that every value encodes (canonically).
+        let subsec = u64::from(self.issued_subsec_micros) % MICROS;
+        let version = if subsec == 0 { CLAIMS_V1 } else { CLAIMS_V2 };
+        out.extend_from_slice(&[version, self.kind.to_byte(), self.chain_depth, flags]);
         put_varint(out, self.issued_at);
+        if subsec != 0 {
+            put_varint(out, subsec);
+        }
         put_varint(out, self.expires_at);
         if let Some(at) = self.mfa_authenticated_at {
             put_varint(out, at);
@@ -297,7 +335,7 @@ impl SessionClaims {
         let str_len = |s: &str| s.len() + 10;
         let opt_len = |s: &Option<String>| s.as_deref().map_or(0, str_len);
         let strs_len = |v: &[String]| 10 + v.iter().map(|s| str_len(s)).sum::<usize>();
-        4 + 30
+        4 + 40
             + str_len(&self.account)
             + str_len(&self.principal_arn)
             + str_len(&self.principal_id)
@@ -839,6 +877,7 @@ mod tests {
             access_key_id,
             secret_access_key,
             issued_at: NOW,
+            issued_subsec_micros: 0,
             expires_at: NOW + 3600,
             source_identity: None,
             tags: Vec::new(),
@@ -1133,7 +1172,7 @@ mod tests {
             if reason.contains("canonical")));
         let mut cases: Vec<Vec<u8>> =
             vec![Vec::new(), good[..good.len() - 1].to_vec(), [good.as_slice(), &[0]].concat()];
-        for (index, value) in [(0, 2), (1, 3), (3, 0x80), (3, HAS_POLICY_INLINE)] {
+        for (index, value) in [(0, 0), (0, 3), (1, 3), (3, 0x80), (3, HAS_POLICY_INLINE)] {
             let mut bad = good.clone();
             bad[index] = value;
             cases.push(bad);
@@ -1161,6 +1200,42 @@ mod tests {
         assert_eq!(max.len(), 10);
     }
 
+    #[test]
+    fn sub_second_issue_times_are_version_2_and_whole_seconds_stay_version_1() {
+        let whole = typical(&mut SeededRandom::new(17));
+        let v1 = whole.encode();
+        assert_eq!(v1[0], CLAIMS_V1, "a whole second is the format every earlier token has");
+        assert_eq!(SessionClaims::decode(&v1).unwrap().issued_at_micros(), NOW * 1_000_000);
+
+        let precise = SessionClaims { issued_subsec_micros: 123_456, ..whole.clone() };
+        let v2 = precise.encode();
+        assert_eq!(v2[0], CLAIMS_V2);
+        let decoded = SessionClaims::decode(&v2).unwrap();
+        assert_same(&decoded, &precise);
+        assert_eq!(decoded.issued_at_micros(), NOW * 1_000_000 + 123_456);
+        assert_eq!(decoded.issued_at, NOW, "seconds keep their meaning for every other reader");
+        let ring = ring();
+        let token = ring.seal(&precise, &mut SeededRandom::new(18)).unwrap();
+        assert_eq!(ring.open(&token, NOW).unwrap().issued_subsec_micros, 123_456);
+
+        // Version 2 without a sub-second part, or with a second or more of it, is not canonical.
+        let mut issued = Vec::new();
+        put_varint(&mut issued, NOW);
+        for subsec in [0, 1_000_000, u64::MAX] {
+            let mut bad = vec![CLAIMS_V2];
+            bad.extend_from_slice(&v1[1..4]);
+            bad.extend_from_slice(&issued);
+            put_varint(&mut bad, subsec);
+            bad.extend_from_slice(&v1[4 + issued.len()..]);
+            assert!(matches!(SessionClaims::decode(&bad), Err(TokenError::Malformed { .. })), "{subsec}");
+        }
+        // The smallest and largest sub-second parts round-trip.
+        for subsec in [1, 999_999] {
+            let claims = SessionClaims { issued_subsec_micros: subsec, ..whole.clone() };
+            assert_eq!(SessionClaims::decode(&claims.encode()).unwrap().issued_subsec_micros, subsec);
+        }
+    }
+
     /// Strings, many starting with (or almost with) the ARN prefixes the encoding leaves out.
     fn arb_string() -> impl Strategy<Value = String> {
         let prefix = proptest::sample::select(vec![
@@ -1185,6 +1260,11 @@ mod tests {
         prop_oneof![Just("123456789012".to_owned()), Just("aws".to_owned()), Just(String::new()), "[0-9a-z:]{0,12}"]
     }
 
+    /// Whole seconds (claims version 1) as often as sub-second issue times (version 2).
+    fn subsec_micros() -> impl Strategy<Value = u32> {
+        prop_oneof![Just(0u32), 1..1_000_000u32, Just(999_999u32)]
+    }
+
     fn arb_claims() -> impl Strategy<Value = SessionClaims> {
         let kind = prop_oneof![
             Just(SessionKind::AssumedRole),
@@ -1198,7 +1278,7 @@ mod tests {
         );
         (
             (kind, arb_account(), arb_string(), arb_string(), opt(), opt(), opt(), arb_string()),
-            (arb_string(), arb_string(), any::<u64>(), any::<u64>(), opt(), any::<u8>()),
+            (arb_string(), arb_string(), any::<u64>(), any::<u64>(), opt(), any::<u8>(), subsec_micros()),
             (
                 proptest::collection::vec((arb_string(), arb_string()), 0..4),
                 strings(),
@@ -1210,7 +1290,7 @@ mod tests {
             .prop_map(
                 |(
                     (kind, account, principal_arn, principal_id, role_arn, source_user_arn, session_name, session_id),
-                    (access_key_id, secret, issued_at, expires_at, source_identity, chain_depth),
+                    (access_key_id, secret, issued_at, expires_at, source_identity, chain_depth, issued_subsec_micros),
                     (tags, transitive_tag_keys, session_policy, mfa_authenticated_at, source_user_id),
                 )| SessionClaims {
                     account,
@@ -1225,6 +1305,7 @@ mod tests {
                     access_key_id,
                     secret_access_key: Secret::new(secret),
                     issued_at,
+                    issued_subsec_micros,
                     expires_at,
                     source_identity,
                     tags,

@@ -639,6 +639,7 @@ impl<S: Store> Sts<S> {
             access_key_id,
             secret_access_key: secret,
             issued_at: now,
+            issued_subsec_micros: 0,
             expires_at: now + requested,
             source_identity: source_identity.0.clone(),
             tags: all_tags,
