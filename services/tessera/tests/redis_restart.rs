@@ -1,0 +1,153 @@
+//! A private Redis is stopped and started again under running servers: they do not crash, the
+//! authorizer fails closed or answers within the staleness bound while Redis is down, and it
+//! recovers by itself afterwards, policy changes from another replica included.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tessera_proto::authorizer::v1 as pb;
+use tessera_proto::authorizer::v1::authorizer_service_client::AuthorizerServiceClient;
+use tessera_proto::common::v1 as c;
+use tessera_proto::identity::v1 as ipb;
+use tessera_proto::policy::v1 as ppb;
+use tonic::transport::Channel;
+
+const ALLOW: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+
+/// A redis-server of this test's own, persisting to `dir` so a restart keeps the data.
+struct Redis {
+    child: Child,
+}
+
+impl Redis {
+    fn start(dir: &Path, port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", ""])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed for this test (apt-get install redis-server)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child }
+    }
+
+    fn stop(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn ask(addr: SocketAddr, bearer: &str) -> Result<pb::Outcome, tonic::Status> {
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let response = AuthorizerServiceClient::new(channel)
+        .authorize(pb::AuthorizeRequest {
+            credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer { token: bearer.to_owned() })),
+            question: Some(pb::Question {
+                action: "s3:GetObject".into(),
+                resources: vec!["arn:aws:s3:::bucket/key".into()],
+                context: vec![],
+            }),
+            source_ip: None,
+        })
+        .await?;
+    Ok(response.into_inner().answer.unwrap().outcome())
+}
+
+/// Asks until the answer is `want`, for at most `limit`.
+async fn until(addr: SocketAddr, bearer: &str, want: pb::Outcome, limit: Duration, what: &str) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let got = tokio::time::timeout(Duration::from_secs(30), ask(addr, bearer)).await.expect("a call hung");
+        if got.as_ref().is_ok_and(|o| *o == want) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: still {got:?} after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorizer_survives_a_redis_restart_and_recovers_by_itself() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let redis = Redis::start(data.path(), port);
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = common::redis_master_key_file(dir.path());
+    let store = format!("redis://127.0.0.1:{port}/0");
+    let mut h = common::start_with(dir, |c| {
+        c.store = Some(store.clone());
+        c.master_key_file = Some(key_file.clone());
+    })
+    .await;
+    // Decisions are asked of a second process, so a change made through the first reaches them
+    // only over Redis.
+    let authorizer = common::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.store = Some(store.clone());
+        c.master_key_file = Some(key_file);
+        c.service = tessera::serve::ServiceSet::Authorizer;
+    })
+    .await;
+    let (a, grpc) = (h.account.clone(), authorizer.server.grpc_addr);
+    h.identity
+        .create_user(ipb::CreateUserRequest { account_id: a.clone(), user_name: "alice".into(), ..Default::default() })
+        .await
+        .unwrap();
+    let key = h
+        .identity
+        .create_access_key(ipb::CreateAccessKeyRequest { account_id: a.clone(), user_name: Some("alice".into()) })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_key
+        .unwrap();
+    let alice = || Some(c::EntityRef { kind: c::EntityKind::User.into(), name: "alice".into() });
+    let put = ppb::PutInlinePolicyRequest {
+        account_id: a.clone(),
+        entity: alice(),
+        policy_name: "p".into(),
+        policy_document: ALLOW.into(),
+    };
+    h.policy.put_inline_policy(put).await.unwrap();
+    let bearer = format!("{}:{}", key.access_key_id, key.secret_access_key);
+    assert_eq!(ask(grpc, &bearer).await.unwrap(), pb::Outcome::Allowed);
+
+    // Redis goes away: every answer is the cached one or an error, never a hang or a crash.
+    redis.stop();
+    for _ in 0..5 {
+        let answer = tokio::time::timeout(Duration::from_secs(30), ask(grpc, &bearer)).await.expect("a call hung");
+        assert!(matches!(answer, Ok(pb::Outcome::Allowed) | Err(_)), "{answer:?}");
+    }
+
+    // Redis comes back with its data: decisions resume, and changes propagate again.
+    let _redis = Redis::start(data.path(), port);
+    until(grpc, &bearer, pb::Outcome::Allowed, Duration::from_secs(15), "after the restart").await;
+    let delete = ppb::DeleteInlinePolicyRequest { account_id: a.clone(), entity: alice(), policy_name: "p".into() };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while let Err(status) = h.policy.delete_inline_policy(delete.clone()).await {
+        assert!(Instant::now() < deadline, "the store never came back for writes: {status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    until(grpc, &bearer, pb::Outcome::ImplicitDeny, Duration::from_secs(1), "a change after the restart").await;
+}
