@@ -12,9 +12,9 @@
 //! ```
 //!
 //! [`OPERATIONS`] is the action → resource type → condition keys table of AWS's service
-//! authorization reference for every IAM and STS action Tessera serves, in one place; the keys an
-//! action lists are exactly the request keys [`authorize`] puts in the context for it, and a test
-//! checks the table against the served actions and the gRPC methods.
+//! authorization reference for every IAM and STS action Tessera knows, generated from the one
+//! action table ([`crate::actions`]); the keys an action lists are exactly the request keys
+//! [`authorize`] puts in the context for it, and tests check the table's keys and the gRPC methods.
 
 use tessera_arn::{Arn, IamEntity};
 use tessera_identity::{Account, Error, Identity, PageRequest, Taggable};
@@ -26,194 +26,14 @@ use tessera_store::Store;
 use tessera_store::iam::{EntityKind, Tag};
 use tessera_sts::{CallerKind, CallerPrincipal, Sts};
 
-/// The resource types of AWS's reference that Tessera's actions act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ResourceType {
-    User,
-    Group,
-    Role,
-    Policy,
-    OidcProvider,
-    Mfa,
-    FederatedUser,
-    /// No resource type: the action is authorized on `*`.
-    Any,
-}
+#[cfg(test)]
+pub(crate) use crate::actions::{OPERATIONS, ResourceType};
+pub(crate) use crate::actions::{Operation, operation};
 
-impl ResourceType {
-    /// The condition keys the resource type brings (its tags, for the taggable ones).
-    pub(crate) fn keys(self) -> &'static [&'static str] {
-        match self {
-            Self::User | Self::Role | Self::Policy | Self::OidcProvider | Self::Mfa => {
-                &["aws:ResourceTag/${TagKey}", "iam:ResourceTag/${TagKey}"]
-            }
-            Self::Group | Self::FederatedUser | Self::Any => &[],
-        }
-    }
-}
-
-/// One row of the table: an action, the resource type it is authorized on, and the condition
-/// keys the action itself supports (besides the global `aws:*` keys of the caller).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Operation {
-    pub(crate) action: &'static str,
-    pub(crate) resource: ResourceType,
-    pub(crate) keys: &'static [&'static str],
-}
-
-const POLICY_ARN: &str = "iam:PolicyARN";
-const BOUNDARY: &str = "iam:PermissionsBoundary";
-const REQUEST_TAG: &str = "aws:RequestTag/${TagKey}";
-const TAG_KEYS: &str = "aws:TagKeys";
-const CREATE_TAGGED: &[&str] = &[REQUEST_TAG, TAG_KEYS];
-const CREATE_BOUNDED: &[&str] = &[BOUNDARY, REQUEST_TAG, TAG_KEYS];
-const ATTACH_BOUNDED: &[&str] = &[BOUNDARY, POLICY_ARN];
-const ATTACH: &[&str] = &[POLICY_ARN];
-const BOUNDED: &[&str] = &[BOUNDARY];
-const UNTAG: &[&str] = &[TAG_KEYS];
-/// Keys the token service fills itself while it evaluates the trust policy.
-const ASSUME_ROLE: &[&str] =
-    &[REQUEST_TAG, TAG_KEYS, "sts:ExternalId", "sts:RoleSessionName", "sts:SourceIdentity", "sts:TransitiveTagKeys"];
-
-macro_rules! operations {
-    ($($action:literal $resource:ident $keys:expr;)*) => {
-        /// AWS's service authorization reference for IAM and STS, for the actions Tessera serves.
-        pub(crate) const OPERATIONS: &[Operation] = &[
-            $(Operation { action: $action, resource: ResourceType::$resource, keys: $keys },)*
-        ];
-    };
-}
-
-operations! {
-    // Users, groups, roles.
-    "iam:CreateUser" User CREATE_BOUNDED;
-    "iam:GetUser" User &[];
-    "iam:ListUsers" Any &[];
-    "iam:UpdateUser" User &[];
-    "iam:DeleteUser" User &[];
-    "iam:CreateGroup" Group &[];
-    "iam:GetGroup" Group &[];
-    "iam:ListGroups" Any &[];
-    "iam:UpdateGroup" Group &[];
-    "iam:DeleteGroup" Group &[];
-    "iam:AddUserToGroup" Group &[];
-    "iam:RemoveUserFromGroup" Group &[];
-    "iam:ListGroupsForUser" User &[];
-    "iam:CreateRole" Role CREATE_BOUNDED;
-    "iam:GetRole" Role &[];
-    "iam:ListRoles" Any &[];
-    "iam:UpdateRole" Role &[];
-    "iam:UpdateRoleDescription" Role &[];
-    "iam:UpdateAssumeRolePolicy" Role &[];
-    "iam:DeleteRole" Role &[];
-    // Tags.
-    "iam:TagUser" User CREATE_TAGGED;
-    "iam:UntagUser" User UNTAG;
-    "iam:ListUserTags" User &[];
-    "iam:TagRole" Role CREATE_TAGGED;
-    "iam:UntagRole" Role UNTAG;
-    "iam:ListRoleTags" Role &[];
-    "iam:TagPolicy" Policy CREATE_TAGGED;
-    "iam:UntagPolicy" Policy UNTAG;
-    "iam:ListPolicyTags" Policy &[];
-    "iam:TagOpenIDConnectProvider" OidcProvider CREATE_TAGGED;
-    "iam:UntagOpenIDConnectProvider" OidcProvider UNTAG;
-    "iam:ListOpenIDConnectProviderTags" OidcProvider &[];
-    "iam:TagMFADevice" Mfa CREATE_TAGGED;
-    "iam:UntagMFADevice" Mfa UNTAG;
-    "iam:ListMFADeviceTags" Mfa &[];
-    // Permissions boundaries.
-    "iam:PutUserPermissionsBoundary" User BOUNDED;
-    "iam:DeleteUserPermissionsBoundary" User BOUNDED;
-    "iam:PutRolePermissionsBoundary" Role BOUNDED;
-    "iam:DeleteRolePermissionsBoundary" Role BOUNDED;
-    // Managed policies and attachments.
-    "iam:CreatePolicy" Policy CREATE_TAGGED;
-    "iam:GetPolicy" Policy &[];
-    "iam:ListPolicies" Any &[];
-    "iam:DeletePolicy" Policy &[];
-    "iam:CreatePolicyVersion" Policy &[];
-    "iam:GetPolicyVersion" Policy &[];
-    "iam:ListPolicyVersions" Policy &[];
-    "iam:DeletePolicyVersion" Policy &[];
-    "iam:SetDefaultPolicyVersion" Policy &[];
-    "iam:ListEntitiesForPolicy" Policy &[];
-    "iam:AttachUserPolicy" User ATTACH_BOUNDED;
-    "iam:DetachUserPolicy" User ATTACH_BOUNDED;
-    "iam:ListAttachedUserPolicies" User &[];
-    "iam:AttachGroupPolicy" Group ATTACH;
-    "iam:DetachGroupPolicy" Group ATTACH;
-    "iam:ListAttachedGroupPolicies" Group &[];
-    "iam:AttachRolePolicy" Role ATTACH_BOUNDED;
-    "iam:DetachRolePolicy" Role ATTACH_BOUNDED;
-    "iam:ListAttachedRolePolicies" Role &[];
-    // Inline policies.
-    "iam:PutUserPolicy" User BOUNDED;
-    "iam:GetUserPolicy" User &[];
-    "iam:DeleteUserPolicy" User BOUNDED;
-    "iam:ListUserPolicies" User &[];
-    "iam:PutGroupPolicy" Group &[];
-    "iam:GetGroupPolicy" Group &[];
-    "iam:DeleteGroupPolicy" Group &[];
-    "iam:ListGroupPolicies" Group &[];
-    "iam:PutRolePolicy" Role BOUNDED;
-    "iam:GetRolePolicy" Role &[];
-    "iam:DeleteRolePolicy" Role BOUNDED;
-    "iam:ListRolePolicies" Role &[];
-    "iam:SimulateCustomPolicy" Any &[];
-    "iam:SimulatePrincipalPolicy" User &[];
-    // Access keys, passwords, MFA.
-    "iam:CreateAccessKey" User &[];
-    "iam:ListAccessKeys" User &[];
-    "iam:UpdateAccessKey" User &[];
-    "iam:DeleteAccessKey" User &[];
-    "iam:GetAccessKeyLastUsed" User &[];
-    "iam:CreateLoginProfile" User &[];
-    "iam:GetLoginProfile" User &[];
-    "iam:UpdateLoginProfile" User &[];
-    "iam:DeleteLoginProfile" User &[];
-    "iam:ChangePassword" User &[];
-    "iam:UpdateAccountPasswordPolicy" Any &[];
-    "iam:GetAccountPasswordPolicy" Any &[];
-    "iam:DeleteAccountPasswordPolicy" Any &[];
-    "iam:CreateVirtualMFADevice" Mfa CREATE_TAGGED;
-    "iam:EnableMFADevice" User &[];
-    "iam:ResyncMFADevice" User &[];
-    "iam:DeactivateMFADevice" User &[];
-    "iam:DeleteVirtualMFADevice" Mfa &[];
-    "iam:ListMFADevices" User &[];
-    "iam:ListVirtualMFADevices" Any &[];
-    // OIDC providers.
-    "iam:CreateOpenIDConnectProvider" OidcProvider CREATE_TAGGED;
-    "iam:GetOpenIDConnectProvider" OidcProvider &[];
-    "iam:ListOpenIDConnectProviders" Any &[];
-    "iam:DeleteOpenIDConnectProvider" OidcProvider &[];
-    "iam:AddClientIDToOpenIDConnectProvider" OidcProvider &[];
-    "iam:RemoveClientIDFromOpenIDConnectProvider" OidcProvider &[];
-    "iam:UpdateOpenIDConnectProviderThumbprint" OidcProvider &[];
-    // The account.
-    "iam:GetAccountSummary" Any &[];
-    "iam:GetAccountAuthorizationDetails" Any &[];
-    "iam:GenerateCredentialReport" Any &[];
-    "iam:GetCredentialReport" Any &[];
-    // STS. The AssumeRole family is decided by the token service's trust evaluation, which
-    // fills its own keys (and the role's tags); the gateway authorizes the rest.
-    "sts:AssumeRole" Role ASSUME_ROLE;
-    "sts:AssumeRoleWithWebIdentity" Role ASSUME_ROLE;
-    "sts:TagSession" Role &[REQUEST_TAG, TAG_KEYS, "sts:TransitiveTagKeys"];
-    "sts:SetSourceIdentity" Role &["sts:SourceIdentity"];
-    "sts:GetFederationToken" FederatedUser CREATE_TAGGED;
-    "sts:GetSessionToken" Any &[];
-    "sts:GetCallerIdentity" Any &[];
-    "sts:GetAccessKeyInfo" Any &[];
-    "sts:DecodeAuthorizationMessage" Any &[];
-    "sts:GetWebIdentityToken" Any &[];
-}
-
-/// The row of `action` (`iam:CreateUser`), if Tessera serves it.
-pub(crate) fn operation(action: &str) -> Option<&'static Operation> {
-    OPERATIONS.iter().find(|op| op.action == action)
-}
+pub(crate) const POLICY_ARN: &str = "iam:PolicyARN";
+pub(crate) const BOUNDARY: &str = "iam:PermissionsBoundary";
+pub(crate) const REQUEST_TAG: &str = "aws:RequestTag/${TagKey}";
+pub(crate) const TAG_KEYS: &str = "aws:TagKeys";
 
 /// What a request carries that the context keys of its action come from.
 #[derive(Debug, Clone, Default)]
@@ -293,7 +113,9 @@ pub(crate) async fn entity_arn<S: Store>(
 /// MFA was used (else `InvalidClientTokenId`, as AWS answers), and of STS only AssumeRole and
 /// GetCallerIdentity. The same for the account root's sessions.
 pub(crate) fn session_may_call(caller: &CallerPrincipal, action: &str) -> Result<(), Error> {
-    let CallerKind::Session(claims) = &caller.kind else { return Ok(()) };
+    let CallerKind::Session(claims) = &caller.kind else {
+        return Ok(());
+    };
     use tessera_credentials::SessionKind;
     let (service, name) = action.split_once(':').unwrap_or(("", action));
     if service == "iam" {
@@ -339,7 +161,9 @@ struct Target {
 /// Reads the target of `resource` in the caller's account (nothing for `*`, other accounts, or
 /// resources that do not exist yet).
 async fn target<S: Store>(identity: &Identity<S>, account: &Account, resource: &str) -> Target {
-    let Ok(arn) = Arn::parse(resource) else { return Target::default() };
+    let Ok(arn) = Arn::parse(resource) else {
+        return Target::default();
+    };
     if arn.account != account.id() {
         return Target::default();
     }
@@ -534,7 +358,9 @@ fn denial(caller: &CallerPrincipal, judged: &Judged) -> Error {
             "with an explicit deny in a session policy".to_owned()
         }
         Some((Outcome::ExplicitDeny, ..)) => "with an explicit deny in an identity-based policy".to_owned(),
-        Some((_, _, Reason::NoBoundaryAllow)) => format!("because no permissions boundary allows the {action} action"),
+        Some((_, _, Reason::NoBoundaryAllow)) => {
+            format!("because no permissions boundary allows the {action} action")
+        }
         Some((_, _, Reason::NoSessionAllow | Reason::NoSessionPolicy)) => {
             format!("because no session policy allows the {action} action")
         }
@@ -624,12 +450,16 @@ mod tests {
     /// Every action the HTTP endpoint serves has its row.
     #[test]
     fn every_served_action_is_in_the_table() {
-        let served = crate::iam::actions()
-            .map(|a| format!("iam:{a}"))
-            .chain(crate::sts::ACTIONS.iter().map(|a| format!("sts:{a}")));
+        let served = crate::actions::Action::ALL.iter().filter(|a| a.is_served());
         for action in served {
-            assert!(operation(&action).is_some(), "{action} is served but not in OPERATIONS");
+            let qualified = format!("{}:{}", action.prefix(), action.name());
+            assert!(operation(&qualified).is_some(), "{qualified} is served but not in OPERATIONS");
         }
+        assert!(served_count() > 100, "{}", served_count());
+    }
+
+    fn served_count() -> usize {
+        crate::actions::Action::ALL.iter().filter(|a| a.is_served()).count()
     }
 
     /// The delegation guardrails of AWS's documentation: the policy and boundary keys on the

@@ -1,5 +1,5 @@
 //! What an action handler works with: the caller, the decoded parameters, the response builder,
-//! and authorization of the action on a resource, in one place so handlers stay short.
+//! and what authorizing the action on a resource asks, in one place so handlers stay short.
 
 use tessera_arn::Arn;
 use tessera_awsapi::{Params, QueryError, Response};
@@ -9,7 +9,8 @@ use tessera_store::iam::Tag;
 use tessera_sts::{CallerKind, CallerPrincipal};
 
 use crate::Gateway;
-use crate::respond::{GatewayError, Service};
+use crate::actions::{Action, Service};
+use crate::respond::GatewayError;
 
 pub(crate) type Result<T, E = GatewayError> = std::result::Result<T, E>;
 
@@ -17,7 +18,7 @@ pub(crate) type Result<T, E = GatewayError> = std::result::Result<T, E>;
 pub(crate) struct Cx<'a, S> {
     pub(crate) gateway: &'a Gateway<S>,
     pub(crate) caller: CallerPrincipal,
-    pub(crate) action: String,
+    pub(crate) action: Action,
     pub(crate) service: Service,
     pub(crate) request_id: &'a str,
     pub(crate) params: &'a Params,
@@ -34,12 +35,12 @@ impl<S: Store> Cx<'_, S> {
 
     /// A response builder for this action.
     pub(crate) fn response(&self) -> Response {
-        Response::new(&self.action, self.service.namespace())
+        Response::new(self.action.name(), self.service.namespace())
     }
 
     /// The response of an action that returns nothing.
     pub(crate) fn empty(&self) -> String {
-        tessera_awsapi::empty_response(&self.action, self.service.namespace(), self.request_id)
+        tessera_awsapi::empty_response(self.action.name(), self.service.namespace(), self.request_id)
     }
 
     pub(crate) fn required(&self, name: &str) -> Result<String> {
@@ -66,12 +67,6 @@ impl<S: Store> Cx<'_, S> {
         tags_of(self.params)
     }
 
-    /// A user's, group's or role's ARN for authorization: the stored one when it exists (it has
-    /// the path), else built from the request's `Path` (`/` when none).
-    pub(crate) async fn entity_arn(&self, kind: tessera_store::iam::EntityKind, name: &str) -> String {
-        crate::authz::entity_arn(&self.gateway.identity, self.account(), kind, name, self.get("Path").as_deref()).await
-    }
-
     /// The calling IAM user's name, for parameters that default to the caller.
     pub(crate) fn caller_user(&self) -> Option<String> {
         match &self.caller.kind {
@@ -93,27 +88,21 @@ impl<S: Store> Cx<'_, S> {
         Arn::iam("aws", self.account().id(), &entity(kind, path, name)).to_string()
     }
 
-    /// Authorizes this request's action on `resource` ([`crate::authz::authorize`], the path
-    /// the gRPC gate shares), with the context keys its action supports taken from the request's
-    /// parameters (`PolicyArn`, `PermissionsBoundary`, `Tags`, `TagKeys`).
-    pub(crate) async fn authorize(&self, resource: &str) -> Result<()> {
-        self.authorize_ask(&self.ask(resource)).await
-    }
-
-    /// Authorizes what [`Cx::ask`] made and a handler completed (a rename's new ARN, ...).
+    /// Authorizes what [`Cx::ask`] made and [`Action::authorize`] completed (a rename's new ARN,
+    /// ...) through [`crate::authz::authorize`], the path the gRPC gate shares.
     pub(crate) async fn authorize_ask(&self, ask: &crate::authz::Ask) -> Result<()> {
         Ok(crate::authz::authorize(&self.gateway.sts, &self.caller, ask, self.now).await?)
     }
 
     /// What this request asks of `resource`, with the inputs its action's keys come from.
     pub(crate) fn ask(&self, resource: &str) -> crate::authz::Ask {
-        let action = format!("{}:{}", self.service.prefix(), self.action);
+        let action = self.action.qualified().to_owned();
         self.trail.note(|e| e.resource = Some(resource.to_owned()));
         let inputs = crate::authz::Inputs {
             policy_arn: self.get("PolicyArn"),
             boundary: self.get("PermissionsBoundary").filter(|b| !b.is_empty()),
             tags: self.tags(),
-            tag_keys: if self.action.starts_with("Untag") {
+            tag_keys: if self.action.name().starts_with("Untag") {
                 self.params.list("TagKeys").into_iter().map(str::to_owned).collect()
             } else {
                 Vec::new()

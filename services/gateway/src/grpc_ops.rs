@@ -15,6 +15,7 @@ use tessera_proto::{ErrorCode, ServiceError};
 use tessera_store::Store;
 use tessera_store::iam::{EntityKind, Tag};
 
+use crate::actions::Action;
 use crate::authz::{Ask, Inputs, entity_arn, renamed_arn};
 
 /// Who is asking, as far as the mapping needs it.
@@ -37,13 +38,22 @@ fn tags(tags: &[c::Tag]) -> Vec<Tag> {
     tags.iter().map(|t| Tag { key: t.key.clone(), value: t.value.clone() }).collect()
 }
 
-fn kind(entity: Option<&c::EntityRef>) -> Result<(EntityKind, &str, &'static str), ServiceError> {
+fn kind(entity: Option<&c::EntityRef>) -> Result<(EntityKind, &str), ServiceError> {
     let entity = entity.ok_or_else(|| ServiceError::new(ErrorCode::InvalidInput, "`entity` is required."))?;
     match entity.kind() {
-        c::EntityKind::User => Ok((EntityKind::User, &entity.name, "User")),
-        c::EntityKind::Group => Ok((EntityKind::Group, &entity.name, "Group")),
-        c::EntityKind::Role => Ok((EntityKind::Role, &entity.name, "Role")),
+        c::EntityKind::User => Ok((EntityKind::User, &entity.name)),
+        c::EntityKind::Group => Ok((EntityKind::Group, &entity.name)),
+        c::EntityKind::Role => Ok((EntityKind::Role, &entity.name)),
         c::EntityKind::Unspecified => Err(ServiceError::new(ErrorCode::InvalidInput, "`entity.kind` is required.")),
+    }
+}
+
+/// The action of `[user, group, role]` for an entity of `kind`.
+fn per_kind(kind: EntityKind, [user, group, role]: [Action; 3]) -> Action {
+    match kind {
+        EntityKind::User => user,
+        EntityKind::Group => group,
+        EntityKind::Role => role,
     }
 }
 
@@ -81,14 +91,23 @@ impl<S: Store> Asker<'_, S> {
         }
     }
 
-    async fn taggable(&self, resource: Option<&c::TaggableRef>) -> Result<(&'static str, String), ServiceError> {
+    /// The `[Tag*, Untag*, List*Tags]` actions of a taggable resource, and its ARN.
+    async fn taggable(&self, resource: Option<&c::TaggableRef>) -> Result<([Action; 3], String), ServiceError> {
+        use Action as A;
         let resource = resource.ok_or_else(|| ServiceError::new(ErrorCode::InvalidInput, "`resource` is required."))?;
         Ok(match resource.kind() {
-            c::TaggableKind::User => ("User", self.user(&resource.id).await),
-            c::TaggableKind::Role => ("Role", self.entity(EntityKind::Role, &resource.id, None).await),
-            c::TaggableKind::Policy => ("Policy", resource.id.clone()),
-            c::TaggableKind::OpenIdConnectProvider => ("OpenIDConnectProvider", resource.id.clone()),
-            c::TaggableKind::MfaDevice => ("MFADevice", resource.id.clone()),
+            c::TaggableKind::User => ([A::TagUser, A::UntagUser, A::ListUserTags], self.user(&resource.id).await),
+            c::TaggableKind::Role => {
+                ([A::TagRole, A::UntagRole, A::ListRoleTags], self.entity(EntityKind::Role, &resource.id, None).await)
+            }
+            c::TaggableKind::Policy => ([A::TagPolicy, A::UntagPolicy, A::ListPolicyTags], resource.id.clone()),
+            c::TaggableKind::OpenIdConnectProvider => (
+                [A::TagOpenIDConnectProvider, A::UntagOpenIDConnectProvider, A::ListOpenIDConnectProviderTags],
+                resource.id.clone(),
+            ),
+            c::TaggableKind::MfaDevice => {
+                ([A::TagMFADevice, A::UntagMFADevice, A::ListMFADeviceTags], resource.id.clone())
+            }
             c::TaggableKind::Unspecified => {
                 return Err(ServiceError::new(ErrorCode::InvalidInput, "`resource.kind` is required."));
             }
@@ -99,8 +118,8 @@ impl<S: Store> Asker<'_, S> {
     /// `None` for a method this table does not know (the gate then fails closed).
     pub(crate) async fn ask(&self, method: &str, message: &[u8]) -> Result<Option<Ask>, ServiceError> {
         let Some((service, name)) = method.strip_prefix('/').and_then(|m| m.split_once('/')) else { return Ok(None) };
-        let ask = |action: &str, resource: String, inputs: Inputs| Ask {
-            action: action.to_owned(),
+        let ask = |action: Action, resource: String, inputs: Inputs| Ask {
+            action: action.qualified().to_owned(),
             resource,
             inputs,
             change_own_password: false,
@@ -109,91 +128,98 @@ impl<S: Store> Asker<'_, S> {
         let none = Inputs::default;
         let out = match (service, name) {
             ("tessera.identity.v1.IdentityService", name) => match name {
-                "GetAccountSummary" => ask("iam:GetAccountSummary", "*".into(), none()),
+                "GetAccountSummary" => ask(Action::GetAccountSummary, "*".into(), none()),
                 "CreateUser" => {
                     let m: pb::CreateUserRequest = decode(message)?;
                     let arn = self.entity(EntityKind::User, &m.user_name, m.path.as_deref()).await;
                     let inputs = Inputs { boundary: m.permissions_boundary, tags: tags(&m.tags), ..none() };
-                    ask("iam:CreateUser", arn, inputs)
+                    ask(Action::CreateUser, arn, inputs)
                 }
                 "GetUser" => {
                     let m: pb::GetUserRequest = decode(message)?;
-                    ask("iam:GetUser", self.user_or_caller(m.user_name.as_deref()).await?, none())
+                    ask(Action::GetUser, self.user_or_caller(m.user_name.as_deref()).await?, none())
                 }
-                "ListUsers" => ask("iam:ListUsers", self.all("user"), none()),
+                "ListUsers" => ask(Action::ListUsers, self.all("user"), none()),
                 "UpdateUser" => {
                     let m: pb::UpdateUserRequest = decode(message)?;
                     let arn = self.user(&m.user_name).await;
                     let also = renamed_arn(&arn, m.new_path.as_deref(), m.new_user_name.as_deref());
-                    Ask { also: also.into_iter().collect(), ..ask("iam:UpdateUser", arn, none()) }
+                    Ask { also: also.into_iter().collect(), ..ask(Action::UpdateUser, arn, none()) }
                 }
                 "DeleteUser" => {
                     let m: pb::DeleteUserRequest = decode(message)?;
-                    ask("iam:DeleteUser", self.user(&m.user_name).await, none())
+                    ask(Action::DeleteUser, self.user(&m.user_name).await, none())
                 }
                 "CreateGroup" => {
                     let m: pb::CreateGroupRequest = decode(message)?;
                     ask(
-                        "iam:CreateGroup",
+                        Action::CreateGroup,
                         self.entity(EntityKind::Group, &m.group_name, m.path.as_deref()).await,
                         none(),
                     )
                 }
                 "GetGroup" | "DeleteGroup" => {
-                    let group = match name {
-                        "GetGroup" => decode::<pb::GetGroupRequest>(message)?.group_name,
-                        _ => decode::<pb::DeleteGroupRequest>(message)?.group_name,
+                    let (action, group) = match name {
+                        "GetGroup" => (Action::GetGroup, decode::<pb::GetGroupRequest>(message)?.group_name),
+                        _ => (Action::DeleteGroup, decode::<pb::DeleteGroupRequest>(message)?.group_name),
                     };
-                    ask(&format!("iam:{name}"), self.entity(EntityKind::Group, &group, None).await, none())
+                    ask(action, self.entity(EntityKind::Group, &group, None).await, none())
                 }
                 "UpdateGroup" => {
                     let m: pb::UpdateGroupRequest = decode(message)?;
                     let arn = self.entity(EntityKind::Group, &m.group_name, None).await;
                     let also = renamed_arn(&arn, m.new_path.as_deref(), m.new_group_name.as_deref());
-                    Ask { also: also.into_iter().collect(), ..ask("iam:UpdateGroup", arn, none()) }
+                    Ask { also: also.into_iter().collect(), ..ask(Action::UpdateGroup, arn, none()) }
                 }
-                "ListGroups" => ask("iam:ListGroups", self.all("group"), none()),
+                "ListGroups" => ask(Action::ListGroups, self.all("group"), none()),
                 "AddUserToGroup" | "RemoveUserFromGroup" => {
-                    let group = match name {
-                        "AddUserToGroup" => decode::<pb::AddUserToGroupRequest>(message)?.group_name,
-                        _ => decode::<pb::RemoveUserFromGroupRequest>(message)?.group_name,
+                    let (action, group) = match name {
+                        "AddUserToGroup" => {
+                            (Action::AddUserToGroup, decode::<pb::AddUserToGroupRequest>(message)?.group_name)
+                        }
+                        _ => {
+                            (Action::RemoveUserFromGroup, decode::<pb::RemoveUserFromGroupRequest>(message)?.group_name)
+                        }
                     };
-                    ask(&format!("iam:{name}"), self.entity(EntityKind::Group, &group, None).await, none())
+                    ask(action, self.entity(EntityKind::Group, &group, None).await, none())
                 }
                 "ListGroupsForUser" => {
                     let m: pb::ListGroupsForUserRequest = decode(message)?;
-                    ask("iam:ListGroupsForUser", self.user(&m.user_name).await, none())
+                    ask(Action::ListGroupsForUser, self.user(&m.user_name).await, none())
                 }
                 "CreateRole" => {
                     let m: pb::CreateRoleRequest = decode(message)?;
                     let arn = self.entity(EntityKind::Role, &m.role_name, m.path.as_deref()).await;
                     let inputs = Inputs { boundary: m.permissions_boundary, tags: tags(&m.tags), ..none() };
-                    ask("iam:CreateRole", arn, inputs)
+                    ask(Action::CreateRole, arn, inputs)
                 }
                 "GetRole" | "UpdateRole" | "UpdateAssumeRolePolicy" | "DeleteRole" => {
-                    let role = match name {
-                        "GetRole" => decode::<pb::GetRoleRequest>(message)?.role_name,
-                        "UpdateRole" => decode::<pb::UpdateRoleRequest>(message)?.role_name,
-                        "UpdateAssumeRolePolicy" => decode::<pb::UpdateAssumeRolePolicyRequest>(message)?.role_name,
-                        _ => decode::<pb::DeleteRoleRequest>(message)?.role_name,
+                    let (action, role) = match name {
+                        "GetRole" => (Action::GetRole, decode::<pb::GetRoleRequest>(message)?.role_name),
+                        "UpdateRole" => (Action::UpdateRole, decode::<pb::UpdateRoleRequest>(message)?.role_name),
+                        "UpdateAssumeRolePolicy" => (
+                            Action::UpdateAssumeRolePolicy,
+                            decode::<pb::UpdateAssumeRolePolicyRequest>(message)?.role_name,
+                        ),
+                        _ => (Action::DeleteRole, decode::<pb::DeleteRoleRequest>(message)?.role_name),
                     };
-                    ask(&format!("iam:{name}"), self.entity(EntityKind::Role, &role, None).await, none())
+                    ask(action, self.entity(EntityKind::Role, &role, None).await, none())
                 }
-                "ListRoles" => ask("iam:ListRoles", self.all("role"), none()),
+                "ListRoles" => ask(Action::ListRoles, self.all("role"), none()),
                 "TagResource" => {
                     let m: pb::TagResourceRequest = decode(message)?;
-                    let (noun, arn) = self.taggable(m.resource.as_ref()).await?;
-                    ask(&format!("iam:Tag{noun}"), arn, Inputs { tags: tags(&m.tags), ..none() })
+                    let ([tag, _, _], arn) = self.taggable(m.resource.as_ref()).await?;
+                    ask(tag, arn, Inputs { tags: tags(&m.tags), ..none() })
                 }
                 "UntagResource" => {
                     let m: pb::UntagResourceRequest = decode(message)?;
-                    let (noun, arn) = self.taggable(m.resource.as_ref()).await?;
-                    ask(&format!("iam:Untag{noun}"), arn, Inputs { tag_keys: m.tag_keys, ..none() })
+                    let ([_, untag, _], arn) = self.taggable(m.resource.as_ref()).await?;
+                    ask(untag, arn, Inputs { tag_keys: m.tag_keys, ..none() })
                 }
                 "ListResourceTags" => {
                     let m: pb::ListResourceTagsRequest = decode(message)?;
-                    let (noun, arn) = self.taggable(m.resource.as_ref()).await?;
-                    ask(&format!("iam:List{noun}Tags"), arn, none())
+                    let ([_, _, list], arn) = self.taggable(m.resource.as_ref()).await?;
+                    ask(list, arn, none())
                 }
                 "PutPermissionsBoundary" | "DeletePermissionsBoundary" => {
                     let (entity, boundary) = match name {
@@ -203,25 +229,36 @@ impl<S: Store> Asker<'_, S> {
                         }
                         _ => (decode::<pb::DeletePermissionsBoundaryRequest>(message)?.entity, None),
                     };
-                    let (kind, entity_name, noun) = kind(entity.as_ref())?;
-                    if kind == EntityKind::Group {
-                        return Err(ServiceError::new(
-                            ErrorCode::InvalidInput,
-                            "Permissions boundaries apply to users and roles only.",
-                        ));
-                    }
-                    let verb = if boundary.is_some() { "Put" } else { "Delete" };
+                    let (kind, entity_name) = kind(entity.as_ref())?;
+                    let action = match (kind, boundary.is_some()) {
+                        (EntityKind::User, true) => Action::PutUserPermissionsBoundary,
+                        (EntityKind::User, false) => Action::DeleteUserPermissionsBoundary,
+                        (EntityKind::Role, true) => Action::PutRolePermissionsBoundary,
+                        (EntityKind::Role, false) => Action::DeleteRolePermissionsBoundary,
+                        (EntityKind::Group, _) => {
+                            return Err(ServiceError::new(
+                                ErrorCode::InvalidInput,
+                                "Permissions boundaries apply to users and roles only.",
+                            ));
+                        }
+                    };
                     let arn = self.entity(kind, entity_name, None).await;
-                    ask(&format!("iam:{verb}{noun}PermissionsBoundary"), arn, Inputs { boundary, ..none() })
+                    ask(action, arn, Inputs { boundary, ..none() })
                 }
                 "CreateAccessKey" | "ListAccessKeys" | "UpdateAccessKey" | "DeleteAccessKey" => {
-                    let user = match name {
-                        "CreateAccessKey" => decode::<pb::CreateAccessKeyRequest>(message)?.user_name,
-                        "ListAccessKeys" => decode::<pb::ListAccessKeysRequest>(message)?.user_name,
-                        "UpdateAccessKey" => decode::<pb::UpdateAccessKeyRequest>(message)?.user_name,
-                        _ => decode::<pb::DeleteAccessKeyRequest>(message)?.user_name,
+                    let (action, user) = match name {
+                        "CreateAccessKey" => {
+                            (Action::CreateAccessKey, decode::<pb::CreateAccessKeyRequest>(message)?.user_name)
+                        }
+                        "ListAccessKeys" => {
+                            (Action::ListAccessKeys, decode::<pb::ListAccessKeysRequest>(message)?.user_name)
+                        }
+                        "UpdateAccessKey" => {
+                            (Action::UpdateAccessKey, decode::<pb::UpdateAccessKeyRequest>(message)?.user_name)
+                        }
+                        _ => (Action::DeleteAccessKey, decode::<pb::DeleteAccessKeyRequest>(message)?.user_name),
                     };
-                    ask(&format!("iam:{name}"), self.user_or_caller(user.as_deref()).await?, none())
+                    ask(action, self.user_or_caller(user.as_deref()).await?, none())
                 }
                 "GetAccessKeyLastUsed" => {
                     let m: pb::GetAccessKeyLastUsedRequest = decode(message)?;
@@ -230,95 +267,103 @@ impl<S: Store> Asker<'_, S> {
                         .get_access_key_last_used(self.account, &m.access_key_id)
                         .await
                         .map_err(|e| e.into_service_error())?;
-                    ask("iam:GetAccessKeyLastUsed", self.user(&used.user_name).await, none())
+                    ask(Action::GetAccessKeyLastUsed, self.user(&used.user_name).await, none())
                 }
                 "CreateLoginProfile" | "GetLoginProfile" | "UpdateLoginProfile" | "DeleteLoginProfile" => {
-                    let user = match name {
-                        "CreateLoginProfile" => decode::<pb::CreateLoginProfileRequest>(message)?.user_name,
-                        "GetLoginProfile" => decode::<pb::GetLoginProfileRequest>(message)?.user_name,
-                        "UpdateLoginProfile" => decode::<pb::UpdateLoginProfileRequest>(message)?.user_name,
-                        _ => decode::<pb::DeleteLoginProfileRequest>(message)?.user_name,
+                    let (action, user) = match name {
+                        "CreateLoginProfile" => {
+                            (Action::CreateLoginProfile, decode::<pb::CreateLoginProfileRequest>(message)?.user_name)
+                        }
+                        "GetLoginProfile" => {
+                            (Action::GetLoginProfile, decode::<pb::GetLoginProfileRequest>(message)?.user_name)
+                        }
+                        "UpdateLoginProfile" => {
+                            (Action::UpdateLoginProfile, decode::<pb::UpdateLoginProfileRequest>(message)?.user_name)
+                        }
+                        _ => (Action::DeleteLoginProfile, decode::<pb::DeleteLoginProfileRequest>(message)?.user_name),
                     };
-                    ask(&format!("iam:{name}"), self.user_or_caller(Some(&user)).await?, none())
+                    ask(action, self.user_or_caller(Some(&user)).await?, none())
                 }
                 "ChangePassword" => {
                     let m: pb::ChangePasswordRequest = decode(message)?;
                     let arn = self.user_or_caller(Some(&m.user_name)).await?;
                     let own = self.user.is_some_and(|own| own == m.user_name || m.user_name.is_empty());
-                    Ask { change_own_password: own, ..ask("iam:ChangePassword", arn, none()) }
+                    Ask { change_own_password: own, ..ask(Action::ChangePassword, arn, none()) }
                 }
-                "UpdateAccountPasswordPolicy" | "GetAccountPasswordPolicy" | "DeleteAccountPasswordPolicy" => {
-                    ask(&format!("iam:{name}"), "*".into(), none())
-                }
+                "UpdateAccountPasswordPolicy" => ask(Action::UpdateAccountPasswordPolicy, "*".into(), none()),
+                "GetAccountPasswordPolicy" => ask(Action::GetAccountPasswordPolicy, "*".into(), none()),
+                "DeleteAccountPasswordPolicy" => ask(Action::DeleteAccountPasswordPolicy, "*".into(), none()),
                 "CreateVirtualMfaDevice" => {
                     let m: pb::CreateVirtualMfaDeviceRequest = decode(message)?;
                     let path = m.path.filter(|p| !p.is_empty()).unwrap_or_else(|| "/".into());
                     let arn = self.arn(IamEntity::Mfa { path, name: m.virtual_mfa_device_name });
-                    ask("iam:CreateVirtualMFADevice", arn, Inputs { tags: tags(&m.tags), ..none() })
+                    ask(Action::CreateVirtualMFADevice, arn, Inputs { tags: tags(&m.tags), ..none() })
                 }
                 "EnableMfaDevice" | "ResyncMfaDevice" => {
-                    let user = match name {
-                        "EnableMfaDevice" => decode::<pb::EnableMfaDeviceRequest>(message)?.user_name,
-                        _ => decode::<pb::ResyncMfaDeviceRequest>(message)?.user_name,
+                    let (action, user) = match name {
+                        "EnableMfaDevice" => {
+                            (Action::EnableMFADevice, decode::<pb::EnableMfaDeviceRequest>(message)?.user_name)
+                        }
+                        _ => (Action::ResyncMFADevice, decode::<pb::ResyncMfaDeviceRequest>(message)?.user_name),
                     };
-                    let action = if name == "EnableMfaDevice" { "iam:EnableMFADevice" } else { "iam:ResyncMFADevice" };
                     ask(action, self.user(&user).await, none())
                 }
                 "DeactivateMfaDevice" => {
                     let m: pb::DeactivateMfaDeviceRequest = decode(message)?;
-                    ask("iam:DeactivateMFADevice", self.user_or_caller(m.user_name.as_deref()).await?, none())
+                    ask(Action::DeactivateMFADevice, self.user_or_caller(m.user_name.as_deref()).await?, none())
                 }
                 "DeleteVirtualMfaDevice" => {
                     let m: pb::DeleteVirtualMfaDeviceRequest = decode(message)?;
-                    ask("iam:DeleteVirtualMFADevice", m.serial_number, none())
+                    ask(Action::DeleteVirtualMFADevice, m.serial_number, none())
                 }
                 "ListMfaDevices" => {
                     let m: pb::ListMfaDevicesRequest = decode(message)?;
-                    ask("iam:ListMFADevices", self.user_or_caller(m.user_name.as_deref()).await?, none())
+                    ask(Action::ListMFADevices, self.user_or_caller(m.user_name.as_deref()).await?, none())
                 }
-                "ListVirtualMfaDevices" => ask("iam:ListVirtualMFADevices", "*".into(), none()),
+                "ListVirtualMfaDevices" => ask(Action::ListVirtualMFADevices, "*".into(), none()),
                 "CreateOpenIdConnectProvider" => {
                     let m: pb::CreateOpenIdConnectProviderRequest = decode(message)?;
                     let url = m.url.strip_prefix("https://").unwrap_or(&m.url).to_owned();
                     let arn = self.arn(IamEntity::OidcProvider { url });
-                    ask("iam:CreateOpenIDConnectProvider", arn, Inputs { tags: tags(&m.tags), ..none() })
+                    ask(Action::CreateOpenIDConnectProvider, arn, Inputs { tags: tags(&m.tags), ..none() })
                 }
                 "GetOpenIdConnectProvider"
                 | "DeleteOpenIdConnectProvider"
                 | "AddClientIdToOpenIdConnectProvider"
                 | "RemoveClientIdFromOpenIdConnectProvider"
                 | "UpdateOpenIdConnectProviderThumbprint" => {
-                    let arn = match name {
-                        "GetOpenIdConnectProvider" => {
-                            decode::<pb::GetOpenIdConnectProviderRequest>(message)?.open_id_connect_provider_arn
-                        }
-                        "DeleteOpenIdConnectProvider" => {
-                            decode::<pb::DeleteOpenIdConnectProviderRequest>(message)?.open_id_connect_provider_arn
-                        }
-                        "AddClientIdToOpenIdConnectProvider" => {
-                            decode::<pb::AddClientIdToOpenIdConnectProviderRequest>(message)?
-                                .open_id_connect_provider_arn
-                        }
-                        "RemoveClientIdFromOpenIdConnectProvider" => {
-                            decode::<pb::RemoveClientIdFromOpenIdConnectProviderRequest>(message)?
-                                .open_id_connect_provider_arn
-                        }
-                        _ => {
-                            decode::<pb::UpdateOpenIdConnectProviderThumbprintRequest>(message)?
-                                .open_id_connect_provider_arn
-                        }
-                    };
                     // AWS spells these `OpenIDConnect` and `ClientID`.
-                    let action = format!(
-                        "iam:{}",
-                        name.replace("OpenIdConnect", "OpenIDConnect").replace("ClientId", "ClientID")
-                    );
-                    ask(&action, arn, none())
+                    let (action, arn) = match name {
+                        "GetOpenIdConnectProvider" => (
+                            Action::GetOpenIDConnectProvider,
+                            decode::<pb::GetOpenIdConnectProviderRequest>(message)?.open_id_connect_provider_arn,
+                        ),
+                        "DeleteOpenIdConnectProvider" => (
+                            Action::DeleteOpenIDConnectProvider,
+                            decode::<pb::DeleteOpenIdConnectProviderRequest>(message)?.open_id_connect_provider_arn,
+                        ),
+                        "AddClientIdToOpenIdConnectProvider" => (
+                            Action::AddClientIDToOpenIDConnectProvider,
+                            decode::<pb::AddClientIdToOpenIdConnectProviderRequest>(message)?
+                                .open_id_connect_provider_arn,
+                        ),
+                        "RemoveClientIdFromOpenIdConnectProvider" => (
+                            Action::RemoveClientIDFromOpenIDConnectProvider,
+                            decode::<pb::RemoveClientIdFromOpenIdConnectProviderRequest>(message)?
+                                .open_id_connect_provider_arn,
+                        ),
+                        _ => (
+                            Action::UpdateOpenIDConnectProviderThumbprint,
+                            decode::<pb::UpdateOpenIdConnectProviderThumbprintRequest>(message)?
+                                .open_id_connect_provider_arn,
+                        ),
+                    };
+                    ask(action, arn, none())
                 }
-                "ListOpenIdConnectProviders" => ask("iam:ListOpenIDConnectProviders", "*".into(), none()),
-                "GetAccountAuthorizationDetails" | "GenerateCredentialReport" | "GetCredentialReport" => {
-                    ask(&format!("iam:{name}"), "*".into(), none())
-                }
+                "ListOpenIdConnectProviders" => ask(Action::ListOpenIDConnectProviders, "*".into(), none()),
+                "GetAccountAuthorizationDetails" => ask(Action::GetAccountAuthorizationDetails, "*".into(), none()),
+                "GenerateCredentialReport" => ask(Action::GenerateCredentialReport, "*".into(), none()),
+                "GetCredentialReport" => ask(Action::GetCredentialReport, "*".into(), none()),
                 _ => return Ok(None),
             },
             ("tessera.policy.v1.PolicyService", name) => match name {
@@ -326,9 +371,9 @@ impl<S: Store> Asker<'_, S> {
                     let m: ppb::CreatePolicyRequest = decode(message)?;
                     let path = m.path.filter(|p| !p.is_empty()).unwrap_or_else(|| "/".into());
                     let arn = self.arn(IamEntity::Policy { path, name: m.policy_name });
-                    ask("iam:CreatePolicy", arn, Inputs { tags: tags(&m.tags), ..none() })
+                    ask(Action::CreatePolicy, arn, Inputs { tags: tags(&m.tags), ..none() })
                 }
-                "ListPolicies" => ask("iam:ListPolicies", self.all("policy"), none()),
+                "ListPolicies" => ask(Action::ListPolicies, self.all("policy"), none()),
                 "GetPolicy"
                 | "DeletePolicy"
                 | "CreatePolicyVersion"
@@ -337,17 +382,35 @@ impl<S: Store> Asker<'_, S> {
                 | "DeletePolicyVersion"
                 | "SetDefaultPolicyVersion"
                 | "ListEntitiesForPolicy" => {
-                    let arn = match name {
-                        "GetPolicy" => decode::<ppb::GetPolicyRequest>(message)?.policy_arn,
-                        "DeletePolicy" => decode::<ppb::DeletePolicyRequest>(message)?.policy_arn,
-                        "CreatePolicyVersion" => decode::<ppb::CreatePolicyVersionRequest>(message)?.policy_arn,
-                        "GetPolicyVersion" => decode::<ppb::GetPolicyVersionRequest>(message)?.policy_arn,
-                        "ListPolicyVersions" => decode::<ppb::ListPolicyVersionsRequest>(message)?.policy_arn,
-                        "DeletePolicyVersion" => decode::<ppb::DeletePolicyVersionRequest>(message)?.policy_arn,
-                        "SetDefaultPolicyVersion" => decode::<ppb::SetDefaultPolicyVersionRequest>(message)?.policy_arn,
-                        _ => decode::<ppb::ListEntitiesForPolicyRequest>(message)?.policy_arn,
+                    let (action, arn) = match name {
+                        "GetPolicy" => (Action::GetPolicy, decode::<ppb::GetPolicyRequest>(message)?.policy_arn),
+                        "DeletePolicy" => {
+                            (Action::DeletePolicy, decode::<ppb::DeletePolicyRequest>(message)?.policy_arn)
+                        }
+                        "CreatePolicyVersion" => (
+                            Action::CreatePolicyVersion,
+                            decode::<ppb::CreatePolicyVersionRequest>(message)?.policy_arn,
+                        ),
+                        "GetPolicyVersion" => {
+                            (Action::GetPolicyVersion, decode::<ppb::GetPolicyVersionRequest>(message)?.policy_arn)
+                        }
+                        "ListPolicyVersions" => {
+                            (Action::ListPolicyVersions, decode::<ppb::ListPolicyVersionsRequest>(message)?.policy_arn)
+                        }
+                        "DeletePolicyVersion" => (
+                            Action::DeletePolicyVersion,
+                            decode::<ppb::DeletePolicyVersionRequest>(message)?.policy_arn,
+                        ),
+                        "SetDefaultPolicyVersion" => (
+                            Action::SetDefaultPolicyVersion,
+                            decode::<ppb::SetDefaultPolicyVersionRequest>(message)?.policy_arn,
+                        ),
+                        _ => (
+                            Action::ListEntitiesForPolicy,
+                            decode::<ppb::ListEntitiesForPolicyRequest>(message)?.policy_arn,
+                        ),
                     };
-                    ask(&format!("iam:{name}"), arn, none())
+                    ask(action, arn, none())
                 }
                 "AttachPolicy" | "DetachPolicy" => {
                     let (entity, policy_arn) = match name {
@@ -360,15 +423,27 @@ impl<S: Store> Asker<'_, S> {
                             (m.entity, m.policy_arn)
                         }
                     };
-                    let (kind, entity_name, noun) = kind(entity.as_ref())?;
-                    let verb = name.trim_end_matches("Policy");
+                    let (kind, entity_name) = kind(entity.as_ref())?;
+                    let action = if name == "AttachPolicy" {
+                        per_kind(kind, [Action::AttachUserPolicy, Action::AttachGroupPolicy, Action::AttachRolePolicy])
+                    } else {
+                        per_kind(kind, [Action::DetachUserPolicy, Action::DetachGroupPolicy, Action::DetachRolePolicy])
+                    };
                     let arn = self.entity(kind, entity_name, None).await;
-                    ask(&format!("iam:{verb}{noun}Policy"), arn, Inputs { policy_arn: Some(policy_arn), ..none() })
+                    ask(action, arn, Inputs { policy_arn: Some(policy_arn), ..none() })
                 }
                 "ListAttachedPolicies" => {
                     let m: ppb::ListAttachedPoliciesRequest = decode(message)?;
-                    let (kind, entity_name, noun) = kind(m.entity.as_ref())?;
-                    ask(&format!("iam:ListAttached{noun}Policies"), self.entity(kind, entity_name, None).await, none())
+                    let (kind, entity_name) = kind(m.entity.as_ref())?;
+                    let action = per_kind(
+                        kind,
+                        [
+                            Action::ListAttachedUserPolicies,
+                            Action::ListAttachedGroupPolicies,
+                            Action::ListAttachedRolePolicies,
+                        ],
+                    );
+                    ask(action, self.entity(kind, entity_name, None).await, none())
                 }
                 "PutInlinePolicy" | "GetInlinePolicy" | "DeleteInlinePolicy" | "ListInlinePolicies" => {
                     let entity = match name {
@@ -377,14 +452,16 @@ impl<S: Store> Asker<'_, S> {
                         "DeleteInlinePolicy" => decode::<ppb::DeleteInlinePolicyRequest>(message)?.entity,
                         _ => decode::<ppb::ListInlinePoliciesRequest>(message)?.entity,
                     };
-                    let (kind, entity_name, noun) = kind(entity.as_ref())?;
-                    let action = match name {
-                        "PutInlinePolicy" => format!("iam:Put{noun}Policy"),
-                        "GetInlinePolicy" => format!("iam:Get{noun}Policy"),
-                        "DeleteInlinePolicy" => format!("iam:Delete{noun}Policy"),
-                        _ => format!("iam:List{noun}Policies"),
+                    let (kind, entity_name) = kind(entity.as_ref())?;
+                    let actions = match name {
+                        "PutInlinePolicy" => [Action::PutUserPolicy, Action::PutGroupPolicy, Action::PutRolePolicy],
+                        "GetInlinePolicy" => [Action::GetUserPolicy, Action::GetGroupPolicy, Action::GetRolePolicy],
+                        "DeleteInlinePolicy" => {
+                            [Action::DeleteUserPolicy, Action::DeleteGroupPolicy, Action::DeleteRolePolicy]
+                        }
+                        _ => [Action::ListUserPolicies, Action::ListGroupPolicies, Action::ListRolePolicies],
                     };
-                    ask(&action, self.entity(kind, entity_name, None).await, none())
+                    ask(per_kind(kind, actions), self.entity(kind, entity_name, None).await, none())
                 }
                 _ => return Ok(None),
             },
@@ -392,11 +469,11 @@ impl<S: Store> Asker<'_, S> {
                 "GetFederationToken" => {
                     let m: spb::GetFederationTokenRequest = decode(message)?;
                     let arn = Arn::federated_user(self.account.id(), &m.name).to_string();
-                    ask("sts:GetFederationToken", arn, Inputs { tags: tags(&m.tags), ..none() })
+                    ask(Action::GetFederationToken, arn, Inputs { tags: tags(&m.tags), ..none() })
                 }
-                "GetAccessKeyInfo" | "DecodeAuthorizationMessage" | "GetWebIdentityToken" => {
-                    ask(&format!("sts:{name}"), "*".into(), none())
-                }
+                "GetAccessKeyInfo" => ask(Action::GetAccessKeyInfo, "*".into(), none()),
+                "DecodeAuthorizationMessage" => ask(Action::DecodeAuthorizationMessage, "*".into(), none()),
+                "GetWebIdentityToken" => ask(Action::GetWebIdentityToken, "*".into(), none()),
                 _ => return Ok(None),
             },
             _ => return Ok(None),

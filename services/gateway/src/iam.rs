@@ -1,50 +1,13 @@
-//! The IAM actions (reference §5) on the Query protocol: dispatch to the action groups in
-//! `iam/`, and the XML shapes they share.
+//! The IAM actions (reference §5) on the Query protocol: their handlers, by group, in `iam/`
+//! (dispatched by [`crate::actions`]), and the XML shapes they share.
 
 use tessera_awsapi::Response;
-use tessera_store::Store;
 use tessera_store::iam::{GroupRecord, RoleRecord, Tag, UserRecord};
 
-use crate::context::{Cx, Result};
-
-mod credentials;
-mod entities;
-mod policies;
-mod users;
-
-/// Whether this endpoint serves the IAM action.
-pub(crate) fn knows(action: &str) -> bool {
-    actions().any(|a| a == action)
-}
-
-/// The IAM actions this endpoint serves.
-pub(crate) fn actions() -> impl Iterator<Item = &'static str> {
-    [users::ACTIONS, entities::ACTIONS, policies::ACTIONS, credentials::ACTIONS].into_iter().flatten().copied()
-}
-
-pub(crate) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
-    // Temporary credentials (reference §4.1), before any parameter is looked at.
-    crate::authz::session_may_call(&cx.caller, &format!("iam:{}", cx.action))?;
-    if let Some(out) = users::dispatch(cx).await {
-        return out;
-    }
-    if let Some(out) = entities::dispatch(cx).await {
-        return out;
-    }
-    if let Some(out) = policies::dispatch(cx).await {
-        return out;
-    }
-    if let Some(out) = credentials::dispatch(cx).await {
-        return out;
-    }
-    Err(unknown(&cx.action))
-}
-
-/// `InvalidAction` for an action no handler serves. A group's handler answers this rather than
-/// panicking if its `ACTIONS` ever lists an action its `match` lacks.
-pub(crate) fn unknown(action: &str) -> crate::respond::GatewayError {
-    tessera_awsapi::QueryError::invalid_action(action, Some(tessera_awsapi::IAM_VERSION)).into()
-}
+pub(crate) mod credentials;
+pub(crate) mod entities;
+pub(crate) mod policies;
+pub(crate) mod users;
 
 /// Milliseconds to the seconds the XML writer takes.
 pub(crate) fn secs(ms: u64) -> i64 {

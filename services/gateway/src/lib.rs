@@ -23,6 +23,7 @@ use tessera_policy_service::Policies;
 use tessera_store::Store;
 use tessera_sts::Sts;
 
+pub mod actions;
 pub mod audit;
 mod auth;
 pub mod authorizer_api;

@@ -1,18 +1,20 @@
-//! One request from bytes to XML: decode, pick the service, authenticate, dispatch; and the one
-//! place a failure becomes an AWS `<ErrorResponse>` with its HTTP status.
+//! One request from bytes to XML: decode, find the action, authenticate, run it
+//! ([`crate::actions::run`]); and the one place a failure becomes an AWS `<ErrorResponse>` with
+//! its HTTP status.
 
 use std::net::SocketAddr;
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use tessera_awsapi::{IAM_NAMESPACE, IAM_VERSION, Params, QueryError, STS_NAMESPACE, STS_VERSION, error_response};
+use tessera_awsapi::{Params, QueryError, error_response};
 use tessera_identity::MfaRejection;
 use tessera_proto::ServiceError;
 use tessera_sigv4::SigV4Error;
 use tessera_store::Store;
 
+use crate::actions::{Action, Resource};
 use crate::context::Cx;
-use crate::{Gateway, auth, iam, sts};
+use crate::{Gateway, auth, sts};
 
 /// A request as the handler received it.
 #[derive(Debug)]
@@ -24,39 +26,7 @@ pub(crate) struct Incoming<'a> {
     pub(crate) peer: SocketAddr,
 }
 
-/// Which API an action belongs to: its version, XML namespace and policy prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Service {
-    Iam,
-    Sts,
-}
-
-impl Service {
-    pub(crate) fn of(action: &str) -> Self {
-        if sts::ACTIONS.contains(&action) { Self::Sts } else { Self::Iam }
-    }
-
-    pub(crate) fn version(self) -> &'static str {
-        match self {
-            Self::Iam => IAM_VERSION,
-            Self::Sts => STS_VERSION,
-        }
-    }
-
-    pub(crate) fn namespace(self) -> &'static str {
-        match self {
-            Self::Iam => IAM_NAMESPACE,
-            Self::Sts => STS_NAMESPACE,
-        }
-    }
-
-    pub(crate) fn prefix(self) -> &'static str {
-        match self {
-            Self::Iam => "iam",
-            Self::Sts => "sts",
-        }
-    }
-}
+pub(crate) use crate::actions::Service;
 
 /// Why a request failed, in the terms of the layer that refused it.
 #[derive(Debug, thiserror::Error)]
@@ -154,21 +124,24 @@ pub(crate) async fn serve<S: Store>(
 ) -> Outcome {
     let query = incoming.uri.query().unwrap_or("");
     let params = Params::from_request(query.as_bytes(), incoming.body).map_err(|e| (None, e.into()))?;
-    let action = params.action().map_err(|e| (None, e.into()))?.to_owned();
-    let service = Service::of(&action);
-    trail.note(|e| e.action = format!("{}:{action}", service.prefix()));
+    let name = params.action().map_err(|e| (None, e.into()))?;
+    // An action this endpoint does not serve is answered (and audited) as an IAM one.
+    let served = Action::served(name);
+    let service = served.map_or(Service::Iam, Action::service);
+    trail.note(|e| {
+        e.action = match served {
+            Some(action) => action.qualified().to_owned(),
+            None => format!("{}:{name}", service.prefix()),
+        };
+    });
     params.check_version(service.version()).map_err(|e| (Some(service), e.into()))?;
-    let known = match service {
-        Service::Iam => iam::knows(&action),
-        Service::Sts => true,
+    let Some(action) = served else {
+        return Err((Some(service), QueryError::invalid_action(name, Some(service.version())).into()));
     };
-    if !known {
-        return Err((Some(service), QueryError::invalid_action(&action, Some(service.version())).into()));
-    }
     let failed = |e: GatewayError| (Some(service), e);
     crate::lists::check(&params).map_err(|e| failed(tessera_identity::Error::from(e).into()))?;
-    if action == "AssumeRoleWithWebIdentity" {
-        // Unsigned: the web identity token is the credential.
+    if action.resource() == Resource::Unsigned {
+        // AssumeRoleWithWebIdentity: the web identity token is the credential.
         return sts::web_identity(gateway, &params, request_id).await.map_err(failed);
     }
     let (caller, credentials) = auth::authenticate(gateway, incoming, service.prefix()).await.map_err(failed)?;
@@ -179,11 +152,7 @@ pub(crate) async fn serve<S: Store>(
         e.session_token_hash = credentials.session_token.as_deref().map(crate::audit::fingerprint);
     });
     let cx = Cx { gateway, caller, action, service, request_id, params: &params, now: gateway.sts_now(), trail };
-    match service {
-        Service::Iam => iam::dispatch(&cx).await,
-        Service::Sts => sts::dispatch(&cx).await,
-    }
-    .map_err(failed)
+    crate::actions::run(&cx).await.map_err(failed)
 }
 
 /// The HTTP response: 200 and XML, or AWS's error envelope and status.

@@ -5,18 +5,8 @@ use tessera_store::Store;
 use tessera_sts::{AssumeRole, IssuedCredentials};
 
 use crate::Gateway;
+use crate::actions::Authorized;
 use crate::context::{Cx, Result};
-
-/// The STS actions this endpoint serves.
-pub(crate) const ACTIONS: &[&str] = &[
-    "AssumeRole",
-    "AssumeRoleWithWebIdentity",
-    "GetSessionToken",
-    "GetFederationToken",
-    "GetCallerIdentity",
-    "GetAccessKeyInfo",
-    "DecodeAuthorizationMessage",
-];
 
 fn credentials(r: &mut Response, issued: &IssuedCredentials) {
     r.nested("Credentials", |r| {
@@ -31,88 +21,89 @@ fn policy_arns(params: &Params) -> Vec<String> {
     params.members("PolicyArns").into_iter().filter_map(|m| m.get("arn").map(str::to_owned)).collect()
 }
 
-pub(crate) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
-    let sts = &cx.gateway.sts;
-    let p = cx.params;
-    crate::authz::session_may_call(&cx.caller, &format!("sts:{}", cx.action))?;
-    if matches!(cx.action.as_str(), "AssumeRole" | "GetSessionToken" | "GetFederationToken") {
-        let principal = cx.caller.principal();
-        let principal_arn = principal.role_arn.as_deref().unwrap_or(&cx.caller.arn);
-        if !cx.gateway.limiter.admit_issue(principal_arn, std::time::Instant::now()) {
-            return Err(tessera_identity::Error::new(tessera_proto::ErrorCode::Throttling, "Rate exceeded").into());
-        }
-    }
+pub(crate) async fn get_caller_identity<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
     let mut r = cx.response();
-    match cx.action.as_str() {
-        "GetCallerIdentity" => {
-            r.el("UserId", &cx.caller.user_id).el("Account", cx.account().id()).el("Arn", &cx.caller.arn);
-        }
-        "AssumeRole" => {
-            let input = AssumeRole {
-                role_arn: cx.required("RoleArn")?,
-                role_session_name: cx.required("RoleSessionName")?,
-                policy_arns: policy_arns(p),
-                policy: cx.get("Policy"),
-                duration_seconds: cx.int("DurationSeconds")?,
-                tags: crate::context::tags_of(p),
-                transitive_tag_keys: p.list("TransitiveTagKeys").into_iter().map(str::to_owned).collect(),
-                external_id: cx.get("ExternalId"),
-                serial_number: cx.get("SerialNumber"),
-                token_code: cx.get("TokenCode"),
-                source_identity: cx.get("SourceIdentity"),
-            };
-            let assumed = sts.assume_role(&cx.caller, input).await?;
-            credentials(&mut r, &assumed.credentials);
-            r.nested("AssumedRoleUser", |r| {
-                r.el("AssumedRoleId", &assumed.assumed_role_id).el("Arn", &assumed.arn);
-            });
-            r.int("PackedPolicySize", assumed.packed_policy_size.into())
-                .opt("SourceIdentity", assumed.source_identity.as_deref());
-        }
-        "GetSessionToken" => {
-            let issued = sts
-                .get_session_token(
-                    &cx.caller,
-                    cx.int("DurationSeconds")?,
-                    cx.get("SerialNumber").as_deref(),
-                    cx.get("TokenCode").as_deref(),
-                )
-                .await?;
-            credentials(&mut r, &issued);
-        }
-        "GetFederationToken" => {
-            let name = cx.required("Name")?;
-            cx.authorize(&format!("arn:aws:sts::{}:federated-user/{name}", cx.account().id())).await?;
-            let token = sts
-                .get_federation_token(
-                    &cx.caller,
-                    &name,
-                    cx.get("Policy"),
-                    policy_arns(p),
-                    cx.int("DurationSeconds")?,
-                    crate::context::tags_of(p),
-                )
-                .await?;
-            credentials(&mut r, &token.credentials);
-            r.nested("FederatedUser", |r| {
-                r.el("FederatedUserId", &token.federated_user_id).el("Arn", &token.arn);
-            });
-            r.int("PackedPolicySize", token.packed_policy_size.into());
-        }
-        "GetAccessKeyInfo" => {
-            cx.authorize("*").await?;
-            let account = sts.get_access_key_info(&cx.required("AccessKeyId")?).await?;
-            r.el("Account", &account);
-        }
-        "DecodeAuthorizationMessage" => {
-            cx.authorize("*").await?;
-            let decoded = sts.decode_authorization_message(&cx.caller, &cx.required("EncodedMessage")?)?;
-            r.el("DecodedMessage", &decoded);
-        }
-        other => {
-            return Err(tessera_awsapi::QueryError::invalid_action(other, Some(tessera_awsapi::STS_VERSION)).into());
-        }
-    }
+    r.el("UserId", &cx.caller.user_id).el("Account", cx.account().id()).el("Arn", &cx.caller.arn);
+    Ok(r.finish(cx.request_id))
+}
+
+/// Authorized by the role's trust policy, which the token service evaluates.
+pub(crate) async fn assume_role<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    let p = cx.params;
+    let input = AssumeRole {
+        role_arn: cx.required("RoleArn")?,
+        role_session_name: cx.required("RoleSessionName")?,
+        policy_arns: policy_arns(p),
+        policy: cx.get("Policy"),
+        duration_seconds: cx.int("DurationSeconds")?,
+        tags: crate::context::tags_of(p),
+        transitive_tag_keys: p.list("TransitiveTagKeys").into_iter().map(str::to_owned).collect(),
+        external_id: cx.get("ExternalId"),
+        serial_number: cx.get("SerialNumber"),
+        token_code: cx.get("TokenCode"),
+        source_identity: cx.get("SourceIdentity"),
+    };
+    let assumed = cx.gateway.sts.assume_role(&cx.caller, input).await?;
+    let mut r = cx.response();
+    credentials(&mut r, &assumed.credentials);
+    r.nested("AssumedRoleUser", |r| {
+        r.el("AssumedRoleId", &assumed.assumed_role_id).el("Arn", &assumed.arn);
+    });
+    r.int("PackedPolicySize", assumed.packed_policy_size.into())
+        .opt("SourceIdentity", assumed.source_identity.as_deref());
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn get_session_token<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    let issued = cx
+        .gateway
+        .sts
+        .get_session_token(
+            &cx.caller,
+            cx.int("DurationSeconds")?,
+            cx.get("SerialNumber").as_deref(),
+            cx.get("TokenCode").as_deref(),
+        )
+        .await?;
+    let mut r = cx.response();
+    credentials(&mut r, &issued);
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn get_federation_token<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let p = cx.params;
+    let token = cx
+        .gateway
+        .sts
+        .get_federation_token(
+            &cx.caller,
+            auth.name(),
+            cx.get("Policy"),
+            policy_arns(p),
+            cx.int("DurationSeconds")?,
+            crate::context::tags_of(p),
+        )
+        .await?;
+    let mut r = cx.response();
+    credentials(&mut r, &token.credentials);
+    r.nested("FederatedUser", |r| {
+        r.el("FederatedUserId", &token.federated_user_id).el("Arn", &token.arn);
+    });
+    r.int("PackedPolicySize", token.packed_policy_size.into());
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn get_access_key_info<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    let account = cx.gateway.sts.get_access_key_info(&cx.required("AccessKeyId")?).await?;
+    let mut r = cx.response();
+    r.el("Account", &account);
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn decode_authorization_message<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    let decoded = cx.gateway.sts.decode_authorization_message(&cx.caller, &cx.required("EncodedMessage")?)?;
+    let mut r = cx.response();
+    r.el("DecodedMessage", &decoded);
     Ok(r.finish(cx.request_id))
 }
 

@@ -1,7 +1,6 @@
 //! Passwords, MFA devices, OpenID Connect providers and the account-wide reads (reference §5.4,
 //! §5.5, §5.6, §5.8).
 
-use tessera_arn::{Arn, IamEntity};
 use tessera_awsapi::Response;
 use tessera_identity::{AssignmentStatus, CreateOidcProvider, Error, UpdatePasswordPolicy};
 use tessera_proto::ErrorCode;
@@ -9,178 +8,86 @@ use tessera_store::Store;
 use tessera_store::iam::{GroupRecord, MfaDeviceRecord, PolicyRecord, RoleRecord, UserRecord};
 
 use super::{boundary_xml, secs, tags_xml, user_xml};
+use crate::actions::Authorized;
 use crate::context::{Cx, Result};
 
-pub(super) const ACTIONS: &[&str] = &[
-    "CreateLoginProfile",
-    "GetLoginProfile",
-    "UpdateLoginProfile",
-    "DeleteLoginProfile",
-    "ChangePassword",
-    "UpdateAccountPasswordPolicy",
-    "GetAccountPasswordPolicy",
-    "DeleteAccountPasswordPolicy",
-    "CreateVirtualMFADevice",
-    "EnableMFADevice",
-    "ResyncMFADevice",
-    "DeactivateMFADevice",
-    "DeleteVirtualMFADevice",
-    "ListMFADevices",
-    "ListVirtualMFADevices",
-    "CreateOpenIDConnectProvider",
-    "GetOpenIDConnectProvider",
-    "ListOpenIDConnectProviders",
-    "DeleteOpenIDConnectProvider",
-    "AddClientIDToOpenIDConnectProvider",
-    "RemoveClientIDFromOpenIDConnectProvider",
-    "UpdateOpenIDConnectProviderThumbprint",
-    "GetAccountSummary",
-    "GetAccountAuthorizationDetails",
-    "GenerateCredentialReport",
-    "GetCredentialReport",
-];
-
-pub(super) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Option<Result<String>> {
-    if !ACTIONS.contains(&cx.action.as_str()) {
-        return None;
-    }
-    Some(run(cx).await)
-}
-
-/// The serial number (ARN) of a virtual MFA device of this account.
-fn mfa_arn<S: Store>(cx: &Cx<'_, S>, path: &str, name: &str) -> String {
-    Arn::iam("aws", cx.account().id(), &IamEntity::Mfa { path: path.to_owned(), name: name.to_owned() }).to_string()
-}
-
-/// The ARN an OIDC provider with this URL has (or would have).
-fn oidc_arn<S: Store>(cx: &Cx<'_, S>, url: &str) -> String {
-    let url = url.strip_prefix("https://").unwrap_or(url).to_owned();
-    Arn::iam("aws", cx.account().id(), &IamEntity::OidcProvider { url }).to_string()
-}
-
-async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
-    match cx.action.as_str() {
-        "CreateLoginProfile"
-        | "GetLoginProfile"
-        | "UpdateLoginProfile"
-        | "DeleteLoginProfile"
-        | "ChangePassword"
-        | "UpdateAccountPasswordPolicy"
-        | "GetAccountPasswordPolicy"
-        | "DeleteAccountPasswordPolicy" => passwords(cx).await,
-        "CreateVirtualMFADevice"
-        | "EnableMFADevice"
-        | "ResyncMFADevice"
-        | "DeactivateMFADevice"
-        | "DeleteVirtualMFADevice"
-        | "ListMFADevices"
-        | "ListVirtualMFADevices" => mfa(cx).await,
-        "CreateOpenIDConnectProvider"
-        | "GetOpenIDConnectProvider"
-        | "ListOpenIDConnectProviders"
-        | "DeleteOpenIDConnectProvider"
-        | "AddClientIDToOpenIDConnectProvider"
-        | "RemoveClientIDFromOpenIDConnectProvider"
-        | "UpdateOpenIDConnectProviderThumbprint" => oidc(cx).await,
-        _ => account_wide(cx).await,
-    }
-}
-
-async fn passwords<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
-    let identity = &cx.gateway.identity;
-    let account = cx.account();
+pub(crate) async fn create_login_profile<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let password = cx.required("Password")?;
+    let reset = cx.bool("PasswordResetRequired")?.unwrap_or(false);
+    let profile = cx.gateway.identity.create_login_profile(cx.account(), auth.name(), &password, reset).await?;
     let mut r = cx.response();
-    match cx.action.as_str() {
-        "CreateLoginProfile" => {
-            let name = cx.required("UserName")?;
-            cx.authorize(&cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await).await?;
-            let password = cx.required("Password")?;
-            let reset = cx.bool("PasswordResetRequired")?.unwrap_or(false);
-            let profile = identity.create_login_profile(account, &name, &password, reset).await?;
-            login_profile_xml(&mut r, &profile);
-        }
-        "GetLoginProfile" => {
-            let name = cx.user_or_caller()?;
-            cx.authorize(&cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await).await?;
-            let profile = identity.get_login_profile(account, &name).await?;
-            login_profile_xml(&mut r, &profile);
-        }
-        "UpdateLoginProfile" => {
-            let name = cx.required("UserName")?;
-            cx.authorize(&cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await).await?;
-            let password = cx.get("Password");
-            let reset = cx.bool("PasswordResetRequired")?;
-            identity.update_login_profile(account, &name, password.as_deref(), reset).await?;
-            return Ok(cx.empty());
-        }
-        "DeleteLoginProfile" => {
-            let name = cx.required("UserName")?;
-            cx.authorize(&cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await).await?;
-            identity.delete_login_profile(account, &name).await?;
-            return Ok(cx.empty());
-        }
-        "ChangePassword" => {
-            let Some(name) = cx.caller_user() else {
-                return Err(Error::new(
-                    ErrorCode::InvalidUserType,
-                    "Only IAM users can change their own password; the caller is not an IAM user.",
-                )
-                .into());
-            };
-            let arn = cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await;
-            let ask = crate::authz::Ask { change_own_password: true, ..cx.ask(&arn) };
-            cx.authorize_ask(&ask).await?;
-            let old = cx.required("OldPassword")?;
-            let new = cx.required("NewPassword")?;
-            identity.change_password(account, &name, &old, &new).await?;
-            return Ok(cx.empty());
-        }
-        "UpdateAccountPasswordPolicy" => {
-            cx.authorize("*").await?;
-            let input = UpdatePasswordPolicy {
-                minimum_password_length: cx.int("MinimumPasswordLength")?,
-                require_symbols: cx.bool("RequireSymbols")?,
-                require_numbers: cx.bool("RequireNumbers")?,
-                require_uppercase_characters: cx.bool("RequireUppercaseCharacters")?,
-                require_lowercase_characters: cx.bool("RequireLowercaseCharacters")?,
-                allow_users_to_change_password: cx.bool("AllowUsersToChangePassword")?,
-                max_password_age: cx.int("MaxPasswordAge")?,
-                password_reuse_prevention: cx.int("PasswordReusePrevention")?,
-                hard_expiry: cx.bool("HardExpiry")?,
-            };
-            identity.update_account_password_policy(account, input).await?;
-            return Ok(cx.empty());
-        }
-        "GetAccountPasswordPolicy" => {
-            cx.authorize("*").await?;
-            let p = identity.get_account_password_policy(account).await?;
-            r.nested("PasswordPolicy", |r| {
-                r.int("MinimumPasswordLength", p.minimum_password_length.into())
-                    .bool("RequireSymbols", p.require_symbols)
-                    .bool("RequireNumbers", p.require_numbers)
-                    .bool("RequireUppercaseCharacters", p.require_uppercase_characters)
-                    .bool("RequireLowercaseCharacters", p.require_lowercase_characters)
-                    .bool("AllowUsersToChangePassword", p.allow_users_to_change_password)
-                    .bool("ExpirePasswords", p.max_password_age > 0);
-                if p.max_password_age > 0 {
-                    r.int("MaxPasswordAge", p.max_password_age.into());
-                }
-                if p.password_reuse_prevention > 0 {
-                    r.int("PasswordReusePrevention", p.password_reuse_prevention.into());
-                }
-                r.bool("HardExpiry", p.hard_expiry);
-            });
-        }
-        "DeleteAccountPasswordPolicy" => {
-            cx.authorize("*").await?;
-            identity.delete_account_password_policy(account).await?;
-            return Ok(cx.empty());
-        }
-        other => {
-            return Err(super::unknown(other));
-        }
-    }
+    login_profile_xml(&mut r, &profile);
     Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn get_login_profile<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let profile = cx.gateway.identity.get_login_profile(cx.account(), auth.name()).await?;
+    let mut r = cx.response();
+    login_profile_xml(&mut r, &profile);
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn update_login_profile<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let password = cx.get("Password");
+    let reset = cx.bool("PasswordResetRequired")?;
+    cx.gateway.identity.update_login_profile(cx.account(), auth.name(), password.as_deref(), reset).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn delete_login_profile<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    cx.gateway.identity.delete_login_profile(cx.account(), auth.name()).await?;
+    Ok(cx.empty())
+}
+
+/// The caller's own password (authorized with the account's `AllowUsersToChangePassword`).
+pub(crate) async fn change_password<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let old = cx.required("OldPassword")?;
+    let new = cx.required("NewPassword")?;
+    cx.gateway.identity.change_password(cx.account(), auth.name(), &old, &new).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn update_account_password_policy<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    let input = UpdatePasswordPolicy {
+        minimum_password_length: cx.int("MinimumPasswordLength")?,
+        require_symbols: cx.bool("RequireSymbols")?,
+        require_numbers: cx.bool("RequireNumbers")?,
+        require_uppercase_characters: cx.bool("RequireUppercaseCharacters")?,
+        require_lowercase_characters: cx.bool("RequireLowercaseCharacters")?,
+        allow_users_to_change_password: cx.bool("AllowUsersToChangePassword")?,
+        max_password_age: cx.int("MaxPasswordAge")?,
+        password_reuse_prevention: cx.int("PasswordReusePrevention")?,
+        hard_expiry: cx.bool("HardExpiry")?,
+    };
+    cx.gateway.identity.update_account_password_policy(cx.account(), input).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn get_account_password_policy<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    let p = cx.gateway.identity.get_account_password_policy(cx.account()).await?;
+    let mut r = cx.response();
+    r.nested("PasswordPolicy", |r| {
+        r.int("MinimumPasswordLength", p.minimum_password_length.into())
+            .bool("RequireSymbols", p.require_symbols)
+            .bool("RequireNumbers", p.require_numbers)
+            .bool("RequireUppercaseCharacters", p.require_uppercase_characters)
+            .bool("RequireLowercaseCharacters", p.require_lowercase_characters)
+            .bool("AllowUsersToChangePassword", p.allow_users_to_change_password)
+            .bool("ExpirePasswords", p.max_password_age > 0);
+        if p.max_password_age > 0 {
+            r.int("MaxPasswordAge", p.max_password_age.into());
+        }
+        if p.password_reuse_prevention > 0 {
+            r.int("PasswordReusePrevention", p.password_reuse_prevention.into());
+        }
+        r.bool("HardExpiry", p.hard_expiry);
+    });
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn delete_account_password_policy<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    cx.gateway.identity.delete_account_password_policy(cx.account()).await?;
+    Ok(cx.empty())
 }
 
 fn login_profile_xml(r: &mut Response, profile: &tessera_identity::LoginProfile) {
@@ -191,215 +98,202 @@ fn login_profile_xml(r: &mut Response, profile: &tessera_identity::LoginProfile)
     });
 }
 
-async fn mfa<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
-    let identity = &cx.gateway.identity;
-    let account = cx.account();
+pub(crate) async fn create_virtual_mfa_device<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let path = cx.get("Path").filter(|p| !p.is_empty());
+    let created = cx.gateway.identity.create_virtual_mfa_device(cx.account(), path, auth.name(), cx.tags()).await?;
     let mut r = cx.response();
-    match cx.action.as_str() {
-        "CreateVirtualMFADevice" => {
-            let name = cx.required("VirtualMFADeviceName")?;
-            let path = cx.get("Path").filter(|p| !p.is_empty());
-            cx.authorize(&mfa_arn(cx, path.as_deref().unwrap_or("/"), &name)).await?;
-            let created = identity.create_virtual_mfa_device(account, path, &name, cx.tags()).await?;
-            r.nested("VirtualMFADevice", |r| {
-                r.el("SerialNumber", &created.device.serial)
-                    .el("Base32StringSeed", &base64(created.base32_seed.expose().as_bytes()))
-                    .el("QRCodePNG", &base64(&created.qr_png));
-                tags_xml(r, &created.device.tags);
-            });
-        }
-        "EnableMFADevice" | "ResyncMFADevice" => {
-            let name = cx.required("UserName")?;
-            cx.authorize(&cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await).await?;
-            let serial = cx.required("SerialNumber")?;
-            let code1 = cx.required("AuthenticationCode1")?;
-            let code2 = cx.required("AuthenticationCode2")?;
-            if cx.action == "EnableMFADevice" {
-                identity.enable_mfa_device(account, &name, &serial, &code1, &code2).await?;
-            } else {
-                identity.resync_mfa_device(account, &name, &serial, &code1, &code2).await?;
-            }
-            return Ok(cx.empty());
-        }
-        "DeactivateMFADevice" => {
-            let name = cx.user_or_caller()?;
-            cx.authorize(&cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await).await?;
-            identity.deactivate_mfa_device(account, &name, &cx.required("SerialNumber")?).await?;
-            return Ok(cx.empty());
-        }
-        "DeleteVirtualMFADevice" => {
-            let serial = cx.required("SerialNumber")?;
-            cx.authorize(&serial).await?;
-            identity.delete_virtual_mfa_device(account, &serial).await?;
-            return Ok(cx.empty());
-        }
-        "ListMFADevices" => {
-            let name = cx.user_or_caller()?;
-            cx.authorize(&cx.entity_arn(tessera_store::iam::EntityKind::User, &name).await).await?;
-            let page = identity.list_mfa_devices(account, &name, &cx.page()?).await?;
-            let user_name = identity.get_user(account, &name).await.map_or(name, |u| u.principal.name);
-            r.list("MFADevices", &page.items, |r, d| {
-                r.el("UserName", d.user.as_deref().unwrap_or(&user_name))
-                    .el("SerialNumber", &d.serial)
-                    .timestamp("EnableDate", secs(d.enable_date.unwrap_or(d.create_date)));
-            });
-            r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
-        }
-        "ListVirtualMFADevices" => {
-            cx.authorize("*").await?;
-            let status = match cx.get("AssignmentStatus").as_deref() {
-                None | Some("" | "Any") => AssignmentStatus::Any,
-                Some("Assigned") => AssignmentStatus::Assigned,
-                Some("Unassigned") => AssignmentStatus::Unassigned,
-                Some(other) => {
-                    return Err(Error::new(
-                        ErrorCode::ValidationError,
-                        format!(
-                            "1 validation error detected: Value '{other}' at 'assignmentStatus' failed to satisfy \
-                             constraint: Member must satisfy enum value set: [Unassigned, Any, Assigned]"
-                        ),
-                    )
-                    .into());
-                }
-            };
-            let page = identity.list_virtual_mfa_devices(account, status, &cx.page()?).await?;
-            let mut devices: Vec<(&MfaDeviceRecord, Option<UserRecord>)> = Vec::with_capacity(page.items.len());
-            for device in &page.items {
-                let user = match &device.user {
-                    Some(name) => identity.get_user(account, name).await.ok(),
-                    None => None,
-                };
-                devices.push((device, user));
-            }
-            r.list("VirtualMFADevices", devices, |r, (d, user)| {
-                r.el("SerialNumber", &d.serial);
-                if let Some(user) = &user {
-                    r.nested("User", |r| user_xml(r, user));
-                }
-                r.opt_timestamp("EnableDate", d.enable_date.map(secs));
-                tags_xml(r, &d.tags);
-            });
-            r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
-        }
-        other => {
-            return Err(super::unknown(other));
-        }
-    }
+    r.nested("VirtualMFADevice", |r| {
+        r.el("SerialNumber", &created.device.serial)
+            .el("Base32StringSeed", &base64(created.base32_seed.expose().as_bytes()))
+            .el("QRCodePNG", &base64(&created.qr_png));
+        tags_xml(r, &created.device.tags);
+    });
     Ok(r.finish(cx.request_id))
 }
 
-async fn oidc<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
-    let identity = &cx.gateway.identity;
-    let account = cx.account();
+/// The device and the two codes of `EnableMFADevice` and `ResyncMFADevice`.
+fn device_codes<S: Store>(cx: &Cx<'_, S>) -> Result<(String, String, String)> {
+    Ok((cx.required("SerialNumber")?, cx.required("AuthenticationCode1")?, cx.required("AuthenticationCode2")?))
+}
+
+pub(crate) async fn enable_mfa_device<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let (serial, code1, code2) = device_codes(cx)?;
+    cx.gateway.identity.enable_mfa_device(cx.account(), auth.name(), &serial, &code1, &code2).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn resync_mfa_device<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let (serial, code1, code2) = device_codes(cx)?;
+    cx.gateway.identity.resync_mfa_device(cx.account(), auth.name(), &serial, &code1, &code2).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn deactivate_mfa_device<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    cx.gateway.identity.deactivate_mfa_device(cx.account(), auth.name(), &cx.required("SerialNumber")?).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn delete_virtual_mfa_device<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    cx.gateway.identity.delete_virtual_mfa_device(cx.account(), auth.arn()).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn list_mfa_devices<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let page = cx.gateway.identity.list_mfa_devices(cx.account(), auth.name(), &cx.page()?).await?;
+    // The user as stored (its name's case), read to authorize the call.
+    let name = auth.name().to_owned();
+    let user_name = auth.user(cx).await.map_or(name, |u| u.principal.name);
     let mut r = cx.response();
-    match cx.action.as_str() {
-        "CreateOpenIDConnectProvider" => {
-            let url = cx.required("Url")?;
-            cx.authorize(&oidc_arn(cx, &url)).await?;
-            let input = CreateOidcProvider {
-                url,
-                client_ids: strings_of(cx, "ClientIDList"),
-                thumbprints: strings_of(cx, "ThumbprintList"),
-                tags: cx.tags(),
-            };
-            let provider = identity.create_open_id_connect_provider(account, input).await?;
-            r.el("OpenIDConnectProviderArn", &provider.arn);
-            tags_xml(&mut r, &provider.tags);
-        }
-        "GetOpenIDConnectProvider" => {
-            let arn = cx.required("OpenIDConnectProviderArn")?;
-            cx.authorize(&arn).await?;
-            let p = identity.get_open_id_connect_provider(account, &arn).await?;
-            r.el("Url", &p.url)
-                .str_list("ClientIDList", &p.client_ids)
-                .str_list("ThumbprintList", &p.thumbprints)
-                .timestamp("CreateDate", secs(p.create_date));
-            tags_xml(&mut r, &p.tags);
-        }
-        "ListOpenIDConnectProviders" => {
-            cx.authorize("*").await?;
-            let providers = identity.list_open_id_connect_providers(account).await?;
-            r.list("OpenIDConnectProviderList", &providers, |r, p| {
-                r.el("Arn", &p.arn);
-            });
-        }
-        "DeleteOpenIDConnectProvider" => {
-            let arn = cx.required("OpenIDConnectProviderArn")?;
-            cx.authorize(&arn).await?;
-            identity.delete_open_id_connect_provider(account, &arn).await?;
-            return Ok(cx.empty());
-        }
-        "AddClientIDToOpenIDConnectProvider" => {
-            let arn = cx.required("OpenIDConnectProviderArn")?;
-            cx.authorize(&arn).await?;
-            identity.add_client_id_to_open_id_connect_provider(account, &arn, &cx.required("ClientID")?).await?;
-            return Ok(cx.empty());
-        }
-        "RemoveClientIDFromOpenIDConnectProvider" => {
-            let arn = cx.required("OpenIDConnectProviderArn")?;
-            cx.authorize(&arn).await?;
-            identity.remove_client_id_from_open_id_connect_provider(account, &arn, &cx.required("ClientID")?).await?;
-            return Ok(cx.empty());
-        }
-        "UpdateOpenIDConnectProviderThumbprint" => {
-            let arn = cx.required("OpenIDConnectProviderArn")?;
-            cx.authorize(&arn).await?;
-            identity
-                .update_open_id_connect_provider_thumbprint(account, &arn, &strings_of(cx, "ThumbprintList"))
-                .await?;
-            return Ok(cx.empty());
-        }
-        other => {
-            return Err(super::unknown(other));
-        }
-    }
+    r.list("MFADevices", &page.items, |r, d| {
+        r.el("UserName", d.user.as_deref().unwrap_or(&user_name))
+            .el("SerialNumber", &d.serial)
+            .timestamp("EnableDate", secs(d.enable_date.unwrap_or(d.create_date)));
+    });
+    r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
     Ok(r.finish(cx.request_id))
 }
 
-async fn account_wide<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
+pub(crate) async fn list_virtual_mfa_devices<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
     let identity = &cx.gateway.identity;
     let account = cx.account();
+    let status = match cx.get("AssignmentStatus").as_deref() {
+        None | Some("" | "Any") => AssignmentStatus::Any,
+        Some("Assigned") => AssignmentStatus::Assigned,
+        Some("Unassigned") => AssignmentStatus::Unassigned,
+        Some(other) => {
+            return Err(Error::new(
+                ErrorCode::ValidationError,
+                format!(
+                    "1 validation error detected: Value '{other}' at 'assignmentStatus' failed to satisfy \
+                     constraint: Member must satisfy enum value set: [Unassigned, Any, Assigned]"
+                ),
+            )
+            .into());
+        }
+    };
+    let page = identity.list_virtual_mfa_devices(account, status, &cx.page()?).await?;
+    let mut devices: Vec<(&MfaDeviceRecord, Option<UserRecord>)> = Vec::with_capacity(page.items.len());
+    for device in &page.items {
+        let user = match &device.user {
+            Some(name) => identity.get_user(account, name).await.ok(),
+            None => None,
+        };
+        devices.push((device, user));
+    }
     let mut r = cx.response();
-    cx.authorize("*").await?;
-    match cx.action.as_str() {
-        "GetAccountSummary" => {
-            let summary = identity.get_account_summary(account).await?;
-            r.nested("SummaryMap", |r| {
-                for (key, value) in &summary {
-                    r.nested("entry", |r| {
-                        r.el("key", key).int("value", *value);
-                    });
-                }
+    r.list("VirtualMFADevices", devices, |r, (d, user)| {
+        r.el("SerialNumber", &d.serial);
+        if let Some(user) = &user {
+            r.nested("User", |r| user_xml(r, user));
+        }
+        r.opt_timestamp("EnableDate", d.enable_date.map(secs));
+        tags_xml(r, &d.tags);
+    });
+    r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn create_oidc_provider<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let input = CreateOidcProvider {
+        url: auth.name().to_owned(),
+        client_ids: strings_of(cx, "ClientIDList"),
+        thumbprints: strings_of(cx, "ThumbprintList"),
+        tags: cx.tags(),
+    };
+    let provider = cx.gateway.identity.create_open_id_connect_provider(cx.account(), input).await?;
+    let mut r = cx.response();
+    r.el("OpenIDConnectProviderArn", &provider.arn);
+    tags_xml(&mut r, &provider.tags);
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn get_oidc_provider<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let p = cx.gateway.identity.get_open_id_connect_provider(cx.account(), auth.arn()).await?;
+    let mut r = cx.response();
+    r.el("Url", &p.url)
+        .str_list("ClientIDList", &p.client_ids)
+        .str_list("ThumbprintList", &p.thumbprints)
+        .timestamp("CreateDate", secs(p.create_date));
+    tags_xml(&mut r, &p.tags);
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn list_oidc_providers<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    let providers = cx.gateway.identity.list_open_id_connect_providers(cx.account()).await?;
+    let mut r = cx.response();
+    r.list("OpenIDConnectProviderList", &providers, |r, p| {
+        r.el("Arn", &p.arn);
+    });
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn delete_oidc_provider<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    cx.gateway.identity.delete_open_id_connect_provider(cx.account(), auth.arn()).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn add_client_id<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let client_id = cx.required("ClientID")?;
+    cx.gateway.identity.add_client_id_to_open_id_connect_provider(cx.account(), auth.arn(), &client_id).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn remove_client_id<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let client_id = cx.required("ClientID")?;
+    cx.gateway.identity.remove_client_id_from_open_id_connect_provider(cx.account(), auth.arn(), &client_id).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn update_thumbprint<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let thumbprints = strings_of(cx, "ThumbprintList");
+    cx.gateway.identity.update_open_id_connect_provider_thumbprint(cx.account(), auth.arn(), &thumbprints).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn get_account_summary<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    let summary = cx.gateway.identity.get_account_summary(cx.account()).await?;
+    let mut r = cx.response();
+    r.nested("SummaryMap", |r| {
+        for (key, value) in &summary {
+            r.nested("entry", |r| {
+                r.el("key", key).int("value", *value);
             });
         }
-        "GetAccountAuthorizationDetails" => {
-            let filter = strings_of(cx, "Filter");
-            let details = identity.get_account_authorization_details(account, &filter, &cx.page()?).await?;
-            let mut counts = Vec::with_capacity(details.policies.len());
-            for policy in &details.policies {
-                let managed = cx.gateway.policies.get_policy(account, &policy.arn).await;
-                counts.push(managed.map_or((0, 0), |m| (m.attachment_count, m.permissions_boundary_usage_count)));
-            }
-            r.list("UserDetailList", &details.users, user_detail_xml);
-            r.list("GroupDetailList", &details.groups, group_detail_xml);
-            r.list("RoleDetailList", &details.roles, role_detail_xml);
-            r.list("Policies", details.policies.iter().zip(counts), |r, (p, counts)| policy_detail_xml(r, p, counts));
-            r.bool("IsTruncated", details.is_truncated()).opt("Marker", details.marker.as_deref());
-        }
-        "GenerateCredentialReport" => {
-            let (state, description) = identity.generate_credential_report(account).await?;
-            r.el("State", state.as_str()).el("Description", &description);
-        }
-        "GetCredentialReport" => {
-            let report = identity.get_credential_report(account).await?;
-            r.el("Content", &base64(report.csv.as_bytes()))
-                .el("ReportFormat", "text/csv")
-                .timestamp("GeneratedTime", secs(report.generated));
-        }
-        other => {
-            return Err(super::unknown(other));
-        }
+    });
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn get_account_authorization_details<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    let account = cx.account();
+    let filter = strings_of(cx, "Filter");
+    let details = cx.gateway.identity.get_account_authorization_details(account, &filter, &cx.page()?).await?;
+    let mut counts = Vec::with_capacity(details.policies.len());
+    for policy in &details.policies {
+        let managed = cx.gateway.policies.get_policy(account, &policy.arn).await;
+        counts.push(managed.map_or((0, 0), |m| (m.attachment_count, m.permissions_boundary_usage_count)));
     }
+    let mut r = cx.response();
+    r.list("UserDetailList", &details.users, user_detail_xml);
+    r.list("GroupDetailList", &details.groups, group_detail_xml);
+    r.list("RoleDetailList", &details.roles, role_detail_xml);
+    r.list("Policies", details.policies.iter().zip(counts), |r, (p, counts)| policy_detail_xml(r, p, counts));
+    r.bool("IsTruncated", details.is_truncated()).opt("Marker", details.marker.as_deref());
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn generate_credential_report<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    let (state, description) = cx.gateway.identity.generate_credential_report(cx.account()).await?;
+    let mut r = cx.response();
+    r.el("State", state.as_str()).el("Description", &description);
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn get_credential_report<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    let report = cx.gateway.identity.get_credential_report(cx.account()).await?;
+    let mut r = cx.response();
+    r.el("Content", &base64(report.csv.as_bytes()))
+        .el("ReportFormat", "text/csv")
+        .timestamp("GeneratedTime", secs(report.generated));
     Ok(r.finish(cx.request_id))
 }
 

@@ -11,78 +11,8 @@ use tessera_store::Store;
 use tessera_store::iam::EntityKind;
 
 use super::{secs, tags_xml};
+use crate::actions::Authorized;
 use crate::context::{Cx, Result};
-
-pub(super) const ACTIONS: &[&str] = &[
-    "CreatePolicy",
-    "GetPolicy",
-    "ListPolicies",
-    "DeletePolicy",
-    "CreatePolicyVersion",
-    "GetPolicyVersion",
-    "ListPolicyVersions",
-    "DeletePolicyVersion",
-    "SetDefaultPolicyVersion",
-    "AttachUserPolicy",
-    "DetachUserPolicy",
-    "ListAttachedUserPolicies",
-    "AttachGroupPolicy",
-    "DetachGroupPolicy",
-    "ListAttachedGroupPolicies",
-    "AttachRolePolicy",
-    "DetachRolePolicy",
-    "ListAttachedRolePolicies",
-    "ListEntitiesForPolicy",
-    "PutUserPolicy",
-    "GetUserPolicy",
-    "DeleteUserPolicy",
-    "ListUserPolicies",
-    "PutGroupPolicy",
-    "GetGroupPolicy",
-    "DeleteGroupPolicy",
-    "ListGroupPolicies",
-    "PutRolePolicy",
-    "GetRolePolicy",
-    "DeleteRolePolicy",
-    "ListRolePolicies",
-    "SimulateCustomPolicy",
-    "SimulatePrincipalPolicy",
-];
-
-/// What an action on a user's, group's or role's policies does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EntityOp {
-    Attach,
-    Detach,
-    ListAttached,
-    Put,
-    Get,
-    Delete,
-    List,
-}
-
-/// `AttachUserPolicy` → (Attach, User), `ListRolePolicies` → (List, Role), …
-fn entity_action(action: &str) -> Option<(EntityOp, EntityKind)> {
-    const OPS: [(&str, EntityOp); 7] = [
-        ("ListAttached", EntityOp::ListAttached),
-        ("Attach", EntityOp::Attach),
-        ("Detach", EntityOp::Detach),
-        ("Put", EntityOp::Put),
-        ("Get", EntityOp::Get),
-        ("Delete", EntityOp::Delete),
-        ("List", EntityOp::List),
-    ];
-    let (op, rest) = OPS.iter().find_map(|(prefix, op)| action.strip_prefix(prefix).map(|rest| (*op, rest)))?;
-    let plural = matches!(op, EntityOp::ListAttached | EntityOp::List);
-    let kind = rest.strip_suffix(if plural { "Policies" } else { "Policy" })?;
-    let kind = match kind {
-        "User" => EntityKind::User,
-        "Group" => EntityKind::Group,
-        "Role" => EntityKind::Role,
-        _ => return None,
-    };
-    Some((op, kind))
-}
 
 fn noun(kind: EntityKind) -> &'static str {
     match kind {
@@ -142,211 +72,203 @@ fn version_xml(r: &mut tessera_awsapi::Response, version: &PolicyVersion, docume
         .timestamp("CreateDate", secs(version.create_date));
 }
 
-pub(super) async fn dispatch<S: Store>(cx: &Cx<'_, S>) -> Option<Result<String>> {
-    if !ACTIONS.contains(&cx.action.as_str()) {
-        return None;
-    }
-    Some(run(cx).await)
-}
-
-async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
-    if let Some((op, kind)) = entity_action(&cx.action) {
-        return entity_policies(cx, op, kind).await;
-    }
-    let policies = &cx.gateway.policies;
-    let account = cx.account();
+pub(crate) async fn create_policy<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let path = cx.get("Path").filter(|p| !p.is_empty()).unwrap_or_else(|| "/".to_owned());
+    let input = CreatePolicy {
+        policy_name: auth.name().to_owned(),
+        path: Some(path),
+        policy_document: cx.required("PolicyDocument")?,
+        description: cx.get("Description"),
+        tags: cx.tags(),
+    };
+    let policy = cx.gateway.policies.create_policy(cx.account(), input).await?;
     let mut r = cx.response();
-    match cx.action.as_str() {
-        "CreatePolicy" => {
-            let name = cx.required("PolicyName")?;
-            let path = cx.get("Path").filter(|p| !p.is_empty()).unwrap_or_else(|| "/".to_owned());
-            cx.authorize(&cx.arn("policy", &path, &name)).await?;
-            let input = CreatePolicy {
-                policy_name: name,
-                path: Some(path),
-                policy_document: cx.required("PolicyDocument")?,
-                description: cx.get("Description"),
-                tags: cx.tags(),
-            };
-            let policy = policies.create_policy(account, input).await?;
-            r.nested("Policy", |r| policy_xml(r, &policy, true));
-        }
-        "GetPolicy" => {
-            let arn = cx.required("PolicyArn")?;
-            cx.authorize(&arn).await?;
-            let policy = policies.get_policy(account, &arn).await?;
-            r.nested("Policy", |r| policy_xml(r, &policy, true));
-        }
-        "ListPolicies" => {
-            cx.authorize(&cx.arn("policy", "/", "*")).await?;
-            let scope = match cx.get("Scope").as_deref() {
-                None | Some("" | "All") => PolicyScope::All,
-                Some("AWS") => PolicyScope::Aws,
-                Some("Local") => PolicyScope::Local,
-                Some(other) => return Err(enum_error("scope", other, "All, AWS, Local").into()),
-            };
-            let query = ListPolicies {
-                scope,
-                only_attached: cx.bool("OnlyAttached")?.unwrap_or(false),
-                path_prefix: cx.get("PathPrefix"),
-                policy_usage_filter: usage_filter(cx)?,
-            };
-            let page = policies.list_policies(account, &query, &cx.page()?).await?;
-            r.list("Policies", &page.items, |r, p| policy_xml(r, p, false));
-            r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
-        }
-        "DeletePolicy" => {
-            let arn = cx.required("PolicyArn")?;
-            cx.authorize(&arn).await?;
-            policies.delete_policy(account, &arn).await?;
-            return Ok(cx.empty());
-        }
-        "CreatePolicyVersion" => {
-            let arn = cx.required("PolicyArn")?;
-            cx.authorize(&arn).await?;
-            let document = cx.required("PolicyDocument")?;
-            let set_as_default = cx.bool("SetAsDefault")?.unwrap_or(false);
-            let version = policies.create_policy_version(account, &arn, &document, set_as_default).await?;
-            r.nested("PolicyVersion", |r| version_xml(r, &version, false));
-        }
-        "GetPolicyVersion" => {
-            let arn = cx.required("PolicyArn")?;
-            cx.authorize(&arn).await?;
-            let version = policies.get_policy_version(account, &arn, &cx.required("VersionId")?).await?;
-            r.nested("PolicyVersion", |r| version_xml(r, &version, true));
-        }
-        "ListPolicyVersions" => {
-            let arn = cx.required("PolicyArn")?;
-            cx.authorize(&arn).await?;
-            let page = policies.list_policy_versions(account, &arn, &cx.page()?).await?;
-            r.list("Versions", &page.items, |r, v| version_xml(r, v, false));
-            r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
-        }
-        "DeletePolicyVersion" => {
-            let arn = cx.required("PolicyArn")?;
-            cx.authorize(&arn).await?;
-            policies.delete_policy_version(account, &arn, &cx.required("VersionId")?).await?;
-            return Ok(cx.empty());
-        }
-        "SetDefaultPolicyVersion" => {
-            let arn = cx.required("PolicyArn")?;
-            cx.authorize(&arn).await?;
-            policies.set_default_policy_version(account, &arn, &cx.required("VersionId")?).await?;
-            return Ok(cx.empty());
-        }
-        "ListEntitiesForPolicy" => {
-            let arn = cx.required("PolicyArn")?;
-            cx.authorize(&arn).await?;
-            let filter = match cx.get("EntityFilter").as_deref() {
-                None | Some("") => EntityFilter::All,
-                Some("User") => EntityFilter::User,
-                Some("Group") => EntityFilter::Group,
-                Some("Role") => EntityFilter::Role,
-                Some("LocalManagedPolicy") => EntityFilter::LocalManagedPolicy,
-                Some("AWSManagedPolicy") => EntityFilter::AwsManagedPolicy,
-                Some(other) => {
-                    return Err(enum_error(
-                        "entityFilter",
-                        other,
-                        "User, Role, Group, LocalManagedPolicy, AWSManagedPolicy",
-                    )
-                    .into());
-                }
-            };
-            let page = policies
-                .list_entities_for_policy(
-                    account,
-                    &arn,
-                    filter,
-                    cx.get("PathPrefix").as_deref(),
-                    usage_filter(cx)?,
-                    &cx.page()?,
-                )
-                .await?;
-            for (list, kind) in [
-                ("PolicyGroups", EntityKind::Group),
-                ("PolicyUsers", EntityKind::User),
-                ("PolicyRoles", EntityKind::Role),
-            ] {
-                let items = page.items.iter().filter(|e| e.kind == kind);
-                r.list(list, items, |r, e| {
-                    r.el(&format!("{}Name", noun(kind)), &e.name).el(&format!("{}Id", noun(kind)), &e.id);
-                });
-            }
-            r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
-        }
-        "SimulateCustomPolicy" => {
-            cx.authorize("*").await?;
-            let input = simulate_input(cx, Vec::new(), None)?;
-            simulation_xml(&mut r, &input, &[])?;
-        }
-        "SimulatePrincipalPolicy" => {
-            let source = cx.required("PolicySourceArn")?;
-            cx.authorize(&source).await?;
-            let (kind, name) = source_entity(cx, &source)?;
-            let principal = policies.principal_policies(account, kind, &name).await?;
-            let documents: Vec<String> = principal.identity.iter().map(|p| p.document.clone()).collect();
-            let boundary = principal.boundary.map(|(_, document)| document);
-            let mut input = simulate_input(cx, documents, boundary)?;
-            if input.caller_arn.is_none() && kind == EntityKind::User {
-                input.caller_arn = Some(source.clone());
-            }
-            simulation_xml(&mut r, &input, &principal.identity)?;
-        }
-        other => {
-            return Err(super::unknown(other));
-        }
-    }
+    r.nested("Policy", |r| policy_xml(r, &policy, true));
     Ok(r.finish(cx.request_id))
 }
 
-/// Attach, detach and list managed policies; put, get, delete and list inline policies.
-async fn entity_policies<S: Store>(cx: &Cx<'_, S>, op: EntityOp, kind: EntityKind) -> Result<String> {
-    let policies = &cx.gateway.policies;
-    let account = cx.account();
-    let name_field = format!("{}Name", noun(kind));
-    let name = cx.required(&name_field)?;
-    cx.authorize(&cx.entity_arn(kind, &name).await).await?;
+pub(crate) async fn get_policy<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let policy = cx.gateway.policies.get_policy(cx.account(), auth.arn()).await?;
     let mut r = cx.response();
-    match op {
-        EntityOp::Attach => {
-            policies.attach_policy(account, kind, &name, &cx.required("PolicyArn")?).await?;
-            return Ok(cx.empty());
+    r.nested("Policy", |r| policy_xml(r, &policy, true));
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn list_policies<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    let scope = match cx.get("Scope").as_deref() {
+        None | Some("" | "All") => PolicyScope::All,
+        Some("AWS") => PolicyScope::Aws,
+        Some("Local") => PolicyScope::Local,
+        Some(other) => return Err(enum_error("scope", other, "All, AWS, Local").into()),
+    };
+    let query = ListPolicies {
+        scope,
+        only_attached: cx.bool("OnlyAttached")?.unwrap_or(false),
+        path_prefix: cx.get("PathPrefix"),
+        policy_usage_filter: usage_filter(cx)?,
+    };
+    let page = cx.gateway.policies.list_policies(cx.account(), &query, &cx.page()?).await?;
+    let mut r = cx.response();
+    r.list("Policies", &page.items, |r, p| policy_xml(r, p, false));
+    r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn delete_policy<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    cx.gateway.policies.delete_policy(cx.account(), auth.arn()).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn create_policy_version<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let document = cx.required("PolicyDocument")?;
+    let set_as_default = cx.bool("SetAsDefault")?.unwrap_or(false);
+    let version =
+        cx.gateway.policies.create_policy_version(cx.account(), auth.arn(), &document, set_as_default).await?;
+    let mut r = cx.response();
+    r.nested("PolicyVersion", |r| version_xml(r, &version, false));
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn get_policy_version<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let version = cx.gateway.policies.get_policy_version(cx.account(), auth.arn(), &cx.required("VersionId")?).await?;
+    let mut r = cx.response();
+    r.nested("PolicyVersion", |r| version_xml(r, &version, true));
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn list_policy_versions<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let page = cx.gateway.policies.list_policy_versions(cx.account(), auth.arn(), &cx.page()?).await?;
+    let mut r = cx.response();
+    r.list("Versions", &page.items, |r, v| version_xml(r, v, false));
+    r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn delete_policy_version<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    cx.gateway.policies.delete_policy_version(cx.account(), auth.arn(), &cx.required("VersionId")?).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn set_default_policy_version<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    cx.gateway.policies.set_default_policy_version(cx.account(), auth.arn(), &cx.required("VersionId")?).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn list_entities_for_policy<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let filter = match cx.get("EntityFilter").as_deref() {
+        None | Some("") => EntityFilter::All,
+        Some("User") => EntityFilter::User,
+        Some("Group") => EntityFilter::Group,
+        Some("Role") => EntityFilter::Role,
+        Some("LocalManagedPolicy") => EntityFilter::LocalManagedPolicy,
+        Some("AWSManagedPolicy") => EntityFilter::AwsManagedPolicy,
+        Some(other) => {
+            return Err(
+                enum_error("entityFilter", other, "User, Role, Group, LocalManagedPolicy, AWSManagedPolicy").into()
+            );
         }
-        EntityOp::Detach => {
-            policies.detach_policy(account, kind, &name, &cx.required("PolicyArn")?).await?;
-            return Ok(cx.empty());
-        }
-        EntityOp::ListAttached => {
-            let prefix = cx.get("PathPrefix");
-            let page = policies.list_attached_policies(account, kind, &name, prefix.as_deref(), &cx.page()?).await?;
-            r.list("AttachedPolicies", &page.items, |r, p| {
-                r.el("PolicyName", &p.policy_name).el("PolicyArn", &p.policy_arn);
-            });
-            r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
-        }
-        EntityOp::Put => {
-            let policy_name = cx.required("PolicyName")?;
-            let document = cx.required("PolicyDocument")?;
-            policies.put_inline_policy(account, kind, &name, &policy_name, &document).await?;
-            return Ok(cx.empty());
-        }
-        EntityOp::Get => {
-            let policy = policies.get_inline_policy(account, kind, &name, &cx.required("PolicyName")?).await?;
-            r.el(&name_field, &policy.entity_name)
-                .el("PolicyName", &policy.policy_name)
-                .policy_document("PolicyDocument", &policy.document);
-        }
-        EntityOp::Delete => {
-            policies.delete_inline_policy(account, kind, &name, &cx.required("PolicyName")?).await?;
-            return Ok(cx.empty());
-        }
-        EntityOp::List => {
-            let page = policies.list_inline_policies(account, kind, &name, &cx.page()?).await?;
-            r.str_list("PolicyNames", &page.items);
-            r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
-        }
+    };
+    let page = cx
+        .gateway
+        .policies
+        .list_entities_for_policy(
+            cx.account(),
+            auth.arn(),
+            filter,
+            cx.get("PathPrefix").as_deref(),
+            usage_filter(cx)?,
+            &cx.page()?,
+        )
+        .await?;
+    let mut r = cx.response();
+    for (list, kind) in
+        [("PolicyGroups", EntityKind::Group), ("PolicyUsers", EntityKind::User), ("PolicyRoles", EntityKind::Role)]
+    {
+        let items = page.items.iter().filter(|e| e.kind == kind);
+        r.list(list, items, |r, e| {
+            r.el(&format!("{}Name", noun(kind)), &e.name).el(&format!("{}Id", noun(kind)), &e.id);
+        });
     }
+    r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn simulate_custom_policy<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    let input = simulate_input(cx, Vec::new(), None)?;
+    let mut r = cx.response();
+    simulation_xml(&mut r, &input, &[])?;
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn simulate_principal_policy<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    let source = auth.arn();
+    let (kind, name) = source_entity(cx, source)?;
+    let principal = cx.gateway.policies.principal_policies(cx.account(), kind, &name).await?;
+    let documents: Vec<String> = principal.identity.iter().map(|p| p.document.clone()).collect();
+    let boundary = principal.boundary.map(|(_, document)| document);
+    let mut input = simulate_input(cx, documents, boundary)?;
+    if input.caller_arn.is_none() && kind == EntityKind::User {
+        input.caller_arn = Some(source.to_owned());
+    }
+    let mut r = cx.response();
+    simulation_xml(&mut r, &input, &principal.identity)?;
+    Ok(r.finish(cx.request_id))
+}
+
+/// Attaches a managed policy to the authorized user, group or role.
+pub(crate) async fn attach<S: Store>(cx: &Cx<'_, S>, auth: Authorized, kind: EntityKind) -> Result<String> {
+    cx.gateway.policies.attach_policy(cx.account(), kind, auth.name(), &cx.required("PolicyArn")?).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn detach<S: Store>(cx: &Cx<'_, S>, auth: Authorized, kind: EntityKind) -> Result<String> {
+    cx.gateway.policies.detach_policy(cx.account(), kind, auth.name(), &cx.required("PolicyArn")?).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn list_attached<S: Store>(cx: &Cx<'_, S>, auth: Authorized, kind: EntityKind) -> Result<String> {
+    let prefix = cx.get("PathPrefix");
+    let page = cx
+        .gateway
+        .policies
+        .list_attached_policies(cx.account(), kind, auth.name(), prefix.as_deref(), &cx.page()?)
+        .await?;
+    let mut r = cx.response();
+    r.list("AttachedPolicies", &page.items, |r, p| {
+        r.el("PolicyName", &p.policy_name).el("PolicyArn", &p.policy_arn);
+    });
+    r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn put_inline<S: Store>(cx: &Cx<'_, S>, auth: Authorized, kind: EntityKind) -> Result<String> {
+    let policy_name = cx.required("PolicyName")?;
+    let document = cx.required("PolicyDocument")?;
+    cx.gateway.policies.put_inline_policy(cx.account(), kind, auth.name(), &policy_name, &document).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn get_inline<S: Store>(cx: &Cx<'_, S>, auth: Authorized, kind: EntityKind) -> Result<String> {
+    let policy_name = cx.required("PolicyName")?;
+    let policy = cx.gateway.policies.get_inline_policy(cx.account(), kind, auth.name(), &policy_name).await?;
+    let mut r = cx.response();
+    r.el(&format!("{}Name", noun(kind)), &policy.entity_name)
+        .el("PolicyName", &policy.policy_name)
+        .policy_document("PolicyDocument", &policy.document);
+    Ok(r.finish(cx.request_id))
+}
+
+pub(crate) async fn delete_inline<S: Store>(cx: &Cx<'_, S>, auth: Authorized, kind: EntityKind) -> Result<String> {
+    let policy_name = cx.required("PolicyName")?;
+    cx.gateway.policies.delete_inline_policy(cx.account(), kind, auth.name(), &policy_name).await?;
+    Ok(cx.empty())
+}
+
+pub(crate) async fn list_inline<S: Store>(cx: &Cx<'_, S>, auth: Authorized, kind: EntityKind) -> Result<String> {
+    let page = cx.gateway.policies.list_inline_policies(cx.account(), kind, auth.name(), &cx.page()?).await?;
+    let mut r = cx.response();
+    r.str_list("PolicyNames", &page.items);
+    r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
     Ok(r.finish(cx.request_id))
 }
 
