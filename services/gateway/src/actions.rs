@@ -387,6 +387,14 @@ actions! {
     GetAccessKeyInfo: sts Any NONE, Resource::Star => sts::get_access_key_info;
     DecodeAuthorizationMessage: sts Any NONE, Resource::Star => sts::decode_authorization_message;
     GetWebIdentityToken: sts Any NONE, Resource::NotServed;
+    // Tessera's own (gRPC only): revocation and the incident-response stop of issuing, on the
+    // role or principal they name (`*` for a session id and for the list).
+    RevokeSession: sts Any NONE, Resource::NotServed;
+    RevokeRoleSessions: sts Any NONE, Resource::NotServed;
+    RevokePrincipalSessions: sts Any NONE, Resource::NotServed;
+    ListRevocations: sts Any NONE, Resource::NotServed;
+    StopIssuing: sts Any NONE, Resource::NotServed;
+    ResumeIssuing: sts Any NONE, Resource::NotServed;
 }
 
 /// The row of `action` (`iam:CreateUser`), if Tessera knows it.

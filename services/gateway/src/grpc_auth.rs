@@ -30,9 +30,10 @@
 //!   (trust policies), as on AWS;
 //! - `AssumeRoleWithWebIdentity` is public: the web identity token in the request is the
 //!   credential;
-//! - internal methods (`CreateAccount`, `VerifySession`, `RevokeSession`, `RevokeRoleSessions`,
-//!   `RevokePrincipalSessions`, `WatchPolicyEpochs`) and any method the tables do not know are for
-//!   an account root only.
+//! - internal methods (`CreateAccount`, `VerifySession`, `WatchPolicyEpochs`) and any method the
+//!   tables do not know are for an account root only; revocations and issuing stops are Tessera's
+//!   own actions (`sts:RevokeSession`, `sts:RevokeRoleSessions`, `sts:RevokePrincipalSessions`,
+//!   `sts:ListRevocations`, `sts:StopIssuing`, `sts:ResumeIssuing`), which policies grant.
 //!
 //! A refusal is `AccessDenied` (`PermissionDenied`), or `InvalidClientTokenId` where AWS answers
 //! that to temporary credentials (a GetSessionToken session without MFA calling IAM).
@@ -100,9 +101,6 @@ pub const RULES: &[(&str, Rule)] = &[
     ("/tessera.sts.v1.StsService/GetSessionToken", Rule::Authenticated),
     ("/tessera.sts.v1.StsService/GetCallerIdentity", Rule::Authenticated),
     ("/tessera.sts.v1.StsService/VerifySession", Rule::RootOnly),
-    ("/tessera.sts.v1.StsService/RevokeSession", Rule::RootOnly),
-    ("/tessera.sts.v1.StsService/RevokeRoleSessions", Rule::RootOnly),
-    ("/tessera.sts.v1.StsService/RevokePrincipalSessions", Rule::RootOnly),
 ];
 
 /// The services whose methods are operations, and the action prefix of their methods.

@@ -474,6 +474,21 @@ impl<S: Store> Asker<'_, S> {
                 "GetAccessKeyInfo" => ask(Action::GetAccessKeyInfo, "*".into(), none()),
                 "DecodeAuthorizationMessage" => ask(Action::DecodeAuthorizationMessage, "*".into(), none()),
                 "GetWebIdentityToken" => ask(Action::GetWebIdentityToken, "*".into(), none()),
+                // Tessera's own revocation and incident-response actions (AWS has none): on the
+                // role or principal they act on; a session id names no resource.
+                "RevokeSession" => ask(Action::RevokeSession, "*".into(), none()),
+                "ListRevocations" => ask(Action::ListRevocations, "*".into(), none()),
+                "RevokeRoleSessions" => {
+                    ask(Action::RevokeRoleSessions, decode::<spb::RevokeRoleSessionsRequest>(message)?.role_arn, none())
+                }
+                "RevokePrincipalSessions" => {
+                    let arn = decode::<spb::RevokePrincipalSessionsRequest>(message)?.principal_arn;
+                    ask(Action::RevokePrincipalSessions, arn, none())
+                }
+                "StopIssuing" => ask(Action::StopIssuing, decode::<spb::StopIssuingRequest>(message)?.arn, none()),
+                "ResumeIssuing" => {
+                    ask(Action::ResumeIssuing, decode::<spb::ResumeIssuingRequest>(message)?.arn, none())
+                }
                 _ => return Ok(None),
             },
             _ => return Ok(None),

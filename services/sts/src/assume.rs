@@ -379,7 +379,10 @@ impl<S: Store> Sts<S> {
                     }
                     None => ctx.insert("aws:MultiFactorAuthPresent", "false"),
                 }
-                ctx.insert("aws:TokenIssueTime", format_time(claims.issued_at));
+                // To the millisecond, as the AWS console writes the instant of `AWSRevokeOlderSessions`.
+                let whole = format_time(claims.issued_at);
+                let millis = claims.issued_subsec_micros / 1000;
+                ctx.insert("aws:TokenIssueTime", format!("{}.{millis:03}Z", whole.trim_end_matches('Z')));
             }
         }
         for (key, value) in &layers.principal_tags {
@@ -441,6 +444,7 @@ impl<S: Store> Sts<S> {
 
     /// Seals `claims` into a token and records the session.
     pub(crate) async fn issue(&self, claims: SessionClaims) -> Result<IssuedCredentials> {
+        let claims = self.stamp_issue_time(claims);
         let token = self.keys.seal(&claims, &self.env)?;
         self.record_session(&claims).await?;
         Ok(IssuedCredentials {
@@ -491,6 +495,7 @@ impl<S: Store> Sts<S> {
     /// `AssumeRole`.
     /// `AssumeRole` by `caller`, resolved once at the edge.
     pub async fn assume_role(&self, caller: &CallerPrincipal, input: AssumeRole) -> Result<AssumedRole> {
+        self.check_issuing(Some(caller), Some(&input.role_arn))?;
         let now = self.now_secs();
         const ACTION: &str = "sts:AssumeRole";
         // The root's own sessions (GetSessionToken as root) are the root too.

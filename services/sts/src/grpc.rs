@@ -15,7 +15,8 @@ use tessera_store::iam::Tag;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    AssumeRole, AssumeRoleWithWebIdentity, CallerCredentials, CallerPrincipal, IssuedCredentials, Issuer, Sts,
+    AssumeRole, AssumeRoleWithWebIdentity, CallerCredentials, CallerPrincipal, IssuedCredentials, Issuer, IssuingStop,
+    Revocation, Sts,
 };
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -80,8 +81,48 @@ fn arns(policies: Vec<pb::PolicyDescriptorType>) -> Vec<String> {
     policies.into_iter().map(|p| p.arn).collect()
 }
 
+/// A cut-off instant in unix microseconds (before 1970 is 0: it covers nothing a session has).
 fn cut_off(at: Option<prost_types::Timestamp>) -> Option<u64> {
-    at.as_ref().and_then(system_time).map(|t| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+    at.as_ref()
+        .and_then(system_time)
+        .map(|t| t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)))
+}
+
+fn ts_micros(micros: u64) -> Option<prost_types::Timestamp> {
+    Some(timestamp(UNIX_EPOCH + Duration::from_micros(micros)))
+}
+
+/// Who the gateway's gRPC layer authenticated (its ARN), for the audit trail of revocations;
+/// empty when the layer did not run (the internal API).
+fn caller_arn<T>(request: &Request<T>) -> String {
+    request.metadata().get(CALLER_ARN_METADATA).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// The metadata key the gateway's gRPC layer sets to the authenticated caller's ARN.
+const CALLER_ARN_METADATA: &str = "tessera-caller-arn";
+
+fn revocation_entry(revocation: &Revocation) -> pb::RevocationEntry {
+    let (kind, target) = match revocation {
+        Revocation::Session { session_id, .. } => ("Session", session_id),
+        Revocation::Role { role_arn, .. } => ("Role", role_arn),
+        Revocation::Principal { principal_arn, .. } => ("Principal", principal_arn),
+    };
+    let (by, at) = revocation.made();
+    pb::RevocationEntry {
+        kind: kind.to_owned(),
+        target: target.clone(),
+        issued_up_to: revocation.cut_off_micros().and_then(ts_micros),
+        revoked_by: by.to_owned(),
+        revoked_at: ts_micros(at),
+    }
+}
+
+fn stop_entry(stop: &IssuingStop) -> pb::IssuingStopEntry {
+    pb::IssuingStopEntry {
+        arn: stop.arn.clone(),
+        stopped_by: stop.stopped_by.clone(),
+        stopped_at: ts_micros(stop.stopped_at),
+    }
 }
 
 impl<S: Store> StsGrpc<S> {
@@ -247,7 +288,7 @@ impl<S: Store> StsService for StsGrpc<S> {
             role_arn: claims.role_arn.clone(),
             session_id: claims.session_id.clone(),
             secret_access_key: claims.secret_access_key.expose().to_owned(),
-            issued_at: ts(claims.issued_at),
+            issued_at: ts_micros(claims.issued_at_micros()),
             expiration: ts(claims.expires_at),
             source_identity: claims.source_identity.clone(),
             tags: claims.tags.iter().map(|(k, v)| common::Tag { key: k.clone(), value: v.clone() }).collect(),
@@ -258,34 +299,58 @@ impl<S: Store> StsService for StsGrpc<S> {
     }
 
     async fn revoke_session(&self, request: Request<pb::RevokeSessionRequest>) -> Reply<pb::RevokeSessionResponse> {
+        let by = caller_arn(&request);
         let (scope, r) = split(request);
-        self.domain.revoke_session(&scoped_account(&r.account_id, &scope)?, &r.session_id).await?;
-        Ok(Response::new(pb::RevokeSessionResponse {}))
+        let revoked = self.domain.revoke_session(&scoped_account(&r.account_id, &scope)?, &r.session_id, &by).await?;
+        Ok(Response::new(pb::RevokeSessionResponse { revocation: Some(revocation_entry(&revoked)) }))
     }
 
     async fn revoke_role_sessions(
         &self,
         request: Request<pb::RevokeRoleSessionsRequest>,
     ) -> Reply<pb::RevokeRoleSessionsResponse> {
+        let by = caller_arn(&request);
         let (scope, r) = split(request);
-        self.domain
-            .revoke_role_sessions(&scoped_account(&r.account_id, &scope)?, &r.role_arn, cut_off(r.issued_before))
-            .await?;
-        Ok(Response::new(pb::RevokeRoleSessionsResponse {}))
+        let account = scoped_account(&r.account_id, &scope)?;
+        let revoked = self.domain.revoke_role_sessions(&account, &r.role_arn, cut_off(r.issued_before), &by).await?;
+        Ok(Response::new(pb::RevokeRoleSessionsResponse { revocation: Some(revocation_entry(&revoked)) }))
     }
 
     async fn revoke_principal_sessions(
         &self,
         request: Request<pb::RevokePrincipalSessionsRequest>,
     ) -> Reply<pb::RevokePrincipalSessionsResponse> {
+        let by = caller_arn(&request);
         let (scope, r) = split(request);
-        self.domain
-            .revoke_principal_sessions(
-                &scoped_account(&r.account_id, &scope)?,
-                &r.principal_arn,
-                cut_off(r.issued_before),
-            )
-            .await?;
-        Ok(Response::new(pb::RevokePrincipalSessionsResponse {}))
+        let account = scoped_account(&r.account_id, &scope)?;
+        let revoked =
+            self.domain.revoke_principal_sessions(&account, &r.principal_arn, cut_off(r.issued_before), &by).await?;
+        Ok(Response::new(pb::RevokePrincipalSessionsResponse { revocation: Some(revocation_entry(&revoked)) }))
+    }
+
+    async fn list_revocations(
+        &self,
+        request: Request<pb::ListRevocationsRequest>,
+    ) -> Reply<pb::ListRevocationsResponse> {
+        let (scope, r) = split(request);
+        let listed = self.domain.list_revocations(&scoped_account(&r.account_id, &scope)?).await?;
+        Ok(Response::new(pb::ListRevocationsResponse {
+            revocations: listed.revocations.iter().map(revocation_entry).collect(),
+            stops: listed.stops.iter().map(stop_entry).collect(),
+        }))
+    }
+
+    async fn stop_issuing(&self, request: Request<pb::StopIssuingRequest>) -> Reply<pb::StopIssuingResponse> {
+        let by = caller_arn(&request);
+        let (scope, r) = split(request);
+        let stop = self.domain.stop_issuing(&scoped_account(&r.account_id, &scope)?, &r.arn, &by).await?;
+        Ok(Response::new(pb::StopIssuingResponse { stop: Some(stop_entry(&stop)) }))
+    }
+
+    async fn resume_issuing(&self, request: Request<pb::ResumeIssuingRequest>) -> Reply<pb::ResumeIssuingResponse> {
+        let by = caller_arn(&request);
+        let (scope, r) = split(request);
+        let lifted = self.domain.resume_issuing(&scoped_account(&r.account_id, &scope)?, &r.arn, &by).await?;
+        Ok(Response::new(pb::ResumeIssuingResponse { stop: lifted.as_ref().map(stop_entry) }))
     }
 }

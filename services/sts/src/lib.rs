@@ -32,7 +32,7 @@ pub use assume::{AssumeRole, AssumedRole, CallerLayers, IssuedCredentials, inser
 pub use caller::{CallerCredentials, CallerKind, CallerPrincipal};
 pub use issuer::{Issuer, WebIdentityToken};
 pub use oidc::{OidcConfig, OidcConfigError};
-pub use revoke::{CHANNEL as REVOCATION_CHANNEL, Revocation, SessionRecord};
+pub use revoke::{CHANNEL as REVOCATION_CHANNEL, IssuingStop, Revocation, RevocationList, SessionRecord};
 pub use tokens::{CallerIdentity, FederationToken};
 pub use web_identity::{AssumeRoleWithWebIdentity, WebIdentityAssumedRole};
 

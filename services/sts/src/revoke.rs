@@ -1,28 +1,50 @@
-//! Session records and revocation.
+//! Session records, revocation, and the switch that stops issuing for one principal or role.
 //!
-//! A revocation is written to the store (global `revocation:` records, so one scan loads them all)
-//! and published on [`CHANNEL`]; every replica applies it to its in-memory [`Revocations`] as the
-//! message arrives, and reloads everything from the store when its subscription lags or drops, so
-//! a revocation made on one replica holds on all of them well within a second. Checking a session
-//! is then a few hash lookups, with no storage read.
+//! A revocation is written to the store (global `revocation:` records, one per call, so one scan
+//! loads them all and they double as the audit trail of who revoked what, when) and published on
+//! [`CHANNEL`]; every replica applies it to its in-memory [`Revocations`] as the message arrives,
+//! and reloads everything from the store when its subscription lags or drops, so a revocation made
+//! on one replica holds on all of them well within a second. Checking a session is then a few hash
+//! lookups, with no storage read.
+//!
+//! **The cut-off is exact.** A revocation of a role's or principal's sessions covers the sessions
+//! issued up to an instant in microseconds (the revoking replica's clock when the call is made,
+//! or an earlier `issued_before`; never a later one), and tokens carry their issue time in
+//! microseconds too ([`SessionClaims::issued_at_micros`]). A session issued after the call
+//! returned is issued later on any clock that agrees with the revoker's, so it is never covered;
+//! and a replica that already knows a cut-off issues the sessions it covers strictly after it
+//! ([`Sts::stamp_issue_time`]), so a slower clock on that replica cannot put a new session under
+//! it either. Across machines the remaining window is the clock skew between replicas during the
+//! few milliseconds before the revocation reaches them.
+//!
+//! **Stopping issuance** (incident response): a global `issuing-stop:` record per stopped role or
+//! principal, published on the same channel, makes every issuing call for it fail with
+//! `AccessDenied` on every replica ([`Sts::check_issuing`], called at the top of AssumeRole,
+//! AssumeRoleWithWebIdentity, GetSessionToken and GetFederationToken) until it is resumed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use tessera_arn::{Arn, IamEntity};
 use tessera_credentials::SessionClaims;
 use tessera_identity::{Account, Error, Result};
+use tessera_proto::ErrorCode;
 use tessera_store::iam::{self, Record};
-use tessera_store::{Key, Kind, Namespace, Store, SubscriptionError, Transaction, Tx, update};
+use tessera_store::{Key, Kind, Namespace, Store, SubscriptionError, Transaction};
 
-use crate::{MAX_SESSION_SECS, Sts};
+use crate::{CallerKind, CallerPrincipal, MAX_SESSION_SECS, Sts};
 
-/// The channel revocations are published on.
+/// The channel revocations (and stops and resumptions of issuing) are published on.
 pub const CHANNEL: &str = "tessera.revocations";
 
 const SESSION: Kind = Kind::new("session");
 const REVOCATION: Kind = Kind::new("revocation");
+const ISSUING_STOP: Kind = Kind::new("issuing-stop");
+
+/// Microseconds in a second.
+const MICROS: u64 = 1_000_000;
 
 /// What an issued session looks like in the registry (never its secret or token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +64,9 @@ impl Record for SessionRecord {
     const KIND: Kind = SESSION;
 }
 
-/// One revocation: a session, or every session of a role or principal issued up to a time.
+/// One revocation: a session, or every session of a role or principal issued up to an instant;
+/// with who made it (the caller's ARN, empty when the internal API was called without
+/// authentication) and when (unix microseconds; 0 in records written before revocations said).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Revocation {
     /// One session of `account` (the account is checked when matching, so an account can only
@@ -54,14 +78,34 @@ pub enum Revocation {
         account: String,
         session_id: String,
         expires_at: u64,
+        #[serde(default)]
+        revoked_by: String,
+        #[serde(default)]
+        revoked_at: u64,
     },
     Role {
         role_arn: String,
+        /// The cut-off in whole seconds, inclusive: what replicas from before microsecond
+        /// cut-offs read (they then also refuse the rest of that second).
         issued_up_to: u64,
+        /// The cut-off in unix microseconds, inclusive; 0 in records from before it existed
+        /// (then the whole second `issued_up_to` is the cut-off).
+        #[serde(default)]
+        issued_up_to_micros: u64,
+        #[serde(default)]
+        revoked_by: String,
+        #[serde(default)]
+        revoked_at: u64,
     },
     Principal {
         principal_arn: String,
         issued_up_to: u64,
+        #[serde(default)]
+        issued_up_to_micros: u64,
+        #[serde(default)]
+        revoked_by: String,
+        #[serde(default)]
+        revoked_at: u64,
     },
 }
 
@@ -69,14 +113,58 @@ impl Record for Revocation {
     const KIND: Kind = REVOCATION;
 }
 
+/// A cut-off in microseconds, with its whole-second form for older replicas.
+fn cut_off(micros: u64) -> (u64, u64) {
+    (micros / MICROS, micros)
+}
+
 impl Revocation {
+    /// Where the record is kept: one record per session, and one per revocation of a role or
+    /// principal (several revocations of one role are all kept, for the audit trail; the latest
+    /// cut-off is the one that matters).
     fn key(&self) -> Key {
         let rest = match self {
             Self::Session { account, session_id, .. } => format!("session:{account}:{session_id}"),
-            Self::Role { role_arn, .. } => format!("role:{}", role_arn.to_ascii_lowercase()),
-            Self::Principal { principal_arn, .. } => format!("principal:{}", principal_arn.to_ascii_lowercase()),
+            Self::Role { role_arn, revoked_at, .. } => {
+                format!("role:{}@{revoked_at:020}", role_arn.to_ascii_lowercase())
+            }
+            Self::Principal { principal_arn, revoked_at, .. } => {
+                format!("principal:{}@{revoked_at:020}", principal_arn.to_ascii_lowercase())
+            }
         };
         Key::new(&Namespace::global(), REVOCATION, &rest)
+    }
+
+    /// The inclusive cut-off of a role or principal revocation, in unix microseconds.
+    pub fn cut_off_micros(&self) -> Option<u64> {
+        match self {
+            Self::Session { .. } => None,
+            Self::Role { issued_up_to, issued_up_to_micros, .. }
+            | Self::Principal { issued_up_to, issued_up_to_micros, .. } => Some(if *issued_up_to_micros != 0 {
+                *issued_up_to_micros
+            } else {
+                issued_up_to.saturating_mul(MICROS).saturating_add(MICROS - 1)
+            }),
+        }
+    }
+
+    /// Who made the revocation (an ARN; empty when unknown) and when (unix microseconds).
+    pub fn made(&self) -> (&str, u64) {
+        match self {
+            Self::Session { revoked_by, revoked_at, .. }
+            | Self::Role { revoked_by, revoked_at, .. }
+            | Self::Principal { revoked_by, revoked_at, .. } => (revoked_by, *revoked_at),
+        }
+    }
+
+    /// The account whose sessions it revokes.
+    pub fn account(&self) -> String {
+        match self {
+            Self::Session { account, .. } => account.clone(),
+            Self::Role { role_arn: arn, .. } | Self::Principal { principal_arn: arn, .. } => {
+                Arn::parse(arn).map(|a| a.account).unwrap_or_default()
+            }
+        }
     }
 
     /// When the record can go: no session it could match outlives this.
@@ -84,13 +172,59 @@ impl Revocation {
         match self {
             Self::Session { expires_at, .. } => *expires_at,
             Self::Role { issued_up_to, .. } | Self::Principal { issued_up_to, .. } => {
-                issued_up_to.saturating_add(MAX_SESSION_SECS)
+                issued_up_to.saturating_add(1).saturating_add(MAX_SESSION_SECS)
             }
         }
     }
 }
 
-/// This replica's copy of every revocation in force.
+/// A stop of issuing for one role or principal: until it is lifted, no AssumeRole,
+/// AssumeRoleWithWebIdentity, GetSessionToken or GetFederationToken issues credentials for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuingStop {
+    pub account: String,
+    /// The role or principal ARN as the operator gave it.
+    pub arn: String,
+    pub stopped_by: String,
+    /// Unix microseconds.
+    pub stopped_at: u64,
+}
+
+impl Record for IssuingStop {
+    const KIND: Kind = ISSUING_STOP;
+}
+
+/// What the channel carries: a revocation (the message format every replica has always read),
+/// or a change of the issuing stops (which makes replicas reload them from the store, so a stop
+/// and a resumption racing each other settle on what was committed last).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Notice {
+    Revocation(Revocation),
+    Issuing(IssuingNotice),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum IssuingNotice {
+    IssuingChanged { arn: String },
+}
+
+/// The key a stop is kept under: users and roles by account and name (the path is not part of
+/// an entity's identity, and AssumeRole's `RoleArn` may be written without it), other principals
+/// by their ARN; case-insensitively, as IAM names are.
+fn stop_key(arn: &str) -> String {
+    let key = match Arn::parse(arn) {
+        Ok(parsed) => match parsed.entity() {
+            Ok(IamEntity::Role { name, .. }) => format!("{}:role/{name}", parsed.account),
+            Ok(IamEntity::User { name, .. }) => format!("{}:user/{name}", parsed.account),
+            _ => arn.to_owned(),
+        },
+        Err(_) => arn.to_owned(),
+    };
+    key.to_ascii_lowercase()
+}
+
+/// This replica's copy of every revocation and issuing stop in force.
 #[derive(Debug, Default)]
 pub(crate) struct Revocations {
     inner: RwLock<Sets>,
@@ -100,47 +234,82 @@ pub(crate) struct Revocations {
 struct Sets {
     /// (account, session id) → when the record can go.
     sessions: HashMap<(String, String), u64>,
+    /// Role ARN (lowercase) → the latest inclusive cut-off, unix microseconds.
     roles: HashMap<String, u64>,
     principals: HashMap<String, u64>,
+    /// [`stop_key`] → the stop.
+    stops: HashMap<String, IssuingStop>,
 }
 
 impl Revocations {
     pub(crate) fn apply(&self, revocation: &Revocation) {
         let mut sets = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let cut = revocation.cut_off_micros().unwrap_or_default();
         match revocation {
-            Revocation::Session { account, session_id, expires_at } => {
+            Revocation::Session { account, session_id, expires_at, .. } => {
                 sets.sessions.insert((account.clone(), session_id.clone()), *expires_at);
             }
-            Revocation::Role { role_arn, issued_up_to } => {
+            Revocation::Role { role_arn, .. } => {
                 let slot = sets.roles.entry(role_arn.to_ascii_lowercase()).or_default();
-                *slot = (*slot).max(*issued_up_to);
+                *slot = (*slot).max(cut);
             }
-            Revocation::Principal { principal_arn, issued_up_to } => {
+            Revocation::Principal { principal_arn, .. } => {
                 let slot = sets.principals.entry(principal_arn.to_ascii_lowercase()).or_default();
-                *slot = (*slot).max(*issued_up_to);
+                *slot = (*slot).max(cut);
             }
         }
     }
 
     fn replace(&self, all: Vec<Revocation>) {
-        *self.inner.write().unwrap_or_else(PoisonError::into_inner) = Sets::default();
+        let fresh = Revocations::default();
         for revocation in &all {
-            self.apply(revocation);
+            fresh.apply(revocation);
         }
+        let fresh = fresh.inner.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let mut sets = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let stops = std::mem::take(&mut sets.stops);
+        *sets = Sets { stops, ..fresh };
+    }
+
+    fn replace_stops(&self, all: Vec<IssuingStop>) {
+        let stops = all.into_iter().map(|stop| (stop_key(&stop.arn), stop)).collect();
+        self.inner.write().unwrap_or_else(PoisonError::into_inner).stops = stops;
+    }
+
+    /// The latest cut-off that covers sessions like `claims` (by role, principal or source user).
+    fn cut_off_for(&self, claims: &SessionClaims) -> Option<u64> {
+        let sets = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        let up_to = |map: &HashMap<String, u64>, arn: Option<&str>| {
+            arn.and_then(|arn| map.get(&arn.to_ascii_lowercase())).copied()
+        };
+        [
+            up_to(&sets.roles, claims.role_arn.as_deref()),
+            up_to(&sets.principals, Some(&claims.principal_arn)),
+            up_to(&sets.principals, claims.source_user_arn.as_deref()),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
     }
 
     /// Whether `claims` names a revoked session.
     pub(crate) fn is_revoked(&self, claims: &SessionClaims) -> bool {
-        let sets = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-        if sets.sessions.contains_key(&(claims.account.clone(), claims.session_id.clone())) {
-            return true;
+        {
+            let sets = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+            if sets.sessions.contains_key(&(claims.account.clone(), claims.session_id.clone())) {
+                return true;
+            }
         }
-        let up_to = |map: &HashMap<String, u64>, arn: Option<&str>| {
-            arn.and_then(|arn| map.get(&arn.to_ascii_lowercase())).is_some_and(|&t| claims.issued_at <= t)
-        };
-        up_to(&sets.roles, claims.role_arn.as_deref())
-            || up_to(&sets.principals, Some(&claims.principal_arn))
-            || up_to(&sets.principals, claims.source_user_arn.as_deref())
+        self.cut_off_for(claims).is_some_and(|cut| claims.issued_at_micros() <= cut)
+    }
+
+    /// The stop in force for any of `arns`, if one is.
+    fn stopped(&self, arns: &[&str]) -> Option<IssuingStop> {
+        let sets = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        if sets.stops.is_empty() {
+            return None;
+        }
+        arns.iter().find_map(|arn| sets.stops.get(&stop_key(arn)).cloned())
     }
 }
 
@@ -148,8 +317,22 @@ async fn load_all<S: Store + ?Sized>(store: &S) -> Result<Vec<Revocation>> {
     Ok(iam::scan_all::<S, Revocation>(store, &Namespace::global()).await?.into_iter().map(|(_, r)| r).collect())
 }
 
-/// Loads the revocations and keeps them current: a task follows the channel (reloading after a
-/// lag or a dropped subscription) and sweeps expired records once a minute.
+async fn load_stops<S: Store + ?Sized>(store: &S) -> Result<Vec<IssuingStop>> {
+    Ok(iam::scan_all::<S, IssuingStop>(store, &Namespace::global()).await?.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Reloads revocations and stops from the store (after a lag or a dropped subscription).
+async fn reload<S: Store + ?Sized>(store: &S, revocations: &Revocations) {
+    if let Ok(all) = load_all(store).await {
+        revocations.replace(all);
+    }
+    if let Ok(stops) = load_stops(store).await {
+        revocations.replace_stops(stops);
+    }
+}
+
+/// Loads the revocations and stops and keeps them current: a task follows the channel (reloading
+/// after a lag or a dropped subscription) and sweeps expired records once a minute.
 pub(crate) async fn follow<S: Store>(
     store: Arc<S>,
     revocations: Arc<Revocations>,
@@ -158,6 +341,7 @@ pub(crate) async fn follow<S: Store>(
     let mut subscription = store.subscribe(CHANNEL).await?;
     // Subscribe first, then load: a revocation published in between is seen twice, never missed.
     revocations.replace(load_all(&*store).await?);
+    revocations.replace_stops(load_stops(&*store).await?);
     // The tasks hold the store and the revocations weakly, so they end when the service is dropped
     // (and an embedded store can be reopened in the same process).
     let weak = Arc::downgrade(&revocations);
@@ -167,23 +351,21 @@ pub(crate) async fn follow<S: Store>(
             let message = subscription.recv().await;
             let (Some(revocations), Some(store)) = (weak.upgrade(), weak_store.upgrade()) else { return };
             match message {
-                Ok(bytes) => match serde_json::from_slice::<Revocation>(&bytes) {
-                    Ok(revocation) => revocations.apply(&revocation),
+                Ok(bytes) => match serde_json::from_slice::<Notice>(&bytes) {
+                    Ok(Notice::Revocation(revocation)) => revocations.apply(&revocation),
+                    Ok(Notice::Issuing(IssuingNotice::IssuingChanged { .. })) => match load_stops(&*store).await {
+                        Ok(stops) => revocations.replace_stops(stops),
+                        Err(error) => tracing::warn!(%error, "cannot reload the issuing stops"),
+                    },
                     Err(error) => tracing::warn!(%error, "ignoring a malformed revocation message"),
                 },
-                Err(SubscriptionError::Lagged(_)) => {
-                    if let Ok(all) = load_all(&*store).await {
-                        revocations.replace(all);
-                    }
-                }
+                Err(SubscriptionError::Lagged(_)) => reload(&*store, &revocations).await,
                 Err(SubscriptionError::Closed) => {
                     // Resubscribe, then reload what may have been missed meanwhile.
                     match store.subscribe(CHANNEL).await {
                         Ok(fresh) => {
                             subscription = fresh;
-                            if let Ok(all) = load_all(&*store).await {
-                                revocations.replace(all);
-                            }
+                            reload(&*store, &revocations).await;
                         }
                         Err(error) => {
                             tracing::warn!(%error, "cannot resubscribe to revocations; retrying");
@@ -222,9 +404,10 @@ pub(crate) async fn sweep<S: Store + ?Sized>(store: &S, now: u64) -> Result<usiz
             removed += 1;
         }
     }
-    for (_, revocation) in iam::scan_all::<S, Revocation>(store, &Namespace::global()).await? {
+    for (suffix, revocation) in iam::scan_all::<S, Revocation>(store, &Namespace::global()).await? {
         if revocation.obsolete_after() <= now {
-            txn = txn.delete(revocation.key());
+            // By the key it was found under: records of older versions had other keys.
+            txn = txn.delete(Key::new(&Namespace::global(), REVOCATION, &suffix));
             removed += 1;
         }
     }
@@ -236,6 +419,18 @@ pub(crate) async fn sweep<S: Store + ?Sized>(store: &S, now: u64) -> Result<usiz
 
 pub(crate) fn session_key(access_key_id: &str) -> Key {
     Key::new(&Namespace::global(), SESSION, access_key_id)
+}
+
+fn micros_of(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// What [`Sts::list_revocations`] returns: the account's revocations and issuing stops in force.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationList {
+    /// Oldest first.
+    pub revocations: Vec<Revocation>,
+    pub stops: Vec<IssuingStop>,
 }
 
 impl<S: Store> Sts<S> {
@@ -259,71 +454,211 @@ impl<S: Store> Sts<S> {
         Ok(iam::load(&*self.store, &session_key(access_key_id)).await?)
     }
 
-    async fn revoke(&self, revocation: Revocation) -> Result<()> {
-        let key = revocation.key();
-        let (key, record) = (&key, &revocation);
-        update(&*self.store, |tx: Tx<'_, S>| async move {
-            // Keep the later cut-off when two revocations of one role or principal race.
-            let merged = match (tx.read::<Revocation>(key).await?, record) {
-                (Some(Revocation::Role { issued_up_to: old, .. }), Revocation::Role { role_arn, issued_up_to }) => {
-                    Revocation::Role { role_arn: role_arn.clone(), issued_up_to: old.max(*issued_up_to) }
-                }
-                (
-                    Some(Revocation::Principal { issued_up_to: old, .. }),
-                    Revocation::Principal { principal_arn, issued_up_to },
-                ) => {
-                    Revocation::Principal { principal_arn: principal_arn.clone(), issued_up_to: old.max(*issued_up_to) }
-                }
-                _ => record.clone(),
-            };
-            tx.write(key.clone(), &merged);
-            Ok::<_, Error>(())
-        })
-        .await?;
+    /// Now, in unix microseconds, from the injected clock.
+    fn now_micros(&self) -> u64 {
+        micros_of(self.env.now())
+    }
+
+    async fn revoke(&self, revocation: Revocation) -> Result<Revocation> {
+        // One record per call: nothing to merge, so no transaction to conflict; the latest cut-off
+        // wins where they are applied.
+        iam::put_blind(&*self.store, revocation.key(), &revocation).await?;
         self.revocations.apply(&revocation);
         let message = serde_json::to_vec(&revocation).unwrap_or_default();
         if let Err(error) = self.store.publish(CHANNEL, &message).await {
             // Replicas still pick it up on their next reload; say so loudly.
             tracing::error!(%error, "failed to publish a revocation");
         }
-        Ok(())
+        let (by, at) = revocation.made();
+        tracing::info!(target: "tessera::audit", revoked_by = by, revoked_at_micros = at, ?revocation, "sessions revoked");
+        Ok(revocation)
     }
 
     /// Revokes one session of `account` (known or not: revoking is idempotent, and the id may
     /// belong to a session whose record was swept). Only a session of `account` is affected.
-    pub async fn revoke_session(&self, account: &Account, session_id: &str) -> Result<()> {
-        if session_id.is_empty() || session_id.len() > 128 {
+    /// `session` is a session id, or the temporary access key id (`ASIA…`) of a recorded session.
+    /// `by` is who asks (an ARN, for the audit trail).
+    pub async fn revoke_session(&self, account: &Account, session: &str, by: &str) -> Result<Revocation> {
+        if session.is_empty() || session.len() > 128 {
             return Err(Error::invalid_input("SessionId must have 1 to 128 characters."));
         }
+        let session_id = if session.starts_with("ASIA") {
+            match self.session(session).await? {
+                Some(record) if record.account == account.id() => record.session_id,
+                _ => return Err(Error::no_such_entity(format!("No session of access key {session} is recorded."))),
+            }
+        } else {
+            session.to_owned()
+        };
         let expires_at = self.now_secs().saturating_add(MAX_SESSION_SECS);
-        let revocation =
-            Revocation::Session { account: account.id().to_owned(), session_id: session_id.to_owned(), expires_at };
-        self.revoke(revocation).await
+        self.revoke(Revocation::Session {
+            account: account.id().to_owned(),
+            session_id,
+            expires_at,
+            revoked_by: by.to_owned(),
+            revoked_at: self.now_micros(),
+        })
+        .await
     }
 
-    /// Revokes every session of a role of `account` issued up to `issued_up_to` (unix seconds).
+    /// The inclusive cut-off of a revocation made now: `issued_before` (unix microseconds) or
+    /// now, never later than now (a later one would refuse sessions issued after the call
+    /// returned: stopping issuance is [`Sts::stop_issuing`]).
+    fn cut_off_now(&self, issued_before: Option<u64>) -> Result<(u64, u64)> {
+        let now = self.now_micros();
+        match issued_before {
+            Some(at) if at > now => Err(Error::invalid_input(
+                "IssuedBefore must not be later than now; to refuse new sessions, stop issuing for the role or principal.",
+            )),
+            Some(at) => Ok((at, now)),
+            None => Ok((now, now)),
+        }
+    }
+
+    /// Revokes every session of a role of `account` issued up to `issued_before` (unix
+    /// microseconds, inclusive; now when `None`).
     pub async fn revoke_role_sessions(
         &self,
         account: &Account,
         role_arn: &str,
-        issued_up_to: Option<u64>,
-    ) -> Result<()> {
+        issued_before: Option<u64>,
+        by: &str,
+    ) -> Result<Revocation> {
         check_owned(account, role_arn)?;
-        let issued_up_to = issued_up_to.unwrap_or_else(|| self.now_secs());
-        self.revoke(Revocation::Role { role_arn: role_arn.to_owned(), issued_up_to }).await
+        let (cut, now) = self.cut_off_now(issued_before)?;
+        let (issued_up_to, issued_up_to_micros) = cut_off(cut);
+        self.revoke(Revocation::Role {
+            role_arn: role_arn.to_owned(),
+            issued_up_to,
+            issued_up_to_micros,
+            revoked_by: by.to_owned(),
+            revoked_at: now,
+        })
+        .await
     }
 
     /// Revokes every session of a principal of `account` (the role session, federated user or user
-    /// itself, or sessions started from that user's keys) issued up to `issued_up_to`.
+    /// itself, or sessions started from that user's keys) issued up to `issued_before` (unix
+    /// microseconds, inclusive; now when `None`).
     pub async fn revoke_principal_sessions(
         &self,
         account: &Account,
         principal_arn: &str,
-        issued_up_to: Option<u64>,
-    ) -> Result<()> {
+        issued_before: Option<u64>,
+        by: &str,
+    ) -> Result<Revocation> {
         check_owned(account, principal_arn)?;
-        let issued_up_to = issued_up_to.unwrap_or_else(|| self.now_secs());
-        self.revoke(Revocation::Principal { principal_arn: principal_arn.to_owned(), issued_up_to }).await
+        let (cut, now) = self.cut_off_now(issued_before)?;
+        let (issued_up_to, issued_up_to_micros) = cut_off(cut);
+        self.revoke(Revocation::Principal {
+            principal_arn: principal_arn.to_owned(),
+            issued_up_to,
+            issued_up_to_micros,
+            revoked_by: by.to_owned(),
+            revoked_at: now,
+        })
+        .await
+    }
+
+    /// Sets the issue time of new `claims` to now in microseconds (it was the whole second the
+    /// call started in), and strictly after any cut-off this replica knows that would cover
+    /// them, within a second: a session issued after a revocation returned is never covered by
+    /// it, even on a replica whose clock is slightly behind the revoker's. Moving the issue time
+    /// moves the expiry with it, so the lifetime stays what was asked.
+    pub(crate) fn stamp_issue_time(&self, mut claims: SessionClaims) -> SessionClaims {
+        let whole = claims.issued_at.saturating_mul(MICROS);
+        let mut at = self.now_micros().max(whole);
+        if let Some(cut) = self.revocations.cut_off_for(&claims)
+            && cut >= at
+            && cut - at < MICROS
+        {
+            at = cut + 1;
+        }
+        let secs = at / MICROS;
+        claims.expires_at = claims.expires_at.saturating_add(secs.saturating_sub(claims.issued_at));
+        claims.issued_at = secs;
+        claims.issued_subsec_micros = u32::try_from(at % MICROS).unwrap_or_default();
+        claims
+    }
+
+    /// Refuses to issue credentials while issuing is stopped for the role to be assumed or for
+    /// the caller (its ARN; for a session, also its role and the user whose keys started it).
+    /// Called first by every issuing call; with no stop in force it is one lock and a length check.
+    pub(crate) fn check_issuing(&self, caller: Option<&CallerPrincipal>, role_arn: Option<&str>) -> Result<()> {
+        let mut arns: Vec<&str> = Vec::with_capacity(4);
+        arns.extend(role_arn);
+        if let Some(caller) = caller {
+            arns.push(&caller.arn);
+            if let CallerKind::Session(claims) = &caller.kind {
+                arns.extend(claims.role_arn.as_deref());
+                arns.extend(claims.source_user_arn.as_deref());
+            }
+        }
+        match self.revocations.stopped(&arns) {
+            Some(stop) => Err(Error::new(
+                ErrorCode::AccessDenied,
+                format!(
+                    "Issuing temporary credentials for {} has been stopped by an administrator (incident response) until it is resumed.",
+                    stop.arn
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    async fn announce_issuing_change(&self, arn: &str) {
+        let notice = Notice::Issuing(IssuingNotice::IssuingChanged { arn: arn.to_owned() });
+        let message = serde_json::to_vec(&notice).unwrap_or_default();
+        if let Err(error) = self.store.publish(CHANNEL, &message).await {
+            tracing::error!(%error, "failed to publish a change of issuing stops");
+        }
+    }
+
+    /// Stops issuing credentials for a role or principal of `account` on every replica, until
+    /// [`Sts::resume_issuing`]. Existing sessions are untouched (revoke them too).
+    pub async fn stop_issuing(&self, account: &Account, arn: &str, by: &str) -> Result<IssuingStop> {
+        check_owned(account, arn)?;
+        let stop = IssuingStop {
+            account: account.id().to_owned(),
+            arn: arn.to_owned(),
+            stopped_by: by.to_owned(),
+            stopped_at: self.now_micros(),
+        };
+        let key = stop_key(arn);
+        iam::put_blind(&*self.store, Key::new(&Namespace::global(), ISSUING_STOP, &key), &stop).await?;
+        self.revocations.inner.write().unwrap_or_else(PoisonError::into_inner).stops.insert(key, stop.clone());
+        self.announce_issuing_change(arn).await;
+        tracing::info!(target: "tessera::audit", stopped_by = by, arn, "issuing stopped");
+        Ok(stop)
+    }
+
+    /// Lifts a stop of issuing; returns the stop that was in force, if any.
+    pub async fn resume_issuing(&self, account: &Account, arn: &str, by: &str) -> Result<Option<IssuingStop>> {
+        check_owned(account, arn)?;
+        let key = stop_key(arn);
+        let store_key = Key::new(&Namespace::global(), ISSUING_STOP, &key);
+        let Some(stop) = iam::load::<S, IssuingStop>(&*self.store, &store_key).await? else { return Ok(None) };
+        self.store.commit(Transaction::new().delete(store_key)).await?;
+        self.revocations.inner.write().unwrap_or_else(PoisonError::into_inner).stops.remove(&key);
+        self.announce_issuing_change(arn).await;
+        tracing::info!(target: "tessera::audit", resumed_by = by, arn, "issuing resumed");
+        Ok(Some(stop))
+    }
+
+    /// The revocations and issuing stops of `account` in force, read from the store (oldest
+    /// revocation first): who made each, when, and what it covers.
+    pub async fn list_revocations(&self, account: &Account) -> Result<RevocationList> {
+        let now = self.now_secs();
+        let mut revocations: Vec<Revocation> = load_all(&*self.store)
+            .await?
+            .into_iter()
+            .filter(|r| r.account() == account.id() && r.obsolete_after() > now)
+            .collect();
+        revocations.sort_by_key(|r| r.made().1);
+        let mut stops: Vec<IssuingStop> =
+            load_stops(&*self.store).await?.into_iter().filter(|s| s.account == account.id()).collect();
+        stops.sort_by_key(|s| s.stopped_at);
+        Ok(RevocationList { revocations, stops })
     }
 }
 
@@ -333,5 +668,44 @@ fn check_owned(account: &Account, arn: &str) -> Result<()> {
         Ok(parsed) if parsed.account == account.id() => Ok(()),
         Ok(_) => Err(Error::invalid_input(format!("{arn} does not belong to account {}.", account.id()))),
         Err(_) => Err(Error::invalid_input(format!("ARN {arn} is not valid."))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stops_match_users_and_roles_by_name_whatever_the_path() {
+        assert_eq!(
+            stop_key("arn:aws:iam::111111111111:role/ops/Deploy"),
+            stop_key("arn:aws:iam::111111111111:role/deploy")
+        );
+        assert_eq!(stop_key("arn:aws:iam::111111111111:user/a/Alice"), "111111111111:user/alice");
+        assert_ne!(stop_key("arn:aws:iam::111111111111:user/x"), stop_key("arn:aws:iam::111111111111:role/x"));
+        assert_eq!(stop_key("not an arn"), "not an arn");
+    }
+
+    #[test]
+    fn records_of_whole_second_cut_offs_still_cut_off_their_whole_second() {
+        // A record as replicas before microsecond cut-offs wrote it.
+        let old: Revocation =
+            serde_json::from_str(r#"{"Role":{"role_arn":"arn:aws:iam::111111111111:role/r","issued_up_to":100}}"#)
+                .unwrap();
+        assert_eq!(old.cut_off_micros(), Some(100_999_999));
+        assert_eq!(old.made(), ("", 0));
+        let new = Revocation::Role {
+            role_arn: "arn:aws:iam::111111111111:role/r".into(),
+            issued_up_to: 100,
+            issued_up_to_micros: 100_000_123,
+            revoked_by: "arn:aws:iam::111111111111:root".into(),
+            revoked_at: 100_000_123,
+        };
+        assert_eq!(new.cut_off_micros(), Some(100_000_123));
+        // The channel carries revocations as before, and issuing changes beside them.
+        let message = serde_json::to_vec(&new).unwrap();
+        assert!(matches!(serde_json::from_slice::<Notice>(&message).unwrap(), Notice::Revocation(r) if r == new));
+        let change = serde_json::to_vec(&Notice::Issuing(IssuingNotice::IssuingChanged { arn: "x".into() })).unwrap();
+        assert!(matches!(serde_json::from_slice::<Notice>(&change).unwrap(), Notice::Issuing(_)));
     }
 }

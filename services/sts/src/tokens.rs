@@ -55,6 +55,7 @@ impl<S: Store> Sts<S> {
         serial_number: Option<&str>,
         token_code: Option<&str>,
     ) -> Result<IssuedCredentials> {
+        self.check_issuing(Some(caller), None)?;
         long_term_only(caller, "GetSessionToken")?;
         let mut requested = duration(duration_seconds, LONG_TERM_DEFAULT, LONG_TERM_MAX)?;
         if matches!(caller.kind, CallerKind::Root) {
@@ -99,6 +100,7 @@ impl<S: Store> Sts<S> {
         duration_seconds: Option<i32>,
         tags: Vec<Tag>,
     ) -> Result<FederationToken> {
+        self.check_issuing(Some(caller), None)?;
         long_term_only(caller, "GetFederationToken")?;
         validate_federation_name(name)?;
         let mut requested = duration(duration_seconds, LONG_TERM_DEFAULT, LONG_TERM_MAX)?;

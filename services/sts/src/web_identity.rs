@@ -289,6 +289,7 @@ impl<S: Store> Sts<S> {
         &self,
         input: AssumeRoleWithWebIdentity,
     ) -> Result<WebIdentityAssumedRole> {
+        self.check_issuing(None, Some(&input.role_arn))?;
         let now = self.now_secs();
         // 1. The parameters, as the model constrains them.
         check_role_arn_length(&input.role_arn)?;
