@@ -51,7 +51,10 @@ impl AuthorizeCall {
 /// allowed the action and answered.
 pub(crate) async fn authorize(channel: &Channel, call: &AuthorizeCall) -> Result<(), CallError> {
     let request = apb::AuthorizeRequest {
-        credential: Some(apb::authorize_request::Credential::Bearer(apb::Bearer { token: call.token.clone() })),
+        credential: Some(apb::authorize_request::Credential::Bearer(apb::Bearer {
+            token: call.token.clone(),
+            audience: None,
+        })),
         question: Some(apb::Question {
             action: call.action.to_owned(),
             resources: vec![call.resource.clone()],

@@ -88,6 +88,8 @@ pub struct AuthorizeLayer<A> {
     classify: Classify,
     /// The SigV4 scopes (service names) this service accepts signatures for.
     services: Vec<String>,
+    /// The audience this service accepts Tessera identity tokens for, if any.
+    audience: Option<String>,
 }
 
 impl<A: std::fmt::Debug> std::fmt::Debug for AuthorizeLayer<A> {
@@ -95,6 +97,7 @@ impl<A: std::fmt::Debug> std::fmt::Debug for AuthorizeLayer<A> {
         f.debug_struct("AuthorizeLayer")
             .field("authorizer", &self.authorizer)
             .field("services", &self.services)
+            .field("audience", &self.audience)
             .finish()
     }
 }
@@ -107,7 +110,19 @@ impl<A: Authorizer> AuthorizeLayer<A> {
         services: &[&str],
         classify: impl Fn(&Parts) -> Option<Question> + Send + Sync + 'static,
     ) -> Self {
-        Self { authorizer, classify: Arc::new(classify), services: services.iter().map(|s| (*s).to_owned()).collect() }
+        Self {
+            authorizer,
+            classify: Arc::new(classify),
+            services: services.iter().map(|s| (*s).to_owned()).collect(),
+            audience: None,
+        }
+    }
+
+    /// Also accepts, as `Bearer` credentials, identity tokens Tessera minted for `audience`
+    /// (`GetWebIdentityToken`); without it they are refused.
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
     }
 }
 
@@ -185,7 +200,7 @@ where
                 .get("authorization")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
-                .map(|token| pb::Bearer { token: token.trim().to_owned() });
+                .map(|token| pb::Bearer { token: token.trim().to_owned(), audience: layer.audience.clone() });
             let (credential, body) = match bearer {
                 Some(bearer) => (pb::authorize_request::Credential::Bearer(bearer), body),
                 None => {

@@ -33,7 +33,7 @@ impl fmt::Debug for Redacted {
 
 impl fmt::Debug for crate::authorizer::v1::Bearer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Bearer").field("token", &Redacted::str(&self.token)).finish()
+        f.debug_struct("Bearer").field("token", &Redacted::str(&self.token)).field("audience", &self.audience).finish()
     }
 }
 

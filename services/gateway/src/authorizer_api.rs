@@ -1,5 +1,6 @@
 //! `tessera.authorizer.v1.AuthorizerService`: services that trust Tessera pass the credential
-//! their own client presented (SigV4 material or a bearer credential) and their question (an
+//! their own client presented (SigV4 material, or a bearer credential: access key credentials or
+//! an identity token Tessera minted for the service's audience) and their question (an
 //! action on resources, with their context keys); the answer is the decision of the same path the
 //! IAM and STS APIs use ([`crate::authz::decide`]), with the caller and an explanation.
 //!
@@ -27,15 +28,20 @@ use crate::respond::GatewayError;
 const MAX_QUESTIONS: usize = 100;
 const MAX_RESOURCES: usize = 100;
 
-/// The tonic service over a gateway's domains.
-pub fn service<S: Store>(gateway: Arc<Gateway<S>>) -> AuthorizerServiceServer<AuthorizerApi<S>> {
-    AuthorizerServiceServer::new(AuthorizerApi { gateway })
+/// The tonic service over a gateway's domains; with `issuer`, identity tokens it minted are
+/// bearer credentials too.
+pub fn service<S: Store>(
+    gateway: Arc<Gateway<S>>,
+    issuer: Option<Arc<tessera_sts::Issuer>>,
+) -> AuthorizerServiceServer<AuthorizerApi<S>> {
+    AuthorizerServiceServer::new(AuthorizerApi { gateway, issuer })
 }
 
 /// The service.
 #[derive(Debug)]
 pub struct AuthorizerApi<S> {
     gateway: Arc<Gateway<S>>,
+    issuer: Option<Arc<tessera_sts::Issuer>>,
 }
 
 fn invalid(message: impl Into<String>) -> Status {
@@ -65,8 +71,23 @@ impl<S: Store> AuthorizerApi<S> {
     ) -> Result<CallerPrincipal, Status> {
         let source_ip = source_ip.filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
         if let Some(bearer) = bearer {
-            let mut caller =
-                crate::grpc_auth::bearer_caller(&self.gateway.sts, bearer.token.trim()).await.map_err(Status::from)?;
+            let token = bearer.token.trim();
+            // Access key credentials always hold a `:`; an identity token (a JWT) never does.
+            let mut caller = if token.contains(':') {
+                crate::grpc_auth::bearer_caller(&self.gateway.sts, token).await.map_err(Status::from)?
+            } else {
+                let Some(issuer) = &self.issuer else {
+                    return Err(invalid("This server does not accept identity tokens (it issues none)."));
+                };
+                let audience = bearer.audience.as_deref().filter(|a| !a.is_empty()).ok_or_else(|| {
+                    invalid("An identity token needs the `audience` the calling service accepts it for.")
+                })?;
+                self.gateway
+                    .sts
+                    .identity_token_caller(issuer, token, audience)
+                    .await
+                    .map_err(|e| Status::from(e.into_service_error()))?
+            };
             caller.source_ip = source_ip;
             return Ok(caller);
         }

@@ -12,7 +12,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tessera_credentials::jwt::{JwtKeyRing, JwtSigner};
+use tessera_credentials::jwt::{Expectations, Jwks, JwtKeyRing, JwtSigner};
+use tessera_credentials::{SessionClaims, TokenError};
 use tessera_identity::{Env, Error, Result};
 use tessera_proto::ErrorCode;
 use tessera_store::{Expect, Key, Kind, Namespace, Store, StoreError, Transaction};
@@ -27,6 +28,14 @@ const MIN_LIFETIME: i32 = 60;
 const MAX_LIFETIME: i32 = 3600;
 const DEFAULT_LIFETIME: i32 = 300;
 const MAX_AUDIENCES: usize = 10;
+/// The claim that carries a session's own claims, sealed under the master key, in the identity
+/// tokens of sessions: only Tessera can read it, and it lets a bearer of the token be decided
+/// exactly as the session (its session policies, tags and MFA state), and revoked with it.
+const SESSION_CLAIM: &str = "https://tessera.dev/session";
+/// The associated data the sealed session is bound to.
+const SESSION_AAD: &[u8] = b"identity-token-session";
+/// Clock skew tolerated on an identity token's times, seconds.
+const LEEWAY_SECS: u64 = 60;
 
 #[derive(Serialize, Deserialize)]
 struct StoredKeys {
@@ -43,6 +52,8 @@ fn internal(what: &str) -> Error {
 pub struct Issuer {
     url: String,
     keys: JwtKeyRing,
+    /// The public half of `keys`, to verify the tokens this issuer minted.
+    jwks: Jwks,
     rng: ring::rand::SystemRandom,
 }
 
@@ -84,11 +95,10 @@ impl Issuer {
         }
         let mut signers = signers.into_iter();
         let current = signers.next().ok_or_else(|| internal("no signing key"))?;
-        Ok(Self {
-            url: url.trim_end_matches('/').to_owned(),
-            keys: JwtKeyRing::from_parts(current, signers.collect()),
-            rng,
-        })
+        let keys = JwtKeyRing::from_parts(current, signers.collect());
+        let jwks = serde_json::to_vec(&keys.jwks()).map_err(|_| internal("cannot encode the JWKS"))?;
+        let jwks = Jwks::parse(&jwks).map_err(|_| internal("the JWKS does not parse"))?;
+        Ok(Self { url: url.trim_end_matches('/').to_owned(), keys, jwks, rng })
     }
 
     pub fn url(&self) -> &str {
@@ -169,6 +179,13 @@ impl<S: Store> Sts<S> {
                 principal["source_identity"] = json!(identity);
             }
         }
+        let session = match caller.session() {
+            Some(claims) => {
+                let sealed = self.env.random.with(|r| self.env.master_key.seal(&claims.encode(), SESSION_AAD, r));
+                Some(sealed.map_err(|_| internal("cannot seal the session"))?)
+            }
+            None => None,
+        };
         let aud = if audiences.len() == 1 { json!(audiences[0]) } else { json!(audiences) };
         let claims = json!({
             "iss": issuer.url(),
@@ -180,9 +197,77 @@ impl<S: Store> Sts<S> {
             "jti": jti,
             "https://tessera.dev/principal": principal,
         });
+        let mut claims = claims;
+        if let Some(sealed) = session {
+            claims[SESSION_CLAIM] = json!(sealed);
+        }
         Ok(WebIdentityToken {
             token: tessera_credentials::Secret::new(issuer.sign(&claims)?),
             expiration: now + lifetime,
         })
     }
+}
+
+impl<S: Store> Sts<S> {
+    /// The caller an identity token this issuer minted stands for, when it is presented as a
+    /// bearer credential to a service whose audience is `audience`: an IAM user (still the same
+    /// user: a deleted and re-created one is another), or a session, decided as that session and
+    /// refused once it is revoked or expired. The account root's tokens are refused: they would
+    /// carry every permission to whoever holds them.
+    pub async fn identity_token_caller(&self, issuer: &Issuer, token: &str, audience: &str) -> Result<CallerPrincipal> {
+        let now = self.now_secs();
+        let audiences = [audience.to_owned()];
+        let expect = Expectations { issuer: &issuer.url, audiences: &audiences, now, leeway_secs: LEEWAY_SECS };
+        let verified = tessera_credentials::verify(token, &issuer.jwks, &expect).map_err(|error| match error {
+            tessera_credentials::JwtError::Expired { .. } => {
+                Error::new(ErrorCode::ExpiredToken, "The identity token included in the request is expired")
+            }
+            _ => invalid_identity_token(),
+        })?;
+        if let Some(sealed) = verified.claims.get(SESSION_CLAIM) {
+            let sealed = sealed.as_str().ok_or_else(invalid_identity_token)?;
+            let bytes = self.env.master_key.open(sealed, SESSION_AAD).map_err(|_| invalid_identity_token())?;
+            let claims = SessionClaims::decode(&bytes).map_err(|_: TokenError| invalid_identity_token())?;
+            if claims.expires_at <= now {
+                return Err(Error::new(ErrorCode::ExpiredToken, "The session of the identity token is expired"));
+            }
+            if self.revocations.is_revoked(&claims) {
+                return Err(Error::new(
+                    ErrorCode::InvalidIdentityToken,
+                    "The session of the identity token has been revoked",
+                ));
+            }
+            let caller = CallerPrincipal::of_session(claims, None)?;
+            if caller.is_root() {
+                return Err(invalid_identity_token());
+            }
+            return Ok(caller);
+        }
+        let sub = verified.str_claim("sub").ok_or_else(invalid_identity_token)?;
+        let user_id = verified
+            .claims
+            .get("https://tessera.dev/principal")
+            .and_then(|p| p.get("user_id"))
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(invalid_identity_token)?;
+        let arn = tessera_arn::Arn::parse(sub).map_err(|_| invalid_identity_token())?;
+        let Ok(tessera_arn::IamEntity::User { name, .. }) = arn.entity() else { return Err(invalid_identity_token()) };
+        let account = tessera_identity::Account::new(&arn.account).map_err(|_| invalid_identity_token())?;
+        let user = self.identity.get_user(&account, &name).await.map_err(|_| invalid_identity_token())?;
+        if !tessera_credentials::constant_time_eq(user.principal.id.as_bytes(), user_id.as_bytes()) {
+            return Err(invalid_identity_token());
+        }
+        Ok(CallerPrincipal {
+            account,
+            arn: user.principal.arn.clone(),
+            user_id: user.principal.id.clone(),
+            kind: crate::CallerKind::User(Box::new(user)),
+            access_key_id: String::new(),
+            source_ip: None,
+        })
+    }
+}
+
+fn invalid_identity_token() -> Error {
+    Error::new(ErrorCode::InvalidIdentityToken, "The identity token included in the request is invalid")
 }

@@ -270,14 +270,23 @@ impl Server {
                 .map_err(|e| anyhow::anyhow!("cannot start the token service: {}", e.into_service_error()))?;
             let sts = Arc::new(sts);
             auth_sts = Some(Arc::clone(&sts));
-            if runs_sts {
-                let issuer_url = config.issuer_url.clone().unwrap_or_else(|| format!("http://{http_addr}"));
-                let issuer = tessera_sts::Issuer::load_or_create(&*store, &env, &issuer_url)
+            // The OIDC issuer: an authorizer process verifies its tokens only when told its URL.
+            let issuer_url = match (&config.issuer_url, runs_sts) {
+                (Some(url), _) => Some(url.clone()),
+                (None, true) => Some(format!("http://{http_addr}")),
+                (None, false) => None,
+            };
+            let mut issuer = None;
+            if let Some(issuer_url) = issuer_url {
+                let loaded = tessera_sts::Issuer::load_or_create(&*store, &env, &issuer_url)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot load the issuer keys: {}", e.into_service_error()))?;
-                let issuer = Arc::new(issuer);
-                app = app.merge(tessera_sts::issuer::routes(Arc::clone(&issuer)));
-                routes = routes.add_service(tessera_sts::grpc::service_with_issuer(Arc::clone(&sts), issuer));
+                issuer = Some(Arc::new(loaded));
+            }
+            if runs_sts && let Some(issuer) = &issuer {
+                app = app.merge(tessera_sts::issuer::routes(Arc::clone(issuer)));
+                routes =
+                    routes.add_service(tessera_sts::grpc::service_with_issuer(Arc::clone(&sts), Arc::clone(issuer)));
             }
             if matches!(config.service, ServiceSet::All | ServiceSet::Authorizer) {
                 let audit = tessera_gateway::audit::AuditLog::start(&config.data_dir.join("audit"))
@@ -287,7 +296,7 @@ impl Server {
                     .with_rate_limits(config.rates.limits());
                 let gateway = Arc::new(gateway);
                 // The authorizer API: services ask it about their own callers' credentials.
-                routes = routes.add_service(tessera_gateway::authorizer_api::service(Arc::clone(&gateway)));
+                routes = routes.add_service(tessera_gateway::authorizer_api::service(Arc::clone(&gateway), issuer));
                 if config.service == ServiceSet::All {
                     // The AWS-compatible endpoint: every IAM and STS action on one URL.
                     app = app.merge(tessera_gateway::router(gateway));

@@ -151,7 +151,7 @@ async fn decisions_for_sigv4_and_bearer_callers_are_the_engines() {
             .unwrap()
             .into_inner();
         assert_eq!(outcome(&by_sigv4), want, "{action} {resource} {context:?}");
-        let bearer = pb::Bearer { token: format!("{}:{}", key.access_key_id, key.secret_access_key) };
+        let bearer = pb::Bearer { token: format!("{}:{}", key.access_key_id, key.secret_access_key), audience: None };
         let by_bearer = authorizer
             .authorize(pb::AuthorizeRequest {
                 credential: Some(pb::authorize_request::Credential::Bearer(bearer)),
@@ -174,6 +174,7 @@ async fn decisions_for_sigv4_and_bearer_callers_are_the_engines() {
         .authorize(pb::AuthorizeRequest {
             credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer {
                 token: format!("{}:{}", key.access_key_id, key.secret_access_key),
+                audience: None,
             })),
             question: Some(question("s3:GetObject", "arn:aws:s3:::bucket/public/secret", &[])),
             source_ip: None,
@@ -204,6 +205,7 @@ async fn decisions_for_sigv4_and_bearer_callers_are_the_engines() {
         .authorize_batch(pb::AuthorizeBatchRequest {
             credential: Some(pb::authorize_batch_request::Credential::Bearer(pb::Bearer {
                 token: format!("{}:{}", session.access_key_id, session.session_token),
+                audience: None,
             })),
             questions: vec![
                 question("s3:GetObject", "arn:aws:s3:::bucket/public/a.txt", &[]),
@@ -226,6 +228,7 @@ async fn decisions_for_sigv4_and_bearer_callers_are_the_engines() {
         .authorize(pb::AuthorizeRequest {
             credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer {
                 token: format!("{}:{}", key.access_key_id, key.secret_access_key),
+                audience: None,
             })),
             question: Some(question("s3:PutObject", "arn:aws:s3:::bucket/x", &[])),
             source_ip: None,
@@ -253,6 +256,7 @@ async fn decisions_for_sigv4_and_bearer_callers_are_the_engines() {
             .authorize(pb::AuthorizeRequest {
                 credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer {
                     token: format!("{}:{}", key.access_key_id, "x".repeat(40)),
+                    audience: None,
                 })),
                 question: Some(question("s3:GetObject", "*", &[])),
                 source_ip: None,
@@ -310,7 +314,10 @@ async fn an_authorizer_process_decides_for_the_store_it_shares() {
     let mut ask = async |action: &str, resource: &str| {
         let response = authorizer
             .authorize(pb::AuthorizeRequest {
-                credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer { token: bearer.clone() })),
+                credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer {
+                    token: bearer.clone(),
+                    audience: None,
+                })),
                 question: Some(question(action, resource, &[])),
                 source_ip: None,
             })
@@ -357,4 +364,133 @@ async fn an_authorizer_process_decides_for_the_store_it_shares() {
         ipb::DeleteAccessKeyRequest { account_id: a.clone(), user_name: Some(name.clone()), access_key_id: key_id };
     h.identity.delete_access_key(delete_key).await.unwrap();
     h.identity.delete_user(ipb::DeleteUserRequest { account_id: a, user_name: name }).await.unwrap();
+}
+
+/// An identity token Tessera minted (`GetWebIdentityToken`) is a bearer credential for the
+/// audience it names: a user's is decided as the user, a role session's as that session (its
+/// session policy included), and a revoked session's is refused.
+#[tokio::test]
+async fn identity_tokens_are_bearer_credentials_for_their_audience() {
+    let mut h = start().await;
+    let a = h.account.clone();
+    let channel = Channel::from_shared(format!("http://{}", h.server.grpc_addr)).unwrap().connect().await.unwrap();
+    let mut authorizer = AuthorizerServiceClient::new(channel.clone());
+    let mut sts = StsServiceClient::new(channel);
+    h.identity
+        .create_user(ipb::CreateUserRequest { account_id: a.clone(), user_name: "alice".into(), ..Default::default() })
+        .await
+        .unwrap();
+    let key = h
+        .identity
+        .create_access_key(ipb::CreateAccessKeyRequest { account_id: a.clone(), user_name: Some("alice".into()) })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_key
+        .unwrap();
+    let put = |entity: c::EntityRef, name: &str, document: &str| ppb::PutInlinePolicyRequest {
+        account_id: a.clone(),
+        entity: Some(entity),
+        policy_name: name.into(),
+        policy_document: document.into(),
+    };
+    let alice = || c::EntityRef { kind: c::EntityKind::User.into(), name: "alice".into() };
+    h.policy.put_inline_policy(put(alice(), "p", POLICY)).await.unwrap();
+    let role_arn = format!("arn:aws:iam::{a}:role/reader");
+    let assume = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"{role_arn}"}}]}}"#
+    );
+    h.policy.put_inline_policy(put(alice(), "assume", &assume)).await.unwrap();
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{a}:user/alice"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    h.identity
+        .create_role(ipb::CreateRoleRequest {
+            account_id: a.clone(),
+            role_name: "reader".into(),
+            assume_role_policy_document: trust,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let reader = c::EntityRef { kind: c::EntityKind::Role.into(), name: "reader".into() };
+    let read_all =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    h.policy.put_inline_policy(put(reader, "read", read_all)).await.unwrap();
+
+    let mut minter = sts.clone();
+    let mut mint = async |caller: spb::Caller| {
+        minter
+            .get_web_identity_token(spb::GetWebIdentityTokenRequest {
+                caller: Some(caller),
+                audience: vec!["widgets".into()],
+                duration_seconds: None,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .web_identity_token
+    };
+    let by_key = spb::Caller { access_key_id: key.access_key_id.clone(), session_token: None, source_ip: None };
+    let user_token = mint(by_key.clone()).await;
+    let ask = |token: &str, audience: Option<&str>, object: &str| pb::AuthorizeRequest {
+        credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer {
+            token: token.to_owned(),
+            audience: audience.map(str::to_owned),
+        })),
+        question: Some(question("s3:GetObject", &format!("arn:aws:s3:::bucket/{object}"), &[])),
+        source_ip: None,
+    };
+    for object in ["public/a.txt", "public/secret", "private/a.txt"] {
+        let want = engine(&a, "s3:GetObject", &format!("arn:aws:s3:::bucket/{object}"), &[]);
+        let got = authorizer.authorize(ask(&user_token, Some("widgets"), object)).await.unwrap().into_inner();
+        assert_eq!(outcome(&got), want, "{object}");
+        assert_eq!(got.caller.unwrap().arn, format!("arn:aws:iam::{a}:user/alice"));
+    }
+    // Another audience's service cannot use it, nor can anyone alter it.
+    let other = error(authorizer.authorize(ask(&user_token, Some("gadgets"), "public/a.txt")).await);
+    assert_eq!(other.code, ErrorCode::InvalidIdentityToken, "{}", other.message);
+    let unnamed = error(authorizer.authorize(ask(&user_token, None, "public/a.txt")).await);
+    assert_eq!(unnamed.code, ErrorCode::InvalidInput, "{}", unnamed.message);
+    let mut tampered = user_token.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let forged = error(authorizer.authorize(ask(&tampered, Some("widgets"), "public/a.txt")).await);
+    assert_eq!(forged.code, ErrorCode::InvalidIdentityToken);
+
+    // A role session with a session policy: the token is decided as the session.
+    let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket/public/*"}]}"#;
+    let assumed = sts
+        .assume_role(spb::AssumeRoleRequest {
+            caller: Some(by_key),
+            role_arn: role_arn.clone(),
+            role_session_name: "narrow".into(),
+            policy: Some(narrow.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let credentials = assumed.credentials.unwrap();
+    let session_token = mint(spb::Caller {
+        access_key_id: credentials.access_key_id.clone(),
+        session_token: Some(credentials.session_token.clone()),
+        source_ip: None,
+    })
+    .await;
+    let public = authorizer.authorize(ask(&session_token, Some("widgets"), "public/a.txt")).await.unwrap();
+    assert_eq!(outcome(&public.into_inner()), pb::Outcome::Allowed);
+    let private = authorizer.authorize(ask(&session_token, Some("widgets"), "private/a.txt")).await.unwrap();
+    assert_eq!(outcome(&private.into_inner()), pb::Outcome::ImplicitDeny, "the session policy applies");
+
+    // Revoking the role's sessions refuses the session's token too.
+    sts.revoke_role_sessions(spb::RevokeRoleSessionsRequest {
+        account_id: a.clone(),
+        role_arn: role_arn.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let revoked = error(authorizer.authorize(ask(&session_token, Some("widgets"), "public/a.txt")).await);
+    assert_eq!(revoked.code, ErrorCode::InvalidIdentityToken, "{}", revoked.message);
 }

@@ -63,7 +63,10 @@ async fn ask(addr: SocketAddr, bearer: &str) -> Result<pb::Outcome, tonic::Statu
     let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let response = AuthorizerServiceClient::new(channel)
         .authorize(pb::AuthorizeRequest {
-            credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer { token: bearer.to_owned() })),
+            credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer {
+                token: bearer.to_owned(),
+                audience: None,
+            })),
             question: Some(pb::Question {
                 action: "s3:GetObject".into(),
                 resources: vec!["arn:aws:s3:::bucket/key".into()],
