@@ -1,6 +1,8 @@
-//! The `tessera` binary's library half: the server (`serve`) and the offline policy commands
-//! (`policy`), kept out of `main.rs` so integration tests run them in-process.
+//! The `tessera` binary's library half: the server (`serve`), the offline policy commands
+//! (`policy`) and the operator commands (`admin`), kept out of `main.rs` so integration tests run
+//! them in-process.
 
+pub mod admin;
 pub mod key_check;
 pub mod listen;
 pub mod policy;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tessera::{policy, serve};
+use tessera::{admin, policy, serve};
 
 /// jemalloc rather than glibc's malloc: glibc keeps what thousands of closed connections used in
 /// its per-thread arenas for good, while jemalloc's background threads hand freed pages back to the
@@ -32,6 +32,9 @@ enum Command {
     Policy(policy::PolicyCommand),
     /// Print audit events (JSON lines) from a server's data directory, oldest first.
     Audit(AuditArgs),
+    /// Operator commands against a running server, with the operator's credentials.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Policy(command) => policy::run(command),
+        Command::Admin(command) => admin::run(command),
         Command::Audit(args) => match audit(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
