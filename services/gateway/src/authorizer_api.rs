@@ -28,13 +28,9 @@ use crate::respond::GatewayError;
 const MAX_QUESTIONS: usize = 100;
 const MAX_RESOURCES: usize = 100;
 
-/// The tonic service over a gateway's domains; with `issuer`, identity tokens it minted are
-/// bearer credentials too.
-pub fn service<S: Store>(
-    gateway: Arc<Gateway<S>>,
-    issuer: Option<Arc<tessera_sts::Issuer>>,
-) -> AuthorizerServiceServer<AuthorizerApi<S>> {
-    AuthorizerServiceServer::new(AuthorizerApi { gateway, issuer })
+/// The tonic service of `api`.
+pub fn service<S: Store>(api: Arc<AuthorizerApi<S>>) -> AuthorizerServiceServer<AuthorizerApi<S>> {
+    AuthorizerServiceServer::from_arc(api)
 }
 
 /// The service.
@@ -42,6 +38,14 @@ pub fn service<S: Store>(
 pub struct AuthorizerApi<S> {
     gateway: Arc<Gateway<S>>,
     issuer: Option<Arc<tessera_sts::Issuer>>,
+}
+
+impl<S> AuthorizerApi<S> {
+    /// The API over a gateway's domains; with `issuer`, identity tokens it minted are bearer
+    /// credentials too.
+    pub fn new(gateway: Arc<Gateway<S>>, issuer: Option<Arc<tessera_sts::Issuer>>) -> Self {
+        Self { gateway, issuer }
+    }
 }
 
 fn invalid(message: impl Into<String>) -> Status {

@@ -175,6 +175,9 @@ pub struct Server {
     pub grpc_addr: SocketAddr,
     /// The account bootstrapped (or found) on start, when this process runs the identity service.
     pub account: Option<tessera_identity::bootstrap::Bootstrapped>,
+    /// The authorizer API this process serves, for callers in the same process
+    /// (`tessera_authz_client::Local`).
+    pub authorizer: Option<Arc<tessera_gateway::authorizer_api::AuthorizerApi<AnyStore>>>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<Result<()>>,
     gates: (Gate, Gate),
@@ -262,6 +265,7 @@ impl Server {
         }
         let mut app = Router::new().route("/healthz", get(|| async { "ok" }));
         let mut auth_sts = None;
+        let mut authorizer = None;
         if runs_sts || config.service == ServiceSet::Authorizer {
             let oidc = tessera_sts::OidcConfig::from_ca_file(config.oidc_ca_file.as_deref())
                 .context("cannot set up TLS for OIDC providers")?;
@@ -296,7 +300,9 @@ impl Server {
                     .with_rate_limits(config.rates.limits());
                 let gateway = Arc::new(gateway);
                 // The authorizer API: services ask it about their own callers' credentials.
-                routes = routes.add_service(tessera_gateway::authorizer_api::service(Arc::clone(&gateway), issuer));
+                let api = Arc::new(tessera_gateway::authorizer_api::AuthorizerApi::new(Arc::clone(&gateway), issuer));
+                routes = routes.add_service(tessera_gateway::authorizer_api::service(Arc::clone(&api)));
+                authorizer = Some(api);
                 if config.service == ServiceSet::All {
                     // The AWS-compatible endpoint: every IAM and STS action on one URL.
                     app = app.merge(tessera_gateway::router(gateway));
@@ -342,7 +348,7 @@ impl Server {
             Ok(())
         });
         tracing::info!(%grpc_addr, %http_addr, store = store.backend(), service = ?config.service, "tessera is serving");
-        Ok(Self { http_addr, grpc_addr, account, shutdown, tasks, gates })
+        Ok(Self { http_addr, grpc_addr, account, authorizer, shutdown, tasks, gates })
     }
 
     /// The connections each listener has open now.
