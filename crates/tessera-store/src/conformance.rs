@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use crate::{Entry, Expect, Key, Kind, Namespace, Store, StoreError, Subscription, Transaction, Versioned, update};
+use crate::{
+    Entry, Expect, Key, Kind, Namespace, Scope, Snapshot, Snapshots, Store, StoreError, Subscription, Transaction,
+    Versioned, update,
+};
 
 const ITEM: Kind = Kind::new("item");
 /// A kind whose name extends `item`, to show prefix scans stop at the `:` after the kind.
@@ -428,4 +431,157 @@ pub async fn concurrent_limit<S: Store + Clone>(store: &S, accounts: &Accounts) 
     assert_eq!(stored.len(), CAP, "{stored:?}");
     assert_eq!(stored, added, "the stored items are exactly those whose add succeeded");
     assert_eq!(full, 200 - CAP);
+}
+
+/// The scope of a snapshot of the check's two accounts (never the whole store: the Redis backend's
+/// checks share one server).
+fn both(accounts: &Accounts) -> Scope {
+    Scope::Only([accounts.a.clone(), accounts.b.clone()].into_iter().collect())
+}
+
+/// Every record of `ns`, as the store's ordinary scan reads it.
+async fn scan_all<S: Store>(store: &S, ns: &Namespace) -> Vec<Entry> {
+    let prefix = Key::namespace_prefix(ns);
+    let mut out: Vec<Entry> = Vec::new();
+    loop {
+        let page = store.scan_prefix(&prefix, out.last().map(|(k, _)| k), 100).await.expect("scan");
+        let done = page.len() < 100;
+        out.extend(page);
+        if done {
+            return out;
+        }
+    }
+}
+
+/// Export holds every record with its version and bytes; importing it back over later changes
+/// brings back exactly those records (added keys removed, deleted ones restored), keeps their
+/// versions, and later writes still get higher versions.
+pub async fn snapshot_round_trip<S: Snapshots>(store: &S, accounts: &Accounts) {
+    let values: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        vec![0, 0xff, 0, b'\n', 0x80],
+        b"{\"json\":true}".to_vec(),
+        (0..=255u8).cycle().take(70_000).collect(),
+    ];
+    for (i, stored) in values.iter().enumerate() {
+        commit_ok(store, Transaction::new().put(Key::new(&accounts.a, ITEM, &format!("k{i}")), stored.clone())).await;
+    }
+    for i in 0..250 {
+        commit_ok(store, Transaction::new().put(Key::new(&accounts.b, ITEMS, &format!("{i:04}")), format!("b{i}")))
+            .await;
+    }
+    let snapshot = store.export(&both(accounts)).await.expect("export");
+    snapshot.validate().expect("an export is valid");
+    assert_eq!(snapshot.namespaces.len(), 2);
+    assert_eq!(snapshot.len(), values.len() + 250);
+    for ns in &snapshot.namespaces {
+        assert_eq!(ns.entries, scan_all(store, &ns.namespace).await, "`{}` as scanned", ns.namespace);
+        assert!(ns.entries.iter().all(|(_, v)| v.version <= ns.counter));
+    }
+    let k0 = Key::new(&accounts.a, ITEM, "k0");
+    assert_eq!(snapshot.get(&k0).map(|(_, v)| v.value.clone()), Some(Vec::new()));
+
+    // Change things: add, overwrite, delete, in both accounts.
+    commit_ok(store, Transaction::new().put(Key::new(&accounts.a, ITEM, "added"), "new")).await;
+    commit_ok(store, Transaction::new().put(k0.clone(), "overwritten")).await;
+    commit_ok(store, Transaction::new().delete(Key::new(&accounts.a, ITEM, "k1"))).await;
+    commit_ok(store, Transaction::new().delete(Key::new(&accounts.b, ITEMS, "0007"))).await;
+    let before_import = version(store, &k0).await;
+
+    store.import(snapshot.clone()).await.expect("import");
+    let again = store.export(&both(accounts)).await.expect("export");
+    for (ours, theirs) in snapshot.namespaces.iter().zip(&again.namespaces) {
+        assert_eq!(ours.entries, theirs.entries, "`{}` after the import", ours.namespace);
+    }
+    assert_eq!(again.namespaces.len(), 2);
+    assert_eq!(store.get(&Key::new(&accounts.a, ITEM, "added")).await.expect("get"), None);
+    // Versions keep rising after an import: no write after it reuses one.
+    commit_ok(store, Transaction::new().put(k0.clone(), "after")).await;
+    assert!(version(store, &k0).await > before_import, "versions rise after an import");
+
+    // A namespace in scope but absent from the snapshot is emptied; one out of scope is untouched.
+    let only_a = Snapshot {
+        scope: both(accounts),
+        namespaces: snapshot.namespaces.iter().filter(|ns| ns.namespace == accounts.a).cloned().collect(),
+    };
+    store.import(only_a).await.expect("import");
+    assert!(scan_all(store, &accounts.b).await.is_empty(), "b was in scope and absent: emptied");
+    let just_a = Snapshot { scope: Scope::Only([accounts.a.clone()].into_iter().collect()), namespaces: Vec::new() };
+    commit_ok(store, Transaction::new().put(Key::new(&accounts.b, ITEM, "kept"), "kept")).await;
+    store.import(just_a).await.expect("import");
+    assert!(scan_all(store, &accounts.a).await.is_empty());
+    assert_eq!(value(store, &Key::new(&accounts.b, ITEM, "kept")).await.as_deref(), Some(&b"kept"[..]));
+}
+
+/// An invalid snapshot is refused before anything is written.
+pub async fn snapshot_import_refuses_invalid<S: Snapshots>(store: &S, accounts: &Accounts) {
+    let kept = Key::new(&accounts.a, ITEM, "kept");
+    commit_ok(store, Transaction::new().put(kept.clone(), "kept")).await;
+    let good = store.export(&both(accounts)).await.expect("export");
+    let mut stray = good.clone();
+    // A record of account b filed under account a.
+    stray.namespaces[0]
+        .entries
+        .push((Key::new(&accounts.b, ITEM, "stray"), Versioned { value: b"x".to_vec(), version: 1 }));
+    let mut future_version = good.clone();
+    future_version.namespaces[0].entries[0].1.version = future_version.namespaces[0].counter + 1;
+    let mut out_of_scope = good.clone();
+    out_of_scope.scope = Scope::Only([accounts.b.clone()].into_iter().collect());
+    for bad in [stray, future_version, out_of_scope] {
+        match store.import(bad).await {
+            Err(StoreError::InvalidSnapshot(_)) => {}
+            other => panic!("expected InvalidSnapshot, got {other:?}"),
+        }
+        assert_eq!(value(store, &kept).await.as_deref(), Some(&b"kept"[..]), "nothing was written");
+        assert_eq!(store.get(&Key::new(&accounts.b, ITEM, "stray")).await.expect("get"), None);
+    }
+}
+
+fn decimal(bytes: Option<Vec<u8>>) -> u64 {
+    String::from_utf8(bytes.expect("present")).expect("UTF-8").parse().expect("a decimal number")
+}
+
+/// Snapshots taken while writers move value between two keys in one transaction each always see
+/// the two keys' sum intact: a snapshot is one moment of each namespace.
+pub async fn snapshot_is_consistent_under_writes<S: Snapshots + Clone>(store: &S, accounts: &Accounts) {
+    // `counter:x` sorts before the padding and `items:y` after it: a namespace read in pages (Redis)
+    // reads them in different pages.
+    let (x, y) = (Key::new(&accounts.a, COUNTER, "x"), Key::new(&accounts.a, ITEMS, "y"));
+    for chunk in 0..3 {
+        let mut txn = Transaction::new();
+        for i in 0..1000 {
+            txn = txn.put(Key::new(&accounts.a, ITEM, &format!("pad{chunk}-{i:04}")), "p");
+        }
+        commit_ok(store, txn).await;
+    }
+    commit_ok(store, Transaction::new().put(x.clone(), "1000").put(y.clone(), "0")).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (store, x, y, stop) = (store.clone(), x.clone(), y.clone(), std::sync::Arc::clone(&stop));
+        tokio::spawn(async move {
+            let mut moves = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && moves < 100_000 {
+                let (x, y) = (&x, &y);
+                update(&store, |tx| async move {
+                    let a = decimal(tx.get(x).await?);
+                    let b = decimal(tx.get(y).await?);
+                    let (a, b) = if a > 0 { (a - 1, b + 1) } else { (b, 0) };
+                    tx.put(x.clone(), a.to_string());
+                    tx.put(y.clone(), b.to_string());
+                    Ok::<_, StoreError>(())
+                })
+                .await
+                .expect("move");
+                moves += 1;
+            }
+        })
+    };
+    for _ in 0..10 {
+        let snapshot = store.export(&both(accounts)).await.expect("export");
+        let read = |key: &Key| decimal(snapshot.get(key).map(|(_, v)| v.value.clone()));
+        assert_eq!(read(&x) + read(&y), 1000, "a snapshot saw half a transaction");
+        assert_eq!(snapshot.len(), 3002);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.await.expect("writer");
 }

@@ -39,6 +39,12 @@ impl Namespace {
         Self(GLOBAL.to_owned())
     }
 
+    /// The namespace whose tag is `tag` (as [`Key::namespace_tag`] returns it): `global` or an
+    /// account id.
+    pub fn from_tag(tag: &str) -> Result<Self, KeyError> {
+        if tag == GLOBAL { Ok(Self::global()) } else { Self::account(tag) }
+    }
+
     pub fn is_global(&self) -> bool {
         self.0 == GLOBAL
     }

@@ -21,6 +21,7 @@ mod memory;
 mod notify;
 mod redb_store;
 mod redis_store;
+mod snapshot;
 mod txn;
 mod update;
 
@@ -34,6 +35,7 @@ pub use memory::MemoryStore;
 pub use notify::{Subscription, SubscriptionError};
 pub use redb_store::RedbStore;
 pub use redis_store::RedisStore;
+pub use snapshot::{NamespaceSnapshot, REDIS_PAGED_ATTEMPTS, Scope, Snapshot, Snapshots};
 pub use txn::{Expect, Transaction, Write};
 pub use update::{Retry, Tx, update, update_with};
 
@@ -65,6 +67,9 @@ pub enum StoreError {
     CrossNamespace { first: String, second: String },
     #[error("unsupported store location `{0}`: expected `memory:`, `redis://HOST:PORT/DB` or a directory")]
     InvalidLocation(String),
+    /// A snapshot given to [`Snapshots::import`] breaks its own rules; nothing was written.
+    #[error("invalid snapshot: {0}")]
+    InvalidSnapshot(String),
     #[error("corrupt record at `{key}`: {reason}")]
     Corrupt { key: String, reason: String },
     #[error("embedded store: {0}")]

@@ -5,6 +5,7 @@ use std::ops::Bound;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::notify::Hub;
+use crate::snapshot::{Scope, Snapshot};
 use crate::txn::scan_start;
 use crate::{Entry, Key, Store, StoreError, Subscription, Transaction, Versioned, Write};
 
@@ -30,6 +31,26 @@ struct State {
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every entry in key order and the store's counter, under one lock (`snapshot.rs`).
+    pub(crate) fn entries_and_version(&self) -> (Vec<Entry>, u64) {
+        let state = self.inner.state.read().unwrap_or_else(PoisonError::into_inner);
+        (state.entries.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), state.version)
+    }
+
+    /// Replaces the snapshot's scope with its records, under one lock (`snapshot.rs`).
+    pub(crate) fn replace(&self, snapshot: Snapshot) {
+        let mut state = self.inner.state.write().unwrap_or_else(PoisonError::into_inner);
+        let scope = &snapshot.scope;
+        state.entries.retain(|key, _| match scope {
+            Scope::Whole => false,
+            Scope::Only(list) => !list.iter().any(|ns| ns.tag() == key.namespace_tag()),
+        });
+        state.version = crate::snapshot::raised(state.version, &snapshot);
+        for ns in snapshot.namespaces {
+            state.entries.extend(ns.entries);
+        }
     }
 }
 

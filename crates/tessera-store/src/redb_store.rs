@@ -12,8 +12,9 @@ use std::sync::Arc;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::notify::Hub;
+use crate::snapshot::{Scope, Snapshot};
 use crate::txn::scan_start;
-use crate::{Entry, Key, Store, StoreError, Subscription, Transaction, Versioned, Write};
+use crate::{Entry, Key, Namespace, Store, StoreError, Subscription, Transaction, Versioned, Write};
 
 /// key → (version, value).
 const ENTRIES: TableDefinition<'_, &str, (u64, &[u8])> = TableDefinition::new("entries");
@@ -69,6 +70,59 @@ impl RedbStore {
         &self.inner.path
     }
 
+    /// Every entry of `scope` in key order and the store's counter, from one read transaction
+    /// (`snapshot.rs`). Blocks.
+    pub(crate) fn entries_and_version(&self, scope: &Scope) -> Result<(Vec<Entry>, u64), StoreError> {
+        let txn = self.inner.db.begin_read().map_err(redb::Error::from)?;
+        let table = txn.open_table(ENTRIES).map_err(redb::Error::from)?;
+        let meta = txn.open_table(META).map_err(redb::Error::from)?;
+        let version = meta.get(VERSION).map_err(redb::Error::from)?.map_or(0, |g| g.value());
+        let ranges: Vec<(String, String)> = match scope {
+            // Every key starts with `t:{`, and `t:|` sorts after all of them (`{` < `|`).
+            Scope::Whole => vec![("t:{".to_owned(), "t:|".to_owned())],
+            Scope::Only(list) => list.iter().map(namespace_range).collect(),
+        };
+        let mut out = Vec::new();
+        for (start, end) in &ranges {
+            for entry in table.range::<&str>(start.as_str()..end.as_str()).map_err(redb::Error::from)? {
+                let (key, value) = entry.map_err(redb::Error::from)?;
+                let (entry_version, value) = value.value();
+                out.push((stored_key(key.value())?, Versioned { value: value.to_vec(), version: entry_version }));
+            }
+        }
+        Ok((out, version))
+    }
+
+    /// Replaces the snapshot's scope with its records in one durable write transaction
+    /// (`snapshot.rs`). Blocks.
+    pub(crate) fn replace(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let mut write = self.inner.db.begin_write().map_err(redb::Error::from)?;
+        write.set_durability(Durability::Immediate).map_err(redb::Error::from)?;
+        {
+            let mut entries = write.open_table(ENTRIES).map_err(redb::Error::from)?;
+            match &snapshot.scope {
+                Scope::Whole => entries.retain(|_, _| false).map_err(redb::Error::from)?,
+                Scope::Only(list) => {
+                    for (start, end) in list.iter().map(namespace_range) {
+                        entries
+                            .retain_in::<&str, _>(start.as_str()..end.as_str(), |_, _| false)
+                            .map_err(redb::Error::from)?;
+                    }
+                }
+            }
+            for ns in &snapshot.namespaces {
+                for (key, value) in &ns.entries {
+                    entries.insert(key.as_str(), (value.version, value.value.as_slice())).map_err(redb::Error::from)?;
+                }
+            }
+            let mut meta = write.open_table(META).map_err(redb::Error::from)?;
+            let current = meta.get(VERSION).map_err(redb::Error::from)?.map_or(0, |g| g.value());
+            meta.insert(VERSION, crate::snapshot::raised(current, snapshot)).map_err(redb::Error::from)?;
+        }
+        write.commit().map_err(redb::Error::from)?;
+        Ok(())
+    }
+
     async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -77,6 +131,13 @@ impl RedbStore {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || f(&inner.db)).await?
     }
+}
+
+/// The key range of namespace `ns`: its prefix `t:{NS}:` up to `t:{NS};` (`;` follows `:`).
+fn namespace_range(ns: &Namespace) -> (String, String) {
+    let start = Key::namespace_prefix(ns).into_string();
+    let end = format!("{};", &start[..start.len() - 1]);
+    (start, end)
 }
 
 fn stored_key(raw: &str) -> Result<Key, StoreError> {

@@ -14,6 +14,7 @@
 //! hash tag guarantees. Redis must not evict keys (`maxmemory-policy noeviction`): an evicted hash
 //! would silently vanish from the index's view.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use tokio::sync::broadcast;
 use tokio_stream::StreamExt;
 
 use crate::notify::{CAPACITY, Subscription};
+use crate::snapshot::{NamespaceSnapshot, Scope, Snapshot};
 use crate::{Entry, Expect, Key, Namespace, Store, StoreError, Transaction, Versioned, Write};
 
 /// How long connecting may take before `connect` or `subscribe` gives up.
@@ -90,6 +92,28 @@ redis.call('DEL', KEYS[1], KEYS[2])
 return #keys
 ";
 
+/// A whole namespace and its counter, atomically (the fallback of `snapshot.rs` when the paged
+/// read kept seeing the counter move): the counter, then (key, version, value) triples.
+/// KEYS: index, counter.
+const DUMP_LUA: &str = r"
+local out = { redis.call('GET', KEYS[2]) or '0' }
+local keys = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, key in ipairs(keys) do
+  local entry = redis.call('HMGET', key, 'v', 'd')
+  if entry[1] then
+    out[#out + 1] = key
+    out[#out + 1] = entry[1]
+    out[#out + 1] = entry[2]
+  end
+end
+return out
+";
+
+/// Entries per page when a namespace is read for a snapshot.
+const SNAPSHOT_PAGE: usize = 1000;
+/// How many times an import is tried when a watched namespace changed under it.
+const IMPORT_ATTEMPTS: u32 = 8;
+
 /// A store on a Redis server (or a Cluster's slot owners). Clones share one connection manager.
 #[derive(Clone)]
 pub struct RedisStore {
@@ -102,6 +126,7 @@ struct Scripts {
     commit: Script,
     scan: Script,
     purge: Script,
+    dump: Script,
 }
 
 impl fmt::Debug for RedisStore {
@@ -140,8 +165,12 @@ impl RedisStore {
         let conn = tokio::time::timeout(CONNECT_TIMEOUT, client.get_connection_manager_with_config(config))
             .await
             .map_err(|_| StoreError::ConnectTimeout(client.get_connection_info().addr().to_string()))??;
-        let scripts =
-            Scripts { commit: Script::new(COMMIT_LUA), scan: Script::new(SCAN_LUA), purge: Script::new(PURGE_LUA) };
+        let scripts = Scripts {
+            commit: Script::new(COMMIT_LUA),
+            scan: Script::new(SCAN_LUA),
+            purge: Script::new(PURGE_LUA),
+            dump: Script::new(DUMP_LUA),
+        };
         Ok(Self { client, conn, scripts: Arc::new(scripts) })
     }
 
@@ -152,6 +181,167 @@ impl RedisStore {
         let purged =
             self.scripts.purge.key(index_key(ns.tag())).key(counter_key(ns.tag())).invoke_async(&mut conn).await?;
         Ok(purged)
+    }
+}
+
+/// Reads (key, version, value) triples as a script returned them.
+fn parse_triples(flat: &[Vec<u8>], context: &str) -> Result<Vec<Entry>, StoreError> {
+    let mut out = Vec::with_capacity(flat.len() / 3);
+    let mut triples = flat.chunks_exact(3);
+    for triple in triples.by_ref() {
+        let [key, version, value] = triple else { unreachable!("chunks_exact(3)") };
+        let key = String::from_utf8(key.clone()).map_err(|_| corrupt(context, "an index member is not UTF-8"))?;
+        let key = Key::from_stored(key).map_err(|e| corrupt(context, &e.to_string()))?;
+        let version = parse_number(version).ok_or_else(|| corrupt(key.as_str(), "version is not a number"))?;
+        out.push((key, Versioned { value: value.clone(), version }));
+    }
+    if !triples.remainder().is_empty() {
+        return Err(corrupt(context, "a script returned a partial entry"));
+    }
+    Ok(out)
+}
+
+fn parse_number(bytes: &[u8]) -> Option<u64> {
+    std::str::from_utf8(bytes).ok().and_then(|v| v.parse().ok())
+}
+
+/// Snapshots (`snapshot.rs`).
+impl RedisStore {
+    /// Every namespace with a counter or an index, found with `SCAN` (never blocking the server).
+    pub(crate) async fn namespaces(&self) -> Result<BTreeSet<Namespace>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut found = BTreeSet::new();
+        for suffix in ["idx", "ver"] {
+            let pattern = format!("t:{{*}}:{suffix}");
+            let mut cursor = 0u64;
+            loop {
+                let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut conn)
+                    .await?;
+                for key in keys {
+                    let tag = std::str::from_utf8(&key)
+                        .ok()
+                        .and_then(|k| k.strip_prefix("t:{"))
+                        .and_then(|k| k.strip_suffix(suffix))
+                        .and_then(|k| k.strip_suffix("}:"));
+                    // A data key may match the pattern too (`t:{a}:user:x}:idx`): its tag has a `}`.
+                    if let Some(ns) = tag.filter(|t| !t.contains(['{', '}'])).and_then(|t| Namespace::from_tag(t).ok())
+                    {
+                        found.insert(ns);
+                    }
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(found)
+    }
+
+    async fn counter(&self, ns: &Namespace) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let value: Option<u64> = redis::cmd("GET").arg(counter_key(ns.tag())).query_async(&mut conn).await?;
+        Ok(value.unwrap_or(0))
+    }
+
+    /// One namespace's counter and entries at one moment: pages between two reads of the counter,
+    /// retried while it moves, then one atomic script.
+    pub(crate) async fn read_namespace(&self, ns: &Namespace) -> Result<(u64, Vec<Entry>), StoreError> {
+        let prefix = Key::namespace_prefix(ns);
+        for _ in 0..crate::REDIS_PAGED_ATTEMPTS {
+            let before = self.counter(ns).await?;
+            let mut entries: Vec<Entry> = Vec::new();
+            loop {
+                let page = self.scan_prefix(&prefix, entries.last().map(|(k, _)| k), SNAPSHOT_PAGE).await?;
+                let done = page.len() < SNAPSHOT_PAGE;
+                entries.extend(page);
+                if done {
+                    break;
+                }
+            }
+            if self.counter(ns).await? == before {
+                return Ok((before, entries));
+            }
+        }
+        let mut conn = self.conn.clone();
+        let flat: Vec<Vec<u8>> =
+            self.scripts.dump.key(index_key(ns.tag())).key(counter_key(ns.tag())).invoke_async(&mut conn).await?;
+        let (counter, rest) =
+            flat.split_first().ok_or_else(|| corrupt(prefix.as_str(), "the dump script returned nothing"))?;
+        let counter = parse_number(counter).ok_or_else(|| corrupt(prefix.as_str(), "the counter is not a number"))?;
+        Ok((counter, parse_triples(rest, prefix.as_str())?))
+    }
+
+    /// Replaces the snapshot's scope with its records in one `MULTI`/`EXEC`, on a connection of its
+    /// own that `WATCH`es every touched namespace's counter and index: a commit in between aborts
+    /// it, and it is tried again.
+    pub(crate) async fn replace(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let mut conn =
+            tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_multiplexed_async_connection())
+                .await
+                .map_err(|_| StoreError::ConnectTimeout(self.client.get_connection_info().addr().to_string()))??;
+        let incoming: BTreeMap<&str, &NamespaceSnapshot> =
+            snapshot.namespaces.iter().map(|ns| (ns.namespace.tag(), ns)).collect();
+        for _ in 0..IMPORT_ATTEMPTS {
+            let mut touched = match &snapshot.scope {
+                Scope::Whole => self.namespaces().await?,
+                Scope::Only(list) => list.clone(),
+            };
+            touched.extend(snapshot.namespaces.iter().map(|ns| ns.namespace.clone()));
+            let watched: Vec<String> =
+                touched.iter().flat_map(|ns| [counter_key(ns.tag()), index_key(ns.tag())]).collect();
+            if !watched.is_empty() {
+                redis::cmd("WATCH").arg(&watched).exec_async(&mut conn).await?;
+            }
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for ns in &touched {
+                let (index, counter) = (index_key(ns.tag()), counter_key(ns.tag()));
+                let members: Vec<Vec<u8>> =
+                    redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1).query_async(&mut conn).await?;
+                let current: Option<u64> = redis::cmd("GET").arg(&counter).query_async(&mut conn).await?;
+                for chunk in members.chunks(512) {
+                    pipe.cmd("DEL").arg(chunk).ignore();
+                }
+                pipe.cmd("DEL").arg(&index).ignore();
+                let records = incoming.get(ns.tag());
+                let raised = current.unwrap_or(0).max(records.map_or(0, |r| r.counter));
+                if raised > 0 {
+                    pipe.cmd("SET").arg(&counter).arg(raised).ignore();
+                }
+                if let Some(records) = records {
+                    for (key, value) in &records.entries {
+                        pipe.cmd("HSET")
+                            .arg(key.as_str())
+                            .arg("v")
+                            .arg(value.version)
+                            .arg("d")
+                            .arg(value.value.as_slice())
+                            .ignore();
+                    }
+                    for chunk in records.entries.chunks(512) {
+                        let mut zadd = redis::cmd("ZADD");
+                        zadd.arg(&index);
+                        for (key, _) in chunk {
+                            zadd.arg(0).arg(key.as_str());
+                        }
+                        pipe.add_command(zadd).ignore();
+                    }
+                }
+            }
+            // `None`: a watched key changed after WATCH, and nothing was applied.
+            let applied: Option<()> = pipe.query_async(&mut conn).await?;
+            if applied.is_some() {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Contention { attempts: IMPORT_ATTEMPTS })
     }
 }
 
@@ -202,23 +392,7 @@ impl Store for RedisStore {
             .arg(limit)
             .invoke_async(&mut conn)
             .await?;
-        let mut out = Vec::with_capacity(flat.len() / 3);
-        let mut triples = flat.chunks_exact(3);
-        for triple in triples.by_ref() {
-            let [key, version, value] = triple else { unreachable!("chunks_exact(3)") };
-            let key =
-                String::from_utf8(key.clone()).map_err(|_| corrupt(prefix.as_str(), "an index member is not UTF-8"))?;
-            let key = Key::from_stored(key).map_err(|e| corrupt(prefix.as_str(), &e.to_string()))?;
-            let version = std::str::from_utf8(version)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| corrupt(key.as_str(), "version is not a number"))?;
-            out.push((key, Versioned { value: value.clone(), version }));
-        }
-        if !triples.remainder().is_empty() {
-            return Err(corrupt(prefix.as_str(), "the scan script returned a partial entry"));
-        }
-        Ok(out)
+        parse_triples(&flat, prefix.as_str())
     }
 
     async fn commit(&self, txn: Transaction) -> Result<(), StoreError> {

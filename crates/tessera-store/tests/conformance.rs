@@ -94,6 +94,9 @@ macro_rules! every_backend {
                 concurrent_counter,
                 contended_counter_loses_nothing,
                 concurrent_limit,
+                snapshot_round_trip,
+                snapshot_import_refuses_invalid,
+                snapshot_is_consistent_under_writes,
             );
         )*
     };
