@@ -31,6 +31,8 @@ pub(crate) struct Harness {
     pub(crate) account: Account,
     pub(crate) identity: Identity<AnyStore>,
     pub(crate) policies: Policies<AnyStore>,
+    /// The gateway's store, for tests that look at what a request wrote.
+    pub(crate) store: Arc<AnyStore>,
 }
 
 /// Starts a gateway on `127.0.0.1:0` (AWS-managed policies seeded, one account bootstrapped).
@@ -60,7 +62,7 @@ pub(crate) async fn start() -> Harness {
     let app = tessera_gateway::router(gateway).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
     let policies = Policies::new(Arc::clone(&store), env);
-    Harness { addr, root, account, identity, policies }
+    Harness { addr, root, account, identity, policies, store }
 }
 
 impl Harness {
