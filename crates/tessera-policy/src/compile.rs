@@ -11,7 +11,9 @@ use tessera_arn::is_account_id;
 use crate::document::{Effect, Policy, PrincipalType, PrincipalValue, Statement};
 use crate::json::Span;
 use crate::operator::{Comparison, Family, Operator};
-use crate::parse::{PolicyError, PolicyKind, is_unique_id, parse_policy, parse_stored_policy};
+use crate::parse::{
+    PolicyError, PolicyKind, iam_resource_type_written_out, is_unique_id, parse_policy, parse_stored_policy,
+};
 use crate::pattern::{Pattern, Syntax};
 use crate::values::{Decimal, Network, Timestamp, parse_binary, parse_bool, parse_date};
 
@@ -166,6 +168,13 @@ pub(crate) enum ResourcePattern {
         prefix: Box<str>,
         pattern: Pattern,
     },
+    /// An IAM ARN with a wildcard in its resource type (`arn:aws:iam::1:us?r/alice`): validation
+    /// refuses it, and a stored document that has one (`CompiledPolicy::parse_stored`) matches
+    /// nothing with it, as AWS matches nothing with what it does not accept.
+    Nothing {
+        /// The literal text before the first wildcard.
+        prefix: Box<str>,
+    },
 }
 
 impl ResourcePattern {
@@ -175,16 +184,20 @@ impl ResourcePattern {
         }
         let plain = Syntax { wildcards: true, variables: false, lowercase: false };
         match split_arn(text) {
-            Some(parts) => {
+            Some(raw) => {
                 let parts = Box::new([
-                    Pattern::new(parts[0], plain),
-                    Pattern::new(parts[1], plain),
-                    Pattern::new(parts[2], plain),
-                    Pattern::new(parts[3], plain),
-                    Pattern::new(parts[4], plain),
-                    Pattern::new(parts[5], Syntax { variables, ..plain }),
+                    Pattern::new(raw[0], plain),
+                    Pattern::new(raw[1], plain),
+                    Pattern::new(raw[2], plain),
+                    Pattern::new(raw[3], plain),
+                    Pattern::new(raw[4], plain),
+                    Pattern::new(raw[5], Syntax { variables, ..plain }),
                 ]);
-                ResourcePattern::Arn { prefix: arn_prefix(&parts).into(), parts }
+                let prefix = arn_prefix(&parts).into();
+                if parts[2].literal() == Some("iam") && !iam_resource_type_written_out(raw[5]) {
+                    return ResourcePattern::Nothing { prefix };
+                }
+                ResourcePattern::Arn { prefix, parts }
             }
             None => {
                 let pattern = Pattern::new(text, Syntax { variables, ..plain });
@@ -199,7 +212,9 @@ impl ResourcePattern {
     pub(crate) fn prefix(&self) -> &str {
         match self {
             ResourcePattern::Any => "",
-            ResourcePattern::Arn { prefix, .. } | ResourcePattern::Text { prefix, .. } => prefix,
+            ResourcePattern::Arn { prefix, .. }
+            | ResourcePattern::Text { prefix, .. }
+            | ResourcePattern::Nothing { prefix } => prefix,
         }
     }
 }
@@ -254,7 +269,12 @@ pub(crate) enum PolicyValues {
     Binaries(Vec<Vec<u8>>),
     Networks(Vec<Network>),
     Arns(Vec<ArnPattern>),
-    Null(bool),
+    /// `Null`: whether the condition holds when the key is absent (some value is `true`) and when
+    /// it is present (some value is `false`). The values of one key are ORed like any other's.
+    Null {
+        absent: bool,
+        present: bool,
+    },
 }
 
 impl Condition {
@@ -281,7 +301,13 @@ impl Condition {
             Family::Binary => PolicyValues::Binaries(texts.filter_map(parse_binary).collect()),
             Family::Ip => PolicyValues::Networks(texts.filter_map(Network::parse).collect()),
             Family::Arn => PolicyValues::Arns(texts.map(|t| ArnPattern::new(t, variables)).collect()),
-            Family::Null => PolicyValues::Null(texts.filter_map(parse_bool).next().unwrap_or(true)),
+            Family::Null => {
+                let values: Vec<bool> = texts.filter_map(parse_bool).collect();
+                PolicyValues::Null {
+                    absent: values.is_empty() || values.contains(&true),
+                    present: values.contains(&false),
+                }
+            }
         };
         Condition {
             operator_name: operator_name.into(),
@@ -720,6 +746,26 @@ mod tests {
     }
 
     #[test]
+    fn a_wildcard_in_an_iam_resource_type_matches_nothing() {
+        // Validation refuses these; a stored document that has them reads them as written
+        // (`parse_stored`), and they match no resource, under Resource or NotResource.
+        let text = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"iam:GetUser","Resource":["arn:aws:iam::123456789012:us?r/alice","arn:aws:iam::123456789012:u*"]},
+            {"Effect":"Allow","Action":"iam:ListUsers","NotResource":"arn:aws:iam::123456789012:us?r/*"}]}"#;
+        assert!(crate::parse_policy(text, PolicyKind::Identity).is_err());
+        let set = PolicySet::new(vec![CompiledPolicy::parse_stored("stored", text).expect("a policy")]);
+        let alice = crate::Principal::from_arn("arn:aws:iam::123456789012:user/alice").expect("valid");
+        let context = crate::Context::new();
+        let policies = crate::Policies { identity: Some(&set), ..crate::Policies::default() };
+        let decide = |action| {
+            let request = crate::Request::new(&alice, action, "arn:aws:iam::123456789012:user/alice", &context);
+            crate::authorize(&request, &policies, crate::Trace::Off).outcome
+        };
+        assert_eq!(decide("iam:GetUser"), crate::Outcome::ImplicitDeny);
+        assert_eq!(decide("iam:ListUsers"), crate::Outcome::Allowed);
+    }
+
+    #[test]
     fn nested_prefixes_are_all_found() {
         let mut builder = ResourceIndexBuilder::default();
         let keys = ["a", "a/", "a/b", "a/b/c", "a/c", "a/bc", "ab", "b", "a/b/"];
@@ -1007,6 +1053,7 @@ mod tests {
                     ResourcePattern::Any => ResourcePattern::Any,
                     ResourcePattern::Arn { parts, .. } => ResourcePattern::Arn { prefix: "".into(), parts },
                     ResourcePattern::Text { pattern, .. } => ResourcePattern::Text { prefix: "".into(), pattern },
+                    ResourcePattern::Nothing { .. } => ResourcePattern::Nothing { prefix: "".into() },
                 };
                 let matched = pattern_matches(&unchecked, &request, &mut |_| {});
                 prop_assert_eq!(pattern_matches(&compiled, &request, &mut |_| {}), matched);

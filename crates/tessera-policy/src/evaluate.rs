@@ -789,6 +789,7 @@ pub(crate) fn pattern_matches(pattern: &ResourcePattern, request: &Request<'_>, 
             (!pattern.has_variables() || request.resource.starts_with(&**prefix))
                 && pattern.resolve(context, false, missing).is_some_and(|r| r.matches(request.resource))
         }
+        ResourcePattern::Nothing { .. } => false,
     }
 }
 
@@ -797,8 +798,8 @@ fn evaluate_condition(condition: &Condition, context: &Context, missing: &mut dy
     let entry = context.values(&condition.folded_key);
     let values = entry.unwrap_or_default();
     let operator = condition.operator;
-    if let PolicyValues::Null(expect_absent) = condition.values {
-        return values.is_empty() == expect_absent;
+    if let PolicyValues::Null { absent, present } = condition.values {
+        return if values.is_empty() { absent } else { present };
     }
     let negated = operator.base.negated;
     if values.is_empty() {
@@ -847,12 +848,12 @@ fn matches_any(condition: &Condition, value: &str, context: &Context, missing: &
         PolicyValues::Bools(bools) => parse_bool(value).is_some_and(|v| bools.contains(&v)),
         PolicyValues::Binaries(binaries) => parse_binary(value).is_some_and(|v| binaries.contains(&v)),
         PolicyValues::Networks(networks) => {
-            Network::parse(value).is_some_and(|v| networks.iter().any(|n| n.contains(&v)))
+            Network::parse_address(value).is_some_and(|v| networks.iter().any(|n| n.contains(&v)))
         }
         PolicyValues::Arns(patterns) => {
             let parts = split_arn(value);
             patterns.iter().any(|pattern| match pattern {
-                ArnPattern::Any => true,
+                ArnPattern::Any => parts.is_some(),
                 ArnPattern::Parts(pattern_parts) => parts.is_some_and(|parts| {
                     pattern_parts
                         .iter()
@@ -862,7 +863,7 @@ fn matches_any(condition: &Condition, value: &str, context: &Context, missing: &
                 ArnPattern::Text(p) => p.resolve(context, false, missing).is_some_and(|r| r.matches(value)),
             })
         }
-        PolicyValues::Null(_) => false,
+        PolicyValues::Null { .. } => false,
     }
 }
 

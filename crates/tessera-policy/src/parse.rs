@@ -262,6 +262,7 @@ struct Validator {
 const STATEMENT_FIELDS: [&str; 9] =
     ["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"];
 
+/// The resource types an IAM resource ARN may start with.
 const IAM_RESOURCE_PREFIXES: [&str; 15] = [
     "user/",
     "federated-user/",
@@ -279,6 +280,13 @@ const IAM_RESOURCE_PREFIXES: [&str; 15] = [
     "root",
     "assumed-role/",
 ];
+
+/// Whether the resource part of an IAM ARN is `*` or starts with its resource type written out.
+/// AWS: "You cannot use a wildcard in the portion of the ARN that specifies the resource type,
+/// such as the term user in an IAM ARN": `us?r/alice` and `u*` fail this.
+pub(crate) fn iam_resource_type_written_out(resource: &str) -> bool {
+    resource == "*" || IAM_RESOURCE_PREFIXES.iter().any(|prefix| resource.starts_with(prefix))
+}
 
 impl Validator {
     fn push(&mut self, field: Option<&str>, position: Option<Position>, message: String) {
@@ -564,14 +572,17 @@ impl Validator {
         let at = Some(node.span.start);
         let parts: Vec<&str> = resource.splitn(6, ':').collect();
         if parts.len() < 6 || parts[0] != "arn" {
+            // "If the wildcard (*) is the last character of a resource ARN segment, it can expand
+            // to match beyond colon boundaries": `arn:aws:s3::*` is every ARN that starts with
+            // `arn:aws:s3::` (matched as one pattern over the whole ARN).
+            if parts[0] == "arn" && parts.len() > 1 && resource.ends_with('*') {
+                return;
+            }
             self.push(Some(field), at, format!("Resource `{resource}` must be in ARN format or \"*\"."));
             return;
         }
-        let wild = |s: &str| s.contains(['*', '?', '$']);
-        if parts[2] == "iam"
-            && !wild(parts[5])
-            && !IAM_RESOURCE_PREFIXES.iter().any(|prefix| parts[5].starts_with(prefix))
-        {
+        // An IAM resource is `*` or starts with its type written out, as IAM's own message says.
+        if parts[2] == "iam" && !iam_resource_type_written_out(parts[5]) {
             self.push(
                 Some(field),
                 at,

@@ -234,6 +234,13 @@ impl Network {
         Some(Network { address, prefix })
     }
 
+    /// Parses a request's address (`203.0.113.9`, `2001:db8::5`). A CIDR block is not an
+    /// address: a request comes from one host, so `203.0.113.0/24` as a request value is
+    /// mistyped and matches no `IpAddress` value.
+    pub(crate) fn parse_address(text: &str) -> Option<Network> {
+        if text.contains('/') { None } else { Network::parse(text) }
+    }
+
     /// Whether `other` (an address or a network) lies inside this network.
     pub(crate) fn contains(&self, other: &Network) -> bool {
         if other.prefix < self.prefix {
