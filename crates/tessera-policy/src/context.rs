@@ -41,6 +41,14 @@ impl Context {
         self.entries.insert(fold_key(key), Entry { values, multivalued: true });
     }
 
+    /// Sets every key of `other` here, replacing the values this context held for it (a
+    /// request's own keys over the caller's).
+    pub fn overlay(&mut self, other: &Context) {
+        for (key, entry) in &other.entries {
+            self.entries.insert(key.clone(), entry.clone());
+        }
+    }
+
     /// The values of a key given in folded form; `None` when absent (an empty list is present).
     pub(crate) fn values(&self, folded_key: &str) -> Option<&[String]> {
         self.entries.get(folded_key).map(|entry| entry.values.as_slice())

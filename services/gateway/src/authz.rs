@@ -1,14 +1,15 @@
-//! The one authorization path of both transports: the HTTP Query endpoint (`Cx::authorize`) and
-//! the gRPC gate (`grpc_auth`) each say what a request asks ([`Ask`]: the AWS action, the resource
-//! ARN, and the request's own inputs), and [`authorize`] decides it.
+//! What a request of either transport asks, for the one decision path: the HTTP Query endpoint
+//! (`Cx::authorize`), the gRPC gate (`grpc_auth`) and the authorizer API each say what a request
+//! asks ([`Ask`]: the AWS action, the resource ARN, and the request's own inputs); this module
+//! turns it into the authorizer's checks with their request keys, and the authorizer
+//! (`tessera_authorizer::Authorizer`) decides them.
 //!
 //! ```text
-//! Query params --Cx--+                                   OPERATIONS[action] -> which keys
-//!                    +--> Ask --authorize--> restrictions on temporary credentials
-//! gRPC message --gate+                       caller layers + base context (Sts)
-//!                                            + request keys (iam:PolicyARN, iam:PermissionsBoundary,
-//!                                              aws:RequestTag/*, aws:TagKeys, *:ResourceTag/*)
-//!                                            --tessera_policy::authorize--> Ok | AccessDenied
+//! Query params --Cx--+                          OPERATIONS[action] -> which keys
+//!                    +--> Ask --checks--> (action, resource) + request keys (iam:PolicyARN,
+//! gRPC message --gate+                      iam:PermissionsBoundary, aws:RequestTag/*,
+//!                                           aws:TagKeys, the target's *:ResourceTag/*)
+//!                         --Authorizer::decide / authorize--> Judged | Ok | AccessDenied
 //! ```
 //!
 //! [`OPERATIONS`] is the action → resource type → condition keys table of AWS's service
@@ -17,14 +18,12 @@
 //! [`authorize`] puts in the context for it, and tests check the table's keys and the gRPC methods.
 
 use tessera_arn::{Arn, IamEntity};
+use tessera_authorizer::Check;
 use tessera_identity::{Account, Error, Identity, PageRequest, Taggable};
-use tessera_policy::{
-    CompiledPolicy, Context, Layer, Outcome, Policies, PolicyKind, PolicySet, Reason, Request, Trace,
-};
-use tessera_proto::ErrorCode;
+use tessera_policy::{Context, Trace};
 use tessera_store::Store;
 use tessera_store::iam::{EntityKind, Tag};
-use tessera_sts::{CallerKind, CallerPrincipal, Sts};
+use tessera_sts::{CallerPrincipal, Sts};
 
 #[cfg(test)]
 pub(crate) use crate::actions::{OPERATIONS, ResourceType};
@@ -108,47 +107,9 @@ pub(crate) async fn entity_arn<S: Store>(
     })
 }
 
-/// What temporary credentials may call (reference §4.1): a federated user's no IAM action
-/// (`AccessDenied`) and of STS only GetCallerIdentity; a GetSessionToken session's IAM only when
-/// MFA was used (else `InvalidClientTokenId`, as AWS answers), and of STS only AssumeRole and
-/// GetCallerIdentity. The same for the account root's sessions.
-pub(crate) fn session_may_call(caller: &CallerPrincipal, action: &str) -> Result<(), Error> {
-    let CallerKind::Session(claims) = &caller.kind else {
-        return Ok(());
-    };
-    use tessera_credentials::SessionKind;
-    let (service, name) = action.split_once(':').unwrap_or(("", action));
-    if service == "iam" {
-        return match claims.kind {
-            SessionKind::FederatedUser => Err(Error::new(
-                ErrorCode::AccessDenied,
-                format!("Cannot call {name} with federated user credentials: they never reach IAM"),
-            )),
-            // AWS's answer (reference §4.1).
-            SessionKind::SessionToken if claims.mfa_authenticated_at.is_none() => Err(Error::new(
-                ErrorCode::InvalidClientTokenId,
-                "The security token included in the request is invalid",
-            )),
-            _ => Ok(()),
-        };
-    }
-    if service != "sts" {
-        // Other services' actions (the authorizer API) are limited by policy alone.
-        return Ok(());
-    }
-    let allowed = match claims.kind {
-        SessionKind::FederatedUser => name == "GetCallerIdentity",
-        SessionKind::SessionToken => matches!(name, "AssumeRole" | "GetCallerIdentity"),
-        SessionKind::AssumedRole => true,
-    };
-    match name {
-        _ if allowed => Ok(()),
-        "GetSessionToken" | "GetFederationToken" => {
-            Err(Error::new(ErrorCode::AccessDenied, format!("Cannot call {name} with session credentials")))
-        }
-        _ => Err(Error::new(ErrorCode::AccessDenied, format!("Cannot call {name} with these session credentials"))),
-    }
-}
+/// What temporary credentials may call: the authorizer's rule, which the HTTP dispatch and the
+/// gRPC gate apply before reading a request.
+pub(crate) use tessera_authorizer::session_may_call;
 
 /// What the decision needs to know of the resource: its tags and, for users and roles, its
 /// permissions boundary.
@@ -161,9 +122,7 @@ struct Target {
 /// Reads the target of `resource` in the caller's account (nothing for `*`, other accounts, or
 /// resources that do not exist yet).
 async fn target<S: Store>(identity: &Identity<S>, account: &Account, resource: &str) -> Target {
-    let Ok(arn) = Arn::parse(resource) else {
-        return Target::default();
-    };
+    let Ok(arn) = Arn::parse(resource) else { return Target::default() };
     if arn.account != account.id() {
         return Target::default();
     }
@@ -224,47 +183,38 @@ fn request_keys(context: &mut Context, op: Option<&Operation>, inputs: &Inputs, 
     }
 }
 
-/// Context keys a calling service may not set through the authorizer API: Tessera computes them
-/// from the credential (and `aws:SourceIp` comes from its own field).
-const COMPUTED_KEYS: &[&str] = &[
-    "aws:currenttime",
-    "aws:epochtime",
-    "aws:federatedprovider",
-    "aws:multifactorauthage",
-    "aws:multifactorauthpresent",
-    "aws:sourceidentity",
-    "aws:sourceip",
-    "aws:tokenissuetime",
-    "aws:userid",
-    "aws:username",
-];
-
-/// Whether a calling service may supply `key` (everything but the caller's own keys).
-pub(crate) fn settable_key(key: &str) -> bool {
-    let folded = key.to_ascii_lowercase();
-    !folded.starts_with("aws:principal") && !COMPUTED_KEYS.contains(&folded.as_str())
-}
-
 /// One decided check of a request.
-#[derive(Debug)]
-pub(crate) struct Judged {
-    pub(crate) action: String,
-    pub(crate) resource: String,
-    /// `None`: the account root, allowed in its own account without evaluation.
-    pub(crate) decision: Option<tessera_policy::Decision>,
-}
+pub(crate) use tessera_authorizer::Judged;
 
-impl Judged {
-    pub(crate) fn allowed(&self) -> bool {
-        self.decision.as_ref().is_none_or(tessera_policy::Decision::is_allowed)
+/// The checks of `ask` ([`Ask::checks`]) as the authorizer takes them, each with the keys its
+/// action supports from the request's inputs and its target (read only when a key comes from it,
+/// and not at all for a caller whose decisions read no keys: the account root).
+async fn checks<S: Store>(sts: &Sts<S>, caller: &CallerPrincipal, ask: &Ask) -> Vec<Check> {
+    let with_keys = sts.authorizer().evaluates(caller);
+    let mut checks = Vec::with_capacity(1 + ask.also.len());
+    for (action, resource) in ask.checks() {
+        let mut keys = Context::new();
+        if with_keys {
+            let op = operation(action);
+            let needs_target = op.is_none_or(|op| !op.resource.keys().is_empty() || op.keys.contains(&BOUNDARY));
+            let target =
+                if needs_target { target(sts.identity(), &caller.account, resource).await } else { Target::default() };
+            request_keys(&mut keys, op, &ask.inputs, &target);
+        }
+        checks.push(Check {
+            action: action.to_owned(),
+            resource: resource.to_owned(),
+            keys,
+            change_own_password: ask.change_own_password,
+        });
     }
+    checks
 }
 
-/// Decides every check of `ask` ([`Ask::checks`]) for `caller` at `now` (unix seconds): the
-/// restrictions on temporary credentials (an error), then the account root (allowed in its
-/// account), then the caller's identity policies, permissions boundary and session policies with
-/// the full request context plus `extra` keys of a calling service (only those
-/// [`settable_key`] allows). With `first_denial`, stops at the first check that is not allowed.
+/// Decides every check of `ask` for `caller` at `now` (unix seconds) on the one decision path
+/// ([`tessera_authorizer::Authorizer::decide`]), with the `extra` keys of a calling service
+/// (only those [`tessera_authorizer::settable_key`] allows). With `first_denial`, stops at the
+/// first check that is not allowed.
 pub(crate) async fn decide<S: Store>(
     sts: &Sts<S>,
     caller: &CallerPrincipal,
@@ -274,102 +224,23 @@ pub(crate) async fn decide<S: Store>(
     trace: Trace,
     first_denial: bool,
 ) -> Result<Vec<Judged>, Error> {
+    // The restrictions on temporary credentials come before any target is read.
     session_may_call(caller, &ask.action)?;
-    let checks = ask.checks();
-    if caller.is_root() {
-        return Ok(checks
-            .into_iter()
-            .map(|(action, resource)| Judged {
-                action: action.to_owned(),
-                resource: resource.to_owned(),
-                decision: None,
-            })
-            .collect());
-    }
-    let layers = sts.caller_layers(caller).await?;
-    let mut base = sts.base_context(caller, &layers, now);
-    for (key, values) in extra.iter().filter(|(key, _)| settable_key(key)) {
-        base.insert_list(key, values.iter().cloned());
-    }
-    let principal = caller.principal();
-    let mut judged = Vec::with_capacity(checks.len());
-    for (action, resource) in checks {
-        let mut context = base.clone();
-        let op = operation(action);
-        // Only read the target when a key of the action or its resource type comes from it.
-        let needs_target = op.is_none_or(|op| !op.resource.keys().is_empty() || op.keys.contains(&BOUNDARY));
-        let target =
-            if needs_target { target(sts.identity(), &caller.account, resource).await } else { Target::default() };
-        request_keys(&mut context, op, &ask.inputs, &target);
-        let request = Request::new(&principal, action, resource, &context);
-        let mut decision = tessera_policy::authorize(&request, &layers.policies(), trace);
-        if ask.change_own_password
-            && decision.reason == Reason::NoIdentityAllow
-            && sts
-                .identity()
-                .get_account_password_policy(&caller.account)
-                .await
-                .is_ok_and(|p| p.allow_users_to_change_password)
-        {
-            // The grant stands in for the identity layer: an identity deny was already decided
-            // above, and the boundary and session policies are evaluated again with it.
-            let grant = format!(
-                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"iam:ChangePassword","Resource":{}}}]}}"#,
-                serde_json::Value::String(resource.to_owned())
-            );
-            if let Ok(grant) = CompiledPolicy::parse("AllowUsersToChangePassword", &grant, PolicyKind::Identity) {
-                let grant = PolicySet::new(vec![grant]);
-                let policies = Policies { identity: Some(&grant), ..layers.policies() };
-                decision = tessera_policy::authorize(&request, &policies, trace);
-            }
-        }
-        let allowed = decision.is_allowed();
-        judged.push(Judged { action: action.to_owned(), resource: resource.to_owned(), decision: Some(decision) });
-        if first_denial && !allowed {
-            break;
-        }
-    }
-    Ok(judged)
+    let checks = checks(sts, caller, ask).await;
+    sts.authorizer().decide(caller, &checks, now, extra, trace, first_denial).await
 }
 
-/// Authorizes `ask` for `caller` ([`decide`]); the first check that is not allowed is
-/// `AccessDenied` with AWS's message.
+/// Authorizes `ask` for `caller` ([`tessera_authorizer::Authorizer::authorize`]); the first check
+/// that is not allowed is `AccessDenied` with AWS's message.
 pub(crate) async fn authorize<S: Store>(
     sts: &Sts<S>,
     caller: &CallerPrincipal,
     ask: &Ask,
     now: u64,
 ) -> Result<(), Error> {
-    let judged = decide(sts, caller, ask, now, &[], Trace::Off, true).await?;
-    match judged.iter().find(|j| !j.allowed()) {
-        Some(denied) => Err(denial(caller, denied)),
-        None => Ok(()),
-    }
-}
-
-/// The `AccessDenied` of a check that was not allowed, worded as AWS words it.
-fn denial(caller: &CallerPrincipal, judged: &Judged) -> Error {
-    let (action, resource) = (&judged.action, &judged.resource);
-    let why = match judged.decision.as_ref().map(|d| (d.outcome, d.layer, d.reason)) {
-        Some((Outcome::ExplicitDeny, Some(Layer::Boundary), _)) => {
-            "with an explicit deny in a permissions boundary".to_owned()
-        }
-        Some((Outcome::ExplicitDeny, Some(Layer::Session), _)) => {
-            "with an explicit deny in a session policy".to_owned()
-        }
-        Some((Outcome::ExplicitDeny, ..)) => "with an explicit deny in an identity-based policy".to_owned(),
-        Some((_, _, Reason::NoBoundaryAllow)) => {
-            format!("because no permissions boundary allows the {action} action")
-        }
-        Some((_, _, Reason::NoSessionAllow | Reason::NoSessionPolicy)) => {
-            format!("because no session policy allows the {action} action")
-        }
-        _ => format!("because no identity-based policy allows the {action} action"),
-    };
-    Error::new(
-        ErrorCode::AccessDenied,
-        format!("User: {} is not authorized to perform: {action} on resource: {resource} {why}", caller.arn),
-    )
+    session_may_call(caller, &ask.action)?;
+    let checks = checks(sts, caller, ask).await;
+    sts.authorizer().authorize(caller, &checks, now).await
 }
 
 /// The ARN a user or group gets from `UpdateUser`/`UpdateGroup` with `NewPath`/`New*Name`, when

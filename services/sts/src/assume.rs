@@ -1,22 +1,19 @@
 //! `AssumeRole` (reference §3.4, §4.2, §4.7) and what the token-issuing calls share: duration
 //! rules, session policies and their packed size, session tags, MFA, and issuing the credentials.
-
-use std::sync::Arc;
+//! The trust evaluation and the caller's layers and context are the authorizer's
+//! ([`tessera_authorizer::Authorizer::trust`]); this module gathers the keys AssumeRole adds.
 
 use tessera_arn::{
     Arn, IamEntity, ValidationError, Violation, validate_external_id, validate_mfa_code, validate_mfa_serial,
     validate_role_session_name, validate_source_identity, validate_tag_key, validate_tag_value,
 };
+use tessera_authorizer::{CallerLayers, Trust};
 use tessera_credentials::{Secret, SessionClaims, SessionKind, SessionPolicy, issue_credentials, new_session_id};
 use tessera_identity::{Account, Error, Result};
-use tessera_policy::PrincipalKind;
-use tessera_policy::{
-    CompiledPolicy, Context, Outcome, Policies as Layers, PolicyKind, PolicySet, Request, Trace, authorize,
-    parse_policy,
-};
+use tessera_policy::{Context, PolicyKind, parse_policy};
 use tessera_proto::ErrorCode;
 use tessera_store::Store;
-use tessera_store::iam::{EntityKind, RoleRecord, Tag};
+use tessera_store::iam::Tag;
 
 use crate::Sts;
 use crate::caller::{CallerKind, CallerPrincipal};
@@ -67,13 +64,6 @@ pub struct AssumedRole {
     pub source_identity: Option<String>,
 }
 
-pub(crate) fn access_denied(caller: &str, action: &str, resource: &str) -> Error {
-    Error::new(
-        ErrorCode::AccessDenied,
-        format!("User: {caller} is not authorized to perform: {action} on resource: {resource}"),
-    )
-}
-
 /// A model constraint on `DurationSeconds` (at least 900).
 pub(crate) fn duration(value: Option<i32>, default: i32, max: i32) -> Result<u64> {
     duration_between(value, default, MIN_DURATION, max)
@@ -90,37 +80,6 @@ pub(crate) fn duration_between(value: Option<i32>, default: i32, min: i32, max: 
         return Ok(value.unsigned_abs().into());
     };
     Err(ValidationError { field: "durationSeconds", value: value.to_string(), violations: vec![violation] }.into())
-}
-
-/// The policy that stands for the account root's permissions (all of them) where a layer is
-/// needed: a federated user made by the root is this capped by its session policies.
-const ROOT_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-
-/// A caller's compiled identity policies, permissions boundary and session policies (none for
-/// the account root), and its principal tags: what [`Sts::caller_layers`] reads from the store.
-#[derive(Debug, Default, Clone)]
-pub struct CallerLayers {
-    pub identity: Option<Arc<PolicySet>>,
-    pub boundary: Option<Arc<PolicySet>>,
-    pub session: Option<Arc<PolicySet>>,
-    /// `aws:PrincipalTag/*`, in order.
-    pub principal_tags: Vec<(String, String)>,
-    /// The session's entity is gone (deleted, or re-created under the same name with another
-    /// unique id): the session may do nothing, not even what a trust policy naming its old
-    /// role or user would grant.
-    pub orphaned: bool,
-}
-
-impl CallerLayers {
-    /// The layers as the engine takes them; `resource` is added by the caller where one applies.
-    pub fn policies(&self) -> Layers<'_> {
-        Layers {
-            identity: self.identity.as_deref(),
-            boundary: self.boundary.as_deref(),
-            session: self.session.as_deref(),
-            ..Layers::default()
-        }
-    }
 }
 
 /// Checked session policies, and their share of the packed budget.
@@ -193,11 +152,6 @@ pub(crate) fn session_tags(tags: Vec<Tag>, transitive: &[String]) -> Result<Vec<
     Ok(out)
 }
 
-fn internal(what: &str) -> Error {
-    tracing::error!(what, "sts internal failure");
-    Error::new(ErrorCode::ServiceFailure, "The request processing has failed because of an unknown error.")
-}
-
 impl<S: Store> Sts<S> {
     /// Checks session policies passed to a token call in `account`.
     pub(crate) async fn session_policies(
@@ -246,149 +200,15 @@ impl<S: Store> Sts<S> {
         Ok(SessionPolicies { policy: Some(SessionPolicy { inline, policy_arns: arns }), chars })
     }
 
-    /// What decisions about `caller` need beyond its credentials: its identity policies,
-    /// permissions boundary and session policies, compiled, and its principal tags.
-    ///
-    /// A session is bound to the entity it was issued for: a role session to its role, a
-    /// GetSessionToken session to its user, a federated user to the user that made it, each by
-    /// unique id. When that entity is gone, or replaced by a new one of the same name (another
-    /// unique id), the session has no identity permissions left: every request it makes is an
-    /// implicit deny, as on AWS.
+    /// What decisions about `caller` need beyond its credentials
+    /// ([`tessera_authorizer::Authorizer::caller_layers`]).
     pub async fn caller_layers(&self, caller: &CallerPrincipal) -> Result<CallerLayers> {
-        let session_tags = caller.session().map(|claims| claims.tags.clone()).unwrap_or_default();
-        let (entity_arn, bound_id) = match &caller.kind {
-            CallerKind::Root => return Ok(CallerLayers::default()),
-            CallerKind::User(user) => {
-                (std::borrow::Cow::Borrowed(user.principal.arn.as_str()), Some(user.principal.id.as_str()))
-            }
-            CallerKind::Session(claims) => match claims.kind {
-                SessionKind::AssumedRole => (
-                    std::borrow::Cow::Borrowed(claims.role_arn.as_deref().ok_or_else(|| internal("role session"))?),
-                    claims.principal_id.split(':').next(),
-                ),
-                SessionKind::SessionToken => {
-                    (std::borrow::Cow::Borrowed(claims.principal_arn.as_str()), Some(claims.principal_id.as_str()))
-                }
-                SessionKind::FederatedUser => (
-                    std::borrow::Cow::Borrowed(
-                        claims.source_user_arn.as_deref().ok_or_else(|| internal("federated user's source"))?,
-                    ),
-                    claims.source_user_id.as_deref(),
-                ),
-            },
-        };
-        let session = match caller.session().and_then(|claims| claims.session_policy.as_ref()) {
-            Some(policy) => Some(self.layers.session(&caller.account, policy).await?),
-            None => None,
-        };
-        let parsed = Arn::parse(&entity_arn).map_err(|_| internal("session principal"))?;
-        let (kind, name) = match parsed.entity() {
-            Ok(IamEntity::Role { name, .. }) => (EntityKind::Role, name),
-            Ok(IamEntity::User { name, .. }) => (EntityKind::User, name),
-            // The root's own sessions are the root; a federated user it made has the root's
-            // permissions (all of them), capped by the session policies.
-            Ok(IamEntity::Root) if session.is_some() => {
-                let everything = CompiledPolicy::parse("root", ROOT_POLICY, PolicyKind::Identity)
-                    .map_err(|_| internal("root policy"))?;
-                return Ok(CallerLayers {
-                    identity: Some(Arc::new(PolicySet::new(vec![everything]))),
-                    session,
-                    principal_tags: session_tags,
-                    ..CallerLayers::default()
-                });
-            }
-            Ok(IamEntity::Root) => return Ok(CallerLayers::default()),
-            _ => return Err(internal("session principal kind")),
-        };
-        let gone = || CallerLayers {
-            identity: Some(Arc::new(PolicySet::new(Vec::new()))),
-            boundary: None,
-            session: session.clone(),
-            principal_tags: session_tags.clone(),
-            orphaned: true,
-        };
-        let account = Account::new(&parsed.account)?;
-        let found = match self.layers.principal(&account, kind, &name).await? {
-            Some(found) if bound_id == Some(found.unique_id.as_str()) => found,
-            // Gone, or another entity under the same name: the session's own is gone.
-            _ => return Ok(gone()),
-        };
-        // A federated user's principal tags are its session tags alone; everyone else's are the
-        // entity's tags, overridden by session tags of the same key (compared without case).
-        let mut principal_tags: Vec<(String, String)> =
-            if caller.session().is_some_and(|claims| claims.kind == SessionKind::FederatedUser) {
-                Vec::new()
-            } else {
-                found.tags.iter().map(|tag| (tag.key.clone(), tag.value.clone())).collect()
-            };
-        principal_tags.retain(|(key, _)| !session_tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)));
-        principal_tags.extend(session_tags);
-        Ok(CallerLayers {
-            identity: Some(Arc::clone(&found.identity)),
-            boundary: found.boundary.clone(),
-            session,
-            principal_tags,
-            orphaned: false,
-        })
+        self.authorizer.caller_layers(caller).await
     }
 
-    /// The request context every decision about `caller` sees (principal keys and tags, time,
-    /// MFA). `layers` are the caller's ([`Sts::caller_layers`]); they hold its principal tags.
+    /// The request context every decision about `caller` sees ([`tessera_authorizer::base_context`]).
     pub fn base_context(&self, caller: &CallerPrincipal, layers: &CallerLayers, now: u64) -> Context {
-        let mut ctx = Context::new();
-        let principal = caller.principal();
-        ctx.insert("aws:PrincipalArn", principal.role_arn.clone().unwrap_or_else(|| caller.arn.clone()));
-        ctx.insert("aws:PrincipalAccount", caller.account.id());
-        ctx.insert("aws:userid", caller.user_id.clone());
-        ctx.insert("aws:CurrentTime", format_time(now));
-        ctx.insert("aws:EpochTime", now.to_string());
-        // Both listeners speak plain HTTP/h2c; a TLS terminator in front is not visible to them.
-        ctx.insert("aws:SecureTransport", "false");
-        ctx.insert("aws:ViaAWSService", "false");
-        if let Some(ip) = &caller.source_ip {
-            ctx.insert("aws:SourceIp", ip.clone());
-        }
-        match &caller.kind {
-            CallerKind::Root => ctx.insert("aws:PrincipalType", "Account"),
-            CallerKind::User(user) => {
-                ctx.insert("aws:PrincipalType", "User");
-                ctx.insert("aws:username", user.principal.name.clone());
-            }
-            CallerKind::Session(claims) => {
-                let kind = match claims.kind {
-                    SessionKind::AssumedRole => "AssumedRole",
-                    SessionKind::FederatedUser => "FederatedUser",
-                    SessionKind::SessionToken if principal.kind == PrincipalKind::Root => "Account",
-                    SessionKind::SessionToken => "User",
-                };
-                ctx.insert("aws:PrincipalType", kind);
-                if claims.kind == SessionKind::SessionToken
-                    && principal.kind != PrincipalKind::Root
-                    && let Some(name) = claims.principal_arn.rsplit('/').next()
-                {
-                    ctx.insert("aws:username", name.to_owned());
-                }
-                if let Some(identity) = &claims.source_identity {
-                    ctx.insert("aws:SourceIdentity", identity.clone());
-                }
-                // Temporary credentials always say whether MFA was used (reference §2.5).
-                match claims.mfa_authenticated_at {
-                    Some(at) => {
-                        ctx.insert("aws:MultiFactorAuthPresent", "true");
-                        ctx.insert("aws:MultiFactorAuthAge", now.saturating_sub(at).to_string());
-                    }
-                    None => ctx.insert("aws:MultiFactorAuthPresent", "false"),
-                }
-                // To the millisecond, as the AWS console writes the instant of `AWSRevokeOlderSessions`.
-                let whole = format_time(claims.issued_at);
-                let millis = claims.issued_subsec_micros / 1000;
-                ctx.insert("aws:TokenIssueTime", format!("{}.{millis:03}Z", whole.trim_end_matches('Z')));
-            }
-        }
-        for (key, value) in &layers.principal_tags {
-            ctx.insert(&format!("aws:PrincipalTag/{key}"), value.clone());
-        }
-        ctx
+        tessera_authorizer::base_context(caller, layers, now)
     }
 
     /// Verifies `SerialNumber` + `TokenCode` for a user caller (or a session made from a user's
@@ -463,33 +283,9 @@ impl<S: Store> Sts<S> {
         })
     }
 
-    /// Evaluates a role's trust policy, with the caller's own policies where §3.4 needs them, for
-    /// each action; the first denial is `AccessDenied`.
-    // Every argument is a distinct part of the question (who, which role, where, why); bundling
-    // them would only move the list into a struct built at both call sites.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn check_trust(
-        &self,
-        caller_arn: &str,
-        principal: &tessera_policy::Principal,
-        role: &RoleRecord,
-        role_account: &str,
-        actions: &[&str],
-        ctx: &Context,
-        layers: Layers<'_>,
-    ) -> Result<()> {
-        let document = trust_as_stored(role, principal);
-        let trust = CompiledPolicy::parse("trust", &document, PolicyKind::Trust)
-            .map_err(|_| internal("stored trust policy"))?;
-        let trust = PolicySet::new(vec![trust]);
-        let policies = Layers { resource: Some(&trust), resource_policy_required: true, ..layers };
-        for action in actions {
-            let request = Request::new(principal, action, &role.principal.arn, ctx).with_resource_account(role_account);
-            if authorize(&request, &policies, Trace::Off).outcome != Outcome::Allowed {
-                return Err(access_denied(caller_arn, action, &role.principal.arn));
-            }
-        }
-        Ok(())
+    /// Evaluates a role's trust policy for `actions` ([`tessera_authorizer::Authorizer::trust`]).
+    pub(crate) async fn check_trust(&self, trust: Trust<'_>, actions: &[&str]) -> Result<()> {
+        self.authorizer.trust(trust, actions).await
     }
 
     /// `AssumeRole`.
@@ -551,7 +347,7 @@ impl<S: Store> Sts<S> {
             };
 
         // The role: its absence is indistinguishable from a refusal, as on AWS.
-        let denied = || access_denied(&caller.arn, ACTION, &input.role_arn);
+        let denied = || tessera_authorizer::not_authorized(&caller.arn, ACTION, &input.role_arn);
         let parsed = Arn::parse(&input.role_arn).map_err(|_| {
             Error::new(ErrorCode::ValidationError, format!("{} is not a valid role ARN.", input.role_arn))
         })?;
@@ -617,11 +413,15 @@ impl<S: Store> Sts<S> {
         if source_identity.1 {
             actions.push("sts:SetSourceIdentity");
         }
-        if layers.orphaned {
-            return Err(access_denied(&caller.arn, ACTION, &role.principal.arn));
-        }
         let principal = caller.principal();
-        self.check_trust(&caller.arn, &principal, &role, role_account.id(), &actions, &ctx, layers.policies())?;
+        let trust = Trust {
+            principal: &principal,
+            role: &role,
+            role_account: &role_account,
+            context: &ctx,
+            layers: Some(&layers),
+        };
+        self.check_trust(trust, &actions).await?;
 
         let (access_key_id, secret, session_id) = self.fresh_credentials();
         let arn = Arn::assumed_role(role_account.id(), &role.principal.name, &input.role_session_name).to_string();
@@ -664,23 +464,6 @@ impl<S: Store> Sts<S> {
     }
 }
 
-/// The trust policy as AWS holds it: a user or role it names by ARN that has since been deleted
-/// and re-created (another unique id) is named by the old unique id instead, so the new entity of
-/// the same name is not trusted (reference §1.1).
-pub(crate) fn trust_as_stored<'a>(
-    role: &'a RoleRecord,
-    principal: &tessera_policy::Principal,
-) -> std::borrow::Cow<'a, str> {
-    let caller_arn = principal.role_arn.as_deref().unwrap_or(&principal.arn);
-    let mut document = std::borrow::Cow::Borrowed(role.trust_policy.as_str());
-    for (arn, recorded_id) in &role.trust_principal_ids {
-        if arn == caller_arn && principal.unique_id.as_deref() != Some(recorded_id.as_str()) {
-            document = std::borrow::Cow::Owned(document.replace(&format!("\"{arn}\""), &format!("\"{recorded_id}\"")));
-        }
-    }
-    document
-}
-
 /// The target's tags as `aws:ResourceTag/*` and `iam:ResourceTag/*` (IAM resources answer to both).
 pub fn insert_resource_tags(ctx: &mut Context, tags: &[Tag]) {
     for tag in tags {
@@ -689,21 +472,11 @@ pub fn insert_resource_tags(ctx: &mut Context, tags: &[Tag]) {
     }
 }
 
-/// ISO 8601 UTC (`2026-11-23T10:00:00Z`) from unix seconds, for `aws:CurrentTime`.
-pub(crate) fn format_time(secs: u64) -> String {
-    tessera_awsapi::iso8601(i64::try_from(secs).unwrap_or(i64::MAX))
-}
+pub(crate) use tessera_authorizer::format_time;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_print_as_iso_8601() {
-        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_time(1_795_428_000), "2026-11-23T10:00:00Z");
-        assert_eq!(format_time(951_782_400), "2000-02-29T00:00:00Z");
-    }
 
     #[test]
     fn durations_outside_the_model_are_validation_errors() {

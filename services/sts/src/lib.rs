@@ -28,11 +28,13 @@ mod revoke;
 mod tokens;
 mod web_identity;
 
-pub use assume::{AssumeRole, AssumedRole, CallerLayers, IssuedCredentials, insert_resource_tags};
-pub use caller::{CallerCredentials, CallerKind, CallerPrincipal};
+pub use assume::{AssumeRole, AssumedRole, IssuedCredentials, insert_resource_tags};
+pub use caller::CallerCredentials;
 pub use issuer::{Issuer, WebIdentityToken};
 pub use oidc::{OidcConfig, OidcConfigError};
 pub use revoke::{CHANNEL as REVOCATION_CHANNEL, IssuingStop, Revocation, RevocationList, SessionRecord};
+/// The caller and its layers are the authorizer's; re-exported so code naming them here compiles.
+pub use tessera_authorizer::{CallerKind, CallerLayers, CallerPrincipal};
 pub use tokens::{CallerIdentity, FederationToken};
 pub use web_identity::{AssumeRoleWithWebIdentity, WebIdentityAssumedRole};
 
@@ -50,8 +52,9 @@ pub struct Sts<S> {
     revocations: Arc<revoke::Revocations>,
     /// The keys of external OIDC providers, for AssumeRoleWithWebIdentity.
     oidc: Arc<oidc::JwksCache>,
-    /// Callers' compiled policies, until their account's policy epoch moves.
-    layers: Arc<tessera_authorizer::LayerCache<S>>,
+    /// The decision path (callers' compiled policies, cached until their account's policy epoch
+    /// moves), which trust evaluation shares with the gateway.
+    authorizer: Arc<tessera_authorizer::Authorizer<S>>,
 }
 
 impl<S: Store> Sts<S> {
@@ -86,22 +89,28 @@ impl<S: Store> Sts<S> {
             tessera_authorizer::CacheConfig::default(),
         )
         .await?;
-        Ok(Self { store, env, identity, policies, keys, revocations, oidc, layers })
+        let authorizer = Arc::new(tessera_authorizer::Authorizer::new(identity.clone(), layers));
+        Ok(Self { store, env, identity, policies, keys, revocations, oidc, authorizer })
     }
 
     pub fn identity(&self) -> &Identity<S> {
         &self.identity
     }
 
+    /// The one decision path, over this service's store and compiled-policy cache.
+    pub fn authorizer(&self) -> &tessera_authorizer::Authorizer<S> {
+        &self.authorizer
+    }
+
     /// The owner, status and secret of a long-term access key (cached until its account's policy
     /// epoch moves); `None` for an unknown key.
     pub async fn access_key(&self, key_id: &str) -> Result<Option<Arc<tessera_identity::AccessKeyIdentity>>> {
-        self.layers.access_key(&self.identity, key_id).await
+        self.authorizer.cache().access_key(&self.identity, key_id).await
     }
 
     /// The counters of the compiled-policy cache.
     pub fn layer_cache_stats(&self) -> tessera_authorizer::CacheStats {
-        self.layers.stats()
+        self.authorizer.cache().stats()
     }
 
     /// Rotates the session-token key ring now: new tokens are sealed under a new key, tokens under

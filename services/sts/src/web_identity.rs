@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use tessera_arn::{Arn, IamEntity, ValidationError, Violation, validate_role_session_name};
 use tessera_credentials::{Expectations, JwtError, SessionClaims, SessionKind, VerifiedToken, verify};
 use tessera_identity::{Account, Error, Result};
-use tessera_policy::{Context, Policies as Layers, Principal, PrincipalKind};
+use tessera_policy::{Context, Principal, PrincipalKind};
 use tessera_proto::ErrorCode;
 use tessera_store::Store;
 use tessera_store::iam::{OidcProviderRecord, Tag};
@@ -109,7 +109,7 @@ fn communication_error() -> Error {
 }
 
 fn not_authorized(action: &str) -> Error {
-    Error::new(ErrorCode::AccessDenied, format!("Not authorized to perform {action}"))
+    tessera_authorizer::web_identity_not_authorized(action)
 }
 
 fn rejected_claim(why: impl fmt::Display) -> Error {
@@ -401,10 +401,14 @@ impl<S: Store> Sts<S> {
         if !tags.is_empty() {
             actions.push(TAG_ACTION);
         }
-        for action in actions {
-            self.check_trust(&provider.arn, &principal, &role, role_account.id(), &[action], &ctx, Layers::default())
-                .map_err(|error| if error.code() == ErrorCode::AccessDenied { not_authorized(action) } else { error })?;
-        }
+        let trust = tessera_authorizer::Trust {
+            principal: &principal,
+            role: &role,
+            role_account: &role_account,
+            context: &ctx,
+            layers: None,
+        };
+        self.check_trust(trust, &actions).await?;
 
         // 5. The session.
         let (access_key_id, secret, session_id) = self.fresh_credentials();
