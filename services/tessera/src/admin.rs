@@ -28,6 +28,13 @@ pub enum AdminCommand {
     /// Revoke sessions (one, a role's, or a principal's), stop or resume issuing credentials for
     /// a role or principal (incident response), or list what is in force.
     Revoke(RevokeArgs),
+    /// Write every record of the store (secrets still sealed) to a file. The embedded store's
+    /// server must be stopped; Redis may be live.
+    Backup(crate::backup::BackupArgs),
+    /// Replace the store's records with a backup's, all or nothing.
+    Restore(crate::backup::RestoreArgs),
+    /// Copy every record from one store to another (`--from DIR --to redis://...`, or back).
+    Migrate(crate::backup::MigrateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +90,9 @@ pub fn run(command: AdminCommand) -> ExitCode {
     let result = runtime.block_on(async {
         match command {
             AdminCommand::Revoke(args) => revoke(args).await,
+            AdminCommand::Backup(args) => crate::backup::run_backup(&args).await,
+            AdminCommand::Restore(args) => crate::backup::run_restore(&args).await,
+            AdminCommand::Migrate(args) => crate::backup::run_migrate(&args).await,
         }
     });
     match result {

@@ -14,7 +14,7 @@ use tessera_store::{Expect, Key, Kind, Namespace, Store, StoreError, Transaction
 const KEY_CHECK: Kind = Kind::new("key-check");
 
 /// The one record (per store: one Redis database, or one embedded store).
-fn key() -> Key {
+pub fn key() -> Key {
     Key::new(&Namespace::global(), KEY_CHECK, "")
 }
 
@@ -61,7 +61,8 @@ pub async fn verify_or_record<S: Store + ?Sized>(store: &S, master_key: &MasterK
     }
 }
 
-fn compare(stored: &[u8], master_key: &MasterKey) -> Result<(), KeyCheckError> {
+/// Whether a key-check record (as stored) names `master_key`.
+pub fn compare(stored: &[u8], master_key: &MasterKey) -> Result<(), KeyCheckError> {
     let record: serde_json::Value = serde_json::from_slice(stored).map_err(|_| KeyCheckError::Corrupt("not JSON"))?;
     let mac = record["mac"].as_str().and_then(unhex).ok_or(KeyCheckError::Corrupt("no hex `mac`"))?;
     if master_key.matches_key_check(&mac) {

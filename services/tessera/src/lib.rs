@@ -3,6 +3,7 @@
 //! them in-process.
 
 pub mod admin;
+pub mod backup;
 pub mod key_check;
 pub mod listen;
 pub mod policy;
