@@ -445,7 +445,10 @@ impl<S: Store> Sts<S> {
             issued_at: claims.issued_at,
             expires_at: claims.expires_at,
         };
-        iam::put_blind(&*self.store, session_key(&claims.access_key_id), &record).await?;
+        // Batched with concurrent calls' records into one commit (`record.rs`); returns once that
+        // commit holds this record.
+        let value = serde_json::to_vec(&record).unwrap_or_default();
+        self.sessions.put(session_key(&claims.access_key_id), value).await?;
         Ok(())
     }
 
@@ -528,7 +531,7 @@ impl<S: Store> Sts<S> {
         let (cut, now) = self.cut_off_now(issued_before)?;
         let (issued_up_to, issued_up_to_micros) = cut_off(cut);
         self.revoke(Revocation::Role {
-            role_arn: role_arn.to_owned(),
+            role_arn: self.stored_arn(account, role_arn).await,
             issued_up_to,
             issued_up_to_micros,
             revoked_by: by.to_owned(),
@@ -551,13 +554,25 @@ impl<S: Store> Sts<S> {
         let (cut, now) = self.cut_off_now(issued_before)?;
         let (issued_up_to, issued_up_to_micros) = cut_off(cut);
         self.revoke(Revocation::Principal {
-            principal_arn: principal_arn.to_owned(),
+            principal_arn: self.stored_arn(account, principal_arn).await,
             issued_up_to,
             issued_up_to_micros,
             revoked_by: by.to_owned(),
             revoked_at: now,
         })
         .await
+    }
+
+    /// The ARN a role or user of `account` is stored under (with its path, which sessions carry),
+    /// so that `role/app` revokes the sessions of `role/ops/app`; any other ARN, or an entity that
+    /// no longer exists, as given.
+    async fn stored_arn(&self, account: &Account, arn: &str) -> String {
+        let stored = match Arn::parse(arn).ok().and_then(|parsed| parsed.entity().ok()) {
+            Some(IamEntity::Role { name, .. }) => self.identity.get_role(account, &name).await.map(|r| r.principal.arn),
+            Some(IamEntity::User { name, .. }) => self.identity.get_user(account, &name).await.map(|u| u.principal.arn),
+            _ => return arn.to_owned(),
+        };
+        stored.unwrap_or_else(|_| arn.to_owned())
     }
 
     /// Sets the issue time of new `claims` to now in microseconds (it was the whole second the

@@ -297,3 +297,31 @@ async fn stopping_issuing_refuses_every_issuing_call_on_every_replica_until_resu
     assert_eq!(error(h.client.stop_issuing(foreign).await).code, ErrorCode::InvalidInput);
     redis.purge_namespace(&Namespace::account(&a).unwrap()).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_role_named_without_its_path_has_its_sessions_revoked() {
+    let mut h = common::start().await;
+    let alice = h.user("alice").await;
+    let created = h
+        .identity
+        .create_role(tessera_proto::identity::v1::CreateRoleRequest {
+            account_id: h.account.clone(),
+            path: Some("/ops/".into()),
+            role_name: "Deployer".into(),
+            assume_role_policy_document: trust(&alice.arn, &["sts:AssumeRole"], None),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+    let role = Role { name: "Deployer".into(), arn: created.arn, role_id: created.role_id };
+    let session = assume(&mut h.client, &alice, &role, "deploy").await;
+    let without_path = format!("arn:aws:iam::{}:role/deployer", h.account);
+    let request =
+        pb::RevokeRoleSessionsRequest { account_id: h.account.clone(), role_arn: without_path, issued_before: None };
+    let revoked = h.client.revoke_role_sessions(request).await.unwrap().into_inner().revocation.unwrap();
+    assert_eq!(revoked.target, role.arn, "revoked under the ARN its sessions carry");
+    assert!(!accepted(&mut h.client, &session).await);
+}
