@@ -1,6 +1,7 @@
 //! The compiled-policy cache over real stores: a hit costs no store read, a permission change
 //! through the policy service invalidates what it changed (on the same replica, and on a second
-//! replica sharing Redis within a second), and a deleted-and-recreated user is a new principal.
+//! replica sharing Redis within a second), a deleted-and-recreated user is a new principal, and a
+//! role's trust policy is compiled once per role and document until the epoch moves.
 //! The Redis tests use `REDIS_URL` (default `redis://127.0.0.1:6379/0`) with a fresh account.
 
 use std::sync::Arc;
@@ -187,4 +188,38 @@ async fn access_keys_are_cached_until_they_change() {
     let entries = r.cache.stats().entries;
     assert!(r.cache.access_key(&r.identity, "AKIAUNKNOWNKEY000000").await.unwrap().is_none());
     assert_eq!(r.cache.stats().entries, entries);
+}
+
+#[tokio::test]
+async fn trust_policies_are_compiled_once_per_role_and_document() {
+    let store = Arc::new(AnyStore::from(MemoryStore::new()));
+    let master_key = Arc::new(MasterKey::generate(&mut SystemRng::new().unwrap()));
+    let r = replica(&store, &master_key).await;
+    let account = fresh_account();
+    let trust = |who: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:user/{who}"}},"Action":"sts:AssumeRole"}}]}}"#,
+            account.id()
+        )
+    };
+    let (alice, bob) = (trust("alice"), trust("bob"));
+    let lookup = async |role: &str, document: &str| {
+        let before = r.cache.stats();
+        let set = r.cache.trust(&account, role, document).await.unwrap();
+        assert_eq!(set.policies().len(), 1);
+        r.cache.stats().hits > before.hits
+    };
+    assert!(!lookup("AROAROLEONE000000001", &alice).await, "the first AssumeRole compiles it");
+    assert!(lookup("AROAROLEONE000000001", &alice).await, "the next ones do not");
+    assert!(!lookup("AROAROLEONE000000001", &bob).await, "another document (changed, or rewritten for a caller)");
+    assert!(lookup("AROAROLEONE000000001", &alice).await, "each document keeps its entry");
+    assert!(!lookup("AROAROLETWO000000002", &alice).await, "another role");
+    // A permission change in the account moves its epoch: the entries are built again.
+    r.identity.create_user(&account, CreateUser { user_name: "carol".into(), ..CreateUser::default() }).await.unwrap();
+    r.policies.put_inline_policy(&account, EntityKind::User, "carol", "p", &allow("s3:GetObject")).await.unwrap();
+    assert!(!lookup("AROAROLEONE000000001", &alice).await, "the epoch moved");
+    assert!(lookup("AROAROLEONE000000001", &alice).await);
+    // What is stored but is no policy is an internal error, not a panic, and is not cached.
+    let error = r.cache.trust(&account, "AROAROLEONE000000001", "{").await.unwrap_err();
+    assert_eq!(error.code(), tessera_proto::ErrorCode::ServiceFailure);
 }
