@@ -30,15 +30,16 @@ pub(crate) fn invalid_token() -> Error {
 impl<S: Store> Sts<S> {
     /// Verifies a session token presented with `access_key_id`: it must open under the key ring,
     /// belong to that access key, be unexpired and not revoked. No storage read is needed unless the
-    /// token names a key this replica has not loaded yet.
+    /// token names a key this replica has not loaded yet, and a token this replica verified before
+    /// is not opened again (its claims are kept; expiry and revocation are checked every time).
     pub async fn verify_session(&self, access_key_id: &str, token: &str) -> Result<SessionClaims> {
-        let claims =
-            self.keys.open(&*self.store, &self.env, token, self.now_secs()).await.map_err(|error| match error {
-                TokenError::Expired { .. } => {
-                    Error::new(ErrorCode::ExpiredToken, "The security token included in the request is expired")
-                }
-                _ => invalid_token(),
-            })?;
+        let opened = self.keys.open_presented(&*self.store, &self.env, access_key_id, token, self.now_secs()).await;
+        let claims = opened.map_err(|error| match error {
+            TokenError::Expired { .. } => {
+                Error::new(ErrorCode::ExpiredToken, "The security token included in the request is expired")
+            }
+            _ => invalid_token(),
+        })?;
         if !constant_time_eq(claims.access_key_id.as_bytes(), access_key_id.as_bytes()) {
             return Err(invalid_token());
         }
@@ -65,5 +66,12 @@ impl<S: Store> Sts<S> {
         let found = self.access_key(&credentials.access_key_id).await?;
         let Some(found) = found.filter(|k| k.status == KeyStatus::Active) else { return Err(invalid_token()) };
         Ok(CallerPrincipal::of_key((*found).clone(), &credentials.access_key_id, source_ip))
+    }
+}
+
+impl<S> Sts<S> {
+    /// How the cache of verified session tokens is doing.
+    pub fn verified_sessions(&self) -> crate::VerifiedStats {
+        self.keys.verified_stats()
     }
 }

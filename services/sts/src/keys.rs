@@ -2,10 +2,12 @@
 //! record, sealed under the master key), cached here and reloaded when a token names a key this
 //! replica has not seen.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use tessera_credentials::{SessionClaims, TokenError, TokenKeyRing};
+use tessera_credentials::{Secret, SessionClaims, TokenError, TokenKeyRing, constant_time_eq};
 use tessera_identity::{Env, Error, Result};
 use tessera_proto::ErrorCode;
 use tessera_store::{Expect, Key, Kind, Namespace, Store, StoreError, Transaction, update};
@@ -35,10 +37,64 @@ fn internal(what: &str) -> Error {
     Error::new(ErrorCode::ServiceFailure, "The request processing has failed because of an unknown error.")
 }
 
+/// The most verified sessions a replica keeps (each holds its token and claims, a few KB at most).
+const VERIFIED_CAPACITY: usize = 10_000;
+
 #[derive(Debug)]
 pub(crate) struct TokenKeys {
     ring: RwLock<TokenKeyRing>,
     last_reload: Mutex<Option<Instant>>,
+    verified: Verified,
+}
+
+/// Sessions this replica has opened, by access key id: the token (compared in constant time) and
+/// its claims, so a session's later requests skip opening the token again. A token's claims never
+/// change; expiry is checked on every use (and revocation by the caller, as for an opened token).
+#[derive(Debug, Default)]
+struct Verified {
+    sessions: Mutex<HashMap<String, (Secret, SessionClaims)>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// How the verified-session cache is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedStats {
+    pub entries: usize,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl Verified {
+    fn get(&self, access_key_id: &str, token: &str, now: u64) -> Option<Result<SessionClaims, TokenError>> {
+        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = sessions
+            .get(access_key_id)
+            .filter(|(known, _)| constant_time_eq(known.expose().as_bytes(), token.as_bytes()))
+            .map(|(_, claims)| claims);
+        let Some(claims) = found else {
+            drop(sessions);
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        if claims.expires_at <= now {
+            return Some(Err(TokenError::Expired { expired_at: claims.expires_at }));
+        }
+        Some(Ok(claims.clone()))
+    }
+
+    fn insert(&self, token: &str, claims: &SessionClaims, now: u64) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        if sessions.len() >= VERIFIED_CAPACITY {
+            sessions.retain(|_, (_, claims)| claims.expires_at > now);
+            if sessions.len() >= VERIFIED_CAPACITY * 9 / 10 {
+                // Beyond what expiry frees: start afresh rather than track recency on every hit.
+                sessions.clear();
+            }
+        }
+        sessions.insert(claims.access_key_id.clone(), (Secret::new(token.to_owned()), claims.clone()));
+    }
 }
 
 impl TokenKeys {
@@ -70,7 +126,7 @@ impl TokenKeys {
                 }
             }
         };
-        Ok(Self { ring: RwLock::new(ring), last_reload: Mutex::new(None) })
+        Ok(Self { ring: RwLock::new(ring), last_reload: Mutex::new(None), verified: Verified::default() })
     }
 
     pub(crate) fn seal(&self, claims: &SessionClaims, env: &Env) -> Result<String> {
@@ -78,6 +134,33 @@ impl TokenKeys {
         env.random.with(|r| ring.seal(claims, r)).map_err(|error| {
             Error::new(ErrorCode::PackedPolicyTooLarge, format!("The session is too large to issue: {error}."))
         })
+    }
+
+    /// Opens the token presented with `access_key_id`, from the verified sessions when this
+    /// replica opened it before; a token that opens but belongs to another access key is
+    /// refused by the caller, and not remembered.
+    pub(crate) async fn open_presented<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        env: &Env,
+        access_key_id: &str,
+        token: &str,
+        now: u64,
+    ) -> Result<SessionClaims, TokenError> {
+        if let Some(known) = self.verified.get(access_key_id, token, now) {
+            return known;
+        }
+        let claims = self.open(store, env, token, now).await?;
+        if constant_time_eq(claims.access_key_id.as_bytes(), access_key_id.as_bytes()) {
+            self.verified.insert(token, &claims, now);
+        }
+        Ok(claims)
+    }
+
+    pub(crate) fn verified_stats(&self) -> VerifiedStats {
+        let entries = self.verified.sessions.lock().unwrap_or_else(PoisonError::into_inner).len();
+        let (hits, misses) = (self.verified.hits.load(Ordering::Relaxed), self.verified.misses.load(Ordering::Relaxed));
+        VerifiedStats { entries, hits, misses }
     }
 
     /// Opens a token; on an unknown key id, reloads the ring from the store (rate-limited) and

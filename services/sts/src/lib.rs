@@ -32,6 +32,7 @@ pub use assume::{AssumeRole, AssumedRole, IssuedCredentials, insert_resource_tag
 pub use caller::CallerCredentials;
 pub use issuer::{Issuer, WebIdentityToken};
 pub use oidc::{OidcConfig, OidcConfigError};
+pub use keys::VerifiedStats;
 pub use revoke::{CHANNEL as REVOCATION_CHANNEL, IssuingStop, Revocation, RevocationList, SessionRecord};
 /// The caller and its layers are the authorizer's; re-exported so code naming them here compiles.
 pub use tessera_authorizer::{CallerKind, CallerLayers, CallerPrincipal};

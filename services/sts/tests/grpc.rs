@@ -973,3 +973,38 @@ async fn a_federated_users_principal_tags_are_its_session_tags() {
     let fed = h.client.clone().get_federation_token(request).await.unwrap().into_inner().credentials.unwrap();
     assert_eq!(tags_of(session(&fed)).await, [("env".to_owned(), "dev".to_owned())]);
 }
+
+/// A session verified once is not opened again, and what is checked on every use still is: a
+/// tampered or swapped token, expiry, revocation.
+#[tokio::test]
+async fn verified_sessions_are_remembered_and_still_checked_every_time() {
+    let mut h = start().await;
+    let alice = h.user("alice").await;
+    let role = h.role("reader", &trust(&alice.arn, &["sts:AssumeRole"], None), None).await;
+    let mut request = assuming(keys(&alice.key), &role, "sess");
+    request.duration_seconds = Some(900);
+    let first = h.assume(request.clone()).await.unwrap().credentials.unwrap();
+    let second = h.assume(request).await.unwrap().credentials.unwrap();
+
+    let before = h.sts.verified_sessions();
+    let session_id = h.verify(&first).await.unwrap().session_id;
+    let opened = h.sts.verified_sessions();
+    assert_eq!((opened.misses, opened.hits), (before.misses + 1, before.hits));
+    h.whoami(session(&first)).await.unwrap();
+    let remembered = h.sts.verified_sessions();
+    assert_eq!((remembered.misses, remembered.hits), (opened.misses, opened.hits + 1));
+
+    // What is remembered is the token with its key id: anything else is opened (and refused).
+    let forged = pb::Credentials { session_token: tamper(&first.session_token), ..first.clone() };
+    assert_code(h.whoami(session(&forged)).await, ErrorCode::InvalidClientTokenId);
+    let swapped = pb::Credentials { access_key_id: second.access_key_id.clone(), ..first.clone() };
+    assert_code(h.whoami(session(&swapped)).await, ErrorCode::InvalidClientTokenId);
+    h.whoami(session(&first)).await.unwrap();
+
+    // Revocation and expiry hold for a remembered session.
+    h.whoami(session(&second)).await.unwrap();
+    h.client.revoke_session(pb::RevokeSessionRequest { account_id: h.account.clone(), session_id }).await.unwrap();
+    assert_code(h.whoami(session(&first)).await, ErrorCode::InvalidClientTokenId);
+    h.clock.advance(901);
+    assert_code(h.whoami(session(&second)).await, ErrorCode::ExpiredToken);
+}
