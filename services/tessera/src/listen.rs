@@ -26,6 +26,13 @@
 //! - **Keepalive**: TCP keepalive probes find peers that vanished; on gRPC connections, HTTP/2
 //!   PINGs do the same for long streams (no acknowledgement within [`PING_ACK_TIMEOUT`] closes it).
 //!
+//! - **Unread request bodies** (HTTP): when a handler answers without reading all of a request's
+//!   body (over the body limit: 413 `RequestEntityTooLarge`), closing the connection with the rest
+//!   unread would reset it, and a client still sending would see a broken pipe instead of the
+//!   answer. [`DrainLayer`] hands what the handler left to the response, which, once its own bytes
+//!   are out, reads and discards up to [`DRAIN_LIMIT`] bytes within the request timeout, so the
+//!   client finishes sending and reads the answer. Past either bound the connection is closed.
+//!
 //! When the connections go, so do their tasks and buffers: [`Gate::open`] returns to zero, which
 //! the tests check.
 
@@ -50,6 +57,8 @@ use tower::{Layer, Service};
 
 /// How long a gRPC peer has to acknowledge an HTTP/2 PING before its connection is closed.
 pub const PING_ACK_TIMEOUT: Duration = Duration::from_secs(20);
+/// The most of an unread request body read and discarded after the answer (see the module docs).
+pub const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
 /// Descriptors kept for everything but connections (store, logs, outgoing connections).
 const RESERVED_FILES: u64 = 256;
 /// The shortest gap between two "connection limit reached" lines of one listener.
@@ -487,6 +496,199 @@ impl<B: Body + Unpin> Body for Tracked<B> {
     }
 }
 
+/// What a handler left unread of one request's body, for the response to drain.
+type Leftover = Arc<Mutex<Option<hyper::body::Incoming>>>;
+
+/// Gives each request a [`Drainable`] body and each response a [`Drained`] one sharing its
+/// leftover (see the module docs). HTTP only: gRPC streams are never left half-read.
+#[derive(Debug, Clone, Copy)]
+pub struct DrainLayer {
+    pub deadline: Duration,
+}
+
+impl<S> Layer<S> for DrainLayer {
+    type Service = Drain<S>;
+
+    fn layer(&self, inner: S) -> Drain<S> {
+        Drain { inner, deadline: self.deadline }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Drain<S> {
+    inner: S,
+    deadline: Duration,
+}
+
+impl<S, ResBody> Service<axum::http::Request<hyper::body::Incoming>> for Drain<S>
+where
+    S: Service<axum::http::Request<Drainable>, Response = axum::http::Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = axum::http::Response<Drained<ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
+        // A client waiting for `100 Continue` sends nothing unless asked: never ask on its behalf.
+        let expects_continue = request
+            .headers()
+            .get(axum::http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let leftover = Leftover::default();
+        let request = request.map(|body| Drainable {
+            body: Some(body),
+            ended: false,
+            polled: false,
+            expects_continue,
+            leftover: Arc::clone(&leftover),
+        });
+        let response = self.inner.call(request);
+        let deadline = self.deadline;
+        Box::pin(async move {
+            let mut response = response.await?;
+            let leftover = leftover.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if leftover.is_some() {
+                // hyper stops polling a body once its announced length is written: announce none
+                // (chunked), so the body ends only when the drain does.
+                response.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
+            }
+            Ok(response.map(|body| Drained { body, leftover, state: DrainState::Answering, deadline }))
+        })
+    }
+}
+
+/// A request body that, dropped before its end, leaves the rest for the response to drain.
+#[derive(Debug)]
+pub struct Drainable {
+    body: Option<hyper::body::Incoming>,
+    ended: bool,
+    polled: bool,
+    expects_continue: bool,
+    leftover: Leftover,
+}
+
+impl Body for Drainable {
+    type Data = hyper::body::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        this.polled = true;
+        let Some(body) = this.body.as_mut() else { return Poll::Ready(None) };
+        let polled = Pin::new(body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) {
+            this.ended = true;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.body.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.as_ref().map(Body::size_hint).unwrap_or_default()
+    }
+}
+
+impl Drop for Drainable {
+    fn drop(&mut self) {
+        if self.is_end_stream() || (self.expects_continue && !self.polled) {
+            return;
+        }
+        *self.leftover.lock().unwrap_or_else(PoisonError::into_inner) = self.body.take();
+    }
+}
+
+#[derive(Debug)]
+enum DrainState {
+    /// The response's own frames.
+    Answering,
+    /// Discarding the request's rest: bytes read so far, and when to give up.
+    Draining {
+        body: hyper::body::Incoming,
+        read: u64,
+        until: Pin<Box<Sleep>>,
+    },
+    Done,
+}
+
+/// A response body that, after its own frames, drains what its request's handler left unread.
+#[derive(Debug)]
+pub struct Drained<B> {
+    body: B,
+    /// What the handler left unread when it answered (nothing, almost always).
+    leftover: Option<hyper::body::Incoming>,
+    state: DrainState,
+    deadline: Duration,
+}
+
+impl<B: Body<Data = hyper::body::Bytes> + Unpin> Body for Drained<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.state {
+                DrainState::Answering => match Pin::new(&mut this.body).poll_frame(cx) {
+                    Poll::Ready(None) => {
+                        this.state = match this.leftover.take() {
+                            Some(body) => DrainState::Draining {
+                                body,
+                                read: 0,
+                                until: Box::pin(tokio::time::sleep(this.deadline)),
+                            },
+                            None => DrainState::Done,
+                        };
+                    }
+                    other => return other,
+                },
+                DrainState::Draining { body, read, until } => match Pin::new(body).poll_frame(cx) {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        let len = frame.data_ref().map_or(0, |data| data.len());
+                        *read = read.saturating_add(u64::try_from(len).unwrap_or(u64::MAX));
+                        if *read > DRAIN_LIMIT {
+                            this.state = DrainState::Done;
+                        }
+                    }
+                    Poll::Ready(_) => this.state = DrainState::Done,
+                    Poll::Pending => {
+                        if until.as_mut().poll(cx).is_ready() {
+                            this.state = DrainState::Done;
+                        } else {
+                            return Poll::Pending;
+                        }
+                    }
+                },
+                DrainState::Done => return Poll::Ready(None),
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self.state {
+            DrainState::Done => true,
+            DrainState::Draining { .. } => false,
+            DrainState::Answering => self.body.is_end_stream() && self.leftover.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.state {
+            DrainState::Answering if self.leftover.is_none() => self.body.size_hint(),
+            // No length: see `Drain::call`.
+            DrainState::Answering => SizeHint::default(),
+            _ => SizeHint::with_exact(0),
+        }
+    }
+}
+
 /// The tonic server with the gRPC limits: request timeout, HTTP/2 keepalive PINGs, and
 /// [`TrackLayer`] outermost. Serve it with [`incoming`].
 pub(crate) fn grpc_server(
@@ -531,6 +733,7 @@ pub(crate) async fn serve_http(
                 request
             })
             .layer(TrackLayer)
+            .layer(DrainLayer { deadline: limits.request_timeout })
             .service(app.clone());
         let connection =
             http.serve_connection(TokioIo::new(conn), hyper_util::service::TowerToHyperService::new(service));
