@@ -101,7 +101,7 @@ fn caller_arn<T>(request: &Request<T>) -> String {
 /// The metadata key the gateway's gRPC layer sets to the authenticated caller's ARN.
 const CALLER_ARN_METADATA: &str = "tessera-caller-arn";
 
-fn revocation_entry(revocation: &Revocation) -> pb::RevocationEntry {
+fn revocation_entry(revocation: &Revocation, now: u64) -> pb::RevocationEntry {
     let (kind, target) = match revocation {
         Revocation::Session { session_id, .. } => ("Session", session_id),
         Revocation::Role { role_arn, .. } => ("Role", role_arn),
@@ -114,6 +114,7 @@ fn revocation_entry(revocation: &Revocation) -> pb::RevocationEntry {
         issued_up_to: revocation.cut_off_micros().and_then(ts_micros),
         revoked_by: by.to_owned(),
         revoked_at: ts_micros(at),
+        in_force: revocation.in_force(now),
     }
 }
 
@@ -302,7 +303,9 @@ impl<S: Store> StsService for StsGrpc<S> {
         let by = caller_arn(&request);
         let (scope, r) = split(request);
         let revoked = self.domain.revoke_session(&scoped_account(&r.account_id, &scope)?, &r.session_id, &by).await?;
-        Ok(Response::new(pb::RevokeSessionResponse { revocation: Some(revocation_entry(&revoked)) }))
+        Ok(Response::new(pb::RevokeSessionResponse {
+            revocation: Some(revocation_entry(&revoked, self.domain.now_secs())),
+        }))
     }
 
     async fn revoke_role_sessions(
@@ -313,7 +316,9 @@ impl<S: Store> StsService for StsGrpc<S> {
         let (scope, r) = split(request);
         let account = scoped_account(&r.account_id, &scope)?;
         let revoked = self.domain.revoke_role_sessions(&account, &r.role_arn, cut_off(r.issued_before), &by).await?;
-        Ok(Response::new(pb::RevokeRoleSessionsResponse { revocation: Some(revocation_entry(&revoked)) }))
+        Ok(Response::new(pb::RevokeRoleSessionsResponse {
+            revocation: Some(revocation_entry(&revoked, self.domain.now_secs())),
+        }))
     }
 
     async fn revoke_principal_sessions(
@@ -325,7 +330,9 @@ impl<S: Store> StsService for StsGrpc<S> {
         let account = scoped_account(&r.account_id, &scope)?;
         let revoked =
             self.domain.revoke_principal_sessions(&account, &r.principal_arn, cut_off(r.issued_before), &by).await?;
-        Ok(Response::new(pb::RevokePrincipalSessionsResponse { revocation: Some(revocation_entry(&revoked)) }))
+        Ok(Response::new(pb::RevokePrincipalSessionsResponse {
+            revocation: Some(revocation_entry(&revoked, self.domain.now_secs())),
+        }))
     }
 
     async fn list_revocations(
@@ -334,8 +341,9 @@ impl<S: Store> StsService for StsGrpc<S> {
     ) -> Reply<pb::ListRevocationsResponse> {
         let (scope, r) = split(request);
         let listed = self.domain.list_revocations(&scoped_account(&r.account_id, &scope)?).await?;
+        let now = self.domain.now_secs();
         Ok(Response::new(pb::ListRevocationsResponse {
-            revocations: listed.revocations.iter().map(revocation_entry).collect(),
+            revocations: listed.revocations.iter().map(|r| revocation_entry(r, now)).collect(),
             stops: listed.stops.iter().map(stop_entry).collect(),
         }))
     }

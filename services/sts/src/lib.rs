@@ -33,7 +33,9 @@ pub use caller::CallerCredentials;
 pub use issuer::{Issuer, WebIdentityToken};
 pub use oidc::{OidcConfig, OidcConfigError};
 pub use keys::VerifiedStats;
-pub use revoke::{CHANNEL as REVOCATION_CHANNEL, IssuingStop, Revocation, RevocationList, SessionRecord};
+pub use revoke::{
+    AUDIT_RETENTION_SECS, CHANNEL as REVOCATION_CHANNEL, IssuingStop, Revocation, RevocationList, SessionRecord,
+};
 /// The caller and its layers are the authorizer's; re-exported so code naming them here compiles.
 pub use tessera_authorizer::{CallerKind, CallerLayers, CallerPrincipal};
 pub use tokens::{CallerIdentity, FederationToken};

@@ -46,6 +46,10 @@ const ISSUING_STOP: Kind = Kind::new("issuing-stop");
 /// Microseconds in a second.
 const MICROS: u64 = 1_000_000;
 
+/// How long a revocation record is kept once it can no longer match a session: it is the audit
+/// trail of who revoked what, when (`ListRevocations`).
+pub const AUDIT_RETENTION_SECS: u64 = 30 * 86_400;
+
 /// What an issued session looks like in the registry (never its secret or token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
@@ -167,7 +171,13 @@ impl Revocation {
         }
     }
 
-    /// When the record can go: no session it could match outlives this.
+    /// Whether it can still match a session at `now` (unix seconds); records are kept for
+    /// [`AUDIT_RETENTION_SECS`] after that, as the audit trail of revocations.
+    pub fn in_force(&self, now: u64) -> bool {
+        self.obsolete_after() > now
+    }
+
+    /// When it stops mattering: no session it could match outlives this.
     fn obsolete_after(&self) -> u64 {
         match self {
             Self::Session { expires_at, .. } => *expires_at,
@@ -394,7 +404,8 @@ pub(crate) async fn follow<S: Store>(
     Ok(())
 }
 
-/// Deletes expired session records and revocations that can no longer match anything.
+/// Deletes expired session records, and revocations that have matched nothing for
+/// [`AUDIT_RETENTION_SECS`].
 pub(crate) async fn sweep<S: Store + ?Sized>(store: &S, now: u64) -> Result<usize> {
     let mut removed = 0;
     let mut txn = Transaction::new();
@@ -405,7 +416,7 @@ pub(crate) async fn sweep<S: Store + ?Sized>(store: &S, now: u64) -> Result<usiz
         }
     }
     for (suffix, revocation) in iam::scan_all::<S, Revocation>(store, &Namespace::global()).await? {
-        if revocation.obsolete_after() <= now {
+        if revocation.obsolete_after().saturating_add(AUDIT_RETENTION_SECS) <= now {
             // By the key it was found under: records of older versions had other keys.
             txn = txn.delete(Key::new(&Namespace::global(), REVOCATION, &suffix));
             removed += 1;
@@ -425,7 +436,8 @@ fn micros_of(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
-/// What [`Sts::list_revocations`] returns: the account's revocations and issuing stops in force.
+/// What [`Sts::list_revocations`] returns: the account's revocations (in force, or kept for the
+/// audit trail: [`Revocation::in_force`]) and its issuing stops.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RevocationList {
     /// Oldest first.
@@ -660,15 +672,11 @@ impl<S: Store> Sts<S> {
         Ok(Some(stop))
     }
 
-    /// The revocations and issuing stops of `account` in force, read from the store (oldest
-    /// revocation first): who made each, when, and what it covers.
+    /// The revocations of `account` of the last [`AUDIT_RETENTION_SECS`] and more (oldest
+    /// first) and its issuing stops, read from the store: who made each, when, and what it covers.
     pub async fn list_revocations(&self, account: &Account) -> Result<RevocationList> {
-        let now = self.now_secs();
-        let mut revocations: Vec<Revocation> = load_all(&*self.store)
-            .await?
-            .into_iter()
-            .filter(|r| r.account() == account.id() && r.obsolete_after() > now)
-            .collect();
+        let mut revocations: Vec<Revocation> =
+            load_all(&*self.store).await?.into_iter().filter(|r| r.account() == account.id()).collect();
         revocations.sort_by_key(|r| r.made().1);
         let mut stops: Vec<IssuingStop> =
             load_stops(&*self.store).await?.into_iter().filter(|s| s.account == account.id()).collect();
@@ -689,6 +697,25 @@ fn check_owned(account: &Account, arn: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn revocations_are_kept_as_the_audit_trail_for_a_while_after_they_stop_mattering() {
+        let store = tessera_store::MemoryStore::new();
+        let revocation = Revocation::Role {
+            role_arn: "arn:aws:iam::111111111111:role/r".into(),
+            issued_up_to: 1_000,
+            issued_up_to_micros: 1_000_000_000,
+            revoked_by: "arn:aws:iam::111111111111:root".into(),
+            revoked_at: 1_000_000_000,
+        };
+        iam::put_blind(&store, revocation.key(), &revocation).await.unwrap();
+        let obsolete = 1_000 + 1 + MAX_SESSION_SECS;
+        assert!(revocation.in_force(obsolete - 1) && !revocation.in_force(obsolete));
+        assert_eq!(sweep(&store, obsolete + AUDIT_RETENTION_SECS - 1).await.unwrap(), 0);
+        assert_eq!(load_all(&store).await.unwrap(), [revocation]);
+        assert_eq!(sweep(&store, obsolete + AUDIT_RETENTION_SECS).await.unwrap(), 1);
+        assert!(load_all(&store).await.unwrap().is_empty());
+    }
 
     #[test]
     fn stops_match_users_and_roles_by_name_whatever_the_path() {

@@ -161,7 +161,7 @@ async fn revoking_and_reassuming_in_a_tight_loop_refuses_exactly_the_older_sessi
         .unwrap()
         .into_inner();
     assert_eq!(listed.revocations.len(), ROUNDS);
-    assert!(listed.revocations.iter().all(|r| r.kind == "Role" && r.target == role.arn));
+    assert!(listed.revocations.iter().all(|r| r.kind == "Role" && r.target == role.arn && r.in_force));
     assert!(listed.revocations.windows(2).all(|w| {
         let at = |r: &pb::RevocationEntry| r.revoked_at.map(|t| (t.seconds, t.nanos));
         at(&w[0]) <= at(&w[1])

@@ -247,7 +247,9 @@ fn describe(revocation: Option<&pb::RevocationEntry>) -> String {
             instant(r.issued_up_to.as_ref().and_then(system_time))
         ),
     };
-    format!("{what} ({})", made(&r.revoked_by, r.revoked_at.as_ref().and_then(system_time)))
+    let made = made(&r.revoked_by, r.revoked_at.as_ref().and_then(system_time));
+    let past = if r.in_force { "" } else { " [no longer in force]" };
+    format!("{what} ({made}){past}")
 }
 
 fn describe_stop(stop: Option<&pb::IssuingStopEntry>) -> String {
