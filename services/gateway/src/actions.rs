@@ -22,7 +22,7 @@ use tessera_proto::ErrorCode;
 use tessera_store::Store;
 use tessera_store::iam::{EntityKind, RoleRecord, UserRecord};
 
-use crate::authz::{BOUNDARY, POLICY_ARN, REQUEST_TAG, TAG_KEYS, renamed_arn};
+use crate::authz::{BOUNDARY, POLICY_ARN, REQUEST_TAG, TAG_KEYS, Target, renamed_arn};
 use crate::context::{Cx, Result};
 use crate::iam::{credentials, entities, policies, users};
 use crate::sts;
@@ -472,7 +472,7 @@ impl Action {
         }
         let account = cx.account();
         let path = || cx.get("Path").filter(|p| !p.is_empty()).unwrap_or_else(|| "/".to_owned());
-        let mut also = None;
+        let (mut also, mut key_use) = (None, None);
         let arn = match resource {
             Resource::Entity(kind, _) => self.read_entity(cx, kind, &name, &mut auth).await,
             Resource::UserOrCaller | Resource::OwnPassword => {
@@ -497,12 +497,17 @@ impl Action {
             Resource::KeyOwner => {
                 let used = cx.gateway.identity.get_access_key_last_used(account, &name).await?;
                 let arn = self.read_entity(cx, EntityKind::User, &used.user_name, &mut auth).await;
-                auth.read = Read::KeyUse(used);
+                key_use = Some(used);
                 arn
             }
             _ => "*".to_owned(),
         };
         let mut ask = cx.ask(&arn);
+        // The user or role read for the ARN gives the decision its tags and boundary too.
+        ask.inputs.target = auth.read.target();
+        if let Some(used) = key_use {
+            auth.read = Read::KeyUse(used);
+        }
         ask.also.extend(also);
         ask.change_own_password = resource == Resource::OwnPassword;
         cx.authorize_ask(&ask).await?;
@@ -550,6 +555,25 @@ enum Read {
     User(Box<std::result::Result<UserRecord, Error>>),
     Role(Box<std::result::Result<RoleRecord, Error>>),
     KeyUse(AccessKeyLastUsed),
+}
+
+impl Read {
+    /// The tags and boundary of the user or role read (none when it does not exist, as the
+    /// decision reads them); `None` when nothing was read.
+    fn target(&self) -> Option<Target> {
+        Some(
+            match self {
+                Self::User(user) => {
+                    user.as_ref().as_ref().map(|u| Target { tags: u.tags.clone(), boundary: u.boundary.clone() })
+                }
+                Self::Role(role) => {
+                    role.as_ref().as_ref().map(|r| Target { tags: r.tags.clone(), boundary: r.boundary.clone() })
+                }
+                Self::Nothing | Self::KeyUse(_) => return None,
+            }
+            .unwrap_or_default(),
+        )
+    }
 }
 
 /// The proof that a request's action was authorized as its row declares: only

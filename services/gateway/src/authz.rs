@@ -46,6 +46,10 @@ pub(crate) struct Inputs {
     pub(crate) tags: Vec<Tag>,
     /// The tag keys an `Untag*` request removes (`aws:TagKeys`).
     pub(crate) tag_keys: Vec<String>,
+    /// The resource's tags and boundary when the request already read them (the HTTP endpoint
+    /// reads a target user or role once, for its ARN, these keys and the operation); `None`:
+    /// read when a key needs them.
+    pub(crate) target: Option<Target>,
 }
 
 /// What a request asks to do.
@@ -113,10 +117,10 @@ pub(crate) use tessera_authorizer::session_may_call;
 
 /// What the decision needs to know of the resource: its tags and, for users and roles, its
 /// permissions boundary.
-#[derive(Debug, Default)]
-struct Target {
-    tags: Vec<Tag>,
-    boundary: Option<String>,
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Target {
+    pub(crate) tags: Vec<Tag>,
+    pub(crate) boundary: Option<String>,
 }
 
 /// Reads the target of `resource` in the caller's account (nothing for `*`, other accounts, or
@@ -197,8 +201,12 @@ async fn checks<S: Store>(sts: &Sts<S>, caller: &CallerPrincipal, ask: &Ask) -> 
         if with_keys {
             let op = operation(action);
             let needs_target = op.is_none_or(|op| !op.resource.keys().is_empty() || op.keys.contains(&BOUNDARY));
-            let target =
-                if needs_target { target(sts.identity(), &caller.account, resource).await } else { Target::default() };
+            let known = ask.inputs.target.as_ref().filter(|_| resource == ask.resource);
+            let target = match known {
+                _ if !needs_target => Target::default(),
+                Some(known) => known.clone(),
+                None => target(sts.identity(), &caller.account, resource).await,
+            };
             request_keys(&mut keys, op, &ask.inputs, &target);
         }
         checks.push(Check {

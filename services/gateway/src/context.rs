@@ -107,6 +107,7 @@ impl<S: Store> Cx<'_, S> {
             } else {
                 Vec::new()
             },
+            target: None,
         };
         crate::authz::Ask {
             action,
