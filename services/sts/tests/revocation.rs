@@ -325,3 +325,27 @@ async fn a_role_named_without_its_path_has_its_sessions_revoked() {
     assert_eq!(revoked.target, role.arn, "revoked under the ARN its sessions carry");
     assert!(!accepted(&mut h.client, &session).await);
 }
+
+#[tokio::test]
+async fn a_stopped_role_is_refused_to_web_identities_before_their_token_is_even_read() {
+    let mut h = common::start().await;
+    let alice = h.user("alice").await;
+    let role = h.role("Federated", &trust(&alice.arn, &["sts:AssumeRole"], None), None).await;
+    let request = pb::AssumeRoleWithWebIdentityRequest {
+        role_arn: role.arn.clone(),
+        role_session_name: "web".into(),
+        web_identity_token: "not.a.jwt".into(),
+        ..Default::default()
+    };
+    let unverified = error(h.client.assume_role_with_web_identity(request.clone()).await);
+    assert_ne!(unverified.code, ErrorCode::AccessDenied, "{}", unverified.message);
+    let stop = pb::StopIssuingRequest { account_id: h.account.clone(), arn: role.arn.clone() };
+    h.client.stop_issuing(stop).await.unwrap();
+    let stopped = error(h.client.assume_role_with_web_identity(request.clone()).await);
+    assert_eq!(stopped.code, ErrorCode::AccessDenied);
+    assert!(stopped.message.contains("stopped by an administrator"), "{}", stopped.message);
+    let resume = pb::ResumeIssuingRequest { account_id: h.account.clone(), arn: role.arn.clone() };
+    h.client.resume_issuing(resume).await.unwrap();
+    let again = error(h.client.assume_role_with_web_identity(request).await);
+    assert_eq!(again.code, unverified.code);
+}
