@@ -176,7 +176,8 @@ async fn grpc_calls_are_authenticated_and_authorized_by_method() {
     let with_secret = h.identity.list_users(bearer(list_users(&a), &temp, &session.secret_access_key)).await;
     assert_eq!(code(with_secret), ErrorCode::InvalidClientTokenId);
 
-    // Revoking the session (an internal method: the root only) makes its token unusable.
+    // Revoking the session (sts:RevokeRoleSessions, which the role does not grant; the root may)
+    // makes its token unusable.
     let revoke =
         spb::RevokeRoleSessionsRequest { account_id: a.clone(), role_arn: role.arn.clone(), issued_before: None };
     assert_eq!(code(sts.revoke_role_sessions(bearer(revoke.clone(), &temp, &token)).await), ErrorCode::AccessDenied);
