@@ -59,6 +59,7 @@ pub use jwt::{Expectations, Jwks, JwtAlgorithm, JwtKeyRing, JwtSigner, MAX_JWT_L
 pub use master_key::{KEY_CHECK_LEN, KEY_FILE_PREFIX, MASTER_KEY_LEN, MasterKey};
 pub use password::{Argon2Params, hash_password, hash_password_with, verify_password};
 pub use random::SystemRng;
+pub use seal::sealed_key_id;
 pub use secret::{Secret, constant_time_eq};
 pub use session::{
     MAX_SESSION_LIFETIME_SECS, MAX_TOKEN_LEN, SessionClaims, SessionKind, SessionPolicy, TOKEN_KEY_LEN, TokenKey,

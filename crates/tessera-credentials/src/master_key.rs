@@ -2,6 +2,10 @@
 //!
 //! The key file holds one line, `tessera-master-key-v1:<standard base64 of 32 bytes>`, and is
 //! created with mode 0600. Encryption itself lives in [`seal`](crate::seal).
+//!
+//! A `MasterKey` is also a key set: during a master-key rotation it carries the previous key(s)
+//! ([`MasterKey::with_previous`]), opens a blob under whichever key the blob names, and seals
+//! under itself (the current key) only.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -34,6 +38,8 @@ const KEY_CHECK_LABEL: &[u8] = b"tessera-master-key-check-v1";
 pub struct MasterKey {
     bytes: [u8; MASTER_KEY_LEN],
     key_id: String,
+    /// Keys this one still opens with (a rotation in progress), never seals with.
+    previous: Vec<MasterKey>,
 }
 
 impl MasterKey {
@@ -48,7 +54,41 @@ impl MasterKey {
     pub fn from_bytes(bytes: [u8; MASTER_KEY_LEN]) -> MasterKey {
         let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
         let key_id = digest.as_ref()[..4].iter().map(|b| format!("{b:02x}")).collect();
-        MasterKey { bytes, key_id }
+        MasterKey { bytes, key_id, previous: Vec::new() }
+    }
+
+    /// This key, also opening blobs sealed under `previous` (and the keys `previous` carries): the
+    /// key set of a master-key rotation. Sealing, the key id and the key-check value stay this
+    /// key's. A previous key with this key's id adds nothing.
+    #[must_use]
+    pub fn with_previous(mut self, previous: MasterKey) -> MasterKey {
+        let mut all = vec![previous.only_current()];
+        all.extend(previous.previous.iter().cloned());
+        for key in all {
+            if key.key_id != self.key_id && self.previous.iter().all(|known| known.key_id != key.key_id) {
+                self.previous.push(key);
+            }
+        }
+        self
+    }
+
+    /// The previous keys this key set still opens with, in the order they were added.
+    pub fn previous(&self) -> &[MasterKey] {
+        &self.previous
+    }
+
+    /// This key alone, without the previous keys it carries.
+    #[must_use]
+    pub fn only_current(&self) -> MasterKey {
+        MasterKey::from_bytes(self.bytes)
+    }
+
+    /// The key of this set whose id is `key_id`, current or previous.
+    pub(crate) fn by_id(&self, key_id: &str) -> Option<&MasterKey> {
+        if key_id == self.key_id {
+            return Some(self);
+        }
+        self.previous.iter().find(|key| key.key_id == key_id)
     }
 
     /// The raw key bytes, for the AEAD in [`seal`](crate::seal).
@@ -144,7 +184,13 @@ impl MasterKey {
 
 impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MasterKey").field("key_id", &self.key_id).finish_non_exhaustive()
+        let mut debug = f.debug_struct("MasterKey");
+        debug.field("key_id", &self.key_id);
+        if !self.previous.is_empty() {
+            let previous: Vec<&str> = self.previous.iter().map(MasterKey::key_id).collect();
+            debug.field("previous", &previous);
+        }
+        debug.finish_non_exhaustive()
     }
 }
 
@@ -216,6 +262,23 @@ mod tests {
         let key = MasterKey::from_bytes([0; 32]);
         assert_eq!(key.key_id(), "66687aad");
         assert_eq!(format!("{key:?}"), "MasterKey { key_id: \"66687aad\", .. }");
+    }
+
+    #[test]
+    fn a_key_set_keeps_its_current_key_and_adds_each_previous_key_once() {
+        let (a, b, c) =
+            (MasterKey::from_bytes([1; 32]), MasterKey::from_bytes([2; 32]), MasterKey::from_bytes([3; 32]));
+        let set = c.clone().with_previous(b.clone().with_previous(a.clone())).with_previous(a.clone());
+        assert_eq!(set.key_id(), c.key_id());
+        assert_eq!(set.key_check(), c.key_check());
+        let previous: Vec<&str> = set.previous().iter().map(MasterKey::key_id).collect();
+        assert_eq!(previous, [b.key_id(), a.key_id()]);
+        assert!(set.clone().with_previous(c.clone()).previous().len() == 2, "the current key is not its own previous");
+        assert!(set.only_current().previous().is_empty());
+        assert_eq!(set.by_id(a.key_id()).map(MasterKey::key_id), Some(a.key_id()));
+        assert!(set.by_id("00000000").is_none());
+        let shown = format!("{set:?}");
+        assert!(shown.contains(c.key_id()) && shown.contains(a.key_id()), "{shown}");
     }
 
     #[test]

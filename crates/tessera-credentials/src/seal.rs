@@ -7,6 +7,10 @@
 //! The associated data names the blob's owner (for example `b"access-key:AKIA..."`). It is not
 //! stored in the blob; the caller passes it again to [`MasterKey::open`], so a blob copied onto
 //! another record fails to open as [`SealError::Tampered`].
+//!
+//! A blob names the key it was sealed under, so a key set (a [`MasterKey`] carrying previous keys,
+//! during a rotation) opens each blob with the key it names; [`sealed_key_id`] tells a rotation
+//! which blobs still need sealing again.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,8 +26,23 @@ pub const SEAL_VERSION: &str = "v1";
 /// The AES-GCM tag length in bytes.
 const TAG_LEN: usize = 16;
 
+/// The id of the key `sealed` names, when it is a well-formed `v1` blob's; never opens it.
+pub fn sealed_key_id(sealed: &str) -> Option<&str> {
+    let mut parts = sealed.split('.');
+    let (Some(SEAL_VERSION), Some(key_id), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    valid_key_id(key_id).then_some(key_id)
+}
+
+fn valid_key_id(key_id: &str) -> bool {
+    key_id.len() == 8 && key_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 impl MasterKey {
-    /// Encrypts `plaintext` bound to `aad`, with a nonce from `rng`.
+    /// Encrypts `plaintext` bound to `aad` under the current key (never a previous one), with a
+    /// nonce from `rng`.
     pub fn seal(
         &self,
         plaintext: &[u8],
@@ -42,7 +61,8 @@ impl MasterKey {
         Ok(format!("{SEAL_VERSION}.{}.{}", self.key_id(), URL_SAFE_NO_PAD.encode(&payload)))
     }
 
-    /// Decrypts a blob made by [`MasterKey::seal`] with the same key and the same `aad`.
+    /// Decrypts a blob made by [`MasterKey::seal`] with the same key and the same `aad`: the
+    /// current key or, during a rotation, the previous key the blob names.
     ///
     /// Any input is safe to pass: failures are errors, never panics, and error messages hold no
     /// plaintext.
@@ -56,12 +76,12 @@ impl MasterKey {
         if version != SEAL_VERSION {
             return Err(SealError::Malformed { reason: "unknown format version" });
         }
-        if key_id.len() != 8 || !key_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !valid_key_id(key_id) {
             return Err(SealError::Malformed { reason: "the key id is not 8 lowercase hex digits" });
         }
-        if key_id != self.key_id() {
+        let Some(key) = self.by_id(key_id) else {
             return Err(SealError::WrongKey { found: key_id.to_owned(), expected: self.key_id().to_owned() });
-        }
+        };
         let mut payload = URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| SealError::Malformed { reason: "the payload is not base64url" })?;
@@ -71,7 +91,7 @@ impl MasterKey {
         let mut ciphertext = payload.split_off(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] =
             payload.as_slice().try_into().map_err(|_| SealError::Malformed { reason: "the payload is too short" })?;
-        let plaintext_len = self
+        let plaintext_len = key
             .aead()?
             .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut ciphertext)
             .map_err(|_| SealError::Tampered)?
@@ -166,6 +186,29 @@ mod tests {
         // A different key forged under the right id still fails authentication.
         let forged = sealed.replacen(a.key_id(), b.key_id(), 1);
         assert!(matches!(b.open(&forged, AAD), Err(SealError::Tampered)));
+    }
+
+    #[test]
+    fn a_key_set_opens_blobs_of_each_of_its_keys_and_seals_under_the_current_one() {
+        let (old, new) = (key(1), key(2));
+        let set = new.clone().with_previous(old.clone());
+        let under_old = old.seal(SECRET, AAD, &mut SeededRandom::new(6)).unwrap();
+        assert_eq!(set.open(&under_old, AAD).unwrap(), SECRET);
+        let sealed = set.seal(SECRET, AAD, &mut SeededRandom::new(7)).unwrap();
+        assert_eq!(sealed_key_id(&sealed), Some(new.key_id()));
+        assert_eq!(sealed_key_id(&under_old), Some(old.key_id()));
+        assert_eq!(new.open(&sealed, AAD).unwrap(), SECRET);
+        // The old key alone cannot open what the set sealed, and the set still checks the AAD.
+        assert!(matches!(old.open(&sealed, AAD), Err(SealError::WrongKey { .. })));
+        assert!(matches!(set.open(&under_old, b"other"), Err(SealError::Tampered)));
+        // A key outside the set is still a wrong key, reported against the current one.
+        match set.open(&key(3).seal(SECRET, AAD, &mut SeededRandom::new(8)).unwrap(), AAD) {
+            Err(SealError::WrongKey { expected, .. }) => assert_eq!(expected, new.key_id()),
+            other => panic!("expected WrongKey, got {other:?}"),
+        }
+        for malformed in ["", "v1.abc.x", "v2.0011aabb.x", "v1.0011aabb.x.y", "v1.0011AABB.x"] {
+            assert_eq!(sealed_key_id(malformed), None, "{malformed}");
+        }
     }
 
     #[test]
