@@ -93,6 +93,16 @@ pub(crate) struct Operation {
     pub(crate) keys: &'static [&'static str],
 }
 
+/// The rate limits an action's requests count against (`limit.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
+    /// The request rates per access key, principal and account, which every signed request
+    /// counts against when it is authenticated.
+    Requests,
+    /// Those, and the issuance of temporary credentials per principal.
+    Issuance,
+}
+
 /// How a request names the resource its action is authorized on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Resource {
@@ -178,9 +188,12 @@ macro_rules! call {
 macro_rules! actions {
     (@service iam) => { Service::Iam };
     (@service sts) => { Service::Sts };
+    (@limit) => { Limit::Requests };
+    (@limit $limit:ident) => { Limit::$limit };
     ($(
         $variant:ident : $service:ident $rtype:ident $keys:expr, $resource:expr
         $(, before [$($before:literal),*])?
+        $(, limit $limit:ident)?
         $(=> $module:ident :: $handler:ident $(($($arg:expr),*))?)?;
     )*) => {
         /// An IAM or STS action: its name is the variant's (`Action::GetUser` is `GetUser`).
@@ -239,6 +252,13 @@ macro_rules! actions {
                 }
             }
 
+            /// The rate limits a request of the action counts against.
+            pub(crate) fn limit(self) -> Limit {
+                match self {
+                    $(Self::$variant => actions!(@limit $($limit)?),)*
+                }
+            }
+
             /// Runs the action's handler, which only an authorization can let run.
             pub(crate) async fn handle<S: Store>(self, cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
                 match self {
@@ -250,7 +270,8 @@ macro_rules! actions {
 }
 
 actions! {
-    // action: service resource-type keys, resource [, before [parameters]] [=> handler];
+    // action: service resource-type keys, resource [, before [parameters]] [, limit Limit]
+    //     [=> handler];
     // Users and their access keys.
     CreateUser: iam User CREATE_BOUNDED, user("UserName") => users::create_user;
     GetUser: iam User NONE, Resource::UserOrCaller => users::get_user;
@@ -377,12 +398,13 @@ actions! {
     GetCredentialReport: iam Any NONE, Resource::Star => credentials::get_credential_report;
     // STS. The AssumeRole family is decided by the token service's trust evaluation, which
     // fills its own keys (and the role's tags); the gateway authorizes the rest.
-    AssumeRole: sts Role ASSUME_ROLE, Resource::Trust => sts::assume_role;
+    AssumeRole: sts Role ASSUME_ROLE, Resource::Trust, limit Issuance => sts::assume_role;
     AssumeRoleWithWebIdentity: sts Role ASSUME_ROLE, Resource::Unsigned;
     TagSession: sts Role TAG_SESSION, Resource::NotServed;
     SetSourceIdentity: sts Role SOURCE_IDENTITY, Resource::NotServed;
-    GetFederationToken: sts FederatedUser CREATE_TAGGED, Resource::FederatedUser => sts::get_federation_token;
-    GetSessionToken: sts Any NONE, Resource::Nothing => sts::get_session_token;
+    GetFederationToken: sts FederatedUser CREATE_TAGGED, Resource::FederatedUser, limit Issuance
+        => sts::get_federation_token;
+    GetSessionToken: sts Any NONE, Resource::Nothing, limit Issuance => sts::get_session_token;
     GetCallerIdentity: sts Any NONE, Resource::Nothing => sts::get_caller_identity;
     GetAccessKeyInfo: sts Any NONE, Resource::Star => sts::get_access_key_info;
     DecodeAuthorizationMessage: sts Any NONE, Resource::Star => sts::decode_authorization_message;
@@ -427,11 +449,6 @@ impl Action {
     /// The action's row of the service authorization reference.
     pub(crate) fn operation(self) -> &'static Operation {
         &OPERATIONS[self as usize]
-    }
-
-    /// Whether the action issues temporary credentials (counted by the issuance rate limit).
-    pub(crate) fn issues_credentials(self) -> bool {
-        matches!(self, Self::AssumeRole | Self::GetSessionToken | Self::GetFederationToken)
     }
 
     /// Authorizes this request's action on the resource its row names, with the context keys
@@ -629,11 +646,11 @@ fn not_served(action: Action) -> crate::respond::GatewayError {
 }
 
 /// Runs one authenticated request: the restrictions on temporary credentials (reference §4.1,
-/// before any parameter is looked at), the issuance rate, the authorization the action's row
-/// declares, then its handler.
+/// before any parameter is looked at), the issuance rate for the rows that declare it, the
+/// authorization the action's row declares, then its handler.
 pub(crate) async fn run<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
     crate::authz::session_may_call(&cx.caller, cx.action.qualified())?;
-    if cx.action.issues_credentials() {
+    if cx.action.limit() == Limit::Issuance {
         let principal = cx.caller.principal();
         let principal_arn = principal.role_arn.as_deref().unwrap_or(&cx.caller.arn);
         if !cx.gateway.limiter.admit_issue(principal_arn, std::time::Instant::now()) {
@@ -660,6 +677,14 @@ mod tests {
         assert!(operation("GetUser").is_none() && operation(":GetUser").is_none());
         assert_eq!(Action::served("GetWebIdentityToken"), None, "gRPC only");
         assert_eq!(Action::served("getuser"), None);
+    }
+
+    /// The calls that issue temporary credentials on a caller's behalf count against the
+    /// issuance rate (AssumeRoleWithWebIdentity has no caller: its token is its credential).
+    #[test]
+    fn token_calls_count_against_the_issuance_rate() {
+        let issuing: Vec<Action> = Action::ALL.iter().copied().filter(|a| a.limit() == Limit::Issuance).collect();
+        assert_eq!(issuing, [Action::AssumeRole, Action::GetFederationToken, Action::GetSessionToken]);
     }
 
     /// A row's resource names a resource of the type its reference row says.
