@@ -446,6 +446,11 @@ impl Action {
         self.operation().action
     }
 
+    /// The resource type AWS's reference authorizes the action on.
+    pub(crate) fn resource_type(self) -> ResourceType {
+        self.operation().resource
+    }
+
     /// The action's row of the service authorization reference.
     pub(crate) fn operation(self) -> &'static Operation {
         &OPERATIONS[self as usize]

@@ -11,7 +11,7 @@ use crate::context::{Cx, Result};
 /// The resource a `Tag*`/`Untag*`/`List*Tags` action acts on, by its row's resource type.
 fn taggable<S: Store>(cx: &Cx<'_, S>, auth: &Authorized) -> Taggable {
     let named = auth.name().to_owned();
-    match cx.action.operation().resource {
+    match cx.action.resource_type() {
         ResourceType::User => Taggable::User(named),
         ResourceType::Role => Taggable::Role(named),
         ResourceType::Policy => Taggable::Policy(named),
