@@ -33,6 +33,7 @@ mod mfa;
 mod oidc;
 pub mod page;
 mod report;
+mod reseal;
 mod roles;
 mod tagging;
 pub mod tags;
@@ -46,6 +47,7 @@ pub use mfa::{AssignmentStatus, CreatedMfaDevice, MFA_MAX_FAILURES, mfa_lock_per
 pub use oidc::CreateOidcProvider;
 pub use page::{Page, PageRequest};
 pub use report::ReportState;
+pub use reseal::Resealed;
 pub use roles::CreateRole;
 pub use tagging::Taggable;
 pub use users::CreateUser;

@@ -126,7 +126,7 @@ fn internal(what: &str) -> Error {
     )
 }
 
-fn seal_aad(serial: &str) -> String {
+pub(crate) fn seal_aad(serial: &str) -> String {
     format!("mfa:{serial}")
 }
 
