@@ -24,6 +24,7 @@ pub mod grpc;
 pub mod issuer;
 mod keys;
 mod oidc;
+mod record;
 mod revoke;
 mod tokens;
 mod web_identity;
@@ -58,6 +59,8 @@ pub struct Sts<S> {
     /// The decision path (callers' compiled policies, cached until their account's policy epoch
     /// moves), which trust evaluation shares with the gateway.
     authorizer: Arc<tessera_authorizer::Authorizer<S>>,
+    /// Writes session records in batches (group commit).
+    sessions: record::Recorder,
 }
 
 impl<S: Store> Sts<S> {
@@ -93,7 +96,8 @@ impl<S: Store> Sts<S> {
         )
         .await?;
         let authorizer = Arc::new(tessera_authorizer::Authorizer::new(identity.clone(), layers));
-        Ok(Self { store, env, identity, policies, keys, revocations, oidc, authorizer })
+        let sessions = record::Recorder::start(&store);
+        Ok(Self { store, env, identity, policies, keys, revocations, oidc, authorizer, sessions })
     }
 
     pub fn identity(&self) -> &Identity<S> {
