@@ -3,8 +3,16 @@
 //!
 //! The signing keys are shared by every replica through the store (global `jwt-keys:` record,
 //! PKCS#8 sealed under the master key), so any replica's JWKS verifies any replica's tokens.
+//!
+//! Rotation (`tessera admin rotate-signing-keys`, [`rotate_jwt_keys`]) adds a key that every
+//! replica publishes at once (replicas read the keys again every [`REFRESH_EVERY`]) but that signs
+//! only [`ACTIVATE_AFTER_SECS`] later, so no relying party meets a token whose key the JWKS it
+//! fetched lacks; a key that no longer signs stays published until the last token it signed has
+//! expired, then the next rotation prunes it. Like the session-token ring, the record is named
+//! after the master key and carried over by a master-key rotation ([`carry_over_jwt_keys`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
@@ -16,7 +24,7 @@ use tessera_credentials::jwt::{Expectations, Jwks, JwtKeyRing, JwtSigner};
 use tessera_credentials::{SessionClaims, TokenError};
 use tessera_identity::{Env, Error, Result};
 use tessera_proto::ErrorCode;
-use tessera_store::{Expect, Key, Kind, Namespace, Store, StoreError, Transaction};
+use tessera_store::{Expect, Key, Kind, Namespace, Store, StoreError, Transaction, update};
 
 use crate::Sts;
 use crate::caller::CallerPrincipal;
@@ -37,10 +45,187 @@ const SESSION_AAD: &[u8] = b"identity-token-session";
 /// Clock skew tolerated on an identity token's times, seconds.
 const LEEWAY_SECS: u64 = 60;
 
+/// How often a replica reads the signing keys again, to publish and use a rotation made elsewhere.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(10);
+/// A new key is published this long before it signs: every replica refreshes in between.
+pub const ACTIVATE_AFTER_SECS: u64 = 3 * REFRESH_EVERY.as_secs();
+/// A key stays published this long after it stopped signing: the longest token, the leeway, and
+/// replicas that have not refreshed yet.
+const KEEP_RETIRED_SECS: u64 = MAX_LIFETIME.unsigned_abs() as u64 + LEEWAY_SECS + 2 * REFRESH_EVERY.as_secs();
+
 #[derive(Serialize, Deserialize)]
 struct StoredKeys {
-    /// Base64 PKCS#8, current first.
+    /// Base64 PKCS#8, newest first.
     keys: Vec<String>,
+    /// Per key, the unix second from which it signs (missing: always, as before rotations).
+    #[serde(default)]
+    signs_from: Vec<u64>,
+}
+
+impl StoredKeys {
+    fn signs_from(&self, index: usize) -> u64 {
+        self.signs_from.get(index).copied().unwrap_or(0)
+    }
+
+    /// The key that signs at `now`: the newest whose time has come.
+    fn active(&self, now: u64) -> usize {
+        (0..self.keys.len()).find(|&i| self.signs_from(i) <= now).unwrap_or(self.keys.len().saturating_sub(1))
+    }
+}
+
+/// The signing keys as loaded: the ring (current = the active key) and its public half.
+struct Loaded {
+    keys: JwtKeyRing,
+    /// The public half of `keys`, to verify the tokens this issuer minted.
+    jwks: Jwks,
+}
+
+fn now_secs(env: &Env) -> u64 {
+    env.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn record_key(key_id: &str) -> Key {
+    Key::new(&Namespace::global(), JWT_KEYS, key_id)
+}
+
+fn open_stored(env: &Env, sealed: &[u8]) -> Result<StoredKeys> {
+    let text = std::str::from_utf8(sealed).map_err(|_| internal("stored keys are not text"))?;
+    let plain = env.master_key.open(text, AAD).map_err(|_| internal("stored keys do not open"))?;
+    serde_json::from_slice(&plain).map_err(|_| internal("stored keys are malformed"))
+}
+
+fn seal_stored(env: &Env, stored: &StoredKeys) -> Result<Vec<u8>> {
+    let text = serde_json::to_vec(stored).map_err(|_| internal("cannot encode keys"))?;
+    let sealed = env.random.with(|r| env.master_key.seal(&text, AAD, r)).map_err(|_| internal("seal"))?;
+    Ok(sealed.into_bytes())
+}
+
+/// The stored keys, created on the first start, or carried over from a previous master key's
+/// record (sealed again under the current key) during a master-key rotation.
+async fn read_or_create<S: Store + ?Sized>(store: &S, env: &Env, rng: &ring::rand::SystemRandom) -> Result<StoredKeys> {
+    // Named after the sealing master key, like the session-token ring (see keys.rs).
+    let key = record_key(env.master_key.key_id());
+    if let Some(found) = store.get(&key).await? {
+        return open_stored(env, &found.value);
+    }
+    let mut initial = None;
+    for previous in env.master_key.previous() {
+        if let Some(found) = store.get(&record_key(previous.key_id())).await? {
+            initial = Some(open_stored(env, &found.value)?);
+            break;
+        }
+    }
+    let stored = match initial {
+        Some(carried) => carried,
+        None => {
+            let signer = JwtSigner::generate(rng).map_err(|_| internal("cannot generate a signing key"))?;
+            StoredKeys { keys: vec![STANDARD.encode(signer.pkcs8())], signs_from: vec![0] }
+        }
+    };
+    let txn = Transaction::new().check(key.clone(), Expect::Absent).put(key.clone(), seal_stored(env, &stored)?);
+    match store.commit(txn).await {
+        Ok(()) => Ok(stored),
+        Err(StoreError::Conflict) => {
+            let found = store.get(&key).await?.ok_or_else(|| internal("keys vanished"))?;
+            open_stored(env, &found.value)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn build(stored: &StoredKeys, now: u64, rng: &ring::rand::SystemRandom) -> Result<Loaded> {
+    let mut signers = Vec::with_capacity(stored.keys.len());
+    for encoded in &stored.keys {
+        let pkcs8 = STANDARD.decode(encoded).map_err(|_| internal("stored key is not base64"))?;
+        signers.push(JwtSigner::from_pkcs8(&pkcs8, rng).map_err(|_| internal("stored key is invalid"))?);
+    }
+    if signers.is_empty() {
+        return Err(internal("no signing key"));
+    }
+    let current = signers.remove(stored.active(now));
+    let keys = JwtKeyRing::from_parts(current, signers);
+    let jwks = serde_json::to_vec(&keys.jwks()).map_err(|_| internal("cannot encode the JWKS"))?;
+    let jwks = Jwks::parse(&jwks).map_err(|_| internal("the JWKS does not parse"))?;
+    Ok(Loaded { keys, jwks })
+}
+
+/// What [`rotate_jwt_keys`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtRotation {
+    /// The new key's `kid`.
+    pub kid: String,
+    /// When it starts signing (unix seconds); it is published from now on.
+    pub signs_from: u64,
+    /// The keys published now (the JWKS), the new one included.
+    pub published: usize,
+    /// Keys dropped because every token they signed has expired.
+    pub pruned: usize,
+}
+
+/// Adds a new signing key (published now, signing [`ACTIVATE_AFTER_SECS`] later) and drops the
+/// keys whose every token has expired: `tessera admin rotate-signing-keys`.
+pub async fn rotate_jwt_keys<S: Store + ?Sized>(store: &S, env: &Env) -> Result<JwtRotation> {
+    let rng = ring::rand::SystemRandom::new();
+    read_or_create(store, env, &rng).await?;
+    let key = record_key(env.master_key.key_id());
+    let now = now_secs(env);
+    let signer = JwtSigner::generate(&rng).map_err(|_| internal("cannot generate a signing key"))?;
+    let (encoded, kid) = (STANDARD.encode(signer.pkcs8()), signer.kid().to_owned());
+    let signs_from = now + ACTIVATE_AFTER_SECS;
+    update(store, |tx| {
+        let (key, encoded, kid) = (key.clone(), encoded.clone(), kid.clone());
+        async move {
+            let sealed = tx.get(&key).await?.ok_or_else(|| internal("keys vanished"))?;
+            let old = open_stored(env, &sealed)?;
+            let active = old.active(now);
+            // A key stopped signing when the next newer one started.
+            let kept: Vec<usize> = (0..old.keys.len())
+                .filter(|&i| i <= active || old.signs_from(i - 1) + KEEP_RETIRED_SECS > now)
+                .collect();
+            let mut stored = StoredKeys { keys: vec![encoded], signs_from: vec![signs_from] };
+            for &i in &kept {
+                stored.keys.push(old.keys[i].clone());
+                stored.signs_from.push(old.signs_from(i));
+            }
+            tx.put(key, seal_stored(env, &stored)?);
+            let pruned = old.keys.len() - kept.len();
+            Ok::<_, Error>(JwtRotation { kid, signs_from, published: stored.keys.len(), pruned })
+        }
+    })
+    .await
+}
+
+/// A master-key rotation's step for the signing keys: stores them under the current master key
+/// (carried over when needed) and removes the previous keys' records. Returns whether it removed
+/// one.
+pub async fn carry_over_jwt_keys<S: Store + ?Sized>(store: &S, env: &Env) -> Result<bool> {
+    read_or_create(store, env, &ring::rand::SystemRandom::new()).await?;
+    let mut removed = false;
+    for previous in env.master_key.previous() {
+        let key = record_key(previous.key_id());
+        if store.get(&key).await?.is_some() {
+            store.commit(Transaction::new().delete(key)).await?;
+            removed = true;
+        }
+    }
+    Ok(removed)
+}
+
+/// Reads the signing keys again every [`REFRESH_EVERY`], so this replica publishes a key another
+/// process added and signs with it once its time comes; ends when the issuer is dropped.
+pub fn refresh_periodically<S: Store>(store: Weak<S>, issuer: Weak<Issuer>, env: Env) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REFRESH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let (Some(store), Some(issuer)) = (store.upgrade(), issuer.upgrade()) else { return };
+            if let Err(error) = issuer.refresh(&*store, &env).await {
+                tracing::warn!(error = %error.into_service_error(), "cannot read the identity-token signing keys");
+            }
+        }
+    });
 }
 
 fn internal(what: &str) -> Error {
@@ -51,15 +236,15 @@ fn internal(what: &str) -> Error {
 /// The issuer: its URL (the `iss` of its tokens) and signing keys.
 pub struct Issuer {
     url: String,
-    keys: JwtKeyRing,
-    /// The public half of `keys`, to verify the tokens this issuer minted.
-    jwks: Jwks,
+    /// The keys, replaced whole when they are read again.
+    loaded: RwLock<Arc<Loaded>>,
     rng: ring::rand::SystemRandom,
 }
 
 impl std::fmt::Debug for Issuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Issuer").field("url", &self.url).field("kid", &self.keys.current().kid()).finish()
+        let loaded = self.loaded();
+        f.debug_struct("Issuer").field("url", &self.url).field("kid", &loaded.keys.current().kid()).finish()
     }
 }
 
@@ -67,38 +252,26 @@ impl Issuer {
     /// Loads the signing keys from the store, creating them on the first start.
     pub async fn load_or_create<S: Store + ?Sized>(store: &S, env: &Env, url: &str) -> Result<Self> {
         let rng = ring::rand::SystemRandom::new();
-        // Named after the sealing master key, like the session-token ring (see keys.rs).
-        let key = Key::new(&Namespace::global(), JWT_KEYS, env.master_key.key_id());
-        let sealed = match store.get(&key).await? {
-            Some(found) => found.value,
-            None => {
-                let signer = JwtSigner::generate(&rng).map_err(|_| internal("cannot generate a signing key"))?;
-                let stored = StoredKeys { keys: vec![STANDARD.encode(signer.pkcs8())] };
-                let text = serde_json::to_vec(&stored).map_err(|_| internal("cannot encode keys"))?;
-                let sealed = env.random.with(|r| env.master_key.seal(&text, AAD, r)).map_err(|_| internal("seal"))?;
-                let txn =
-                    Transaction::new().check(key.clone(), Expect::Absent).put(key.clone(), sealed.clone().into_bytes());
-                match store.commit(txn).await {
-                    Ok(()) => sealed.into_bytes(),
-                    Err(StoreError::Conflict) => store.get(&key).await?.ok_or_else(|| internal("keys vanished"))?.value,
-                    Err(error) => return Err(error.into()),
-                }
-            }
-        };
-        let text = std::str::from_utf8(&sealed).map_err(|_| internal("stored keys are not text"))?;
-        let plain = env.master_key.open(text, AAD).map_err(|_| internal("stored keys do not open"))?;
-        let stored: StoredKeys = serde_json::from_slice(&plain).map_err(|_| internal("stored keys are malformed"))?;
-        let mut signers = Vec::with_capacity(stored.keys.len());
-        for encoded in &stored.keys {
-            let pkcs8 = STANDARD.decode(encoded).map_err(|_| internal("stored key is not base64"))?;
-            signers.push(JwtSigner::from_pkcs8(&pkcs8, &rng).map_err(|_| internal("stored key is invalid"))?);
-        }
-        let mut signers = signers.into_iter();
-        let current = signers.next().ok_or_else(|| internal("no signing key"))?;
-        let keys = JwtKeyRing::from_parts(current, signers.collect());
-        let jwks = serde_json::to_vec(&keys.jwks()).map_err(|_| internal("cannot encode the JWKS"))?;
-        let jwks = Jwks::parse(&jwks).map_err(|_| internal("the JWKS does not parse"))?;
-        Ok(Self { url: url.trim_end_matches('/').to_owned(), keys, jwks, rng })
+        let stored = read_or_create(store, env, &rng).await?;
+        let loaded = build(&stored, now_secs(env), &rng)?;
+        Ok(Self { url: url.trim_end_matches('/').to_owned(), loaded: RwLock::new(Arc::new(loaded)), rng })
+    }
+
+    /// Reads the signing keys again (a rotation made by another process).
+    pub async fn refresh<S: Store + ?Sized>(&self, store: &S, env: &Env) -> Result<()> {
+        let stored = read_or_create(store, env, &self.rng).await?;
+        let loaded = build(&stored, now_secs(env), &self.rng)?;
+        *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
+        Ok(())
+    }
+
+    fn loaded(&self) -> Arc<Loaded> {
+        Arc::clone(&self.loaded.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The `kid` of the key that signs now.
+    pub fn signing_kid(&self) -> String {
+        self.loaded().keys.current().kid().to_owned()
     }
 
     pub fn url(&self) -> &str {
@@ -107,7 +280,7 @@ impl Issuer {
 
     /// The JWKS document.
     pub fn jwks(&self) -> Value {
-        self.keys.jwks()
+        self.loaded().keys.jwks()
     }
 
     /// The OpenID discovery document.
@@ -123,7 +296,7 @@ impl Issuer {
     }
 
     fn sign(&self, claims: &Value) -> Result<String> {
-        self.keys.sign(claims, &self.rng).map_err(|_| internal("cannot sign"))
+        self.loaded().keys.sign(claims, &self.rng).map_err(|_| internal("cannot sign"))
     }
 }
 
@@ -218,12 +391,13 @@ impl<S: Store> Sts<S> {
         let now = self.now_secs();
         let audiences = [audience.to_owned()];
         let expect = Expectations { issuer: &issuer.url, audiences: &audiences, now, leeway_secs: LEEWAY_SECS };
-        let verified = tessera_credentials::verify(token, &issuer.jwks, &expect).map_err(|error| match error {
-            tessera_credentials::JwtError::Expired { .. } => {
-                Error::new(ErrorCode::ExpiredToken, "The identity token included in the request is expired")
-            }
-            _ => invalid_identity_token(),
-        })?;
+        let verified =
+            tessera_credentials::verify(token, &issuer.loaded().jwks, &expect).map_err(|error| match error {
+                tessera_credentials::JwtError::Expired { .. } => {
+                    Error::new(ErrorCode::ExpiredToken, "The identity token included in the request is expired")
+                }
+                _ => invalid_identity_token(),
+            })?;
         if let Some(sealed) = verified.claims.get(SESSION_CLAIM) {
             let sealed = sealed.as_str().ok_or_else(invalid_identity_token)?;
             let bytes = self.env.master_key.open(sealed, SESSION_AAD).map_err(|_| invalid_identity_token())?;

@@ -1,6 +1,12 @@
 //! The session-token key ring, shared by every replica through the store (global `token-keys:`
 //! record, sealed under the master key), cached here and reloaded when a token names a key this
 //! replica has not seen.
+//!
+//! The record is named after the master key that seals it. During a master-key rotation a replica
+//! holding the new key (and the old one as previous) carries the ring over: it copies the old
+//! key's record, sealed again under the new key, to the new key's name, so tokens sealed by the
+//! ring before keep opening on every replica; `tessera admin rotate-master-key` does the same and
+//! removes the old record ([`carry_over_token_keys`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +36,53 @@ const RELOAD_EVERY: Duration = Duration::from_secs(1);
 /// Redis database but not a master key never trip over each other's rings.
 fn key(env: &Env) -> Key {
     Key::new(&Namespace::global(), TOKEN_KEYS, env.master_key.key_id())
+}
+
+/// The ring's records under the previous master keys of a rotation, if any.
+fn previous_keys(env: &Env) -> Vec<Key> {
+    env.master_key
+        .previous()
+        .iter()
+        .map(|previous| Key::new(&Namespace::global(), TOKEN_KEYS, previous.key_id()))
+        .collect()
+}
+
+/// The ring to create when the store holds none under the current master key: the ring of a
+/// previous master key when there is one (a rotation), else a new ring.
+async fn initial_ring<S: Store + ?Sized>(store: &S, env: &Env) -> Result<TokenKeyRing> {
+    for previous in previous_keys(env) {
+        if let Some(found) = store.get(&previous).await? {
+            return TokenKeys::decode(env, &found.value);
+        }
+    }
+    let now = env.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    Ok(env.random.with(|r| TokenKeyRing::generate(r, now)))
+}
+
+/// A master-key rotation's step for the ring: makes sure the ring is stored under the current
+/// master key (carried over from a previous key's record when needed), then removes the previous
+/// keys' records. Returns whether it found a previous record to remove.
+pub async fn carry_over_token_keys<S: Store + ?Sized>(store: &S, env: &Env) -> Result<bool> {
+    TokenKeys::load_or_create(store, env).await?;
+    let mut removed = false;
+    for previous in previous_keys(env) {
+        if store.get(&previous).await?.is_some() {
+            store.commit(Transaction::new().delete(previous)).await?;
+            removed = true;
+        }
+    }
+    Ok(removed)
+}
+
+/// Rotates the session-token ring now, from outside a running service (`tessera admin
+/// rotate-signing-keys`): a new current key; older keys stay until the last token they sealed
+/// expires. Replicas seal under the new key once they reload the ring (on the first token they
+/// see under it, or their hourly check). Returns the new key's id and how many keys the ring holds.
+pub async fn rotate_token_keys<S: Store + ?Sized>(store: &S, env: &Env) -> Result<(u32, usize)> {
+    let keys = TokenKeys::load_or_create(store, env).await?;
+    let id = keys.rotate(store, env, 0).await?;
+    let count = keys.ring.read().unwrap_or_else(PoisonError::into_inner).keys().len();
+    Ok((id, count))
 }
 
 fn internal(what: &str) -> Error {
@@ -104,13 +157,13 @@ impl TokenKeys {
         TokenKeyRing::from_bytes(&bytes).map_err(|_| internal("the stored ring is malformed"))
     }
 
-    /// Reads the ring, creating it if no replica has yet; the first writer wins a race.
+    /// Reads the ring, creating it (or carrying it over from a previous master key's record) if no
+    /// replica has yet; the first writer wins a race.
     pub(crate) async fn load_or_create<S: Store + ?Sized>(store: &S, env: &Env) -> Result<Self> {
         let ring = match store.get(&key(env)).await? {
             Some(found) => Self::decode(env, &found.value)?,
             None => {
-                let now = env.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-                let ring = env.random.with(|r| TokenKeyRing::generate(r, now));
+                let ring = initial_ring(store, env).await?;
                 let sealed = env
                     .random
                     .with(|r| env.master_key.seal(&ring.to_bytes(), AAD, r))

@@ -31,9 +31,9 @@ mod web_identity;
 
 pub use assume::{AssumeRole, AssumedRole, IssuedCredentials, insert_resource_tags};
 pub use caller::CallerCredentials;
-pub use issuer::{Issuer, WebIdentityToken};
+pub use issuer::{Issuer, JwtRotation, WebIdentityToken, carry_over_jwt_keys, rotate_jwt_keys};
+pub use keys::{VerifiedStats, carry_over_token_keys, rotate_token_keys};
 pub use oidc::{OidcConfig, OidcConfigError};
-pub use keys::VerifiedStats;
 pub use revoke::{
     AUDIT_RETENTION_SECS, CHANNEL as REVOCATION_CHANNEL, IssuingStop, Revocation, RevocationList, SessionRecord,
 };
