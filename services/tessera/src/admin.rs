@@ -35,6 +35,13 @@ pub enum AdminCommand {
     Restore(crate::backup::RestoreArgs),
     /// Copy every record from one store to another (`--from DIR --to redis://...`, or back).
     Migrate(crate::backup::MigrateArgs),
+    /// Seal every secret again under a new master key while servers keep serving (give every
+    /// server `--master-key-file NEW --previous-master-key-file OLD` first), then make the store
+    /// name the new key.
+    RotateMasterKey(crate::rotate::RotateMasterKeyArgs),
+    /// Rotate the session-token key ring and the identity-token (JWT) signing keys now; older
+    /// keys stay until the last token they sealed or signed expires.
+    RotateSigningKeys(crate::rotate::RotateSigningKeysArgs),
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +100,8 @@ pub fn run(command: AdminCommand) -> ExitCode {
             AdminCommand::Backup(args) => crate::backup::run_backup(&args).await,
             AdminCommand::Restore(args) => crate::backup::run_restore(&args).await,
             AdminCommand::Migrate(args) => crate::backup::run_migrate(&args).await,
+            AdminCommand::RotateMasterKey(args) => crate::rotate::rotate_master_key(&args).await,
+            AdminCommand::RotateSigningKeys(args) => crate::rotate::rotate_signing_keys(&args).await,
         }
     });
     match result {

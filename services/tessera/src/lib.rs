@@ -7,4 +7,5 @@ pub mod backup;
 pub mod key_check;
 pub mod listen;
 pub mod policy;
+pub mod rotate;
 pub mod serve;

@@ -24,6 +24,8 @@ use crate::listen::{self, ConnectionLimits, Gate};
 
 /// The environment variable that may hold the master key (in its key-file form).
 pub const MASTER_KEY_ENV: &str = "TESSERA_MASTER_KEY";
+/// The environment variable that may hold the previous master key, during a rotation.
+pub const PREVIOUS_MASTER_KEY_ENV: &str = "TESSERA_PREVIOUS_MASTER_KEY";
 
 /// Which services this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -62,6 +64,11 @@ pub struct ServeConfig {
     /// replica sharing a Redis store must use the same key.
     #[arg(long, env = "TESSERA_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// During a master-key rotation: the previous key's file (or `TESSERA_PREVIOUS_MASTER_KEY`).
+    /// Secrets sealed under it still open; new ones are sealed under `--master-key-file`. See
+    /// `tessera admin rotate-master-key`.
+    #[arg(long, env = "TESSERA_PREVIOUS_MASTER_KEY_FILE")]
+    pub previous_master_key_file: Option<PathBuf>,
     /// The `iss` of the identity tokens Tessera mints (its discovery document and JWKS are served
     /// under this URL's `/.well-known/`); `http://<http-addr>` when omitted.
     #[arg(long, env = "TESSERA_ISSUER_URL")]
@@ -140,6 +147,7 @@ impl ServeConfig {
             service: ServiceSet::All,
             account_id: None,
             master_key_file: None,
+            previous_master_key_file: None,
             issuer_url: None,
             oidc_ca_file: None,
             grpc_auth: false,
@@ -205,11 +213,17 @@ impl Server {
         let rng = SystemRng::new().context("the system random source is unavailable")?;
         let master_key = load_master_key(&config, &mut rng.clone())?;
         // Before anything is written: a replica with another key would re-seal shared secrets.
-        if crate::key_check::verify_or_record(&*store, &master_key).await? == crate::key_check::KeyCheck::Recorded {
-            tracing::info!(
+        match crate::key_check::verify_or_record(&*store, &master_key).await? {
+            crate::key_check::KeyCheck::Recorded => tracing::info!(
                 master_key_id = master_key.key_id(),
                 "recorded the master key's key-check value in the store"
-            );
+            ),
+            crate::key_check::KeyCheck::Previous(store_key_id) => tracing::warn!(
+                master_key_id = master_key.key_id(),
+                store_key_id,
+                "the store is sealed under the previous master key: run `tessera admin rotate-master-key`"
+            ),
+            crate::key_check::KeyCheck::Matched => {}
         }
         let env = Env {
             clock: Arc::new(SystemClock),
@@ -285,7 +299,9 @@ impl Server {
                 let loaded = tessera_sts::Issuer::load_or_create(&*store, &env, &issuer_url)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot load the issuer keys: {}", e.into_service_error()))?;
-                issuer = Some(Arc::new(loaded));
+                let loaded = Arc::new(loaded);
+                tessera_sts::issuer::refresh_periodically(Arc::downgrade(&store), Arc::downgrade(&loaded), env.clone());
+                issuer = Some(loaded);
             }
             if runs_sts && let Some(issuer) = &issuer {
                 app = app.merge(tessera_sts::issuer::routes(Arc::clone(issuer)));
@@ -384,6 +400,27 @@ async fn wait(stop: &mut watch::Receiver<bool>) {
 }
 
 fn load_master_key(config: &ServeConfig, rng: &mut SystemRng) -> Result<MasterKey> {
+    let current = load_current_master_key(config, rng)?;
+    Ok(match load_previous_master_key(config.previous_master_key_file.as_deref())? {
+        Some(previous) => current.with_previous(previous),
+        None => current,
+    })
+}
+
+/// The previous master key of a rotation: `TESSERA_PREVIOUS_MASTER_KEY`, else `file`.
+pub fn load_previous_master_key(file: Option<&Path>) -> Result<Option<MasterKey>> {
+    if let Ok(encoded) = std::env::var(PREVIOUS_MASTER_KEY_ENV) {
+        return MasterKey::from_encoded(&encoded)
+            .map(Some)
+            .with_context(|| format!("{PREVIOUS_MASTER_KEY_ENV} is not a valid master key"));
+    }
+    file.map(|path| {
+        MasterKey::load(path).with_context(|| format!("cannot load the previous master key `{}`", path.display()))
+    })
+    .transpose()
+}
+
+fn load_current_master_key(config: &ServeConfig, rng: &mut SystemRng) -> Result<MasterKey> {
     if let Ok(encoded) = std::env::var(MASTER_KEY_ENV) {
         return MasterKey::from_encoded(&encoded)
             .with_context(|| format!("{MASTER_KEY_ENV} is not a valid master key"));
