@@ -412,10 +412,9 @@ async fn a_master_key_rotation_keeps_everything_working_on_both_replicas_and_loc
 
     // A replica started with only the old key refuses, naming both keys.
     let refused_dir = tempfile::tempdir().unwrap();
-    let error = Server::start(config(&redis, refused_dir.path(), &old_file, None))
-        .await
-        .err()
-        .expect("a replica with only the old key must not start");
+    let Err(error) = Server::start(config(&redis, refused_dir.path(), &old_file, None)).await else {
+        panic!("a replica with only the old key must not start");
+    };
     let message = format!("{error:#}");
     assert!(message.contains(old.key_id()) && message.contains(new.key_id()), "{message}");
     assert!(message.contains("rotated") && message.contains("refusing to start"), "{message}");
