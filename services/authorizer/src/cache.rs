@@ -63,6 +63,9 @@ pub struct Principal {
     pub identity: Arc<PolicySet>,
     /// The permissions boundary, if any.
     pub boundary: Option<Arc<PolicySet>>,
+    /// The permissions boundary's ARN (`iam:PermissionsBoundary` of requests that act on the
+    /// entity).
+    pub boundary_arn: Option<String>,
 }
 
 /// Counters of the cache, for metrics.
@@ -305,6 +308,7 @@ impl<S: Store> LayerCache<S> {
             tags: found.tags,
             identity: Arc::new(PolicySet::new(identity)),
             boundary,
+            boundary_arn: found.boundary.map(|(arn, _)| arn),
         })
     }
 

@@ -124,27 +124,23 @@ pub(crate) struct Target {
 }
 
 /// Reads the target of `resource` in the caller's account (nothing for `*`, other accounts, or
-/// resources that do not exist yet).
-async fn target<S: Store>(identity: &Identity<S>, account: &Account, resource: &str) -> Target {
+/// resources that do not exist yet). A user's or role's tags and boundary come from the
+/// authorizer's cache of principals, kept current by the policy epoch like their policies (every
+/// tag or boundary change moves it), so authorizing on them reads no record.
+async fn target<S: Store>(sts: &Sts<S>, account: &Account, resource: &str) -> Target {
     let Ok(arn) = Arn::parse(resource) else { return Target::default() };
     if arn.account != account.id() {
         return Target::default();
     }
+    let principal = |kind, name: String| async move {
+        match sts.authorizer().cache().principal(account, kind, &name).await {
+            Ok(Some(found)) => Target { tags: found.tags.clone(), boundary: found.boundary_arn.clone() },
+            _ => Target::default(),
+        }
+    };
     let taggable = match arn.entity() {
-        Ok(IamEntity::User { name, .. }) => {
-            return identity
-                .get_user(account, &name)
-                .await
-                .map(|u| Target { tags: u.tags, boundary: u.boundary })
-                .unwrap_or_default();
-        }
-        Ok(IamEntity::Role { name, .. }) => {
-            return identity
-                .get_role(account, &name)
-                .await
-                .map(|r| Target { tags: r.tags, boundary: r.boundary })
-                .unwrap_or_default();
-        }
+        Ok(IamEntity::User { name, .. }) => return principal(EntityKind::User, name).await,
+        Ok(IamEntity::Role { name, .. }) => return principal(EntityKind::Role, name).await,
         Ok(IamEntity::Policy { .. }) => Taggable::Policy(resource.to_owned()),
         Ok(IamEntity::OidcProvider { .. }) => Taggable::OidcProvider(resource.to_owned()),
         Ok(IamEntity::Mfa { .. }) => Taggable::MfaDevice(resource.to_owned()),
@@ -152,7 +148,7 @@ async fn target<S: Store>(identity: &Identity<S>, account: &Account, resource: &
     };
     // At most 50 tags per resource: one page of 100 holds them all.
     let page = PageRequest { marker: None, max_items: Some(100) };
-    let tags = identity.list_resource_tags(account, &taggable, &page).await.map(|p| p.items).unwrap_or_default();
+    let tags = sts.identity().list_resource_tags(account, &taggable, &page).await.map(|p| p.items).unwrap_or_default();
     Target { tags, boundary: None }
 }
 
@@ -205,7 +201,7 @@ async fn checks<S: Store>(sts: &Sts<S>, caller: &CallerPrincipal, ask: &Ask) -> 
             let target = match known {
                 _ if !needs_target => Target::default(),
                 Some(known) => known.clone(),
-                None => target(sts.identity(), &caller.account, resource).await,
+                None => target(sts, &caller.account, resource).await,
             };
             request_keys(&mut keys, op, &ask.inputs, &target);
         }

@@ -494,3 +494,62 @@ async fn identity_tokens_are_bearer_credentials_for_their_audience() {
     let revoked = error(authorizer.authorize(ask(&session_token, Some("widgets"), "public/a.txt")).await);
     assert_eq!(revoked.code, ErrorCode::InvalidIdentityToken, "{}", revoked.message);
 }
+
+/// A decision on an IAM user reads the target's tags through the authorizer's cache, and a tag
+/// change is seen by the next decision.
+#[tokio::test]
+async fn resource_tags_of_a_target_follow_its_tag_changes() {
+    let mut h = start().await;
+    let a = h.account.clone();
+    let channel = Channel::from_shared(format!("http://{}", h.server.grpc_addr)).unwrap().connect().await.unwrap();
+    let mut authorizer = AuthorizerServiceClient::new(channel);
+    for name in ["alice", "bob"] {
+        let create = ipb::CreateUserRequest { account_id: a.clone(), user_name: name.into(), ..Default::default() };
+        h.identity.create_user(create).await.unwrap();
+    }
+    let key = h
+        .identity
+        .create_access_key(ipb::CreateAccessKeyRequest { account_id: a.clone(), user_name: Some("alice".into()) })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_key
+        .unwrap();
+    let blue_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*",
+        "Condition":{"StringEquals":{"aws:ResourceTag/team":"blue"}}}]}"#;
+    h.policy
+        .put_inline_policy(ppb::PutInlinePolicyRequest {
+            account_id: a.clone(),
+            entity: Some(c::EntityRef { kind: c::EntityKind::User.into(), name: "alice".into() }),
+            policy_name: "blue".into(),
+            policy_document: blue_only.into(),
+        })
+        .await
+        .unwrap();
+    let bob = format!("arn:aws:iam::{a}:user/bob");
+    let mut ask = async || {
+        let response = authorizer
+            .authorize(pb::AuthorizeRequest {
+                credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer {
+                    token: format!("{}:{}", key.access_key_id, key.secret_access_key),
+                    audience: None,
+                })),
+                question: Some(question("iam:GetUser", &bob, &[])),
+                source_ip: None,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        outcome(&response)
+    };
+    assert_eq!(ask().await, pb::Outcome::ImplicitDeny);
+    let tag = |value: &str| ipb::TagResourceRequest {
+        account_id: a.clone(),
+        resource: Some(c::TaggableRef { kind: c::TaggableKind::User.into(), id: "bob".into() }),
+        tags: vec![c::Tag { key: "team".into(), value: value.into() }],
+    };
+    h.identity.tag_resource(tag("blue")).await.unwrap();
+    assert_eq!(ask().await, pb::Outcome::Allowed);
+    h.identity.tag_resource(tag("red")).await.unwrap();
+    assert_eq!(ask().await, pb::Outcome::ImplicitDeny);
+}
