@@ -445,3 +445,85 @@ impl<S: Store> Sts<S> {
 fn invalid_identity_token() -> Error {
     Error::new(ErrorCode::InvalidIdentityToken, "The identity token included in the request is invalid")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use tessera_credentials::{Argon2Params, MasterKey, SeededRandom};
+    use tessera_identity::{Clock, Random};
+    use tessera_store::MemoryStore;
+
+    use super::*;
+
+    #[derive(Debug)]
+    struct At(Mutex<u64>);
+
+    impl Clock for At {
+        fn now(&self) -> SystemTime {
+            UNIX_EPOCH + Duration::from_secs(*self.0.lock().unwrap())
+        }
+    }
+
+    fn env(clock: &Arc<At>) -> Env {
+        Env {
+            clock: Arc::clone(clock) as Arc<dyn Clock>,
+            random: Arc::new(Random::new(SeededRandom::new(1))),
+            master_key: Arc::new(MasterKey::from_bytes([9; 32])),
+            password_params: Argon2Params::FAST_FOR_TESTS,
+        }
+    }
+
+    fn kids(issuer: &Issuer) -> Vec<String> {
+        let jwks = issuer.jwks();
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_new_key_is_published_before_it_signs_and_an_old_one_kept_until_its_tokens_expired() {
+        let t0 = 1_800_000_000;
+        let clock = Arc::new(At(Mutex::new(t0)));
+        let set = |t: u64| *clock.0.lock().unwrap() = t;
+        let (store, env) = (MemoryStore::new(), env(&clock));
+        let issuer = Issuer::load_or_create(&store, &env, "https://issuer.test").await.unwrap();
+        let first = issuer.signing_kid();
+        assert_eq!(kids(&issuer), [first.clone()]);
+
+        let rotated = rotate_jwt_keys(&store, &env).await.unwrap();
+        assert_eq!((rotated.published, rotated.pruned, rotated.signs_from), (2, 0, t0 + ACTIVATE_AFTER_SECS));
+        issuer.refresh(&store, &env).await.unwrap();
+        assert_eq!(issuer.signing_kid(), first, "published, not signing yet");
+        assert!(kids(&issuer).contains(&rotated.kid) && kids(&issuer).contains(&first));
+        set(t0 + ACTIVATE_AFTER_SECS);
+        issuer.refresh(&store, &env).await.unwrap();
+        assert_eq!(issuer.signing_kid(), rotated.kid, "signing once its time came");
+
+        // The first key stopped signing at t0 + ACTIVATE_AFTER_SECS: kept while its tokens may live.
+        set(t0 + ACTIVATE_AFTER_SECS + KEEP_RETIRED_SECS - 1);
+        let kept = rotate_jwt_keys(&store, &env).await.unwrap();
+        assert_eq!((kept.published, kept.pruned), (3, 0));
+        set(t0 + ACTIVATE_AFTER_SECS + KEEP_RETIRED_SECS);
+        let pruned = rotate_jwt_keys(&store, &env).await.unwrap();
+        assert_eq!((pruned.published, pruned.pruned), (3, 1));
+        issuer.refresh(&store, &env).await.unwrap();
+        assert!(!kids(&issuer).contains(&first), "{:?}", kids(&issuer));
+        assert!(kids(&issuer).contains(&rotated.kid));
+    }
+
+    #[tokio::test]
+    async fn a_master_key_rotation_carries_the_keys_over_and_removes_the_old_record() {
+        let clock = Arc::new(At(Mutex::new(1_800_000_000)));
+        let (store, old_env) = (MemoryStore::new(), env(&clock));
+        let before = Issuer::load_or_create(&store, &old_env, "https://issuer.test").await.unwrap();
+        let old_key = MasterKey::from_bytes([9; 32]);
+        let new_env = Env { master_key: Arc::new(MasterKey::from_bytes([10; 32]).with_previous(old_key)), ..old_env };
+        let after = Issuer::load_or_create(&store, &new_env, "https://issuer.test").await.unwrap();
+        assert_eq!(after.signing_kid(), before.signing_kid());
+        assert!(carry_over_jwt_keys(&store, &new_env).await.unwrap());
+        assert!(!carry_over_jwt_keys(&store, &new_env).await.unwrap(), "nothing left to remove");
+        let new_only = Env { master_key: Arc::new(new_env.master_key.only_current()), ..new_env };
+        let alone = Issuer::load_or_create(&store, &new_only, "https://issuer.test").await.unwrap();
+        assert_eq!(alone.signing_kid(), before.signing_kid());
+    }
+}
