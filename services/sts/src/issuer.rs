@@ -488,7 +488,7 @@ mod tests {
         let (store, env) = (MemoryStore::new(), env(&clock));
         let issuer = Issuer::load_or_create(&store, &env, "https://issuer.test").await.unwrap();
         let first = issuer.signing_kid();
-        assert_eq!(kids(&issuer), [first.clone()]);
+        assert_eq!(kids(&issuer), std::slice::from_ref(&first));
 
         let rotated = rotate_jwt_keys(&store, &env).await.unwrap();
         assert_eq!((rotated.published, rotated.pruned, rotated.signs_from), (2, 0, t0 + ACTIVATE_AFTER_SECS));
