@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use tessera::serve::{ServeConfig, Server};
+use tessera_store::{Key as StoreKey, Kind, Namespace, RedisStore, Store as _, Transaction};
 use tokio::runtime::{Handle, Runtime};
 
 pub use options::{Options, Scenario, parse_duration};
@@ -43,12 +44,19 @@ struct Endpoints {
     grpc: Option<String>,
 }
 
-/// The server started in-process (none with `--target`), and its data directory.
+/// The server started in-process (none with `--target`), its data directory, and its Redis
+/// store when `--store` named one.
 #[derive(Debug)]
 struct InProcess {
     server: Server,
     _data: tempfile::TempDir,
+    redis: Option<RedisStore>,
 }
+
+/// The master key of in-process servers on Redis: the fixed, test-only key the server tests use
+/// (`services/tessera/tests/common`), since a Redis database records the key its secrets are
+/// sealed under and refuses servers with another one.
+const REDIS_TEST_MASTER_KEY: &str = "tessera-master-key-v1:fn5+fn5+fn5+fn5+fn5+fn5+fn5+fn5+fn5+fn5+fn4=\n";
 
 /// Runs `options` and returns the report. Progress and error details go to stderr.
 pub async fn run(options: &Options) -> Result<Report> {
@@ -67,23 +75,30 @@ pub async fn run(options: &Options) -> Result<Report> {
 async fn run_with(options: &Options, servers: &Runtime) -> Result<Report> {
     let (in_process, endpoints, root) = open_target(options, servers.handle()).await?;
     let described = match &in_process {
+        Some(InProcess { redis: Some(_), .. }) => "in-process tessera (Redis store, --grpc-auth)".to_owned(),
         Some(_) => "in-process tessera (embedded store, --grpc-auth)".to_owned(),
         None => format!("{} ({})", endpoints.http, endpoints.grpc.as_deref().unwrap_or("no gRPC target")),
     };
+    let root_key_id = root.id.clone();
     let mut admin = Admin::connect(&endpoints.http, root, &options.region).await?;
     let account = admin.account().await?;
     let fixture = Fixture::create(&mut admin, &account, options.principals()).await?;
     let result = measure(options, &endpoints, &fixture, &described, servers.handle()).await;
-    // An in-process server's data goes with its temporary directory.
-    if in_process.is_none()
+    // An in-process server's data goes with its temporary directory, or its Redis account below.
+    if in_process.as_ref().is_none_or(|p| p.redis.is_some())
         && let Err(error) = fixture.delete(&mut admin).await
     {
         eprintln!("warning: could not remove the run's users and role: {error:#}");
     }
     drop(admin);
-    if let Some(InProcess { server, _data }) = in_process {
+    if let Some(InProcess { server, _data, redis }) = in_process {
         // Drains (the workers' connections are closed by now); bounded, since the report is ready.
         let _ = tokio::time::timeout(Duration::from_secs(5), servers.spawn(server.stop())).await;
+        if let Some(redis) = redis
+            && let Err(error) = remove_redis_account(&redis, &account, &root_key_id).await
+        {
+            eprintln!("warning: could not remove the run's account and sessions from Redis: {error:#}");
+        }
     }
     result
 }
@@ -93,11 +108,23 @@ async fn open_target(options: &Options, servers: &Handle) -> Result<(Option<InPr
         let data = tempfile::tempdir().context("cannot create a data directory")?;
         let mut config = ServeConfig::for_tests(data.path());
         config.grpc_auth = true;
+        let redis = match &options.store {
+            Some(url) => {
+                let key_file = data.path().join("redis-test-master.key");
+                std::fs::write(&key_file, REDIS_TEST_MASTER_KEY).context("cannot write the master key file")?;
+                config.store = Some(url.clone());
+                config.master_key_file = Some(key_file);
+                // A fresh account, so the server bootstraps it and writes its root key.
+                config.account_id = Some(fresh_account_id());
+                Some(RedisStore::connect(url).await.with_context(|| format!("cannot reach Redis at `{url}`"))?)
+            }
+            None => None,
+        };
         let server = servers.spawn(Server::start(config)).await?.context("the in-process server did not start")?;
         let endpoints =
             Endpoints { http: server.http_addr.to_string(), grpc: Some(format!("http://{}", server.grpc_addr)) };
         let root = read_root_credentials(&data.path().join("root-credentials.json"))?;
-        return Ok((Some(InProcess { server, _data: data }), endpoints, root));
+        return Ok((Some(InProcess { server, _data: data, redis }), endpoints, root));
     };
     let uri: hyper::Uri = target.parse().with_context(|| format!("`{target}` is not a URL"))?;
     let (Some("http"), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
@@ -109,6 +136,37 @@ async fn open_target(options: &Options, servers: &Handle) -> Result<(Option<InPr
     let path = options.root_credentials.as_deref().context("--target needs --root-credentials")?;
     let endpoints = Endpoints { http: authority.to_string(), grpc: options.grpc_target.clone() };
     Ok((None, endpoints, read_root_credentials(path)?))
+}
+
+/// A 12-digit account id from the clock, not starting with 0.
+fn fresh_account_id() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("{:012}", nanos % 900_000_000_000 + 100_000_000_000)
+}
+
+/// Removes what a run on Redis left: the account's namespace, its root key's global index record,
+/// and its sessions' global records (one per AssumeRole call; the sweeper would only remove them
+/// once expired).
+async fn remove_redis_account(redis: &RedisStore, account: &str, root_key_id: &str) -> Result<()> {
+    let global = Namespace::global();
+    let prefix = StoreKey::new(&global, Kind::new("session"), "");
+    let mut after: Option<StoreKey> = None;
+    loop {
+        let page = redis.scan_prefix(&prefix, after.as_ref(), 1000).await?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        let mut txn = Transaction::new();
+        for (key, entry) in &page {
+            let record: serde_json::Value = serde_json::from_slice(&entry.value).unwrap_or_default();
+            if record["account"] == account {
+                txn = txn.delete(key.clone());
+            }
+        }
+        redis.commit(txn).await?;
+    }
+    redis.commit(Transaction::new().delete(StoreKey::new(&global, Kind::new("access-key"), root_key_id))).await?;
+    redis.purge_namespace(&Namespace::account(account)?).await?;
+    Ok(())
 }
 
 /// Reads a key in the `root-credentials.json` (`credential_process`) shape.

@@ -69,6 +69,11 @@ pub struct Options {
     /// in-process. Needs `--root-credentials`.
     #[arg(long, requires = "root_credentials")]
     pub target: Option<String>,
+    /// The in-process server's store: `redis://HOST:PORT/DB` (a fresh account each run, under the
+    /// fixed test master key the server tests use on Redis, removed afterwards), or the embedded
+    /// store in a temporary directory when omitted.
+    #[arg(long, conflicts_with = "target", value_parser = parse_store)]
+    pub store: Option<String>,
     /// The running server's gRPC endpoint (`http://host:port`), for `authorize` with `--target`;
     /// start that server with `--grpc-auth`.
     #[arg(long, requires = "target")]
@@ -120,6 +125,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))
 }
 
+fn parse_store(text: &str) -> Result<String, String> {
+    if text.starts_with("redis://") {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("`{text}` is not a Redis URL (`redis://HOST:PORT/DB`); omit --store for the embedded store"))
+    }
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
@@ -161,5 +174,24 @@ mod tests {
             "http://127.0.0.1:8080",
         ]);
         assert!(parsed.is_err());
+    }
+
+    #[test]
+    fn a_store_is_a_redis_url_for_the_in_process_server() {
+        let parse = |args: &[&str]| <Options as clap::Parser>::try_parse_from(args);
+        let options = parse(&["tessera-loadtest", "assume-role", "--store", "redis://127.0.0.1:6379/0"]).unwrap();
+        assert_eq!(options.store.as_deref(), Some("redis://127.0.0.1:6379/0"));
+        assert!(parse(&["tessera-loadtest", "assume-role", "--store", "/tmp/data"]).is_err());
+        let with_target = [
+            "tessera-loadtest",
+            "assume-role",
+            "--store",
+            "redis://127.0.0.1:6379/0",
+            "--target",
+            "http://127.0.0.1:8080",
+            "--root-credentials",
+            "root.json",
+        ];
+        assert!(parse(&with_target).is_err());
     }
 }

@@ -1,12 +1,17 @@
 //! Runs the `tessera-loadtest` binary for each scenario, briefly and at concurrency 2, against
-//! the in-process server with the baseline: every call succeeds and the last line is the JSON
-//! summary. No timing is asserted.
+//! the in-process server with the baseline (on the embedded store, and once on Redis): every call
+//! succeeds and the last line is the JSON summary. No timing is asserted.
 
 use std::process::Command;
 
 fn run(scenario: &str) -> serde_json::Value {
+    run_with(scenario, &[])
+}
+
+fn run_with(scenario: &str, extra: &[&str]) -> serde_json::Value {
     let output = Command::new(env!("CARGO_BIN_EXE_tessera-loadtest"))
         .args([scenario, "--concurrency", "2", "--duration", "1s", "--warmup", "200ms", "--with-baseline"])
+        .args(extra)
         .output()
         .expect("the binary runs");
     let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
@@ -44,4 +49,12 @@ fn assume_role() {
 #[test]
 fn authorize() {
     run("authorize");
+}
+
+/// The in-process server on Redis (`REDIS_URL`, default `redis://127.0.0.1:6379/0`).
+#[test]
+fn assume_role_on_redis() {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
+    let summary = run_with("assume-role", &["--store", &url]);
+    assert_eq!(summary["scenario"], "assume-role");
 }
