@@ -489,8 +489,10 @@ impl PolicySet {
         }
         // Explanations list matched statements in document order, and a statement may have come
         // from several lists.
-        out.sort_unstable();
-        out.dedup();
+        if out.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
     }
 
     pub(crate) fn statement(&self, at: StatementRef) -> &CompiledStatement {

@@ -30,6 +30,11 @@ impl Context {
         Context::default()
     }
 
+    /// An empty context with room for `keys` keys (a request's context has a dozen or two).
+    pub fn with_capacity(keys: usize) -> Context {
+        Context { entries: HashMap::with_capacity(keys) }
+    }
+
     /// Sets a single-valued key, replacing any earlier value.
     pub fn insert(&mut self, key: &str, value: impl Into<String>) {
         self.entries.insert(fold_key(key), Entry { values: vec![value.into()], multivalued: false });

@@ -143,14 +143,25 @@ impl CallerLayers {
 
 /// ISO 8601 UTC (`2026-11-23T10:00:00Z`) from unix seconds, for `aws:CurrentTime`.
 pub fn format_time(secs: u64) -> String {
-    tessera_awsapi::iso8601(i64::try_from(secs).unwrap_or(i64::MAX))
+    // Every decision of a second formats the same instant: each thread keeps its last one.
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    LAST.with_borrow_mut(|(at, text)| {
+        if *at != secs {
+            *text = tessera_awsapi::iso8601(i64::try_from(secs).unwrap_or(i64::MAX));
+            *at = secs;
+        }
+        text.clone()
+    })
 }
 
 /// The request context every decision about `caller` sees (principal keys and tags, time,
 /// MFA). `layers` are the caller's ([`crate::Authorizer::caller_layers`]); they hold its
 /// principal tags.
 pub fn base_context(caller: &CallerPrincipal, layers: &CallerLayers, now: u64) -> Context {
-    let mut ctx = Context::new();
+    // The keys below, the principal's tags, and room for a request's own keys.
+    let mut ctx = Context::with_capacity(24 + layers.principal_tags.len());
     let principal = caller.principal();
     ctx.insert("aws:PrincipalArn", principal.role_arn.clone().unwrap_or_else(|| caller.arn.clone()));
     ctx.insert("aws:PrincipalAccount", caller.account.id());

@@ -375,8 +375,13 @@ impl<S: Store> Authorizer<S> {
         }
         let principal = caller.principal();
         let mut judged = Vec::with_capacity(checks.len());
-        for check in checks {
-            let mut context = base.clone();
+        let mut base = Some(base);
+        for (index, check) in checks.iter().enumerate() {
+            // The last check takes the base context itself: one check (the usual case) clones none.
+            let mut context = match index + 1 == checks.len() {
+                true => base.take().unwrap_or_default(),
+                false => base.clone().unwrap_or_default(),
+            };
             context.overlay(&check.keys);
             let request = Request::new(&principal, &check.action, &check.resource, &context);
             let mut decision = tessera_policy::authorize(&request, &layers.policies(), trace);
