@@ -3,7 +3,10 @@
 //! them in-process.
 
 pub mod admin;
+pub mod agent;
+pub mod agent_sts;
 pub mod backup;
+pub mod credentials;
 pub mod key_check;
 pub mod listen;
 pub mod policy;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tessera::{admin, policy, serve};
+use tessera::{admin, agent, credentials, policy, serve};
 
 /// jemalloc rather than glibc's malloc: glibc keeps what thousands of closed connections used in
 /// its per-thread arenas for good, while jemalloc's background threads hand freed pages back to the
@@ -35,6 +35,10 @@ enum Command {
     /// Operator commands against a running server, with the operator's credentials.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Vend a role's credentials to local workloads (container and instance-metadata endpoints).
+    Agent(agent::AgentConfig),
+    /// Print a role's credentials as `credential_process` JSON.
+    Credentials(credentials::CredentialsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -77,6 +81,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Policy(command) => policy::run(command),
         Command::Admin(command) => admin::run(command),
+        Command::Agent(config) => agent::run(config),
+        Command::Credentials(args) => credentials::run(&args),
         Command::Audit(args) => match audit(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
