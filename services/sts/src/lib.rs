@@ -82,6 +82,17 @@ impl<S: Store> Sts<S> {
 
     /// As [`Sts::start`], with how OIDC providers are reached (extra CA, timeouts, cache times).
     pub async fn start_with(store: Arc<S>, env: Env, oidc: OidcConfig) -> Result<Self> {
+        Self::start_configured(store, env, oidc, tessera_authorizer::CacheConfig::default()).await
+    }
+
+    /// As [`Sts::start_with`], with the authorizer's cache bounds (entries, and how long cached
+    /// principals are served while the policy-epoch channel is down).
+    pub async fn start_configured(
+        store: Arc<S>,
+        env: Env,
+        oidc: OidcConfig,
+        cache: tessera_authorizer::CacheConfig,
+    ) -> Result<Self> {
         let keys = Arc::new(keys::TokenKeys::load_or_create(&*store, &env).await?);
         let revocations = Arc::new(revoke::Revocations::default());
         revoke::follow(Arc::clone(&store), Arc::clone(&revocations), Arc::clone(&env.clock)).await?;
@@ -92,7 +103,7 @@ impl<S: Store> Sts<S> {
         let layers = tessera_authorizer::LayerCache::start(
             Arc::clone(&store),
             Policies::new(Arc::clone(&store), env.clone()),
-            tessera_authorizer::CacheConfig::default(),
+            cache,
         )
         .await?;
         let authorizer = Arc::new(tessera_authorizer::Authorizer::new(identity.clone(), layers));
