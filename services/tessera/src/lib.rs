@@ -7,6 +7,7 @@ pub mod agent;
 pub mod agent_sts;
 pub mod backup;
 pub mod credentials;
+pub mod health;
 pub mod key_check;
 pub mod listen;
 pub mod policy;

@@ -110,26 +110,12 @@ fn run_server(config: serve::ServeConfig) -> anyhow::Result<()> {
         .init();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
+        // Before the server can answer: a signal from now on is a clean stop.
+        let signal = tessera::health::shutdown_signal()?;
         let server = serve::Server::start(config).await?;
         if let Some(account) = &server.account {
             tracing::info!(account_id = %account.account_id, root_access_key_id = %account.root_access_key_id, "account ready");
         }
-        server.run_until(shutdown_signal()).await
+        server.run_until(signal).await
     })
-}
-
-async fn shutdown_signal() {
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; stop with ctrl-c");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
-    tracing::info!("shutting down");
 }

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use axum::Router;
@@ -20,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::health::{HealthOpenLayer, Readiness};
 use crate::listen::{self, ConnectionLimits, Gate};
 
 /// The environment variable that may hold the master key (in its key-file form).
@@ -93,6 +95,10 @@ pub struct ServeConfig {
     /// Request rates of the AWS endpoint.
     #[command(flatten)]
     pub rates: RequestRates,
+    /// How long a stop (SIGTERM) waits for requests in flight to finish before closing their
+    /// connections. `500ms`, `20s`, `1m`, ...
+    #[arg(long, env = "TESSERA_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = listen::parse_duration)]
+    pub shutdown_timeout: Duration,
 }
 
 /// Request rates of the AWS-compatible endpoint (`tessera serve` flags), per replica: requests a
@@ -154,6 +160,7 @@ impl ServeConfig {
             grpc_insecure_listen: false,
             limits: ConnectionLimits::default(),
             rates: RequestRates::default(),
+            shutdown_timeout: Duration::from_secs(20),
         }
     }
 
@@ -189,6 +196,10 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<Result<()>>,
     gates: (Gate, Gate),
+    readiness: Readiness,
+    shutdown_timeout: Duration,
+    /// The store, to know when nothing uses it any more (see [`Server::run_until`]).
+    store: std::sync::Weak<AnyStore>,
 }
 
 /// How many connections each listener has open.
@@ -271,11 +282,15 @@ impl Server {
         let mut tasks = JoinSet::new();
 
         let mut routes = tonic::service::Routes::default();
+        // The gRPC services this process serves, by name, for `grpc.health.v1`.
+        let mut served = Vec::new();
         if runs_identity {
             routes = routes.add_service(tessera_identity::grpc::service(identity));
+            served.push(tessera_proto::identity::v1::identity_service_server::SERVICE_NAME);
         }
         if runs_policy {
             routes = routes.add_service(tessera_policy_service::grpc::service(policies));
+            served.push(tessera_proto::policy::v1::policy_service_server::SERVICE_NAME);
         }
         let mut app = Router::new().route("/healthz", get(|| async { "ok" }));
         let mut auth_sts = None;
@@ -307,6 +322,7 @@ impl Server {
                 app = app.merge(tessera_sts::issuer::routes(Arc::clone(issuer)));
                 routes =
                     routes.add_service(tessera_sts::grpc::service_with_issuer(Arc::clone(&sts), Arc::clone(issuer)));
+                served.push(tessera_proto::sts::v1::sts_service_server::SERVICE_NAME);
             }
             if matches!(config.service, ServiceSet::All | ServiceSet::Authorizer) {
                 let audit = tessera_gateway::audit::AuditLog::start(&config.data_dir.join("audit"))
@@ -318,6 +334,7 @@ impl Server {
                 // The authorizer API: services ask it about their own callers' credentials.
                 let api = Arc::new(tessera_gateway::authorizer_api::AuthorizerApi::new(Arc::clone(&gateway), issuer));
                 routes = routes.add_service(tessera_gateway::authorizer_api::service(Arc::clone(&api)));
+                served.push(tessera_proto::authorizer::v1::authorizer_service_server::SERVICE_NAME);
                 authorizer = Some(api);
                 if config.service == ServiceSet::All {
                     // The AWS-compatible endpoint: every IAM and STS action on one URL.
@@ -335,6 +352,25 @@ impl Server {
                 Some(tessera_gateway::grpc_auth::GrpcAuthLayer::new(Arc::new(sts), env.clone()))
             }
         };
+        // Health: `grpc.health.v1` per service and `/readyz`, SERVING once the store answers.
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        routes = routes.add_service(health_service);
+        let readiness = Readiness::new(Arc::clone(&store), reporter, served);
+        if !readiness.refresh().await {
+            tracing::warn!("not ready at start: {}", readiness.check().await.err().unwrap_or_default());
+        }
+        let ready = readiness.clone();
+        app = app.route("/readyz", get(move || async move { ready.answer().await }));
+        let (ready, mut stop) = (readiness.clone(), signal.clone());
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(crate::health::CHECK_EVERY) => {}
+                    () = wait(&mut stop) => return Ok(()),
+                }
+                ready.refresh().await;
+            }
+        });
         let mut stop = signal.clone();
         // Both listeners: timeouts, keepalive and a connection cap (`listen.rs`).
         let limits = config.limits;
@@ -347,7 +383,7 @@ impl Server {
             match grpc_auth {
                 Some(layer) => {
                     builder
-                        .layer(layer)
+                        .layer(HealthOpenLayer { gate: layer })
                         .add_routes(routes)
                         .serve_with_incoming_shutdown(incoming, wait(&mut stop))
                         .await
@@ -364,7 +400,20 @@ impl Server {
             Ok(())
         });
         tracing::info!(%grpc_addr, %http_addr, store = store.backend(), service = ?config.service, "tessera is serving");
-        Ok(Self { http_addr, grpc_addr, account, authorizer, shutdown, tasks, gates })
+        let shutdown_timeout = config.shutdown_timeout;
+        let store = Arc::downgrade(&store);
+        Ok(Self {
+            http_addr,
+            grpc_addr,
+            account,
+            authorizer,
+            shutdown,
+            tasks,
+            gates,
+            readiness,
+            shutdown_timeout,
+            store,
+        })
     }
 
     /// The connections each listener has open now.
@@ -372,7 +421,10 @@ impl Server {
         OpenConnections { http: self.gates.0.open(), grpc: self.gates.1.open() }
     }
 
-    /// Serves until `signal` resolves, then drains.
+    /// Serves until `signal` resolves, then drains ([`Server::stop`]) and waits, within the
+    /// shutdown timeout, until nothing uses the store any more: work the requests left behind
+    /// (recording a key's last use) and background work under way (a key rotation) finishes
+    /// instead of being cut off, with errors, when the process exits.
     pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> Result<()> {
         tokio::select! {
             () = signal => {}
@@ -381,16 +433,43 @@ impl Server {
                 bail!("a server task ended unexpectedly");
             }
         }
-        self.stop().await
-    }
-
-    /// Stops serving and waits for the servers to drain.
-    pub async fn stop(mut self) -> Result<()> {
-        let _ = self.shutdown.send(true);
-        while let Some(result) = self.tasks.join_next().await {
-            result??;
+        let (store, deadline) = (self.store.clone(), tokio::time::Instant::now() + self.shutdown_timeout);
+        self.stop().await?;
+        while store.strong_count() > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("background work still using the store at the shutdown deadline: leaving it");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         Ok(())
+    }
+
+    /// Stops serving: reports not ready, stops accepting, and waits up to the shutdown timeout for
+    /// requests in flight to finish (their writes are committed or never acknowledged), then closes
+    /// what is left. The audit writer flushes once the last handler holding it is gone.
+    pub async fn stop(mut self) -> Result<()> {
+        self.readiness.stop().await;
+        let _ = self.shutdown.send(true);
+        let tasks = &mut self.tasks;
+        let drained = tokio::time::timeout(self.shutdown_timeout, async move {
+            while let Some(result) = tasks.join_next().await {
+                result??;
+            }
+            Ok::<_, anyhow::Error>(())
+        })
+        .await;
+        match drained {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(
+                    timeout = ?self.shutdown_timeout,
+                    "requests still in flight at the shutdown deadline: closing their connections"
+                );
+                self.tasks.shutdown().await;
+                Ok(())
+            }
+        }
     }
 }
 

@@ -101,6 +101,20 @@ fn assert_same_records(expected: &Snapshot, actual: &Snapshot) {
     }
 }
 
+/// Stops an in-process server and waits (polling, with a deadline) until its embedded store can
+/// be opened again: the server's background tasks may still hold it for a moment.
+async fn stop(server: tessera::serve::Server, dir: &Path) {
+    server.stop().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match AnyStore::open(&location(dir)).await {
+            Ok(_) => return,
+            Err(error) if Instant::now() > deadline => panic!("the store stayed open: {error}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
 /// A server's data: users, a group, a role, an inline policy and an access key (a sealed secret).
 /// Returns the access key and its secret.
 async fn populate(dir: tempfile::TempDir) -> (tempfile::TempDir, String, String) {
@@ -132,19 +146,20 @@ async fn populate(dir: tempfile::TempDir) -> (tempfile::TempDir, String, String)
     let key = pb::CreateAccessKeyRequest { account_id: account, user_name: Some("alice".into()) };
     let key = h.identity.create_access_key(key).await.unwrap().into_inner().access_key.unwrap();
     let common::Harness { dir, server, .. } = h;
-    server.stop().await.unwrap();
+    stop(server, dir.path()).await;
     (dir, key.access_key_id, key.secret_access_key)
 }
 
 /// Starts a server on `dir` (its own master key file, or `master_key`) and checks that the access
 /// key still signs requests: its sealed secret opened.
 async fn key_still_works(dir: tempfile::TempDir, master_key: Option<PathBuf>, key: &str, secret: &str) {
+    let path = dir.path().to_owned();
     let h = start_with(dir, |config| config.master_key_file = master_key).await;
     let (status, body) =
         signed_post(h.server.http_addr, key, secret, "Action=GetCallerIdentity&Version=2011-06-15").await;
     assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
     assert!(body.contains(":user/alice</Arn>"), "{body}");
-    h.server.stop().await.unwrap();
+    stop(h.server, &path).await;
 }
 
 fn location(dir: &Path) -> String {
@@ -216,7 +231,7 @@ async fn restore_refuses_another_master_key_a_full_target_and_a_damaged_file_and
     // A target that a server with another master key started on once.
     let other = start_with(tempfile::tempdir().unwrap(), |_| {}).await;
     let common::Harness { dir: target, server, .. } = other;
-    server.stop().await.unwrap();
+    stop(server, target.path()).await;
     let untouched = export(&location(target.path())).await;
     let restore = |extra: &[&str], from: &Path| {
         let mut args = vec!["admin", "restore"];
