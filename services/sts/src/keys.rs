@@ -77,7 +77,7 @@ pub async fn carry_over_token_keys<S: Store + ?Sized>(store: &S, env: &Env) -> R
 /// Rotates the session-token ring now, from outside a running service (`tessera admin
 /// rotate-signing-keys`): a new current key; older keys stay until the last token they sealed
 /// expires. Replicas seal under the new key once they reload the ring (on the first token they
-/// see under it, or their hourly check). Returns the new key's id and how many keys the ring holds.
+/// see under it, or within [`RELOAD_RING_EVERY`]). Returns the new key's id and how many keys the ring holds.
 pub async fn rotate_token_keys<S: Store + ?Sized>(store: &S, env: &Env) -> Result<(u32, usize)> {
     let keys = TokenKeys::load_or_create(store, env).await?;
     let id = keys.rotate(store, env, 0).await?;
@@ -278,17 +278,31 @@ impl TokenKeys {
     }
 }
 
-/// Checks hourly whether the ring's current key is [`ROTATE_AFTER_SECS`] old, and rotates it if so;
-/// ends when the service is dropped. Replicas racing to rotate are serialized by the store, and
-/// the age check makes the losers no-ops.
+/// How often a replica reads the ring again, so that it seals under a key another process
+/// rotated in (`tessera admin rotate-signing-keys`) within this long.
+pub(crate) const RELOAD_RING_EVERY: Duration = Duration::from_secs(60);
+/// Every how many reloads the age check below runs (hourly).
+const RELOADS_PER_ROTATION_CHECK: u64 = 60;
+
+/// Checks hourly whether the ring's current key is [`ROTATE_AFTER_SECS`] old, and rotates it if so,
+/// and reads the ring again every [`RELOAD_RING_EVERY`] in between; ends when the service is
+/// dropped. Replicas racing to rotate are serialized by the store, and the age check makes the
+/// losers no-ops.
 pub(crate) fn rotate_periodically<S: Store>(store: Weak<S>, keys: Weak<TokenKeys>, env: Env) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
+        let mut tick = tokio::time::interval(RELOAD_RING_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        for round in 0u64.. {
             tick.tick().await;
             let (Some(store), Some(keys)) = (store.upgrade(), keys.upgrade()) else { return };
-            if let Err(error) = keys.rotate(&*store, &env, ROTATE_AFTER_SECS).await {
-                tracing::warn!(error = %error.into_service_error(), "token key rotation failed");
+            if round % RELOADS_PER_ROTATION_CHECK == 0 {
+                if let Err(error) = keys.rotate(&*store, &env, ROTATE_AFTER_SECS).await {
+                    tracing::warn!(error = %error.into_service_error(), "token key rotation failed");
+                }
+            } else if let Ok(Some(found)) = store.get(&key(&env)).await
+                && let Ok(ring) = TokenKeys::decode(&env, &found.value)
+            {
+                *keys.ring.write().unwrap_or_else(PoisonError::into_inner) = ring;
             }
         }
     });

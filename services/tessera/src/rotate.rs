@@ -225,7 +225,7 @@ pub async fn rotate_signing_keys(args: &RotateSigningKeysArgs) -> Result<Vec<Str
     Ok(vec![
         format!(
             "session tokens: new key {token_key} ({token_keys} keys in the ring; older keys open tokens until they \
-             expire; servers seal with the new key once they reload the ring, within the hour)"
+             expire; servers seal with the new key once they reload the ring, within a minute)"
         ),
         format!(
             "identity tokens: new key {} published now, signing from {} (unix seconds); {} keys in the JWKS, {} \
