@@ -28,6 +28,8 @@ use tower::{Layer, Service};
 
 pub use tessera_proto::authorizer::v1::{Caller, Question};
 
+pub mod workload;
+
 /// The largest body read to hash for SigV4.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
