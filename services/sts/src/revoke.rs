@@ -407,25 +407,45 @@ pub(crate) async fn follow<S: Store>(
 /// Deletes expired session records, and revocations that have matched nothing for
 /// [`AUDIT_RETENTION_SECS`].
 pub(crate) async fn sweep<S: Store + ?Sized>(store: &S, now: u64) -> Result<usize> {
+    let sessions = sweep_kind::<S, SessionRecord>(store, SESSION, |record| record.expires_at <= now).await?;
+    let revocations = sweep_kind::<S, Revocation>(store, REVOCATION, |revocation| {
+        revocation.obsolete_after().saturating_add(AUDIT_RETENTION_SECS) <= now
+    })
+    .await?;
+    Ok(sessions + revocations)
+}
+
+/// How many records one sweep reads per page and deletes per transaction: at thousands of
+/// sessions a second a minute's expired records number in the hundreds of thousands, which one
+/// read or one transaction must not hold.
+const SWEEP_PAGE: usize = 500;
+
+/// Deletes the global records of `R` that are `done`, a page at a time, each page's in one
+/// transaction (by the key each was found under: records of older versions had other keys).
+async fn sweep_kind<S: Store + ?Sized, R: Record>(store: &S, kind: Kind, done: impl Fn(&R) -> bool) -> Result<usize> {
+    let global = Namespace::global();
     let mut removed = 0;
-    let mut txn = Transaction::new();
-    for (suffix, record) in iam::scan_all::<S, SessionRecord>(store, &Namespace::global()).await? {
-        if record.expires_at <= now {
-            txn = txn.delete(Key::new(&Namespace::global(), SESSION, &suffix));
-            removed += 1;
+    let mut after: Option<String> = None;
+    loop {
+        let page = iam::scan::<S, R>(store, &global, "", after.as_deref(), SWEEP_PAGE).await?;
+        let last = page.len() < SWEEP_PAGE;
+        after = page.last().map(|(suffix, _)| suffix.clone());
+        let mut txn = Transaction::new();
+        let mut batch = 0;
+        for (suffix, record) in &page {
+            if done(record) {
+                txn = txn.delete(Key::new(&global, kind, suffix));
+                batch += 1;
+            }
+        }
+        if batch > 0 {
+            store.commit(txn).await?;
+            removed += batch;
+        }
+        if last {
+            return Ok(removed);
         }
     }
-    for (suffix, revocation) in iam::scan_all::<S, Revocation>(store, &Namespace::global()).await? {
-        if revocation.obsolete_after().saturating_add(AUDIT_RETENTION_SECS) <= now {
-            // By the key it was found under: records of older versions had other keys.
-            txn = txn.delete(Key::new(&Namespace::global(), REVOCATION, &suffix));
-            removed += 1;
-        }
-    }
-    if removed > 0 {
-        store.commit(txn).await?;
-    }
-    Ok(removed)
 }
 
 pub(crate) fn session_key(access_key_id: &str) -> Key {
@@ -715,6 +735,32 @@ mod tests {
         assert_eq!(load_all(&store).await.unwrap(), [revocation]);
         assert_eq!(sweep(&store, obsolete + AUDIT_RETENTION_SECS).await.unwrap(), 1);
         assert!(load_all(&store).await.unwrap().is_empty());
+    }
+
+    /// Expired sessions go, page by page, however many there are; live ones stay.
+    #[tokio::test]
+    async fn the_sweep_removes_every_expired_session_across_pages() {
+        let store = tessera_store::MemoryStore::new();
+        let total = SWEEP_PAGE * 2 + 101;
+        for i in 0..total {
+            let record = SessionRecord {
+                account: "111111111111".into(),
+                session_id: format!("s{i}"),
+                principal_arn: "arn:aws:sts::111111111111:assumed-role/r/s".into(),
+                role_arn: None,
+                source_user_arn: None,
+                issued_at: 0,
+                // Every third session is still live at 1,000.
+                expires_at: if i % 3 == 0 { 2_000 } else { 500 },
+            };
+            iam::put_blind(&store, session_key(&format!("ASIA{i:016}")), &record).await.unwrap();
+        }
+        let live = total.div_ceil(3);
+        assert_eq!(sweep(&store, 1_000).await.unwrap(), total - live);
+        let left = iam::scan_all::<_, SessionRecord>(&store, &Namespace::global()).await.unwrap();
+        assert_eq!(left.len(), live);
+        assert!(left.iter().all(|(_, record)| record.expires_at == 2_000));
+        assert_eq!(sweep(&store, 1_000).await.unwrap(), 0);
     }
 
     #[test]
