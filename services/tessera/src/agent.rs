@@ -46,7 +46,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, clap::Args)]
 pub struct AgentConfig {
     /// Tessera's AWS endpoint (the STS API), `http://host:port`.
-    #[arg(long, env = "TESSERA_ENDPOINT", default_value = "http://127.0.0.1:8080")]
+    #[arg(long, env = "AWS_ENDPOINT_URL_STS", default_value = "http://127.0.0.1:8080")]
     pub endpoint: String,
     /// The role whose credentials the agent vends.
     #[arg(long, env = "TESSERA_ROLE_ARN")]

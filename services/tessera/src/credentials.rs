@@ -35,7 +35,7 @@ pub struct CredentialsArgs {
     #[arg(long, env = "TESSERA_AGENT_TOKEN_FILE")]
     pub agent_token_file: Option<PathBuf>,
     /// Without an agent: Tessera's AWS endpoint.
-    #[arg(long, env = "TESSERA_ENDPOINT", default_value = "http://127.0.0.1:8080")]
+    #[arg(long, env = "AWS_ENDPOINT_URL_STS", default_value = "http://127.0.0.1:8080")]
     pub endpoint: String,
     /// Without an agent: the role session name.
     #[arg(long, default_value = "tessera-credentials")]
