@@ -38,7 +38,7 @@ pub use revoke::{
     AUDIT_RETENTION_SECS, CHANNEL as REVOCATION_CHANNEL, IssuingStop, Revocation, RevocationList, SessionRecord,
 };
 /// The caller and its layers are the authorizer's; re-exported so code naming them here compiles.
-pub use tessera_authorizer::{CallerKind, CallerLayers, CallerPrincipal};
+pub use tessera_authorizer::{CacheConfig, CallerKind, CallerLayers, CallerPrincipal};
 pub use tokens::{CallerIdentity, FederationToken};
 pub use web_identity::{AssumeRoleWithWebIdentity, WebIdentityAssumedRole};
 

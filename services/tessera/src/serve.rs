@@ -99,6 +99,38 @@ pub struct ServeConfig {
     /// connections. `500ms`, `20s`, `1m`, ...
     #[arg(long, env = "TESSERA_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = listen::parse_duration)]
     pub shutdown_timeout: Duration,
+    /// The authorizer's cache of compiled principals, session policies, trust policies and key
+    /// lookups.
+    #[command(flatten)]
+    pub authorizer_cache: AuthorizerCache,
+}
+
+/// The authorizer's cache (`tessera serve` flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct AuthorizerCache {
+    /// The most entries the authorizer's cache keeps; the least recently used tenth goes when full.
+    #[arg(long, env = "TESSERA_AUTHORIZER_CACHE_ENTRIES", default_value_t = 100_000)]
+    pub authorizer_cache_entries: usize,
+    /// How long cached principals are still served while the policy-epoch channel (Redis pub/sub)
+    /// is down; after that, decisions read the store again and fail closed if it is down too.
+    #[arg(long, env = "TESSERA_AUTHORIZER_MAX_STALENESS", default_value = "30s", value_parser = listen::parse_duration)]
+    pub authorizer_max_staleness: Duration,
+}
+
+impl Default for AuthorizerCache {
+    fn default() -> Self {
+        let defaults = tessera_sts::CacheConfig::default();
+        Self { authorizer_cache_entries: defaults.capacity, authorizer_max_staleness: defaults.max_staleness }
+    }
+}
+
+impl AuthorizerCache {
+    fn config(self) -> tessera_sts::CacheConfig {
+        tessera_sts::CacheConfig {
+            capacity: self.authorizer_cache_entries.max(1),
+            max_staleness: self.authorizer_max_staleness,
+        }
+    }
 }
 
 /// Request rates of the AWS-compatible endpoint (`tessera serve` flags), per replica: requests a
@@ -161,6 +193,7 @@ impl ServeConfig {
             limits: ConnectionLimits::default(),
             rates: RequestRates::default(),
             shutdown_timeout: Duration::from_secs(20),
+            authorizer_cache: AuthorizerCache::default(),
         }
     }
 
@@ -298,7 +331,8 @@ impl Server {
         if runs_sts || config.service == ServiceSet::Authorizer {
             let oidc = tessera_sts::OidcConfig::from_ca_file(config.oidc_ca_file.as_deref())
                 .context("cannot set up TLS for OIDC providers")?;
-            let sts = tessera_sts::Sts::start_with(Arc::clone(&store), env.clone(), oidc)
+            let cache = config.authorizer_cache.config();
+            let sts = tessera_sts::Sts::start_configured(Arc::clone(&store), env.clone(), oidc, cache)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot start the token service: {}", e.into_service_error()))?;
             let sts = Arc::new(sts);
@@ -346,7 +380,10 @@ impl Server {
             (false, _) => None,
             (true, Some(sts)) => Some(tessera_gateway::grpc_auth::GrpcAuthLayer::new(sts, env.clone())),
             (true, None) => {
-                let sts = tessera_sts::Sts::start(Arc::clone(&store), env.clone())
+                let oidc = tessera_sts::OidcConfig::from_ca_file(config.oidc_ca_file.as_deref())
+                    .context("cannot set up TLS for OIDC providers")?;
+                let cache = config.authorizer_cache.config();
+                let sts = tessera_sts::Sts::start_configured(Arc::clone(&store), env.clone(), oidc, cache)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot start the token service: {}", e.into_service_error()))?;
                 Some(tessera_gateway::grpc_auth::GrpcAuthLayer::new(Arc::new(sts), env.clone()))
