@@ -157,6 +157,31 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     response
 }
 
+/// A refusal as a gRPC client reads it: HTTP 200 with `grpc-status` (16 not authenticated, 7
+/// denied, 12 unknown method, 14 authorizer unreachable) and the message in `grpc-message`.
+fn grpc_refusal(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let grpc_status = match status {
+        StatusCode::UNAUTHORIZED => "16",
+        StatusCode::FORBIDDEN => "7",
+        StatusCode::NOT_FOUND => "12",
+        StatusCode::PAYLOAD_TOO_LARGE => "8",
+        _ => "14",
+    };
+    let text = format!("{code}: {message}");
+    let encoded: String = text
+        .bytes()
+        .map(|b| if (0x20..0x7f).contains(&b) && b != b'%' { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    let mut response = Response::new(Body::empty());
+    let headers = response.headers_mut();
+    headers.insert("content-type", axum::http::HeaderValue::from_static("application/grpc"));
+    headers.insert("grpc-status", axum::http::HeaderValue::from_static(grpc_status));
+    if let Ok(value) = axum::http::HeaderValue::from_str(&encoded) {
+        headers.insert("grpc-message", value);
+    }
+    response
+}
+
 fn json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
@@ -194,6 +219,15 @@ where
         let layer = self.layer.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
+            // gRPC callers get their refusals as gRPC statuses.
+            let grpc = parts
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/grpc"));
+            let refusal = |status: StatusCode, code: &str, message: &str| {
+                if grpc { grpc_refusal(status, code, message) } else { refusal(status, code, message) }
+            };
             let Some(question) = (layer.classify)(&parts) else {
                 return Ok(refusal(StatusCode::NOT_FOUND, "NotFound", "No such operation."));
             };
@@ -213,13 +247,19 @@ where
                     else {
                         return Ok(refusal(StatusCode::PAYLOAD_TOO_LARGE, "RequestTooLarge", "The body is too large."));
                     };
-                    let headers = parts
+                    let mut headers: Vec<pb::Header> = parts
                         .headers
                         .iter()
                         .filter_map(|(name, value)| {
                             Some(pb::Header { name: name.as_str().to_owned(), value: value.to_str().ok()?.to_owned() })
                         })
                         .collect();
+                    // HTTP/2 (gRPC) carries the host as the `:authority`, which signers sign as `host`.
+                    if !parts.headers.contains_key("host")
+                        && let Some(authority) = parts.uri.authority()
+                    {
+                        headers.push(pb::Header { name: "host".into(), value: authority.to_string() });
+                    }
                     let signed = pb::SigV4Request {
                         method: parts.method.as_str().to_owned(),
                         path: parts.uri.path().to_owned(),

@@ -48,6 +48,36 @@ pub fn orders<A: Authorizer>(authorizer: A, account: &str) -> Router {
     Router::new().route("/orders/{id}", get(answer).post(answer).delete(answer)).layer(layer)
 }
 
+/// Service B's gRPC side, behind the same authorizer layer: the standard `grpc.health.v1.Health`
+/// service stands in for an orders API (`Check` is `orders:Read` on `order/status`, `Watch`
+/// `orders:Write`). Callers sign their calls with SigV4 (`SigV4GrpcLayer`) or send a bearer
+/// session; refusals are gRPC statuses.
+pub async fn serve_orders_grpc<A: Authorizer>(
+    authorizer: A,
+    account: &str,
+    listener: tokio::net::TcpListener,
+) -> Result<(), tonic::transport::Error> {
+    let account = account.to_owned();
+    let layer = AuthorizeLayer::new(authorizer, &[SERVICE], move |parts| {
+        let action = match parts.uri.path() {
+            "/grpc.health.v1.Health/Check" => "orders:Read",
+            "/grpc.health.v1.Health/Watch" => "orders:Write",
+            _ => return None,
+        };
+        Some(Question { action: action.into(), resources: vec![order_arn(&account, "status")], context: Vec::new() })
+    });
+    let stack = tower::ServiceBuilder::new()
+        .map_request(|request: Request<tonic::body::Body>| request.map(Body::new))
+        .layer(layer)
+        .map_response(|response: axum::http::Response<tonic::body::Body>| response.map(Body::new));
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    tonic::transport::Server::builder()
+        .layer(stack)
+        .add_service(health)
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+        .await
+}
+
 /// Service A's client of service B.
 #[derive(Debug, Clone)]
 pub struct OrdersClient {

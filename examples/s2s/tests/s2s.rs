@@ -10,9 +10,9 @@ use axum::http::{Method, StatusCode};
 use tessera::agent::{Agent, AgentConfig};
 use tessera::agent_sts::BootstrapArgs;
 use tessera::serve::{ServeConfig, Server};
-use tessera_authz_client::workload::AgentCredentials;
+use tessera_authz_client::workload::{AgentCredentials, SigV4GrpcLayer, authorize_grpc};
 use tessera_authz_client::{Local, Remote};
-use tessera_example_s2s::{OrdersClient, frontend, order_arn, orders, serve};
+use tessera_example_s2s::{OrdersClient, REGION, SERVICE, frontend, order_arn, orders, serve, serve_orders_grpc};
 use tessera_proto::common::v1 as c;
 use tessera_proto::identity::v1 as ipb;
 use tessera_proto::identity::v1::identity_service_client::IdentityServiceClient;
@@ -21,6 +21,9 @@ use tessera_proto::policy::v1::policy_service_client::PolicyServiceClient;
 use tessera_proto::sts::v1 as spb;
 use tessera_proto::sts::v1::sts_service_client::StsServiceClient;
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
 
 struct Setup {
     identity: IdentityServiceClient<Channel>,
@@ -123,6 +126,18 @@ async fn agent(
     (agent, token)
 }
 
+/// A channel to `url`, once its server accepts.
+async fn poll_connect(url: &str) -> Channel {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match Channel::from_shared(url.to_owned()).unwrap().connect().await {
+            Ok(channel) => return channel,
+            Err(error) => assert!(Instant::now() < deadline, "{url}: {error}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn listen() -> (tokio::net::TcpListener, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -191,6 +206,29 @@ async fn a_calls_b_with_its_role_b_allows_only_reads_and_revoking_a_stops_it() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains(&assumed), "{answer}");
 
+    // gRPC: A's calls to B's gRPC side signed with SigV4 (or a bearer session); unsigned ones and
+    // what A's role may not do are refused with gRPC statuses.
+    let (listener, b_grpc_url) = listen().await;
+    let grpc_authorizer = Remote::new(channel.clone());
+    let grpc_account = account.clone();
+    tokio::spawn(async move { serve_orders_grpc(grpc_authorizer, &grpc_account, listener).await.unwrap() });
+    let b_channel = poll_connect(&b_grpc_url).await;
+    let signed = tower::ServiceBuilder::new()
+        .layer(SigV4GrpcLayer::new(a_credentials.clone(), &b_grpc_url, SERVICE, REGION).unwrap())
+        .service(b_channel.clone());
+    let mut a_grpc = HealthClient::new(signed);
+    let check = || HealthCheckRequest { service: String::new() };
+    let serving = a_grpc.check(check()).await.unwrap().into_inner();
+    assert_eq!(serving.status, i32::from(ServingStatus::Serving));
+    let denied = a_grpc.watch(check()).await.unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied, "{denied:?}");
+    assert!(denied.message().contains("allows `orders:Write`"), "{denied:?}");
+    let unsigned = HealthClient::new(b_channel.clone()).check(check()).await.unwrap_err();
+    assert_eq!(unsigned.code(), tonic::Code::Unauthenticated, "{unsigned:?}");
+    let mut with_bearer = tonic::Request::new(check());
+    authorize_grpc(&mut with_bearer, &a_credentials.current().await.unwrap());
+    HealthClient::new(b_channel.clone()).check(with_bearer).await.unwrap();
+
     // Revoke A's session: A's next call is refused, at once.
     let (_, body) = a.call(Method::GET, "42").await.unwrap();
     let session = body["session"].as_str().expect("a role session has an id").to_owned();
@@ -205,6 +243,8 @@ async fn a_calls_b_with_its_role_b_allows_only_reads_and_revoking_a_stops_it() {
         assert!(body["message"].as_str().unwrap_or_default().contains("revoked"), "{body}");
         println!("after revocation: {status} {body}");
     }
+    let refused = a_grpc.check(check()).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
     println!("A refused {:?} after the revocation was made", revoked_at.elapsed());
     a_agent.stop().await;
     b_agent.stop().await;
