@@ -1,6 +1,10 @@
-//! `AnyStore`: the backend chosen at run time from a location string, delegating to the real one.
+//! `AnyStore`: the backend chosen at run time from a location string, delegating to the real one,
+//! and the one place store calls are traced (a `store.call` span) and measured (latency by
+//! operation, errors; an optimistic-commit conflict is not an error).
 
 use std::path::PathBuf;
+
+use tracing::Instrument as _;
 
 use crate::{Entry, Key, MemoryStore, RedbStore, RedisStore, Store, StoreError, Subscription, Transaction, Versioned};
 
@@ -58,18 +62,23 @@ impl From<RedisStore> for AnyStore {
 }
 
 macro_rules! delegate {
-    ($self:ident, $store:ident => $call:expr) => {
-        match $self {
-            AnyStore::Memory($store) => $call.await,
-            AnyStore::Redb($store) => $call.await,
-            AnyStore::Redis($store) => $call.await,
-        }
-    };
+    ($self:ident, $op:literal, $store:ident => $call:expr) => {{
+        let started = std::time::Instant::now();
+        let span = tracing::info_span!("store.call", op = $op, backend = $self.backend());
+        let result = match $self {
+            AnyStore::Memory($store) => $call.instrument(span).await,
+            AnyStore::Redb($store) => $call.instrument(span).await,
+            AnyStore::Redis($store) => $call.instrument(span).await,
+        };
+        let failed = matches!(&result, Err(e) if !matches!(e, StoreError::Conflict));
+        tessera_telemetry::metrics().store_call($op, started.elapsed(), failed);
+        result
+    }};
 }
 
 impl Store for AnyStore {
     async fn get(&self, key: &Key) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
-        delegate!(self, s => s.get(key))
+        delegate!(self, "get", s => s.get(key))
     }
 
     async fn scan_prefix(
@@ -78,19 +87,19 @@ impl Store for AnyStore {
         start_after: Option<&Key>,
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
-        delegate!(self, s => s.scan_prefix(prefix, start_after, limit))
+        delegate!(self, "scan", s => s.scan_prefix(prefix, start_after, limit))
     }
 
     async fn commit(&self, txn: Transaction) -> Result<(), StoreError> {
-        delegate!(self, s => s.commit(txn))
+        delegate!(self, "commit", s => s.commit(txn))
     }
 
     async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError> {
-        delegate!(self, s => s.publish(channel, message))
+        delegate!(self, "publish", s => s.publish(channel, message))
     }
 
     async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
-        delegate!(self, s => s.subscribe(channel))
+        delegate!(self, "subscribe", s => s.subscribe(channel))
     }
 }
 

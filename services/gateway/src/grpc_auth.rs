@@ -63,6 +63,7 @@ use tessera_sts::{CallerCredentials, CallerPrincipal, Sts};
 use tonic::body::Body;
 use tonic::codegen::http;
 use tower::{Layer, Service};
+use tracing::Instrument as _;
 
 /// The metadata key carrying the authenticated caller's account id to the services.
 pub const CALLER_ACCOUNT_METADATA: &str = "tessera-caller-account";
@@ -203,7 +204,14 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let auth = Arc::clone(&self.auth);
-        Box::pin(async move {
+        let started = std::time::Instant::now();
+        let span = tracing::info_span!("grpc.request", method = %request.uri().path(), code = tracing::field::Empty);
+        tessera_telemetry::set_parent_from(&span, request.headers());
+        let method = grpc_method_label(request.uri().path());
+        let kind = std::sync::Arc::new(std::sync::OnceLock::new());
+        let caller_kind = Arc::clone(&kind);
+        let recorded = span.clone();
+        let serve = async move {
             let (mut parts, body) = request.into_parts();
             let authorization = parts.headers.remove(http::header::AUTHORIZATION);
             for key in [CALLER_ACCOUNT_METADATA, CALLER_ARN_METADATA, CALLER_KEY_METADATA, CALLER_SOURCE_IP_METADATA] {
@@ -233,10 +241,78 @@ where
                         headers.insert(key, value);
                     }
                 }
+                let _ = caller_kind.set(grpc_caller_kind(&caller));
                 parts.extensions.insert(caller);
             }
             inner.call(http::Request::from_parts(parts, body)).await
+        }
+        .instrument(span);
+        Box::pin(async move {
+            let response = serve.await;
+            let code = response.as_ref().map_or("Internal", |r| grpc_code_label(r.headers()));
+            recorded.record("code", code);
+            let labels = tessera_telemetry::RequestLabels {
+                transport: tessera_telemetry::Transport::Grpc,
+                action: method,
+                code,
+                caller_kind: kind.get().copied().unwrap_or("anonymous"),
+            };
+            tessera_telemetry::metrics().request(labels, started.elapsed());
+            response
         })
+    }
+}
+
+/// The services' protos, by method path prefix.
+const PROTOS: &[(&str, &str)] = &[
+    ("/tessera.identity.v1.IdentityService/", include_str!("../../../proto/tessera/identity/v1/identity.proto")),
+    ("/tessera.policy.v1.PolicyService/", include_str!("../../../proto/tessera/policy/v1/policy.proto")),
+    ("/tessera.sts.v1.StsService/", include_str!("../../../proto/tessera/sts/v1/sts.proto")),
+    (
+        "/tessera.authorizer.v1.AuthorizerService/",
+        include_str!("../../../proto/tessera/authorizer/v1/authorizer.proto"),
+    ),
+];
+
+/// A gRPC method as a metric label: one of the protos' methods, else `unknown` (a label never
+/// takes a value the client chose).
+fn grpc_method_label(path: &str) -> &'static str {
+    static METHODS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let methods = METHODS.get_or_init(|| {
+        let mut all = Vec::new();
+        for (service, proto) in PROTOS {
+            for line in proto.lines() {
+                if let Some(rest) = line.trim().strip_prefix("rpc ") {
+                    let name = rest.split('(').next().unwrap_or_default().trim();
+                    all.push(format!("{service}{name}"));
+                }
+            }
+        }
+        all
+    });
+    methods.iter().find(|m| *m == path).map_or("unknown", String::as_str)
+}
+
+/// The AWS code (or gRPC status) a response answers with: `OK` for a success so far (a streamed
+/// answer's trailers come later).
+fn grpc_code_label(headers: &http::HeaderMap) -> &'static str {
+    if let Some(code) = headers.get(tessera_proto::error::ERROR_CODE_METADATA_KEY).and_then(|v| v.to_str().ok()) {
+        return ErrorCode::ALL.iter().find(|c| c.as_str() == code).map_or("Unknown", |c| c.as_str());
+    }
+    match headers.get("grpc-status").and_then(|v| v.to_str().ok()) {
+        None | Some("0") => "OK",
+        Some(_) => "GrpcError",
+    }
+}
+
+/// A gRPC caller's kind, as metrics label it.
+fn grpc_caller_kind(caller: &GrpcCaller) -> &'static str {
+    if caller.access_key_id.starts_with("ASIA") {
+        "session"
+    } else if caller.arn.ends_with(":root") {
+        "root"
+    } else {
+        "user"
     }
 }
 
@@ -393,16 +469,6 @@ fn unary_message(bytes: &[u8]) -> Result<&[u8], ServiceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const PROTOS: &[(&str, &str)] = &[
-        ("/tessera.identity.v1.IdentityService/", include_str!("../../../proto/tessera/identity/v1/identity.proto")),
-        ("/tessera.policy.v1.PolicyService/", include_str!("../../../proto/tessera/policy/v1/policy.proto")),
-        ("/tessera.sts.v1.StsService/", include_str!("../../../proto/tessera/sts/v1/sts.proto")),
-        (
-            "/tessera.authorizer.v1.AuthorizerService/",
-            include_str!("../../../proto/tessera/authorizer/v1/authorizer.proto"),
-        ),
-    ];
 
     fn methods() -> Vec<String> {
         let mut all = Vec::new();

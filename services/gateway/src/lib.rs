@@ -22,6 +22,7 @@ use tessera_identity::{Env, Identity};
 use tessera_policy_service::Policies;
 use tessera_store::Store;
 use tessera_sts::Sts;
+use tracing::Instrument as _;
 
 pub mod actions;
 pub mod audit;
@@ -144,14 +145,23 @@ async fn handle<S: Store>(
     let started = std::time::Instant::now();
     let time = tessera_identity::millis(gateway.env.now());
     let trail = respond::Trail::default();
+    let span = tracing::info_span!(
+        "gateway.request",
+        request_id = %request_id,
+        action = tracing::field::Empty,
+        code = tracing::field::Empty,
+    );
+    tessera_telemetry::set_parent_from(&span, &headers);
     let outcome = match &body {
         Ok(body) => {
             let incoming = respond::Incoming { method: &method, uri: &uri, headers: &headers, body, peer };
-            respond::serve(&gateway, &incoming, &request_id, &trail).await
+            respond::serve(&gateway, &incoming, &request_id, &trail).instrument(span.clone()).await
         }
         // Too large, or the connection broke mid-body.
         Err(_) => Err((None, tessera_awsapi::QueryError::RequestTooLarge { limit: MAX_BODY_BYTES }.into())),
     };
+    span.record("code", respond::code(&outcome));
+    tessera_telemetry::metrics().request(trail.labels(&outcome), started.elapsed());
     let response = respond::to_http(&outcome, &request_id);
     if let Some(log) = &gateway.audit {
         let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);

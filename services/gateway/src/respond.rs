@@ -58,11 +58,24 @@ pub(crate) type Outcome = Result<String, (Option<Service>, GatewayError)>;
 #[derive(Debug, Default)]
 pub(crate) struct Trail {
     inner: std::sync::Mutex<crate::audit::AuditEvent>,
+    /// The metric labels learnt on the way: the served action and the caller's kind.
+    action: std::sync::OnceLock<&'static str>,
+    caller_kind: std::sync::OnceLock<&'static str>,
 }
 
 impl Trail {
     pub(crate) fn note(&self, f: impl FnOnce(&mut crate::audit::AuditEvent)) {
         f(&mut self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
+    /// The request's metric labels (bounded: an action of the table, an AWS code, a caller kind).
+    pub(crate) fn labels(&self, outcome: &Outcome) -> tessera_telemetry::RequestLabels {
+        tessera_telemetry::RequestLabels {
+            transport: tessera_telemetry::Transport::Http,
+            action: self.action.get().copied().unwrap_or("unknown"),
+            code: code(outcome),
+            caller_kind: self.caller_kind.get().copied().unwrap_or("anonymous"),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -115,6 +128,26 @@ impl Trail {
     }
 }
 
+/// The AWS code an outcome answers with, `OK` for a success.
+pub(crate) fn code(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Ok(_) => "OK",
+        Err((_, GatewayError::Query(e))) => e.aws_code(),
+        Err((_, GatewayError::Signature(e))) => e.aws_code(),
+        Err((_, GatewayError::Service(e))) => e.code.as_str(),
+        Err((_, GatewayError::Mfa(rejection))) => rejection.error.code.as_str(),
+    }
+}
+
+/// A caller's kind, as metrics label it.
+pub(crate) fn caller_kind(caller: &tessera_sts::CallerPrincipal) -> &'static str {
+    match caller.kind {
+        tessera_sts::CallerKind::Root => "root",
+        tessera_sts::CallerKind::User(_) => "user",
+        tessera_sts::CallerKind::Session(_) => "session",
+    }
+}
+
 /// Decodes, authenticates, authorizes and runs one request; returns the response body.
 pub(crate) async fn serve<S: Store>(
     gateway: &Gateway<S>,
@@ -138,6 +171,8 @@ pub(crate) async fn serve<S: Store>(
     let Some(action) = served else {
         return Err((Some(service), QueryError::invalid_action(name, Some(service.version())).into()));
     };
+    let _ = trail.action.set(action.qualified());
+    tracing::Span::current().record("action", action.qualified());
     let failed = |e: GatewayError| (Some(service), e);
     crate::lists::check(&params).map_err(|e| failed(tessera_identity::Error::from(e).into()))?;
     if action.resource() == Resource::Unsigned {
@@ -145,6 +180,7 @@ pub(crate) async fn serve<S: Store>(
         return sts::web_identity(gateway, &params, request_id).await.map_err(failed);
     }
     let (caller, credentials) = auth::authenticate(gateway, incoming, service.prefix()).await.map_err(failed)?;
+    let _ = trail.caller_kind.set(caller_kind(&caller));
     trail.note(|e| {
         e.principal_arn = Some(caller.arn.clone());
         e.account = Some(caller.account.id().to_owned());

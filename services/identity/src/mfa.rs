@@ -279,6 +279,7 @@ impl<S: Store> Identity<S> {
         .await;
         match &record {
             Ok(MfaLockoutRecord { lockouts, locked_until: Some(until), .. }) => {
+                tessera_telemetry::metrics().mfa_lockout();
                 tracing::warn!(
                     serial,
                     lockouts,
@@ -483,6 +484,7 @@ impl<S: Store> Identity<S> {
     /// nothing. Otherwise the attempt is counted against the device and refused with STS's
     /// `AccessDenied` as an [`Error::Mfa`]: a wrong code, a replayed one (each code is accepted once:
     /// the device remembers the last counter used), or any code while the device is locked.
+    #[tracing::instrument(name = "identity.verify_mfa_code", skip_all)]
     pub async fn verify_mfa_code(&self, account: &Account, serial: &str, code: &str) -> Result<bool> {
         let Some(code) = parse_code(code) else { return Ok(false) };
         let (device, seed) = match self.device_and_seed(account, serial).await {

@@ -153,6 +153,7 @@ impl<S: Store> Identity<S> {
         Ok(created)
     }
 
+    #[tracing::instrument(name = "identity.get_role", skip_all)]
     pub async fn get_role(&self, account: &Account, name: &str) -> Result<RoleRecord> {
         iam::load(&*self.store, &entity::key(account, EntityKind::Role, name))
             .await?

@@ -87,6 +87,7 @@ impl<S: Store> Identity<S> {
         Ok(created)
     }
 
+    #[tracing::instrument(name = "identity.get_user", skip_all)]
     pub async fn get_user(&self, account: &Account, name: &str) -> Result<UserRecord> {
         iam::load(&*self.store, &entity::key(account, EntityKind::User, name))
             .await?

@@ -263,10 +263,16 @@ impl<S: Store> Sts<S> {
     }
 
     /// Seals `claims` into a token and records the session.
+    #[tracing::instrument(name = "sts.issue", skip_all)]
     pub(crate) async fn issue(&self, claims: SessionClaims) -> Result<IssuedCredentials> {
         let claims = self.stamp_issue_time(claims);
         let token = self.keys.seal(&claims, &self.env)?;
         self.record_session(&claims).await?;
+        tessera_telemetry::metrics().token_issued(match claims.kind {
+            tessera_credentials::SessionKind::AssumedRole => "role_session",
+            tessera_credentials::SessionKind::FederatedUser => "federated_user",
+            tessera_credentials::SessionKind::SessionToken => "session_token",
+        });
         Ok(IssuedCredentials {
             access_key_id: claims.access_key_id.clone(),
             secret_access_key: claims.secret_access_key.clone(),
@@ -290,6 +296,7 @@ impl<S: Store> Sts<S> {
 
     /// `AssumeRole`.
     /// `AssumeRole` by `caller`, resolved once at the edge.
+    #[tracing::instrument(name = "sts.assume_role", skip_all)]
     pub async fn assume_role(&self, caller: &CallerPrincipal, input: AssumeRole) -> Result<AssumedRole> {
         self.check_issuing(Some(caller), Some(&input.role_arn))?;
         let now = self.now_secs();

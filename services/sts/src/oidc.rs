@@ -457,6 +457,7 @@ impl JwksCache {
     }
 
     /// Discovery (unless the JWKS URL is known), then the JWKS.
+    #[tracing::instrument(name = "sts.oidc.fetch_keys", skip_all, fields(upstream = issuer))]
     async fn fetch_keys(&self, issuer: &str, jwks_uri: Option<HttpsUrl>) -> Result<(HttpsUrl, Jwks), FetchError> {
         let uri = match jwks_uri {
             Some(uri) => uri,

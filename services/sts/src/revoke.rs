@@ -513,6 +513,7 @@ impl<S: Store> Sts<S> {
     /// belong to a session whose record was swept). Only a session of `account` is affected.
     /// `session` is a session id, or the temporary access key id (`ASIA…`) of a recorded session.
     /// `by` is who asks (an ARN, for the audit trail).
+    #[tracing::instrument(name = "sts.revoke_session", skip_all)]
     pub async fn revoke_session(&self, account: &Account, session: &str, by: &str) -> Result<Revocation> {
         if session.is_empty() || session.len() > 128 {
             return Err(Error::invalid_input("SessionId must have 1 to 128 characters."));
@@ -526,14 +527,17 @@ impl<S: Store> Sts<S> {
             session.to_owned()
         };
         let expires_at = self.now_secs().saturating_add(MAX_SESSION_SECS);
-        self.revoke(Revocation::Session {
-            account: account.id().to_owned(),
-            session_id,
-            expires_at,
-            revoked_by: by.to_owned(),
-            revoked_at: self.now_micros(),
-        })
-        .await
+        let revoked = self
+            .revoke(Revocation::Session {
+                account: account.id().to_owned(),
+                session_id,
+                expires_at,
+                revoked_by: by.to_owned(),
+                revoked_at: self.now_micros(),
+            })
+            .await?;
+        tessera_telemetry::metrics().revocation("session");
+        Ok(revoked)
     }
 
     /// The inclusive cut-off of a revocation made now: `issued_before` (unix microseconds) or
@@ -552,6 +556,7 @@ impl<S: Store> Sts<S> {
 
     /// Revokes every session of a role of `account` issued up to `issued_before` (unix
     /// microseconds, inclusive; now when `None`).
+    #[tracing::instrument(name = "sts.revoke_role_sessions", skip_all)]
     pub async fn revoke_role_sessions(
         &self,
         account: &Account,
@@ -562,19 +567,23 @@ impl<S: Store> Sts<S> {
         check_owned(account, role_arn)?;
         let (cut, now) = self.cut_off_now(issued_before)?;
         let (issued_up_to, issued_up_to_micros) = cut_off(cut);
-        self.revoke(Revocation::Role {
-            role_arn: self.stored_arn(account, role_arn).await,
-            issued_up_to,
-            issued_up_to_micros,
-            revoked_by: by.to_owned(),
-            revoked_at: now,
-        })
-        .await
+        let revoked = self
+            .revoke(Revocation::Role {
+                role_arn: self.stored_arn(account, role_arn).await,
+                issued_up_to,
+                issued_up_to_micros,
+                revoked_by: by.to_owned(),
+                revoked_at: now,
+            })
+            .await?;
+        tessera_telemetry::metrics().revocation("role");
+        Ok(revoked)
     }
 
     /// Revokes every session of a principal of `account` (the role session, federated user or user
     /// itself, or sessions started from that user's keys) issued up to `issued_before` (unix
     /// microseconds, inclusive; now when `None`).
+    #[tracing::instrument(name = "sts.revoke_principal_sessions", skip_all)]
     pub async fn revoke_principal_sessions(
         &self,
         account: &Account,
@@ -585,14 +594,17 @@ impl<S: Store> Sts<S> {
         check_owned(account, principal_arn)?;
         let (cut, now) = self.cut_off_now(issued_before)?;
         let (issued_up_to, issued_up_to_micros) = cut_off(cut);
-        self.revoke(Revocation::Principal {
-            principal_arn: self.stored_arn(account, principal_arn).await,
-            issued_up_to,
-            issued_up_to_micros,
-            revoked_by: by.to_owned(),
-            revoked_at: now,
-        })
-        .await
+        let revoked = self
+            .revoke(Revocation::Principal {
+                principal_arn: self.stored_arn(account, principal_arn).await,
+                issued_up_to,
+                issued_up_to_micros,
+                revoked_by: by.to_owned(),
+                revoked_at: now,
+            })
+            .await?;
+        tessera_telemetry::metrics().revocation("principal");
+        Ok(revoked)
     }
 
     /// The ARN a role or user of `account` is stored under (with its path, which sessions carry),

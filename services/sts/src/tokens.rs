@@ -48,6 +48,7 @@ fn long_term_only(caller: &CallerPrincipal, action: &str) -> Result<()> {
 
 impl<S: Store> Sts<S> {
     /// `GetSessionToken`: the caller's own permissions, optionally with MFA.
+    #[tracing::instrument(name = "sts.get_session_token", skip_all)]
     pub async fn get_session_token(
         &self,
         caller: &CallerPrincipal,
@@ -91,6 +92,7 @@ impl<S: Store> Sts<S> {
 
     /// `GetFederationToken`: a federated user whose permissions are the caller's intersected with
     /// the session policies (none passed means none granted).
+    #[tracing::instrument(name = "sts.get_federation_token", skip_all)]
     pub async fn get_federation_token(
         &self,
         caller: &CallerPrincipal,

@@ -285,6 +285,7 @@ impl<S: Store> Sts<S> {
     }
 
     /// `AssumeRoleWithWebIdentity`.
+    #[tracing::instrument(name = "sts.assume_role_with_web_identity", skip_all)]
     pub async fn assume_role_with_web_identity(
         &self,
         input: AssumeRoleWithWebIdentity,
