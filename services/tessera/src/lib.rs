@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod health;
 pub mod key_check;
 pub mod listen;
+mod metrics;
 pub mod policy;
 pub mod rotate;
 pub mod serve;

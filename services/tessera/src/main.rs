@@ -19,6 +19,9 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about)]
 struct Cli {
+    /// How `tessera serve` writes its logs to stderr: `text` or `json` (one object a line).
+    #[arg(long, global = true, env = "TESSERA_LOG_FORMAT", default_value = "text")]
+    log_format: tessera_telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -90,7 +93,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Serve(config) => match run_server(config) {
+        Command::Serve(config) => match run_server(config, cli.log_format) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("tessera: {error:#}");
@@ -100,16 +103,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_server(config: serve::ServeConfig) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+fn run_server(config: serve::ServeConfig, log_format: tessera_telemetry::LogFormat) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
+    // Logs, and OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` (or a per-signal one) is set; the
+    // exporters' gRPC channels live on the runtime.
+    let telemetry = {
+        let _runtime = runtime.enter();
+        let config = tessera_telemetry::Config {
+            log_format,
+            otlp: tessera_telemetry::OtlpConfig::from_env(),
+            ..Default::default()
+        };
+        tessera_telemetry::init(config).map_err(anyhow::Error::msg)?
+    };
+    let result = runtime.block_on(async {
         // Before the server can answer: a signal from now on is a clean stop.
         let signal = tessera::health::shutdown_signal()?;
         let server = serve::Server::start(config).await?;
@@ -117,5 +124,9 @@ fn run_server(config: serve::ServeConfig) -> anyhow::Result<()> {
             tracing::info!(account_id = %account.account_id, root_access_key_id = %account.root_access_key_id, "account ready");
         }
         server.run_until(signal).await
-    })
+    });
+    // What is buffered goes out, within a bound: an unreachable collector does not hold the exit.
+    let _runtime = runtime.enter();
+    telemetry.shutdown(std::time::Duration::from_secs(2));
+    result
 }

@@ -325,7 +325,7 @@ impl Server {
             routes = routes.add_service(tessera_policy_service::grpc::service(policies));
             served.push(tessera_proto::policy::v1::policy_service_server::SERVICE_NAME);
         }
-        let mut app = Router::new().route("/healthz", get(|| async { "ok" }));
+        let mut app = Router::new().route("/healthz", get(|| async { "ok" })).merge(crate::metrics::route());
         let mut auth_sts = None;
         let mut authorizer = None;
         if runs_sts || config.service == ServiceSet::Authorizer {
@@ -376,6 +376,7 @@ impl Server {
                 }
             }
         }
+        let metrics_sts = auth_sts.clone();
         let grpc_auth = match (config.grpc_auth, auth_sts) {
             (false, _) => None,
             (true, Some(sts)) => Some(tessera_gateway::grpc_auth::GrpcAuthLayer::new(sts, env.clone())),
@@ -414,6 +415,7 @@ impl Server {
         listen::ensure_open_files(&limits);
         let gates = (Gate::new("http", limits.max_connections), Gate::new("grpc", limits.max_connections));
         let grpc_gate = gates.1.clone();
+        crate::metrics::register(&store, &gates, metrics_sts.as_ref());
         tasks.spawn(async move {
             let incoming = listen::incoming(grpc_listener, grpc_gate, &limits);
             let mut builder = listen::grpc_server(&limits);
