@@ -371,6 +371,15 @@ def test_sdks_get_role_credentials_from_the_agent_through_every_mechanism(w):
     for sdk, got in zip(("boto3", "js"), w.whoami_both(process_env(w, direct))):
         assert got["Arn"] == assumed(role, w.account) + "tessera-credentials", (sdk, got)
         assert got["AccessKeyId"].startswith("ASIA") and got["AccessKeyId"] != held, (sdk, got)
+    # ...with its bootstrap key in a profile of the shared credentials file the SDK also reads.
+    key = json.loads(key_file.read_text())
+    shared = w.file("credentials", f"[bootstrap]\naws_access_key_id = {key['AccessKeyId']}\n"
+                                   f"aws_secret_access_key = {key['SecretAccessKey']}\n")
+    env = process_env(w, f"{w.bin} credentials --role-arn {role} --endpoint {w.server.url} "
+                         "--profile-source bootstrap")
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(shared)
+    got = w.boto3_whoami(env)
+    assert got["Arn"] == assumed(role, w.account) + "tessera-credentials", got
     assert agent.metric('tessera_agent_credentials_served_total{endpoint="container"}') >= 4
     assert agent.metric('tessera_agent_credentials_served_total{endpoint="imds"}') >= 2
 
