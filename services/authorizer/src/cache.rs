@@ -373,6 +373,11 @@ impl<S: Store> LayerCache<S> {
         slots.insert(key, Slot { value, ns: ns.to_owned(), epoch, generation, used });
     }
 
+    /// Drops every entry, as when the epoch channel lagged: the next lookups read the store.
+    pub fn clear(&self) {
+        self.invalidate_all();
+    }
+
     /// Drops every entry (the follower lagged or resubscribed).
     fn invalidate_all(&self) {
         let mut epochs = lock(&self.epochs);
