@@ -27,7 +27,7 @@ use tessera::serve::{ServeConfig, Server};
 use tessera_store::{Key as StoreKey, Kind, Namespace, RedisStore, Store as _, Transaction};
 use tokio::runtime::{Handle, Runtime};
 
-pub use options::{Options, Scenario, parse_duration};
+pub use options::{Options, Scenario, Telemetry, parse_duration};
 pub use report::{Report, Row};
 
 use driver::{Plan, Worker};

@@ -12,7 +12,38 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = tessera_loadtest::Options::parse();
+    let (telemetry, collector) = telemetry(&options).await?;
     let report = tessera_loadtest::run(&options).await?;
     print!("{}", report.render());
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown(std::time::Duration::from_secs(2));
+    }
+    if let Some(collector) = collector {
+        eprintln!(
+            "the in-process collector received {} spans and {} metric exports",
+            collector.span_count(),
+            collector.metric_exports()
+        );
+    }
     Ok(())
+}
+
+/// Sets up `--telemetry` for this process (the in-process server's): nothing, logs and metrics,
+/// or those and OTLP export (to an in-process collector when no endpoint is given).
+async fn telemetry(
+    options: &tessera_loadtest::Options,
+) -> anyhow::Result<(Option<tessera_telemetry::Telemetry>, Option<tessera_telemetry::collector::Collector>)> {
+    use tessera_loadtest::Telemetry;
+    let (otlp, collector) = match (options.telemetry, &options.otlp_endpoint) {
+        (Telemetry::Off, _) => return Ok((None, None)),
+        (Telemetry::On, _) => (tessera_telemetry::OtlpConfig::default(), None),
+        (Telemetry::Otlp, Some(endpoint)) => (tessera_telemetry::OtlpConfig::endpoint(endpoint.clone()), None),
+        (Telemetry::Otlp, None) => {
+            let collector = tessera_telemetry::collector::Collector::counting().await?;
+            eprintln!("exporting to an in-process OTLP collector at {}", collector.endpoint());
+            (tessera_telemetry::OtlpConfig::endpoint(collector.endpoint()), Some(collector))
+        }
+    };
+    let config = tessera_telemetry::Config { otlp, ..Default::default() };
+    Ok((Some(tessera_telemetry::init(config).map_err(anyhow::Error::msg)?), collector))
 }

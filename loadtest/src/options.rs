@@ -34,6 +34,18 @@ impl Scenario {
     }
 }
 
+/// Telemetry in the load generator's process, where the in-process server runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Telemetry {
+    /// No tracing subscriber: spans cost nothing (the metrics' counters still count).
+    Off,
+    /// `tessera serve`'s subscriber (logs) and metrics, no OTLP endpoint.
+    On,
+    /// As `on`, and traces and metrics exported over OTLP to `--otlp-endpoint`, or to an
+    /// in-process collector when it is omitted.
+    Otlp,
+}
+
 /// `tessera-loadtest`'s options.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -92,6 +104,13 @@ pub struct Options {
     /// The region of the SigV4 scope.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
+    /// Telemetry of the in-process server (`off`, `on`, `otlp`); set up by the command, once
+    /// per process.
+    #[arg(long, value_enum, default_value = "off")]
+    pub telemetry: Telemetry,
+    /// The OTLP/gRPC endpoint for `--telemetry otlp` (`http://host:4317`).
+    #[arg(long)]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Options {

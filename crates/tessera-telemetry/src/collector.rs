@@ -31,7 +31,10 @@ pub struct CollectedSpan {
 
 #[derive(Debug, Default)]
 struct Received {
+    /// Whether spans are kept, or only counted (a load test's millions).
+    keep: bool,
     spans: Vec<CollectedSpan>,
+    span_count: usize,
     metric_exports: usize,
 }
 
@@ -75,6 +78,10 @@ impl TraceService for Sink {
                 .and_then(|kv| text(kv.value.as_ref()))
                 .unwrap_or_default();
             for span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
+                received.span_count += 1;
+                if !received.keep {
+                    continue;
+                }
                 received.spans.push(CollectedSpan {
                     trace_id: hex(&span.trace_id),
                     span_id: hex(&span.span_id),
@@ -105,11 +112,21 @@ impl MetricsService for Sink {
 }
 
 impl Collector {
-    /// Serves the OTLP trace and metrics services on a loopback port of its own.
+    /// Serves the OTLP trace and metrics services on a loopback port of its own, keeping every
+    /// span.
     pub async fn start() -> std::io::Result<Self> {
+        Self::serve(true).await
+    }
+
+    /// As [`Collector::start`], counting spans without keeping them.
+    pub async fn counting() -> std::io::Result<Self> {
+        Self::serve(false).await
+    }
+
+    async fn serve(keep: bool) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let received = Arc::new(Mutex::new(Received::default()));
+        let received = Arc::new(Mutex::new(Received { keep, ..Received::default() }));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let sink = Sink(Arc::clone(&received));
         tokio::spawn(async move {
@@ -132,6 +149,11 @@ impl Collector {
     /// Every span received so far.
     pub fn spans(&self) -> Vec<CollectedSpan> {
         self.received.lock().unwrap_or_else(std::sync::PoisonError::into_inner).spans.clone()
+    }
+
+    /// How many spans arrived (kept or not).
+    pub fn span_count(&self) -> usize {
+        self.received.lock().unwrap_or_else(std::sync::PoisonError::into_inner).span_count
     }
 
     /// How many metric exports arrived.
