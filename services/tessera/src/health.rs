@@ -77,9 +77,17 @@ impl Readiness {
         }
     }
 
-    /// From now on, not ready: the server is draining.
+    /// From now on, not ready: the server is draining. Every `Watch` stream gets `NOT_SERVING` and
+    /// then ends, so that it does not hold the drain until the shutdown timeout; later `Check`s
+    /// answer `NOT_SERVING`.
     pub async fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
+        self.publish(false).await;
+        let mut reporter = self.reporter.clone();
+        for service in self.services.iter().copied().chain([""]) {
+            // Dropping a status's sender ends its watchers' streams after the last value.
+            reporter.clear_service_status(service).await;
+        }
         self.publish(false).await;
     }
 

@@ -1,6 +1,7 @@
 //! Health: `/healthz` (alive), `/readyz` and `grpc.health.v1` (ready: the store answers) report
 //! every served service, need no credentials even under `--grpc-auth`, and turn not ready when
-//! the store goes away (a private redis-server, stopped) and ready again when it is back.
+//! the store goes away (a private redis-server, stopped) and ready again when it is back; on stop,
+//! `Watch` streams see `NOT_SERVING` and end, so they do not hold the drain.
 
 mod common;
 
@@ -137,4 +138,22 @@ async fn the_server_is_not_ready_while_its_store_is_down_and_ready_again_after()
     h.server.stop().await.unwrap();
     server_redis.kill().unwrap();
     server_redis.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_stop_a_health_watch_sees_not_serving_and_ends_cleanly() {
+    let h = common::start_with(tempfile::tempdir().unwrap(), |config| {
+        config.shutdown_timeout = Duration::from_secs(5);
+    })
+    .await;
+    let mut client = health(h.server.grpc_addr).await;
+    let mut watch = client.watch(HealthCheckRequest { service: String::new() }).await.unwrap().into_inner();
+    assert_eq!(watch.message().await.unwrap().unwrap().status(), ServingStatus::Serving);
+    let stopping = tokio::spawn(h.server.stop());
+    assert_eq!(watch.message().await.unwrap().unwrap().status(), ServingStatus::NotServing);
+    // The stream ends with OK, not with the connection cut at the shutdown deadline (a deadline
+    // on the wait, so that a stream that never ends fails the test instead of hanging it).
+    let end = tokio::time::timeout(Duration::from_secs(30), watch.message()).await;
+    assert!(matches!(end, Ok(Ok(None))), "the watch did not end cleanly: {end:?}");
+    stopping.await.unwrap().unwrap();
 }
