@@ -62,6 +62,19 @@ async fn a_12_mb_post_gets_its_413_answer_after_sending_it() {
     let head = "POST / HTTP/1.1\r\nHost: tessera\r\nContent-Type: application/x-www-form-urlencoded\r\n\
                 Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     assert_too_large(send_slowly(addr, head, true).await);
+    // A request whose body was read whole keeps its plain answer: a length, no chunks.
+    let body = "Action=GetCallerIdentity&Version=2011-06-15";
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: tessera\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let head = answer.split_once("\r\n\r\n").unwrap().0.to_ascii_lowercase();
+    assert!(head.contains("content-length:") && !head.contains("transfer-encoding"), "{head}");
     // The server is still there for everyone else.
     let (status, _) =
         common::signed_post(addr, "AKIAUNKNOWN000000000", "x", "Action=GetCallerIdentity&Version=2011-06-15").await;
