@@ -61,6 +61,18 @@ pub(crate) async fn verify_request<S: Store>(
     services: Option<&[&str]>,
     source_ip: Option<String>,
 ) -> Result<(CallerPrincipal, CallerCredentials, tessera_sigv4::Verified), GatewayError> {
+    verify_with_sts(&gateway.sts, gateway.sts_now(), request, services, source_ip).await
+}
+
+/// [`verify_request`] with the token service and the time (unix seconds) given: the gRPC gate's
+/// entry for SigV4-signed calls.
+pub(crate) async fn verify_with_sts<S: Store>(
+    sts: &tessera_sts::Sts<S>,
+    now: u64,
+    request: &Request<'_>,
+    services: Option<&[&str]>,
+    source_ip: Option<String>,
+) -> Result<(CallerPrincipal, CallerCredentials, tessera_sigv4::Verified), GatewayError> {
     let authorization = Authorization::from_request(request)?;
     let access_key_id = authorization.access_key_id().to_owned();
     let token =
@@ -70,11 +82,11 @@ pub(crate) async fn verify_request<S: Store>(
         });
     let (caller, secret) = match &token {
         Some(token) => {
-            let claims = gateway.sts.verify_session(&access_key_id, token).await?;
+            let claims = sts.verify_session(&access_key_id, token).await?;
             let secret = claims.secret_access_key.clone();
             (CallerPrincipal::of_session(claims, source_ip)?, secret)
         }
-        None => match gateway.sts.access_key(&access_key_id).await? {
+        None => match sts.access_key(&access_key_id).await? {
             Some(key) if key.status == KeyStatus::Active => {
                 let secret = key.secret.clone();
                 (CallerPrincipal::of_key((*key).clone(), &access_key_id, source_ip), secret)
@@ -82,7 +94,6 @@ pub(crate) async fn verify_request<S: Store>(
             _ => return Err(invalid_key()),
         },
     };
-    let now = gateway.sts_now();
     let own_scope = [authorization.credential().service.as_str()];
     let options = VerifyOptions::new(services.unwrap_or(&own_scope));
     let verified = verify(request, &authorization, secret.expose().as_bytes(), now, &options)?;

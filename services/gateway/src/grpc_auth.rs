@@ -15,9 +15,13 @@
 //!   active.
 //!
 //! A missing header is `MissingAuthenticationToken`, an unknown key or a wrong secret or token
-//! `InvalidClientTokenId`, an expired token `ExpiredToken`, all as gRPC `Unauthenticated`. SigV4
-//! signatures over gRPC metadata are not supported: the bearer form sends the secret itself, so
-//! the gRPC port must be served over TLS (or a trusted network) when this layer is on.
+//! `InvalidClientTokenId`, an expired token `ExpiredToken`, all as gRPC `Unauthenticated`. The
+//! bearer form sends the secret itself, so the gRPC port must be served over TLS (or a trusted
+//! network) when this layer is on. A call may instead be SigV4-signed in its metadata
+//! (`authorization: AWS4-HMAC-SHA256 …`, `x-amz-date`, `x-amz-security-token`, as
+//! `tessera_authz_client::workload::SigV4GrpcLayer` signs): `POST /<pkg>.<Service>/<Method>`
+//! with the `:authority` as `host` and the length-prefixed message as the payload, verified by
+//! the HTTP endpoint's code (`auth::verify_with_sts`), so the secret never travels.
 //!
 //! **Authorization.** [`rule`] says what a method requires; for most, the layer decodes the
 //! request message and authorizes it exactly as the same operation over HTTP
@@ -224,7 +228,8 @@ where
                 .map(|addr| addr.ip().to_string());
             let header = authorization.as_ref().and_then(|v| v.to_str().ok());
             let path = parts.uri.path().to_owned();
-            let (caller, body) = match auth.check(&path, header, authorization.is_some(), peer, body).await {
+            let signed = header.filter(|h| is_sigv4(h)).map(|h| signed_headers(&parts, h));
+            let (caller, body) = match auth.check(&path, header, signed, authorization.is_some(), peer, body).await {
                 Ok(found) => found,
                 Err(error) => return Ok(tonic::Status::from(error).into_http()),
             };
@@ -366,6 +371,7 @@ impl<S: Store> Authenticator<S> {
         &self,
         path: &str,
         authorization: Option<&str>,
+        signed: Option<Vec<(String, String)>>,
         present: bool,
         peer: Option<String>,
         body: Body,
@@ -374,11 +380,12 @@ impl<S: Store> Authenticator<S> {
         if matches!(rule, Rule::Public) {
             return Ok((None, body));
         }
-        let mut caller = match authorization {
-            Some(value) => self.authenticate(value).await?,
+        let (mut caller, body) = match (authorization, signed) {
+            (Some(_), Some(headers)) => self.sigv4_caller(path, &headers, peer.clone(), body).await?,
+            (Some(value), None) => (self.authenticate(value).await?, body),
             // A header that is not visible ASCII cannot hold a key.
-            None if present => return Err(invalid()),
-            None => return Err(missing()),
+            (None, _) if present => return Err(invalid()),
+            (None, _) => return Err(missing()),
         };
         caller.source_ip = peer;
         let body = self.authorize(&rule, path, &caller, body).await?;
@@ -389,6 +396,42 @@ impl<S: Store> Authenticator<S> {
             source_ip: caller.source_ip.clone(),
         };
         Ok((Some(found), body))
+    }
+
+    /// A SigV4-signed call: `POST <path>` with the call's metadata as headers (the `:authority`
+    /// as `host`) and the request body (the length-prefixed message) as the payload, verified as
+    /// the HTTP endpoint verifies a request; the body is read to hash it and handed back.
+    async fn sigv4_caller(
+        &self,
+        path: &str,
+        headers: &[(String, String)],
+        peer: Option<String>,
+        body: Body,
+    ) -> Result<(CallerPrincipal, Body), ServiceError> {
+        let bytes = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_MESSAGE_BYTES + 5))
+            .await
+            .map_err(|_| ServiceError::new(ErrorCode::InvalidInput, "The request message is too large or incomplete."))?
+            .to_bytes();
+        let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let request = tessera_sigv4::Request {
+            method: "POST",
+            path,
+            query: "",
+            headers: &pairs,
+            body_sha256: tessera_sigv4::PayloadHash::of(&bytes),
+        };
+        let now = self.env.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let (caller, _, _) =
+            crate::auth::verify_with_sts(&self.sts, now, &request, None, peer).await.map_err(|error| match error {
+                crate::GatewayError::Service(error) => error,
+                crate::GatewayError::Signature(error) => ServiceError::new(
+                    ErrorCode::parse(error.aws_code()).unwrap_or(ErrorCode::InvalidClientTokenId),
+                    error.aws_message(),
+                ),
+                crate::GatewayError::Query(error) => ServiceError::new(ErrorCode::InvalidInput, error.to_string()),
+                crate::GatewayError::Mfa(rejection) => rejection.error,
+            })?;
+        Ok((caller, Body::new(http_body_util::Full::new(bytes))))
     }
 
     async fn authenticate(&self, value: &str) -> Result<CallerPrincipal, ServiceError> {
@@ -453,6 +496,28 @@ impl<S: Store> Authenticator<S> {
         crate::authz::authorize(&self.sts, caller, &ask, now).await.map_err(service_error)?;
         Ok(Body::new(http_body_util::Full::new(bytes)))
     }
+}
+
+/// Whether an `authorization` value is a SigV4 signature rather than a bearer credential.
+fn is_sigv4(value: &str) -> bool {
+    value.trim_start().starts_with("AWS4-HMAC-SHA256 ")
+}
+
+/// The headers a SigV4-signed call was signed over: its metadata, its `authorization` (taken off
+/// the request before), and the `:authority` as `host` when no `host` was sent.
+fn signed_headers(parts: &http::request::Parts, authorization: &str) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect();
+    headers.push(("authorization".to_owned(), authorization.to_owned()));
+    if !parts.headers.contains_key(http::header::HOST)
+        && let Some(authority) = parts.uri.authority()
+    {
+        headers.push(("host".to_owned(), authority.to_string()));
+    }
+    headers
 }
 
 /// The message of a unary gRPC request body: one uncompressed length-prefixed frame.
