@@ -177,7 +177,10 @@ pub fn sign_http<B>(request: &mut Request<B>, body: &[u8], credentials: &Credent
     if let Ok(value) = HeaderValue::from_str(&date) {
         headers.insert("x-amz-date", value);
     }
-    if let Ok(value) = HeaderValue::from_str(&credentials.session_token) {
+    // A long-term key has no session token.
+    if !credentials.session_token.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&credentials.session_token)
+    {
         headers.insert("x-amz-security-token", value);
     }
     let owned: Vec<(String, String)> = request
@@ -228,7 +231,7 @@ pub fn authorize_grpc<T>(request: &mut tonic::Request<T>, credentials: &Credenti
 /// use it for unary calls). The callee's `AuthorizeLayer` verifies them like an HTTP request.
 #[derive(Debug, Clone)]
 pub struct SigV4GrpcLayer {
-    credentials: AgentCredentials,
+    credentials: Source,
     authority: String,
     service: String,
     region: String,
@@ -245,7 +248,39 @@ impl SigV4GrpcLayer {
     ) -> Result<Self, CredentialsError> {
         let uri: Uri = origin.parse().map_err(|_| CredentialsError(format!("`{origin}` is not a URL")))?;
         let authority = uri.authority().ok_or_else(|| CredentialsError(format!("`{origin}` has no host")))?.to_string();
-        Ok(Self { credentials, authority, service: service.to_owned(), region: region.to_owned() })
+        Ok(Self {
+            credentials: Source::Agent(credentials),
+            authority,
+            service: service.to_owned(),
+            region: region.to_owned(),
+        })
+    }
+
+    /// Signs with fixed `credentials` (a long-term key, or a session the caller manages).
+    pub fn with_credentials(
+        credentials: Credentials,
+        origin: &str,
+        service: &str,
+        region: &str,
+    ) -> Result<Self, CredentialsError> {
+        let agent = Self::new(AgentCredentials::new("http://127.0.0.1:1", "")?, origin, service, region)?;
+        Ok(Self { credentials: Source::Fixed(credentials), ..agent })
+    }
+}
+
+/// Where [`SigV4GrpcLayer`] takes its credentials from.
+#[derive(Debug, Clone)]
+enum Source {
+    Agent(AgentCredentials),
+    Fixed(Credentials),
+}
+
+impl Source {
+    async fn current(&self) -> Result<Credentials, CredentialsError> {
+        match self {
+            Self::Agent(agent) => agent.current().await,
+            Self::Fixed(credentials) => Ok(credentials.clone()),
+        }
     }
 }
 
