@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use tessera_policy::{CompiledPolicy, Context, Policies, PolicyKind, PolicySet, Principal, Request, Trace, authorize};
 
-const SERVICES: [&str; 10] = ["s3", "ec2", "dynamodb", "iam", "sqs", "sns", "lambda", "kms", "logs", "cloudwatch"];
+const SERVICES: [&str; 10] = ["s3", "ec2", "dynamodb", "ssm", "sqs", "sns", "lambda", "kms", "logs", "cloudwatch"];
 
 /// A typical principal: 10 policies, 50 statements over 10 services, some with conditions and
 /// variables; the request is allowed by one statement and checked against a conditional deny.
