@@ -282,10 +282,13 @@ impl RedisStore {
     /// own that `WATCH`es every touched namespace's counter and index: a commit in between aborts
     /// it, and it is tried again.
     pub(crate) async fn replace(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        let mut conn =
-            tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_multiplexed_async_connection())
-                .await
-                .map_err(|_| StoreError::ConnectTimeout(self.client.get_connection_info().addr().to_string()))??;
+        // One transaction carries the whole snapshot: give its answer time (a minute, and a second
+        // more per 10,000 records; 100,000 records take about 3 s on a debug build).
+        let answer_within = Duration::from_secs(60 + u64::try_from(snapshot.len() / 10_000).unwrap_or(u64::MAX));
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(answer_within));
+        let mut conn = self.client.get_multiplexed_async_connection_with_config(&config).await?;
         let incoming: BTreeMap<&str, &NamespaceSnapshot> =
             snapshot.namespaces.iter().map(|ns| (ns.namespace.tag(), ns)).collect();
         for _ in 0..IMPORT_ATTEMPTS {

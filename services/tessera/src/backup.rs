@@ -167,7 +167,16 @@ async fn import(store: &AnyStore, snapshot: Snapshot, replace: bool) -> Result<(
             );
         }
     }
-    store.import(snapshot).await.context("cannot write the target store (nothing was written)")
+    store.import(snapshot).await.map_err(|error| {
+        // A Redis connection that broke (or timed out) while its transaction ran leaves no way to
+        // know whether the server ran it; it ran whole or not at all either way.
+        let outcome = if matches!(error, tessera_store::StoreError::Redis(_)) {
+            "the transaction was applied whole or not at all: run the restore again with --replace to be sure"
+        } else {
+            "nothing was written"
+        };
+        anyhow::Error::new(error).context(format!("cannot write the target store ({outcome})"))
+    })
 }
 
 /// Refuses a snapshot sealed under another master key than `master_key` or the one the target's
