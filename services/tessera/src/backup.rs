@@ -362,9 +362,21 @@ pub async fn run_restore(args: &RestoreArgs) -> Result<Vec<String>> {
     // Check the file before opening (and, for the embedded store, creating) the target.
     read_file(&args.from)?;
     let store = open(&args.store.location()).await?;
+    let checked = master_key.is_some();
     let options = RestoreOptions { master_key, replace: args.replace, ignore_master_key: args.ignore_master_key };
     let snapshot = restore(&store, &args.from, &options).await?;
-    Ok(vec![format!("restored {} from {} into {}", summary(&snapshot), args.from.display(), store.backend())])
+    let mut lines =
+        vec![format!("restored {} from {} into {}", summary(&snapshot), args.from.display(), store.backend())];
+    let sealed_under = snapshot
+        .get(&crate::key_check::key())
+        .and_then(|(_, record)| serde_json::from_slice::<Value>(&record.value).ok())
+        .and_then(|record| record["key_id"].as_str().map(str::to_owned));
+    if let (false, Some(key_id)) = (checked, sealed_under) {
+        lines.push(format!(
+            "note: no master key was given to check: serve this store with the backup's master key (key id {key_id})"
+        ));
+    }
+    Ok(lines)
 }
 
 /// Runs `tessera admin migrate`.

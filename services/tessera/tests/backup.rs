@@ -209,6 +209,11 @@ async fn migrate_to_redis_and_back_keeps_every_record() {
     let said = ok(&tessera(&["admin", "backup", "--store", &redis.url], &[("--to", &file)]));
     assert!(said.contains("from redis"), "{said}");
 
+    // A restore with no master key to check against says which key the store needs.
+    let unchecked = tempfile::tempdir().unwrap();
+    let said = ok(&tessera(&["admin", "restore"], &[("--data-dir", unchecked.path()), ("--from", &file)]));
+    assert!(said.contains("note: no master key was given to check") && said.contains("(key id "), "{said}");
+
     // And back into a fresh embedded store.
     let back = tempfile::tempdir().unwrap();
     let back_dir = back.path().join("data");

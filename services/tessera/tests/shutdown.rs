@@ -36,6 +36,8 @@ impl Tessera {
             .arg(dir)
             .args(["--http-addr", &format!("127.0.0.1:{http}"), "--grpc-addr", &format!("127.0.0.1:{grpc}")])
             .args(["--shutdown-timeout", "10s"])
+            // Well under any open-file limit, so that the server has nothing to warn about.
+            .args(["--max-connections", "256"])
             .env_remove("TESSERA_STORE")
             .env("RUST_LOG", "info")
             .env("TESSERA_ROOT_ACCESS_KEY_ID", ROOT_KEY)
