@@ -717,10 +717,13 @@ pub(crate) async fn serve_http(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // The connections' tasks: dropping this future (a stop past its deadline) closes them all.
+    let mut open = tokio::task::JoinSet::new();
     let mut stop = std::pin::pin!(stop);
     loop {
         let conn = tokio::select! {
             () = &mut stop => break,
+            Some(_) = open.join_next(), if !open.is_empty() => continue,
             conn = connections.next() => conn,
         };
         let Some(Ok(conn)) = conn else { break };
@@ -738,7 +741,7 @@ pub(crate) async fn serve_http(
         let connection =
             http.serve_connection(TokioIo::new(conn), hyper_util::service::TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        open.spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, %peer, "http connection ended");
             }
@@ -747,6 +750,7 @@ pub(crate) async fn serve_http(
     // Stop accepting (the listener closes with the stream), then let open connections finish.
     drop(connections);
     graceful.shutdown().await;
+    while open.join_next().await.is_some() {}
 }
 
 /// The answer to a request that ran past the request timeout: AWS's `ServiceUnavailable`.
