@@ -6,6 +6,7 @@ pub mod admin;
 pub mod agent;
 pub mod agent_sts;
 pub mod backup;
+pub mod config;
 pub mod credentials;
 pub mod health;
 pub mod key_check;

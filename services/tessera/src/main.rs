@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use tessera::{admin, agent, credentials, policy, serve};
+use clap::{CommandFactory as _, Parser, Subcommand};
+use tessera::{admin, agent, config, credentials, policy, serve};
 
 /// jemalloc rather than glibc's malloc: glibc keeps what thousands of closed connections used in
 /// its per-thread arenas for good, while jemalloc's background threads hand freed pages back to the
@@ -29,7 +29,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server: every service in one process on the embedded store by default.
-    Serve(serve::ServeConfig),
+    Serve(config::ServeArgs),
+    /// The configuration file of `tessera serve`: check one, print the effective configuration.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Work with policy documents offline: no server needed.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -80,8 +83,17 @@ fn audit(args: &AuditArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `Cli::parse`, with the file named by `--config` (or `TESSERA_CONFIG`) under the flags.
+    let parsed = match config::parse::<Cli>(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            eprintln!("tessera: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let config::Parsed { cli, matches, file } = parsed;
     match cli.command {
+        Command::Config(command) => config_command(&command, &matches, file.as_ref()),
         Command::Policy(command) => policy::run(command),
         Command::Admin(command) => admin::run(command),
         Command::Agent(config) => agent::run(config),
@@ -93,13 +105,39 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Serve(config) => match run_server(config, cli.log_format) {
+        Command::Serve(args) => match run_server(args.serve, cli.log_format) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("tessera: {error:#}");
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+fn config_command(
+    command: &config::ConfigCommand,
+    matches: &clap::ArgMatches,
+    file: Option<&config::ConfigFile>,
+) -> ExitCode {
+    let root = Cli::command();
+    let result = match command {
+        config::ConfigCommand::Check { file } => config::check(&root, file),
+        config::ConfigCommand::Print(_) => config::print(&root, matches, file),
+        config::ConfigCommand::Reference => config::reference(&root),
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("tessera: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

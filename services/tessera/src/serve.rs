@@ -198,7 +198,7 @@ impl ServeConfig {
     }
 
     /// Refuses an unauthenticated gRPC port reachable from the network, unless asked for by name.
-    fn check_grpc_exposure(&self) -> Result<()> {
+    pub(crate) fn check_grpc_exposure(&self) -> Result<()> {
         // `to_canonical`: `::ffff:127.0.0.1` is loopback too.
         if self.grpc_auth || self.grpc_addr.ip().to_canonical().is_loopback() {
             return Ok(());
