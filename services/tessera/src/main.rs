@@ -105,7 +105,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Serve(args) => match run_server(args.serve, cli.log_format) {
+        Command::Serve(args) => match run_server(args.serve, args.config.as_deref(), cli.log_format) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("tessera: {error:#}");
@@ -141,7 +141,11 @@ fn config_command(
     }
 }
 
-fn run_server(config: serve::ServeConfig, log_format: tessera_telemetry::LogFormat) -> anyhow::Result<()> {
+fn run_server(
+    config: serve::ServeConfig,
+    file: Option<&std::path::Path>,
+    log_format: tessera_telemetry::LogFormat,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     // Logs, and OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` (or a per-signal one) is set; the
     // exporters' gRPC channels live on the runtime.
@@ -154,6 +158,9 @@ fn run_server(config: serve::ServeConfig, log_format: tessera_telemetry::LogForm
         };
         tessera_telemetry::init(config).map_err(anyhow::Error::msg)?
     };
+    if let Some(file) = file {
+        tracing::info!(file = %file.display(), "configuration file read (flags and TESSERA_* variables override it)");
+    }
     let result = runtime.block_on(async {
         // Before the server can answer: a signal from now on is a clean stop.
         let signal = tessera::health::shutdown_signal()?;

@@ -105,6 +105,7 @@ fn serve_reads_the_file_under_the_environment_and_the_flags() {
     let first = logs.lines().next().unwrap_or_default();
     assert!(serde_json::from_str::<serde_json::Value>(first).is_ok(), "not JSON logs: {logs}");
     assert!(logs.contains(&format!("127.0.0.1:{flag_grpc}")), "{logs}");
+    assert!(logs.contains("configuration file read") && logs.contains("tessera.toml"), "{logs}");
 }
 
 #[test]
