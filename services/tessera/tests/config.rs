@@ -266,3 +266,17 @@ fn the_guide_reference_is_current() {
          --- the command says ---\n{reference}"
     );
 }
+
+/// The example file in `docs/operations.md` is one `tessera config check` accepts.
+#[test]
+fn the_guide_example_checks() {
+    let guide = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/operations.md");
+    let text = std::fs::read_to_string(guide).unwrap();
+    let start = text.find("```toml\n").expect("no TOML example in docs/operations.md") + "```toml\n".len();
+    let end = text[start..].find("```").unwrap() + start;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "example.toml", &text[start..end]);
+    let (ok, out, err) = run(tessera().args(["config", "check"]).arg(&file));
+    assert!(ok, "the guide's example is refused: {err}");
+    assert!(out.contains("valid"), "{out}");
+}
