@@ -5,47 +5,14 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{signed_post, start_with};
 use tessera_proto::identity::v1 as pb;
 use tessera_proto::policy::v1 as ppb;
 use tessera_store::{AnyStore, Scope, Snapshot, Snapshots as _};
-
-/// A redis-server of this test's own: a whole-store import may remove everything in it.
-struct Redis {
-    child: Child,
-    url: String,
-}
-
-impl Redis {
-    fn start(dir: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed for this test (apt-get install redis-server)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, url: format!("redis://127.0.0.1:{port}/0") }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn tessera(args: &[&str], paths: &[(&str, &Path)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
@@ -195,7 +162,7 @@ async fn backup_then_restore_into_a_new_data_dir_keeps_every_record_and_secrets_
 async fn migrate_to_redis_and_back_keeps_every_record() {
     let (source, key, secret) = populate(tempfile::tempdir().unwrap()).await;
     let redis_dir = tempfile::tempdir().unwrap();
-    let redis = Redis::start(redis_dir.path());
+    let redis = common::PrivateRedis::start(redis_dir.path());
     let said = ok(&tessera(&["admin", "migrate", "--from", &location(source.path()), "--to", &redis.url], &[]));
     assert!(said.contains("from redb to redis"), "{said}");
     let before = export(&location(source.path())).await;

@@ -6,7 +6,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -67,23 +66,6 @@ async fn every_served_service_is_serving_and_health_needs_no_credentials_under_g
     h.server.stop().await.unwrap();
 }
 
-/// A redis-server of this test's own, to stop and start under the server.
-fn redis(dir: &std::path::Path, port: u16) -> Child {
-    let child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "yes"])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server must be installed for this test (apt-get install redis-server)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
 /// Polls `/readyz` until its status line starts with `want`, with a deadline.
 async fn until_readyz(addr: SocketAddr, want: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -100,12 +82,11 @@ async fn until_readyz(addr: SocketAddr, want: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_is_not_ready_while_its_store_is_down_and_ready_again_after() {
     let redis_dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server_redis = redis(redis_dir.path(), port);
+    let mut redis = common::PrivateRedis::start(redis_dir.path());
     let dir = tempfile::tempdir().unwrap();
     let key = common::redis_master_key_file(dir.path());
     let h = common::start_with(dir, |config| {
-        config.store = Some(format!("redis://127.0.0.1:{port}/0"));
+        config.store = Some(redis.url.clone());
         config.master_key_file = Some(key);
     })
     .await;
@@ -113,8 +94,7 @@ async fn the_server_is_not_ready_while_its_store_is_down_and_ready_again_after()
     until_readyz(addr, "HTTP/1.1 200").await;
     let mut client = health(h.server.grpc_addr).await;
 
-    server_redis.kill().unwrap();
-    server_redis.wait().unwrap();
+    redis.stop();
     let reason = until_readyz(addr, "HTTP/1.1 503").await;
     assert!(reason.starts_with("not ready: the store"), "{reason}");
     assert!(!reason.contains("redis://"), "no store URL (it may carry a password): {reason}");
@@ -128,7 +108,7 @@ async fn the_server_is_not_ready_while_its_store_is_down_and_ready_again_after()
         }
     }
 
-    let mut server_redis = redis(redis_dir.path(), port);
+    redis.restart();
     until_readyz(addr, "HTTP/1.1 200").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while check(&mut client, "").await.unwrap().status() != ServingStatus::Serving {
@@ -136,8 +116,6 @@ async fn the_server_is_not_ready_while_its_store_is_down_and_ready_again_after()
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     h.server.stop().await.unwrap();
-    server_redis.kill().unwrap();
-    server_redis.wait().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tessera_proto::authorizer::v1 as pb;
@@ -19,46 +17,6 @@ use tonic::transport::Channel;
 
 const ALLOW: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
-
-/// A redis-server of this test's own, persisting to `dir` so a restart keeps the data.
-struct Redis {
-    child: Child,
-}
-
-impl Redis {
-    fn start(dir: &Path, port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", ""])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
-            .arg("--dir")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed for this test (apt-get install redis-server)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child }
-    }
-
-    fn stop(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 async fn ask(addr: SocketAddr, bearer: &str) -> Result<pb::Outcome, tonic::Status> {
     let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
@@ -95,11 +53,10 @@ async fn until(addr: SocketAddr, bearer: &str, want: pb::Outcome, limit: Duratio
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_authorizer_survives_a_redis_restart_and_recovers_by_itself() {
     let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let redis = Redis::start(data.path(), port);
+    let mut redis = common::PrivateRedis::start(data.path());
     let dir = tempfile::tempdir().unwrap();
     let key_file = common::redis_master_key_file(dir.path());
-    let store = format!("redis://127.0.0.1:{port}/0");
+    let store = redis.url.clone();
     let mut h = common::start_with(dir, |c| {
         c.store = Some(store.clone());
         c.master_key_file = Some(key_file.clone());
@@ -154,7 +111,7 @@ async fn the_authorizer_survives_a_redis_restart_and_recovers_by_itself() {
     }
 
     // Redis comes back with its data: decisions resume, and changes propagate again.
-    let _redis = Redis::start(data.path(), port);
+    redis.restart();
     until(grpc, &bearer, pb::Outcome::Allowed, Duration::from_secs(15), "after the restart").await;
     let delete = ppb::DeleteInlinePolicyRequest { account_id: a.clone(), entity: alice(), policy_name: "p".into() };
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -7,9 +7,8 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -30,39 +29,6 @@ const ACCOUNT: &str = "131313131313";
 const ISSUER: &str = "https://issuer.rotation.test";
 const AUDIENCE: &str = "widgets";
 
-/// A redis-server of this test's own: rotation changes the store's key-check record, which every
-/// other test on a shared database relies on.
-struct Redis {
-    child: Child,
-    url: String,
-}
-
-impl Redis {
-    fn start(dir: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed for this test (apt-get install redis-server)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, url: format!("redis://127.0.0.1:{port}/0") }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn key_file(dir: &Path, name: &str, byte: u8) -> (PathBuf, MasterKey) {
     let key = MasterKey::from_bytes([byte; 32]);
     let path = dir.join(name);
@@ -70,7 +36,7 @@ fn key_file(dir: &Path, name: &str, byte: u8) -> (PathBuf, MasterKey) {
     (path, key)
 }
 
-fn config(redis: &Redis, dir: &Path, key: &Path, previous: Option<&Path>) -> ServeConfig {
+fn config(redis: &common::PrivateRedis, dir: &Path, key: &Path, previous: Option<&Path>) -> ServeConfig {
     let mut config = ServeConfig::for_tests(dir);
     config.store = Some(redis.url.clone());
     config.account_id = Some(ACCOUNT.into());
@@ -90,7 +56,7 @@ struct Replica {
 }
 
 impl Replica {
-    async fn start(redis: &Redis, key: &Path, previous: Option<&Path>) -> Replica {
+    async fn start(redis: &common::PrivateRedis, key: &Path, previous: Option<&Path>) -> Replica {
         let dir = tempfile::tempdir().unwrap();
         let server = Server::start(config(redis, dir.path(), key, previous)).await.unwrap();
         let channel = Channel::from_shared(format!("http://{}", server.grpc_addr)).unwrap().connect().await.unwrap();
@@ -323,7 +289,7 @@ fn keep_calling(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_key_rotation_keeps_everything_working_on_both_replicas_and_locks_out_the_old_key() {
     let dir = tempfile::tempdir().unwrap();
-    let redis = Redis::start(dir.path());
+    let redis = common::PrivateRedis::start(dir.path());
     let (old_file, old) = key_file(dir.path(), "old.key", 0x11);
     let (new_file, new) = key_file(dir.path(), "new.key", 0x22);
 
@@ -440,7 +406,7 @@ async fn a_master_key_rotation_keeps_everything_working_on_both_replicas_and_loc
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signing_key_rotation_keeps_sessions_and_identity_tokens_verifying_and_publishes_both_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let redis = Redis::start(dir.path());
+    let redis = common::PrivateRedis::start(dir.path());
     let (key_path, _) = key_file(dir.path(), "master.key", 0x33);
     let a = Replica::start(&redis, &key_path, None).await;
     let b = Replica::start(&redis, &key_path, None).await;

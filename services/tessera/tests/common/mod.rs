@@ -106,3 +106,60 @@ pub async fn signed_post(addr: std::net::SocketAddr, key: &str, secret: &str, bo
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     (status, body)
 }
+
+/// A redis-server of a test's own on a free port, its files in a directory of the test's
+/// (append-only, fsynced on every write, so a restart on the same port keeps the data), for tests
+/// that stop Redis under a server or change what every test on the shared database relies on.
+/// Killed when dropped.
+pub struct PrivateRedis {
+    child: Option<std::process::Child>,
+    pub port: u16,
+    /// `redis://127.0.0.1:<port>/0`.
+    pub url: String,
+    dir: std::path::PathBuf,
+}
+
+impl PrivateRedis {
+    pub fn start(dir: &std::path::Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut redis = Self { child: None, port, url: format!("redis://127.0.0.1:{port}/0"), dir: dir.to_path_buf() };
+        redis.restart();
+        redis
+    }
+
+    /// Kills the server (as a crash would).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Starts the server again on the same port and files, polling until it accepts connections.
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", ""])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed for this test (apt-get install redis-server)");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start on port {}", self.port);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
