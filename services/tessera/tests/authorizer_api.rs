@@ -280,18 +280,7 @@ async fn an_authorizer_process_decides_for_the_store_it_shares() {
     .await;
     let a = h.account.clone();
     let name = format!("authz-{}-{}", std::process::id(), now());
-    h.identity
-        .create_user(ipb::CreateUserRequest { account_id: a.clone(), user_name: name.clone(), ..Default::default() })
-        .await
-        .unwrap();
-    let key = h
-        .identity
-        .create_access_key(ipb::CreateAccessKeyRequest { account_id: a.clone(), user_name: Some(name.clone()) })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_key
-        .unwrap();
+    let key = common::user_with_key(&mut h, &name).await;
     let put = ppb::PutInlinePolicyRequest {
         account_id: a.clone(),
         entity: Some(c::EntityRef { kind: c::EntityKind::User.into(), name: name.clone() }),
@@ -376,18 +365,7 @@ async fn identity_tokens_are_bearer_credentials_for_their_audience() {
     let channel = Channel::from_shared(format!("http://{}", h.server.grpc_addr)).unwrap().connect().await.unwrap();
     let mut authorizer = AuthorizerServiceClient::new(channel.clone());
     let mut sts = StsServiceClient::new(channel);
-    h.identity
-        .create_user(ipb::CreateUserRequest { account_id: a.clone(), user_name: "alice".into(), ..Default::default() })
-        .await
-        .unwrap();
-    let key = h
-        .identity
-        .create_access_key(ipb::CreateAccessKeyRequest { account_id: a.clone(), user_name: Some("alice".into()) })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_key
-        .unwrap();
+    let key = common::user_with_key(&mut h, "alice").await;
     let put = |entity: c::EntityRef, name: &str, document: &str| ppb::PutInlinePolicyRequest {
         account_id: a.clone(),
         entity: Some(entity),
@@ -503,18 +481,9 @@ async fn resource_tags_of_a_target_follow_its_tag_changes() {
     let a = h.account.clone();
     let channel = Channel::from_shared(format!("http://{}", h.server.grpc_addr)).unwrap().connect().await.unwrap();
     let mut authorizer = AuthorizerServiceClient::new(channel);
-    for name in ["alice", "bob"] {
-        let create = ipb::CreateUserRequest { account_id: a.clone(), user_name: name.into(), ..Default::default() };
-        h.identity.create_user(create).await.unwrap();
-    }
-    let key = h
-        .identity
-        .create_access_key(ipb::CreateAccessKeyRequest { account_id: a.clone(), user_name: Some("alice".into()) })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_key
-        .unwrap();
+    let key = common::user_with_key(&mut h, "alice").await;
+    let bob = ipb::CreateUserRequest { account_id: a.clone(), user_name: "bob".into(), ..Default::default() };
+    h.identity.create_user(bob).await.unwrap();
     let blue_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*",
         "Condition":{"StringEquals":{"aws:ResourceTag/team":"blue"}}}]}"#;
     h.policy

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use tessera_proto::authorizer::v1 as pb;
 use tessera_proto::authorizer::v1::authorizer_service_client::AuthorizerServiceClient;
 use tessera_proto::common::v1 as c;
-use tessera_proto::identity::v1 as ipb;
 use tessera_proto::policy::v1 as ppb;
 use tonic::transport::Channel;
 
@@ -72,18 +71,7 @@ async fn the_authorizer_survives_a_redis_restart_and_recovers_by_itself() {
     })
     .await;
     let (a, grpc) = (h.account.clone(), authorizer.server.grpc_addr);
-    h.identity
-        .create_user(ipb::CreateUserRequest { account_id: a.clone(), user_name: "alice".into(), ..Default::default() })
-        .await
-        .unwrap();
-    let key = h
-        .identity
-        .create_access_key(ipb::CreateAccessKeyRequest { account_id: a.clone(), user_name: Some("alice".into()) })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_key
-        .unwrap();
+    let key = common::user_with_key(&mut h, "alice").await;
     let alice = || Some(c::EntityRef { kind: c::EntityKind::User.into(), name: "alice".into() });
     let put = ppb::PutInlinePolicyRequest {
         account_id: a.clone(),

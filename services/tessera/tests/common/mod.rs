@@ -163,3 +163,16 @@ impl Drop for PrivateRedis {
         }
     }
 }
+
+/// Creates user `name` in the harness's account with an access key, and returns the key.
+pub async fn user_with_key(h: &mut Harness, name: &str) -> tessera_proto::identity::v1::AccessKey {
+    let account_id = h.account.clone();
+    let create = tessera_proto::identity::v1::CreateUserRequest {
+        account_id: account_id.clone(),
+        user_name: name.into(),
+        ..Default::default()
+    };
+    h.identity.create_user(create).await.unwrap();
+    let key = tessera_proto::identity::v1::CreateAccessKeyRequest { account_id, user_name: Some(name.into()) };
+    h.identity.create_access_key(key).await.unwrap().into_inner().access_key.unwrap()
+}
