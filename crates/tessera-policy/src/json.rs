@@ -215,14 +215,16 @@ impl Parser<'_> {
         self.expect(b'"')?;
         let mut out = String::new();
         loop {
+            // A run of plain characters at once: it holds no line break (control characters end
+            // it), and it ends on an ASCII byte, so it is whole characters.
             let run_start = self.offset;
-            while let Some(byte) = self.peek() {
-                if byte == b'"' || byte == b'\\' || byte < 0x20 {
-                    break;
-                }
-                self.bump();
-            }
-            out.push_str(&self.text[run_start..self.offset]);
+            let rest = &self.bytes[run_start..];
+            let len = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(rest.len());
+            let run = &self.text[run_start..run_start + len];
+            self.offset += len;
+            let chars = run.bytes().filter(|b| (b & 0xC0) != 0x80).count();
+            self.column = self.column.saturating_add(u32::try_from(chars).unwrap_or(u32::MAX));
+            out.push_str(run);
             match self.peek() {
                 Some(b'"') => {
                     self.bump();
