@@ -34,7 +34,7 @@ pub enum LogFormat {
     /// Human-readable lines.
     #[default]
     Text,
-    /// One JSON object a line, with the span context.
+    /// One JSON object a line.
     Json,
 }
 
@@ -47,6 +47,28 @@ impl std::str::FromStr for LogFormat {
             "json" => Ok(Self::Json),
             other => Err(format!("unknown log format `{other}` (text or json)")),
         }
+    }
+}
+
+/// The log layer's filter: `RUST_LOG`'s events, never a span. Unlike combining filters, it keeps
+/// the filter's level hint, so callsites above it (the libraries' `debug!`/`trace!`, and `log`
+/// records) stay disabled at their call sites.
+struct EventsOnly(EnvFilter);
+
+impl<S: tracing::Subscriber> tracing_subscriber::layer::Filter<S> for EventsOnly {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>, cx: &tracing_subscriber::layer::Context<'_, S>) -> bool {
+        metadata.is_event() && tracing_subscriber::layer::Filter::enabled(&self.0, metadata, cx)
+    }
+
+    fn callsite_enabled(&self, metadata: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+        if metadata.is_span() {
+            return tracing::subscriber::Interest::never();
+        }
+        tracing_subscriber::layer::Filter::<S>::callsite_enabled(&self.0, metadata)
+    }
+
+    fn max_level_hint(&self) -> Option<tracing_subscriber::filter::LevelFilter> {
+        tracing_subscriber::layer::Filter::<S>::max_level_hint(&self.0)
     }
 }
 
@@ -84,12 +106,14 @@ pub fn init(config: Config) -> Result<Telemetry, String> {
         .map(|endpoint| otel::meter_provider(endpoint, config.otlp.metrics_interval))
         .transpose()?;
     let default = config.default_filter.as_deref().unwrap_or("info");
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Logs take events only: with no exporter no layer wants a span, so spans are disabled at
+    // their call sites and cost nothing (a log line then carries its own fields, not its spans').
+    let filter = || EventsOnly(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)));
     let logs = (!config.quiet).then(|| match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter()).boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
-            .with_current_span(true)
+            .with_current_span(false)
             .with_span_list(false)
             .with_writer(std::io::stderr)
             .with_filter(filter())
@@ -137,11 +161,13 @@ impl Telemetry {
     /// Flushes and stops the exporters, giving up after `timeout` (an unreachable collector must
     /// not hold a stopping server).
     pub fn shutdown(self, timeout: Duration) {
-        if let Some(tracer) = self.tracer {
-            let _ = tracer.shutdown_with_timeout(timeout);
-        }
+        // Both at once, so the bound is `timeout` in all.
+        let traces = self.tracer.map(|tracer| std::thread::spawn(move || tracer.shutdown_with_timeout(timeout)));
         if let Some(meter) = self.meter {
             let _ = meter.shutdown_with_timeout(timeout);
+        }
+        if let Some(traces) = traces {
+            let _ = traces.join();
         }
     }
 }
