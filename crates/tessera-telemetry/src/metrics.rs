@@ -195,9 +195,10 @@ impl Metrics {
             .map_or(0, |s| s.count.load(Ordering::Relaxed))
     }
 
-    /// Temporary credentials issued by `action` (`sts:AssumeRole`, ...).
-    pub fn token_issued(&self, action: &'static str) {
-        entry(&self.tokens, action).fetch_add(1, Ordering::Relaxed);
+    /// Temporary credentials issued, by session kind (`role_session`, `federated_user`,
+    /// `session_token`).
+    pub fn token_issued(&self, kind: &'static str) {
+        entry(&self.tokens, kind).fetch_add(1, Ordering::Relaxed);
     }
 
     /// A revocation recorded: `session`, `role` or `principal`.
@@ -265,8 +266,8 @@ impl Metrics {
             ];
             out.push(("tessera.requests", labels, s.count.load(Ordering::Relaxed)));
         }
-        for (action, n) in read(&self.tokens) {
-            out.push(("tessera.tokens_issued", vec![("action", action)], n.load(Ordering::Relaxed)));
+        for (kind, n) in read(&self.tokens) {
+            out.push(("tessera.tokens_issued", vec![("kind", kind)], n.load(Ordering::Relaxed)));
         }
         for (kind, n) in read(&self.revocations) {
             out.push(("tessera.revocations", vec![("kind", kind)], n.load(Ordering::Relaxed)));
@@ -311,9 +312,9 @@ impl Metrics {
                 &format!("transport=\"{}\",action=\"{action}\"", transport.as_str()),
             );
         }
-        header(&mut out, "tessera_tokens_issued_total", "Temporary credentials issued, by action.", "counter");
-        for (action, n) in read(&self.tokens) {
-            let _ = writeln!(out, "tessera_tokens_issued_total{{action=\"{action}\"}} {}", n.load(Ordering::Relaxed));
+        header(&mut out, "tessera_tokens_issued_total", "Temporary credentials issued, by session kind.", "counter");
+        for (kind, n) in read(&self.tokens) {
+            let _ = writeln!(out, "tessera_tokens_issued_total{{kind=\"{kind}\"}} {}", n.load(Ordering::Relaxed));
         }
         header(&mut out, "tessera_revocations_total", "Session revocations recorded, by kind.", "counter");
         for (kind, n) in read(&self.revocations) {

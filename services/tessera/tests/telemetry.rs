@@ -229,7 +229,7 @@ async fn one_assume_role_is_one_trace_across_gateway_sts_identity_and_store_and_
         text.contains("tessera_request_duration_seconds_count{transport=\"http\",action=\"sts:AssumeRole\"} 1\n"),
         "{text}"
     );
-    assert!(text.contains("tessera_tokens_issued_total{action=\"role_session\"} 1\n"), "{text}");
+    assert!(text.contains("tessera_tokens_issued_total{kind=\"role_session\"} 1\n"), "{text}");
     assert!(
         text.contains(
             "tessera_requests_total{transport=\"grpc\",action=\"/tessera.identity.v1.IdentityService/GetUser\",code=\"OK\",caller_kind=\"root\"} 1\n"
