@@ -208,13 +208,8 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let auth = Arc::clone(&self.auth);
-        let started = std::time::Instant::now();
-        let span = tracing::info_span!("grpc.request", method = %request.uri().path(), code = tracing::field::Empty);
-        tessera_telemetry::set_parent_from(&span, request.headers());
-        let method = grpc_method_label(request.uri().path());
-        let kind = std::sync::Arc::new(std::sync::OnceLock::new());
-        let caller_kind = Arc::clone(&kind);
-        let recorded = span.clone();
+        let observed = Observed::start(&request);
+        let caller_kind = Arc::clone(&observed.kind);
         let serve = async move {
             let (mut parts, body) = request.into_parts();
             let authorization = parts.headers.remove(http::header::AUTHORIZATION);
@@ -250,21 +245,89 @@ where
                 parts.extensions.insert(caller);
             }
             inner.call(http::Request::from_parts(parts, body)).await
+        };
+        Box::pin(observed.run(serve))
+    }
+}
+
+/// One gRPC request as telemetry sees it: a `grpc.request` span continuing the caller's W3C trace
+/// context, and its count and latency by method, code and caller kind (set by the gate once it
+/// knows the caller; `anonymous` otherwise).
+pub(crate) struct Observed {
+    span: tracing::Span,
+    method: &'static str,
+    started: std::time::Instant,
+    kind: Arc<std::sync::OnceLock<&'static str>>,
+}
+
+impl Observed {
+    pub(crate) fn start(request: &http::Request<Body>) -> Self {
+        let span = tracing::info_span!("grpc.request", method = %request.uri().path(), code = tracing::field::Empty);
+        tessera_telemetry::set_parent_from(&span, request.headers());
+        Self {
+            span,
+            method: grpc_method_label(request.uri().path()),
+            started: std::time::Instant::now(),
+            kind: Arc::new(std::sync::OnceLock::new()),
         }
-        .instrument(span);
-        Box::pin(async move {
-            let response = serve.await;
-            let code = response.as_ref().map_or("Internal", |r| grpc_code_label(r.headers()));
-            recorded.record("code", code);
-            let labels = tessera_telemetry::RequestLabels {
-                transport: tessera_telemetry::Transport::Grpc,
-                action: method,
-                code,
-                caller_kind: kind.get().copied().unwrap_or("anonymous"),
-            };
-            tessera_telemetry::metrics().request(labels, started.elapsed());
-            response
-        })
+    }
+
+    /// Serves the request inside the span, then records its code and counts it.
+    pub(crate) async fn run<E>(
+        self,
+        serve: impl Future<Output = Result<http::Response<Body>, E>>,
+    ) -> Result<http::Response<Body>, E> {
+        let response = serve.instrument(self.span.clone()).await;
+        let code = response.as_ref().map_or("Internal", |r| grpc_code_label(r.headers()));
+        self.span.record("code", code);
+        let labels = tessera_telemetry::RequestLabels {
+            transport: tessera_telemetry::Transport::Grpc,
+            action: self.method,
+            code,
+            caller_kind: self.kind.get().copied().unwrap_or("anonymous"),
+        };
+        tessera_telemetry::metrics().request(labels, self.started.elapsed());
+        response
+    }
+}
+
+/// Telemetry for a gRPC port served without the gate (`--grpc-auth` off): the same span and counts
+/// as [`GrpcAuthLayer`] gives every request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrpcTelemetryLayer;
+
+impl<I> Layer<I> for GrpcTelemetryLayer {
+    type Service = GrpcTelemetry<I>;
+
+    fn layer(&self, inner: I) -> Self::Service {
+        GrpcTelemetry { inner }
+    }
+}
+
+/// The service [`GrpcTelemetryLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct GrpcTelemetry<I> {
+    inner: I,
+}
+
+impl<I> Service<http::Request<Body>> for GrpcTelemetry<I>
+where
+    I: Service<http::Request<Body>, Response = http::Response<Body>>,
+    I::Future: Send + 'static,
+    I::Error: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = I::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let observed = Observed::start(&request);
+        let serve = self.inner.call(request);
+        Box::pin(observed.run(serve))
     }
 }
 

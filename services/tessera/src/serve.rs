@@ -418,7 +418,7 @@ impl Server {
         crate::metrics::register(&store, &gates, metrics_sts.as_ref());
         tasks.spawn(async move {
             let incoming = listen::incoming(grpc_listener, grpc_gate, &limits);
-            let mut builder = listen::grpc_server(&limits);
+            let builder = listen::grpc_server(&limits);
             match grpc_auth {
                 Some(layer) => {
                     builder
@@ -427,7 +427,14 @@ impl Server {
                         .serve_with_incoming_shutdown(incoming, wait(&mut stop))
                         .await
                 }
-                None => builder.add_routes(routes).serve_with_incoming_shutdown(incoming, wait(&mut stop)).await,
+                // Without the gate, every request still gets its span and counts.
+                None => {
+                    builder
+                        .layer(tessera_gateway::grpc_auth::GrpcTelemetryLayer)
+                        .add_routes(routes)
+                        .serve_with_incoming_shutdown(incoming, wait(&mut stop))
+                        .await
+                }
             }
             .context("the gRPC server failed")
         });

@@ -20,6 +20,7 @@ use tonic::transport::Channel;
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN: &str = "00f067aa0ba902b7";
 const GRPC_TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
+const UNGATED_TRACE_ID: &str = "5c1e2b3a4d5f60718293a4b5c6d7e8f9";
 
 /// A raw HTTP/1.1 request; the status code and body.
 async fn send(addr: SocketAddr, head: &str, body: &str) -> (u16, String) {
@@ -242,6 +243,27 @@ async fn one_assume_role_is_one_trace_across_gateway_sts_identity_and_store_and_
     for secret in [&key.access_key_id, &key.secret_access_key, &account] {
         assert!(!text.contains(secret.as_str()), "/metrics names {secret}");
     }
+
+    // A server without the gate (`--grpc-auth` off) traces and counts its gRPC calls all the same.
+    let ungated_dir = tempfile::tempdir().unwrap();
+    let ungated = Server::start(ServeConfig::for_tests(ungated_dir.path())).await.unwrap();
+    let channel = Channel::from_shared(format!("http://{}", ungated.grpc_addr)).unwrap().connect().await.unwrap();
+    let mut request = tonic::Request::new(ppb::GetPolicyRequest {
+        account_id: account.clone(),
+        policy_arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
+    });
+    request.metadata_mut().insert("traceparent", format!("00-{UNGATED_TRACE_ID}-{CLIENT_SPAN}-01").parse().unwrap());
+    PolicyServiceClient::new(channel).get_policy(request).await.unwrap();
+    let spans = trace(&telemetry, &collector, UNGATED_TRACE_ID, &["grpc.request"]).await;
+    assert_eq!(spans.iter().find(|s| s.name == "grpc.request").unwrap().parent_span_id, CLIENT_SPAN);
+    let (_, text) = send(ungated.http_addr, "GET /metrics HTTP/1.1\r\n", "").await;
+    assert!(
+        text.contains(
+            "tessera_requests_total{transport=\"grpc\",action=\"/tessera.policy.v1.PolicyService/GetPolicy\",code=\"OK\",caller_kind=\"anonymous\"} 1\n"
+        ),
+        "{text}"
+    );
+    ungated.stop().await.unwrap();
 
     // The metrics go out over OTLP too.
     let deadline = Instant::now() + Duration::from_secs(30);
