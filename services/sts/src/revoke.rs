@@ -564,20 +564,7 @@ impl<S: Store> Sts<S> {
         issued_before: Option<u64>,
         by: &str,
     ) -> Result<Revocation> {
-        check_owned(account, role_arn)?;
-        let (cut, now) = self.cut_off_now(issued_before)?;
-        let (issued_up_to, issued_up_to_micros) = cut_off(cut);
-        let revoked = self
-            .revoke(Revocation::Role {
-                role_arn: self.stored_arn(account, role_arn).await,
-                issued_up_to,
-                issued_up_to_micros,
-                revoked_by: by.to_owned(),
-                revoked_at: now,
-            })
-            .await?;
-        tessera_telemetry::metrics().revocation("role");
-        Ok(revoked)
+        self.revoke_up_to(account, role_arn, issued_before, by, Covers::Role).await
     }
 
     /// Revokes every session of a principal of `account` (the role session, federated user or user
@@ -591,19 +578,41 @@ impl<S: Store> Sts<S> {
         issued_before: Option<u64>,
         by: &str,
     ) -> Result<Revocation> {
-        check_owned(account, principal_arn)?;
+        self.revoke_up_to(account, principal_arn, issued_before, by, Covers::Principal).await
+    }
+
+    /// The revocation of every session of the role or principal `arn` of `account` issued up to
+    /// `issued_before`.
+    async fn revoke_up_to(
+        &self,
+        account: &Account,
+        arn: &str,
+        issued_before: Option<u64>,
+        by: &str,
+        covers: Covers,
+    ) -> Result<Revocation> {
+        check_owned(account, arn)?;
         let (cut, now) = self.cut_off_now(issued_before)?;
         let (issued_up_to, issued_up_to_micros) = cut_off(cut);
-        let revoked = self
-            .revoke(Revocation::Principal {
-                principal_arn: self.stored_arn(account, principal_arn).await,
+        let stored = self.stored_arn(account, arn).await;
+        let (revoked_by, revoked_at) = (by.to_owned(), now);
+        let revocation = match covers {
+            Covers::Role => {
+                Revocation::Role { role_arn: stored, issued_up_to, issued_up_to_micros, revoked_by, revoked_at }
+            }
+            Covers::Principal => Revocation::Principal {
+                principal_arn: stored,
                 issued_up_to,
                 issued_up_to_micros,
-                revoked_by: by.to_owned(),
-                revoked_at: now,
-            })
-            .await?;
-        tessera_telemetry::metrics().revocation("principal");
+                revoked_by,
+                revoked_at,
+            },
+        };
+        let revoked = self.revoke(revocation).await?;
+        tessera_telemetry::metrics().revocation(match covers {
+            Covers::Role => "role",
+            Covers::Principal => "principal",
+        });
         Ok(revoked)
     }
 
@@ -715,6 +724,13 @@ impl<S: Store> Sts<S> {
         stops.sort_by_key(|s| s.stopped_at);
         Ok(RevocationList { revocations, stops })
     }
+}
+
+/// What a time-bounded revocation covers.
+#[derive(Debug, Clone, Copy)]
+enum Covers {
+    Role,
+    Principal,
 }
 
 /// An account may revoke only its own principals' sessions.
