@@ -135,29 +135,8 @@ async fn iam(addr: SocketAddr, body: &str) -> std::io::Result<(String, String)> 
 }
 
 async fn signed(addr: SocketAddr, key: (&str, &str), service: &str, body: &str) -> std::io::Result<(String, String)> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let amz_date = tessera_sigv4::format_amz_date(now);
+    let (amz_date, authorization) = common::sign_query(addr, key, service, body);
     let host = addr.to_string();
-    let headers = [
-        ("host", host.as_str()),
-        ("content-type", "application/x-www-form-urlencoded; charset=utf-8"),
-        ("x-amz-date", amz_date.as_str()),
-    ];
-    let request = tessera_sigv4::Request {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &headers,
-        body_sha256: tessera_sigv4::PayloadHash::of(body.as_bytes()),
-    };
-    let params = tessera_sigv4::SigningParams {
-        access_key_id: key.0,
-        secret: key.1.as_bytes(),
-        region: "us-east-1",
-        service,
-        amz_date: &amz_date,
-    };
-    let authorization = tessera_sigv4::sign(&request, &params);
     let raw = format!(
         "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
          X-Amz-Date: {amz_date}\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -3,6 +3,8 @@
 //! `traceparent` the client sent (and a gRPC call's, through the gate's metadata); `/metrics`
 //! counts the request, the token issued and the store calls, with bounded labels only.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -35,29 +37,7 @@ async fn send(addr: SocketAddr, head: &str, body: &str) -> (u16, String) {
 
 /// A SigV4-signed Query POST carrying `traceparent`.
 async fn signed_post(addr: SocketAddr, key: &str, secret: &str, body: &str, traceparent: &str) -> (u16, String) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let amz_date = tessera_sigv4::format_amz_date(now);
-    let host = addr.to_string();
-    let headers = [
-        ("content-type", "application/x-www-form-urlencoded; charset=utf-8"),
-        ("host", host.as_str()),
-        ("x-amz-date", amz_date.as_str()),
-    ];
-    let request = tessera_sigv4::Request {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &headers,
-        body_sha256: tessera_sigv4::PayloadHash::of(body.as_bytes()),
-    };
-    let params = tessera_sigv4::SigningParams {
-        access_key_id: key,
-        secret: secret.as_bytes(),
-        region: "us-east-1",
-        service: "sts",
-        amz_date: &amz_date,
-    };
-    let authorization = tessera_sigv4::sign(&request, &params);
+    let (amz_date, authorization) = common::sign_query(addr, (key, secret), "sts", body);
     let head = format!(
         "POST / HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\nX-Amz-Date: {amz_date}\r\nAuthorization: {authorization}\r\ntraceparent: 00-{traceparent}-01\r\n"
     );

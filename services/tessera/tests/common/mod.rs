@@ -68,8 +68,9 @@ pub const TRUST_EC2: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"A
 pub const ALLOW_S3_READ: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
 
-/// A SigV4-signed Query POST to the gateway; returns the status line and body.
-pub async fn signed_post(addr: std::net::SocketAddr, key: &str, secret: &str, body: &str) -> (String, String) {
+/// The `X-Amz-Date` and `Authorization` of a SigV4-signed Query POST of `body` to `addr` for
+/// `service`, as the AWS SDKs send it.
+pub fn sign_query(addr: std::net::SocketAddr, key: (&str, &str), service: &str, body: &str) -> (String, String) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let amz_date = tessera_sigv4::format_amz_date(now);
     let host = addr.to_string();
@@ -86,13 +87,20 @@ pub async fn signed_post(addr: std::net::SocketAddr, key: &str, secret: &str, bo
         body_sha256: tessera_sigv4::PayloadHash::of(body.as_bytes()),
     };
     let params = tessera_sigv4::SigningParams {
-        access_key_id: key,
-        secret: secret.as_bytes(),
+        access_key_id: key.0,
+        secret: key.1.as_bytes(),
         region: "us-east-1",
-        service: "sts",
+        service,
         amz_date: &amz_date,
     };
     let authorization = tessera_sigv4::sign(&request, &params);
+    (amz_date, authorization)
+}
+
+/// A SigV4-signed Query POST to the gateway; returns the status line and body.
+pub async fn signed_post(addr: std::net::SocketAddr, key: &str, secret: &str, body: &str) -> (String, String) {
+    let (amz_date, authorization) = sign_query(addr, (key, secret), "sts", body);
+    let host = addr.to_string();
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let raw = format!(
