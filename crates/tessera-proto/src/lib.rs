@@ -23,6 +23,7 @@
 //! - [`error`]: [`ErrorCode`] (AWS code string, HTTP status, gRPC code) and [`ServiceError`],
 //!   which converts to and from [`tonic::Status`].
 //! - [`convert`]: `SystemTime` to and from `google.protobuf.Timestamp`.
+//! - [`upstream`]: calling a service's replicas (the retry rule for idempotent reads).
 //!
 //! The proto conventions (every request has `account_id = 1`, fields are the snake_case AWS
 //! member names, optional AWS inputs are proto3 `optional`, enum value 0 means "not given") are
@@ -36,6 +37,7 @@ pub mod convert;
 pub mod error;
 mod redact;
 pub mod scope;
+pub mod upstream;
 
 pub use error::{ErrorCode, ServiceError};
 pub use scope::{CALLER_ACCOUNT_METADATA, CALLER_KEY_METADATA};
