@@ -100,6 +100,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ("/tessera.authorizer.v1.AuthorizerService/Authorize", Rule::Public),
     ("/tessera.authorizer.v1.AuthorizerService/AuthorizeBatch", Rule::Public),
     ("/tessera.identity.v1.IdentityService/CreateAccount", Rule::RootOnly),
+    ("/tessera.identity.v1.IdentityService/RecordAccessKeyUse", Rule::RootOnly),
     ("/tessera.policy.v1.PolicyService/WatchPolicyEpochs", Rule::RootOnly),
     ("/tessera.sts.v1.StsService/AssumeRoleWithWebIdentity", Rule::Public),
     ("/tessera.sts.v1.StsService/AssumeRole", Rule::Authenticated),

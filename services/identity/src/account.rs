@@ -75,6 +75,12 @@ impl Filter {
     }
 }
 
+/// Refuses a `GetAccountAuthorizationDetails` filter value outside AWS's enum, as the domain does
+/// (a remote caller checks before sending: the wire enum cannot carry a wrong value).
+pub(crate) fn check_filter(values: &[String]) -> Result<()> {
+    Filter::parse(values).map(|_| ())
+}
+
 /// One item of the concatenated authorization details list.
 enum Detail {
     User(UserRecord),

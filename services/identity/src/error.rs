@@ -4,6 +4,7 @@ use tessera_arn::ValidationError;
 use tessera_policy::{ErrorCode as PolicyErrorCode, PolicyError};
 use tessera_proto::error::{ErrorCode, ServiceError};
 use tessera_store::StoreError;
+use tonic::metadata::MetadataValue;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -43,7 +44,18 @@ impl MfaFailure {
             Self::UnknownDevice => "mfa_unknown_device",
         }
     }
+
+    /// The failure whose [`MfaFailure::as_str`] is `reason`.
+    pub fn parse(reason: &str) -> Option<Self> {
+        [Self::InvalidCode, Self::Locked, Self::UnknownDevice].into_iter().find(|f| f.as_str() == reason)
+    }
 }
+
+/// The response metadata that carries an [`MfaRejection`]'s device across gRPC (binary: a serial
+/// the caller typed may hold any bytes). Never the code.
+pub const MFA_SERIAL_METADATA: &str = "tessera-mfa-serial-bin";
+/// The response metadata that carries an [`MfaRejection`]'s [`MfaFailure::as_str`].
+pub const MFA_FAILURE_METADATA: &str = "tessera-mfa-failure";
 
 /// A refused MFA code: the device it was for, why, and the AWS error the caller gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,15 +169,62 @@ impl From<Error> for ServiceError {
     }
 }
 
+/// The wire form of an error: the AWS code in `tessera-error-code` (the one catalog), and for a
+/// refused MFA code its device and reason too, so that a remote caller's audit trail records what
+/// a local one does.
 impl From<Error> for tonic::Status {
     fn from(error: Error) -> Self {
-        error.into_service_error().into()
+        let mfa = error.mfa_rejection().map(|r| (r.serial.clone(), r.failure));
+        let mut status = tonic::Status::from(error.into_service_error());
+        if let Some((serial, failure)) = mfa {
+            let metadata = status.metadata_mut();
+            metadata.insert_bin(MFA_SERIAL_METADATA, MetadataValue::from_bytes(serial.as_bytes()));
+            metadata.insert(MFA_FAILURE_METADATA, MetadataValue::from_static(failure.as_str()));
+        }
+        status
+    }
+}
+
+impl Error {
+    /// The error a failed call's status carries: the AWS code and message byte for byte (a
+    /// transport failure is `ServiceFailure` with tonic's message), and an MFA rejection with its
+    /// device and reason when the server attached them.
+    pub fn from_status(status: &tonic::Status) -> Self {
+        let error = ServiceError::from_status(status);
+        let metadata = status.metadata();
+        let failure = metadata.get(MFA_FAILURE_METADATA).and_then(|v| v.to_str().ok()).and_then(MfaFailure::parse);
+        let serial = metadata
+            .get_bin(MFA_SERIAL_METADATA)
+            .and_then(|v| v.to_bytes().ok())
+            .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok());
+        match (serial, failure) {
+            (Some(serial), Some(failure)) => Self::Mfa(Box::new(MfaRejection { serial, failure, error })),
+            _ => Self::Service(error),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_carry_the_aws_error_and_an_mfa_rejection_back() {
+        let plain = Error::no_such_entity("The user with name bob cannot be found.");
+        let back = Error::from_status(&tonic::Status::from(plain));
+        assert!(matches!(&back, Error::Service(e) if e.code == ErrorCode::NoSuchEntity
+            && e.message == "The user with name bob cannot be found."));
+
+        for failure in [MfaFailure::InvalidCode, MfaFailure::Locked, MfaFailure::UnknownDevice] {
+            assert_eq!(MfaFailure::parse(failure.as_str()), Some(failure));
+            let serial = "arn:aws:iam::111111111111:mfa/phone é";
+            let error = Error::mfa(serial, failure, ErrorCode::AccessDenied, "MultiFactorAuthentication failed.");
+            let expected = error.mfa_rejection().cloned().unwrap();
+            let back = Error::from_status(&tonic::Status::from(error));
+            assert_eq!(back.mfa_rejection(), Some(&expected));
+        }
+        assert_eq!(MfaFailure::parse("mfa_other"), None);
+    }
 
     #[test]
     fn storage_failures_reach_the_caller_as_aws_codes_without_detail() {

@@ -4,9 +4,13 @@
 //! (reference §5).
 //!
 //! [`Identity`] is the domain: plain Rust in, store records out, written once against
-//! [`tessera_store::Store`]. `grpc.rs` is the thin tonic adapter (`IdentityGrpc`) that decodes protobuf,
-//! calls the domain and maps the error through the one catalog in `tessera_proto::error`. The policy
-//! service builds on the same entity helpers (`entity.rs`) so relations stay consistent on both sides.
+//! [`tessera_store::Store`]. [`IdentityApi`] is the domain's operations as a trait, implemented by
+//! [`Identity`] (in process) and by [`remote::RemoteIdentity`] (over gRPC, for a gateway in front of
+//! identity replicas). `grpc.rs` is the thin tonic adapter (`IdentityGrpc`) that serves any
+//! `Arc<dyn IdentityApi>`: it decodes protobuf, calls the domain and maps the error through the one
+//! catalog in `tessera_proto::error`; `convert.rs` holds the message conversions both sides use.
+//! The policy service builds on the same entity helpers (`entity.rs`) so relations stay consistent
+//! on both sides.
 //!
 //! Every write is one optimistic transaction in the account's namespace ([`tessera_store::update`]);
 //! a write that can change anyone's permissions also bumps the account's policy epoch and publishes
@@ -23,7 +27,9 @@ use tessera_store::{Namespace, Store};
 
 mod access_keys;
 mod account;
+mod api;
 pub mod bootstrap;
+mod convert;
 pub mod entity;
 mod error;
 mod groups;
@@ -32,6 +38,7 @@ mod login;
 mod mfa;
 mod oidc;
 pub mod page;
+pub mod remote;
 mod report;
 mod reseal;
 mod roles;
@@ -41,7 +48,8 @@ mod users;
 
 pub use access_keys::{AccessKeyIdentity, AccessKeyLastUsed, AccessKeyMetadata, CreatedAccessKey};
 pub use account::AuthorizationDetails;
-pub use error::{Error, MfaFailure, MfaRejection, Result};
+pub use api::IdentityApi;
+pub use error::{Error, MFA_FAILURE_METADATA, MFA_SERIAL_METADATA, MfaFailure, MfaRejection, Result};
 pub use login::{LoginProfile, UpdatePasswordPolicy};
 pub use mfa::{AssignmentStatus, CreatedMfaDevice, MFA_MAX_FAILURES, mfa_lock_period};
 pub use oidc::CreateOidcProvider;
