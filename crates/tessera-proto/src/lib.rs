@@ -23,7 +23,8 @@
 //! - [`error`]: [`ErrorCode`] (AWS code string, HTTP status, gRPC code) and [`ServiceError`],
 //!   which converts to and from [`tonic::Status`].
 //! - [`convert`]: `SystemTime` to and from `google.protobuf.Timestamp`.
-//! - [`upstream`]: calling a service's replicas (the retry rule for idempotent reads).
+//! - [`upstream`]: calling a service's replicas ([`upstream::Upstream`], a balanced channel with
+//!   outlier ejection, and the retry rule for idempotent reads).
 //!
 //! The proto conventions (every request has `account_id = 1`, fields are the snake_case AWS
 //! member names, optional AWS inputs are proto3 `optional`, enum value 0 means "not given") are

@@ -1,5 +1,5 @@
-//! Calling replicas of a service: the retry rule for idempotent reads. (`Upstream`, the balanced
-//! channel over a service's replicas, lives here too.)
+//! Calling replicas of a service: [`Upstream`], one balanced channel over a service's replicas
+//! with outlier ejection, and the retry rule for idempotent reads ([`read`]).
 //!
 //! A read that failed because its replica was unreachable (the connection refused or broke, the
 //! replica shutting down) is sent again, up to [`READ_ATTEMPTS`] times in all, after a short
@@ -7,10 +7,16 @@
 //! Writes are never retried here: a write whose answer was lost may have been applied.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
+use tonic::transport::channel::Change;
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
+use tonic_health::ServingStatus;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
 
 /// How many times a read is sent at most.
 pub const READ_ATTEMPTS: u32 = 3;
@@ -60,6 +66,336 @@ fn pause(attempt: u32) -> Duration {
     let ceiling = FIRST_PAUSE.saturating_mul(1 << (attempt - 1).min(10));
     let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
     Duration::from_nanos(x % nanos.max(1))
+}
+
+/// How an [`Upstream`] connects, times calls out, and ejects replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    /// Time to open a connection to a replica.
+    pub connect_timeout: Duration,
+    /// Time for a call to be answered (its response headers).
+    pub call_timeout: Duration,
+    /// HTTP/2 PINGs on idle connections this often, so a replica that vanished without closing its
+    /// connections (a partition, a powered-off machine) is noticed.
+    pub keepalive_interval: Duration,
+    /// How long a PING may go unanswered before the connection counts as broken.
+    pub keepalive_timeout: Duration,
+    /// Consecutive failures (a broken health stream, a refused connection, `NOT_SERVING`) after
+    /// which a replica leaves the balance.
+    pub eject_after: u32,
+    /// How long a replica stays out the first time; each ejection without a long enough healthy
+    /// spell in between doubles it, up to `max_ejection`.
+    pub first_ejection: Duration,
+    /// The longest ejection; a replica healthy for this long starts again at `first_ejection`.
+    pub max_ejection: Duration,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(1),
+            call_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(10),
+            keepalive_timeout: Duration::from_secs(5),
+            eject_after: 3,
+            first_ejection: Duration::from_secs(1),
+            max_ejection: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why an [`Upstream`] cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("no replica of the {0} service was given")]
+    NoReplicas(&'static str),
+    #[error("`{url}` is not a replica URL of the {service} service: {reason}")]
+    BadUrl { service: &'static str, url: String, reason: String },
+}
+
+/// One replica as an [`Upstream`] sees it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    pub url: String,
+    /// Its health stream says `SERVING`.
+    pub serving: bool,
+    /// Calls may be balanced to it (not ejected).
+    pub in_balance: bool,
+    /// How many times it was ejected.
+    pub ejections: u64,
+}
+
+/// The replicas of one service behind one [`Channel`]: tonic's balanced channel (tower's
+/// power-of-two-choices over the replicas' pending calls), with a connect timeout, a per-call
+/// timeout and HTTP/2 keepalive on every connection, and outlier ejection.
+///
+/// **Ejection.** A balanced channel does not say which replica a failed call went to, so each
+/// replica is watched on a connection of its own with `grpc.health.v1.Health/Watch` on the
+/// service's name: a replica that dies breaks that stream at once (its socket closes), one that
+/// stops reports `NOT_SERVING`. After [`UpstreamConfig::eject_after`] such failures in a row
+/// (the stream broke, the reconnection was refused or timed out, or the status is not
+/// `SERVING`) the replica leaves the balance for [`UpstreamConfig::first_ejection`], doubling on
+/// each ejection up to [`UpstreamConfig::max_ejection`]; it returns when its health stream says
+/// `SERVING` again after that period. The last replica in the balance is never ejected: with
+/// none left, calls would wait instead of failing fast with `Unavailable`. Each ejection and
+/// return is a log line and counts in `tessera_upstream_ejections_total` /
+/// `tessera_upstream_returns_total` (label `service`); `tessera_upstream_replicas_in_balance`
+/// is the gauge.
+///
+/// Build it inside a tokio runtime (it spawns the watchers); dropping it stops them.
+#[derive(Debug)]
+pub struct Upstream {
+    shared: Arc<Shared>,
+    channel: Channel,
+    _watchers: tokio::task::JoinSet<()>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    service: &'static str,
+    replicas: Vec<Replica>,
+    changes: tokio::sync::mpsc::Sender<Change<usize, Endpoint>>,
+    /// How many replicas are in the balance; held while one is added or removed.
+    in_balance: Mutex<usize>,
+    ejections: AtomicU64,
+    returns: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Replica {
+    url: String,
+    endpoint: Endpoint,
+    serving: AtomicBool,
+    in_balance: AtomicBool,
+    ejections: AtomicU64,
+}
+
+impl Upstream {
+    /// Balances over `urls` (`http://HOST:PORT`, one per replica) of `service` (`identity`,
+    /// `policy`, ...), watching each replica's health of `health_name` (the gRPC service name,
+    /// `tessera.identity.v1.IdentityService`; `""` is the whole server).
+    pub fn new(
+        service: &'static str,
+        health_name: &str,
+        urls: &[String],
+        config: UpstreamConfig,
+    ) -> Result<Self, UpstreamError> {
+        if urls.is_empty() {
+            return Err(UpstreamError::NoReplicas(service));
+        }
+        let mut replicas = Vec::with_capacity(urls.len());
+        for url in urls {
+            let bad = |reason: String| UpstreamError::BadUrl { service, url: url.clone(), reason };
+            if !url.starts_with("http://") {
+                return Err(bad("only http:// URLs are supported".to_owned()));
+            }
+            let endpoint = Endpoint::from_shared(url.clone())
+                .map_err(|e| bad(e.to_string()))?
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.call_timeout)
+                .http2_keep_alive_interval(config.keepalive_interval)
+                .keep_alive_timeout(config.keepalive_timeout)
+                .keep_alive_while_idle(true)
+                .tcp_nodelay(true);
+            replicas.push(Replica {
+                url: url.clone(),
+                endpoint,
+                serving: AtomicBool::new(false),
+                in_balance: AtomicBool::new(true),
+                ejections: AtomicU64::new(0),
+            });
+        }
+        let (channel, changes) = Channel::balance_channel(1024);
+        for (index, replica) in replicas.iter().enumerate() {
+            // A fresh channel's queue has room for every replica.
+            let _ = changes.try_send(Change::Insert(index, replica.endpoint.clone()));
+        }
+        let shared = Arc::new(Shared {
+            service,
+            in_balance: Mutex::new(replicas.len()),
+            replicas,
+            changes,
+            ejections: AtomicU64::new(0),
+            returns: AtomicU64::new(0),
+        });
+        register_metrics(&shared);
+        let mut watchers = tokio::task::JoinSet::new();
+        for (index, replica) in shared.replicas.iter().enumerate() {
+            let client = HealthClient::new(replica.endpoint.connect_lazy());
+            watchers.spawn(watch(Arc::downgrade(&shared), index, client, health_name.to_owned(), config));
+        }
+        Ok(Self { shared, channel, _watchers: watchers })
+    }
+
+    /// The balanced channel: clone it into the service's generated client.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// The service's name, as given.
+    pub fn service(&self) -> &'static str {
+        self.shared.service
+    }
+
+    /// Whether at least one replica says `SERVING`.
+    pub fn is_ready(&self) -> bool {
+        self.shared.replicas.iter().any(|r| r.serving.load(Ordering::Relaxed))
+    }
+
+    /// Every replica's state now.
+    pub fn replicas(&self) -> Vec<ReplicaStatus> {
+        self.shared
+            .replicas
+            .iter()
+            .map(|r| ReplicaStatus {
+                url: r.url.clone(),
+                serving: r.serving.load(Ordering::Relaxed),
+                in_balance: r.in_balance.load(Ordering::Relaxed),
+                ejections: r.ejections.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+}
+
+impl Shared {
+    /// Takes replica `index` out of the balance, unless it is the last one there.
+    fn eject(&self, index: usize) -> bool {
+        let mut in_balance = self.in_balance.lock().unwrap_or_else(PoisonError::into_inner);
+        let replica = &self.replicas[index];
+        if *in_balance <= 1 || !replica.in_balance.load(Ordering::Relaxed) {
+            return false;
+        }
+        replica.in_balance.store(false, Ordering::Relaxed);
+        *in_balance -= 1;
+        let _ = self.changes.try_send(Change::Remove(index));
+        true
+    }
+
+    /// Puts replica `index` back in the balance (a fresh connection).
+    fn restore(&self, index: usize) -> bool {
+        let mut in_balance = self.in_balance.lock().unwrap_or_else(PoisonError::into_inner);
+        let replica = &self.replicas[index];
+        if replica.in_balance.load(Ordering::Relaxed) {
+            return false;
+        }
+        replica.in_balance.store(true, Ordering::Relaxed);
+        *in_balance += 1;
+        let _ = self.changes.try_send(Change::Insert(index, replica.endpoint.clone()));
+        true
+    }
+}
+
+/// Watches one replica's health for as long as its upstream lives, ejecting and restoring it.
+async fn watch(
+    shared: Weak<Shared>,
+    index: usize,
+    mut client: HealthClient<Channel>,
+    health_name: String,
+    config: UpstreamConfig,
+) {
+    let mut failures = 0u32;
+    let mut ejection = config.first_ejection;
+    loop {
+        let serving_since = watch_once(&shared, index, &mut client, &health_name).await;
+        let Some(shared) = shared.upgrade() else { return };
+        let replica = &shared.replicas[index];
+        replica.serving.store(false, Ordering::Relaxed);
+        if let Some(since) = serving_since {
+            failures = 0;
+            if since.elapsed() >= config.max_ejection {
+                ejection = config.first_ejection;
+            }
+        }
+        failures = failures.saturating_add(1);
+        let pause = if !replica.in_balance.load(Ordering::Relaxed) {
+            // Still failing after its ejection: wait longer before the next look.
+            let pause = ejection;
+            ejection = (ejection * 2).min(config.max_ejection);
+            pause
+        } else if failures >= config.eject_after && shared.eject(index) {
+            replica.ejections.fetch_add(1, Ordering::Relaxed);
+            shared.ejections.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                service = shared.service,
+                replica = %replica.url,
+                failures,
+                ejected_for = ?ejection,
+                "replica ejected from the balance"
+            );
+            let pause = ejection;
+            ejection = (ejection * 2).min(config.max_ejection);
+            pause
+        } else {
+            // Reconnect at once, then a little later each time.
+            Duration::from_millis(10 * u64::from(failures - 1)).min(Duration::from_secs(1))
+        };
+        drop(shared);
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// One health stream: returns when it breaks or says anything but `SERVING`, with when it
+/// started saying `SERVING` (if it did).
+async fn watch_once(
+    shared: &Weak<Shared>,
+    index: usize,
+    client: &mut HealthClient<Channel>,
+    health_name: &str,
+) -> Option<Instant> {
+    let request = HealthCheckRequest { service: health_name.to_owned() };
+    let mut stream = client.watch(request).await.ok()?.into_inner();
+    let mut since = None;
+    while let Ok(Some(message)) = stream.message().await {
+        let shared = shared.upgrade()?;
+        if message.status != ServingStatus::Serving as i32 {
+            break;
+        }
+        since.get_or_insert_with(Instant::now);
+        let replica = &shared.replicas[index];
+        replica.serving.store(true, Ordering::Relaxed);
+        if shared.restore(index) {
+            shared.returns.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(service = shared.service, replica = %replica.url, "replica returned to the balance");
+        }
+    }
+    since
+}
+
+/// The upstream's counters on `/metrics`, labelled by service (bounded: the code names them).
+fn register_metrics(shared: &Arc<Shared>) {
+    let labels = match shared.service {
+        "identity" => "service=\"identity\"",
+        "policy" => "service=\"policy\"",
+        "sts" => "service=\"sts\"",
+        "authorizer" => "service=\"authorizer\"",
+        _ => "service=\"other\"",
+    };
+    let metrics = tessera_telemetry::metrics();
+    let read = |f: fn(&Shared) -> f64| -> tessera_telemetry::metrics::Gauge {
+        let weak = Arc::downgrade(shared);
+        Box::new(move || weak.upgrade().map(|s| f(&s)))
+    };
+    #[allow(clippy::cast_precision_loss)]
+    {
+        metrics.counter(
+            "tessera_upstream_ejections_total",
+            "Replicas ejected from a gateway's balance after consecutive failures, by service.",
+            labels,
+            read(|s| s.ejections.load(Ordering::Relaxed) as f64),
+        );
+        metrics.counter(
+            "tessera_upstream_returns_total",
+            "Ejected replicas returned to a gateway's balance once healthy, by service.",
+            labels,
+            read(|s| s.returns.load(Ordering::Relaxed) as f64),
+        );
+        metrics.gauge(
+            "tessera_upstream_replicas_in_balance",
+            "Replicas a gateway balances calls over, by service.",
+            labels,
+            read(|s| *s.in_balance.lock().unwrap_or_else(PoisonError::into_inner) as f64),
+        );
+    }
 }
 
 #[cfg(test)]
