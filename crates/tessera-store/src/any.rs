@@ -18,11 +18,15 @@ pub enum AnyStore {
 
 impl AnyStore {
     /// Opens the store at `location`: `memory:` (nothing persists), `redis://HOST:PORT/DB` (or
-    /// `rediss://`), or a directory holding the embedded store's `tessera.redb`.
+    /// `rediss://`), a Redis Cluster through its seed nodes `redis+cluster://HOST:PORT[,HOST:PORT...]`
+    /// (or `rediss+cluster://`), or a directory holding the embedded store's `tessera.redb`.
     pub async fn open(location: &str) -> Result<Self, StoreError> {
         if location == "memory:" {
             Ok(Self::Memory(MemoryStore::new()))
-        } else if location.starts_with("redis://") || location.starts_with("rediss://") {
+        } else if ["redis://", "rediss://", "redis+cluster://", "rediss+cluster://"]
+            .iter()
+            .any(|scheme| location.starts_with(scheme))
+        {
             Ok(Self::Redis(RedisStore::connect(location).await?))
         } else if location.is_empty() || location.contains("://") || location.ends_with(':') {
             // A typo'd scheme must not silently become a directory named after it.

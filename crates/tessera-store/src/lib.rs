@@ -1,5 +1,5 @@
 //! Tessera's storage: a transactional, versioned key-value layer with three backends (memory, redb,
-//! Redis), a change-notification primitive, and the conformance suite they all pass.
+//! Redis or Redis Cluster), a change-notification primitive, and the conformance suite they all pass.
 //!
 //! The IAM logic above is written once against [`Store`]: it reads with [`Store::get`] and
 //! [`Store::scan_prefix`], then commits a [`Transaction`] whose checks guard everything it read
@@ -22,6 +22,8 @@ mod notify;
 mod redb_store;
 mod redis_store;
 mod snapshot;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod txn;
 mod update;
 
@@ -65,8 +67,14 @@ pub enum StoreError {
     Contention { attempts: u32 },
     #[error("a transaction spans namespaces `{first}` and `{second}`: all its keys must share one")]
     CrossNamespace { first: String, second: String },
-    #[error("unsupported store location `{0}`: expected `memory:`, `redis://HOST:PORT/DB` or a directory")]
+    #[error(
+        "unsupported store location `{0}`: expected `memory:`, `redis://HOST:PORT/DB`, \
+         `redis+cluster://HOST:PORT[,HOST:PORT...]` or a directory"
+    )]
     InvalidLocation(String),
+    /// A Redis location that names a Redis scheme but is malformed (the reason names no credential).
+    #[error("invalid Redis location: {0}")]
+    InvalidRedisUrl(String),
     /// A snapshot given to [`Snapshots::import`] breaks its own rules; nothing was written.
     #[error("invalid snapshot: {0}")]
     InvalidSnapshot(String),

@@ -16,8 +16,11 @@
 //! **Import** replaces the snapshot's scope (the whole store, or the listed namespaces) with the
 //! snapshot's records, all or nothing: one lock (memory), one write transaction (redb), one
 //! `MULTI`/`EXEC` guarded by `WATCH` on every touched namespace's counter and index (Redis, retried
-//! if a write slipped in between). Record versions are kept, and every counter is raised to at
-//! least the highest version it covers, never lowered, so versions keep rising after a restore.
+//! if a write slipped in between). A Redis Cluster has no transaction across slots: there each
+//! namespace is replaced by one script in its slot, all or nothing per namespace, one namespace
+//! after another (what an export promises anyway); a whole-store scope is found by `SCAN` on every
+//! master. Record versions are kept, and every counter is raised to at least the highest version it
+//! covers, never lowered, so versions keep rising after a restore.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

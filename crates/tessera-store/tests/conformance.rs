@@ -1,29 +1,33 @@
 //! Runs the conformance suite on every backend: `memory::*`, `redb::*` (a fresh temporary directory
-//! per test) and `redis::*` (the server at `REDIS_URL`, default `redis://127.0.0.1:6379`).
+//! per test), `redis::*` (the server at `REDIS_URL`, default `redis://127.0.0.1:6379`) and
+//! `redis_cluster::*` (a three-master Redis Cluster the tests start, `tessera_store::testing`).
 //!
-//! The Redis tests fail, not skip, when no server answers: CI starts one, and a silently skipped
-//! backend is how a backend rots.
+//! The Redis tests fail, not skip, when no server answers (or `redis-server` is missing): CI starts
+//! one, and a silently skipped backend is how a backend rots.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use tempfile::TempDir;
 use tessera_store::conformance::{self, Accounts};
+use tessera_store::testing::RedisCluster;
 use tessera_store::{AnyStore, Store};
 
 /// A store for one test, and what must outlive it.
 struct Fixture {
     store: AnyStore,
     _dir: Option<TempDir>,
+    _cluster: Option<Arc<RedisCluster>>,
 }
 
 async fn memory() -> Fixture {
-    Fixture { store: AnyStore::open("memory:").await.expect("memory store"), _dir: None }
+    Fixture { store: AnyStore::open("memory:").await.expect("memory store"), _dir: None, _cluster: None }
 }
 
 async fn redb() -> Fixture {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = AnyStore::open(dir.path().to_str().expect("UTF-8 path")).await.expect("redb store");
-    Fixture { store, _dir: Some(dir) }
+    Fixture { store, _dir: Some(dir), _cluster: None }
 }
 
 async fn redis() -> Fixture {
@@ -31,7 +35,13 @@ async fn redis() -> Fixture {
     let store = AnyStore::open(&url)
         .await
         .unwrap_or_else(|e| panic!("Redis must be reachable at `{url}` (set REDIS_URL; CI starts one): {e}"));
-    Fixture { store, _dir: None }
+    Fixture { store, _dir: None, _cluster: None }
+}
+
+async fn redis_cluster() -> Fixture {
+    let cluster = tokio::task::spawn_blocking(RedisCluster::shared).await.expect("start a Redis Cluster");
+    let store = AnyStore::open(&cluster.url()).await.expect("connect to the Redis Cluster");
+    Fixture { store, _dir: None, _cluster: Some(cluster) }
 }
 
 /// Runs `check` on the fixture's store with fresh accounts, then deletes those accounts' keys from
@@ -102,4 +112,4 @@ macro_rules! every_backend {
     };
 }
 
-every_backend!(memory, redb, redis);
+every_backend!(memory, redb, redis, redis_cluster);
