@@ -178,7 +178,7 @@ pub(crate) enum ResourcePattern {
 }
 
 impl ResourcePattern {
-    fn new(text: &str, variables: bool) -> ResourcePattern {
+    pub(crate) fn new(text: &str, variables: bool) -> ResourcePattern {
         if text == "*" {
             return ResourcePattern::Any;
         }

@@ -399,7 +399,7 @@ pub enum Trace {
 
 /// How strongly a resource-policy statement named the principal (reference §3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Strength {
+pub(crate) enum Strength {
     /// Only its account: delegation to the account's identity policies.
     Account,
     /// Its role (for a session) or the user behind a federated session: capped by boundary and
@@ -693,7 +693,7 @@ impl Evaluator<'_, '_> {
 /// How a `Principal` element names the caller, or `None` if the statement does not apply to it.
 /// `NotPrincipal` applies unless every identity of the caller (its account, its role, itself) is
 /// listed (reference §2.1).
-fn principal_strength(matcher: &PrincipalMatcher, principal: &Principal) -> Option<Strength> {
+pub(crate) fn principal_strength(matcher: &PrincipalMatcher, principal: &Principal) -> Option<Strength> {
     if matcher.negated {
         return (!excluded(matcher, principal)).then_some(Strength::Direct);
     }
@@ -794,7 +794,7 @@ pub(crate) fn pattern_matches(pattern: &ResourcePattern, request: &Request<'_>, 
 }
 
 /// Evaluates one key under one operator (reference §2.3 rules 1–3).
-fn evaluate_condition(condition: &Condition, context: &Context, missing: &mut dyn FnMut(&str)) -> bool {
+pub(crate) fn evaluate_condition(condition: &Condition, context: &Context, missing: &mut dyn FnMut(&str)) -> bool {
     let entry = context.values(&condition.folded_key);
     let values = entry.unwrap_or_default();
     let operator = condition.operator;

@@ -96,6 +96,11 @@ impl Pattern {
         }
     }
 
+    /// The pattern's tokens, for the analyses that reason about its language (`crate::analysis`).
+    pub(crate) fn tokens(&self) -> &[Token] {
+        &self.tokens
+    }
+
     /// Whether the pattern has policy variables (and must be resolved before matching).
     pub(crate) fn has_variables(&self) -> bool {
         self.has_variables
