@@ -3,8 +3,11 @@
 //! epoch stream that tells caches when to reload (reference §2.6, §5.2, §5.9).
 //!
 //! [`Policies`] is the domain: plain Rust in, store records out, written once against
-//! [`tessera_store::Store`]. [`grpc`] is the thin tonic adapter ([`grpc::PolicyGrpc`]) that decodes
-//! protobuf, calls the domain and maps the error through the one catalog in `tessera_proto::error`.
+//! [`tessera_store::Store`]. [`PolicyApi`] is the domain as callers see it, implemented by
+//! [`Policies`] in-process and by [`RemotePolicies`] over gRPC (a gateway in front of policy
+//! service replicas). [`grpc`] is the thin tonic adapter ([`grpc::PolicyGrpc`]) that decodes
+//! protobuf, calls a `PolicyApi` and maps the error through the one catalog in
+//! `tessera_proto::error`; `convert.rs` is the one conversion both directions use.
 //!
 //! Code map:
 //!
@@ -14,6 +17,8 @@
 //! - `inline.rs`: `Put*Policy`, `Get*Policy`, `Delete*Policy`, `List*Policies` (inline).
 //! - `aws_managed.rs`: the AWS-managed policies Tessera ships, seeded into the `aws` namespace.
 //! - `effective.rs`: every policy that applies to a principal, for the authorizer.
+//! - `api.rs`: [`PolicyApi`] and its in-process implementation; `remote.rs`: [`RemotePolicies`];
+//!   `convert.rs`: domain types to and from `tessera.policy.v1`.
 //!
 //! **Invariants** (shared with `tessera-identity`, whose `entity.rs` helpers this crate uses):
 //!
@@ -38,19 +43,24 @@ use tessera_proto::error::ErrorCode;
 use tessera_store::Store;
 use tessera_store::iam::{self, EntityKind, GroupRecord, RoleRecord, UserRecord};
 
+mod api;
 mod attach;
 mod aws_managed;
+mod convert;
 mod effective;
 pub mod grpc;
 mod inline;
 mod policies;
+mod remote;
 
+pub use api::{EpochChange, EpochStream, PolicyApi};
 pub use attach::{AttachedPolicy, EntityFilter, MAX_ATTACHED_POLICIES, PolicyEntity};
 pub use aws_managed::{AWS_MANAGED, AwsManagedPolicy, seed_aws_managed};
 pub use effective::{PrincipalPolicies, SourceType, SourcedPolicy};
 pub use grpc::{PolicyGrpc, service};
 pub use inline::{InlinePolicy, inline_size_limit};
 pub use policies::{CreatePolicy, ListPolicies, MAX_VERSIONS, ManagedPolicy, PolicyScope, PolicyUsage, PolicyVersion};
+pub use remote::RemotePolicies;
 
 /// The policy service's domain.
 #[derive(Debug)]
