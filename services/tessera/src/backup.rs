@@ -37,7 +37,8 @@ pub struct StoreArgs {
     /// The server's data directory (the embedded store's `tessera.redb`, `master.key`).
     #[arg(long, env = "TESSERA_DATA_DIR", default_value = "tessera-data")]
     pub data_dir: PathBuf,
-    /// The store, when not the embedded one under `--data-dir`: `redis://HOST:PORT/DB`.
+    /// The store, when not the embedded one under `--data-dir`: `redis://HOST:PORT/DB` or
+    /// `redis+cluster://HOST:PORT[,HOST:PORT...]`.
     #[arg(long, env = "TESSERA_STORE")]
     pub store: Option<String>,
 }
@@ -82,10 +83,12 @@ pub struct RestoreArgs {
 /// `tessera admin migrate`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MigrateArgs {
-    /// The store to copy: a data directory (the embedded store) or `redis://HOST:PORT/DB`.
+    /// The store to copy: a data directory (the embedded store), `redis://HOST:PORT/DB` or
+    /// `redis+cluster://HOST:PORT[,HOST:PORT...]`.
     #[arg(long)]
     pub from: String,
-    /// The store to copy into: `redis://HOST:PORT/DB` or a data directory.
+    /// The store to copy into: `redis://HOST:PORT/DB`, `redis+cluster://HOST:PORT[,HOST:PORT...]`
+    /// or a data directory.
     #[arg(long)]
     pub to: String,
     /// Replace the target's records when it has any (everything it holds is removed).
@@ -170,10 +173,14 @@ async fn import(store: &AnyStore, snapshot: Snapshot, replace: bool) -> Result<(
     store.import(snapshot).await.map_err(|error| {
         // A Redis connection that broke (or timed out) while its transaction ran leaves no way to
         // know whether the server ran it; it ran whole or not at all either way.
-        let outcome = if matches!(error, tessera_store::StoreError::Redis(_)) {
-            "the transaction was applied whole or not at all: run the restore again with --replace to be sure"
-        } else {
+        let outcome = if !matches!(error, tessera_store::StoreError::Redis(_)) {
             "nothing was written"
+        } else if matches!(store, AnyStore::Redis(redis) if redis.is_cluster()) {
+            // A cluster is replaced one namespace (one slot's script) at a time.
+            "each namespace was replaced whole or not at all, some perhaps not yet: run the restore again with \
+             --replace to be sure"
+        } else {
+            "the transaction was applied whole or not at all: run the restore again with --replace to be sure"
         };
         anyhow::Error::new(error).context(format!("cannot write the target store ({outcome})"))
     })

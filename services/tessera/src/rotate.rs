@@ -37,7 +37,8 @@ pub struct KeyArgs {
     /// The data directory (the embedded store, whose server must be stopped, and `master.key`).
     #[arg(long, env = "TESSERA_DATA_DIR", default_value = "tessera-data")]
     pub data_dir: PathBuf,
-    /// The store, when not the embedded one under `--data-dir`: `redis://HOST:PORT/DB`.
+    /// The store, when not the embedded one under `--data-dir`: `redis://HOST:PORT/DB` or
+    /// `redis+cluster://HOST:PORT[,HOST:PORT...]`.
     #[arg(long, env = "TESSERA_STORE")]
     pub store: Option<String>,
     /// The master key (for a master-key rotation, the new one); `TESSERA_MASTER_KEY`, else
