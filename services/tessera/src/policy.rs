@@ -1,10 +1,17 @@
-//! `tessera policy simulate` and `tessera policy validate`: the policy engine offline.
+//! `tessera policy simulate`, `tessera policy validate` and the custom policy checks
+//! (`check-no-new-access`, `check-access-not-granted`, `check-no-public-access`): the policy
+//! engine and its analyses offline.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Subcommand;
+use tessera_policy::analysis::checks::{
+    CheckOutcome, CheckPolicyType, CheckResult, DEFAULT_ACCOUNT, check_access_not_granted, check_no_new_access,
+    check_no_public_access,
+};
+use tessera_policy::analysis::findings::{FindingType, ValidateOptions, findings_to_json, validate_policy};
 use tessera_policy::{PolicyKind, check_size, parse_policy, simulate_json};
 
 #[derive(Debug, Subcommand)]
@@ -16,10 +23,63 @@ pub enum PolicyCommand {
         /// What the documents are: identity, managed, boundary, session, resource, trust, scp, rcp.
         #[arg(long, default_value = "identity", value_parser = parse_kind)]
         kind: PolicyKind,
+        /// Print IAM Access Analyzer's `ValidatePolicy` findings as JSON (errors, security
+        /// warnings, warnings, suggestions) instead of the grammar errors alone.
+        #[arg(long)]
+        findings: bool,
+        /// With `--findings`: a condition key every `Allow` must be guarded by (repeatable), for
+        /// example `aws:SecureTransport`.
+        #[arg(long = "require-key", requires = "findings")]
+        require_keys: Vec<String>,
         /// Files to check (`-` for stdin).
         #[arg(required = true)]
         files: Vec<String>,
     },
+    /// Does the new policy allow any request the existing one does not? Prints `PASS`/`FAIL` as
+    /// Access Analyzer's `CheckNoNewAccess` answers, with an example request; exit 1 on `FAIL`.
+    CheckNoNewAccess {
+        /// The current policy document.
+        #[arg(long)]
+        existing: String,
+        /// The proposed policy document.
+        #[arg(long)]
+        new: String,
+        /// identity, resource or trust.
+        #[arg(long = "type", default_value = "identity", value_parser = parse_check_type)]
+        policy_type: CheckPolicyType,
+    },
+    /// Does the policy allow any of these actions (on any of these resources)? Exit 1 on `FAIL`.
+    CheckAccessNotGranted {
+        /// The policy document.
+        #[arg(long)]
+        policy: String,
+        /// An action or action pattern (repeatable).
+        #[arg(long = "action")]
+        actions: Vec<String>,
+        /// A resource ARN or pattern (repeatable).
+        #[arg(long = "resource")]
+        resources: Vec<String>,
+        /// identity, resource or trust.
+        #[arg(long = "type", default_value = "identity", value_parser = parse_check_type)]
+        policy_type: CheckPolicyType,
+    },
+    /// Does a resource or trust policy allow principals outside the account it does not name?
+    /// Exit 1 on `FAIL`.
+    CheckNoPublicAccess {
+        /// The policy document.
+        #[arg(long)]
+        policy: String,
+        /// The account that owns the resource or role.
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+        /// resource or trust.
+        #[arg(long = "type", default_value = "trust", value_parser = parse_check_type)]
+        policy_type: CheckPolicyType,
+    },
+}
+
+fn parse_check_type(text: &str) -> Result<CheckPolicyType, String> {
+    CheckPolicyType::parse(text).ok_or_else(|| format!("unknown policy type `{text}` (identity, resource, trust)"))
 }
 
 fn parse_kind(text: &str) -> Result<PolicyKind, String> {
@@ -27,15 +87,33 @@ fn parse_kind(text: &str) -> Result<PolicyKind, String> {
 }
 
 pub fn run(command: PolicyCommand) -> ExitCode {
-    let result = match command {
-        PolicyCommand::Simulate => simulate(),
-        PolicyCommand::Validate { kind, files } => validate(kind, &files),
-    };
-    match result {
+    match dispatch(command) {
         Ok(code) => code,
         Err(error) => {
             let _ = writeln!(std::io::stderr(), "tessera: {error:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(command: PolicyCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        PolicyCommand::Simulate => simulate(),
+        PolicyCommand::Validate { kind, findings: true, require_keys, files } => {
+            validate_findings(kind, require_keys, &files)
+        }
+        PolicyCommand::Validate { kind, files, .. } => validate(kind, &files),
+        PolicyCommand::CheckNoNewAccess { existing, new, policy_type } => {
+            let (existing, new) = (read(&existing)?, read(&new)?);
+            print_check(check_no_new_access(&new, &existing, policy_type))
+        }
+        PolicyCommand::CheckAccessNotGranted { policy, actions, resources, policy_type } => {
+            let policy = read(&policy)?;
+            print_check(check_access_not_granted(&policy, policy_type, &actions, &resources))
+        }
+        PolicyCommand::CheckNoPublicAccess { policy, account, policy_type } => {
+            let policy = read(&policy)?;
+            print_check(check_no_public_access(&policy, policy_type, &account))
         }
     }
 }
@@ -51,6 +129,61 @@ fn simulate() -> anyhow::Result<ExitCode> {
     serde_json::to_writer_pretty(&mut stdout, &output)?;
     writeln!(stdout)?;
     Ok(code)
+}
+
+fn read(file: &str) -> anyhow::Result<String> {
+    if file == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("reading stdin")?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading `{file}`"))
+    }
+}
+
+fn print_check(
+    outcome: Result<CheckOutcome, tessera_policy::analysis::checks::CheckError>,
+) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    let (output, code) = match outcome {
+        Ok(outcome) => {
+            let code = if outcome.result == CheckResult::Pass { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+            (outcome.to_json(), code)
+        }
+        Err(error) => (
+            serde_json::json!({"Error": {"Code": "ValidationException", "Message": error.to_string()}}),
+            ExitCode::from(2),
+        ),
+    };
+    serde_json::to_writer_pretty(&mut stdout, &output)?;
+    writeln!(stdout)?;
+    Ok(code)
+}
+
+/// `validate --findings`: Access Analyzer's `ValidatePolicy` response per file (one file: the
+/// response itself; several: `{"files": [{"file", "findings"}]}`). Exit 1 when any finding is an
+/// error or a security warning.
+fn validate_findings(kind: PolicyKind, require_keys: Vec<String>, files: &[String]) -> anyhow::Result<ExitCode> {
+    let options = ValidateOptions { kind, required_keys: require_keys };
+    let mut serious = false;
+    let mut outputs = Vec::new();
+    for file in files {
+        let text = read(file)?;
+        let findings = validate_policy(&text, &options);
+        serious |= findings.iter().any(|f| matches!(f.finding_type, FindingType::Error | FindingType::SecurityWarning));
+        outputs.push((file, findings_to_json(&findings)));
+    }
+    let output = match outputs.as_slice() {
+        [(_, only)] => only.clone(),
+        _ => serde_json::json!({"files": outputs.into_iter().map(|(file, mut findings)| {
+            findings["file"] = serde_json::json!(file);
+            findings
+        }).collect::<Vec<_>>()}),
+    };
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, &output)?;
+    writeln!(stdout)?;
+    Ok(if serious { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 fn validate(kind: PolicyKind, files: &[String]) -> anyhow::Result<ExitCode> {
