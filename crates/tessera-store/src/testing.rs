@@ -26,12 +26,31 @@ pub struct RedisCluster {
     children: Vec<Child>,
     ports: Vec<u16>,
     dir: PathBuf,
+    tls: Option<TlsFiles>,
+}
+
+/// The PEM files of a cluster that speaks only TLS (clients and cluster bus): the nodes'
+/// certificate (valid for `127.0.0.1`) and key, and the CA that signed it.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
 }
 
 impl RedisCluster {
     /// Starts a new cluster, returning once every node reports `cluster_state:ok`. Panics (this is
     /// test code) when it cannot, with the nodes' logs.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Starts a new cluster that speaks only TLS, with `tls`'s certificate (`rediss+cluster://`).
+    pub fn start_tls(tls: TlsFiles) -> Self {
+        Self::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<TlsFiles>) -> Self {
         static STARTED: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "tessera-redis-cluster-{}-{}",
@@ -47,10 +66,22 @@ impl RedisCluster {
         let all: Vec<u16> = listeners.iter().map(|l| l.local_addr().expect("bound").port()).collect();
         drop(listeners);
         let (ports, bus) = all.split_at(3);
-        let mut cluster = Self { children: Vec::new(), ports: ports.to_vec(), dir };
+        let mut cluster = Self { children: Vec::new(), ports: ports.to_vec(), dir, tls };
         for (port, bus) in ports.iter().zip(bus) {
-            let child = Command::new("redis-server")
-                .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--cluster-enabled", "yes"])
+            let mut command = Command::new("redis-server");
+            match &cluster.tls {
+                None => command.args(["--port", &port.to_string()]),
+                Some(tls) => command
+                    .args(["--port", "0", "--tls-port", &port.to_string(), "--tls-cluster", "yes"])
+                    .args(["--tls-auth-clients", "no", "--tls-cert-file"])
+                    .arg(&tls.cert)
+                    .arg("--tls-key-file")
+                    .arg(&tls.key)
+                    .arg("--tls-ca-cert-file")
+                    .arg(&tls.ca),
+            };
+            let child = command
+                .args(["--bind", "127.0.0.1", "--cluster-enabled", "yes"])
                 .args(["--cluster-port", &bus.to_string(), "--cluster-config-file"])
                 .arg(cluster.dir.join(format!("nodes-{port}.conf")))
                 .args(["--save", "", "--appendonly", "no", "--dir"])
@@ -70,7 +101,11 @@ impl RedisCluster {
             }
         }
         let nodes: Vec<String> = cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-        let create = Command::new("redis-cli")
+        let mut create = Command::new("redis-cli");
+        if let Some(tls) = &cluster.tls {
+            create.arg("--tls").arg("--cacert").arg(&tls.ca);
+        }
+        let create = create
             .arg("--cluster")
             .arg("create")
             .args(&nodes)
@@ -88,7 +123,7 @@ impl RedisCluster {
         );
         for &port in &cluster.ports {
             loop {
-                let info = cluster_info(port);
+                let info = cluster.cluster_info(port);
                 if info.as_deref().is_ok_and(|i| i.contains("cluster_state:ok")) {
                     break;
                 }
@@ -113,10 +148,12 @@ impl RedisCluster {
         cluster
     }
 
-    /// The store location of the whole cluster: `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,...`.
+    /// The store location of the whole cluster: `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,...`
+    /// (`rediss+cluster://` for TLS).
     pub fn url(&self) -> String {
         let nodes: Vec<String> = self.ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-        format!("redis+cluster://{}", nodes.join(","))
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}+cluster://{}", nodes.join(","))
     }
 
     /// The nodes' client ports, in the order they were created (each a master).
@@ -124,9 +161,25 @@ impl RedisCluster {
         &self.ports
     }
 
-    /// A plain (non-cluster) `redis://` URL of one node, for looking at that node alone.
+    /// A plain (non-cluster) `redis://` (`rediss://`) URL of one node, for looking at that node
+    /// alone.
     pub fn node_url(&self, port: u16) -> String {
-        format!("redis://127.0.0.1:{port}/0")
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{port}/0")
+    }
+
+    /// `CLUSTER INFO` of the node on `port` (over TLS trusting the cluster's CA, when it has one).
+    fn cluster_info(&self, port: u16) -> redis::RedisResult<String> {
+        let client = match &self.tls {
+            None => redis::Client::open(self.node_url(port))?,
+            Some(tls) => {
+                let ca = std::fs::read(&tls.ca)?;
+                let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(ca) };
+                redis::Client::build_with_tls(self.node_url(port), certificates)?
+            }
+        };
+        let mut conn = client.get_connection_with_timeout(Duration::from_secs(1))?;
+        redis::cmd("CLUSTER").arg("INFO").query(&mut conn)
     }
 
     /// The directory holding the nodes' files and logs.
@@ -153,13 +206,6 @@ impl RedisCluster {
         }
         panic!("{what}{logs}");
     }
-}
-
-/// `CLUSTER INFO` of the node on `port`.
-fn cluster_info(port: u16) -> redis::RedisResult<String> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0"))?;
-    let mut conn = client.get_connection_with_timeout(Duration::from_secs(1))?;
-    redis::cmd("CLUSTER").arg("INFO").query(&mut conn)
 }
 
 impl Drop for RedisCluster {

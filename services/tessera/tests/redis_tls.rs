@@ -1,12 +1,13 @@
-//! `--store rediss://...`: Tessera reaches a TLS-only redis-server (a throwaway CA and certificate
-//! made here), trusting the CA named by `SSL_CERT_FILE` (rustls-native-certs reads it), and refuses
-//! the same server when the CA is not trusted. Runs the real binary: the trust store is read from
-//! the process's environment.
+//! `--store rediss://...` and `rediss+cluster://...`: Tessera reaches a TLS-only redis-server and a
+//! TLS-only Redis Cluster (a throwaway CA and certificate made here), trusting the CA named by
+//! `SSL_CERT_FILE` (rustls-native-certs reads it), and refuses the same server when the CA is not
+//! trusted. Runs the real binary: the trust store is read from the process's environment.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use tessera_store::testing::{RedisCluster, TlsFiles};
 use tessera_store::{AnyStore, Key, Kind, Namespace, Store, Transaction};
 
 /// A TLS-only redis-server, killed when dropped.
@@ -76,36 +77,61 @@ fn tessera(args: &[&str], ca: Option<&Path>) -> Output {
     command.output().unwrap()
 }
 
+/// An embedded store in a new directory holding two records of one account (closed again, so the
+/// binary can open it).
+async fn records() -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    let store = AnyStore::open(data.path().to_str().unwrap()).await.unwrap();
+    let ns = Namespace::account("123456789012").unwrap();
+    let kind = Kind::new("item");
+    let txn = Transaction::new().put(Key::new(&ns, kind, "a"), "1").put(Key::new(&ns, kind, "b"), "2");
+    store.commit(txn).await.unwrap();
+    data
+}
+
+/// Refused while the CA is untrusted; with it, the records migrate in and a backup reads them back.
+fn copy_in_and_back_up(url: &str, data: &Path, ca: &Path, dir: &Path) {
+    let from = data.to_str().unwrap();
+    // Untrusted: the CA is not in the system roots, so the server's certificate is refused.
+    let refused = tessera(&["admin", "migrate", "--from", from, "--to", url], None);
+    assert!(!refused.status.success(), "an untrusted certificate was accepted");
+
+    let copied = tessera(&["admin", "migrate", "--from", from, "--to", url], Some(ca));
+    let (stdout, stderr) = (String::from_utf8_lossy(&copied.stdout), String::from_utf8_lossy(&copied.stderr));
+    assert!(copied.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("2 records in 1 namespaces"), "{stdout}");
+    let file = dir.join("tls.backup");
+    let backup =
+        tessera(&["admin", "backup", "--store", url, "--to", file.to_str().unwrap(), "--data-dir", from], Some(ca));
+    let (stdout, stderr) = (String::from_utf8_lossy(&backup.stdout), String::from_utf8_lossy(&backup.stderr));
+    assert!(backup.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("2 records in 1 namespaces"), "{stdout}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_redis_is_reached_when_its_ca_is_trusted_and_refused_otherwise() {
     let dir = tempfile::tempdir().unwrap();
     let redis = start_tls_redis(dir.path());
-    let url = format!("rediss://127.0.0.1:{}/0", redis.port);
-    let ca = dir.path().join("ca.pem");
+    let data = records().await;
+    copy_in_and_back_up(
+        &format!("rediss://127.0.0.1:{}/0", redis.port),
+        data.path(),
+        &dir.path().join("ca.pem"),
+        dir.path(),
+    );
+}
 
-    // Records to copy, in an embedded store (closed again before the binary opens it).
-    let data = tempfile::tempdir().unwrap();
-    {
-        let store = AnyStore::open(data.path().to_str().unwrap()).await.unwrap();
-        let ns = Namespace::account("123456789012").unwrap();
-        let kind = Kind::new("item");
-        let txn = Transaction::new().put(Key::new(&ns, kind, "a"), "1").put(Key::new(&ns, kind, "b"), "2");
-        store.commit(txn).await.unwrap();
-    }
-    let from = data.path().to_str().unwrap();
-
-    // Untrusted: the CA is not in the system roots, so the server's certificate is refused.
-    let refused = tessera(&["admin", "migrate", "--from", from, "--to", &url], None);
-    assert!(!refused.status.success(), "an untrusted certificate was accepted");
-
-    let copied = tessera(&["admin", "migrate", "--from", from, "--to", &url], Some(&ca));
-    let (stdout, stderr) = (String::from_utf8_lossy(&copied.stdout), String::from_utf8_lossy(&copied.stderr));
-    assert!(copied.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("2 records in 1 namespaces"), "{stdout}");
-    let file = dir.path().join("tls.backup");
-    let backup =
-        tessera(&["admin", "backup", "--store", &url, "--to", file.to_str().unwrap(), "--data-dir", from], Some(&ca));
-    let (stdout, stderr) = (String::from_utf8_lossy(&backup.stdout), String::from_utf8_lossy(&backup.stderr));
-    assert!(backup.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("2 records in 1 namespaces"), "{stdout}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_redis_cluster_is_reached_when_its_ca_is_trusted_and_refused_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    certificates(dir.path());
+    let files = TlsFiles {
+        cert: dir.path().join("server.pem"),
+        key: dir.path().join("server.key"),
+        ca: dir.path().join("ca.pem"),
+    };
+    let cluster = tokio::task::spawn_blocking(move || RedisCluster::start_tls(files)).await.unwrap();
+    assert!(cluster.url().starts_with("rediss+cluster://"));
+    let data = records().await;
+    copy_in_and_back_up(&cluster.url(), data.path(), &dir.path().join("ca.pem"), dir.path());
 }
