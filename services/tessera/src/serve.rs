@@ -54,7 +54,8 @@ pub struct ServeConfig {
     #[arg(long, env = "TESSERA_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,
     /// The store: the embedded store under `--data-dir` when omitted, `redis://HOST:PORT/DB`, or a
-    /// Redis Cluster by its seed nodes, `redis+cluster://HOST:PORT[,HOST:PORT...]`.
+    /// Redis Cluster by its seed nodes, `redis+cluster://HOST:PORT[,HOST:PORT...]` (`rediss://`,
+    /// `rediss+cluster://`: over TLS).
     #[arg(long, env = "TESSERA_STORE")]
     pub store: Option<String>,
     /// Run one service instead of all of them.
