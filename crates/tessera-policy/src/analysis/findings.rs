@@ -524,7 +524,9 @@ impl Validator<'_> {
                 for (j, (text, pattern)) in
                     statement.action.values.as_slice().iter().zip(&stmt.actions.patterns).enumerate()
                 {
-                    if statement.action.negated || !text.contains(['*', '?']) {
+                    let service = text.split_once(':').map_or(text.as_str(), |(s, _)| s);
+                    let may_be_iam = service.contains(['*', '?']) || service.eq_ignore_ascii_case("iam");
+                    if statement.action.negated || !text.contains(['*', '?']) || !may_be_iam {
                         continue;
                     }
                     let glob = Glob::action(pattern);
@@ -776,19 +778,19 @@ impl Validator<'_> {
 
 /// Indexes of values another value of the same list covers (of equal values, the later ones).
 fn redundant(globs: &[Glob], texts: &[String], lowercase: bool) -> Vec<usize> {
-    let service = |t: &str| -> Option<String> {
-        let s = t.split_once(':').map(|(s, _)| s)?;
-        (!s.contains(['*', '?'])).then(|| s.to_owned())
-    };
+    // Different literal services never cover each other, and the check is quadratic: compare
+    // within a service, and wildcard services with everything.
+    let services: Vec<Option<&str>> = texts
+        .iter()
+        .map(|t| t.split_once(':').map(|(s, _)| s).filter(|s| lowercase && !s.contains(['*', '?'])))
+        .collect();
     let mut out = Vec::new();
     for j in 0..globs.len() {
         for i in 0..globs.len() {
             if i == j || globs[i].never {
                 continue;
             }
-            // Different literal services can never cover each other (and the check is quadratic).
-            if lowercase
-                && let (Some(a), Some(b)) = (service(&texts[i]), service(&texts[j]))
+            if let (Some(a), Some(b)) = (services[i], services[j])
                 && a != b
             {
                 continue;
@@ -796,10 +798,8 @@ fn redundant(globs: &[Glob], texts: &[String], lowercase: bool) -> Vec<usize> {
             if !lowercase && !texts[i].contains(['*', '?']) && texts[i] != texts[j] {
                 continue;
             }
-            let inner = Language { globs: vec![globs[j].clone()], negated: false };
-            let outer = Language { globs: vec![globs[i].clone()], negated: false };
-            if glob::subset(&inner, &outer, lowercase).unwrap_or(false) {
-                let equal = glob::subset(&outer, &inner, lowercase).unwrap_or(false);
+            if covers(&globs[i], &globs[j], lowercase) {
+                let equal = covers(&globs[j], &globs[i], lowercase);
                 if !equal || i < j {
                     out.push(j);
                     break;
@@ -808,6 +808,34 @@ fn redundant(globs: &[Glob], texts: &[String], lowercase: bool) -> Vec<usize> {
         }
     }
     out
+}
+
+/// Whether every string of `inner` is in `outer`; patterns of the form `literal*` (most action
+/// lists) are decided by their text, the rest by the automaton.
+fn covers(outer: &Glob, inner: &Glob, lowercase: bool) -> bool {
+    let literal = |g: &Glob| -> String {
+        g.syms
+            .iter()
+            .map_while(|s| match s {
+                glob::Sym::Lit(c) => Some(*c),
+                _ => None,
+            })
+            .collect()
+    };
+    let (outer_prefix, inner_prefix) = (literal(outer), literal(inner));
+    let outer_is_prefix_star =
+        outer.syms.len() == outer_prefix.chars().count() + 1 && outer.syms.last() == Some(&glob::Sym::Star);
+    if outer_is_prefix_star && !inner.never {
+        if inner_prefix.starts_with(&outer_prefix) {
+            return true;
+        }
+        if !outer_prefix.starts_with(&inner_prefix) {
+            return false;
+        }
+    }
+    let inner = Language { globs: vec![inner.clone()], negated: false };
+    let outer = Language { globs: vec![outer.clone()], negated: false };
+    glob::subset(&inner, &outer, lowercase).unwrap_or(false)
 }
 
 /// Keys that only some actions supply (service keys and the request/resource tag keys).

@@ -123,13 +123,38 @@ impl Glob {
 
     /// Whether `text` matches (variables are their symbols in `text`).
     pub(crate) fn matches(&self, text: &str) -> bool {
-        let language = Language { globs: vec![self.clone()], negated: false };
-        let mut product = Product::new(std::slice::from_ref(&language), &[]);
-        let mut state = product.start();
-        for c in text.chars() {
-            state = product.step(&state, c);
+        if self.never {
+            return false;
         }
-        product.accepting(&state)[0]
+        let n = self.syms.len();
+        let close = |set: &mut Vec<bool>| {
+            for p in 0..n {
+                if set[p] && matches!(self.syms[p], Sym::Star | Sym::StarNoColon) {
+                    set[p + 1] = true;
+                }
+            }
+        };
+        let mut current = vec![false; n + 1];
+        current[0] = true;
+        close(&mut current);
+        for c in text.chars() {
+            let mut next = vec![false; n + 1];
+            for p in (0..n).filter(|&p| current[p]) {
+                match self.syms[p] {
+                    Sym::Lit(x) => next[p + 1] |= x == c,
+                    Sym::Any => next[p + 1] |= !is_var(c),
+                    Sym::AnyNoColon => next[p + 1] |= c != ':' && !is_var(c),
+                    Sym::Star => next[p] = true,
+                    Sym::StarNoColon => next[p] |= c != ':',
+                }
+            }
+            close(&mut next);
+            if !next.contains(&true) {
+                return false;
+            }
+            current = next;
+        }
+        current[n]
     }
 }
 
@@ -170,17 +195,25 @@ pub(crate) struct Exceeded;
 pub(crate) const STATE_BUDGET: usize = 200_000;
 
 /// The product automaton of several languages, determinized lazily.
+///
+/// A language one of whose patterns has reached a final `*` matches every extension of the
+/// string: its positions are replaced by one marker (`markers + language`), so states that differ
+/// only in how they got there merge (without this, `*:Get*`-style patterns, whose leading `*`
+/// restarts at every colon, multiply states by the subsets of patterns already matched).
 struct Product {
     /// Per position: its symbol (`None` at the end of a pattern) and its language.
     sym: Vec<Option<Sym>>,
     lang: Vec<u32>,
     negated: Vec<bool>,
     starts: Vec<u32>,
+    /// The first marker id (one past the last position).
+    markers: u32,
 }
 
 impl Product {
     fn new(languages: &[Language], _alive: &[usize]) -> Product {
-        let mut product = Product { sym: Vec::new(), lang: Vec::new(), negated: Vec::new(), starts: Vec::new() };
+        let mut product =
+            Product { sym: Vec::new(), lang: Vec::new(), negated: Vec::new(), starts: Vec::new(), markers: 0 };
         for (l, language) in languages.iter().enumerate() {
             product.negated.push(language.negated);
             for glob in &language.globs {
@@ -196,15 +229,45 @@ impl Product {
                 product.lang.push(l as u32);
             }
         }
+        product.markers = product.sym.len() as u32;
         product
     }
 
+    /// The language of a position or marker.
+    fn language(&self, p: u32) -> usize {
+        if p >= self.markers { (p - self.markers) as usize } else { self.lang[p as usize] as usize }
+    }
+
+    /// Replaces the positions of languages that now match every extension by their marker.
+    fn saturate(&self, mut state: Vec<u32>) -> Vec<u32> {
+        let saturated: Vec<u32> = state
+            .iter()
+            .filter(|&&p| {
+                p < self.markers
+                    && self.sym[p as usize] == Some(Sym::Star)
+                    && self.sym.get(p as usize + 1) == Some(&None)
+            })
+            .map(|&p| self.lang[p as usize])
+            .collect();
+        if !saturated.is_empty() {
+            state.retain(|&p| p >= self.markers || !saturated.contains(&self.lang[p as usize]));
+            for l in saturated {
+                let marker = self.markers + l;
+                if !state.contains(&marker) {
+                    state.push(marker);
+                }
+            }
+        }
+        state.sort_unstable();
+        state.dedup();
+        state
+    }
+
+    /// Adds a position and what an empty run of its `*` reaches; duplicates are removed by
+    /// [`Product::saturate`].
     fn add(&self, state: &mut Vec<u32>, position: u32) {
         let mut p = position;
         loop {
-            if state.contains(&p) {
-                return;
-            }
             state.push(p);
             match self.sym[p as usize] {
                 Some(Sym::Star | Sym::StarNoColon) => p += 1,
@@ -218,13 +281,16 @@ impl Product {
         for &s in &self.starts {
             self.add(&mut state, s);
         }
-        state.sort_unstable();
-        state
+        self.saturate(state)
     }
 
     fn step(&self, state: &[u32], c: char) -> Vec<u32> {
         let mut next = Vec::new();
         for &p in state {
+            if p >= self.markers {
+                next.push(p);
+                continue;
+            }
             let advance = match self.sym[p as usize] {
                 None => continue,
                 Some(Sym::Lit(x)) => x == c,
@@ -245,16 +311,15 @@ impl Product {
                 self.add(&mut next, p + 1);
             }
         }
-        next.sort_unstable();
-        next
+        self.saturate(next)
     }
 
     /// Which languages accept in this state.
     fn accepting(&self, state: &[u32]) -> Vec<bool> {
         let mut out: Vec<bool> = self.negated.clone();
         for &p in state {
-            if self.sym[p as usize].is_none() {
-                let l = self.lang[p as usize] as usize;
+            if p >= self.markers || self.sym[p as usize].is_none() {
+                let l = self.language(p);
                 out[l] = !self.negated[l];
             }
         }
@@ -319,7 +384,14 @@ pub(crate) fn cells(
                 }
             }
         }
-        if prunable && !state.iter().any(|&p| alive.contains(&(product.lang[p as usize] as usize))) {
+        if prunable && !state.iter().any(|&p| p < product.markers && alive.contains(&product.language(p))) {
+            // No new allow can match any extension that it does not already match now.
+            if !state.iter().any(|&p| p >= product.markers && alive.contains(&product.language(p))) {
+                continue;
+            }
+        }
+        if state.iter().all(|&p| p >= product.markers) {
+            // Every extension matches exactly what this string matches.
             continue;
         }
         for &c in &letters {
