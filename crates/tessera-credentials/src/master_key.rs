@@ -119,6 +119,24 @@ impl MasterKey {
         ring::hmac::verify(&self.key_check_key(), KEY_CHECK_LABEL, value).is_ok()
     }
 
+    /// A 32-byte value derived from this key for `label` (HMAC-SHA256 of the label under the
+    /// key): a proof, shared by every process holding the key, that reveals nothing about it. The
+    /// cluster's internal calls carry `derive_mac(b"tessera internal call v1")`.
+    pub fn derive_mac(&self, label: &[u8]) -> [u8; KEY_CHECK_LEN] {
+        let tag = ring::hmac::sign(&self.key_check_key(), label);
+        let mut out = [0u8; KEY_CHECK_LEN];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+
+    /// Whether `value` is [`derive_mac(label)`](MasterKey::derive_mac) under this key or one of the
+    /// previous keys it carries (a rotation in progress), compared in constant time.
+    pub fn verify_mac(&self, label: &[u8], value: &[u8]) -> bool {
+        std::iter::once(self)
+            .chain(&self.previous)
+            .any(|key| ring::hmac::verify(&key.key_check_key(), label, value).is_ok())
+    }
+
     fn key_check_key(&self) -> ring::hmac::Key {
         ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.bytes)
     }
@@ -254,6 +272,27 @@ mod tests {
         // (Python's hmac), so the meaning of stored values never drifts.
         let zero: String = MasterKey::from_bytes([0; 32]).key_check().iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(zero, "8e6548e19d1a67a836b3e3a7939864038b00f0fb957c767146c4839f16da9c59");
+    }
+
+    #[test]
+    fn derived_macs_verify_under_the_key_and_its_previous_keys_only() {
+        let old = MasterKey::generate(&mut SeededRandom::new(1));
+        let new = MasterKey::generate(&mut SeededRandom::new(2));
+        let label = b"tessera internal call v1";
+        let proof = old.derive_mac(label);
+        assert_eq!(proof, MasterKey::from_bytes(*old.bytes()).derive_mac(label), "deterministic");
+        assert_ne!(proof, old.derive_mac(b"another label"));
+        assert_ne!(proof, new.derive_mac(label));
+        assert!(old.verify_mac(label, &proof));
+        assert!(!new.verify_mac(label, &proof));
+        assert!(new.clone().with_previous(old.clone()).verify_mac(label, &proof), "during a rotation");
+        assert!(!old.verify_mac(b"another label", &proof));
+        assert!(!old.verify_mac(label, &proof[..31]));
+        assert!(!old.verify_mac(label, &[]));
+        // HMAC-SHA256(key = 32 zero bytes, "tessera internal call v1"), computed with Python's hmac.
+        let zero: String =
+            MasterKey::from_bytes([0; 32]).derive_mac(label).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(zero, "b85db388dfba085c3f203d4ce4dab1984afb94f27380f03a6f28197b660a9345");
     }
 
     #[test]

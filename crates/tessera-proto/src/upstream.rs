@@ -18,6 +18,21 @@ use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
+/// The gRPC metadata key of the cluster's internal-call proof: a gateway sends it on every call to
+/// a domain service, which takes calls only with it (or, under `--grpc-auth`, signed ones).
+pub const INTERNAL_METADATA: &str = "tessera-internal";
+
+/// What the internal-call proof is a MAC of, under the cluster's master key (HMAC-SHA256, sent in
+/// lowercase hex); the `v1` names the scheme.
+pub const INTERNAL_LABEL: &[u8] = b"tessera internal call v1";
+
+/// The metadata value of an internal-call proof `mac` (lowercase hex).
+pub fn internal_proof(mac: &[u8]) -> tonic::metadata::MetadataValue<tonic::metadata::Ascii> {
+    let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+    // Hex digits are visible ASCII.
+    hex.parse().unwrap_or_else(|_| tonic::metadata::MetadataValue::from_static(""))
+}
+
 /// How many times a read is sent at most.
 pub const READ_ATTEMPTS: u32 = 3;
 
@@ -133,8 +148,8 @@ pub struct ReplicaStatus {
 /// replica is watched on a connection of its own with `grpc.health.v1.Health/Watch` on the
 /// service's name: a replica that dies breaks that stream at once (its socket closes), one that
 /// stops reports `NOT_SERVING`. After [`UpstreamConfig::eject_after`] such failures in a row
-/// (the stream broke, the reconnection was refused or timed out, or the status is not
-/// `SERVING`) the replica leaves the balance for [`UpstreamConfig::first_ejection`], doubling on
+/// (the stream broke, the reconnection was refused or timed out; a replica saying `NOT_SERVING`
+/// counts as all of them, since it is draining) the replica leaves the balance for [`UpstreamConfig::first_ejection`], doubling on
 /// each ejection up to [`UpstreamConfig::max_ejection`]; it returns when its health stream says
 /// `SERVING` again after that period. The last replica in the balance is never ejected: with
 /// none left, calls would wait instead of failing fast with `Unavailable`. Each ejection and
@@ -296,7 +311,7 @@ async fn watch(
     let mut failures = 0u32;
     let mut ejection = config.first_ejection;
     loop {
-        let serving_since = watch_once(&shared, index, &mut client, &health_name).await;
+        let (serving_since, said_not_serving) = watch_once(&shared, index, &mut client, &health_name).await;
         let Some(shared) = shared.upgrade() else { return };
         let replica = &shared.replicas[index];
         replica.serving.store(false, Ordering::Relaxed);
@@ -307,6 +322,10 @@ async fn watch(
             }
         }
         failures = failures.saturating_add(1);
+        if said_not_serving {
+            // The replica says so itself (it is draining): no need to wait for more evidence.
+            failures = failures.max(config.eject_after);
+        }
         let pause = if !replica.in_balance.load(Ordering::Relaxed) {
             // Still failing after its ejection: wait longer before the next look.
             let pause = ejection;
@@ -335,20 +354,21 @@ async fn watch(
 }
 
 /// One health stream: returns when it breaks or says anything but `SERVING`, with when it
-/// started saying `SERVING` (if it did).
+/// started saying `SERVING` (if it did) and whether it ended by saying something else.
 async fn watch_once(
     shared: &Weak<Shared>,
     index: usize,
     client: &mut HealthClient<Channel>,
     health_name: &str,
-) -> Option<Instant> {
+) -> (Option<Instant>, bool) {
     let request = HealthCheckRequest { service: health_name.to_owned() };
-    let mut stream = client.watch(request).await.ok()?.into_inner();
+    let Ok(response) = client.watch(request).await else { return (None, false) };
+    let mut stream = response.into_inner();
     let mut since = None;
     while let Ok(Some(message)) = stream.message().await {
-        let shared = shared.upgrade()?;
+        let Some(shared) = shared.upgrade() else { return (since, false) };
         if message.status != ServingStatus::Serving as i32 {
-            break;
+            return (since, true);
         }
         since.get_or_insert_with(Instant::now);
         let replica = &shared.replicas[index];
@@ -358,7 +378,7 @@ async fn watch_once(
             tracing::info!(service = shared.service, replica = %replica.url, "replica returned to the balance");
         }
     }
-    since
+    (since, false)
 }
 
 /// The upstream's counters on `/metrics`, labelled by service (bounded: the code names them).
