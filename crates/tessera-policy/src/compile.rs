@@ -17,11 +17,12 @@ use crate::parse::{
 use crate::pattern::{Pattern, Syntax};
 use crate::values::{Decimal, Network, Timestamp, parse_binary, parse_bool, parse_date};
 
-/// A policy ready for evaluation.
+/// A policy ready for evaluation. Clones share the compiled statements, so one compiled document
+/// can serve in many policy sets (every principal a managed policy is attached to).
 #[derive(Clone, Debug)]
 pub struct CompiledPolicy {
     pub(crate) id: Arc<str>,
-    pub(crate) statements: Vec<CompiledStatement>,
+    pub(crate) statements: Arc<[CompiledStatement]>,
 }
 
 impl CompiledPolicy {
@@ -59,7 +60,7 @@ impl CompiledPolicy {
     /// so the layer allows nothing (an empty layer would mean "no session policy", which caps
     /// nothing).
     pub fn nothing(id: impl Into<Arc<str>>) -> CompiledPolicy {
-        CompiledPolicy { id: id.into(), statements: Vec::new() }
+        CompiledPolicy { id: id.into(), statements: Arc::from([]) }
     }
 
     /// The policy's id.

@@ -21,7 +21,11 @@
 //! still down; after resubscribing, every entry is dropped (announcements may have been missed).
 //!
 //! Documents were validated when they were written, so they are compiled here without being
-//! validated again ([`tessera_policy::CompiledPolicy::parse_stored`]).
+//! validated again ([`tessera_policy::CompiledPolicy::parse_stored`]), and each document once: a
+//! compiled document is kept by its id and exact text (which no epoch can change), so when an
+//! account's epoch moves the principals it drops are rebuilt from documents already compiled, and
+//! a managed policy attached to a thousand principals is compiled once, not a thousand times.
+//! Those are bounded by [`DOCUMENT_BYTES`] of document text, least recently used tenth first.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -125,6 +129,70 @@ struct Slot {
     used: AtomicU64,
 }
 
+/// How much document text the compiled documents kept may add up to (their compiled forms are of
+/// the same order).
+const DOCUMENT_BYTES: usize = 64 << 20;
+
+/// Compiled documents by id, then exact text. A policy has few texts (its versions), so they are
+/// compared rather than hashed: hashing 5 KB on every lookup cost more than the comparison.
+#[derive(Debug, Default)]
+struct Documents {
+    by_id: HashMap<Box<str>, Vec<Document>>,
+    /// The sum of the texts' lengths.
+    bytes: usize,
+    tick: u64,
+}
+
+#[derive(Debug)]
+struct Document {
+    text: Box<str>,
+    compiled: CompiledPolicy,
+    used: u64,
+}
+
+impl Documents {
+    fn get(&mut self, id: &str, text: &str) -> Option<CompiledPolicy> {
+        self.tick += 1;
+        let tick = self.tick;
+        let found = self.by_id.get_mut(id)?.iter_mut().find(|d| &*d.text == text)?;
+        found.used = tick;
+        Some(found.compiled.clone())
+    }
+
+    /// Keeps `compiled`; returns how many documents were evicted to make room.
+    fn insert(&mut self, id: &str, text: &str, compiled: CompiledPolicy, budget: usize) -> u64 {
+        let mut evicted = 0;
+        if self.bytes + text.len() > budget {
+            let mut ages: Vec<u64> = self.by_id.values().flatten().map(|d| d.used).collect();
+            if !ages.is_empty() {
+                let cut = (ages.len() / 10).max(1);
+                let (_, threshold, _) = ages.select_nth_unstable(cut - 1);
+                let threshold = *threshold;
+                let mut freed = 0;
+                for texts in self.by_id.values_mut() {
+                    texts.retain(|d| {
+                        let keep = d.used > threshold;
+                        if !keep {
+                            freed += d.text.len();
+                            evicted += 1;
+                        }
+                        keep
+                    });
+                }
+                self.by_id.retain(|_, texts| !texts.is_empty());
+                self.bytes -= freed;
+            }
+        }
+        self.tick += 1;
+        let texts = self.by_id.entry(id.into()).or_default();
+        if !texts.iter().any(|d| &*d.text == text) {
+            self.bytes += text.len();
+            texts.push(Document { text: text.into(), compiled, used: self.tick });
+        }
+        evicted
+    }
+}
+
 /// What the epoch follower knows.
 #[derive(Debug, Default)]
 struct Epochs {
@@ -143,6 +211,7 @@ pub struct LayerCache<S> {
     policies: Policies<S>,
     config: CacheConfig,
     slots: Mutex<HashMap<CacheKey, Slot>>,
+    documents: Mutex<Documents>,
     epochs: Mutex<Epochs>,
     tick: AtomicU64,
     hits: AtomicU64,
@@ -163,11 +232,6 @@ fn internal(what: &str) -> tessera_identity::Error {
     )
 }
 
-/// Compiles a document that was validated when it was written.
-fn compile(id: &str, document: &str) -> Result<CompiledPolicy> {
-    CompiledPolicy::parse_stored(id, document).map_err(|_| internal(id))
-}
-
 impl<S: Store> LayerCache<S> {
     /// A cache over `store`, following its epoch channel from now on (the subscription is made
     /// before this returns, so no change after it is missed).
@@ -178,6 +242,7 @@ impl<S: Store> LayerCache<S> {
             policies,
             config,
             slots: Mutex::new(HashMap::new()),
+            documents: Mutex::new(Documents::default()),
             epochs: Mutex::new(Epochs::default()),
             tick: AtomicU64::new(0),
             hits: AtomicU64::new(0),
@@ -236,13 +301,12 @@ impl<S: Store> LayerCache<S> {
         if let Some(text) = &policy.inline {
             // Validated when the session was issued.
             compiled.push(
-                CompiledPolicy::parse_stored("session-policy", text)
-                    .unwrap_or_else(|_| CompiledPolicy::nothing("session-policy")),
+                self.compile("session-policy", text).unwrap_or_else(|_| CompiledPolicy::nothing("session-policy")),
             );
         }
         for arn in &policy.policy_arns {
             let found = match self.policies.managed_document(account, arn).await? {
-                Some((_, document)) => CompiledPolicy::parse_stored(arn.as_str(), &document).ok(),
+                Some((_, document)) => self.compile(arn, &document).ok(),
                 None => None,
             };
             compiled.push(found.unwrap_or_else(|| CompiledPolicy::nothing(arn.as_str())));
@@ -268,7 +332,7 @@ impl<S: Store> LayerCache<S> {
             return Ok(set);
         }
         let (epoch, generation) = self.build_marks(account.ns()).await?;
-        let set = Arc::new(PolicySet::new(vec![compile("trust", document)?]));
+        let set = Arc::new(PolicySet::new(vec![self.compile("trust", document)?]));
         self.insert(key, account.ns().tag(), Value::Policies(Arc::clone(&set)), epoch, generation);
         Ok(set)
     }
@@ -297,10 +361,10 @@ impl<S: Store> LayerCache<S> {
     fn compile_principal(&self, found: tessera_policy_service::PrincipalPolicies) -> Result<Principal> {
         let mut identity = Vec::with_capacity(found.identity.len());
         for policy in &found.identity {
-            identity.push(compile(&policy.source_id, &policy.document)?);
+            identity.push(self.compile(&policy.source_id, &policy.document)?);
         }
         let boundary = match &found.boundary {
-            Some((arn, document)) => Some(Arc::new(PolicySet::new(vec![compile(arn, document)?]))),
+            Some((arn, document)) => Some(Arc::new(PolicySet::new(vec![self.compile(arn, document)?]))),
             None => None,
         };
         Ok(Principal {
@@ -310,6 +374,23 @@ impl<S: Store> LayerCache<S> {
             boundary,
             boundary_arn: found.boundary.map(|(arn, _)| arn),
         })
+    }
+
+    /// `document` (validated when it was written) compiled, once per id and text.
+    fn compile(&self, id: &str, document: &str) -> Result<CompiledPolicy> {
+        if let Some(compiled) = lock(&self.documents).get(id, document) {
+            return Ok(compiled);
+        }
+        let compiled = CompiledPolicy::parse_stored(id, document).map_err(|_| internal(id))?;
+        let evicted = lock(&self.documents).insert(id, document, compiled.clone(), DOCUMENT_BYTES);
+        self.evictions.fetch_add(evicted, Ordering::Relaxed);
+        Ok(compiled)
+    }
+
+    /// Forgets every compiled document too (what [`LayerCache::clear`] keeps): the next lookups
+    /// compile everything again. For measuring the coldest miss.
+    pub fn clear_documents(&self) {
+        *lock(&self.documents) = Documents::default();
     }
 
     /// The entry for `key`, if it is still valid.
@@ -373,7 +454,8 @@ impl<S: Store> LayerCache<S> {
         slots.insert(key, Slot { value, ns: ns.to_owned(), epoch, generation, used });
     }
 
-    /// Drops every entry, as when the epoch channel lagged: the next lookups read the store.
+    /// Drops every entry, as when the epoch channel lagged: the next lookups read the store (and
+    /// reuse the documents compiled already).
     pub fn clear(&self) {
         self.invalidate_all();
     }
@@ -427,5 +509,39 @@ async fn follow<S: Store>(cache: Weak<LayerCache<S>>, mut subscription: EpochSub
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(action: &str) -> String {
+        format!(r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"{action}","Resource":"*"}}}}"#)
+    }
+
+    #[test]
+    fn documents_are_kept_by_id_and_exact_text_within_their_budget() {
+        let mut documents = Documents::default();
+        let (a, b) = (policy("s3:GetObject"), policy("s3:PutObject"));
+        let compiled = CompiledPolicy::parse_stored("p", &a).unwrap();
+        assert_eq!(documents.insert("p", &a, compiled, 1 << 20), 0);
+        assert!(documents.get("p", &a).is_some());
+        assert!(documents.get("p", &b).is_none(), "another text of the same policy is another document");
+        assert!(documents.get("q", &a).is_none(), "the id names the policy in explanations");
+        assert_eq!(documents.bytes, a.len());
+
+        // A budget of three documents: the fourth evicts the least recently used one.
+        let budget = 3 * a.len();
+        let mut documents = Documents::default();
+        for id in ["1", "2", "3"] {
+            documents.insert(id, &a, CompiledPolicy::parse_stored(id, &a).unwrap(), budget);
+        }
+        assert!(documents.get("1", &a).is_some(), "1 is now the most recently used");
+        let evicted = documents.insert("4", &a, CompiledPolicy::parse_stored("4", &a).unwrap(), budget);
+        assert_eq!(evicted, 1);
+        assert!(documents.get("2", &a).is_none(), "2 was used least recently");
+        assert!(documents.get("1", &a).is_some() && documents.get("4", &a).is_some());
+        assert_eq!(documents.bytes, 3 * a.len());
     }
 }
