@@ -342,7 +342,7 @@ impl Validator<'_> {
         let actions: Vec<Language> = compiled.statements.iter().map(|s| Language::of_actions(&s.actions)).collect();
         let resources: Vec<Language> =
             compiled.statements.iter().map(|s| Language::of_resources(s.resources.as_ref(), &mut variables)).collect();
-        for (i, (statement, stmt)) in statements.iter().zip(&compiled.statements).enumerate() {
+        for (i, (statement, stmt)) in statements.iter().zip(compiled.statements.iter()).enumerate() {
             self.actions(i, statement, stmt);
             self.redundant_values(i, statement, stmt, &mut variables);
             if statement.effect == Effect::Allow {
