@@ -565,7 +565,7 @@ impl Action {
         };
         match stored {
             Some(arn) => arn,
-            None => crate::authz::entity_arn(identity, account, kind, name, cx.get("Path").as_deref()).await,
+            None => crate::authz::entity_arn(&**identity, account, kind, name, cx.get("Path").as_deref()).await,
         }
     }
 }

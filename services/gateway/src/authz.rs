@@ -19,7 +19,7 @@
 
 use tessera_arn::{Arn, IamEntity};
 use tessera_authorizer::Check;
-use tessera_identity::{Account, Error, Identity, PageRequest, Taggable};
+use tessera_identity::{Account, Error, PageRequest, Taggable};
 use tessera_policy::{Context, Trace};
 use tessera_store::Store;
 use tessera_store::iam::{EntityKind, Tag};
@@ -85,8 +85,8 @@ impl Ask {
 
 /// A user's, group's or role's ARN for authorization: the stored one when it exists (it has the
 /// path), else built from `path` (`/` when none).
-pub(crate) async fn entity_arn<S: Store>(
-    identity: &Identity<S>,
+pub(crate) async fn entity_arn(
+    identity: &dyn tessera_identity::IdentityApi,
     account: &Account,
     kind: EntityKind,
     name: &str,

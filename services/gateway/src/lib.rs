@@ -18,10 +18,10 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use axum::routing::any;
-use tessera_identity::{Env, Identity};
-use tessera_policy_service::Policies;
+use tessera_identity::{Env, Identity, IdentityApi};
+use tessera_policy_service::{Policies, PolicyApi};
 use tessera_store::Store;
-use tessera_sts::Sts;
+use tessera_sts::{Sts, StsApi};
 use tracing::Instrument as _;
 
 pub mod actions;
@@ -44,11 +44,16 @@ pub use respond::GatewayError;
 /// The largest request body accepted: a 131,072-character policy document, URL-encoded, fits.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The gateway's view of the services, all in-process over one store.
-#[derive(Debug)]
+/// The gateway's view of the services: the domains behind their traits (in-process over the
+/// store in the all-in-one server, remote replicas over gRPC in split mode), and the local token
+/// service on the shared store for what stays in this process: authenticating callers (session
+/// tokens, key lookups) and the authorizer's caches.
 pub struct Gateway<S> {
-    pub(crate) identity: Identity<S>,
-    pub(crate) policies: Policies<S>,
+    pub(crate) identity: Arc<dyn IdentityApi>,
+    pub(crate) policies: Arc<dyn PolicyApi>,
+    /// The token service's operations (issuing, revoking, ...).
+    pub(crate) tokens: Arc<dyn StsApi>,
+    /// Verification and authorization, always in this process.
     pub(crate) sts: Arc<Sts<S>>,
     pub(crate) env: Env,
     pub(crate) audit: Option<audit::AuditLog>,
@@ -57,11 +62,34 @@ pub struct Gateway<S> {
     pub(crate) key_use: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
+impl<S> std::fmt::Debug for Gateway<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway").finish_non_exhaustive()
+    }
+}
+
 impl<S: Store> Gateway<S> {
+    /// The all-in-one gateway: every domain in this process, over `store`.
     pub fn new(store: Arc<S>, env: Env, sts: Arc<Sts<S>>) -> Self {
+        let identity: Arc<dyn IdentityApi> = Arc::new(Identity::new(Arc::clone(&store), env.clone()));
+        let policies: Arc<dyn PolicyApi> = Arc::new(Policies::new(store, env.clone()));
+        let tokens: Arc<dyn StsApi> = Arc::clone(&sts) as Arc<dyn StsApi>;
+        Self::with_domains(env, sts, identity, policies, tokens)
+    }
+
+    /// A gateway over the given domains (split mode: their remote implementations), keeping `sts`
+    /// on the shared store for authentication and authorization.
+    pub fn with_domains(
+        env: Env,
+        sts: Arc<Sts<S>>,
+        identity: Arc<dyn IdentityApi>,
+        policies: Arc<dyn PolicyApi>,
+        tokens: Arc<dyn StsApi>,
+    ) -> Self {
         Self {
-            identity: Identity::new(Arc::clone(&store), env.clone()),
-            policies: Policies::new(store, env.clone()),
+            identity,
+            policies,
+            tokens,
             sts,
             env,
             audit: None,
@@ -104,7 +132,7 @@ impl<S: Store> Gateway<S> {
             }
             seen.insert(key.to_owned(), now);
         }
-        let (identity, account) = (self.identity.clone(), caller.account.clone());
+        let (identity, account) = (Arc::clone(&self.identity), caller.account.clone());
         let (key, service, region) = (key.to_owned(), service.to_owned(), region.to_owned());
         tokio::spawn(async move {
             if let Err(error) = identity.record_access_key_use(&account, &key, &service, &region).await {

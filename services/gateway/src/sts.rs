@@ -43,7 +43,7 @@ pub(crate) async fn assume_role<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Resu
         token_code: cx.get("TokenCode"),
         source_identity: cx.get("SourceIdentity"),
     };
-    let assumed = cx.gateway.sts.assume_role(&cx.caller, input).await?;
+    let assumed = cx.gateway.tokens.assume_role(&cx.caller, input).await?;
     let mut r = cx.response();
     credentials(&mut r, &assumed.credentials);
     r.nested("AssumedRoleUser", |r| {
@@ -57,7 +57,7 @@ pub(crate) async fn assume_role<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Resu
 pub(crate) async fn get_session_token<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
     let issued = cx
         .gateway
-        .sts
+        .tokens
         .get_session_token(
             &cx.caller,
             cx.int("DurationSeconds")?,
@@ -74,7 +74,7 @@ pub(crate) async fn get_federation_token<S: Store>(cx: &Cx<'_, S>, auth: Authori
     let p = cx.params;
     let token = cx
         .gateway
-        .sts
+        .tokens
         .get_federation_token(
             &cx.caller,
             auth.name(),
@@ -94,14 +94,14 @@ pub(crate) async fn get_federation_token<S: Store>(cx: &Cx<'_, S>, auth: Authori
 }
 
 pub(crate) async fn get_access_key_info<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
-    let account = cx.gateway.sts.get_access_key_info(&cx.required("AccessKeyId")?).await?;
+    let account = cx.gateway.tokens.get_access_key_info(&cx.caller, &cx.required("AccessKeyId")?).await?;
     let mut r = cx.response();
     r.el("Account", &account);
     Ok(r.finish(cx.request_id))
 }
 
 pub(crate) async fn decode_authorization_message<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
-    let decoded = cx.gateway.sts.decode_authorization_message(&cx.caller, &cx.required("EncodedMessage")?)?;
+    let decoded = cx.gateway.tokens.decode_authorization_message(&cx.caller, &cx.required("EncodedMessage")?).await?;
     let mut r = cx.response();
     r.el("DecodedMessage", &decoded);
     Ok(r.finish(cx.request_id))
@@ -118,7 +118,7 @@ pub(crate) async fn web_identity<S: Store>(gateway: &Gateway<S>, params: &Params
         policy: params.get("Policy").map(str::to_owned),
         duration_seconds: params.int("DurationSeconds")?,
     };
-    let out = gateway.sts.assume_role_with_web_identity(input).await?;
+    let out = gateway.tokens.assume_role_with_web_identity(input).await?;
     let mut r = Response::new("AssumeRoleWithWebIdentity", STS_NAMESPACE);
     credentials(&mut r, &out.credentials);
     r.el("SubjectFromWebIdentityToken", &out.subject_from_web_identity_token);

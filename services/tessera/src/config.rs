@@ -12,6 +12,9 @@
 //!   -> clap parses argv again: a flag or variable still wins, and nothing is given twice
 //! ```
 //!
+//! One key is a table rather than a flag: `[upstreams]` (a gateway's replicas, `identity =
+//! ["http://h1:50051", ...]`) stands for one `--upstream SERVICE=URL` per URL.
+//!
 //! `tessera config check FILE` runs the same validation without starting, `tessera config print`
 //! prints the effective configuration with where each value came from (secrets redacted), and
 //! `tessera config reference` renders the reference table of `docs/operations.md` from the command,
@@ -35,6 +38,10 @@ pub const CONFIG_ENV: &str = "TESSERA_CONFIG";
 const SECRET_ENVS: [&str; 3] = [MASTER_KEY_ENV, PREVIOUS_MASTER_KEY_ENV, "TESSERA_ROOT_SECRET_ACCESS_KEY"];
 /// What stands for a secret in printed values.
 const REDACTED: &str = "REDACTED";
+/// The table standing for the repeated `--upstream SERVICE=URL` flag.
+const UPSTREAMS_TABLE: &str = "upstreams";
+/// The argument id of `--upstream`.
+const UPSTREAM_ID: &str = "upstream";
 /// Arguments that are not configuration.
 const NOT_KEYS: [&str; 3] = ["help", "version", "config"];
 
@@ -158,6 +165,12 @@ fn validate(command: &Command, file: &ConfigFile) -> Result<Vec<(String, String)
                 "{at}: `config` cannot be set in a configuration file (use --config or {CONFIG_ENV})"
             )));
         }
+        if key == UPSTREAMS_TABLE
+            && let Some(arg) = keys(command).find(|arg| arg.get_id() == UPSTREAM_ID)
+        {
+            values.extend(upstreams(&at, arg, &entry.value)?);
+            continue;
+        }
         let Some(arg) = keys(command).find(|arg| arg.get_long() == Some(key.as_str())) else {
             let hint = keys(command)
                 .filter_map(Arg::get_long)
@@ -203,6 +216,40 @@ fn validate(command: &Command, file: &ConfigFile) -> Result<Vec<(String, String)
     Ok(values)
 }
 
+/// The `[upstreams]` table as `--upstream SERVICE=URL` values, each checked by the flag's parser.
+fn upstreams(at: &str, arg: &Arg, table: &toml::Value) -> Result<Vec<(String, String)>, ConfigError> {
+    let shape = || {
+        ConfigError(format!(
+            "{at}: `[{UPSTREAMS_TABLE}]` is a table of services and their replicas' URLs: \
+             `identity = [\"http://10.0.0.5:50051\", \"http://10.0.0.6:50051\"]`"
+        ))
+    };
+    let toml::Value::Table(table) = table else { return Err(shape()) };
+    let mut values = Vec::new();
+    for (service, urls) in table {
+        let urls: Vec<&str> = match urls {
+            toml::Value::String(url) => vec![url.as_str()],
+            toml::Value::Array(urls) => {
+                urls.iter().map(toml::Value::as_str).collect::<Option<_>>().ok_or_else(shape)?
+            }
+            _ => return Err(shape()),
+        };
+        for url in urls {
+            let value = format!("{service}={url}");
+            let probe =
+                Arg::new("value").long("value").action(ArgAction::Set).value_parser(arg.get_value_parser().clone());
+            let check = Command::new("tessera").no_binary_name(true).arg(probe);
+            if let Err(error) = check.try_get_matches_from([format!("--value={value}")]) {
+                let reason =
+                    std::error::Error::source(&error).map_or_else(|| error.kind().to_string(), |s| s.to_string());
+                return Err(ConfigError(format!("{at}: `[{UPSTREAMS_TABLE}]` `{service}`: {reason}")));
+            }
+            values.push((UPSTREAM_ID.to_owned(), value));
+        }
+    }
+    Ok(values)
+}
+
 /// Levenshtein distance, for "did you mean".
 fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -243,14 +290,22 @@ fn with_defaults(root: Command, path: &[String], values: &[(String, String)]) ->
             None => f(command),
         }
     }
-    values.iter().fold(root, |root, (id, value)| {
+    // A repeated argument (`--upstream`) gets all its values as defaults, in file order.
+    let mut grouped: Vec<(&String, Vec<&'static str>)> = Vec::new();
+    for (id, value) in values {
         // clap keeps `'static` defaults without its `string` feature: a few bytes, once.
         let value: &'static str = Box::leak(value.clone().into_boxed_str());
+        match grouped.iter_mut().find(|(known, _)| *known == id) {
+            Some((_, all)) => all.push(value),
+            None => grouped.push((id, vec![value])),
+        }
+    }
+    grouped.into_iter().fold(root, |root, (id, values)| {
         let local = find(&root, path).is_some_and(|leaf| leaf.get_arguments().any(|arg| arg.get_id() == id));
         if local {
-            at(root, path, |leaf| leaf.mut_arg(id, |arg| arg.default_value(value)))
+            at(root, path, |leaf| leaf.mut_arg(id, |arg| arg.default_values(values)))
         } else {
-            root.mut_arg(id, |arg| arg.default_value(value))
+            root.mut_arg(id, |arg| arg.default_values(values))
         }
     })
 }
@@ -317,6 +372,7 @@ pub fn check(root: &Command, file: &Path) -> Result<String, ConfigError> {
     let config = <ServeConfig as clap::FromArgMatches>::from_arg_matches(matches)
         .map_err(|e| ConfigError(format!("{}: {}", file.display(), e.to_string().trim_end())))?;
     config.check_grpc_exposure().map_err(|e| ConfigError(format!("{}: {e:#}", file.display())))?;
+    config.check_upstreams().map_err(|e| ConfigError(format!("{}: {e:#}", file.display())))?;
     if let Some(account) = &config.account_id {
         tessera_identity::Account::new(account)
             .map_err(|e| ConfigError(format!("{}: `account-id`: {}", file.display(), e.into_service_error())))?;
@@ -336,9 +392,32 @@ pub fn print(root: &Command, matches: &ArgMatches, file: Option<&ConfigFile>) ->
     if let Some(file) = file {
         let _ = writeln!(out, "# file: {}", file.path().display());
     }
+    let mut upstreams = String::new();
     for arg in keys(command) {
         let key = arg.get_long().unwrap_or_default();
         let id = arg.get_id().as_str();
+        if id == UPSTREAM_ID {
+            // Printed last, as the `[upstreams]` table (a TOML table follows the plain keys).
+            let mut by_service: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for raw in matches.get_raw(id).into_iter().flatten() {
+                let raw = raw.to_string_lossy();
+                if let Some((service, url)) = raw.split_once('=') {
+                    by_service.entry(service.to_owned()).or_default().push(redact(url));
+                }
+            }
+            if !by_service.is_empty() {
+                let source = match matches.value_source(id) {
+                    Some(ValueSource::CommandLine) => "flags",
+                    Some(ValueSource::EnvVariable) => "env TESSERA_UPSTREAM",
+                    _ => "file",
+                };
+                let _ = writeln!(upstreams, "[{UPSTREAMS_TABLE}]  # {source}");
+                for (service, urls) in by_service {
+                    let _ = writeln!(upstreams, "{service} = {}", toml::Value::from(urls));
+                }
+            }
+            continue;
+        }
         let source = match matches.value_source(id) {
             Some(ValueSource::CommandLine) => "flag".to_owned(),
             Some(ValueSource::EnvVariable) => {
@@ -366,6 +445,7 @@ pub fn print(root: &Command, matches: &ArgMatches, file: Option<&ConfigFile>) ->
             let _ = writeln!(out, "# {name} is set ({REDACTED})");
         }
     }
+    out.push_str(&upstreams);
     Ok(out)
 }
 

@@ -37,6 +37,8 @@ pub struct Readiness {
     reporter: HealthReporter,
     /// The gRPC services served, by full name (`tessera.identity.v1.IdentityService`).
     services: Arc<Vec<&'static str>>,
+    /// A gateway's upstream services: each needs a serving replica.
+    upstreams: Arc<Vec<Arc<tessera_proto::upstream::Upstream>>>,
 }
 
 impl std::fmt::Debug for Readiness {
@@ -47,7 +49,33 @@ impl std::fmt::Debug for Readiness {
 
 impl Readiness {
     pub fn new(store: Arc<AnyStore>, reporter: HealthReporter, services: Vec<&'static str>) -> Self {
-        Self { store, stopping: Arc::default(), reporter, services: Arc::new(services) }
+        Self { store, stopping: Arc::default(), reporter, services: Arc::new(services), upstreams: Arc::default() }
+    }
+
+    /// Ready only while each of `upstreams` has a replica saying `SERVING` (a gateway).
+    #[must_use]
+    pub fn with_upstreams(mut self, upstreams: Vec<Arc<tessera_proto::upstream::Upstream>>) -> Self {
+        self.upstreams = Arc::new(upstreams);
+        self
+    }
+
+    /// One line per upstream service: how many replicas serve and are in the balance.
+    fn upstream_lines(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        for upstream in self.upstreams.iter() {
+            let replicas = upstream.replicas();
+            let serving = replicas.iter().filter(|r| r.serving).count();
+            let balanced = replicas.iter().filter(|r| r.in_balance).count();
+            let _ = writeln!(
+                out,
+                "upstream {}: {} ({serving}/{} replicas serving, {balanced} in the balance)",
+                upstream.service(),
+                if serving > 0 { "ready" } else { "not ready" },
+                replicas.len()
+            );
+        }
+        out
     }
 
     /// `Ok` when ready, else why not (no secrets: store errors name no credentials).
@@ -56,7 +84,10 @@ impl Readiness {
             return Err("shutting down".to_owned());
         }
         match tokio::time::timeout(STORE_CHECK_TIMEOUT, self.store.get(&crate::key_check::key())).await {
-            Ok(Ok(Some(_))) => Ok(()),
+            Ok(Ok(Some(_))) => match self.upstreams.iter().find(|u| !u.is_ready()) {
+                Some(down) => Err(format!("no replica of the {} service is serving", down.service())),
+                None => Ok(()),
+            },
             Ok(Ok(None)) => Err("the store has no key-check record (was it wiped?)".to_owned()),
             Ok(Err(error)) => Err(format!("the store is unreachable: {error}")),
             Err(_) => Err(format!("the store did not answer within {STORE_CHECK_TIMEOUT:?}")),
@@ -93,9 +124,10 @@ impl Readiness {
 
     /// `/readyz`: 200 `ready`, or 503 and the reason.
     pub async fn answer(&self) -> (axum::http::StatusCode, String) {
+        let upstreams = self.upstream_lines();
         match self.check().await {
-            Ok(()) => (axum::http::StatusCode::OK, "ready\n".to_owned()),
-            Err(reason) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n")),
+            Ok(()) => (axum::http::StatusCode::OK, format!("ready\n{upstreams}")),
+            Err(reason) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n{upstreams}")),
         }
     }
 }

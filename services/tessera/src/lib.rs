@@ -9,6 +9,7 @@ pub mod backup;
 pub mod config;
 pub mod credentials;
 pub mod health;
+pub mod internal;
 pub mod key_check;
 pub mod listen;
 mod metrics;

@@ -39,6 +39,68 @@ pub enum ServiceSet {
     Sts,
     /// The authorizer API (`tessera.authorizer.v1`) alone: services ask it about their callers.
     Authorizer,
+    /// The public entry of a split cluster: the AWS Query API and the native gRPC API over the
+    /// identity, policy and sts replicas named by `--upstream`, authenticating and authorizing in
+    /// this process on the shared store, and answering the authorizer API itself.
+    Gateway,
+}
+
+/// A service a gateway calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum UpstreamService {
+    Identity,
+    Policy,
+    Sts,
+    Authorizer,
+}
+
+impl UpstreamService {
+    /// Its name in `--upstream SERVICE=URL` and in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Identity => "identity",
+            Self::Policy => "policy",
+            Self::Sts => "sts",
+            Self::Authorizer => "authorizer",
+        }
+    }
+
+    /// The gRPC service whose health says whether a replica can take calls.
+    fn grpc_name(self) -> &'static str {
+        match self {
+            Self::Identity => tessera_proto::identity::v1::identity_service_server::SERVICE_NAME,
+            Self::Policy => tessera_proto::policy::v1::policy_service_server::SERVICE_NAME,
+            Self::Sts => tessera_proto::sts::v1::sts_service_server::SERVICE_NAME,
+            Self::Authorizer => tessera_proto::authorizer::v1::authorizer_service_server::SERVICE_NAME,
+        }
+    }
+}
+
+/// One replica of a service a gateway calls: `--upstream SERVICE=URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamUrl {
+    pub service: UpstreamService,
+    pub url: String,
+}
+
+/// Parses `SERVICE=URL` (`identity=http://10.0.0.5:50051`).
+pub fn parse_upstream(text: &str) -> Result<UpstreamUrl, String> {
+    let (service, url) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected SERVICE=URL (identity=http://host:port), not `{text}`"))?;
+    let service = match service.trim() {
+        "identity" => UpstreamService::Identity,
+        "policy" => UpstreamService::Policy,
+        "sts" => UpstreamService::Sts,
+        "authorizer" => UpstreamService::Authorizer,
+        other => return Err(format!("unknown service `{other}`: expected identity, policy, sts or authorizer")),
+    };
+    let url = url.trim().trim_end_matches('/');
+    let authority = url.strip_prefix("http://").ok_or_else(|| format!("`{url}` must start with http://"))?;
+    if authority.is_empty() || authority.parse::<axum::http::uri::Authority>().is_err() {
+        return Err(format!("`{url}` is not an http://HOST:PORT URL"));
+    }
+    Ok(UpstreamUrl { service, url: url.to_owned() })
 }
 
 /// `tessera serve`'s options.
@@ -61,6 +123,12 @@ pub struct ServeConfig {
     /// Run one service instead of all of them.
     #[arg(long, value_enum, default_value = "all")]
     pub service: ServiceSet,
+    /// With `--service gateway`: one replica of a service the gateway calls, `SERVICE=URL`
+    /// (`identity=http://10.0.0.5:50051`); repeat it for every replica of identity, policy and sts
+    /// (each needs one at least). In the configuration file, a table: `[upstreams]` with `identity
+    /// = ["http://h1:50051", "http://h2:50051"]`.
+    #[arg(long = "upstream", env = "TESSERA_UPSTREAM", value_name = "SERVICE=URL", value_delimiter = ',', value_parser = parse_upstream)]
+    pub upstream: Vec<UpstreamUrl>,
     /// The account created on first start (12 digits); generated when omitted.
     #[arg(long, env = "TESSERA_ACCOUNT_ID")]
     pub account_id: Option<String>,
@@ -117,6 +185,20 @@ pub struct AuthorizerCache {
     /// is down; after that, decisions read the store again and fail closed if it is down too.
     #[arg(long, env = "TESSERA_AUTHORIZER_MAX_STALENESS", default_value = "30s", value_parser = listen::parse_duration)]
     pub authorizer_max_staleness: Duration,
+}
+
+impl ServiceSet {
+    /// The one domain service this process runs alone, by name (`identity`, ...); `None` for the
+    /// all-in-one server.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Self::All | Self::Gateway => None,
+            Self::Identity => Some("identity"),
+            Self::Policy => Some("policy"),
+            Self::Sts => Some("sts"),
+            Self::Authorizer => Some("authorizer"),
+        }
+    }
 }
 
 impl Default for AuthorizerCache {
@@ -185,6 +267,7 @@ impl ServeConfig {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             store: None,
             service: ServiceSet::All,
+            upstream: Vec::new(),
             account_id: None,
             master_key_file: None,
             previous_master_key_file: None,
@@ -197,6 +280,34 @@ impl ServeConfig {
             shutdown_timeout: Duration::from_secs(20),
             authorizer_cache: AuthorizerCache::default(),
         }
+    }
+
+    /// The replicas of `service` named by `--upstream`.
+    pub fn upstream_urls(&self, service: UpstreamService) -> Vec<String> {
+        self.upstream.iter().filter(|u| u.service == service).map(|u| u.url.clone()).collect()
+    }
+
+    /// A gateway needs replicas of identity, policy and sts; other processes take none.
+    pub(crate) fn check_upstreams(&self) -> Result<()> {
+        if self.service != ServiceSet::Gateway {
+            if !self.upstream.is_empty() {
+                bail!("--upstream is for --service gateway only (this process runs {:?})", self.service);
+            }
+            return Ok(());
+        }
+        let missing: Vec<&str> = [UpstreamService::Identity, UpstreamService::Policy, UpstreamService::Sts]
+            .into_iter()
+            .filter(|service| self.upstream_urls(*service).is_empty())
+            .map(UpstreamService::name)
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "a gateway needs at least one replica of each of identity, policy and sts; missing: {} (give each as \
+                 --upstream SERVICE=http://HOST:PORT, or in the configuration file's [upstreams] table)",
+                missing.join(", ")
+            );
+        }
+        Ok(())
     }
 
     /// Refuses an unauthenticated gRPC port reachable from the network, unless asked for by name.
@@ -248,6 +359,7 @@ impl Server {
     /// Opens everything and binds both endpoints, then serves in the background.
     pub async fn start(config: ServeConfig) -> Result<Self> {
         config.check_grpc_exposure()?;
+        config.check_upstreams()?;
         tessera_credentials::private_fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create the data directory `{}`", config.data_dir.display()))?;
         let location = match &config.store {
@@ -378,6 +490,52 @@ impl Server {
                 }
             }
         }
+        // A gateway: the domains are remote, authentication and authorization stay here.
+        let mut upstreams = Vec::new();
+        if config.service == ServiceSet::Gateway {
+            let oidc = tessera_sts::OidcConfig::from_ca_file(config.oidc_ca_file.as_deref())
+                .context("cannot set up TLS for OIDC providers")?;
+            let cache = config.authorizer_cache.config();
+            let sts = tessera_sts::Sts::start_configured(Arc::clone(&store), env.clone(), oidc, cache)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot start the token service: {}", e.into_service_error()))?;
+            let sts = Arc::new(sts);
+            auth_sts = Some(Arc::clone(&sts));
+            let issuer_url = config.issuer_url.clone().unwrap_or_else(|| format!("http://{http_addr}"));
+            let issuer = tessera_sts::Issuer::load_or_create(&*store, &env, &issuer_url)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot load the issuer keys: {}", e.into_service_error()))?;
+            let issuer = Arc::new(issuer);
+            tessera_sts::issuer::refresh_periodically(Arc::downgrade(&store), Arc::downgrade(&issuer), env.clone());
+            app = app.merge(tessera_sts::issuer::routes(Arc::clone(&issuer)));
+            let split = crate::serve::split_domains(&config, &env)?;
+            routes = routes
+                .add_service(tessera_identity::grpc::service(Arc::clone(&split.identity)))
+                .add_service(tessera_policy_service::grpc::service_over(Arc::clone(&split.policies)))
+                .add_service(tessera_sts::grpc::service_over(
+                    Arc::clone(&split.tokens),
+                    Arc::clone(&sts) as Arc<dyn tessera_sts::CallerResolver>,
+                ));
+            served.extend([
+                tessera_proto::identity::v1::identity_service_server::SERVICE_NAME,
+                tessera_proto::policy::v1::policy_service_server::SERVICE_NAME,
+                tessera_proto::sts::v1::sts_service_server::SERVICE_NAME,
+            ]);
+            let audit = tessera_gateway::audit::AuditLog::start(&config.data_dir.join("audit"))
+                .context("cannot open the audit log")?;
+            let gateway =
+                tessera_gateway::Gateway::with_domains(env.clone(), sts, split.identity, split.policies, split.tokens)
+                    .with_audit(audit)
+                    .with_rate_limits(config.rates.limits());
+            let gateway = Arc::new(gateway);
+            // The authorizer API is answered here, from this process's caches.
+            let api = Arc::new(tessera_gateway::authorizer_api::AuthorizerApi::new(Arc::clone(&gateway), Some(issuer)));
+            routes = routes.add_service(tessera_gateway::authorizer_api::service(Arc::clone(&api)));
+            served.push(tessera_proto::authorizer::v1::authorizer_service_server::SERVICE_NAME);
+            authorizer = Some(api);
+            app = app.merge(tessera_gateway::router(gateway));
+            upstreams = split.upstreams;
+        }
         let metrics_sts = auth_sts.clone();
         let grpc_auth = match (config.grpc_auth, auth_sts) {
             (false, _) => None,
@@ -395,7 +553,7 @@ impl Server {
         // Health: `grpc.health.v1` per service and `/readyz`, SERVING once the store answers.
         let (reporter, health_service) = tonic_health::server::health_reporter();
         routes = routes.add_service(health_service);
-        let readiness = Readiness::new(Arc::clone(&store), reporter, served);
+        let readiness = Readiness::new(Arc::clone(&store), reporter, served).with_upstreams(upstreams);
         if !readiness.refresh().await {
             tracing::warn!("not ready at start: {}", readiness.check().await.err().unwrap_or_default());
         }
@@ -411,6 +569,11 @@ impl Server {
                 ready.refresh().await;
             }
         });
+        // A domain service on its own takes calls only from cluster members (the internal-call
+        // proof) or, with --grpc-auth, from authenticated callers (`internal.rs`).
+        let internal = config.service.name().map(|service| {
+            crate::internal::InternalGateLayer::new(Arc::clone(&env.master_key), grpc_auth.clone(), service)
+        });
         let mut stop = signal.clone();
         // Both listeners: timeouts, keepalive and a connection cap (`listen.rs`).
         let limits = config.limits;
@@ -421,8 +584,15 @@ impl Server {
         tasks.spawn(async move {
             let incoming = listen::incoming(grpc_listener, grpc_gate, &limits);
             let builder = listen::grpc_server(&limits);
-            match grpc_auth {
-                Some(layer) => {
+            match (internal, grpc_auth) {
+                (Some(layer), _) => {
+                    builder
+                        .layer(layer)
+                        .add_routes(routes)
+                        .serve_with_incoming_shutdown(incoming, wait(&mut stop))
+                        .await
+                }
+                (None, Some(layer)) => {
                     builder
                         .layer(HealthOpenLayer { gate: layer })
                         .add_routes(routes)
@@ -430,7 +600,7 @@ impl Server {
                         .await
                 }
                 // Without the gate, every request still gets its span and counts.
-                None => {
+                (None, None) => {
                     builder
                         .layer(tessera_gateway::grpc_auth::GrpcTelemetryLayer)
                         .add_routes(routes)
@@ -519,6 +689,46 @@ impl Server {
             }
         }
     }
+}
+
+/// A gateway's remote domains and the upstreams they call through.
+struct SplitDomains {
+    identity: Arc<dyn tessera_identity::IdentityApi>,
+    policies: Arc<dyn tessera_policy_service::PolicyApi>,
+    tokens: Arc<dyn tessera_sts::StsApi>,
+    upstreams: Vec<Arc<tessera_proto::upstream::Upstream>>,
+}
+
+/// One balanced channel per service over its `--upstream` replicas, and the remote domains over
+/// them, every call carrying the cluster's internal-call proof (derived once, here).
+fn split_domains(config: &ServeConfig, env: &Env) -> Result<SplitDomains> {
+    use tessera_proto::upstream::{INTERNAL_LABEL, INTERNAL_METADATA, Upstream, UpstreamConfig, internal_proof};
+    let proof = internal_proof(&env.master_key.derive_mac(INTERNAL_LABEL));
+    let upstream = |service: UpstreamService| -> Result<Arc<Upstream>> {
+        let urls = config.upstream_urls(service);
+        let upstream = Upstream::new(service.name(), service.grpc_name(), &urls, UpstreamConfig::default())?;
+        tracing::info!(service = service.name(), replicas = ?urls, "upstream");
+        Ok(Arc::new(upstream))
+    };
+    let (identity, policy, sts) =
+        (upstream(UpstreamService::Identity)?, upstream(UpstreamService::Policy)?, upstream(UpstreamService::Sts)?);
+    if !config.upstream_urls(UpstreamService::Authorizer).is_empty() {
+        tracing::info!(
+            "--upstream authorizer=...: a gateway answers tessera.authorizer.v1 itself, from its own caches"
+        );
+    }
+    Ok(SplitDomains {
+        identity: Arc::new(
+            tessera_identity::remote::RemoteIdentity::new(identity.channel())
+                .with_metadata(INTERNAL_METADATA, proof.clone()),
+        ),
+        policies: Arc::new(
+            tessera_policy_service::RemotePolicies::new(policy.channel())
+                .with_metadata(INTERNAL_METADATA, proof.clone()),
+        ),
+        tokens: Arc::new(tessera_sts::RemoteSts::new(sts.channel()).with_metadata(INTERNAL_METADATA, proof)),
+        upstreams: vec![identity, policy, sts],
+    })
 }
 
 async fn wait(stop: &mut watch::Receiver<bool>) {

@@ -301,18 +301,17 @@ async fn an_authorizer_process_decides_for_the_store_it_shares() {
     let mut authorizer = AuthorizerServiceClient::new(channel);
     let bearer = format!("{}:{}", key.access_key_id, key.secret_access_key);
     let mut ask = async |action: &str, resource: &str| {
-        let response = authorizer
-            .authorize(pb::AuthorizeRequest {
-                credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer {
-                    token: bearer.clone(),
-                    audience: None,
-                })),
-                question: Some(question(action, resource, &[])),
-                source_ip: None,
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let request = pb::AuthorizeRequest {
+            credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer {
+                token: bearer.clone(),
+                audience: None,
+            })),
+            question: Some(question(action, resource, &[])),
+            source_ip: None,
+        };
+        // A service started alone takes the cluster's internal calls (its gateways').
+        let response =
+            authorizer.authorize(common::internal(&common::redis_master_key(), request)).await.unwrap().into_inner();
         outcome(&response)
     };
     assert_eq!(ask("s3:GetObject", "arn:aws:s3:::bucket/public/a.txt").await, pb::Outcome::Allowed);
@@ -338,7 +337,8 @@ async fn an_authorizer_process_decides_for_the_store_it_shares() {
     }
 
     // Nothing else is served there: no identity service, no AWS endpoint.
-    let absent = only.identity.list_users(ipb::ListUsersRequest { account_id: a.clone(), ..Default::default() }).await;
+    let list = ipb::ListUsersRequest { account_id: a.clone(), ..Default::default() };
+    let absent = only.identity.list_users(common::internal(&common::redis_master_key(), list)).await;
     assert_eq!(absent.unwrap_err().code(), tonic::Code::Unimplemented);
     let (status, _) = common::signed_post(
         only.server.http_addr,

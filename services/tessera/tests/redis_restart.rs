@@ -19,20 +19,21 @@ const ALLOW: &str =
 
 async fn ask(addr: SocketAddr, bearer: &str) -> Result<pb::Outcome, tonic::Status> {
     let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
-    let response = AuthorizerServiceClient::new(channel)
-        .authorize(pb::AuthorizeRequest {
-            credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer {
-                token: bearer.to_owned(),
-                audience: None,
-            })),
-            question: Some(pb::Question {
-                action: "s3:GetObject".into(),
-                resources: vec!["arn:aws:s3:::bucket/key".into()],
-                context: vec![],
-            }),
-            source_ip: None,
-        })
-        .await?;
+    let request = pb::AuthorizeRequest {
+        credential: Some(pb::authorize_request::Credential::Bearer(pb::Bearer {
+            token: bearer.to_owned(),
+            audience: None,
+        })),
+        question: Some(pb::Question {
+            action: "s3:GetObject".into(),
+            resources: vec!["arn:aws:s3:::bucket/key".into()],
+            context: vec![],
+        }),
+        source_ip: None,
+    };
+    // The authorizer runs alone: it takes the cluster's internal calls.
+    let response =
+        AuthorizerServiceClient::new(channel).authorize(common::internal(&common::redis_master_key(), request)).await?;
     Ok(response.into_inner().answer.unwrap().outcome())
 }
 

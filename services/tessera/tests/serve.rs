@@ -73,18 +73,55 @@ async fn a_process_can_run_one_service() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = start_with(dir, |c| c.service = ServiceSet::Policy).await;
     assert!(h.server.account.is_none());
-    let policy = h
-        .policy
-        .get_policy(ppb::GetPolicyRequest {
-            account_id: "123456789012".into(),
-            policy_arn: "arn:aws:iam::aws:policy/AdministratorAccess".into(),
-        })
-        .await
-        .unwrap();
+    let key = tessera_credentials::MasterKey::load(&h.dir.path().join("master.key")).unwrap();
+    let get = || ppb::GetPolicyRequest {
+        account_id: "123456789012".into(),
+        policy_arn: "arn:aws:iam::aws:policy/AdministratorAccess".into(),
+    };
+    let policy = h.policy.get_policy(common::internal(&key, get())).await.unwrap();
     assert_eq!(policy.into_inner().policy.unwrap().policy_name, "AdministratorAccess");
-    let absent =
-        h.identity.list_users(pb::ListUsersRequest { account_id: "123456789012".into(), ..Default::default() }).await;
+    let list = pb::ListUsersRequest { account_id: "123456789012".into(), ..Default::default() };
+    let absent = h.identity.list_users(common::internal(&key, list)).await;
     assert_eq!(absent.unwrap_err().code(), tonic::Code::Unimplemented);
+
+    // Without the proof, or with another cluster's, a service alone answers nothing; health
+    // checks need none.
+    let refused = h.policy.get_policy(get()).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    assert!(refused.message().contains("takes calls only from the cluster's gateways"), "{refused:?}");
+    let other = tessera_credentials::MasterKey::from_bytes([1; 32]);
+    let refused = h.policy.get_policy(common::internal(&other, get())).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    assert!(refused.message().contains("does not match this policy service's master key"), "{refused:?}");
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.server.grpc_addr)).unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.connect_lazy());
+    let service = tessera_proto::policy::v1::policy_service_server::SERVICE_NAME.to_owned();
+    let answer = health.check(tonic_health::pb::HealthCheckRequest { service }).await.unwrap().into_inner();
+    assert_eq!(answer.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+}
+
+/// With `--grpc-auth`, a service alone also takes calls its gate authenticates, as the all-in-one
+/// server does, besides the gateways' (internal) ones; an unsigned call is refused.
+#[tokio::test]
+async fn a_service_alone_with_grpc_auth_takes_signed_calls_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = start_with(dir, |c| {
+        c.service = ServiceSet::Identity;
+        c.grpc_auth = true;
+    })
+    .await;
+    let root: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(h.dir.path().join("root-credentials.json")).unwrap()).unwrap();
+    let bearer =
+        format!("Bearer {}:{}", root["AccessKeyId"].as_str().unwrap(), root["SecretAccessKey"].as_str().unwrap());
+    let list = || pb::ListUsersRequest { account_id: h.account.clone(), ..Default::default() };
+    let mut signed = tonic::Request::new(list());
+    signed.metadata_mut().insert("authorization", bearer.parse().unwrap());
+    h.identity.list_users(signed).await.unwrap();
+    let key = tessera_credentials::MasterKey::load(&h.dir.path().join("master.key")).unwrap();
+    h.identity.list_users(common::internal(&key, list())).await.unwrap();
+    let refused = h.identity.list_users(list()).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
 }
 
 #[tokio::test]

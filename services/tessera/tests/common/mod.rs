@@ -53,6 +53,20 @@ pub fn redis_master_key_file(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// `message` carrying the cluster's internal-call proof under `key`, as a gateway sends it to a
+/// service started alone (`--service identity|policy|sts|authorizer`).
+pub fn internal<T>(key: &tessera_credentials::MasterKey, message: T) -> tonic::Request<T> {
+    use tessera_proto::upstream::{INTERNAL_LABEL, INTERNAL_METADATA, internal_proof};
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(INTERNAL_METADATA, internal_proof(&key.derive_mac(INTERNAL_LABEL)));
+    request
+}
+
+/// The fixed master key of [`redis_master_key_file`].
+pub fn redis_master_key() -> tessera_credentials::MasterKey {
+    tessera_credentials::MasterKey::from_bytes([0x7e; 32])
+}
+
 /// The AWS error code a failed call carries.
 pub fn code<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> ErrorCode {
     ServiceError::from_status(&result.expect_err("the call should fail")).code
