@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use tessera_arn::Arn;
-use tessera_credentials::{SessionClaims, SessionKind};
+use tessera_credentials::{Secret, SessionClaims, SessionKind};
 use tessera_identity::{AccessKeyIdentity, Account, Result};
 use tessera_policy::{Context, Policies as Layers, PolicySet, Principal, PrincipalKind};
 use tessera_store::iam::UserRecord;
@@ -30,11 +30,17 @@ pub struct CallerPrincipal {
     pub kind: CallerKind,
     pub access_key_id: String,
     pub source_ip: Option<String>,
+    /// The session token the caller presented, kept where the edge verified it, so a remote token
+    /// service can be named the same caller (`tessera_sts::RemoteSts` sends it as the
+    /// `sts.v1.Caller` of its calls). `None` for long-term keys and for callers resolved from
+    /// something else (an identity token).
+    pub session_token: Option<Secret>,
 }
 
 impl CallerPrincipal {
-    /// The caller a verified session token stands for.
-    pub fn of_session(claims: SessionClaims, source_ip: Option<String>) -> Result<Self> {
+    /// The caller a verified session token stands for, with the token it presented (`None` when
+    /// it presented something else standing for the session, such as an identity token).
+    pub fn of_session(claims: SessionClaims, session_token: Option<&str>, source_ip: Option<String>) -> Result<Self> {
         Ok(Self {
             account: Account::new(&claims.account)?,
             arn: claims.principal_arn.clone(),
@@ -42,6 +48,7 @@ impl CallerPrincipal {
             access_key_id: claims.access_key_id.clone(),
             kind: CallerKind::Session(Box::new(claims)),
             source_ip,
+            session_token: session_token.map(Secret::new),
         })
     }
 
@@ -56,6 +63,7 @@ impl CallerPrincipal {
                 account,
                 access_key_id: access_key_id.to_owned(),
                 source_ip,
+                session_token: None,
             },
             None => Self {
                 arn: Arn::root(account.id()).to_string(),
@@ -64,6 +72,7 @@ impl CallerPrincipal {
                 account,
                 access_key_id: access_key_id.to_owned(),
                 source_ip,
+                session_token: None,
             },
         }
     }

@@ -84,7 +84,7 @@ pub(crate) async fn verify_with_sts<S: Store>(
         Some(token) => {
             let claims = sts.verify_session(&access_key_id, token).await?;
             let secret = claims.secret_access_key.clone();
-            (CallerPrincipal::of_session(claims, source_ip)?, secret)
+            (CallerPrincipal::of_session(claims, Some(token.as_str()), source_ip)?, secret)
         }
         None => match sts.access_key(&access_key_id).await? {
             Some(key) if key.status == KeyStatus::Active => {

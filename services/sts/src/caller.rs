@@ -57,7 +57,7 @@ impl<S: Store> Sts<S> {
         let source_ip = credentials.source_ip.clone();
         if let Some(token) = credentials.session_token.as_deref().filter(|t| !t.is_empty()) {
             let claims = self.verify_session(&credentials.access_key_id, token).await?;
-            return CallerPrincipal::of_session(claims, source_ip);
+            return CallerPrincipal::of_session(claims, Some(token), source_ip);
         }
         if credentials.access_key_id.starts_with("ASIA") {
             // Temporary keys are useless without their token.

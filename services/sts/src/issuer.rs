@@ -411,7 +411,7 @@ impl<S: Store> Sts<S> {
                     "The session of the identity token has been revoked",
                 ));
             }
-            let caller = CallerPrincipal::of_session(claims, None)?;
+            let caller = CallerPrincipal::of_session(claims, None, None)?;
             if caller.is_root() {
                 return Err(invalid_identity_token());
             }
@@ -438,6 +438,7 @@ impl<S: Store> Sts<S> {
             kind: crate::CallerKind::User(Box::new(user)),
             access_key_id: String::new(),
             source_ip: None,
+            session_token: None,
         })
     }
 }

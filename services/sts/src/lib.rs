@@ -8,6 +8,12 @@
 //! Issued sessions are also recorded (`session:` records in the global namespace, by access key id),
 //! for `GetAccessKeyInfo`, lookups and revocation by id; a sweeper removes them once expired.
 //!
+//! [`StsApi`] is the token service as callers see it (issuing, lookups, revocation), implemented
+//! here by [`Sts`] and over gRPC by [`RemoteSts`]; [`CallerResolver`] is what stays in every
+//! process that authenticates callers (resolving credentials, verifying session tokens). `grpc.rs`
+//! serves any pair of them; `convert.rs` is the one conversion to and from `tessera.sts.v1`,
+//! shared by the adapter and the client.
+//!
 //! The key ring is shared by every replica through the store, sealed under the master key. A token
 //! naming a key this replica has not seen makes it reload the ring (at most once a second).
 
@@ -18,22 +24,29 @@ use tessera_identity::{Env, Identity, Result};
 use tessera_policy_service::Policies;
 use tessera_store::Store;
 
+mod api;
 mod assume;
 mod caller;
+mod certificate;
+mod convert;
 pub mod grpc;
 pub mod issuer;
 mod keys;
 mod oidc;
 mod record;
+mod remote;
 mod revoke;
 mod tokens;
 mod web_identity;
 
+pub use api::{CallerResolver, StsApi};
 pub use assume::{AssumeRole, AssumedRole, IssuedCredentials, insert_resource_tags};
 pub use caller::CallerCredentials;
+pub use certificate::{CertificateAssumedRole, CertificateIdentity, CertificateSession, ROLES_ANYWHERE_PRINCIPAL};
 pub use issuer::{Issuer, JwtRotation, WebIdentityToken, carry_over_jwt_keys, rotate_jwt_keys};
 pub use keys::{VerifiedStats, carry_over_token_keys, rotate_token_keys};
 pub use oidc::{OidcConfig, OidcConfigError};
+pub use remote::RemoteSts;
 pub use revoke::{
     AUDIT_RETENTION_SECS, CHANNEL as REVOCATION_CHANNEL, IssuingStop, Revocation, RevocationList, SessionRecord,
 };
@@ -61,6 +74,8 @@ pub struct Sts<S> {
     authorizer: Arc<tessera_authorizer::Authorizer<S>>,
     /// Writes session records in batches (group commit).
     sessions: record::Recorder,
+    /// Tessera's OIDC issuer, for `GetWebIdentityToken` through [`StsApi`] (set once it is loaded).
+    issuer: Arc<std::sync::OnceLock<Arc<Issuer>>>,
 }
 
 impl<S: Store> Sts<S> {
@@ -108,7 +123,8 @@ impl<S: Store> Sts<S> {
         .await?;
         let authorizer = Arc::new(tessera_authorizer::Authorizer::new(identity.clone(), layers));
         let sessions = record::Recorder::start(&store);
-        Ok(Self { store, env, identity, policies, keys, revocations, oidc, authorizer, sessions })
+        let issuer = Arc::default();
+        Ok(Self { store, env, identity, policies, keys, revocations, oidc, authorizer, sessions, issuer })
     }
 
     pub fn identity(&self) -> &Identity<S> {
