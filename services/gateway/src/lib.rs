@@ -24,6 +24,7 @@ use tessera_store::Store;
 use tessera_sts::{Sts, StsApi};
 use tracing::Instrument as _;
 
+mod access_analyzer;
 pub mod actions;
 pub mod audit;
 mod auth;
@@ -180,6 +181,14 @@ async fn handle<S: Store>(
         code = tracing::field::Empty,
     );
     tessera_telemetry::set_parent_from(&span, &headers);
+    // IAM Access Analyzer's policy operations (restJson1): answered in JSON, not audited as
+    // Query requests.
+    if let (Ok(body), Some(operation)) =
+        (&body, tessera_policy::analysis::api::Operation::from_request(method.as_str(), uri.path()))
+    {
+        let incoming = respond::Incoming { method: &method, uri: &uri, headers: &headers, body, peer };
+        return access_analyzer::serve(&gateway, &incoming, operation, &request_id).instrument(span).await;
+    }
     let outcome = match &body {
         Ok(body) => {
             let incoming = respond::Incoming { method: &method, uri: &uri, headers: &headers, body, peer };
