@@ -77,3 +77,28 @@ fn json(status: StatusCode, body: String, error_type: Option<&str>, request_id: 
 fn status(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
+
+#[cfg(test)]
+mod tests {
+    use tessera_policy::analysis::catalog;
+
+    use crate::authz::OPERATIONS;
+
+    /// The policy engine's action catalog (pure, so it cannot read this table) must say what the
+    /// action table says: every served action, its condition keys and its resource type's keys.
+    #[test]
+    fn the_analysis_catalog_agrees_with_the_action_table() {
+        for operation in OPERATIONS {
+            let info = catalog::action(operation.action)
+                .unwrap_or_else(|| panic!("{} is missing from the analysis catalog", operation.action));
+            let keys = info.keys.unwrap_or_else(|| panic!("{}: the catalog lists no keys", operation.action));
+            let mut expected: Vec<&str> = operation.keys.iter().chain(operation.resource.keys()).copied().collect();
+            let mut listed: Vec<&str> = keys.to_vec();
+            expected.sort_unstable();
+            listed.sort_unstable();
+            assert_eq!(listed, expected, "{}: condition keys differ", operation.action);
+        }
+        let served = catalog::ACTIONS.iter().filter(|a| a.keys.is_some()).count();
+        assert_eq!(served, OPERATIONS.len(), "the catalog serves an action the table does not");
+    }
+}
