@@ -421,7 +421,19 @@ impl<'a> Search<'a> {
             vec![(vec![true; stmts.len()], self.default_resource())]
         } else {
             match glob::cells(&resource_languages, &alive, false, STATE_BUDGET) {
-                Ok(cells) => cells,
+                // The empty string is a shortest member of a cell but reads badly: `*` stands in
+                // for it when it falls in the same cell.
+                Ok(cells) => cells
+                    .into_iter()
+                    .map(|(vector, witness)| {
+                        let star_same = resource_languages
+                            .iter()
+                            .enumerate()
+                            .all(|(i, l)| (l.globs.iter().any(|g| g.matches("*")) != l.negated) == vector[i]);
+                        let witness = if witness.is_empty() && star_same { "*".to_owned() } else { witness };
+                        (vector, witness)
+                    })
+                    .collect(),
                 Err(_) => {
                     found.notes.push("the resources have too many distinct cases to explore; not proved".into());
                     mark_all_undecided(&mut found, &stmts, &alive, self.reportable, "too many resource cases");
