@@ -102,6 +102,8 @@ pub const RULES: &[(&str, Rule)] = &[
     ("/tessera.identity.v1.IdentityService/CreateAccount", Rule::RootOnly),
     ("/tessera.identity.v1.IdentityService/RecordAccessKeyUse", Rule::RootOnly),
     ("/tessera.policy.v1.PolicyService/WatchPolicyEpochs", Rule::RootOnly),
+    // Internal: what the simulator reads, for a gateway in front of policy service replicas.
+    ("/tessera.policy.v1.PolicyService/GetPrincipalPolicies", Rule::RootOnly),
     ("/tessera.sts.v1.StsService/AssumeRoleWithWebIdentity", Rule::Public),
     ("/tessera.sts.v1.StsService/AssumeRole", Rule::Authenticated),
     ("/tessera.sts.v1.StsService/GetSessionToken", Rule::Authenticated),
