@@ -90,7 +90,7 @@ fn proof(key: &MasterKey, headers: &axum::http::HeaderMap) -> Proof {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
@@ -149,7 +149,11 @@ mod tests {
         let mac = key.derive_mac(INTERNAL_LABEL);
         let mut headers = axum::http::HeaderMap::new();
         assert_eq!(proof(&key, &headers), Proof::Absent);
-        headers.insert(INTERNAL_METADATA, tessera_proto::upstream::internal_proof(&mac));
+        let hex = tessera_proto::upstream::internal_proof(&mac);
+        headers.insert(INTERNAL_METADATA, axum::http::HeaderValue::from_str(hex.to_str().unwrap()).unwrap());
+        assert_eq!(proof(&key, &headers), Proof::Valid);
+        let upper = hex.to_str().unwrap().to_uppercase();
+        headers.insert(INTERNAL_METADATA, axum::http::HeaderValue::from_str(&upper).unwrap());
         assert_eq!(proof(&key, &headers), Proof::Valid);
         assert_eq!(proof(&MasterKey::from_bytes([8; 32]), &headers), Proof::Invalid);
         for bad in ["", "0", "zz", "00"] {
