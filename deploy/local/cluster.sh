@@ -170,6 +170,9 @@ args_of() {
     --grpc-addr "127.0.0.1:$(grpc_port "$service" "$replica")"
     --issuer-url "http://127.0.0.1:$(http_port gateway 1)")
   if [[ $service == gateway ]]; then
+    # The native gRPC API authenticates its callers, as the HTTP API does (and as the loadtest's
+    # `authorize` scenario expects).
+    args+=(--grpc-auth)
     for other in "${services[@]}"; do
       for r in "${replicas[@]}"; do args+=(--upstream "$other=http://127.0.0.1:$(grpc_port "$other" "$r")"); done
     done
@@ -288,7 +291,12 @@ status() {
 }
 
 # One process by name, for fault injection.
-valid_name() { [[ $1 == redis ]] || all_names | grep -qx -- "$1" || die "no process \`$1\` (redis, $(all_names | paste -sd, -))"; }
+# (No `all_names | grep -q`: grep quitting early would fail the pipeline under pipefail.)
+valid_name() {
+  local names
+  names=$'\n'$(all_names)$'\n'
+  [[ $1 == redis || $names == *$'\n'"$1"$'\n'* ]] || die "no process \`$1\` (redis, $(all_names | paste -sd, -))"
+}
 
 kill_one() {
   local pid
