@@ -42,6 +42,36 @@ pub enum AdminCommand {
     /// Rotate the session-token key ring and the identity-token (JWT) signing keys now; older
     /// keys stay until the last token they sealed or signed expires.
     RotateSigningKeys(crate::rotate::RotateSigningKeysArgs),
+    /// Set the account root user's console password, read from stdin (one line). The embedded
+    /// store's server must be stopped; Redis may be live.
+    SetRootPassword(SetRootPasswordArgs),
+}
+
+/// `tessera admin set-root-password`.
+#[derive(Debug, Args)]
+pub struct SetRootPasswordArgs {
+    #[command(flatten)]
+    store: crate::backup::StoreArgs,
+    /// The account; the store's first account when not given.
+    #[arg(long, env = "TESSERA_ACCOUNT_ID")]
+    account_id: Option<String>,
+}
+
+/// Reads the password from stdin (never a flag: other users could read it) and stores its hash.
+async fn set_root_password(args: SetRootPasswordArgs) -> anyhow::Result<Vec<String>> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("cannot read the password from stdin")?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    let location = args.store.store.clone().unwrap_or_else(|| args.store.data_dir.to_string_lossy().into_owned());
+    let store = tessera_store::AnyStore::open(&location)
+        .await
+        .with_context(|| format!("cannot open the store `{location}` (stop a server using an embedded store first)"))?;
+    let mut random = tessera_credentials::SystemRng::new().context("the system random source is unavailable")?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+    let (account, _) =
+        tessera_console::set_root_password(&store, args.account_id.as_deref(), password, &mut random, now, false)
+            .await?;
+    Ok(vec![format!("set the console password of the root user of account {account}")])
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +132,7 @@ pub fn run(command: AdminCommand) -> ExitCode {
             AdminCommand::Migrate(args) => crate::backup::run_migrate(&args).await,
             AdminCommand::RotateMasterKey(args) => crate::rotate::rotate_master_key(&args).await,
             AdminCommand::RotateSigningKeys(args) => crate::rotate::rotate_signing_keys(&args).await,
+            AdminCommand::SetRootPassword(args) => set_root_password(args).await,
         }
     });
     match result {

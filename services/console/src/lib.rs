@@ -1,0 +1,128 @@
+//! The web console (issue 16): server-rendered IAM pages at `/console` on the HTTP port.
+//!
+//! - Sign-in ([`pages`]): the account root (its console password, `tessera admin
+//!   set-root-password`) or an IAM user with a login profile; then the MFA code when the user has
+//!   a device (identity's replay-safe, locking check), then a new password when the profile
+//!   requires one or the password policy says it expired. Attempts are counted per account and
+//!   user name in the store before the password is checked ([`session::count_attempt`]).
+//! - Sessions ([`session`]): a record in the store (every replica sees it) under a SHA-256 of a
+//!   random id; the cookie holding the id is `HttpOnly; SameSite=Strict` (and `Secure` behind
+//!   TLS); idle and absolute timeouts; a fresh id at every step of the sign-in (no fixation);
+//!   every POST carries the session's CSRF token (the sign-in form, a double-submit token).
+//! - Authorization: every page and action is authorized as the IAM action it performs, for the
+//!   signed-in principal, by the gateway's decision path ([`tessera_authorizer::Authorizer`]); a
+//!   denial shows AWS's explanation in a "Not authorized" panel, and no data.
+//! - Domain calls go through [`tessera_identity::IdentityApi`], as the API's handlers do.
+
+mod html;
+mod pages;
+pub mod session;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tessera_identity::IdentityApi;
+use tessera_store::Store;
+use tessera_sts::Sts;
+
+pub use session::{RootPasswordError, SIGN_IN_MAX_FAILURES, set_root_password};
+
+/// The environment variable `tessera serve` reads the root's console password from at start,
+/// when the account has none yet.
+pub const ROOT_PASSWORD_ENV: &str = "TESSERA_ROOT_PASSWORD";
+
+/// How the console's sessions behave.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// A session unused this long is over.
+    pub idle_timeout: Duration,
+    /// A session is over this long after sign-in, used or not.
+    pub absolute_timeout: Duration,
+    /// Mark cookies `Secure` on every response (the console is served over TLS); without it, only
+    /// when the request says it came over HTTPS (`X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(15 * 60),
+            absolute_timeout: Duration::from_secs(12 * 3600),
+            secure_cookies: false,
+        }
+    }
+}
+
+/// What the console's pages act through.
+pub struct Console<S: Store> {
+    pub(crate) sts: Arc<Sts<S>>,
+    pub(crate) identity: Arc<dyn IdentityApi>,
+    pub(crate) settings: Settings,
+}
+
+impl<S: Store> std::fmt::Debug for Console<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl<S: Store> Console<S> {
+    /// The console over the token service's store, authorizer and identity domain.
+    pub fn new(sts: Arc<Sts<S>>, settings: Settings) -> Self {
+        let identity: Arc<dyn IdentityApi> = Arc::new(sts.identity().clone());
+        Self { sts, identity, settings }
+    }
+
+    pub(crate) fn store(&self) -> &S {
+        self.sts.identity().store()
+    }
+
+    pub(crate) fn now_millis(&self) -> u64 {
+        self.sts.identity().env().now_millis()
+    }
+
+    pub(crate) fn token(&self) -> String {
+        self.sts.identity().env().random.with(session::token)
+    }
+}
+
+/// The console's routes, all under `/console`.
+pub fn router<S: Store>(console: Console<S>) -> Router {
+    use pages::*;
+    Router::new()
+        .route("/console", get(index::<S>))
+        .route("/console/", get(index::<S>))
+        .route("/console/signin", get(sign_in_form::<S>).post(sign_in::<S>))
+        .route("/console/mfa", get(mfa_form::<S>).post(mfa::<S>))
+        .route("/console/change-password", get(change_password_form::<S>).post(change_password::<S>))
+        .route("/console/signout", post(sign_out::<S>))
+        .route("/console/home", get(home::<S>))
+        .route("/console/users", get(users::<S>).post(create_user::<S>))
+        .route("/console/users/new", get(new_user_form::<S>))
+        .route("/console/users/{name}", get(user_detail::<S>))
+        .route("/console/users/{name}/access-keys", post(create_access_key::<S>))
+        .with_state(Arc::new(console))
+}
+
+/// The console for `tessera serve`: sets the account root's console password from
+/// [`ROOT_PASSWORD_ENV`] when the account has none yet (the first start), then the routes.
+pub async fn serve<S: Store>(
+    sts: Arc<Sts<S>>,
+    account: Option<&str>,
+    settings: Settings,
+) -> Result<Router, RootPasswordError> {
+    if let Ok(password) = std::env::var(ROOT_PASSWORD_ENV)
+        && !password.is_empty()
+    {
+        let mut random = tessera_credentials::SystemRng::new().map_err(|_| RootPasswordError::Hash)?;
+        let identity = sts.identity();
+        let now = identity.env().now_millis();
+        let (id, set) = set_root_password(&**identity.store(), account, &password, &mut random, now, true).await?;
+        if set {
+            tracing::info!(account = %id, "set the root user's console password from {ROOT_PASSWORD_ENV}");
+        }
+    }
+    Ok(router(Console::new(sts, settings)))
+}

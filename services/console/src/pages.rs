@@ -1,0 +1,836 @@
+//! The console's pages and forms. Every handler finds its session, authorizes what it is about
+//! to do as the IAM action for the signed-in principal, and only then calls the domain.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tessera_arn::{Arn, IamEntity};
+use tessera_authorizer::{CallerKind, CallerPrincipal, Check, denial};
+use tessera_identity::{Account, CreateUser, Error, PageRequest};
+use tessera_policy::Trace;
+use tessera_store::Store;
+use tessera_store::iam::{KeyStatus, UserRecord};
+
+use crate::Console;
+use crate::html::{csrf_field, denied, error, esc, page};
+use crate::session::{self, SessionRecord, Stage};
+
+type Shared<S> = State<Arc<Console<S>>>;
+
+const COOKIE: &str = "tessera-console";
+/// The sign-in form's double-submit token, before there is a session.
+const SIGN_IN_COOKIE: &str = "tessera-console-signin";
+const BAD_CREDENTIALS: &str = "Your authentication information is incorrect. Please try again.";
+const THROTTLED: &str = "Too many failed sign-in attempts. Wait a few minutes and try again.";
+const BAD_CSRF: &str =
+    "The form is stale or was not sent by this console (missing or wrong CSRF token). Reload the page and try again.";
+/// Keys older than this are due for rotation (the dashboard's recommendation).
+const KEY_ROTATION_MILLIS: u64 = 90 * 86_400_000;
+
+// ---- responses ----------------------------------------------------------------------------------
+
+fn html(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    // Pages may show a secret once: nothing is cached, framed or leaked through the referrer.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    response
+}
+
+fn redirect(to: &'static str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(header::LOCATION, HeaderValue::from_static(to));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn with_cookie(mut response: Response, cookie: String) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+fn internal_error(what: &str, detail: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %detail, "console: {what}");
+    html(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        page("Something went wrong", None, &error("The request failed; try again.")),
+    )
+}
+
+fn bad_csrf() -> Response {
+    html(StatusCode::FORBIDDEN, page("Request refused", None, &error(BAD_CSRF)))
+}
+
+// ---- requests -----------------------------------------------------------------------------------
+
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// An `application/x-www-form-urlencoded` body.
+fn form(body: &str) -> HashMap<String, String> {
+    let decode = |text: &str| {
+        let text = text.replace('+', " ");
+        percent_encoding::percent_decode_str(&text).decode_utf8_lossy().into_owned()
+    };
+    body.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) => (decode(key), decode(value)),
+            None => (decode(pair), String::new()),
+        })
+        .collect()
+}
+
+fn field<'f>(form: &'f HashMap<String, String>, name: &str) -> &'f str {
+    form.get(name).map(String::as_str).unwrap_or("")
+}
+
+fn same_token(given: &str, expected: &str) -> bool {
+    !expected.is_empty() && tessera_credentials::constant_time_eq(given.as_bytes(), expected.as_bytes())
+}
+
+impl<S: Store> Console<S> {
+    fn secure(&self, headers: &HeaderMap) -> bool {
+        self.settings.secure_cookies
+            || headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+    }
+
+    fn cookie_attributes(&self, headers: &HeaderMap) -> &'static str {
+        if self.secure(headers) {
+            "; Path=/console; HttpOnly; SameSite=Strict; Secure"
+        } else {
+            "; Path=/console; HttpOnly; SameSite=Strict"
+        }
+    }
+
+    fn session_cookie(&self, headers: &HeaderMap, id: &str) -> String {
+        format!("{COOKIE}={id}{}", self.cookie_attributes(headers))
+    }
+
+    fn expired_cookie(&self, headers: &HeaderMap, name: &str) -> String {
+        format!("{name}={}; Max-Age=0", self.cookie_attributes(headers))
+    }
+
+    /// The request's session, when its cookie names one that has not timed out (a timed-out one
+    /// is deleted). Use refreshes the idle clock (at most one write a minute).
+    async fn visit(&self, headers: &HeaderMap) -> Result<Option<(String, SessionRecord)>, Response> {
+        let Some(id) = cookie(headers, COOKIE) else { return Ok(None) };
+        let mut record = match session::load_session(self.store(), id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(internal_error("cannot read a session", &e)),
+        };
+        let now = self.now_millis();
+        let idle = self.settings.idle_timeout.as_millis() as u64;
+        let absolute = self.settings.absolute_timeout.as_millis() as u64;
+        if now.saturating_sub(record.last_seen) > idle || now.saturating_sub(record.created) > absolute {
+            let _ = session::delete_session(self.store(), id).await;
+            return Ok(None);
+        }
+        if now.saturating_sub(record.last_seen) > 60_000 {
+            record.last_seen = now;
+            let _ = session::save_session(self.store(), id, &record).await;
+        }
+        Ok(Some((id.to_owned(), record)))
+    }
+
+    /// Replaces the session `old` (if any) with a new id holding `record`: every step of the
+    /// sign-in gets a fresh id, so an id planted before it is worth nothing after.
+    async fn rotate(&self, headers: &HeaderMap, old: Option<&str>, record: &SessionRecord) -> Result<String, Response> {
+        if let Some(old) = old {
+            session::delete_session(self.store(), old).await.map_err(|e| internal_error("cannot end a session", &e))?;
+        }
+        let id = self.token();
+        session::save_session(self.store(), &id, record)
+            .await
+            .map_err(|e| internal_error("cannot save a session", &e))?;
+        Ok(self.session_cookie(headers, &id))
+    }
+
+    /// The signed-in principal, or the response that sends the visitor where its sign-in stands.
+    async fn signed_in(&self, headers: &HeaderMap) -> Result<Signed, Response> {
+        let Some((id, record)) = self.visit(headers).await? else { return Err(redirect("/console/signin")) };
+        match record.stage {
+            Stage::Active => {}
+            Stage::Mfa { .. } => return Err(redirect("/console/mfa")),
+            Stage::ChangePassword => return Err(redirect("/console/change-password")),
+            Stage::Anonymous => return Err(redirect("/console/signin")),
+        }
+        let account = Account::new(&record.account).map_err(|_| redirect("/console/signin"))?;
+        let caller = match &record.user {
+            None => CallerPrincipal {
+                arn: Arn::root(account.id()).to_string(),
+                user_id: account.id().to_owned(),
+                kind: CallerKind::Root,
+                account: account.clone(),
+                access_key_id: String::new(),
+                source_ip: None,
+                session_token: None,
+            },
+            Some(name) => match self.identity.get_user(&account, name).await {
+                Ok(user) => CallerPrincipal {
+                    arn: user.principal.arn.clone(),
+                    user_id: user.principal.id.clone(),
+                    kind: CallerKind::User(Box::new(user)),
+                    account: account.clone(),
+                    access_key_id: String::new(),
+                    source_ip: None,
+                    session_token: None,
+                },
+                // The user was deleted: its sessions end.
+                Err(_) => {
+                    let _ = session::delete_session(self.store(), &id).await;
+                    return Err(redirect("/console/signin"));
+                }
+            },
+        };
+        Ok(Signed { csrf: record.csrf, account, caller })
+    }
+
+    /// Authorizes `action` on `resource` for the caller on the gateway's decision path; the
+    /// denial's AWS message when it is not allowed.
+    async fn authorize(&self, signed: &Signed, action: &str, resource: &str) -> Result<(), String> {
+        let check = Check { action: action.to_owned(), resource: resource.to_owned(), ..Check::default() };
+        let now = self.now_millis() / 1000;
+        match self.sts.authorizer().decide(&signed.caller, &[check], now, &[], Trace::Off, true).await {
+            Ok(judged) => match judged.iter().find(|j| !j.allowed()) {
+                Some(refused) => Err(denial(&signed.caller, refused).into_service_error().message),
+                None => Ok(()),
+            },
+            Err(e) => Err(e.into_service_error().message),
+        }
+    }
+}
+
+/// A signed-in visit.
+struct Signed {
+    csrf: String,
+    account: Account,
+    caller: CallerPrincipal,
+}
+
+impl Signed {
+    fn frame(&self, title: &str, body: &str) -> String {
+        page(title, Some((&self.caller.arn, &self.csrf)), body)
+    }
+
+    fn arn(&self, entity: IamEntity) -> String {
+        Arn::iam("aws", self.account.id(), &entity).to_string()
+    }
+
+    fn user_arn(&self, name: &str) -> String {
+        self.arn(IamEntity::User { path: "/".into(), name: name.into() })
+    }
+
+    fn checks_csrf(&self, form: &HashMap<String, String>) -> bool {
+        same_token(field(form, "csrf"), &self.csrf)
+    }
+}
+
+fn millis_date(millis: u64) -> String {
+    tessera_authorizer::format_time(millis / 1000)
+}
+
+// ---- sign-in ------------------------------------------------------------------------------------
+
+pub(crate) async fn index<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
+    match console.signed_in(&headers).await {
+        Ok(_) => redirect("/console/home"),
+        Err(response) => response,
+    }
+}
+
+fn sign_in_page(token: &str, account: &str, user: &str, message: Option<&str>) -> String {
+    let mut body = String::new();
+    if let Some(message) = message {
+        body.push_str(&error(message));
+    }
+    let _ = write!(
+        body,
+        "<form method=\"post\" action=\"/console/signin\">{}\
+         <label for=\"account\">Account ID</label><input type=\"text\" id=\"account\" name=\"account\" value=\"{}\" required autocomplete=\"organization\">\
+         <label for=\"user\">User name</label><input type=\"text\" id=\"user\" name=\"user\" value=\"{}\" aria-describedby=\"user-hint\" autocomplete=\"username\">\
+         <small id=\"user-hint\">Leave empty to sign in as the account root user.</small>\
+         <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" required autocomplete=\"current-password\">\
+         <button type=\"submit\">Sign in</button></form>",
+        csrf_field(token),
+        esc(account),
+        esc(user)
+    );
+    page("Sign in", None, &body)
+}
+
+pub(crate) async fn sign_in_form<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
+    if let Ok(Some((_, record))) = console.visit(&headers).await
+        && record.stage == Stage::Active
+    {
+        return redirect("/console/home");
+    }
+    let token = console.token();
+    let cookie = format!("{SIGN_IN_COOKIE}={token}{}", console.cookie_attributes(&headers));
+    with_cookie(html(StatusCode::OK, sign_in_page(&token, "", "", None)), cookie)
+}
+
+pub(crate) async fn sign_in<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
+    let form = form(&body);
+    let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or("");
+    if !same_token(field(&form, "csrf"), expected) {
+        return bad_csrf();
+    }
+    let (account_id, user, password) =
+        (field(&form, "account").trim(), field(&form, "user").trim(), field(&form, "password"));
+    let again = |status, message| html(status, sign_in_page(expected, account_id, user, Some(message)));
+    let Ok(account) = Account::new(account_id) else { return again(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS) };
+    let user = (!user.is_empty()).then_some(user);
+    let now = console.now_millis();
+    match session::count_attempt(console.store(), account.ns(), user, now).await {
+        Ok(true) => {}
+        Ok(false) => return again(StatusCode::TOO_MANY_REQUESTS, THROTTLED),
+        Err(e) => return internal_error("cannot count a sign-in attempt", &e),
+    }
+    let (verified, record) = match user {
+        None => (session::verify_root(console.store(), account.ns(), password).await.map_err(|e| e.to_string()), None),
+        Some(name) => match console.sts.identity().verify_password(&account, name, password).await {
+            Ok(true) => match console.identity.get_user(&account, name).await {
+                Ok(record) => (Ok(true), Some(record)),
+                Err(e) => (Err(e.into_service_error().message), None),
+            },
+            Ok(false) => (Ok(false), None),
+            Err(e) => (Err(e.into_service_error().message), None),
+        },
+    };
+    match verified {
+        Ok(true) => {}
+        Ok(false) => return again(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS),
+        Err(e) => return internal_error("cannot check a password", &e),
+    }
+    let _ = session::clear_attempts(console.store(), account.ns(), user).await;
+    let stage = match &record {
+        Some(user) => next_stage(&console, &account, user, true).await,
+        None => Stage::Active,
+    };
+    let session = SessionRecord {
+        stage: stage.clone(),
+        account: account.id().to_owned(),
+        user: user.map(str::to_owned),
+        csrf: console.token(),
+        created: now,
+        last_seen: now,
+    };
+    let old = cookie(&headers, COOKIE);
+    let cookie = match console.rotate(&headers, old, &session).await {
+        Ok(cookie) => cookie,
+        Err(response) => return response,
+    };
+    let response = with_cookie(redirect(stage_page(&stage)), cookie);
+    with_cookie(response, console.expired_cookie(&headers, SIGN_IN_COOKIE))
+}
+
+fn stage_page(stage: &Stage) -> &'static str {
+    match stage {
+        Stage::Mfa { .. } => "/console/mfa",
+        Stage::ChangePassword => "/console/change-password",
+        Stage::Active | Stage::Anonymous => "/console/home",
+    }
+}
+
+/// What a user still owes after its password: an MFA code (when `mfa_due` and it has a
+/// device), then a new password (reset required, or expired under the password policy).
+async fn next_stage<S: Store>(console: &Console<S>, account: &Account, user: &UserRecord, mfa_due: bool) -> Stage {
+    if mfa_due && let Some(serial) = user.mfa_devices.first() {
+        return Stage::Mfa { serial: serial.clone() };
+    }
+    let Some(profile) = &user.login_profile else { return Stage::Active };
+    let expired = match console.identity.get_account_password_policy(account).await {
+        Ok(policy) if policy.max_password_age > 0 => {
+            let age = console.now_millis().saturating_sub(profile.password_last_changed);
+            age > u64::from(policy.max_password_age) * 86_400_000
+        }
+        _ => false,
+    };
+    if profile.password_reset_required || expired { Stage::ChangePassword } else { Stage::Active }
+}
+
+/// The session of a sign-in step (`/console/mfa`, `/console/change-password`).
+async fn step<S: Store>(console: &Console<S>, headers: &HeaderMap) -> Result<(String, SessionRecord), Response> {
+    match console.visit(headers).await? {
+        Some(found) => Ok(found),
+        None => Err(redirect("/console/signin")),
+    }
+}
+
+fn mfa_page(csrf: &str, message: Option<&str>) -> String {
+    let mut body = String::from("<p>Enter the code your MFA device shows.</p>");
+    if let Some(message) = message {
+        body.push_str(&error(message));
+    }
+    let _ = write!(
+        body,
+        "<form method=\"post\" action=\"/console/mfa\">{}\
+         <label for=\"code\">MFA code</label><input type=\"text\" id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>\
+         <button type=\"submit\">Submit</button></form>",
+        csrf_field(csrf)
+    );
+    page("Multi-factor authentication", None, &body)
+}
+
+pub(crate) async fn mfa_form<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
+    match step(&console, &headers).await {
+        Ok((_, record)) if matches!(record.stage, Stage::Mfa { .. }) => {
+            html(StatusCode::OK, mfa_page(&record.csrf, None))
+        }
+        Ok((_, record)) => redirect(stage_page(&record.stage)),
+        Err(response) => response,
+    }
+}
+
+pub(crate) async fn mfa<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
+    let (id, mut record) = match step(&console, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let form = form(&body);
+    if !same_token(field(&form, "csrf"), &record.csrf) {
+        return bad_csrf();
+    }
+    let (Stage::Mfa { serial }, Some(name)) = (&record.stage, record.user.clone()) else {
+        return redirect(stage_page(&record.stage));
+    };
+    let Ok(account) = Account::new(&record.account) else { return redirect("/console/signin") };
+    match console.sts.identity().verify_mfa_code(&account, serial, field(&form, "code").trim()).await {
+        Ok(true) => {}
+        Ok(false) => return html(StatusCode::UNAUTHORIZED, mfa_page(&record.csrf, Some("The MFA code is not valid."))),
+        Err(e) => {
+            return html(StatusCode::UNAUTHORIZED, mfa_page(&record.csrf, Some(&e.into_service_error().message)));
+        }
+    }
+    let Ok(user) = console.identity.get_user(&account, &name).await else { return redirect("/console/signin") };
+    record.stage = next_stage(&console, &account, &user, false).await;
+    record.csrf = console.token();
+    match console.rotate(&headers, Some(&id), &record).await {
+        Ok(cookie) => with_cookie(redirect(stage_page(&record.stage)), cookie),
+        Err(response) => response,
+    }
+}
+
+fn change_password_page(csrf: &str, message: Option<&str>) -> String {
+    let mut body = String::from("<p>Your password must be changed before you continue.</p>");
+    if let Some(message) = message {
+        body.push_str(&error(message));
+    }
+    let _ = write!(
+        body,
+        "<form method=\"post\" action=\"/console/change-password\">{}\
+         <label for=\"old\">Current password</label><input type=\"password\" id=\"old\" name=\"old\" required autocomplete=\"current-password\">\
+         <label for=\"new\">New password</label><input type=\"password\" id=\"new\" name=\"new\" required autocomplete=\"new-password\">\
+         <label for=\"confirm\">Confirm new password</label><input type=\"password\" id=\"confirm\" name=\"confirm\" required autocomplete=\"new-password\">\
+         <button type=\"submit\">Confirm password change</button></form>",
+        csrf_field(csrf)
+    );
+    page("Change password", None, &body)
+}
+
+pub(crate) async fn change_password_form<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
+    match step(&console, &headers).await {
+        Ok((_, record)) if record.stage == Stage::ChangePassword => {
+            html(StatusCode::OK, change_password_page(&record.csrf, None))
+        }
+        Ok((_, record)) => redirect(stage_page(&record.stage)),
+        Err(response) => response,
+    }
+}
+
+pub(crate) async fn change_password<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
+    let (id, mut record) = match step(&console, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let form = form(&body);
+    if !same_token(field(&form, "csrf"), &record.csrf) {
+        return bad_csrf();
+    }
+    let (Stage::ChangePassword, Some(name)) = (&record.stage, record.user.clone()) else {
+        return redirect(stage_page(&record.stage));
+    };
+    let Ok(account) = Account::new(&record.account) else { return redirect("/console/signin") };
+    let (old, new) = (field(&form, "old"), field(&form, "new"));
+    if new != field(&form, "confirm") {
+        return html(
+            StatusCode::BAD_REQUEST,
+            change_password_page(&record.csrf, Some("The new passwords do not match.")),
+        );
+    }
+    // The forced change is a step of the sign-in (AWS allows it whatever the policies say); the
+    // identity domain checks the old password and the account's password policy.
+    if let Err(e) = console.identity.change_password(&account, &name, old, new).await {
+        return html(
+            StatusCode::BAD_REQUEST,
+            change_password_page(&record.csrf, Some(&e.into_service_error().message)),
+        );
+    }
+    record.stage = Stage::Active;
+    record.csrf = console.token();
+    match console.rotate(&headers, Some(&id), &record).await {
+        Ok(cookie) => with_cookie(redirect("/console/home"), cookie),
+        Err(response) => response,
+    }
+}
+
+pub(crate) async fn sign_out<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
+    let Ok(Some((id, record))) = console.visit(&headers).await else { return redirect("/console/signin") };
+    if !same_token(field(&form(&body), "csrf"), &record.csrf) {
+        return bad_csrf();
+    }
+    if let Err(e) = session::delete_session(console.store(), &id).await {
+        return internal_error("cannot end a session", &e);
+    }
+    with_cookie(redirect("/console/signin"), console.expired_cookie(&headers, COOKIE))
+}
+
+// ---- dashboard ----------------------------------------------------------------------------------
+
+pub(crate) async fn home<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
+    let signed = match console.signed_in(&headers).await {
+        Ok(signed) => signed,
+        Err(response) => return response,
+    };
+    let mut body = format!("<p>Signed in as <strong id=\"signed-in-as\">{}</strong></p>", esc(&signed.caller.arn));
+    body.push_str("<section aria-labelledby=\"recs\"><h2 id=\"recs\">Security recommendations</h2>");
+    match console.authorize(&signed, "iam:GetAccountSummary", "*").await {
+        Err(explanation) => body.push_str(&denied(&explanation)),
+        Ok(()) => {
+            let summary = match console.identity.get_account_summary(&signed.account).await {
+                Ok(summary) => summary,
+                Err(e) => return internal_error("cannot read the account summary", &e.into_service_error().message),
+            };
+            let get = |key: &str| summary.get(key).copied().unwrap_or(0);
+            let mut recs = Vec::new();
+            recs.push(rec(
+                "root-mfa",
+                get("AccountMFAEnabled") == 1,
+                "Add MFA for the root user",
+                "The root user has MFA.",
+            ));
+            recs.push(rec(
+                "root-keys",
+                get("AccountAccessKeysPresent") == 0,
+                "Delete the root user's active access keys",
+                "The root user has no active access keys.",
+            ));
+            let policy = match console.authorize(&signed, "iam:GetAccountPasswordPolicy", "*").await {
+                Err(explanation) => denied(&explanation),
+                Ok(()) => {
+                    let set = console.identity.get_account_password_policy(&signed.account).await.is_ok();
+                    rec("password-policy", set, "Set an account password policy", "A password policy is set.")
+                }
+            };
+            recs.push(policy);
+            let users_arn = signed.user_arn("*");
+            let rotation = match console.authorize(&signed, "iam:ListUsers", &users_arn).await {
+                Err(explanation) => denied(&explanation),
+                Ok(()) => match all_users(&console, &signed.account).await {
+                    Err(e) => return internal_error("cannot list users", &e.into_service_error().message),
+                    Ok(users) => {
+                        let cutoff = console.now_millis().saturating_sub(KEY_ROTATION_MILLIS);
+                        let stale = users
+                            .iter()
+                            .flat_map(|u| &u.access_keys)
+                            .filter(|k| k.status == KeyStatus::Active && k.create_date < cutoff)
+                            .count();
+                        let due = format!("Rotate {stale} active access key(s) older than 90 days");
+                        rec("key-rotation", stale == 0, &due, "Every active access key is younger than 90 days.")
+                    }
+                },
+            };
+            recs.push(rotation);
+            body.push_str("<ul>");
+            for item in recs {
+                let _ = write!(body, "<li>{item}</li>");
+            }
+            body.push_str("</ul></section><section aria-labelledby=\"res\"><h2 id=\"res\">IAM resources</h2><dl>");
+            for (label, key) in
+                [("Users", "Users"), ("User groups", "Groups"), ("Roles", "Roles"), ("Policies", "Policies")]
+            {
+                let _ = write!(body, "<dt>{label}</dt><dd id=\"count-{}\">{}</dd>", key.to_lowercase(), get(key));
+            }
+            body.push_str("</dl>");
+        }
+    }
+    body.push_str("</section>");
+    html(StatusCode::OK, signed.frame("IAM Dashboard", &body))
+}
+
+fn rec(id: &str, done: bool, todo: &str, ok: &str) -> String {
+    match done {
+        true => format!("<span id=\"rec-{id}\" class=\"ok\" data-state=\"ok\">&#10003; {}</span>", esc(ok)),
+        false => format!("<span id=\"rec-{id}\" class=\"warn\" data-state=\"todo\">&#9888; {}</span>", esc(todo)),
+    }
+}
+
+async fn all_users<S: Store>(console: &Console<S>, account: &Account) -> Result<Vec<UserRecord>, Error> {
+    let mut users = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = console.identity.list_users(account, None, &PageRequest { marker, max_items: Some(1000) }).await?;
+        users.extend(page.items);
+        match page.marker {
+            Some(next) => marker = Some(next),
+            None => return Ok(users),
+        }
+    }
+}
+
+// ---- users --------------------------------------------------------------------------------------
+
+pub(crate) async fn users<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
+    let signed = match console.signed_in(&headers).await {
+        Ok(signed) => signed,
+        Err(response) => return response,
+    };
+    if let Err(explanation) = console.authorize(&signed, "iam:ListUsers", &signed.user_arn("*")).await {
+        return html(StatusCode::FORBIDDEN, signed.frame("Users", &denied(&explanation)));
+    }
+    let users = match all_users(&console, &signed.account).await {
+        Ok(users) => users,
+        Err(e) => return internal_error("cannot list users", &e.into_service_error().message),
+    };
+    let mut body = String::from("<p><a href=\"/console/users/new\" role=\"button\">Create user</a></p>");
+    body.push_str(
+        "<table><caption>Users</caption><thead><tr><th scope=\"col\">User name</th><th scope=\"col\">Created</th>\
+         <th scope=\"col\">Console access</th><th scope=\"col\">Access keys</th><th scope=\"col\">MFA</th></tr></thead><tbody>",
+    );
+    for user in &users {
+        let name = &user.principal.name;
+        let _ = write!(
+            body,
+            "<tr><td><a href=\"/console/users/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string()),
+            esc(name),
+            millis_date(user.principal.create_date),
+            if user.login_profile.is_some() { "Enabled" } else { "-" },
+            user.access_keys.len(),
+            if user.mfa_devices.is_empty() { "-" } else { "Assigned" },
+        );
+    }
+    body.push_str("</tbody></table>");
+    html(StatusCode::OK, signed.frame("Users", &body))
+}
+
+fn new_user_page(csrf: &str, name: &str, message: Option<&str>) -> String {
+    let mut body = String::new();
+    if let Some(message) = message {
+        body.push_str(&error(message));
+    }
+    let _ = write!(
+        body,
+        "<form method=\"post\" action=\"/console/users\">{}\
+         <label for=\"name\">User name</label><input type=\"text\" id=\"name\" name=\"name\" value=\"{}\" required>\
+         <label><input type=\"checkbox\" name=\"console\" value=\"1\"> Provide user access to the console</label>\
+         <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"new-password\">\
+         <label><input type=\"checkbox\" name=\"reset\" value=\"1\"> Users must create a new password at next sign-in</label>\
+         <label><input type=\"checkbox\" name=\"key\" value=\"1\"> Create an access key</label>\
+         <button type=\"submit\">Create user</button></form>",
+        csrf_field(csrf),
+        esc(name)
+    );
+    body
+}
+
+pub(crate) async fn new_user_form<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
+    match console.signed_in(&headers).await {
+        Ok(signed) => html(StatusCode::OK, signed.frame("Create user", &new_user_page(&signed.csrf, "", None))),
+        Err(response) => response,
+    }
+}
+
+/// The secret of a new access key, shown this once (never stored by the console; the page is
+/// `no-store`).
+fn shown_once(key: &tessera_identity::CreatedAccessKey) -> String {
+    format!(
+        "<section aria-labelledby=\"key-title\"><h2 id=\"key-title\">Access key</h2>\
+         <p role=\"status\">This is the only time the secret access key can be viewed. Save it now.</p>\
+         <dl><dt>Access key ID</dt><dd class=\"secret\" id=\"access-key-id\">{}</dd>\
+         <dt>Secret access key</dt><dd class=\"secret\" id=\"secret-access-key\">{}</dd></dl></section>",
+        esc(&key.access_key_id),
+        esc(key.secret_access_key.expose())
+    )
+}
+
+pub(crate) async fn create_user<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
+    let signed = match console.signed_in(&headers).await {
+        Ok(signed) => signed,
+        Err(response) => return response,
+    };
+    let form = form(&body);
+    if !signed.checks_csrf(&form) {
+        return bad_csrf();
+    }
+    let name = field(&form, "name").trim();
+    let (console_access, key) = (field(&form, "console") == "1", field(&form, "key") == "1");
+    let arn = signed.user_arn(name);
+    let mut actions = vec!["iam:CreateUser"];
+    if console_access {
+        actions.push("iam:CreateLoginProfile");
+    }
+    if key {
+        actions.push("iam:CreateAccessKey");
+    }
+    for action in actions {
+        if let Err(explanation) = console.authorize(&signed, action, &arn).await {
+            return html(StatusCode::FORBIDDEN, signed.frame("Create user", &denied(&explanation)));
+        }
+    }
+    let again = |message: String| {
+        html(StatusCode::BAD_REQUEST, signed.frame("Create user", &new_user_page(&signed.csrf, name, Some(&message))))
+    };
+    let input = CreateUser { path: None, user_name: name.to_owned(), permissions_boundary: None, tags: Vec::new() };
+    let user = match console.identity.create_user(&signed.account, input).await {
+        Ok(user) => user,
+        Err(e) => return again(e.into_service_error().message),
+    };
+    let mut out = format!(
+        "<p role=\"status\">User <a href=\"/console/users/{0}\">{0}</a> created.</p>",
+        esc(&user.principal.name)
+    );
+    if console_access {
+        let reset = field(&form, "reset") == "1";
+        match console.identity.create_login_profile(&signed.account, name, field(&form, "password"), reset).await {
+            Ok(_) => out.push_str("<p>Console access enabled.</p>"),
+            Err(e) => out.push_str(&error(&format!("Console password not set: {}", e.into_service_error().message))),
+        }
+    }
+    if key {
+        match console.identity.create_access_key(&signed.account, name).await {
+            Ok(created) => out.push_str(&shown_once(&created)),
+            Err(e) => out.push_str(&error(&format!("Access key not created: {}", e.into_service_error().message))),
+        }
+    }
+    html(StatusCode::OK, signed.frame("Create user", &out))
+}
+
+pub(crate) async fn user_detail<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    let signed = match console.signed_in(&headers).await {
+        Ok(signed) => signed,
+        Err(response) => return response,
+    };
+    let user = console.identity.get_user(&signed.account, &name).await;
+    let arn = user.as_ref().map(|u| u.principal.arn.clone()).unwrap_or_else(|_| signed.user_arn(&name));
+    if let Err(explanation) = console.authorize(&signed, "iam:GetUser", &arn).await {
+        return html(StatusCode::FORBIDDEN, signed.frame(&name, &denied(&explanation)));
+    }
+    let user = match user {
+        Ok(user) => user,
+        Err(e) => return html(StatusCode::NOT_FOUND, signed.frame(&name, &error(&e.into_service_error().message))),
+    };
+    let mut body = format!(
+        "<dl><dt>ARN</dt><dd>{}</dd><dt>Created</dt><dd>{}</dd></dl>",
+        esc(&user.principal.arn),
+        millis_date(user.principal.create_date)
+    );
+    let list = |items: &mut dyn Iterator<Item = &String>| {
+        let items: Vec<String> = items.map(|i| format!("<li>{}</li>", esc(i))).collect();
+        if items.is_empty() { "<p>None.</p>".to_owned() } else { format!("<ul>{}</ul>", items.concat()) }
+    };
+    let _ = write!(body, "<h2>Groups</h2>{}", list(&mut user.groups.iter()));
+    let _ = write!(body, "<h2>Attached policies</h2>{}", list(&mut user.principal.attached.iter()));
+    let _ = write!(body, "<h2>Inline policies</h2>{}", list(&mut user.principal.inline.iter().map(|(n, _)| n)));
+    let _ = write!(body, "<h2>MFA devices</h2>{}", list(&mut user.mfa_devices.iter()));
+    body.push_str("<h2>Access keys</h2><table><thead><tr><th scope=\"col\">Access key ID</th><th scope=\"col\">Status</th><th scope=\"col\">Created</th></tr></thead><tbody>");
+    for key in &user.access_keys {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{:?}</td><td>{}</td></tr>",
+            esc(&key.id),
+            key.status,
+            millis_date(key.create_date)
+        );
+    }
+    let _ = write!(
+        body,
+        "</tbody></table><form method=\"post\" action=\"/console/users/{}/access-keys\">{}<button type=\"submit\">Create access key</button></form>",
+        esc(&percent_encoding::utf8_percent_encode(&user.principal.name, percent_encoding::NON_ALPHANUMERIC)
+            .to_string()),
+        csrf_field(&signed.csrf)
+    );
+    html(StatusCode::OK, signed.frame(&user.principal.name, &body))
+}
+
+pub(crate) async fn create_access_key<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: String,
+) -> Response {
+    let signed = match console.signed_in(&headers).await {
+        Ok(signed) => signed,
+        Err(response) => return response,
+    };
+    if !signed.checks_csrf(&form(&body)) {
+        return bad_csrf();
+    }
+    let arn = match console.identity.get_user(&signed.account, &name).await {
+        Ok(user) => user.principal.arn,
+        Err(_) => signed.user_arn(&name),
+    };
+    if let Err(explanation) = console.authorize(&signed, "iam:CreateAccessKey", &arn).await {
+        return html(StatusCode::FORBIDDEN, signed.frame("Create access key", &denied(&explanation)));
+    }
+    match console.identity.create_access_key(&signed.account, &name).await {
+        Ok(created) => {
+            let back = format!("<p><a href=\"/console/users/{0}\">Back to {0}</a></p>", esc(&name));
+            html(StatusCode::OK, signed.frame("Create access key", &(shown_once(&created) + &back)))
+        }
+        Err(e) => {
+            html(StatusCode::BAD_REQUEST, signed.frame("Create access key", &error(&e.into_service_error().message)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_and_cookies_parse() {
+        let parsed = form("a=1&user=al%20ice+b&csrf=x%26y&flag");
+        assert_eq!(parsed["user"], "al ice b");
+        assert_eq!(parsed["csrf"], "x&y");
+        assert_eq!(parsed["flag"], "");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=b; tessera-console=abc; c=d"));
+        assert_eq!(cookie(&headers, COOKIE), Some("abc"));
+        assert_eq!(cookie(&headers, SIGN_IN_COOKIE), None);
+        assert!(!same_token("", ""), "an empty token never matches");
+    }
+}

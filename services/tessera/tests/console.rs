@@ -1,0 +1,326 @@
+//! The web console (issue 16) over HTTP against a real server on Redis: sign-in, cookies and
+//! their flags, session ids at sign-in, CSRF, throttling, forced password change, a denied page,
+//! and a secret shown once. Each test uses its own account in the shared Redis database.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use tessera::serve::{ServeConfig, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const ROOT_PASSWORD: &str = "root-console-Passw0rd!";
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn set_cookies(&self) -> Vec<&str> {
+        self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie")).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// The value of the hidden `csrf` field of the page's first form.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+        self.body[at..].split('"').next().unwrap().to_owned()
+    }
+}
+
+/// A cookie-keeping HTTP/1.1 client, as small as a browser's essentials.
+struct Browser {
+    addr: SocketAddr,
+    jar: BTreeMap<String, String>,
+    extra: Vec<(String, String)>,
+}
+
+fn encode(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let v: String = v
+                .bytes()
+                .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+                .collect();
+            format!("{k}={v}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Browser {
+    fn new(addr: SocketAddr) -> Self {
+        Self { addr, jar: BTreeMap::new(), extra: Vec::new() }
+    }
+
+    async fn send(&mut self, method: &str, path: &str, body: Option<String>) -> Reply {
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        if !cookies.is_empty() {
+            request.push_str(&format!("Cookie: {}\r\n", cookies.join("; ")));
+        }
+        for (k, v) in &self.extra {
+            request.push_str(&format!("{k}: {v}\r\n"));
+        }
+        let body = body.unwrap_or_default();
+        if method == "POST" {
+            request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        let raw = String::from_utf8(raw).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers: Vec<(String, String)> =
+            lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect();
+        let reply = Reply { status, headers, body: body.to_owned() };
+        for cookie in reply.set_cookies() {
+            let (pair, attributes) = cookie.split_once(';').unwrap_or((cookie, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attributes.contains("Max-Age=0") {
+                self.jar.remove(name);
+            } else {
+                self.jar.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        reply
+    }
+
+    async fn get(&mut self, path: &str) -> Reply {
+        self.send("GET", path, None).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
+        self.send("POST", path, Some(encode(form))).await
+    }
+
+    /// Fills and sends the sign-in form; the reply to the POST.
+    async fn sign_in(&mut self, account: &str, user: &str, password: &str) -> Reply {
+        let form = self.get("/console/signin").await;
+        assert_eq!(form.status, 200);
+        let csrf = form.csrf();
+        self.post("/console/signin", &[("csrf", &csrf), ("account", account), ("user", user), ("password", password)])
+            .await
+    }
+
+    fn session(&self) -> Option<String> {
+        self.jar.get("tessera-console").cloned()
+    }
+}
+
+struct Harness {
+    server: Server,
+    account: String,
+    _dir: tempfile::TempDir,
+}
+
+/// A server on the test Redis database with an account of its own, whose root has a console
+/// password.
+async fn start() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("redis-test-master.key");
+    // The fixed test-only key every server test on the shared Redis database uses.
+    std::fs::write(&key_file, tessera_credentials::MasterKey::from_bytes([0x7e; 32]).encode()).unwrap();
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
+    let mut random = tessera_credentials::SystemRng::new().unwrap();
+    let mut bytes = [0u8; 8];
+    tessera_credentials::RandomSource::fill_bytes(&mut random, &mut bytes);
+    let account = format!("{:012}", u64::from_le_bytes(bytes) % 1_000_000_000_000);
+    let mut config = ServeConfig::for_tests(dir.path());
+    config.store = Some(url.clone());
+    config.master_key_file = Some(key_file);
+    config.account_id = Some(account.clone());
+    let server = Server::start(config).await.unwrap();
+    let store = tessera_store::AnyStore::open(&url).await.unwrap();
+    let (id, set) =
+        tessera_console::set_root_password(&store, Some(&account), ROOT_PASSWORD, &mut random, 0, false).await.unwrap();
+    assert!(set && id == account);
+    Harness { server, account, _dir: dir }
+}
+
+impl Harness {
+    async fn root(&self) -> Browser {
+        let mut browser = Browser::new(self.server.http_addr);
+        let reply = browser.sign_in(&self.account, "", ROOT_PASSWORD).await;
+        assert_eq!((reply.status, reply.header("location")), (303, Some("/console/home")), "{}", reply.body);
+        browser
+    }
+}
+
+/// Root creates `name` with a console password (and an access key when `key`); the reply.
+async fn create_user(root: &mut Browser, name: &str, password: &str, reset: bool, key: bool) -> Reply {
+    let csrf = root.get("/console/users/new").await.csrf();
+    let mut form = vec![("csrf", csrf.as_str()), ("name", name), ("console", "1"), ("password", password)];
+    if reset {
+        form.push(("reset", "1"));
+    }
+    if key {
+        form.push(("key", "1"));
+    }
+    root.post("/console/users", &form).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_are_strict_and_sign_in_issues_a_fresh_session() {
+    let h = start().await;
+    let mut browser = Browser::new(h.server.http_addr);
+    assert_eq!(browser.get("/console/home").await.header("location"), Some("/console/signin"));
+    let reply = browser.sign_in(&h.account, "", ROOT_PASSWORD).await;
+    assert_eq!(reply.status, 303);
+    let cookie = reply.set_cookies().into_iter().find(|c| c.starts_with("tessera-console=")).unwrap().to_owned();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    let first = browser.session().unwrap();
+    let home = browser.get("/console/home").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("IAM Dashboard") && home.body.contains(&format!("arn:aws:iam::{}:root", h.account)));
+    assert!(home.header("cache-control").is_some_and(|v| v.contains("no-store")));
+    // Fixation: an id planted in a browser before sign-in is not the one sign-in issues, and
+    // stays worthless after it.
+    let planted = "ab".repeat(32);
+    let mut victim = Browser::new(h.server.http_addr);
+    victim.jar.insert("tessera-console".into(), planted.clone());
+    assert_eq!(victim.sign_in(&h.account, "", ROOT_PASSWORD).await.status, 303);
+    let issued = victim.session().unwrap();
+    assert_ne!(issued, planted);
+    assert_ne!(issued, first, "every sign-in has its own id");
+    let mut attacker = Browser::new(h.server.http_addr);
+    attacker.jar.insert("tessera-console".into(), planted);
+    assert_eq!(attacker.get("/console/home").await.header("location"), Some("/console/signin"));
+    // Behind a TLS terminator the cookie is Secure.
+    let mut tls = Browser::new(h.server.http_addr);
+    tls.extra.push(("X-Forwarded-Proto".into(), "https".into()));
+    let reply = tls.sign_in(&h.account, "", ROOT_PASSWORD).await;
+    assert!(reply.set_cookies().iter().all(|c| c.contains("; Secure")), "{:?}", reply.set_cookies());
+    // Sign out ends the session on the server, not only in the browser.
+    let session = browser.session().unwrap();
+    let csrf = browser.get("/console/home").await.csrf();
+    let out = browser.post("/console/signout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.header("location"), Some("/console/signin"));
+    assert!(browser.session().is_none());
+    browser.jar.insert("tessera-console".into(), session);
+    assert_eq!(browser.get("/console/home").await.header("location"), Some("/console/signin"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_post_needs_its_csrf_token() {
+    let h = start().await;
+    // The sign-in form: its double-submit token.
+    let mut browser = Browser::new(h.server.http_addr);
+    browser.get("/console/signin").await;
+    let forged =
+        browser.post("/console/signin", &[("account", &h.account), ("user", ""), ("password", ROOT_PASSWORD)]).await;
+    assert_eq!(forged.status, 403);
+    assert!(browser.session().is_none());
+    let mut root = h.root().await;
+    let csrf = root.get("/console/home").await.csrf();
+    for form in [vec![("name", "mallory")], vec![("name", "mallory"), ("csrf", "0".repeat(64).leak() as &str)]] {
+        let refused = root.post("/console/users", &form).await;
+        assert_eq!(refused.status, 403, "{form:?}");
+        assert!(refused.body.contains("CSRF"));
+    }
+    let list = root.get("/console/users").await;
+    assert!(!list.body.contains("mallory"), "no user was created by a forged form");
+    assert_eq!(root.post("/console/signout", &[]).await.status, 403);
+    assert_eq!(root.get("/console/home").await.status, 200, "still signed in");
+    let created = root.post("/console/users", &[("csrf", &csrf), ("name", "mallory")]).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert!(root.get("/console/users").await.body.contains("mallory"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_is_throttled_per_user_name() {
+    let h = start().await;
+    let mut root = h.root().await;
+    assert_eq!(create_user(&mut root, "tina", "Tina-Passw0rd!", false, false).await.status, 200);
+    let mut browser = Browser::new(h.server.http_addr);
+    for attempt in 0..tessera_console::SIGN_IN_MAX_FAILURES {
+        let reply = browser.sign_in(&h.account, "tina", "wrong-password").await;
+        assert_eq!(reply.status, 401, "attempt {attempt}");
+        assert!(reply.body.contains("Your authentication information is incorrect"));
+    }
+    // Locked: the right password is refused unchecked.
+    let reply = browser.sign_in(&h.account, "tina", "Tina-Passw0rd!").await;
+    assert_eq!(reply.status, 429);
+    assert!(browser.session().is_none());
+    // Another user name is not locked.
+    assert_eq!(h.root().await.get("/console/home").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_permissions_sees_why_and_no_data() {
+    let h = start().await;
+    let mut root = h.root().await;
+    assert_eq!(create_user(&mut root, "secretive-sam", "Sam-Passw0rd!", false, false).await.status, 200);
+    assert_eq!(create_user(&mut root, "dora", "Dora-Passw0rd!", true, false).await.status, 200);
+    let mut dora = Browser::new(h.server.http_addr);
+    let reply = dora.sign_in(&h.account, "dora", "Dora-Passw0rd!").await;
+    // The profile requires a new password first; nothing else is reachable until then.
+    assert_eq!(reply.header("location"), Some("/console/change-password"));
+    assert_eq!(dora.get("/console/users").await.header("location"), Some("/console/change-password"));
+    let form = dora.get("/console/change-password").await;
+    let csrf = form.csrf();
+    let mismatch = dora
+        .post("/console/change-password", &[("csrf", &csrf), ("old", "Dora-Passw0rd!"), ("new", "a"), ("confirm", "b")])
+        .await;
+    assert_eq!(mismatch.status, 400);
+    let new = "Dora-New-Passw0rd!";
+    let changed = dora
+        .post("/console/change-password", &[("csrf", &csrf), ("old", "Dora-Passw0rd!"), ("new", new), ("confirm", new)])
+        .await;
+    assert_eq!(changed.header("location"), Some("/console/home"), "{}", changed.body);
+    let home = dora.get("/console/home").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Not authorized") && home.body.contains("iam:GetAccountSummary"));
+    let users = dora.get("/console/users").await;
+    assert_eq!(users.status, 403);
+    let explanation = format!(
+        "User: arn:aws:iam::{}:user/dora is not authorized to perform: iam:ListUsers on resource: \
+         arn:aws:iam::{}:user/* because no identity-based policy allows the iam:ListUsers action",
+        h.account, h.account
+    );
+    assert!(users.body.contains("Not authorized") && users.body.contains(&explanation), "{}", users.body);
+    assert!(!users.body.contains("secretive-sam") && !users.body.contains("<table"));
+    let detail = dora.get("/console/users/secretive-sam").await;
+    assert_eq!(detail.status, 403);
+    assert!(detail.body.contains("iam:GetUser") && !detail.body.contains("AIDA"));
+    // The new password is the one that works now.
+    assert_eq!(Browser::new(h.server.http_addr).sign_in(&h.account, "dora", new).await.status, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_secret_is_shown_once() {
+    let h = start().await;
+    let mut root = h.root().await;
+    let created = create_user(&mut root, "kim", "Kim-Passw0rd!", false, true).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert!(created.header("cache-control").is_some_and(|v| v.contains("no-store")));
+    let at = created.body.find("id=\"secret-access-key\">").unwrap() + 23;
+    let secret = created.body[at..].split('<').next().unwrap().to_owned();
+    assert_eq!(secret.len(), 40, "{secret}");
+    for path in ["/console/users", "/console/users/kim", "/console/home"] {
+        let page = root.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(!page.body.contains(&secret), "{path} shows the secret again");
+    }
+    // A second key from the user's page: shown once too.
+    let csrf = root.get("/console/users/kim").await.csrf();
+    let second = root.post("/console/users/kim/access-keys", &[("csrf", &csrf)]).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert!(second.body.contains("secret-access-key") && !second.body.contains(&secret));
+    assert!(!root.get("/console/users/kim").await.body.contains("secret-access-key"));
+}
