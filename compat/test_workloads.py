@@ -137,6 +137,17 @@ class Idp:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
+    def client_certificate(self, cn):
+        """A client certificate for `cn` signed by the test CA (the mutual-TLS trust anchor):
+        (certificate file, key file)."""
+        d = self.dir
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{cn}.key", "-out", f"{cn}.csr",
+                 "-subj", f"/CN={cn}/O=Example", cwd=d)
+        (d / f"{cn}.cnf").write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+        _openssl("x509", "-req", "-in", f"{cn}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                 "-out", f"{cn}.pem", "-days", "1", "-extfile", f"{cn}.cnf", cwd=d)
+        return d / f"{cn}.pem", d / f"{cn}.key"
+
     def service_account_token(self, sub=SERVICE_ACCOUNT, aud=AUDIENCE, lifetime=3600):
         """A projected service-account token as the kubelet writes it (RS256)."""
         now = int(time.time())
@@ -166,12 +177,15 @@ def env():
     proc = None
     try:
         for _attempt in range(3):
-            http_port, grpc_port = _free_port(), _free_port()
+            http_port, grpc_port, mtls_port = _free_port(), _free_port(), _free_port()
             data_dir = tmp / f"data-{_attempt}"
             proc = subprocess.Popen(
                 [str(bin_path), "serve", "--data-dir", str(data_dir),
                  "--http-addr", f"127.0.0.1:{http_port}", "--grpc-addr", f"127.0.0.1:{grpc_port}",
-                 "--issuer-url", idp.tessera_issuer, "--oidc-ca-file", str(idp.ca)],
+                 "--issuer-url", idp.tessera_issuer, "--oidc-ca-file", str(idp.ca),
+                 # Certificate sessions: the IdP's CA is the trust anchor, its TLS pair the server's.
+                 "--mtls-addr", f"127.0.0.1:{mtls_port}", "--tls-cert-file", str(idp.dir / "tls.pem"),
+                 "--tls-key-file", str(idp.dir / "tls.key"), "--client-ca-file", str(idp.ca)],
                 stdout=log, stderr=subprocess.STDOUT,
                 env={k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "AWS_"))})
             url = f"http://127.0.0.1:{http_port}"
@@ -193,6 +207,7 @@ def env():
         idp.tessera_http = url
         creds = json.loads((data_dir / "root-credentials.json").read_text())
         server = Server(url, creds["AccessKeyId"], creds["SecretAccessKey"], tmp)
+        server.mtls_url = f"https://127.0.0.1:{mtls_port}"
         yield Workloads(server, bin_path, idp, tmp)
     finally:
         if proc is not None and proc.poll() is None:
@@ -451,3 +466,19 @@ def test_kubernetes_service_account_token_is_exchanged_by_the_unmodified_sdks(w)
     agent = w.agent(role, "--web-identity-token-file", str(token_file))
     got = w.boto3_whoami(container_env(w, agent))
     assert got["Arn"].startswith(assumed(role, w.account) + "tessera-agent"), got
+
+
+def test_sdks_get_credentials_of_a_client_certificate_through_the_agent(w):
+    """The fifth way: a client certificate mapped to a role (IAM Roles Anywhere's trust policy),
+    the agent exchanging it on Tessera's mutual-TLS listener; the SDK reads the container
+    endpoint."""
+    role = w.root.iam.create_role(RoleName=uniq("cert"), AssumeRolePolicyDocument=policy_doc(
+        {"Effect": "Allow", "Principal": {"Service": "rolesanywhere.amazonaws.com"},
+         "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+         "Condition": {"StringEquals": {"aws:PrincipalTag/x509Subject/CN": "orders"}}}))["Role"]["Arn"]
+    cert, key = w.idp.client_certificate("orders")
+    agent = w.agent(role, "--bootstrap-cert-file", str(cert), "--bootstrap-key-file", str(key),
+                    "--mtls-endpoint", w.server.mtls_url, "--ca-file", str(w.idp.ca))
+    got = w.boto3_whoami(container_env(w, agent))
+    assert got["Arn"].startswith(assumed(role, w.account)), got
+    assert got["AccessKeyId"] == json.loads(agent.health()[1])["access_key_id"]

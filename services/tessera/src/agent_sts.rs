@@ -1,6 +1,7 @@
 //! How `tessera agent` and `tessera credentials` get role credentials: the bootstrap identity
 //! (a long-term key from a key file or a shared-credentials profile, or a web identity token file
-//! such as a Kubernetes projected service-account token) and one call to Tessera's STS endpoint
+//! such as a Kubernetes projected service-account token, or a client certificate: `agent_cert.rs`)
+//! and one call to Tessera's STS endpoint
 //! (`AssumeRole` signed with SigV4, or the unsigned `AssumeRoleWithWebIdentity`), over HTTP as any
 //! AWS SDK would make it. Secrets stay in [`Secret`]s: nothing here logs or writes them.
 
@@ -35,6 +36,21 @@ pub struct BootstrapArgs {
     /// `~/.aws/credentials`) holding `aws_access_key_id` and `aws_secret_access_key`.
     #[arg(long)]
     pub profile_source: Option<String>,
+    /// A client certificate (PEM) whose trust anchor Tessera's mutual-TLS listener trusts;
+    /// exchanged at `--mtls-endpoint` for role credentials (`agent_cert.rs`), read again for
+    /// every refresh.
+    #[arg(long, env = "TESSERA_BOOTSTRAP_CERT_FILE")]
+    pub bootstrap_cert_file: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "TESSERA_BOOTSTRAP_KEY_FILE")]
+    pub bootstrap_key_file: Option<PathBuf>,
+    /// Tessera's mutual-TLS listener (`tessera serve --mtls-addr`), `https://host:port`.
+    #[arg(long, env = "TESSERA_MTLS_ENDPOINT")]
+    pub mtls_endpoint: Option<String>,
+    /// The CA certificate (PEM) that signed the mutual-TLS listener's certificate; the system
+    /// roots when omitted.
+    #[arg(long, env = "TESSERA_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The identity credentials are requested with.
@@ -43,6 +59,8 @@ pub enum Bootstrap {
     Key { access_key_id: String, secret: Secret },
     /// A token file: `AssumeRoleWithWebIdentity` with its current content.
     WebIdentityTokenFile(PathBuf),
+    /// A client certificate: `POST /sessions` on the mutual-TLS listener.
+    Certificate(crate::agent_cert::CertBootstrap),
 }
 
 impl fmt::Debug for Bootstrap {
@@ -50,6 +68,7 @@ impl fmt::Debug for Bootstrap {
         match self {
             Self::Key { access_key_id, .. } => f.debug_struct("Key").field("access_key_id", access_key_id).finish(),
             Self::WebIdentityTokenFile(path) => f.debug_tuple("WebIdentityTokenFile").field(path).finish(),
+            Self::Certificate(cert) => f.debug_tuple("Certificate").field(cert).finish(),
         }
     }
 }
@@ -57,12 +76,18 @@ impl fmt::Debug for Bootstrap {
 impl BootstrapArgs {
     /// The bootstrap identity the arguments name; a key is read now, a token file at each use.
     pub fn resolve(&self) -> anyhow::Result<Bootstrap> {
+        if let Some(cert) = crate::agent_cert::resolve(self)? {
+            return Ok(Bootstrap::Certificate(cert));
+        }
         match (&self.key_file, &self.web_identity_token_file, &self.profile_source) {
             (Some(path), None, None) => read_key_file(path),
             (None, Some(path), None) => Ok(Bootstrap::WebIdentityTokenFile(path.clone())),
             (None, None, Some(profile)) => read_profile(profile),
             (None, None, None) => {
-                bail!("no bootstrap identity: pass --key-file, --web-identity-token-file or --profile-source")
+                bail!(
+                    "no bootstrap identity: pass --key-file, --web-identity-token-file, --profile-source or \
+                     --bootstrap-cert-file"
+                )
             }
             _ => bail!("pass only one of --key-file, --web-identity-token-file and --profile-source"),
         }
@@ -178,6 +203,7 @@ impl StsEndpoint {
                 form.insert(0, ("Action", "AssumeRole".to_owned()));
                 Some((access_key_id.as_str(), secret))
             }
+            Bootstrap::Certificate(cert) => return cert.create_session(request).await,
             Bootstrap::WebIdentityTokenFile(path) => {
                 let token = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read the web identity token file {}", path.display()))?;

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod agent;
+pub mod agent_cert;
 pub mod agent_sts;
 pub mod backup;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod internal;
 pub mod key_check;
 pub mod listen;
 mod metrics;
+pub mod mtls;
 pub mod policy;
 pub mod rotate;
 pub mod serve;

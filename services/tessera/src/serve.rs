@@ -173,6 +173,9 @@ pub struct ServeConfig {
     /// lookups.
     #[command(flatten)]
     pub authorizer_cache: AuthorizerCache,
+    /// The mutual-TLS listener of certificate sessions (`mtls.rs`).
+    #[command(flatten)]
+    pub mtls: crate::mtls::MtlsConfig,
 }
 
 /// The authorizer's cache (`tessera serve` flags).
@@ -279,6 +282,7 @@ impl ServeConfig {
             rates: RequestRates::default(),
             shutdown_timeout: Duration::from_secs(20),
             authorizer_cache: AuthorizerCache::default(),
+            mtls: crate::mtls::MtlsConfig::default(),
         }
     }
 
@@ -334,6 +338,8 @@ impl ServeConfig {
 pub struct Server {
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
+    /// The mutual-TLS listener of certificate sessions, when `--mtls-addr` is given.
+    pub mtls_addr: Option<SocketAddr>,
     /// The account bootstrapped (or found) on start, when this process runs the identity service.
     pub account: Option<tessera_identity::bootstrap::Bootstrapped>,
     /// The authorizer API this process serves, for callers in the same process
@@ -441,6 +447,7 @@ impl Server {
         }
         let mut app = Router::new().route("/healthz", get(|| async { "ok" })).merge(crate::metrics::route());
         let mut auth_sts = None;
+        let mut mtls_addr = None;
         let mut authorizer = None;
         if runs_sts || config.service == ServiceSet::Authorizer {
             let oidc = tessera_sts::OidcConfig::from_ca_file(config.oidc_ca_file.as_deref())
@@ -451,6 +458,9 @@ impl Server {
                 .map_err(|e| anyhow::anyhow!("cannot start the token service: {}", e.into_service_error()))?;
             let sts = Arc::new(sts);
             auth_sts = Some(Arc::clone(&sts));
+            if runs_sts {
+                mtls_addr = crate::mtls::start(&config.mtls, Arc::clone(&sts), signal.clone(), &mut tasks).await?;
+            }
             // The OIDC issuer: an authorizer process verifies its tokens only when told its URL.
             let issuer_url = match (&config.issuer_url, runs_sts) {
                 (Some(url), _) => Some(url.clone()),
@@ -628,6 +638,7 @@ impl Server {
         Ok(Self {
             http_addr,
             grpc_addr,
+            mtls_addr,
             account,
             authorizer,
             shutdown,
