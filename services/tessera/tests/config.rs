@@ -280,3 +280,28 @@ fn the_guide_example_checks() {
     assert!(ok, "the guide's example is refused: {err}");
     assert!(out.contains("valid"), "{out}");
 }
+
+/// A gateway's replicas are an `[upstreams]` table, one `--upstream SERVICE=URL` per URL; a
+/// gateway missing a service, or a bad URL, is refused naming the file.
+#[test]
+fn a_gateway_file_lists_its_upstreams_as_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = "service = \"gateway\"\n\n[upstreams]\nidentity = [\"http://10.0.0.5:50051\", \"http://10.0.0.6:50051\"]\n\
+                policy = [\"http://10.0.0.7:50051\"]\nsts = \"http://10.0.0.8:50051\"\n";
+    let file = write(dir.path(), "gateway.toml", good);
+    let (ok, out, err) = run(tessera().args(["config", "check"]).arg(&file));
+    assert!(ok, "{err}");
+    assert!(out.contains("valid"), "{out}");
+    let (ok, printed, err) = run(tessera().args(["config", "print", "--config"]).arg(&file));
+    assert!(ok, "{err}");
+    assert!(printed.contains("[upstreams]  # file"), "{printed}");
+    assert!(printed.contains("identity = [\"http://10.0.0.5:50051\", \"http://10.0.0.6:50051\"]"), "{printed}");
+
+    let missing =
+        write(dir.path(), "missing.toml", "service = \"gateway\"\n[upstreams]\nidentity = [\"http://h:1\"]\n");
+    let (ok, _, err) = run(tessera().args(["config", "check"]).arg(&missing));
+    assert!(!ok && err.contains("missing: policy, sts"), "{err}");
+    let bad = write(dir.path(), "bad.toml", "[upstreams]\nidentity = [\"h:1\"]\n");
+    let (ok, _, err) = run(tessera().args(["config", "check"]).arg(&bad));
+    assert!(!ok && err.contains("bad.toml:1") && err.contains("must start with http://"), "{err}");
+}
