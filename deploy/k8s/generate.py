@@ -9,15 +9,22 @@ HERE = pathlib.Path(__file__).parent
 # Requests from measured figures (see the comment written into each file); limits leave headroom for
 # connection floods (memory) and let a pod burst on idle cores (no CPU limit).
 RESOURCES = {
-    "identity": ("100m", "48Mi", "256Mi"),
-    "policy": ("100m", "48Mi", "256Mi"),
-    "sts": ("200m", "48Mi", "256Mi"),
-    "authorizer": ("200m", "64Mi", "256Mi"),
-    "gateway": ("500m", "96Mi", "512Mi"),
+    "identity": ("50m", "32Mi", "256Mi"),
+    "policy": ("25m", "32Mi", "256Mi"),
+    "sts": ("100m", "32Mi", "256Mi"),
+    "authorizer": ("25m", "32Mi", "256Mi"),
+    "gateway": ("250m", "64Mi", "512Mi"),
 }
-MEASURED = """# Resource requests (provisional): from the all-in-one's figures in docs/operations.md, "Sizing"
-# (15 MiB resident at rest, 53 MiB at the peak of a 4,000-connection flood; ~100 us of CPU per
-# AssumeRole). Memory limits leave room for floods; no CPU limit, so a pod may use idle cores."""
+MEASURED = """# Resource requests, sized for about 1,000 AssumeRole/s and 5,000 Authorize/s per gateway, from
+# figures measured on a 2-core development machine shared with compilers (deploy/local/measure.sh):
+# - release all-in-one on Redis under tessera-loadtest: 16 MiB resident at rest, 22 MiB under load;
+#   ~0.17 ms of CPU per AssumeRole and ~0.05 ms per Authorize (2,560 and 11,500 req/s);
+# - the split cluster (a debug build: its CPU is ~20x a release build's, its resident memory
+#   43-51 MiB per process against 16-22 MiB) shows where that CPU goes: AssumeRole is ~48% gateway,
+#   ~50% sts, ~3% identity, under 1% policy; Authorize is all gateway (it answers the authorizer
+#   API itself); the authorizer replicas are idle unless services call them directly (size them
+#   like a gateway then). Memory limits leave room for connection floods (53 MiB at the peak of
+#   4,000 connections, docs/operations.md); no CPU limit, so a pod may use idle cores."""
 
 POD_SECURITY = """      securityContext:
         runAsNonRoot: true
