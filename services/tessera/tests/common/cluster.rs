@@ -160,7 +160,8 @@ pub fn alive(pid: u32) -> bool {
 fn free_base() -> u16 {
     let seed = std::process::id() as u64;
     for attempt in 0..200u64 {
-        let base = 20_000 + ((seed * 7919 + attempt * 1237) % 400) as u16 * 100;
+        // Below the ephemeral range (32768-60999 on Linux), where other tests' 127.0.0.1:0 ports land.
+        let base = 20_000 + ((seed * 7919 + attempt * 1237) % 120) as u16 * 100;
         let free = (0..PORT_SPAN).all(|offset| std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_ok());
         if free {
             return base;
