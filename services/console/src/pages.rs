@@ -538,9 +538,16 @@ pub(crate) async fn home<S: Store>(State(console): Shared<S>, headers: HeaderMap
                 "Add MFA for the root user",
                 "The root user has MFA.",
             ));
+            // GetAccountSummary does not model the root's keys (it says 0); the bootstrap's record
+            // of them is the truth.
+            let root_keys = match root_access_keys(&console, &signed.account).await {
+                Ok(keys) => keys,
+                Err(e) => return internal_error("cannot read the root's keys", &e),
+            };
+            let root_active = root_keys.iter().filter(|k| k.status == KeyStatus::Active).count();
             recs.push(rec(
                 "root-keys",
-                get("AccountAccessKeysPresent") == 0,
+                root_active == 0,
                 "Delete the root user's active access keys",
                 "The root user has no active access keys.",
             ));
@@ -562,6 +569,7 @@ pub(crate) async fn home<S: Store>(State(console): Shared<S>, headers: HeaderMap
                         let stale = users
                             .iter()
                             .flat_map(|u| &u.access_keys)
+                            .chain(&root_keys)
                             .filter(|k| k.status == KeyStatus::Active && k.create_date < cutoff)
                             .count();
                         let due = format!("Rotate {stale} active access key(s) older than 90 days");
@@ -592,6 +600,16 @@ fn rec(id: &str, done: bool, todo: &str, ok: &str) -> String {
         true => format!("<span id=\"rec-{id}\" class=\"ok\" data-state=\"ok\">&#10003; {}</span>", esc(ok)),
         false => format!("<span id=\"rec-{id}\" class=\"warn\" data-state=\"todo\">&#9888; {}</span>", esc(todo)),
     }
+}
+
+/// The account root's access keys, as the bootstrap records them.
+async fn root_access_keys<S: Store>(
+    console: &Console<S>,
+    account: &Account,
+) -> Result<Vec<tessera_store::iam::AccessKeyRecord>, tessera_store::StoreError> {
+    let key = tessera_store::Key::new(account.ns(), tessera_store::iam::ROOT_KEYS, "");
+    let record: Option<tessera_store::iam::RootKeysRecord> = tessera_store::iam::load(console.store(), &key).await?;
+    Ok(record.map(|r| r.keys).unwrap_or_default())
 }
 
 async fn all_users<S: Store>(console: &Console<S>, account: &Account) -> Result<Vec<UserRecord>, Error> {

@@ -189,6 +189,11 @@ async fn cookies_are_strict_and_sign_in_issues_a_fresh_session() {
     assert_eq!(home.status, 200);
     assert!(home.body.contains("IAM Dashboard") && home.body.contains(&format!("arn:aws:iam::{}:root", h.account)));
     assert!(home.header("cache-control").is_some_and(|v| v.contains("no-store")));
+    // The bootstrap gave the root an access key, and there is no password policy yet.
+    for todo in ["root-keys", "password-policy", "root-mfa"] {
+        assert!(home.body.contains(&format!("id=\"rec-{todo}\" class=\"warn\" data-state=\"todo\"")), "{todo}");
+    }
+    assert!(home.body.contains("id=\"rec-key-rotation\" class=\"ok\""));
     // Fixation: an id planted in a browser before sign-in is not the one sign-in issues, and
     // stays worthless after it.
     let planted = "ab".repeat(32);
