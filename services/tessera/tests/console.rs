@@ -329,3 +329,53 @@ async fn a_new_secret_is_shown_once() {
     assert!(second.body.contains("secret-access-key") && !second.body.contains(&secret));
     assert!(!root.get("/console/users/kim").await.body.contains("secret-access-key"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_with_an_mfa_device_gives_its_code_before_any_page() {
+    use std::sync::Arc;
+    use tessera_credentials::{SystemRng, TotpSeed, format_code, hotp, step};
+    let h = start().await;
+    let mut root = h.root().await;
+    assert_eq!(create_user(&mut root, "mia", "Mia-Passw0rd!", false, false).await.status, 200);
+    // The device, enabled through the identity domain on the same store (the console has no MFA
+    // enrolment page yet).
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
+    let env = tessera_identity::Env {
+        clock: Arc::new(tessera_identity::SystemClock),
+        random: Arc::new(tessera_identity::Random::new(SystemRng::new().unwrap())),
+        master_key: Arc::new(tessera_credentials::MasterKey::from_bytes([0x7e; 32])),
+        password_params: tessera_credentials::Argon2Params::DEFAULT,
+    };
+    let identity = tessera_identity::Identity::new(Arc::new(tessera_store::AnyStore::open(&url).await.unwrap()), env);
+    let account = tessera_identity::Account::new(&h.account).unwrap();
+    let device = identity.create_virtual_mfa_device(&account, None, "mia", Vec::new()).await.unwrap();
+    let seed = TotpSeed::from_base32(device.base32_seed.expose()).unwrap();
+    let serial = device.device.serial.clone();
+    let now = step(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());
+    let (code1, code2) = (format_code(hotp(&seed, now - 1)), format_code(hotp(&seed, now)));
+    identity.enable_mfa_device(&account, "mia", &serial, &code1, &code2).await.unwrap();
+
+    let mut mia = Browser::new(h.server.http_addr);
+    let reply = mia.sign_in(&h.account, "mia", "Mia-Passw0rd!").await;
+    assert_eq!(reply.header("location"), Some("/console/mfa"));
+    let after_password = mia.session().unwrap();
+    assert_eq!(mia.get("/console/home").await.header("location"), Some("/console/mfa"));
+    let form = mia.get("/console/mfa").await;
+    assert!(form.body.contains("<label for=\"code\">MFA code</label>"));
+    let csrf = form.csrf();
+    assert_eq!(mia.post("/console/mfa", &[("code", "123456")]).await.status, 403, "no CSRF token");
+    let wrong = if code2 == "000000" { "111111" } else { "000000" };
+    assert_eq!(mia.post("/console/mfa", &[("csrf", &csrf), ("code", wrong)]).await.status, 401);
+    // A code newer than the two that enabled the device.
+    let code = format_code(hotp(&seed, now + 1));
+    let done = mia.post("/console/mfa", &[("csrf", &csrf), ("code", &code)]).await;
+    assert_eq!(done.header("location"), Some("/console/home"), "{}", done.body);
+    assert_ne!(mia.session().unwrap(), after_password, "the MFA step issues a new id");
+    assert_eq!(mia.get("/console/home").await.status, 200);
+    // The same code again is a replay.
+    let mut again = Browser::new(h.server.http_addr);
+    again.sign_in(&h.account, "mia", "Mia-Passw0rd!").await;
+    let csrf = again.get("/console/mfa").await.csrf();
+    assert_eq!(again.post("/console/mfa", &[("csrf", &csrf), ("code", &code)]).await.status, 401);
+    assert_eq!(again.get("/console/home").await.header("location"), Some("/console/mfa"));
+}
