@@ -195,6 +195,10 @@ pub async fn set_root_password<S: Store>(
     now: Millis,
     only_if_unset: bool,
 ) -> Result<(String, bool), RootPasswordError> {
+    let length = password.chars().count();
+    if !(8..=128).contains(&length) {
+        return Err(RootPasswordError::Weak);
+    }
     let id = match account {
         Some(id) => id.to_owned(),
         None => iam::scan::<S, AccountRecord>(store, &Namespace::global(), "", None, 1)
@@ -205,10 +209,6 @@ pub async fn set_root_password<S: Store>(
             .ok_or(RootPasswordError::NoAccount)?,
     };
     let ns = Namespace::account(&id).map_err(|_| RootPasswordError::InvalidAccount(id.clone()))?;
-    let length = password.chars().count();
-    if !(8..=128).contains(&length) {
-        return Err(RootPasswordError::Weak);
-    }
     let key = root_key(&ns);
     if only_if_unset
         && iam::load::<S, RootPasswordRecord>(store, &key).await.map_err(RootPasswordError::Store)?.is_some()
