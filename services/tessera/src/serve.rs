@@ -485,6 +485,7 @@ impl Server {
             if matches!(config.service, ServiceSet::All | ServiceSet::Authorizer) {
                 let audit = tessera_gateway::audit::AuditLog::start(&config.data_dir.join("audit"))
                     .context("cannot open the audit log")?;
+                let sts_for_console = Arc::clone(&sts);
                 let gateway = tessera_gateway::Gateway::new(Arc::clone(&store), env.clone(), sts)
                     .with_audit(audit)
                     .with_rate_limits(config.rates.limits());
@@ -495,9 +496,12 @@ impl Server {
                 served.push(tessera_proto::authorizer::v1::authorizer_service_server::SERVICE_NAME);
                 authorizer = Some(api);
                 if config.service == ServiceSet::All {
-                let sts_for_console = Arc::clone(&sts);
                     // The AWS-compatible endpoint: every IAM and STS action on one URL.
                     app = app.merge(tessera_gateway::router(gateway));
+                    // The web console (issue 16), on the same port, over the same domain and authorizer.
+                    let account_id = account.as_ref().map(|a| a.account_id.as_str());
+                    let console = tessera_console::serve(Arc::clone(&sts_for_console), account_id, Default::default());
+                    app = app.merge(console.await.context("cannot start the console")?);
                 }
             }
         }
@@ -508,10 +512,6 @@ impl Server {
                 .context("cannot set up TLS for OIDC providers")?;
             let cache = config.authorizer_cache.config();
             let sts = tessera_sts::Sts::start_configured(Arc::clone(&store), env.clone(), oidc, cache)
-                    // The web console (issue 16), on the same port, over the same domain and authorizer.
-                    let account_id = account.as_ref().map(|a| a.account_id.as_str());
-                    let console = tessera_console::serve(Arc::clone(&sts_for_console), account_id, Default::default());
-                    app = app.merge(console.await.context("cannot start the console")?);
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot start the token service: {}", e.into_service_error()))?;
             let sts = Arc::new(sts);
