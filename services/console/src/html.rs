@@ -34,7 +34,8 @@ pub(crate) fn page(title: &str, who: Option<(&str, &str)>, body: &str) -> String
         let _ = write!(
             out,
             "<header><nav aria-label=\"Console\"><a href=\"/console/home\">Dashboard</a> \
-             <a href=\"/console/users\">Users</a></nav>\
+             <a href=\"/console/users\">Users</a> \
+             <a href=\"/console/groups\">User groups</a> <a href=\"/console/roles\">Roles</a></nav>\
              <span class=\"who\" id=\"identity\">{}</span>\
              <form method=\"post\" action=\"/console/signout\">{}<button type=\"submit\">Sign out</button></form>\
              </header>",

@@ -103,6 +103,8 @@ pub fn router<S: Store>(console: Console<S>) -> Router {
         .route("/console/users/new", get(new_user_form::<S>))
         .route("/console/users/{name}", get(user_detail::<S>))
         .route("/console/users/{name}/access-keys", post(create_access_key::<S>))
+        .route("/console/groups", get(groups::<S>))
+        .route("/console/roles", get(roles::<S>))
         .with_state(Arc::new(console))
 }
 

@@ -835,6 +835,77 @@ pub(crate) async fn create_access_key<S: Store>(
     }
 }
 
+// ---- groups and roles ---------------------------------------------------------------------------
+
+/// A read-only list page: authorized as `action` on every `noun` of the account, then a table of
+/// (name, ARN, created) rows.
+async fn listing<S: Store>(
+    console: &Console<S>,
+    headers: &HeaderMap,
+    title: &str,
+    action: &str,
+    noun: IamEntity,
+    rows: impl AsyncFnOnce(&Console<S>, &Account) -> Result<Vec<(String, String, u64)>, Error>,
+) -> Response {
+    let signed = match console.signed_in(headers).await {
+        Ok(signed) => signed,
+        Err(response) => return response,
+    };
+    if let Err(explanation) = console.authorize(&signed, action, &signed.arn(noun)).await {
+        return html(StatusCode::FORBIDDEN, signed.frame(title, &denied(&explanation)));
+    }
+    let rows = match rows(console, &signed.account).await {
+        Ok(rows) => rows,
+        Err(e) => return internal_error("cannot list", &e.into_service_error().message),
+    };
+    let mut body = format!(
+        "<table><caption>{}</caption><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">ARN</th>\
+         <th scope=\"col\">Created</th></tr></thead><tbody>",
+        esc(title)
+    );
+    for (name, arn, created) in rows {
+        let _ = write!(body, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&name), esc(&arn), millis_date(created));
+    }
+    body.push_str("</tbody></table>");
+    html(StatusCode::OK, signed.frame(title, &body))
+}
+
+pub(crate) async fn groups<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
+    let all = IamEntity::Group { path: "/".into(), name: "*".into() };
+    listing(&console, &headers, "User groups", "iam:ListGroups", all, async |console, account| {
+        let mut rows = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = PageRequest { marker, max_items: Some(1000) };
+            let page = console.identity.list_groups(account, None, &page).await?;
+            rows.extend(page.items.into_iter().map(|g| (g.principal.name, g.principal.arn, g.principal.create_date)));
+            match page.marker {
+                Some(next) => marker = Some(next),
+                None => return Ok(rows),
+            }
+        }
+    })
+    .await
+}
+
+pub(crate) async fn roles<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
+    let all = IamEntity::Role { path: "/".into(), name: "*".into() };
+    listing(&console, &headers, "Roles", "iam:ListRoles", all, async |console, account| {
+        let mut rows = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = PageRequest { marker, max_items: Some(1000) };
+            let page = console.identity.list_roles(account, None, &page).await?;
+            rows.extend(page.items.into_iter().map(|r| (r.principal.name, r.principal.arn, r.principal.create_date)));
+            match page.marker {
+                Some(next) => marker = Some(next),
+                None => return Ok(rows),
+            }
+        }
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

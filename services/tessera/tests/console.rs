@@ -303,6 +303,16 @@ async fn a_user_without_permissions_sees_why_and_no_data() {
     let detail = dora.get("/console/users/secretive-sam").await;
     assert_eq!(detail.status, 403);
     assert!(detail.body.contains("iam:GetUser") && !detail.body.contains("AIDA"));
+    for (path, action) in [("/console/groups", "iam:ListGroups"), ("/console/roles", "iam:ListRoles")] {
+        let page = dora.get(path).await;
+        assert_eq!(page.status, 403, "{path}");
+        assert!(
+            page.body.contains(&format!("is not authorized to perform: {action}")) && !page.body.contains("<table")
+        );
+        let page = root.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(page.body.contains("<table"));
+    }
     // The new password is the one that works now.
     assert_eq!(Browser::new(h.server.http_addr).sign_in(&h.account, "dora", new).await.status, 303);
 }
