@@ -191,7 +191,7 @@ pub async fn set_root_password<S: Store>(
     store: &S,
     account: Option<&str>,
     password: &str,
-    random: &mut dyn RandomSource,
+    random: &mut (dyn RandomSource + Send),
     now: Millis,
     only_if_unset: bool,
 ) -> Result<(String, bool), RootPasswordError> {
