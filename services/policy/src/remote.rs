@@ -24,10 +24,18 @@ use crate::{
 };
 
 /// The policy service on the other end of a channel (one replica, or a balanced set of them).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RemotePolicies {
     client: PolicyServiceClient<Channel>,
     metadata: Vec<(MetadataKey<tonic::metadata::Ascii>, AsciiMetadataValue)>,
+}
+
+impl std::fmt::Debug for RemotePolicies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A metadata value is a credential (the cluster's internal proof): its keys only.
+        let keys: Vec<&str> = self.metadata.iter().map(|(key, _)| key.as_str()).collect();
+        f.debug_struct("RemotePolicies").field("metadata", &keys).finish_non_exhaustive()
+    }
 }
 
 /// The domain error a failed call answered with: its AWS code and message as the service gave

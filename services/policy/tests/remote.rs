@@ -394,3 +394,13 @@ async fn reads_are_sent_again_after_an_unreachable_replica_and_writes_are_not() 
     assert_eq!(remote.get_policy(&account, ADMIN).await.unwrap_err().code(), ErrorCode::ServiceFailure);
     assert_eq!(calls.lock().unwrap().len(), 3);
 }
+
+/// The internal proof a remote sends is a credential: its Debug form names the key only.
+#[tokio::test]
+async fn the_remote_never_prints_its_metadata_values() {
+    let channel = Channel::from_static("http://127.0.0.1:9").connect_lazy();
+    let remote = tessera_policy_service::RemotePolicies::new(channel)
+        .with_metadata("tessera-internal", "c0ffee-proof".parse().unwrap());
+    let printed = format!("{remote:?}");
+    assert!(printed.contains("tessera-internal") && !printed.contains("c0ffee-proof"), "{printed}");
+}

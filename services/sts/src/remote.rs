@@ -32,10 +32,18 @@ use crate::{
 };
 
 /// The token service on the other end of a channel (one replica, or a balanced set of them).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RemoteSts {
     client: StsServiceClient<Channel>,
     metadata: Vec<(MetadataKey<Ascii>, AsciiMetadataValue)>,
+}
+
+impl std::fmt::Debug for RemoteSts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A metadata value is a credential (the cluster's internal proof): its keys only.
+        let keys: Vec<&str> = self.metadata.iter().map(|(key, _)| key.as_str()).collect();
+        f.debug_struct("RemoteSts").field("metadata", &keys).finish_non_exhaustive()
+    }
 }
 
 fn error(status: &Status) -> Error {

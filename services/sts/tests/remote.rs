@@ -526,3 +526,13 @@ async fn lookups_are_sent_again_after_an_unreachable_replica_and_issuing_is_not(
     assert_eq!(calls.swap(0, Ordering::SeqCst), 1, "revoking is sent once");
     assert!(remote.list_revocations(&setup.account).await.unwrap().revocations.is_empty());
 }
+
+/// The internal proof a remote sends is a credential: its Debug form names the key only.
+#[tokio::test]
+async fn the_remote_never_prints_its_metadata_values() {
+    let channel = Channel::from_static("http://127.0.0.1:9").connect_lazy();
+    let remote =
+        tessera_sts::RemoteSts::new(channel).with_metadata("tessera-internal", "c0ffee-proof".parse().unwrap());
+    let printed = format!("{remote:?}");
+    assert!(printed.contains("tessera-internal") && !printed.contains("c0ffee-proof"), "{printed}");
+}
