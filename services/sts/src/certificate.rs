@@ -90,10 +90,7 @@ pub struct CertificateAssumedRole {
 }
 
 fn not_authorized(action: &str, role_arn: &str) -> Error {
-    Error::new(
-        ErrorCode::AccessDenied,
-        format!("User: {ROLES_ANYWHERE_PRINCIPAL} is not authorized to perform: {action} on resource: {role_arn}"),
-    )
+    tessera_authorizer::not_authorized(ROLES_ANYWHERE_PRINCIPAL, action, role_arn)
 }
 
 impl<S: Store> Sts<S> {
