@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
+use tonic::metadata::{Ascii, MetadataKey, MetadataValue};
 use tonic::transport::channel::Change;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Status};
+use tonic::{Code, Request, Response, Status};
 use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -67,6 +68,74 @@ where
             }
             answer => return answer,
         }
+    }
+}
+
+/// A generated gRPC client of one upstream service (`C`, over a balanced channel) with the metadata
+/// every call carries: the plumbing the gateway's remote domains (`RemoteIdentity`,
+/// `RemotePolicies`, `RemoteSts`) share. Reads go through [`read`] (sent again while their replica
+/// was unreachable), writes are sent once: a write whose answer was lost may have been applied.
+#[derive(Clone)]
+pub struct Client<C> {
+    inner: C,
+    metadata: Vec<(MetadataKey<Ascii>, MetadataValue<Ascii>)>,
+}
+
+impl<C> std::fmt::Debug for Client<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A metadata value is a credential (the cluster's internal proof): its keys only.
+        let keys: Vec<&str> = self.metadata.iter().map(|(key, _)| key.as_str()).collect();
+        f.debug_struct("Client").field("metadata", &keys).finish_non_exhaustive()
+    }
+}
+
+impl<C: Clone> Client<C> {
+    pub fn new(inner: C) -> Self {
+        Self { inner, metadata: Vec::new() }
+    }
+
+    /// Sends `key: value` with every call (the cluster's `tessera-internal` proof, for one).
+    pub fn with_metadata(mut self, key: &'static str, value: MetadataValue<Ascii>) -> Self {
+        self.metadata.push((MetadataKey::from_static(key), value));
+        self
+    }
+
+    /// `message` as a request carrying the client's metadata.
+    pub fn request<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        for (key, value) in &self.metadata {
+            request.metadata_mut().insert(key.clone(), value.clone());
+        }
+        request
+    }
+
+    /// Sends a read, again while its replica was unreachable.
+    pub async fn read<T, R, F, Fut>(&self, message: T, call: F) -> Result<R, Status>
+    where
+        T: Clone,
+        F: Fn(C, Request<T>) -> Fut,
+        Fut: Future<Output = Result<Response<R>, Status>>,
+    {
+        read(|| call(self.inner.clone(), self.request(message.clone()))).await.map(Response::into_inner)
+    }
+
+    /// Sends a write once.
+    pub async fn write<T, R, F, Fut>(&self, message: T, call: F) -> Result<R, Status>
+    where
+        F: FnOnce(C, Request<T>) -> Fut,
+        Fut: Future<Output = Result<Response<R>, Status>>,
+    {
+        self.send(self.request(message), call).await
+    }
+
+    /// Sends a write once, as a request the caller built with [`Client::request`] (to add
+    /// metadata of its own).
+    pub async fn send<T, R, F, Fut>(&self, request: Request<T>, call: F) -> Result<R, Status>
+    where
+        F: FnOnce(C, Request<T>) -> Fut,
+        Fut: Future<Output = Result<Response<R>, Status>>,
+    {
+        call(self.inner.clone(), request).await.map(Response::into_inner)
     }
 }
 

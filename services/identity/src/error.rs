@@ -204,6 +204,13 @@ impl Error {
     }
 }
 
+/// A failed remote call (`tessera_proto::upstream::Client`) as its domain error, so `?` carries it.
+impl From<tonic::Status> for Error {
+    fn from(status: tonic::Status) -> Self {
+        Self::from_status(&status)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,6 @@
 //! been applied. A failed call comes back as the [`Error`] the server's domain returned: the AWS
 //! code and message byte for byte, and an MFA rejection with its device and reason.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use tessera_proto::identity::v1::identity_service_client::IdentityServiceClient;
@@ -20,34 +19,22 @@ use tessera_store::iam::{
 };
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
-use tonic::{Request, Response, Status};
 
 use crate::convert::*;
 use crate::{
     AccessKeyLastUsed, AccessKeyMetadata, Account, AssignmentStatus, AuthorizationDetails, CreateOidcProvider,
-    CreateRole, CreateUser, CreatedAccessKey, CreatedMfaDevice, Error, IdentityApi, LoginProfile, Page, PageRequest,
+    CreateRole, CreateUser, CreatedAccessKey, CreatedMfaDevice, IdentityApi, LoginProfile, Page, PageRequest,
     ReportState, Result, Taggable, UpdatePasswordPolicy,
 };
-
-type Client = IdentityServiceClient<Channel>;
 
 /// The largest answer a call accepts: a page of 1,000 users' authorization details or a large
 /// account's credential report can pass tonic's default of 4 MiB.
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
 /// The identity domain of remote replicas, reached through one (balanced) channel.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RemoteIdentity {
-    client: Client,
-    /// Attached to every request (the cluster's internal-call proof).
-    metadata: Option<(&'static str, MetadataValue<Ascii>)>,
-}
-
-impl std::fmt::Debug for RemoteIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The metadata value is a credential: its key only.
-        f.debug_struct("RemoteIdentity").field("metadata", &self.metadata.as_ref().map(|(key, _)| key)).finish()
-    }
+    client: upstream::Client<IdentityServiceClient<Channel>>,
 }
 
 impl From<RemoteIdentity> for Arc<dyn IdentityApi> {
@@ -59,49 +46,14 @@ impl From<RemoteIdentity> for Arc<dyn IdentityApi> {
 impl RemoteIdentity {
     /// Calls the identity service at the other end of `channel`.
     pub fn new(channel: Channel) -> Self {
-        Self { client: IdentityServiceClient::new(channel).max_decoding_message_size(MAX_ANSWER_BYTES), metadata: None }
+        let client = IdentityServiceClient::new(channel).max_decoding_message_size(MAX_ANSWER_BYTES);
+        Self { client: upstream::Client::new(client) }
     }
 
     /// Sends `key: value` with every request (`tessera-internal: <hex>`).
     pub fn with_metadata(mut self, key: &'static str, value: MetadataValue<Ascii>) -> Self {
-        self.metadata = Some((key, value));
+        self.client = self.client.with_metadata(key, value);
         self
-    }
-
-    fn request<M>(&self, message: M) -> Request<M> {
-        let mut request = Request::new(message);
-        if let Some((key, value)) = &self.metadata {
-            request.metadata_mut().insert(*key, value.clone());
-        }
-        request
-    }
-
-    /// An idempotent call: sent again while its replica was unreachable.
-    async fn read<M, R, F, Fut>(&self, message: M, call: F) -> Result<R>
-    where
-        M: Clone + Send + Sync,
-        F: Fn(Client, Request<M>) -> Fut + Send + Sync,
-        Fut: Future<Output = std::result::Result<Response<R>, Status>> + Send,
-        R: Send,
-    {
-        upstream::read(|| call(self.client.clone(), self.request(message.clone())))
-            .await
-            .map(Response::into_inner)
-            .map_err(|status| Error::from_status(&status))
-    }
-
-    /// A write: sent once.
-    async fn write<M, R, F, Fut>(&self, message: M, call: F) -> Result<R>
-    where
-        M: Send,
-        F: FnOnce(Client, Request<M>) -> Fut + Send,
-        Fut: Future<Output = std::result::Result<Response<R>, Status>> + Send,
-        R: Send,
-    {
-        call(self.client.clone(), self.request(message))
-            .await
-            .map(Response::into_inner)
-            .map_err(|status| Error::from_status(&status))
     }
 }
 
@@ -115,13 +67,13 @@ impl IdentityApi for RemoteIdentity {
 
     async fn create_account(&self, account: &Account) -> Result<AccountRecord> {
         let m = pb::CreateAccountRequest { account_id: id(account) };
-        let r = self.write(m, |mut c, r| async move { c.create_account(r).await }).await?;
+        let r = self.client.write(m, |mut c, r| async move { c.create_account(r).await }).await?;
         Ok(account_in(r.account))
     }
 
     async fn get_account_summary(&self, account: &Account) -> Result<std::collections::BTreeMap<String, i64>> {
         let m = pb::GetAccountSummaryRequest { account_id: id(account) };
-        let r = self.read(m, |mut c, r| async move { c.get_account_summary(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.get_account_summary(r).await }).await?;
         Ok(summary_in(r.summary_map))
     }
 
@@ -135,13 +87,13 @@ impl IdentityApi for RemoteIdentity {
             permissions_boundary: input.permissions_boundary,
             tags: tags_out(&input.tags),
         };
-        let r = self.write(m, |mut c, r| async move { c.create_user(r).await }).await?;
+        let r = self.client.write(m, |mut c, r| async move { c.create_user(r).await }).await?;
         Ok(user_in_required(r.user))
     }
 
     async fn get_user(&self, account: &Account, name: &str) -> Result<UserRecord> {
         let m = pb::GetUserRequest { account_id: id(account), user_name: Some(name.to_owned()) };
-        let r = self.read(m, |mut c, r| async move { c.get_user(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.get_user(r).await }).await?;
         Ok(user_in_required(r.user))
     }
 
@@ -156,7 +108,7 @@ impl IdentityApi for RemoteIdentity {
             path_prefix: prefix.map(str::to_owned),
             page: page_request(page),
         };
-        let r = self.read(m, |mut c, r| async move { c.list_users(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.list_users(r).await }).await?;
         Ok(page_in(r.users.into_iter().map(user_in).collect(), r.page))
     }
 
@@ -173,13 +125,13 @@ impl IdentityApi for RemoteIdentity {
             new_path,
             new_user_name: new_name,
         };
-        self.write(m, |mut c, r| async move { c.update_user(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.update_user(r).await }).await?;
         Ok(())
     }
 
     async fn delete_user(&self, account: &Account, name: &str) -> Result<()> {
         let m = pb::DeleteUserRequest { account_id: id(account), user_name: name.to_owned() };
-        self.write(m, |mut c, r| async move { c.delete_user(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.delete_user(r).await }).await?;
         Ok(())
     }
 
@@ -198,11 +150,11 @@ impl IdentityApi for RemoteIdentity {
                     entity,
                     permissions_boundary: arn.to_owned(),
                 };
-                self.write(m, |mut c, r| async move { c.put_permissions_boundary(r).await }).await?;
+                self.client.write(m, |mut c, r| async move { c.put_permissions_boundary(r).await }).await?;
             }
             None => {
                 let m = pb::DeletePermissionsBoundaryRequest { account_id: id(account), entity };
-                self.write(m, |mut c, r| async move { c.delete_permissions_boundary(r).await }).await?;
+                self.client.write(m, |mut c, r| async move { c.delete_permissions_boundary(r).await }).await?;
             }
         }
         Ok(())
@@ -212,7 +164,7 @@ impl IdentityApi for RemoteIdentity {
 
     async fn create_group(&self, account: &Account, path: Option<String>, name: &str) -> Result<GroupRecord> {
         let m = pb::CreateGroupRequest { account_id: id(account), path, group_name: name.to_owned() };
-        let r = self.write(m, |mut c, r| async move { c.create_group(r).await }).await?;
+        let r = self.client.write(m, |mut c, r| async move { c.create_group(r).await }).await?;
         Ok(group_in(r.group.unwrap_or_default()))
     }
 
@@ -223,7 +175,7 @@ impl IdentityApi for RemoteIdentity {
         page: &PageRequest,
     ) -> Result<(GroupRecord, Page<UserRecord>)> {
         let m = pb::GetGroupRequest { account_id: id(account), group_name: name.to_owned(), page: page_request(page) };
-        let r = self.read(m, |mut c, r| async move { c.get_group(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.get_group(r).await }).await?;
         Ok((group_in(r.group.unwrap_or_default()), page_in(r.users.into_iter().map(user_in).collect(), r.page)))
     }
 
@@ -238,7 +190,7 @@ impl IdentityApi for RemoteIdentity {
             path_prefix: prefix.map(str::to_owned),
             page: page_request(page),
         };
-        let r = self.read(m, |mut c, r| async move { c.list_groups(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.list_groups(r).await }).await?;
         Ok(page_in(r.groups.into_iter().map(group_in).collect(), r.page))
     }
 
@@ -253,7 +205,7 @@ impl IdentityApi for RemoteIdentity {
             user_name: user.to_owned(),
             page: page_request(page),
         };
-        let r = self.read(m, |mut c, r| async move { c.list_groups_for_user(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.list_groups_for_user(r).await }).await?;
         Ok(page_in(r.groups.into_iter().map(group_in).collect(), r.page))
     }
 
@@ -270,13 +222,13 @@ impl IdentityApi for RemoteIdentity {
             new_group_name: new_name,
             new_path,
         };
-        self.write(m, |mut c, r| async move { c.update_group(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.update_group(r).await }).await?;
         Ok(())
     }
 
     async fn delete_group(&self, account: &Account, name: &str) -> Result<()> {
         let m = pb::DeleteGroupRequest { account_id: id(account), group_name: name.to_owned() };
-        self.write(m, |mut c, r| async move { c.delete_group(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.delete_group(r).await }).await?;
         Ok(())
     }
 
@@ -286,7 +238,7 @@ impl IdentityApi for RemoteIdentity {
             group_name: group.to_owned(),
             user_name: user.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.add_user_to_group(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.add_user_to_group(r).await }).await?;
         Ok(())
     }
 
@@ -296,7 +248,7 @@ impl IdentityApi for RemoteIdentity {
             group_name: group.to_owned(),
             user_name: user.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.remove_user_from_group(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.remove_user_from_group(r).await }).await?;
         Ok(())
     }
 
@@ -313,13 +265,13 @@ impl IdentityApi for RemoteIdentity {
             permissions_boundary: input.permissions_boundary,
             tags: tags_out(&input.tags),
         };
-        let r = self.write(m, |mut c, r| async move { c.create_role(r).await }).await?;
+        let r = self.client.write(m, |mut c, r| async move { c.create_role(r).await }).await?;
         Ok(role_in_required(r.role))
     }
 
     async fn get_role(&self, account: &Account, name: &str) -> Result<RoleRecord> {
         let m = pb::GetRoleRequest { account_id: id(account), role_name: name.to_owned() };
-        let r = self.read(m, |mut c, r| async move { c.get_role(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.get_role(r).await }).await?;
         Ok(role_in_required(r.role))
     }
 
@@ -334,7 +286,7 @@ impl IdentityApi for RemoteIdentity {
             path_prefix: prefix.map(str::to_owned),
             page: page_request(page),
         };
-        let r = self.read(m, |mut c, r| async move { c.list_roles(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.list_roles(r).await }).await?;
         Ok(page_in(r.roles.into_iter().map(role_in).collect(), r.page))
     }
 
@@ -351,7 +303,7 @@ impl IdentityApi for RemoteIdentity {
             description,
             max_session_duration,
         };
-        self.write(m, |mut c, r| async move { c.update_role(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.update_role(r).await }).await?;
         Ok(())
     }
 
@@ -361,13 +313,13 @@ impl IdentityApi for RemoteIdentity {
             role_name: name.to_owned(),
             policy_document: document.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.update_assume_role_policy(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.update_assume_role_policy(r).await }).await?;
         Ok(())
     }
 
     async fn delete_role(&self, account: &Account, name: &str) -> Result<()> {
         let m = pb::DeleteRoleRequest { account_id: id(account), role_name: name.to_owned() };
-        self.write(m, |mut c, r| async move { c.delete_role(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.delete_role(r).await }).await?;
         Ok(())
     }
 
@@ -376,7 +328,7 @@ impl IdentityApi for RemoteIdentity {
     async fn tag_resource(&self, account: &Account, resource: &Taggable, tags: Vec<Tag>) -> Result<()> {
         let m =
             pb::TagResourceRequest { account_id: id(account), resource: taggable_out(resource), tags: tags_out(&tags) };
-        self.write(m, |mut c, r| async move { c.tag_resource(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.tag_resource(r).await }).await?;
         Ok(())
     }
 
@@ -386,7 +338,7 @@ impl IdentityApi for RemoteIdentity {
             resource: taggable_out(resource),
             tag_keys: keys.to_vec(),
         };
-        self.write(m, |mut c, r| async move { c.untag_resource(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.untag_resource(r).await }).await?;
         Ok(())
     }
 
@@ -401,7 +353,7 @@ impl IdentityApi for RemoteIdentity {
             resource: taggable_out(resource),
             page: page_request(page),
         };
-        let r = self.read(m, |mut c, r| async move { c.list_resource_tags(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.list_resource_tags(r).await }).await?;
         Ok(page_in(tags_in(r.tags), r.page))
     }
 
@@ -409,7 +361,7 @@ impl IdentityApi for RemoteIdentity {
 
     async fn create_access_key(&self, account: &Account, user_name: &str) -> Result<CreatedAccessKey> {
         let m = pb::CreateAccessKeyRequest { account_id: id(account), user_name: Some(user_name.to_owned()) };
-        let r = self.write(m, |mut c, r| async move { c.create_access_key(r).await }).await?;
+        let r = self.client.write(m, |mut c, r| async move { c.create_access_key(r).await }).await?;
         Ok(created_key_in(r.access_key))
     }
 
@@ -424,7 +376,7 @@ impl IdentityApi for RemoteIdentity {
             user_name: Some(user_name.to_owned()),
             page: page_request(page),
         };
-        let r = self.read(m, |mut c, r| async move { c.list_access_keys(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.list_access_keys(r).await }).await?;
         Ok(page_in(r.access_key_metadata.into_iter().map(key_metadata_in).collect(), r.page))
     }
 
@@ -441,7 +393,7 @@ impl IdentityApi for RemoteIdentity {
             access_key_id: key_id.to_owned(),
             status: key_status_out(status).into(),
         };
-        self.write(m, |mut c, r| async move { c.update_access_key(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.update_access_key(r).await }).await?;
         Ok(())
     }
 
@@ -451,13 +403,13 @@ impl IdentityApi for RemoteIdentity {
             user_name: Some(user_name.to_owned()),
             access_key_id: key_id.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.delete_access_key(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.delete_access_key(r).await }).await?;
         Ok(())
     }
 
     async fn get_access_key_last_used(&self, account: &Account, key_id: &str) -> Result<AccessKeyLastUsed> {
         let m = pb::GetAccessKeyLastUsedRequest { account_id: id(account), access_key_id: key_id.to_owned() };
-        let r = self.read(m, |mut c, r| async move { c.get_access_key_last_used(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.get_access_key_last_used(r).await }).await?;
         Ok(key_last_used_in(r))
     }
 
@@ -468,7 +420,7 @@ impl IdentityApi for RemoteIdentity {
             service_name: service.to_owned(),
             region: region.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.record_access_key_use(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.record_access_key_use(r).await }).await?;
         Ok(())
     }
 
@@ -487,13 +439,13 @@ impl IdentityApi for RemoteIdentity {
             password: password.to_owned(),
             password_reset_required: Some(password_reset_required),
         };
-        let r = self.write(m, |mut c, r| async move { c.create_login_profile(r).await }).await?;
+        let r = self.client.write(m, |mut c, r| async move { c.create_login_profile(r).await }).await?;
         Ok(login_profile_in(r.login_profile))
     }
 
     async fn get_login_profile(&self, account: &Account, user_name: &str) -> Result<LoginProfile> {
         let m = pb::GetLoginProfileRequest { account_id: id(account), user_name: user_name.to_owned() };
-        let r = self.read(m, |mut c, r| async move { c.get_login_profile(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.get_login_profile(r).await }).await?;
         Ok(login_profile_in(r.login_profile))
     }
 
@@ -510,13 +462,13 @@ impl IdentityApi for RemoteIdentity {
             password: password.map(str::to_owned),
             password_reset_required,
         };
-        self.write(m, |mut c, r| async move { c.update_login_profile(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.update_login_profile(r).await }).await?;
         Ok(())
     }
 
     async fn delete_login_profile(&self, account: &Account, user_name: &str) -> Result<()> {
         let m = pb::DeleteLoginProfileRequest { account_id: id(account), user_name: user_name.to_owned() };
-        self.write(m, |mut c, r| async move { c.delete_login_profile(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.delete_login_profile(r).await }).await?;
         Ok(())
     }
 
@@ -527,25 +479,25 @@ impl IdentityApi for RemoteIdentity {
             old_password: old.to_owned(),
             new_password: new.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.change_password(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.change_password(r).await }).await?;
         Ok(())
     }
 
     async fn update_account_password_policy(&self, account: &Account, input: UpdatePasswordPolicy) -> Result<()> {
         let m = password_policy_update_out(id(account), input);
-        self.write(m, |mut c, r| async move { c.update_account_password_policy(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.update_account_password_policy(r).await }).await?;
         Ok(())
     }
 
     async fn get_account_password_policy(&self, account: &Account) -> Result<PasswordPolicyRecord> {
         let m = pb::GetAccountPasswordPolicyRequest { account_id: id(account) };
-        let r = self.read(m, |mut c, r| async move { c.get_account_password_policy(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.get_account_password_policy(r).await }).await?;
         Ok(password_policy_in(r.password_policy))
     }
 
     async fn delete_account_password_policy(&self, account: &Account) -> Result<()> {
         let m = pb::DeleteAccountPasswordPolicyRequest { account_id: id(account) };
-        self.write(m, |mut c, r| async move { c.delete_account_password_policy(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.delete_account_password_policy(r).await }).await?;
         Ok(())
     }
 
@@ -564,7 +516,7 @@ impl IdentityApi for RemoteIdentity {
             virtual_mfa_device_name: name.to_owned(),
             tags: tags_out(&tags),
         };
-        let r = self.write(m, |mut c, r| async move { c.create_virtual_mfa_device(r).await }).await?;
+        let r = self.client.write(m, |mut c, r| async move { c.create_virtual_mfa_device(r).await }).await?;
         Ok(created_mfa_in(r.virtual_mfa_device))
     }
 
@@ -583,7 +535,7 @@ impl IdentityApi for RemoteIdentity {
             authentication_code1: code1.to_owned(),
             authentication_code2: code2.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.enable_mfa_device(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.enable_mfa_device(r).await }).await?;
         Ok(())
     }
 
@@ -602,7 +554,7 @@ impl IdentityApi for RemoteIdentity {
             authentication_code1: code1.to_owned(),
             authentication_code2: code2.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.resync_mfa_device(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.resync_mfa_device(r).await }).await?;
         Ok(())
     }
 
@@ -612,13 +564,13 @@ impl IdentityApi for RemoteIdentity {
             user_name: Some(user_name.to_owned()),
             serial_number: serial.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.deactivate_mfa_device(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.deactivate_mfa_device(r).await }).await?;
         Ok(())
     }
 
     async fn delete_virtual_mfa_device(&self, account: &Account, serial: &str) -> Result<()> {
         let m = pb::DeleteVirtualMfaDeviceRequest { account_id: id(account), serial_number: serial.to_owned() };
-        self.write(m, |mut c, r| async move { c.delete_virtual_mfa_device(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.delete_virtual_mfa_device(r).await }).await?;
         Ok(())
     }
 
@@ -633,7 +585,7 @@ impl IdentityApi for RemoteIdentity {
             user_name: Some(user_name.to_owned()),
             page: page_request(page),
         };
-        let r = self.read(m, |mut c, r| async move { c.list_mfa_devices(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.list_mfa_devices(r).await }).await?;
         Ok(page_in(r.mfa_devices.into_iter().map(listed_mfa_in).collect(), r.page))
     }
 
@@ -648,7 +600,7 @@ impl IdentityApi for RemoteIdentity {
             assignment_status: assignment_status_out(status).into(),
             page: page_request(page),
         };
-        let r = self.read(m, |mut c, r| async move { c.list_virtual_mfa_devices(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.list_virtual_mfa_devices(r).await }).await?;
         Ok(page_in(r.virtual_mfa_devices.into_iter().map(mfa_device_in).collect(), r.page))
     }
 
@@ -666,7 +618,7 @@ impl IdentityApi for RemoteIdentity {
             thumbprint_list: input.thumbprints,
             tags: tags_out(&input.tags),
         };
-        let r = self.write(m, |mut c, r| async move { c.create_open_id_connect_provider(r).await }).await?;
+        let r = self.client.write(m, |mut c, r| async move { c.create_open_id_connect_provider(r).await }).await?;
         Ok(created_provider_in(r))
     }
 
@@ -675,7 +627,7 @@ impl IdentityApi for RemoteIdentity {
             account_id: id(account),
             open_id_connect_provider_arn: arn.to_owned(),
         };
-        let r = self.read(m, |mut c, r| async move { c.get_open_id_connect_provider(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.get_open_id_connect_provider(r).await }).await?;
         Ok(provider_in(arn.to_owned(), r))
     }
 
@@ -689,7 +641,7 @@ impl IdentityApi for RemoteIdentity {
                 account_id: id(account),
                 page: page_request(&PageRequest { marker, max_items: Some(1000) }),
             };
-            let r = self.read(m, |mut c, r| async move { c.list_open_id_connect_providers(r).await }).await?;
+            let r = self.client.read(m, |mut c, r| async move { c.list_open_id_connect_providers(r).await }).await?;
             let listed = page_in(r.open_id_connect_provider_list, r.page);
             arns.extend(listed.items.into_iter().map(|entry| entry.arn));
             marker = listed.marker;
@@ -713,7 +665,7 @@ impl IdentityApi for RemoteIdentity {
             account_id: id(account),
             open_id_connect_provider_arn: arn.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.delete_open_id_connect_provider(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.delete_open_id_connect_provider(r).await }).await?;
         Ok(())
     }
 
@@ -728,7 +680,7 @@ impl IdentityApi for RemoteIdentity {
             open_id_connect_provider_arn: arn.to_owned(),
             client_id: client_id.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.add_client_id_to_open_id_connect_provider(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.add_client_id_to_open_id_connect_provider(r).await }).await?;
         Ok(())
     }
 
@@ -743,7 +695,9 @@ impl IdentityApi for RemoteIdentity {
             open_id_connect_provider_arn: arn.to_owned(),
             client_id: client_id.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.remove_client_id_from_open_id_connect_provider(r).await }).await?;
+        self.client
+            .write(m, |mut c, r| async move { c.remove_client_id_from_open_id_connect_provider(r).await })
+            .await?;
         Ok(())
     }
 
@@ -758,7 +712,7 @@ impl IdentityApi for RemoteIdentity {
             open_id_connect_provider_arn: arn.to_owned(),
             thumbprint_list: thumbprints.to_vec(),
         };
-        self.write(m, |mut c, r| async move { c.update_open_id_connect_provider_thumbprint(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.update_open_id_connect_provider_thumbprint(r).await }).await?;
         Ok(())
     }
 
@@ -777,19 +731,19 @@ impl IdentityApi for RemoteIdentity {
             filter: filter_out(filter),
             page: page_request(page),
         };
-        let r = self.read(m, |mut c, r| async move { c.get_account_authorization_details(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.get_account_authorization_details(r).await }).await?;
         Ok(details_in(r))
     }
 
     async fn generate_credential_report(&self, account: &Account) -> Result<(ReportState, String)> {
         let m = pb::GenerateCredentialReportRequest { account_id: id(account) };
-        let r = self.read(m, |mut c, r| async move { c.generate_credential_report(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.generate_credential_report(r).await }).await?;
         Ok((report_state_in(r.state), r.description))
     }
 
     async fn get_credential_report(&self, account: &Account) -> Result<CredentialReportRecord> {
         let m = pb::GetCredentialReportRequest { account_id: id(account) };
-        let r = self.read(m, |mut c, r| async move { c.get_credential_report(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.get_credential_report(r).await }).await?;
         Ok(report_in(r))
     }
 }

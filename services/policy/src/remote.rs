@@ -3,17 +3,14 @@
 //! come back with their AWS code and message (`ServiceError::from_status`), reads are sent again
 //! while their replica was unreachable (`tessera_proto::upstream::read`), writes are sent once.
 
-use std::future::Future;
-
 use tokio_stream::StreamExt;
-use tonic::metadata::{AsciiMetadataValue, MetadataKey};
+use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
-use tonic::{Request, Response, Status};
 
 use tessera_identity::{Account, Error, Page, PageRequest, Result};
 use tessera_proto::policy::v1 as pb;
 use tessera_proto::policy::v1::policy_service_client::PolicyServiceClient;
-use tessera_proto::upstream::read;
+use tessera_proto::upstream;
 use tessera_store::iam::EntityKind;
 
 use crate::api::{EpochChange, EpochStream, PolicyApi};
@@ -24,69 +21,21 @@ use crate::{
 };
 
 /// The policy service on the other end of a channel (one replica, or a balanced set of them).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RemotePolicies {
-    client: PolicyServiceClient<Channel>,
-    metadata: Vec<(MetadataKey<tonic::metadata::Ascii>, AsciiMetadataValue)>,
-}
-
-impl std::fmt::Debug for RemotePolicies {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // A metadata value is a credential (the cluster's internal proof): its keys only.
-        let keys: Vec<&str> = self.metadata.iter().map(|(key, _)| key.as_str()).collect();
-        f.debug_struct("RemotePolicies").field("metadata", &keys).finish_non_exhaustive()
-    }
-}
-
-/// The domain error a failed call answered with: its AWS code and message as the service gave
-/// them.
-fn error(status: &Status) -> Error {
-    Error::from_status(status)
+    client: upstream::Client<PolicyServiceClient<Channel>>,
 }
 
 impl RemotePolicies {
     pub fn new(channel: Channel) -> Self {
         // Policy documents and lists of them can be large; the default 4 MiB is kept.
-        Self { client: PolicyServiceClient::new(channel), metadata: Vec::new() }
+        Self { client: upstream::Client::new(PolicyServiceClient::new(channel)) }
     }
 
     /// Sends `key: value` with every call (the cluster's `tessera-internal` proof, for one).
     pub fn with_metadata(mut self, key: &'static str, value: AsciiMetadataValue) -> Self {
-        self.metadata.push((MetadataKey::from_static(key), value));
+        self.client = self.client.with_metadata(key, value);
         self
-    }
-
-    fn request<T>(&self, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        for (key, value) in &self.metadata {
-            request.metadata_mut().insert(key.clone(), value.clone());
-        }
-        request
-    }
-
-    /// Sends a read, again while its replica was unreachable.
-    async fn read<T, R, F, Fut>(&self, message: T, call: F) -> Result<R>
-    where
-        T: Clone,
-        F: Fn(PolicyServiceClient<Channel>, Request<T>) -> Fut,
-        Fut: Future<Output = Result<Response<R>, Status>>,
-    {
-        read(|| call(self.client.clone(), self.request(message.clone())))
-            .await
-            .map(Response::into_inner)
-            .map_err(|status| error(&status))
-    }
-
-    /// Sends a write once: one whose answer was lost may have been applied.
-    async fn write<T, R, F, Fut>(&self, message: T, call: F) -> Result<R>
-    where
-        F: FnOnce(PolicyServiceClient<Channel>, Request<T>) -> Fut,
-        Fut: Future<Output = Result<Response<R>, Status>>,
-    {
-        call(self.client.clone(), self.request(message))
-            .await
-            .map(Response::into_inner)
-            .map_err(|status| error(&status))
     }
 }
 
@@ -105,13 +54,13 @@ impl PolicyApi for RemotePolicies {
             description: input.description,
             tags: convert::tags(&input.tags),
         };
-        let answer = self.write(message, |mut c, r| async move { c.create_policy(r).await }).await?;
+        let answer = self.client.write(message, |mut c, r| async move { c.create_policy(r).await }).await?;
         Ok(convert::policy_from(answer.policy.unwrap_or_default()))
     }
 
     async fn get_policy(&self, account: &Account, arn: &str) -> Result<ManagedPolicy> {
         let message = pb::GetPolicyRequest { account_id: account_id(account), policy_arn: arn.to_owned() };
-        let answer = self.read(message, |mut c, r| async move { c.get_policy(r).await }).await?;
+        let answer = self.client.read(message, |mut c, r| async move { c.get_policy(r).await }).await?;
         Ok(convert::policy_from(answer.policy.unwrap_or_default()))
     }
 
@@ -129,13 +78,13 @@ impl PolicyApi for RemotePolicies {
             policy_usage_filter: convert::usage(query.policy_usage_filter),
             page: convert::page_request(page),
         };
-        let answer = self.read(message, |mut c, r| async move { c.list_policies(r).await }).await?;
+        let answer = self.client.read(message, |mut c, r| async move { c.list_policies(r).await }).await?;
         Ok(convert::page_from(answer.policies.into_iter().map(convert::policy_from).collect(), answer.page))
     }
 
     async fn delete_policy(&self, account: &Account, arn: &str) -> Result<()> {
         let message = pb::DeletePolicyRequest { account_id: account_id(account), policy_arn: arn.to_owned() };
-        self.write(message, |mut c, r| async move { c.delete_policy(r).await }).await?;
+        self.client.write(message, |mut c, r| async move { c.delete_policy(r).await }).await?;
         Ok(())
     }
 
@@ -152,7 +101,7 @@ impl PolicyApi for RemotePolicies {
             policy_document: document.to_owned(),
             set_as_default: Some(set_as_default),
         };
-        let answer = self.write(message, |mut c, r| async move { c.create_policy_version(r).await }).await?;
+        let answer = self.client.write(message, |mut c, r| async move { c.create_policy_version(r).await }).await?;
         Ok(convert::version_from(answer.policy_version.unwrap_or_default()))
     }
 
@@ -162,7 +111,7 @@ impl PolicyApi for RemotePolicies {
             policy_arn: arn.to_owned(),
             version_id: version_id.to_owned(),
         };
-        let answer = self.read(message, |mut c, r| async move { c.get_policy_version(r).await }).await?;
+        let answer = self.client.read(message, |mut c, r| async move { c.get_policy_version(r).await }).await?;
         Ok(convert::version_from(answer.policy_version.unwrap_or_default()))
     }
 
@@ -177,7 +126,7 @@ impl PolicyApi for RemotePolicies {
             policy_arn: arn.to_owned(),
             page: convert::page_request(page),
         };
-        let answer = self.read(message, |mut c, r| async move { c.list_policy_versions(r).await }).await?;
+        let answer = self.client.read(message, |mut c, r| async move { c.list_policy_versions(r).await }).await?;
         Ok(convert::page_from(answer.versions.into_iter().map(convert::version_from).collect(), answer.page))
     }
 
@@ -187,7 +136,7 @@ impl PolicyApi for RemotePolicies {
             policy_arn: arn.to_owned(),
             version_id: version_id.to_owned(),
         };
-        self.write(message, |mut c, r| async move { c.delete_policy_version(r).await }).await?;
+        self.client.write(message, |mut c, r| async move { c.delete_policy_version(r).await }).await?;
         Ok(())
     }
 
@@ -197,7 +146,7 @@ impl PolicyApi for RemotePolicies {
             policy_arn: arn.to_owned(),
             version_id: version_id.to_owned(),
         };
-        self.write(message, |mut c, r| async move { c.set_default_policy_version(r).await }).await?;
+        self.client.write(message, |mut c, r| async move { c.set_default_policy_version(r).await }).await?;
         Ok(())
     }
 
@@ -207,7 +156,7 @@ impl PolicyApi for RemotePolicies {
             entity: convert::entity_ref(kind, name),
             policy_arn: arn.to_owned(),
         };
-        self.write(message, |mut c, r| async move { c.attach_policy(r).await }).await?;
+        self.client.write(message, |mut c, r| async move { c.attach_policy(r).await }).await?;
         Ok(())
     }
 
@@ -217,7 +166,7 @@ impl PolicyApi for RemotePolicies {
             entity: convert::entity_ref(kind, name),
             policy_arn: arn.to_owned(),
         };
-        self.write(message, |mut c, r| async move { c.detach_policy(r).await }).await?;
+        self.client.write(message, |mut c, r| async move { c.detach_policy(r).await }).await?;
         Ok(())
     }
 
@@ -235,7 +184,7 @@ impl PolicyApi for RemotePolicies {
             path_prefix: prefix.map(str::to_owned),
             page: convert::page_request(page),
         };
-        let answer = self.read(message, |mut c, r| async move { c.list_attached_policies(r).await }).await?;
+        let answer = self.client.read(message, |mut c, r| async move { c.list_attached_policies(r).await }).await?;
         Ok(convert::page_from(answer.attached_policies.into_iter().map(convert::attached_from).collect(), answer.page))
     }
 
@@ -256,7 +205,7 @@ impl PolicyApi for RemotePolicies {
             policy_usage_filter: convert::usage(usage),
             page: convert::page_request(page),
         };
-        let answer = self.read(message, |mut c, r| async move { c.list_entities_for_policy(r).await }).await?;
+        let answer = self.client.read(message, |mut c, r| async move { c.list_entities_for_policy(r).await }).await?;
         Ok(convert::entities_from(answer))
     }
 
@@ -274,7 +223,7 @@ impl PolicyApi for RemotePolicies {
             policy_name: policy_name.to_owned(),
             policy_document: document.to_owned(),
         };
-        self.write(message, |mut c, r| async move { c.put_inline_policy(r).await }).await?;
+        self.client.write(message, |mut c, r| async move { c.put_inline_policy(r).await }).await?;
         Ok(())
     }
 
@@ -290,7 +239,7 @@ impl PolicyApi for RemotePolicies {
             entity: convert::entity_ref(kind, entity_name),
             policy_name: policy_name.to_owned(),
         };
-        let answer = self.read(message, |mut c, r| async move { c.get_inline_policy(r).await }).await?;
+        let answer = self.client.read(message, |mut c, r| async move { c.get_inline_policy(r).await }).await?;
         Ok(InlinePolicy {
             entity_name: answer.entity.map(|e| e.name).unwrap_or_default(),
             policy_name: answer.policy_name,
@@ -310,7 +259,7 @@ impl PolicyApi for RemotePolicies {
             entity: convert::entity_ref(kind, entity_name),
             policy_name: policy_name.to_owned(),
         };
-        self.write(message, |mut c, r| async move { c.delete_inline_policy(r).await }).await?;
+        self.client.write(message, |mut c, r| async move { c.delete_inline_policy(r).await }).await?;
         Ok(())
     }
 
@@ -326,7 +275,7 @@ impl PolicyApi for RemotePolicies {
             entity: convert::entity_ref(kind, entity_name),
             page: convert::page_request(page),
         };
-        let answer = self.read(message, |mut c, r| async move { c.list_inline_policies(r).await }).await?;
+        let answer = self.client.read(message, |mut c, r| async move { c.list_inline_policies(r).await }).await?;
         Ok(convert::page_from(answer.policy_names, answer.page))
     }
 
@@ -335,15 +284,15 @@ impl PolicyApi for RemotePolicies {
             account_id: account_id(account),
             entity: convert::entity_ref(kind, name),
         };
-        let answer = self.read(message, |mut c, r| async move { c.get_principal_policies(r).await }).await?;
+        let answer = self.client.read(message, |mut c, r| async move { c.get_principal_policies(r).await }).await?;
         convert::principal_policies_from(answer)
     }
 
     async fn watch_policy_epochs(&self, account: Option<&Account>) -> Result<EpochStream> {
         let message = pb::WatchPolicyEpochsRequest { account_id: account.map(account_id).unwrap_or_default() };
-        let answer = self.read(message, |mut c, r| async move { c.watch_policy_epochs(r).await }).await?;
-        let stream = answer
-            .map(|item| item.map(|e| EpochChange { account: e.account_id, epoch: e.epoch }).map_err(|s| error(&s)));
+        let answer = self.client.read(message, |mut c, r| async move { c.watch_policy_epochs(r).await }).await?;
+        let stream =
+            answer.map(|item| item.map(|e| EpochChange { account: e.account_id, epoch: e.epoch }).map_err(Error::from));
         Ok(Box::pin(stream))
     }
 }

@@ -11,16 +11,14 @@
 //! `DecodeAuthorizationMessage`) are sent again while their replica was unreachable; issuing and
 //! revoking are sent once.
 
-use std::future::Future;
-
-use tonic::metadata::{Ascii, AsciiMetadataValue, MetadataKey};
+use tonic::Request;
+use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
-use tonic::{Request, Response, Status};
 
-use tessera_identity::{Account, Error, Result};
+use tessera_identity::{Account, Result};
 use tessera_proto::sts::v1 as pb;
 use tessera_proto::sts::v1::sts_service_client::StsServiceClient;
-use tessera_proto::upstream::read;
+use tessera_proto::upstream;
 use tessera_store::iam::Tag;
 
 use crate::api::StsApi;
@@ -32,68 +30,25 @@ use crate::{
 };
 
 /// The token service on the other end of a channel (one replica, or a balanced set of them).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RemoteSts {
-    client: StsServiceClient<Channel>,
-    metadata: Vec<(MetadataKey<Ascii>, AsciiMetadataValue)>,
-}
-
-impl std::fmt::Debug for RemoteSts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // A metadata value is a credential (the cluster's internal proof): its keys only.
-        let keys: Vec<&str> = self.metadata.iter().map(|(key, _)| key.as_str()).collect();
-        f.debug_struct("RemoteSts").field("metadata", &keys).finish_non_exhaustive()
-    }
-}
-
-fn error(status: &Status) -> Error {
-    Error::from_status(status)
+    client: upstream::Client<StsServiceClient<Channel>>,
 }
 
 impl RemoteSts {
     pub fn new(channel: Channel) -> Self {
-        Self { client: StsServiceClient::new(channel), metadata: Vec::new() }
+        Self { client: upstream::Client::new(StsServiceClient::new(channel)) }
     }
 
     /// Sends `key: value` with every call (the cluster's `tessera-internal` proof, for one).
     pub fn with_metadata(mut self, key: &'static str, value: AsciiMetadataValue) -> Self {
-        self.metadata.push((MetadataKey::from_static(key), value));
+        self.client = self.client.with_metadata(key, value);
         self
-    }
-
-    fn request<T>(&self, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        for (key, value) in &self.metadata {
-            request.metadata_mut().insert(key.clone(), value.clone());
-        }
-        request
-    }
-
-    /// Sends a read, again while its replica was unreachable.
-    async fn read<T, R, F, Fut>(&self, message: T, call: F) -> Result<R>
-    where
-        T: Clone,
-        F: Fn(StsServiceClient<Channel>, Request<T>) -> Fut,
-        Fut: Future<Output = Result<Response<R>, Status>>,
-    {
-        read(|| call(self.client.clone(), self.request(message.clone())))
-            .await
-            .map(Response::into_inner)
-            .map_err(|status| error(&status))
-    }
-
-    /// Sends a write once: one whose answer was lost may have been applied.
-    async fn write<T, R, F, Fut>(&self, request: Request<T>, call: F) -> Result<R>
-    where
-        F: FnOnce(StsServiceClient<Channel>, Request<T>) -> Fut,
-        Fut: Future<Output = Result<Response<R>, Status>>,
-    {
-        call(self.client.clone(), request).await.map(Response::into_inner).map_err(|status| error(&status))
     }
 
     /// A revocation request, saying who makes it.
     fn by<T>(&self, message: T, by: &str) -> Request<T> {
-        let mut request = self.request(message);
+        let mut request = self.client.request(message);
         if !by.is_empty() {
             match AsciiMetadataValue::try_from(by) {
                 Ok(value) => {
@@ -111,15 +66,14 @@ impl RemoteSts {
 impl StsApi for RemoteSts {
     async fn assume_role(&self, caller: &CallerPrincipal, input: AssumeRole) -> Result<AssumedRole> {
         let message = convert::assume_role(convert::caller(caller)?, input);
-        let answer = self.write(self.request(message), |mut c, r| async move { c.assume_role(r).await }).await?;
+        let answer = self.client.write(message, |mut c, r| async move { c.assume_role(r).await }).await?;
         Ok(convert::assumed_role_from(answer))
     }
 
     async fn assume_role_with_web_identity(&self, input: AssumeRoleWithWebIdentity) -> Result<WebIdentityAssumedRole> {
         let message = convert::web_identity(input);
-        let answer = self
-            .write(self.request(message), |mut c, r| async move { c.assume_role_with_web_identity(r).await })
-            .await?;
+        let answer =
+            self.client.write(message, |mut c, r| async move { c.assume_role_with_web_identity(r).await }).await?;
         Ok(convert::web_identity_assumed_from(answer))
     }
 
@@ -136,7 +90,7 @@ impl StsApi for RemoteSts {
             serial_number: serial_number.map(str::to_owned),
             token_code: token_code.map(str::to_owned),
         };
-        let answer = self.write(self.request(message), |mut c, r| async move { c.get_session_token(r).await }).await?;
+        let answer = self.client.write(message, |mut c, r| async move { c.get_session_token(r).await }).await?;
         Ok(convert::credentials_from(answer.credentials))
     }
 
@@ -157,8 +111,7 @@ impl StsApi for RemoteSts {
             duration_seconds,
             tags: convert::tags(&tags),
         };
-        let answer =
-            self.write(self.request(message), |mut c, r| async move { c.get_federation_token(r).await }).await?;
+        let answer = self.client.write(message, |mut c, r| async move { c.get_federation_token(r).await }).await?;
         Ok(convert::federation_token_from(answer))
     }
 
@@ -167,7 +120,7 @@ impl StsApi for RemoteSts {
             caller: Some(convert::caller(caller)?),
             access_key_id: access_key_id.to_owned(),
         };
-        let answer = self.read(message, |mut c, r| async move { c.get_access_key_info(r).await }).await?;
+        let answer = self.client.read(message, |mut c, r| async move { c.get_access_key_info(r).await }).await?;
         Ok(answer.account)
     }
 
@@ -176,7 +129,8 @@ impl StsApi for RemoteSts {
             caller: Some(convert::caller(caller)?),
             encoded_message: encoded.to_owned(),
         };
-        let answer = self.read(message, |mut c, r| async move { c.decode_authorization_message(r).await }).await?;
+        let answer =
+            self.client.read(message, |mut c, r| async move { c.decode_authorization_message(r).await }).await?;
         Ok(answer.decoded_message)
     }
 
@@ -191,14 +145,14 @@ impl StsApi for RemoteSts {
             audience: audiences.to_vec(),
             duration_seconds,
         };
-        let answer =
-            self.write(self.request(message), |mut c, r| async move { c.get_web_identity_token(r).await }).await?;
+        let answer = self.client.write(message, |mut c, r| async move { c.get_web_identity_token(r).await }).await?;
         Ok(convert::web_identity_token_from(answer))
     }
 
     async fn revoke_session(&self, account: &Account, session: &str, by: &str) -> Result<Revocation> {
         let message = pb::RevokeSessionRequest { account_id: account.id().to_owned(), session_id: session.to_owned() };
-        let answer = self.write(self.by(message, by), |mut c, r| async move { c.revoke_session(r).await }).await?;
+        let answer =
+            self.client.send(self.by(message, by), |mut c, r| async move { c.revoke_session(r).await }).await?;
         convert::revocation_from(answer.revocation.unwrap_or_default(), account.id())
     }
 
@@ -215,7 +169,7 @@ impl StsApi for RemoteSts {
             issued_before: issued_before.and_then(convert::ts_micros),
         };
         let answer =
-            self.write(self.by(message, by), |mut c, r| async move { c.revoke_role_sessions(r).await }).await?;
+            self.client.send(self.by(message, by), |mut c, r| async move { c.revoke_role_sessions(r).await }).await?;
         convert::revocation_from(answer.revocation.unwrap_or_default(), account.id())
     }
 
@@ -231,14 +185,16 @@ impl StsApi for RemoteSts {
             principal_arn: principal_arn.to_owned(),
             issued_before: issued_before.and_then(convert::ts_micros),
         };
-        let answer =
-            self.write(self.by(message, by), |mut c, r| async move { c.revoke_principal_sessions(r).await }).await?;
+        let answer = self
+            .client
+            .send(self.by(message, by), |mut c, r| async move { c.revoke_principal_sessions(r).await })
+            .await?;
         convert::revocation_from(answer.revocation.unwrap_or_default(), account.id())
     }
 
     async fn list_revocations(&self, account: &Account) -> Result<RevocationList> {
         let message = pb::ListRevocationsRequest { account_id: account.id().to_owned() };
-        let answer = self.read(message, |mut c, r| async move { c.list_revocations(r).await }).await?;
+        let answer = self.client.read(message, |mut c, r| async move { c.list_revocations(r).await }).await?;
         let revocations =
             answer.revocations.into_iter().map(|e| convert::revocation_from(e, account.id())).collect::<Result<_>>()?;
         let stops = answer.stops.into_iter().map(|e| convert::stop_from(e, account.id())).collect();
@@ -247,13 +203,14 @@ impl StsApi for RemoteSts {
 
     async fn stop_issuing(&self, account: &Account, arn: &str, by: &str) -> Result<IssuingStop> {
         let message = pb::StopIssuingRequest { account_id: account.id().to_owned(), arn: arn.to_owned() };
-        let answer = self.write(self.by(message, by), |mut c, r| async move { c.stop_issuing(r).await }).await?;
+        let answer = self.client.send(self.by(message, by), |mut c, r| async move { c.stop_issuing(r).await }).await?;
         Ok(convert::stop_from(answer.stop.unwrap_or_default(), account.id()))
     }
 
     async fn resume_issuing(&self, account: &Account, arn: &str, by: &str) -> Result<Option<IssuingStop>> {
         let message = pb::ResumeIssuingRequest { account_id: account.id().to_owned(), arn: arn.to_owned() };
-        let answer = self.write(self.by(message, by), |mut c, r| async move { c.resume_issuing(r).await }).await?;
+        let answer =
+            self.client.send(self.by(message, by), |mut c, r| async move { c.resume_issuing(r).await }).await?;
         Ok(answer.stop.map(|stop| convert::stop_from(stop, account.id())))
     }
 }
