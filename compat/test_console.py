@@ -1,13 +1,23 @@
 """The web console (issue 16) in a real browser: headless Chromium (Debian's `chromium` and
-`chromium-driver`) driven by Selenium, by the controls' accessible names. Root signs in (its
-password from TESSERA_ROOT_PASSWORD at the server's first start), creates a user with a console
-password, signs out; the user signs in, sees the dashboard, and is denied the users page with the
-explanation. With TESSERA_CONSOLE_SCREENSHOT=PATH, the root's dashboard is saved there as PNG.
+`chromium-driver`) driven by Selenium, by the controls' accessible names, through issue 16's
+acceptance walk: root signs in (its password from TESSERA_ROOT_PASSWORD at the server's first
+start); writes a policy in the editor (its live findings), creates a role from the AWS account
+template, a user with a console password and an access key, and a group with the policy, adding
+the user; signs out. The user signs in (forced password change), enrols an MFA device from the
+QR code's secret, signs in again with a TOTP code computed here, sees the dashboard, is denied the
+users page with the explanation, switches to the role and sees the role session's identity,
+simulates a policy; root revokes the user's sessions and the user's next page is refused.
 
-Every wait is a WebDriverWait with a deadline; nothing sleeps."""
+With TESSERA_CONSOLE_SCREENSHOTS=DIR, the dashboard, the policy editor with a finding and the
+simulator are saved there (committed as docs/console-*.png). Every wait is a WebDriverWait with a
+deadline; nothing sleeps."""
 
+import base64
+import hashlib
+import hmac
 import os
 import shutil
+import struct
 import signal
 import socket
 import subprocess
@@ -24,7 +34,7 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
@@ -73,18 +83,33 @@ def console_url():
                     proc.wait()
 
 
-@pytest.fixture(scope="module")
-def browser():
+def _chrome():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_bin = shutil.which("chromedriver")
     if not chromium or not driver_bin:
         pytest.skip("needs Debian's chromium and chromium-driver (scripts/test installs them)")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(driver_bin), options=options)
     driver.set_page_load_timeout(WAIT)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = _chrome()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def root_browser():
+    """A second browser, for the root while the user is signed in in the first."""
+    driver = _chrome()
     try:
         yield driver
     finally:
@@ -120,35 +145,195 @@ def sign_in(driver, url, user, password):
     click(driver, "Sign in")
 
 
-def test_root_creates_a_user_who_is_denied_the_users_page(console_url, browser):
-    sign_in(browser, console_url, "", ROOT_PASSWORD)
-    wait_title(browser, "IAM Dashboard")
-    assert f"arn:aws:iam::{ACCOUNT}:root" in browser.find_element(By.ID, "identity").text
-    for todo in ("rec-password-policy", "rec-root-keys"):
-        assert browser.find_element(By.ID, todo).get_attribute("data-state") == "todo", todo
-    shot = os.environ.get("TESSERA_CONSOLE_SCREENSHOT")
-    if shot:
-        browser.save_screenshot(str(Path(shot).resolve()))
 
-    browser.get(console_url + "/console/users")
-    wait_title(browser, "Users")
-    click(browser, "Create user")
-    wait_title(browser, "Create user")
-    field(browser, "User name").send_keys("ana")
-    field(browser, "Provide user access to the console").click()
-    field(browser, "Password").send_keys("Ana-Console-Passw0rd!")
-    click(browser, "Create user")
-    WebDriverWait(browser, WAIT).until(EC.text_to_be_present_in_element((By.TAG_NAME, "main"), "User ana created."))
-    assert "Console access enabled." in browser.find_element(By.TAG_NAME, "main").text
+def totp(secret, counter):
+    """RFC 6238's code for `counter` (30-second steps) of a base32 secret: what an authenticator
+    app shows."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000)
+
+
+def main_text(driver):
+    return driver.find_element(By.TAG_NAME, "main").text
+
+
+def wait_text(driver, text, locator=(By.TAG_NAME, "main")):
+    WebDriverWait(driver, WAIT).until(EC.text_to_be_present_in_element(locator, text))
+
+
+def screenshot(driver, name):
+    shots = os.environ.get("TESSERA_CONSOLE_SCREENSHOTS")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(shots, name).resolve()))
+
+
+def select(driver, label, text):
+    Select(field(driver, label)).select_by_visible_text(text)
+
+
+def set_text(driver, label, text):
+    element = field(driver, label)
+    element.clear()
+    element.send_keys(text)
+
+
+USER_POLICY = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ['
+    '"iam:GetAccountSummary", "iam:GetAccountPasswordPolicy", "iam:GetUser", "iam:CreateVirtualMFADevice", '
+    '"iam:EnableMFADevice", "iam:SimulateCustomPolicy", "sts:AssumeRole"], "Resource": "*"}]}'
+)
+USER = "ana"
+FIRST_PASSWORD = "Ana-Console-Passw0rd!"
+NEW_PASSWORD = "Ana-Changed-Passw0rd!"
+
+
+def test_the_console_walk_of_issue_16(console_url, browser, root_browser):
+    root = root_browser
+    sign_in(root, console_url, "", ROOT_PASSWORD)
+    wait_title(root, "IAM Dashboard")
+    assert f"arn:aws:iam::{ACCOUNT}:root" in root.find_element(By.ID, "identity").text
+    for todo in ("rec-password-policy", "rec-root-keys"):
+        assert root.find_element(By.ID, todo).get_attribute("data-state") == "todo", todo
+    screenshot(root, "console-dashboard.png")
+
+    # A managed policy, written in the editor: its findings appear as one types (editor.js).
+    root.get(console_url + "/console/policies/new")
+    wait_title(root, "Create policy")
+    field(root, "Policy name").send_keys("ConsoleUserAccess")
+    set_text(root, "Policy editor", '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",\n'
+             '  "Action": "iam:PassRole", "Resource": "*"}]}')
+    wait_text(root, "PASS_ROLE_WITH_STAR_IN_RESOURCE", (By.ID, "findings"))
+    assert "Line 2" in root.find_element(By.ID, "findings").text
+    screenshot(root, "console-policy-editor.png")
+    set_text(root, "Policy editor", USER_POLICY)
+    wait_text(root, "No findings", (By.ID, "findings"))
+    click(root, "Create policy")
+    wait_title(root, "ConsoleUserAccess")
+    assert "v1 (Default)" in main_text(root)
+
+    # A role any principal of the account may assume (the AWS account template), with a policy.
+    root.get(console_url + "/console/roles/new")
+    wait_title(root, "Create role")
+    click(root, "Use template")
+    wait_title(root, "Create role")
+    assert f"arn:aws:iam::{ACCOUNT}:root" in field(root, "Trust policy").get_attribute("value")
+    field(root, "Role name").send_keys("ops-admin")
+    select(root, "Permissions policy", "IAMReadOnlyAccess")
+    click(root, "Create role")
+    wait_title(root, "ops-admin")
+    assert "IAMReadOnlyAccess" in main_text(root)
+
+    # The user, with a console password to change at first sign-in and an access key.
+    root.get(console_url + "/console/users/new")
+    wait_title(root, "Create user")
+    field(root, "User name").send_keys(USER)
+    field(root, "Provide user access to the console").click()
+    field(root, "Password").send_keys(FIRST_PASSWORD)
+    field(root, "Users must create a new password at next sign-in").click()
+    field(root, "Create an access key").click()
+    click(root, "Create user")
+    wait_text(root, f"User {USER} created.")
+    secret = root.find_element(By.ID, "secret-access-key").text
+    assert len(secret) == 40
+    assert root.find_element(By.ID, "download-key").get_attribute("download") == f"{USER}_accessKeys.csv"
+    root.get(console_url + f"/console/users/{USER}")
+    wait_title(root, USER)
+    assert secret not in root.page_source, "the secret is shown once"
+
+    # A group with the policy, and the user in it.
+    root.get(console_url + "/console/groups")
+    wait_title(root, "User groups")
+    click(root, "Create group")
+    wait_title(root, "Create user group")
+    field(root, "User group name").send_keys("console-users")
+    select(root, "Permissions policy", "ConsoleUserAccess")
+    click(root, "Create user group")
+    wait_title(root, "console-users")
+    field(root, "User name").send_keys(USER)
+    click(root, "Add users")
+    wait_title(root, "console-users")
+    assert USER in root.find_element(By.TAG_NAME, "table").text
+    assert "ConsoleUserAccess" in main_text(root)
+
+    # The user: forced password change, then MFA enrolment, then sign-in with a TOTP code.
+    sign_in(browser, console_url, USER, FIRST_PASSWORD)
+    wait_title(browser, "Change password")
+    field(browser, "Current password").send_keys(FIRST_PASSWORD)
+    field(browser, "New password").send_keys(NEW_PASSWORD)
+    field(browser, "Confirm new password").send_keys(NEW_PASSWORD)
+    click(browser, "Confirm password change")
+    wait_title(browser, "IAM Dashboard")
+    browser.get(console_url + f"/console/users/{USER}/mfa")
+    wait_title(browser, "Assign MFA device")
+    click(browser, "Assign MFA device")
+    WebDriverWait(browser, WAIT).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#mfa-qr svg")))
+    seed = browser.find_element(By.ID, "mfa-secret").text
+    now = int(time.time()) // 30
+    field(browser, "MFA code 1").send_keys(totp(seed, now - 1))
+    field(browser, "MFA code 2").send_keys(totp(seed, now))
+    click(browser, "Add MFA")
+    wait_title(browser, USER)
+    assert seed not in browser.page_source, "the seed is shown once"
     click(browser, "Sign out")
     wait_title(browser, "Sign in")
-
-    sign_in(browser, console_url, "ana", "Ana-Console-Passw0rd!")
+    sign_in(browser, console_url, USER, NEW_PASSWORD)
+    wait_title(browser, "Multi-factor authentication")
+    field(browser, "MFA code").send_keys(totp(seed, int(time.time()) // 30 + 1))
+    click(browser, "Submit")
     wait_title(browser, "IAM Dashboard")
-    assert f"arn:aws:iam::{ACCOUNT}:user/ana" in browser.find_element(By.ID, "identity").text
+    assert f"arn:aws:iam::{ACCOUNT}:user/{USER}" in browser.find_element(By.ID, "identity").text
+
+    # A page the user's policies do not allow: the explanation, and no data.
     browser.get(console_url + "/console/users")
     panel = WebDriverWait(browser, WAIT).until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".denied")))
     assert "Not authorized" in panel.text
-    assert (f"User: arn:aws:iam::{ACCOUNT}:user/ana is not authorized to perform: iam:ListUsers"
+    assert (f"User: arn:aws:iam::{ACCOUNT}:user/{USER} is not authorized to perform: iam:ListUsers"
             in panel.text), panel.text
     assert not browser.find_elements(By.TAG_NAME, "table"), "a denied page shows no data"
+
+    # Switch role: the console acts as the role session, and says so.
+    browser.get(console_url + "/console/switch-role")
+    wait_title(browser, "Switch role")
+    set_text(browser, "Account ID", ACCOUNT)
+    field(browser, "Role name").send_keys("ops-admin")
+    set_text(browser, "Display name", "Ops")
+    field(browser, "green").click()
+    click(browser, "Switch role")
+    wait_title(browser, "IAM Dashboard")
+    assert (f"arn:aws:sts::{ACCOUNT}:assumed-role/ops-admin/{USER}"
+            in browser.find_element(By.ID, "identity").text)
+    assert browser.find_element(By.ID, "role-display").text == "Ops"
+    browser.get(console_url + "/console/users")
+    wait_title(browser, "Users")
+    assert USER in browser.find_element(By.TAG_NAME, "table").text, "the role may list users"
+    click(browser, f"Back to {USER}")
+    wait_title(browser, "IAM Dashboard")
+    assert f"arn:aws:iam::{ACCOUNT}:user/{USER}" in browser.find_element(By.ID, "identity").text
+
+    # The policy simulator: the decision with the explanation of the one decision path.
+    browser.get(console_url + "/console/simulator")
+    wait_title(browser, "Policy simulator")
+    field(browser, "Policy document").send_keys(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
+        '"Resource": "arn:aws:s3:::reports/*"}]}')
+    field(browser, "Actions").send_keys("s3:GetObject s3:PutObject")
+    field(browser, "Resources").send_keys("arn:aws:s3:::reports/q1.csv")
+    click(browser, "Run simulation")
+    WebDriverWait(browser, WAIT).until(EC.presence_of_element_located((By.ID, "simulation")))
+    results = browser.find_element(By.ID, "simulation").text
+    assert "allowed" in results and "implicitDeny" in results, results
+    screenshot(browser, "console-simulator.png")
+
+    # Root revokes the user's sessions: the user's next page is refused.
+    root.get(console_url + "/console/sessions")
+    wait_title(root, "Sessions")
+    assert f"user/{USER}" in main_text(root)
+    field(root, "Principal ARN").send_keys(f"arn:aws:iam::{ACCOUNT}:user/{USER}")
+    click(root, "Revoke all sessions of principal")
+    wait_title(root, "Sessions")
+    browser.get(console_url + "/console/home")
+    wait_title(browser, "Session ended")
+    assert "revoked" in main_text(browser)

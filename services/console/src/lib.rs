@@ -14,16 +14,24 @@
 //!   denial shows AWS's explanation in a "Not authorized" panel, and no data.
 //! - Domain calls go through [`tessera_identity::IdentityApi`], as the API's handlers do.
 
+mod access;
+mod groups;
 mod html;
+mod insight;
 mod pages;
+mod policies;
+mod roles;
 pub mod session;
+mod switch;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
 use tessera_identity::IdentityApi;
+use tessera_policy_service::{PolicyApi, Policies};
 use tessera_store::Store;
 use tessera_sts::Sts;
 
@@ -34,7 +42,7 @@ pub use session::{RootPasswordError, SIGN_IN_MAX_FAILURES, set_root_password};
 pub const ROOT_PASSWORD_ENV: &str = "TESSERA_ROOT_PASSWORD";
 
 /// How the console's sessions behave.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// A session unused this long is over.
     pub idle_timeout: Duration,
@@ -43,6 +51,9 @@ pub struct Settings {
     /// Mark cookies `Secure` on every response (the console is served over TLS); without it, only
     /// when the request says it came over HTTPS (`X-Forwarded-Proto: https`).
     pub secure_cookies: bool,
+    /// The gateway's audit trail (`<data dir>/audit`), read by the activity page; `None`: the
+    /// page says there is none.
+    pub audit_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -51,6 +62,7 @@ impl Default for Settings {
             idle_timeout: Duration::from_secs(15 * 60),
             absolute_timeout: Duration::from_secs(12 * 3600),
             secure_cookies: false,
+            audit_dir: None,
         }
     }
 }
@@ -59,6 +71,7 @@ impl Default for Settings {
 pub struct Console<S: Store> {
     pub(crate) sts: Arc<Sts<S>>,
     pub(crate) identity: Arc<dyn IdentityApi>,
+    pub(crate) policies: Arc<dyn PolicyApi>,
     pub(crate) settings: Settings,
 }
 
@@ -72,7 +85,10 @@ impl<S: Store> Console<S> {
     /// The console over the token service's store, authorizer and identity domain.
     pub fn new(sts: Arc<Sts<S>>, settings: Settings) -> Self {
         let identity: Arc<dyn IdentityApi> = Arc::new(sts.identity().clone());
-        Self { sts, identity, settings }
+        let domain = sts.identity();
+        let policies: Arc<dyn PolicyApi> =
+            Arc::new(Policies::new(Arc::clone(domain.store()), domain.env().clone()));
+        Self { sts, identity, policies, settings }
     }
 
     pub(crate) fn store(&self) -> &S {
@@ -103,8 +119,32 @@ pub fn router<S: Store>(console: Console<S>) -> Router {
         .route("/console/users/new", get(new_user_form::<S>))
         .route("/console/users/{name}", get(user_detail::<S>))
         .route("/console/users/{name}/access-keys", post(create_access_key::<S>))
-        .route("/console/groups", get(groups::<S>))
-        .route("/console/roles", get(roles::<S>))
+        .route("/console/users/{name}/access-keys/{key}", post(access::key_action::<S>))
+        .route("/console/users/{name}/permissions", get(access::add_permissions_form::<S>).post(access::add_permissions::<S>))
+        .route("/console/users/{name}/mfa", get(access::mfa_enrol_form::<S>).post(access::mfa_enrol::<S>))
+        .route("/console/users/{name}/mfa/enable", post(access::mfa_enable::<S>))
+        .route("/console/groups", get(groups::list::<S>).post(groups::create::<S>))
+        .route("/console/groups/new", get(groups::new_form::<S>))
+        .route("/console/groups/{name}", get(groups::detail::<S>))
+        .route("/console/groups/{name}/users", post(groups::add_user::<S>))
+        .route("/console/groups/{name}/permissions", post(groups::attach::<S>))
+        .route("/console/roles", get(roles::list::<S>).post(roles::create::<S>))
+        .route("/console/roles/new", get(roles::new_form::<S>))
+        .route("/console/roles/{name}", get(roles::detail::<S>))
+        .route("/console/policies", get(policies::list::<S>).post(policies::create::<S>))
+        .route("/console/policies/new", get(policies::new_form::<S>))
+        .route("/console/policies/validate", post(policies::validate::<S>))
+        .route("/console/policies/view", get(policies::detail::<S>))
+        .route("/console/policies/versions", post(policies::version_action::<S>))
+        .route("/console/editor.js", get(policies::editor_js))
+        .route("/console/switch-role", get(switch::form::<S>).post(switch::switch::<S>))
+        .route("/console/switch-role/back", post(switch::back::<S>))
+        .route("/console/simulator", get(insight::simulator_form::<S>).post(insight::simulate::<S>))
+        .route("/console/sessions", get(insight::sessions::<S>).post(insight::revoke::<S>))
+        .route("/console/activity", get(insight::activity::<S>))
+        .route("/console/identity-providers", get(insight::identity_providers::<S>))
+        .route("/console/account", get(insight::account_settings::<S>).post(insight::update_password_policy::<S>))
+        .route("/console/credential-report", get(insight::credential_report::<S>).post(insight::generate_report::<S>))
         .with_state(Arc::new(console))
 }
 

@@ -16,10 +16,12 @@ use tessera_store::Store;
 use tessera_store::iam::{KeyStatus, UserRecord};
 
 use crate::Console;
-use crate::html::{csrf_field, denied, error, esc, page};
+use crate::html::{Who, csrf_field, denied, error, esc, page};
 use crate::session::{self, SessionRecord, Stage};
 
-type Shared<S> = State<Arc<Console<S>>>;
+pub(crate) type Shared<S> = State<Arc<Console<S>>>;
+/// A parsed form body.
+pub(crate) type Form = HashMap<String, String>;
 
 const COOKIE: &str = "tessera-console";
 /// The sign-in form's double-submit token, before there is a session.
@@ -33,7 +35,7 @@ const KEY_ROTATION_MILLIS: u64 = 90 * 86_400_000;
 
 // ---- responses ----------------------------------------------------------------------------------
 
-fn html(status: StatusCode, body: String) -> Response {
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
@@ -45,27 +47,34 @@ fn html(status: StatusCode, body: String) -> Response {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'",
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     response
 }
 
-fn redirect(to: &'static str) -> Response {
+pub(crate) fn redirect(to: &'static str) -> Response {
+    redirect_to(to.to_owned())
+}
+
+/// A 303 to a computed console path (only this crate's own paths, with escaped names).
+pub(crate) fn redirect_to(to: String) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
-    response.headers_mut().insert(header::LOCATION, HeaderValue::from_static(to));
+    let location = HeaderValue::from_str(&to).unwrap_or_else(|_| HeaderValue::from_static("/console/home"));
+    response.headers_mut().insert(header::LOCATION, location);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
-fn with_cookie(mut response: Response, cookie: String) -> Response {
+pub(crate) fn with_cookie(mut response: Response, cookie: String) -> Response {
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
 }
 
-fn internal_error(what: &str, detail: &dyn std::fmt::Display) -> Response {
+pub(crate) fn internal_error(what: &str, detail: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %detail, "console: {what}");
     html(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -73,13 +82,13 @@ fn internal_error(what: &str, detail: &dyn std::fmt::Display) -> Response {
     )
 }
 
-fn bad_csrf() -> Response {
+pub(crate) fn bad_csrf() -> Response {
     html(StatusCode::FORBIDDEN, page("Request refused", None, &error(BAD_CSRF)))
 }
 
 // ---- requests -----------------------------------------------------------------------------------
 
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -91,7 +100,7 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// An `application/x-www-form-urlencoded` body.
-fn form(body: &str) -> HashMap<String, String> {
+pub(crate) fn form(body: &str) -> HashMap<String, String> {
     let decode = |text: &str| {
         let text = text.replace('+', " ");
         percent_encoding::percent_decode_str(&text).decode_utf8_lossy().into_owned()
@@ -105,11 +114,11 @@ fn form(body: &str) -> HashMap<String, String> {
         .collect()
 }
 
-fn field<'f>(form: &'f HashMap<String, String>, name: &str) -> &'f str {
+pub(crate) fn field<'f>(form: &'f HashMap<String, String>, name: &str) -> &'f str {
     form.get(name).map(String::as_str).unwrap_or("")
 }
 
-fn same_token(given: &str, expected: &str) -> bool {
+pub(crate) fn same_token(given: &str, expected: &str) -> bool {
     !expected.is_empty() && tessera_credentials::constant_time_eq(given.as_bytes(), expected.as_bytes())
 }
 
@@ -175,7 +184,9 @@ impl<S: Store> Console<S> {
     }
 
     /// The signed-in principal, or the response that sends the visitor where its sign-in stands.
-    async fn signed_in(&self, headers: &HeaderMap) -> Result<Signed, Response> {
+    /// A session whose principal's sessions were revoked since it signed in (the token service's
+    /// revocations), or whose switched-to role session no longer verifies, is over.
+    pub(crate) async fn signed_in(&self, headers: &HeaderMap) -> Result<Signed, Response> {
         let Some((id, record)) = self.visit(headers).await? else { return Err(redirect("/console/signin")) };
         match record.stage {
             Stage::Active => {}
@@ -184,7 +195,7 @@ impl<S: Store> Console<S> {
             Stage::Anonymous => return Err(redirect("/console/signin")),
         }
         let account = Account::new(&record.account).map_err(|_| redirect("/console/signin"))?;
-        let caller = match &record.user {
+        let user = match &record.user {
             None => CallerPrincipal {
                 arn: Arn::root(account.id()).to_string(),
                 user_id: account.id().to_owned(),
@@ -211,13 +222,93 @@ impl<S: Store> Console<S> {
                 }
             },
         };
-        Ok(Signed { csrf: record.csrf, account, caller })
+        if self.sts.principal_revoked(&user.arn, record.created.saturating_mul(1000)) {
+            return Err(self.ended(headers, &id).await);
+        }
+        let Some(role) = &record.role else {
+            return Ok(Signed { id, csrf: record.csrf, account, caller: user, role: None, own: None });
+        };
+        // After "Switch role": the role session, verified (expiry, revocation) on every page.
+        let credentials = tessera_sts::CallerCredentials {
+            access_key_id: role.access_key_id.clone(),
+            session_token: Some(role.session_token.clone()),
+            source_ip: None,
+        };
+        let caller = match self.sts.resolve_caller(&credentials).await {
+            Ok(caller) => caller,
+            Err(_) => return Err(self.ended(headers, &id).await),
+        };
+        let back = record.user.clone().unwrap_or_else(|| "root".to_owned());
+        let view = RoleView { display: role.display_name.clone(), colour: role.colour.clone(), back };
+        Ok(Signed { id, csrf: record.csrf, account: caller.account.clone(), caller, role: Some(view), own: Some(user) })
+    }
+
+    /// Ends a session refused mid-way (revoked, or its role session no longer valid): the record
+    /// is deleted and the browser told why.
+    async fn ended(&self, headers: &HeaderMap, id: &str) -> Response {
+        let _ = session::delete_session(self.store(), id).await;
+        let body = error("Your console session was revoked or has expired. Sign in again.")
+            + "<p><a href=\"/console/signin\">Sign in</a></p>";
+        with_cookie(html(StatusCode::UNAUTHORIZED, page("Session ended", None, &body)), self.expired_cookie(headers, COOKIE))
+    }
+
+    /// The signed-in caller when it may perform `action` on `resource`; otherwise the response:
+    /// the sign-in redirect, or the "Not authorized" page titled `title`, with no data.
+    pub(crate) async fn allowed(
+        &self,
+        headers: &HeaderMap,
+        title: &str,
+        action: &str,
+        resource: &str,
+    ) -> Result<Signed, Response> {
+        let signed = self.signed_in(headers).await?;
+        let resource = resource.replace("{account}", signed.account.id());
+        match self.authorize(&signed, action, &resource).await {
+            Ok(()) => Ok(signed),
+            Err(explanation) => Err(signed.refused(title, &explanation)),
+        }
+    }
+
+    /// A POST from a signed-in caller with the session's CSRF token, and its form.
+    pub(crate) async fn posted(&self, headers: &HeaderMap, body: &str) -> Result<(Signed, Form), Response> {
+        let signed = self.signed_in(headers).await?;
+        let form = form(body);
+        if !signed.checks_csrf(&form) {
+            return Err(bad_csrf());
+        }
+        Ok((signed, form))
+    }
+
+    /// Replaces the signed-in session `id` with a new id holding `record` (switching role and
+    /// back), with its cookie.
+    pub(crate) async fn reissue(&self, headers: &HeaderMap, id: &str, record: &SessionRecord) -> Result<String, Response> {
+        self.rotate(headers, Some(id), record).await
+    }
+
+    /// The session record behind a signed-in id.
+    pub(crate) async fn record(&self, id: &str) -> Option<SessionRecord> {
+        session::load_session(self.store(), id).await.ok().flatten()
     }
 
     /// Authorizes `action` on `resource` for the caller on the gateway's decision path; the
     /// denial's AWS message when it is not allowed.
-    async fn authorize(&self, signed: &Signed, action: &str, resource: &str) -> Result<(), String> {
-        let check = Check { action: action.to_owned(), resource: resource.to_owned(), ..Check::default() };
+    pub(crate) async fn authorize(&self, signed: &Signed, action: &str, resource: &str) -> Result<(), String> {
+        self.authorize_keys(signed, action, resource, &[]).await
+    }
+
+    /// [`Console::authorize`] with the request's own condition keys (`iam:PolicyARN`, ...), as the
+    /// gateway's action table gives them.
+    pub(crate) async fn authorize_keys(
+        &self,
+        signed: &Signed,
+        action: &str,
+        resource: &str,
+        keys: &[(&str, &str)],
+    ) -> Result<(), String> {
+        let mut check = Check { action: action.to_owned(), resource: resource.to_owned(), ..Check::default() };
+        for (key, value) in keys {
+            check.keys.insert(key, (*value).to_owned());
+        }
         let now = self.now_millis() / 1000;
         match self.sts.authorizer().decide(&signed.caller, &[check], now, &[], Trace::Off, true).await {
             Ok(judged) => match judged.iter().find(|j| !j.allowed()) {
@@ -229,32 +320,103 @@ impl<S: Store> Console<S> {
     }
 }
 
+/// What the header shows after "Switch role".
+pub(crate) struct RoleView {
+    pub(crate) display: String,
+    pub(crate) colour: String,
+    /// The user (or `root`) "Back to" returns to.
+    pub(crate) back: String,
+}
+
 /// A signed-in visit.
-struct Signed {
-    csrf: String,
-    account: Account,
-    caller: CallerPrincipal,
+pub(crate) struct Signed {
+    /// The session's id (its cookie's value).
+    pub(crate) id: String,
+    pub(crate) csrf: String,
+    pub(crate) account: Account,
+    /// Who acts: the root, the user, or after "Switch role" the role session.
+    pub(crate) caller: CallerPrincipal,
+    pub(crate) role: Option<RoleView>,
+    /// After "Switch role": the signed-in user itself.
+    pub(crate) own: Option<CallerPrincipal>,
 }
 
 impl Signed {
-    fn frame(&self, title: &str, body: &str) -> String {
-        page(title, Some((&self.caller.arn, &self.csrf)), body)
+    pub(crate) fn frame(&self, title: &str, body: &str) -> String {
+        let role = self.role.as_ref().map(|r| (r.display.as_str(), r.colour.as_str(), r.back.as_str()));
+        page(title, Some(&Who { arn: &self.caller.arn, csrf: &self.csrf, role }), body)
     }
 
-    fn arn(&self, entity: IamEntity) -> String {
+    /// A 200 page in the frame.
+    pub(crate) fn ok(&self, title: &str, body: &str) -> Response {
+        html(StatusCode::OK, self.frame(title, body))
+    }
+
+    /// A page in the frame with `status`.
+    pub(crate) fn status(&self, status: StatusCode, title: &str, body: &str) -> Response {
+        html(status, self.frame(title, body))
+    }
+
+    /// The "Not authorized" page: the explanation, and no data.
+    pub(crate) fn refused(&self, title: &str, explanation: &str) -> Response {
+        html(StatusCode::FORBIDDEN, self.frame(title, &denied(explanation)))
+    }
+
+    pub(crate) fn arn(&self, entity: IamEntity) -> String {
         Arn::iam("aws", self.account.id(), &entity).to_string()
     }
 
-    fn user_arn(&self, name: &str) -> String {
+    pub(crate) fn user_arn(&self, name: &str) -> String {
         self.arn(IamEntity::User { path: "/".into(), name: name.into() })
     }
 
-    fn checks_csrf(&self, form: &HashMap<String, String>) -> bool {
+    pub(crate) fn group_arn(&self, name: &str) -> String {
+        self.arn(IamEntity::Group { path: "/".into(), name: name.into() })
+    }
+
+    pub(crate) fn role_arn(&self, name: &str) -> String {
+        self.arn(IamEntity::Role { path: "/".into(), name: name.into() })
+    }
+
+    pub(crate) fn checks_csrf(&self, form: &HashMap<String, String>) -> bool {
         same_token(field(form, "csrf"), &self.csrf)
+    }
+
+    /// The signed-in user (or root) itself, whatever role the console switched to.
+    pub(crate) fn user(&self) -> &CallerPrincipal {
+        self.own.as_ref().unwrap_or(&self.caller)
+    }
+
+    /// Who acted, for the token service's audit fields (`revoked_by`).
+    pub(crate) fn by(&self) -> &str {
+        &self.caller.arn
     }
 }
 
-fn millis_date(millis: u64) -> String {
+/// A path segment: a name percent-encoded for a console URL.
+pub(crate) fn seg(name: &str) -> String {
+    percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The rows of a `<table>` with a caption and column headers; each row's cells are HTML already.
+pub(crate) fn table(caption: &str, columns: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = format!("<table><caption>{}</caption><thead><tr>", esc(caption));
+    for column in columns {
+        let _ = write!(out, "<th scope=\"col\">{}</th>", esc(column));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let _ = write!(out, "<td>{cell}</td>");
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+pub(crate) fn millis_date(millis: u64) -> String {
     tessera_authorizer::format_time(millis / 1000)
 }
 
@@ -343,6 +505,7 @@ pub(crate) async fn sign_in<S: Store>(State(console): Shared<S>, headers: Header
         csrf: console.token(),
         created: now,
         last_seen: now,
+        role: None,
     };
     let old = cookie(&headers, COOKIE);
     let cookie = match console.rotate(&headers, old, &session).await {
@@ -612,7 +775,7 @@ async fn root_access_keys<S: Store>(
     Ok(record.map(|r| r.keys).unwrap_or_default())
 }
 
-async fn all_users<S: Store>(console: &Console<S>, account: &Account) -> Result<Vec<UserRecord>, Error> {
+pub(crate) async fn all_users<S: Store>(console: &Console<S>, account: &Account) -> Result<Vec<UserRecord>, Error> {
     let mut users = Vec::new();
     let mut marker = None;
     loop {
@@ -690,7 +853,7 @@ pub(crate) async fn new_user_form<S: Store>(State(console): Shared<S>, headers: 
 
 /// The secret of a new access key, shown this once (never stored by the console; the page is
 /// `no-store`).
-fn shown_once(key: &tessera_identity::CreatedAccessKey) -> String {
+pub(crate) fn shown_once(key: &tessera_identity::CreatedAccessKey) -> String {
     format!(
         "<section aria-labelledby=\"key-title\"><h2 id=\"key-title\">Access key</h2>\
          <p role=\"status\">This is the only time the secret access key can be viewed. Save it now.</p>\
@@ -698,6 +861,18 @@ fn shown_once(key: &tessera_identity::CreatedAccessKey) -> String {
          <dt>Secret access key</dt><dd class=\"secret\" id=\"secret-access-key\">{}</dd></dl></section>",
         esc(&key.access_key_id),
         esc(key.secret_access_key.expose())
+    ) + &download(key)
+}
+
+/// The ".csv" download of a new key, as AWS's console offers it: a `data:` link in the same
+/// once-only page (nothing is kept to serve it later).
+fn download(key: &tessera_identity::CreatedAccessKey) -> String {
+    let csv = format!("Access key ID,Secret access key\n{},{}\n", key.access_key_id, key.secret_access_key.expose());
+    let encoded = percent_encoding::utf8_percent_encode(&csv, percent_encoding::NON_ALPHANUMERIC).to_string();
+    format!(
+        "<p><a id=\"download-key\" download=\"{}_accessKeys.csv\" href=\"data:text/csv;charset=utf-8,{}\">Download .csv file</a></p>",
+        esc(&key.user_name),
+        esc(&encoded)
     )
 }
 
@@ -780,25 +955,55 @@ pub(crate) async fn user_detail<S: Store>(
         let items: Vec<String> = items.map(|i| format!("<li>{}</li>", esc(i))).collect();
         if items.is_empty() { "<p>None.</p>".to_owned() } else { format!("<ul>{}</ul>", items.concat()) }
     };
+    let path = seg(&user.principal.name);
+    let _ = write!(
+        body,
+        "<p><a href=\"/console/users/{path}/permissions\" role=\"button\">Add permissions</a></p>"
+    );
     let _ = write!(body, "<h2>Groups</h2>{}", list(&mut user.groups.iter()));
     let _ = write!(body, "<h2>Attached policies</h2>{}", list(&mut user.principal.attached.iter()));
     let _ = write!(body, "<h2>Inline policies</h2>{}", list(&mut user.principal.inline.iter().map(|(n, _)| n)));
     let _ = write!(body, "<h2>MFA devices</h2>{}", list(&mut user.mfa_devices.iter()));
-    body.push_str("<h2>Access keys</h2><table><thead><tr><th scope=\"col\">Access key ID</th><th scope=\"col\">Status</th><th scope=\"col\">Created</th></tr></thead><tbody>");
-    for key in &user.access_keys {
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{:?}</td><td>{}</td></tr>",
-            esc(&key.id),
-            key.status,
-            millis_date(key.create_date)
-        );
+    let _ = write!(body, "<p><a href=\"/console/users/{path}/mfa\" role=\"button\">Assign MFA device</a></p>");
+    body.push_str("<h2>Access keys</h2>");
+    if let Err(explanation) = console.authorize(&signed, "iam:ListAccessKeys", &user.principal.arn).await {
+        body.push_str(&denied(&explanation));
+        return html(StatusCode::OK, signed.frame(&user.principal.name, &body));
     }
+    let last_used = console.authorize(&signed, "iam:GetAccessKeyLastUsed", &user.principal.arn).await.is_ok();
+    let mut rows = Vec::new();
+    for key in &user.access_keys {
+        // Last used, as GetAccessKeyLastUsed reports it (when the caller may read it).
+        let used = match last_used {
+            false => "-".to_owned(),
+            true => match console.identity.get_access_key_last_used(&signed.account, &key.id).await {
+                Ok(used) => match used.last_used_date {
+                    Some(at) => format!("{} ({}, {})", millis_date(at), esc(&used.service_name), esc(&used.region)),
+                    None => "Never".to_owned(),
+                },
+                Err(_) => "-".to_owned(),
+            },
+        };
+        let (status, toggle, toggle_label) = match key.status {
+            KeyStatus::Active => ("Active", "deactivate", "Deactivate"),
+            KeyStatus::Inactive => ("Inactive", "activate", "Activate"),
+        };
+        let action = format!("/console/users/{path}/access-keys/{}", seg(&key.id));
+        let forms = format!(
+            "<form method=\"post\" action=\"{action}\">{csrf}<input type=\"hidden\" name=\"op\" value=\"{toggle}\">\
+             <button type=\"submit\" aria-label=\"{toggle_label} {id}\">{toggle_label}</button></form>\
+             <form method=\"post\" action=\"{action}\">{csrf}<input type=\"hidden\" name=\"op\" value=\"delete\">\
+             <button type=\"submit\" aria-label=\"Delete {id}\">Delete</button></form>",
+            csrf = csrf_field(&signed.csrf),
+            id = esc(&key.id),
+        );
+        rows.push(vec![esc(&key.id), status.to_owned(), millis_date(key.create_date), used, forms]);
+    }
+    body.push_str(&table("Access keys", &["Access key ID", "Status", "Created", "Last used", "Actions"], &rows));
     let _ = write!(
         body,
-        "</tbody></table><form method=\"post\" action=\"/console/users/{}/access-keys\">{}<button type=\"submit\">Create access key</button></form>",
-        esc(&percent_encoding::utf8_percent_encode(&user.principal.name, percent_encoding::NON_ALPHANUMERIC)
-            .to_string()),
+        "<p>To rotate a key: create a new one, move its users to it, deactivate the old one, then delete it.</p>\
+         <form method=\"post\" action=\"/console/users/{path}/access-keys\">{}<button type=\"submit\">Create access key</button></form>",
         csrf_field(&signed.csrf)
     );
     html(StatusCode::OK, signed.frame(&user.principal.name, &body))
@@ -833,77 +1038,6 @@ pub(crate) async fn create_access_key<S: Store>(
             html(StatusCode::BAD_REQUEST, signed.frame("Create access key", &error(&e.into_service_error().message)))
         }
     }
-}
-
-// ---- groups and roles ---------------------------------------------------------------------------
-
-/// A read-only list page: authorized as `action` on every `noun` of the account, then a table of
-/// (name, ARN, created) rows.
-async fn listing<S: Store>(
-    console: &Console<S>,
-    headers: &HeaderMap,
-    title: &str,
-    action: &str,
-    noun: IamEntity,
-    rows: impl AsyncFnOnce(&Console<S>, &Account) -> Result<Vec<(String, String, u64)>, Error>,
-) -> Response {
-    let signed = match console.signed_in(headers).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
-    if let Err(explanation) = console.authorize(&signed, action, &signed.arn(noun)).await {
-        return html(StatusCode::FORBIDDEN, signed.frame(title, &denied(&explanation)));
-    }
-    let rows = match rows(console, &signed.account).await {
-        Ok(rows) => rows,
-        Err(e) => return internal_error("cannot list", &e.into_service_error().message),
-    };
-    let mut body = format!(
-        "<table><caption>{}</caption><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">ARN</th>\
-         <th scope=\"col\">Created</th></tr></thead><tbody>",
-        esc(title)
-    );
-    for (name, arn, created) in rows {
-        let _ = write!(body, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&name), esc(&arn), millis_date(created));
-    }
-    body.push_str("</tbody></table>");
-    html(StatusCode::OK, signed.frame(title, &body))
-}
-
-pub(crate) async fn groups<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
-    let all = IamEntity::Group { path: "/".into(), name: "*".into() };
-    listing(&console, &headers, "User groups", "iam:ListGroups", all, async |console, account| {
-        let mut rows = Vec::new();
-        let mut marker = None;
-        loop {
-            let page = PageRequest { marker, max_items: Some(1000) };
-            let page = console.identity.list_groups(account, None, &page).await?;
-            rows.extend(page.items.into_iter().map(|g| (g.principal.name, g.principal.arn, g.principal.create_date)));
-            match page.marker {
-                Some(next) => marker = Some(next),
-                None => return Ok(rows),
-            }
-        }
-    })
-    .await
-}
-
-pub(crate) async fn roles<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
-    let all = IamEntity::Role { path: "/".into(), name: "*".into() };
-    listing(&console, &headers, "Roles", "iam:ListRoles", all, async |console, account| {
-        let mut rows = Vec::new();
-        let mut marker = None;
-        loop {
-            let page = PageRequest { marker, max_items: Some(1000) };
-            let page = console.identity.list_roles(account, None, &page).await?;
-            rows.extend(page.items.into_iter().map(|r| (r.principal.name, r.principal.arn, r.principal.create_date)));
-            match page.marker {
-                Some(next) => marker = Some(next),
-                None => return Ok(rows),
-            }
-        }
-    })
-    .await
 }
 
 #[cfg(test)]

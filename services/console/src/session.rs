@@ -40,6 +40,31 @@ pub(crate) struct SessionRecord {
     pub(crate) csrf: String,
     pub(crate) created: Millis,
     pub(crate) last_seen: Millis,
+    /// After "Switch role": the role session the console acts as.
+    #[serde(default)]
+    pub(crate) role: Option<RoleSession>,
+}
+
+/// The role session a console session switched to: the credentials AssumeRole issued (the secret
+/// access key is not kept: the console never signs requests, it presents the token to the token
+/// service's verification on every page, which checks expiry and revocation).
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct RoleSession {
+    pub(crate) role_arn: String,
+    pub(crate) display_name: String,
+    pub(crate) colour: String,
+    pub(crate) access_key_id: String,
+    pub(crate) session_token: String,
+}
+
+impl std::fmt::Debug for RoleSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoleSession")
+            .field("role_arn", &self.role_arn)
+            .field("display_name", &self.display_name)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Record for SessionRecord {
@@ -100,6 +125,20 @@ pub(crate) async fn save_session<S: Store>(store: &S, id: &str, record: &Session
 
 pub(crate) async fn delete_session<S: Store>(store: &S, id: &str) -> Result<(), StoreError> {
     store.commit(tessera_store::Transaction::new().delete(session_key(id))).await
+}
+
+/// Every console session in the store (the sessions page), each with the hash it is stored
+/// under (which names it for [`delete_session_by_hash`] without being a usable cookie).
+pub(crate) async fn all_sessions<S: Store>(store: &S) -> Result<Vec<(String, SessionRecord)>, StoreError> {
+    iam::scan_all::<S, SessionRecord>(store, &Namespace::global()).await
+}
+
+/// Ends the session stored under `hash` (from [`all_sessions`]).
+pub(crate) async fn delete_session_by_hash<S: Store>(store: &S, hash: &str) -> Result<(), StoreError> {
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(());
+    }
+    store.commit(tessera_store::Transaction::new().delete(Key::new(&Namespace::global(), SESSION, hash))).await
 }
 
 fn throttle_key(ns: &Namespace, user: Option<&str>) -> Key {

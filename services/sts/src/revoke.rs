@@ -302,6 +302,33 @@ impl Revocations {
         .max()
     }
 
+    /// The latest cut-off of the revocations of `principal_arn`'s sessions, if any.
+    fn principal_cut_off(&self, principal_arn: &str) -> Option<u64> {
+        let sets = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        sets.principals.get(&principal_arn.to_ascii_lowercase()).copied()
+    }
+
+    /// Whether a registry entry names a revoked session (its issue time is known to the second:
+    /// a session issued in the same second as a cut-off, after it, reads as revoked here).
+    fn record_revoked(&self, record: &SessionRecord) -> bool {
+        let sets = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        if sets.sessions.contains_key(&(record.account.clone(), record.session_id.clone())) {
+            return true;
+        }
+        let at = record.issued_at.saturating_mul(MICROS);
+        let up_to = |map: &HashMap<String, u64>, arn: Option<&str>| {
+            arn.and_then(|arn| map.get(&arn.to_ascii_lowercase())).copied()
+        };
+        [
+            up_to(&sets.roles, record.role_arn.as_deref()),
+            up_to(&sets.principals, Some(&record.principal_arn)),
+            up_to(&sets.principals, record.source_user_arn.as_deref()),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|cut| at <= cut)
+    }
+
     /// Whether `claims` names a revoked session.
     pub(crate) fn is_revoked(&self, claims: &SessionClaims) -> bool {
         {
@@ -487,6 +514,28 @@ impl<S: Store> Sts<S> {
     /// The registry entry of a temporary access key, if it is still recorded.
     pub async fn session(&self, access_key_id: &str) -> Result<Option<SessionRecord>> {
         Ok(iam::load(&*self.store, &session_key(access_key_id)).await?)
+    }
+
+    /// Whether a sign-in of `principal_arn` that is not a token (a web console session) made at
+    /// `at_micros` is covered by a revocation of that principal's sessions: the console ends
+    /// such sessions as the token service refuses the principal's tokens.
+    pub fn principal_revoked(&self, principal_arn: &str, at_micros: u64) -> bool {
+        self.revocations.principal_cut_off(principal_arn).is_some_and(|cut| at_micros <= cut)
+    }
+
+    /// The recorded sessions of `account` that have not expired or been revoked (the web
+    /// console's sessions page), oldest first. A scan of the registry: an operator's page, not a
+    /// request path.
+    pub async fn live_sessions(&self, account: &Account) -> Result<Vec<SessionRecord>> {
+        let now = self.now_secs();
+        let mut live: Vec<SessionRecord> = iam::scan_all::<S, SessionRecord>(&*self.store, &Namespace::global())
+            .await?
+            .into_iter()
+            .map(|(_, record)| record)
+            .filter(|r| r.account == account.id() && r.expires_at > now && !self.revocations.record_revoked(r))
+            .collect();
+        live.sort_by_key(|r| r.issued_at);
+        Ok(live)
     }
 
     /// Now, in unix microseconds, from the injected clock.

@@ -500,7 +500,11 @@ impl Server {
                     app = app.merge(tessera_gateway::router(gateway));
                     // The web console (issue 16), on the same port, over the same domain and authorizer.
                     let account_id = account.as_ref().map(|a| a.account_id.as_str());
-                    let console = tessera_console::serve(Arc::clone(&sts_for_console), account_id, Default::default());
+                    let settings = tessera_console::Settings {
+                        audit_dir: Some(config.data_dir.join("audit")),
+                        ..Default::default()
+                    };
+                    let console = tessera_console::serve(Arc::clone(&sts_for_console), account_id, settings);
                     app = app.merge(console.await.context("cannot start the console")?);
                 }
             }

@@ -389,3 +389,143 @@ async fn a_user_with_an_mfa_device_gives_its_code_before_any_page() {
     assert_eq!(again.post("/console/mfa", &[("csrf", &csrf), ("code", &code)]).await.status, 401);
     assert_eq!(again.get("/console/home").await.header("location"), Some("/console/mfa"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_form_of_every_page_needs_its_csrf_token() {
+    let h = start().await;
+    let mut root = h.root().await;
+    let paths = [
+        "/console/users",
+        "/console/users/x/access-keys",
+        "/console/users/x/access-keys/AKIAEXAMPLE",
+        "/console/users/x/permissions",
+        "/console/users/x/mfa",
+        "/console/users/x/mfa/enable",
+        "/console/groups",
+        "/console/groups/x/users",
+        "/console/groups/x/permissions",
+        "/console/roles",
+        "/console/policies",
+        "/console/policies/validate",
+        "/console/policies/versions",
+        "/console/switch-role",
+        "/console/switch-role/back",
+        "/console/simulator",
+        "/console/sessions",
+        "/console/account",
+        "/console/credential-report",
+        "/console/signout",
+    ];
+    for path in paths {
+        for form in [vec![("name", "forged")], vec![("name", "forged"), ("csrf", "0".repeat(64).leak() as &str)]] {
+            let refused = root.post(path, &form).await;
+            assert_eq!(refused.status, 403, "{path} {form:?}");
+            assert!(refused.body.contains("CSRF"), "{path}");
+        }
+    }
+    assert!(!root.get("/console/groups").await.body.contains("forged"));
+    assert_eq!(root.get("/console/home").await.status, 200, "still signed in");
+}
+
+/// A policy's findings, at their lines: the editor's validation, server-side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_editor_shows_each_finding_at_its_line() {
+    let h = start().await;
+    let mut root = h.root().await;
+    let csrf = root.get("/console/policies/new").await.csrf();
+    let document = "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\",\n\"Action\": \"iam:PassRole\", \"Resource\": \"*\"}]}";
+    let found = root.post("/console/policies/validate", &[("csrf", &csrf), ("kind", "managed"), ("document", document)]).await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert!(found.body.contains("data-line=\"2\" data-code=\"PASS_ROLE_WITH_STAR_IN_RESOURCE\""), "{}", found.body);
+    // Without JavaScript: the editor's "Validate" button renders the same findings in the page.
+    let page = root
+        .post("/console/policies", &[("csrf", &csrf), ("op", "validate"), ("name", "p"), ("document", document)])
+        .await;
+    assert!(page.status == 200 && page.body.contains("PASS_ROLE_WITH_STAR_IN_RESOURCE") && page.body.contains("<textarea"));
+    // A malformed document is not created, and says why at its line.
+    let bad = "{\"Version\": \"2012-10-17\",\n\"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"s3:GetObject\"}]}";
+    let refused = root.post("/console/policies", &[("csrf", &csrf), ("op", "create"), ("name", "bad"), ("document", bad)]).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("Line 2"), "{}", refused.body);
+}
+
+/// Root writes a policy, a role and a group; a user in the group signs in, switches to the role
+/// (the console session becomes the role session) and back; root revokes the user's sessions and
+/// the user's next page is refused. MFA enrolment shows its seed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_roles_switch_role_and_revocation() {
+    use tessera_credentials::{TotpSeed, format_code, hotp, step};
+    let h = start().await;
+    let account = h.account.clone();
+    let mut root = h.root().await;
+    let csrf = root.get("/console/home").await.csrf();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","iam:GetUser","iam:CreateVirtualMFADevice","iam:EnableMFADevice"],"Resource":"*"}]}"#;
+    let created = root.post("/console/policies", &[("csrf", &csrf), ("op", "create"), ("name", "Switcher"), ("document", policy)]).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let policy_arn = format!("arn:aws:iam::{account}:policy/Switcher");
+    let trust = format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"sts:AssumeRole"}}]}}"#);
+    let readonly = "arn:aws:iam::aws:policy/IAMReadOnlyAccess";
+    let role = root.post("/console/roles", &[("csrf", &csrf), ("name", "ops"), ("document", &trust), ("policy", readonly)]).await;
+    assert_eq!(role.header("location"), Some("/console/roles/ops"), "{}", role.body);
+    assert!(root.get("/console/roles/ops").await.body.contains("IAMReadOnlyAccess"));
+    assert_eq!(create_user(&mut root, "sam", "Sam-Passw0rd!", false, false).await.status, 200);
+    let group = root.post("/console/groups", &[("csrf", &csrf), ("name", "switchers"), ("policy", &policy_arn)]).await;
+    assert_eq!(group.header("location"), Some("/console/groups/switchers"), "{}", group.body);
+    let added = root.post("/console/groups/switchers/users", &[("csrf", &csrf), ("user", "sam")]).await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let page = root.get("/console/groups/switchers").await;
+    assert!(page.body.contains(">sam</a>") && page.body.contains(&policy_arn), "{}", page.body);
+
+    let mut sam = Browser::new(h.server.http_addr);
+    assert_eq!(sam.sign_in(&account, "sam", "Sam-Passw0rd!").await.header("location"), Some("/console/home"));
+    // MFA enrolment: the QR code and seed once, then two codes.
+    let csrf_sam = sam.get("/console/home").await.csrf();
+    let enrol = sam.post("/console/users/sam/mfa", &[("csrf", &csrf_sam), ("device", "sam")]).await;
+    assert_eq!(enrol.status, 200, "{}", enrol.body);
+    assert!(enrol.body.contains("<svg") && enrol.header("cache-control").is_some_and(|v| v.contains("no-store")));
+    let at = enrol.body.find("id=\"mfa-secret\">").unwrap() + 16;
+    let seed_text = enrol.body[at..].split('<').next().unwrap().to_owned();
+    let seed = TotpSeed::from_base32(&seed_text).unwrap();
+    let serial = format!("arn:aws:iam::{account}:mfa/sam");
+    let now = step(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());
+    let (code1, code2) = (format_code(hotp(&seed, now - 1)), format_code(hotp(&seed, now)));
+    let enabled = sam
+        .post("/console/users/sam/mfa/enable", &[("csrf", &csrf_sam), ("serial", &serial), ("code1", &code1), ("code2", &code2)])
+        .await;
+    assert_eq!(enabled.header("location"), Some("/console/users/sam"), "{}", enabled.body);
+    let detail = sam.get("/console/users/sam").await;
+    assert!(detail.body.contains(&serial) && !detail.body.contains(&seed_text), "the seed is shown once");
+
+    // Switch role: the pages act as the role session.
+    assert_eq!(sam.get("/console/users").await.status, 403);
+    let switched = sam
+        .post("/console/switch-role", &[("csrf", &csrf_sam), ("account", &account), ("role", "ops"), ("display", "Ops"), ("colour", "green")])
+        .await;
+    assert_eq!(switched.header("location"), Some("/console/home"), "{}", switched.body);
+    let home = sam.get("/console/home").await;
+    assert!(home.body.contains(&format!("arn:aws:sts::{account}:assumed-role/ops/sam")), "{}", home.body);
+    assert!(home.body.contains("id=\"role-display\" data-colour=\"green\""));
+    assert_eq!(sam.get("/console/users").await.status, 200, "IAMReadOnlyAccess lists users");
+    // The old CSRF token went with the old session id.
+    let csrf_role = home.csrf();
+    assert_ne!(csrf_role, csrf_sam);
+    let back = sam.post("/console/switch-role/back", &[("csrf", &csrf_role)]).await;
+    assert_eq!(back.header("location"), Some("/console/home"));
+    assert!(sam.get("/console/home").await.body.contains(&format!("arn:aws:iam::{account}:user/sam")));
+    assert_eq!(sam.get("/console/users").await.status, 403);
+
+    // Root sees the user's sessions and revokes them all: the user's next page is refused.
+    let sessions = root.get("/console/sessions").await;
+    assert!(sessions.body.contains(&format!("arn:aws:iam::{account}:user/sam")), "{}", sessions.body);
+    assert!(sessions.body.contains(&format!("arn:aws:sts::{account}:assumed-role/ops/sam")));
+    let revoked = root
+        .post("/console/sessions", &[("csrf", &csrf), ("kind", "principal"), ("target", &format!("arn:aws:iam::{account}:user/sam"))])
+        .await;
+    assert_eq!(revoked.header("location"), Some("/console/sessions"), "{}", revoked.body);
+    let refused = sam.get("/console/home").await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert!(refused.body.contains("revoked") && sam.session().is_none());
+    // Signing in again (after the revocation) works: the cut-off is in the past.
+    let mut again = Browser::new(h.server.http_addr);
+    assert_eq!(again.sign_in(&account, "sam", "Sam-Passw0rd!").await.header("location"), Some("/console/mfa"));
+}
