@@ -323,8 +323,11 @@ def test_the_console_walk_of_issue_16(console_url, browser, root_browser):
     field(browser, "Resources").send_keys("arn:aws:s3:::reports/q1.csv")
     click(browser, "Run simulation")
     WebDriverWait(browser, WAIT).until(EC.presence_of_element_located((By.ID, "simulation")))
-    results = browser.find_element(By.ID, "simulation").text
+    section = browser.find_element(By.ID, "simulation")
+    results = section.text
     assert "allowed" in results and "implicitDeny" in results, results
+    # The results are below the form: the screenshot shows the end of the form and the results.
+    browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
     screenshot(browser, "console-simulator.png")
 
     # Root revokes the user's sessions: the user's next page is refused.
