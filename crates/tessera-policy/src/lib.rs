@@ -27,6 +27,7 @@ mod context;
 mod document;
 mod evaluate;
 mod json;
+mod keys;
 mod operator;
 mod parse;
 mod pattern;
@@ -44,6 +45,7 @@ pub use evaluate::{
     Reason, Request, Trace, authorize,
 };
 pub use json::{Position, Span};
+pub use keys::context_keys;
 pub use parse::{ErrorCode, Finding, Location, PolicyError, PolicyKind, check_size, parse_policy, parse_stored_policy};
 pub use simulate::{
     ContextEntry, Level, MAX_CONTEXT_ENTRIES, MAX_EVALUATIONS, MAX_ITEMS, MAX_ORGANIZATION_LEVELS,

@@ -151,6 +151,18 @@ error_codes! {
     Throttling => "Throttling", 400, ResourceExhausted;
     /// A temporary failure; retry.
     ServiceUnavailable => "ServiceUnavailable", 503, Unavailable;
+    // Outbound web identity federation, Organizations and delegation (issue 14, part C).
+    /// `EnableOutboundWebIdentityFederation` when it is already enabled.
+    FeatureEnabled => "FeatureEnabled", 409, FailedPrecondition;
+    /// `DisableOutboundWebIdentityFederation` (or its info) when it is disabled.
+    FeatureDisabled => "FeatureDisabled", 404, FailedPrecondition;
+    /// `sts:GetWebIdentityToken` while the account's outbound federation is disabled.
+    OutboundWebIdentityFederationDisabled => "OutboundWebIdentityFederationDisabledException", 403, FailedPrecondition;
+    /// The Organizations-related calls of an account that is in no organization (the model's
+    /// shape has no `error` trait, so its code is the shape's name).
+    OrganizationNotFound => "OrganizationNotFoundException", 400, FailedPrecondition;
+    /// `sts:GetDelegatedAccessToken` with a trade-in token that cannot be exchanged.
+    ExpiredTradeInToken => "ExpiredTradeInTokenException", 400, InvalidArgument;
 }
 
 impl ErrorCode {

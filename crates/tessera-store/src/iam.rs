@@ -18,6 +18,7 @@
 //! | `credential-report:` | [`CredentialReportRecord`] | the last generated credential report |
 //! | `key-used:<key id>` | [`KeyUsedRecord`] | when an access key was last used (kept apart: written per request) |
 //! | `root-keys:` | [`RootKeysRecord`] | the account root's access keys (at most 2) |
+//! | `outbound-federation:` | [`OutboundFederationRecord`] | whether `GetWebIdentityToken` is enabled (absent: never enabled) |
 //! | `epoch:` | (empty) | its version is the account's policy epoch |
 //! | global `access-key:<key id>` | [`AccessKeyIndexRecord`] | which account and user own a key |
 //! | global `account:<id>` | [`AccountRecord`] | the registry of accounts |
@@ -48,6 +49,7 @@ pub const KEY_USED: Kind = Kind::new("key-used");
 pub const EPOCH: Kind = Kind::new("epoch");
 pub const ACCESS_KEY: Kind = Kind::new("access-key");
 pub const ROOT_KEYS: Kind = Kind::new("root-keys");
+pub const OUTBOUND_FEDERATION: Kind = Kind::new("outbound-federation");
 
 /// The channel policy epochs are published on.
 pub const EPOCH_CHANNEL: &str = "tessera.policy-epoch";
@@ -81,6 +83,7 @@ record! {
     OidcProviderRecord => OIDC, PasswordPolicyRecord => PASSWORD_POLICY,
     CredentialReportRecord => CREDENTIAL_REPORT, KeyUsedRecord => KEY_USED, AccessKeyIndexRecord => ACCESS_KEY,
     RootKeysRecord => ROOT_KEYS,
+    OutboundFederationRecord => OUTBOUND_FEDERATION,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -347,6 +350,12 @@ pub struct PasswordPolicyRecord {
     /// 0 means reuse is allowed.
     pub password_reuse_prevention: u32,
     pub hard_expiry: bool,
+}
+
+/// The account's outbound web identity federation switch, once it was first enabled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundFederationRecord {
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,7 +24,7 @@ use tessera_store::iam::{EntityKind, RoleRecord, UserRecord};
 
 use crate::authz::{BOUNDARY, POLICY_ARN, REQUEST_TAG, TAG_KEYS, Target, renamed_arn};
 use crate::context::{Cx, Result};
-use crate::iam::{credentials, entities, policies, users};
+use crate::iam::{access, credentials, entities, policies, standalone, users};
 use crate::sts;
 
 /// Which API an action belongs to: its version, XML namespace and policy prefix.
@@ -67,6 +67,10 @@ pub(crate) enum ResourceType {
     OidcProvider,
     Mfa,
     FederatedUser,
+    /// An account's root user (`arn:aws:iam::<account>:root`): `sts:AssumeRoot`'s target.
+    Root,
+    /// A temporary delegation request (`arn:aws:iam::<account>:delegation-request/<id>`).
+    DelegationRequest,
     /// No resource type: the action is authorized on `*`.
     Any,
 }
@@ -78,7 +82,7 @@ impl ResourceType {
             Self::User | Self::Role | Self::Policy | Self::OidcProvider | Self::Mfa => {
                 &["aws:ResourceTag/${TagKey}", "iam:ResourceTag/${TagKey}"]
             }
-            Self::Group | Self::FederatedUser | Self::Any => &[],
+            Self::Group | Self::FederatedUser | Self::Root | Self::DelegationRequest | Self::Any => &[],
         }
     }
 }
@@ -128,6 +132,10 @@ pub(crate) enum Resource {
     NewOidc,
     /// `federated-user/<Name>`.
     FederatedUser,
+    /// The root of the account `TargetPrincipal` names (an account id, or an ARN as given).
+    TargetRoot,
+    /// `delegation-request/<DelegationRequestId>` of this account.
+    DelegationRequest,
     /// The user owning the access key `AccessKeyId` (GetAccessKeyLastUsed learns it from the key).
     KeyOwner,
     /// The calling IAM user's own password: the account's `AllowUsersToChangePassword` may grant it.
@@ -396,6 +404,40 @@ actions! {
     GetAccountAuthorizationDetails: iam Any NONE, Resource::Star => credentials::get_account_authorization_details;
     GenerateCredentialReport: iam Any NONE, Resource::Star => credentials::generate_credential_report;
     GetCredentialReport: iam Any NONE, Resource::Star => credentials::get_credential_report;
+    // Access information: context keys and service last accessed reports (issue 14, part C).
+    GetContextKeysForCustomPolicy: iam Any NONE, Resource::Star => access::get_context_keys_for_custom_policy;
+    GetContextKeysForPrincipalPolicy: iam User NONE, param("PolicySourceArn")
+        => access::get_context_keys_for_principal_policy;
+    GenerateServiceLastAccessedDetails: iam User NONE, param("Arn") => access::generate_service_last_accessed_details;
+    GetServiceLastAccessedDetails: iam Any NONE, Resource::Star => access::get_service_last_accessed_details;
+    GetServiceLastAccessedDetailsWithEntities: iam Any NONE, Resource::Star
+        => access::get_service_last_accessed_details_with_entities;
+    ListPoliciesGrantingServiceAccess: iam User NONE, param("Arn") => access::list_policies_granting_service_access;
+    // Outbound web identity federation (issue 14, part C).
+    EnableOutboundWebIdentityFederation: iam Any NONE, Resource::Star
+        => standalone::enable_outbound_web_identity_federation;
+    DisableOutboundWebIdentityFederation: iam Any NONE, Resource::Star
+        => standalone::disable_outbound_web_identity_federation;
+    GetOutboundWebIdentityFederationInfo: iam Any NONE, Resource::Star
+        => standalone::get_outbound_web_identity_federation_info;
+    // Organizations features, answered as for an account in no organization (issue 14, part C).
+    EnableOrganizationsRootCredentialsManagement: iam Any NONE, Resource::Star => standalone::organizations;
+    DisableOrganizationsRootCredentialsManagement: iam Any NONE, Resource::Star => standalone::organizations;
+    EnableOrganizationsRootSessions: iam Any NONE, Resource::Star => standalone::organizations;
+    DisableOrganizationsRootSessions: iam Any NONE, Resource::Star => standalone::organizations;
+    ListOrganizationsFeatures: iam Any NONE, Resource::Star => standalone::organizations;
+    GenerateOrganizationsAccessReport: iam Any NONE, Resource::Star, before ["EntityPath"] => standalone::organizations;
+    GetOrganizationsAccessReport: iam Any NONE, Resource::Star => standalone::get_organizations_access_report;
+    // Temporary delegation requests, of which a standalone account has none (issue 14, part C).
+    CreateDelegationRequest: iam Any NONE, Resource::Star => standalone::create_delegation_request;
+    GetDelegationRequest: iam DelegationRequest NONE, Resource::DelegationRequest => standalone::delegation_request;
+    AcceptDelegationRequest: iam DelegationRequest NONE, Resource::DelegationRequest => standalone::delegation_request;
+    AssociateDelegationRequest: iam DelegationRequest NONE, Resource::DelegationRequest => standalone::delegation_request;
+    RejectDelegationRequest: iam DelegationRequest NONE, Resource::DelegationRequest => standalone::delegation_request;
+    UpdateDelegationRequest: iam DelegationRequest NONE, Resource::DelegationRequest => standalone::delegation_request;
+    SendDelegationToken: iam DelegationRequest NONE, Resource::DelegationRequest => standalone::delegation_request;
+    ListDelegationRequests: iam Any NONE, Resource::Star => standalone::list_delegation_requests;
+    GetHumanReadableSummary: iam DelegationRequest NONE, param("EntityArn") => standalone::get_human_readable_summary;
     // STS. The AssumeRole family is decided by the token service's trust evaluation, which
     // fills its own keys (and the role's tags); the gateway authorizes the rest.
     AssumeRole: sts Role ASSUME_ROLE, Resource::Trust, limit Issuance => sts::assume_role;
@@ -408,7 +450,11 @@ actions! {
     GetCallerIdentity: sts Any NONE, Resource::Nothing => sts::get_caller_identity;
     GetAccessKeyInfo: sts Any NONE, Resource::Star => sts::get_access_key_info;
     DecodeAuthorizationMessage: sts Any NONE, Resource::Star => sts::decode_authorization_message;
-    GetWebIdentityToken: sts Any NONE, Resource::NotServed;
+    GetWebIdentityToken: sts Any NONE, Resource::Star => sts::get_web_identity_token;
+    // Root sessions and delegated access, answered as for an account in no organization (issue 14,
+    // part C).
+    AssumeRoot: sts Root NONE, Resource::TargetRoot => sts::assume_root;
+    GetDelegatedAccessToken: sts Any NONE, Resource::Star => sts::get_delegated_access_token;
     // Tessera's own (gRPC only): revocation and the incident-response stop of issuing, on the
     // role or principal they name (`*` for a session id and for the list).
     RevokeSession: sts Any NONE, Resource::NotServed;
@@ -473,6 +519,8 @@ impl Action {
             Resource::NewMfa => Some(cx.required("VirtualMFADeviceName")?),
             Resource::NewOidc => Some(cx.required("Url")?),
             Resource::FederatedUser => Some(cx.required("Name")?),
+            Resource::TargetRoot => Some(cx.required("TargetPrincipal")?),
+            Resource::DelegationRequest => Some(cx.required("DelegationRequestId")?),
             Resource::KeyOwner => Some(cx.required("AccessKeyId")?),
             Resource::OwnPassword => match cx.caller_user() {
                 Some(name) => Some(name),
@@ -516,6 +564,11 @@ impl Action {
                 Arn::iam("aws", account.id(), &IamEntity::OidcProvider { url }).to_string()
             }
             Resource::FederatedUser => format!("arn:aws:sts::{}:federated-user/{name}", account.id()),
+            Resource::TargetRoot if name.len() == 12 && name.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("arn:aws:iam::{name}:root")
+            }
+            Resource::TargetRoot => name.clone(),
+            Resource::DelegationRequest => format!("arn:aws:iam::{}:delegation-request/{name}", account.id()),
             Resource::KeyOwner => {
                 let used = cx.gateway.identity.get_access_key_last_used(account, &name).await?;
                 let arn = self.read_entity(cx, EntityKind::User, &used.user_name, &mut auth).await;
@@ -680,7 +733,8 @@ mod tests {
         }
         assert!(operation("iam:GetCallerIdentity").is_none(), "the service is part of the name");
         assert!(operation("GetUser").is_none() && operation(":GetUser").is_none());
-        assert_eq!(Action::served("GetWebIdentityToken"), None, "gRPC only");
+        assert_eq!(Action::served("GetWebIdentityToken"), Some(Action::GetWebIdentityToken));
+        assert_eq!(Action::served("RevokeSession"), None, "gRPC only");
         assert_eq!(Action::served("getuser"), None);
     }
 
@@ -709,6 +763,8 @@ mod tests {
                 Resource::NewMfa => ResourceType::Mfa,
                 Resource::NewOidc => ResourceType::OidcProvider,
                 Resource::FederatedUser => ResourceType::FederatedUser,
+                Resource::TargetRoot => ResourceType::Root,
+                Resource::DelegationRequest => ResourceType::DelegationRequest,
                 Resource::All(_) | Resource::Star | Resource::Nothing => ResourceType::Any,
                 Resource::Param(_) | Resource::NotServed => action.operation().resource,
             };

@@ -39,6 +39,9 @@ pub struct AuditEvent {
     pub action: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub resource: Option<String>,
+    /// The region the request was signed for (its credential scope), for the last accessed reports.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub region: Option<String>,
     pub source_ip: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub user_agent: Option<String>,
@@ -69,6 +72,8 @@ type Throttled = std::collections::HashMap<String, (u64, AuditEvent, u64)>;
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<AuditEvent>,
+    /// Where the files are, for [`query`] (the last accessed reports read the trail back).
+    dir: PathBuf,
     throttled: std::sync::Arc<std::sync::Mutex<Throttled>>,
 }
 
@@ -82,6 +87,7 @@ impl AuditLog {
     pub fn start(dir: &Path) -> std::io::Result<Self> {
         tessera_credentials::private_fs::create_dir_all(dir)?;
         let (tx, mut rx) = mpsc::channel::<AuditEvent>(QUEUE);
+        let files = dir.to_owned();
         let dir = dir.to_owned();
         tokio::task::spawn_blocking(move || {
             let mut writer: Option<(BufWriter<File>, u64)> = None;
@@ -109,7 +115,7 @@ impl AuditLog {
             }
         });
         let throttled = std::sync::Arc::new(std::sync::Mutex::new(Throttled::new()));
-        let log = Self { tx, throttled };
+        let log = Self { tx, dir: files, throttled };
         // Writes the counts of throttled requests once their second is over.
         let weak = std::sync::Arc::downgrade(&log.throttled);
         let sender = log.tx.downgrade();
@@ -133,6 +139,11 @@ impl AuditLog {
             }
         });
         Ok(log)
+    }
+
+    /// The directory the trail is written to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Queues an event; drops it (with a warning) if the writer is far behind. Throttled

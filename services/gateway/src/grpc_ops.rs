@@ -363,6 +363,18 @@ impl<S: Store> Asker<'_, S> {
                 "ListOpenIdConnectProviders" => ask(Action::ListOpenIDConnectProviders, "*".into(), none()),
                 "GetAccountAuthorizationDetails" => ask(Action::GetAccountAuthorizationDetails, "*".into(), none()),
                 "GenerateCredentialReport" => ask(Action::GenerateCredentialReport, "*".into(), none()),
+                // Outbound web identity federation (issue 14, part C).
+                "SetOutboundWebIdentityFederation" => {
+                    let action = if decode::<pb::SetOutboundWebIdentityFederationRequest>(message)?.enabled {
+                        Action::EnableOutboundWebIdentityFederation
+                    } else {
+                        Action::DisableOutboundWebIdentityFederation
+                    };
+                    ask(action, "*".into(), none())
+                }
+                "GetOutboundWebIdentityFederation" => {
+                    ask(Action::GetOutboundWebIdentityFederationInfo, "*".into(), none())
+                }
                 "GetCredentialReport" => ask(Action::GetCredentialReport, "*".into(), none()),
                 _ => return Ok(None),
             },

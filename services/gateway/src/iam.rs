@@ -4,9 +4,11 @@
 use tessera_awsapi::Response;
 use tessera_store::iam::{GroupRecord, RoleRecord, Tag, UserRecord};
 
+pub(crate) mod access;
 pub(crate) mod credentials;
 pub(crate) mod entities;
 pub(crate) mod policies;
+pub(crate) mod standalone;
 pub(crate) mod users;
 
 /// Milliseconds to the seconds the XML writer takes.

@@ -61,6 +61,8 @@ pub struct Gateway<S> {
     pub(crate) limiter: limit::Limiters,
     /// When each long-term key's use was last recorded by this replica.
     pub(crate) key_use: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// The service last accessed reports generated on this replica (`iam/access.rs`).
+    pub(crate) jobs: std::sync::Mutex<iam::access::Jobs>,
 }
 
 impl<S> std::fmt::Debug for Gateway<S> {
@@ -96,6 +98,7 @@ impl<S: Store> Gateway<S> {
             audit: None,
             limiter: limit::Limiters::new(RateLimits::default()),
             key_use: std::sync::Mutex::new(std::collections::HashMap::new()),
+            jobs: std::sync::Mutex::default(),
         }
     }
 

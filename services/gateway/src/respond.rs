@@ -186,9 +186,26 @@ pub(crate) async fn serve<S: Store>(
         e.account = Some(caller.account.id().to_owned());
         e.access_key_id = Some(credentials.access_key_id.clone());
         e.session_token_hash = credentials.session_token.as_deref().map(crate::audit::fingerprint);
+        e.region = scope_region(incoming);
     });
     let cx = Cx { gateway, caller, action, service, request_id, params: &params, now: gateway.sts_now(), trail };
     crate::actions::run(&cx).await.map_err(failed)
+}
+
+/// The region of a verified request's credential scope (`Credential=AKID/date/REGION/service/
+/// aws4_request`, in the `Authorization` header or the presigned `X-Amz-Credential`).
+fn scope_region(incoming: &Incoming<'_>) -> Option<String> {
+    let header = incoming.headers.get("authorization").and_then(|v| v.to_str().ok());
+    let credential = match header.and_then(|h| h.split("Credential=").nth(1)) {
+        Some(rest) => rest.split([',', ' ']).next().unwrap_or_default().to_owned(),
+        None => {
+            let query = incoming.uri.query().unwrap_or("");
+            let raw = query.split('&').find_map(|p| p.strip_prefix("X-Amz-Credential="))?;
+            raw.replace("%2F", "/").replace("%2f", "/")
+        }
+    };
+    let region = credential.split('/').nth(2).filter(|r| !r.is_empty())?;
+    (region.len() <= 64 && region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')).then(|| region.to_owned())
 }
 
 /// The HTTP response: 200 and XML, or AWS's error envelope and status.

@@ -131,3 +131,85 @@ pub(crate) async fn web_identity<S: Store>(gateway: &Gateway<S>, params: &Params
         .opt("SourceIdentity", out.source_identity.as_deref());
     Ok(r.finish(request_id))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Outbound identity tokens, root sessions and delegated access (issue 14, part C).
+
+/// The signing algorithm Tessera's issuer signs with. AWS's enum is `RS256` and `ES384`; Tessera
+/// signs ES256 only (its JWKS publishes P-256 keys), so it names that one rather than sign with
+/// an algorithm other than the one asked for.
+const SIGNING_ALGORITHMS: &str = "ES256";
+
+/// `GetWebIdentityToken` over the AWS API: refused while the account's outbound web identity
+/// federation is not enabled, as AWS refuses it. (Tessera's gRPC API, which its agents use,
+/// mints the same tokens without the switch: it is Tessera's own issuer, not AWS's feature.)
+pub(crate) async fn get_web_identity_token<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    let audiences: Vec<String> = match cx.params.list_opt("Audience") {
+        Some(list) => list.into_iter().map(str::to_owned).collect(),
+        None => {
+            return Err(tessera_awsapi::QueryError::MissingParameter {
+                name: "Audience".into(),
+                member: "audience".into(),
+            }
+            .into());
+        }
+    };
+    let algorithm = cx.required("SigningAlgorithm")?;
+    if algorithm != SIGNING_ALGORITHMS {
+        return Err(tessera_identity::Error::new(
+            tessera_proto::ErrorCode::ValidationError,
+            format!(
+                "1 validation error detected: Value '{algorithm}' at 'signingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [{SIGNING_ALGORITHMS}]"
+            ),
+        )
+        .into());
+    }
+    if !cx.tags().is_empty() {
+        return Err(tessera_identity::Error::invalid_input(
+            "Tags are not added to Tessera's identity tokens; send the request without Tags.",
+        )
+        .into());
+    }
+    if cx.gateway.identity.outbound_web_identity_federation(cx.account()).await? != Some(true) {
+        return Err(tessera_identity::Error::new(
+            tessera_proto::ErrorCode::OutboundWebIdentityFederationDisabled,
+            "The outbound web identity federation feature is not enabled for this account.",
+        )
+        .into());
+    }
+    let token = cx.gateway.tokens.get_web_identity_token(&cx.caller, &audiences, cx.int("DurationSeconds")?).await?;
+    let mut r = cx.response();
+    r.el("WebIdentityToken", token.token.expose())
+        .timestamp("Expiration", i64::try_from(token.expiration).unwrap_or(i64::MAX));
+    Ok(r.finish(cx.request_id))
+}
+
+/// `AssumeRoot`: privileged sessions on an organization's member accounts, which an account in
+/// no organization has none of. Authorized on the target's root first, like every action.
+pub(crate) async fn assume_root<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    cx.required("TaskPolicyArn.arn")?;
+    if let Some(duration) = cx.int("DurationSeconds")?
+        && !(0..=900).contains(&duration)
+    {
+        let violation = if duration < 0 { tessera_arn::Violation::MinValue(0) } else { tessera_arn::Violation::MaxValue(900) };
+        let error =
+            tessera_arn::ValidationError { field: "durationSeconds", value: duration.to_string(), violations: vec![violation] };
+        return Err(tessera_identity::Error::from(error).into());
+    }
+    Err(tessera_identity::Error::new(
+        tessera_proto::ErrorCode::AccessDenied,
+        "AssumeRoot needs centralized root access in an organization: this account is in no organization, so it has no member accounts to assume root in.",
+    )
+    .into())
+}
+
+/// `GetDelegatedAccessToken`: trade-in tokens come from accepted delegation requests, and no
+/// delegation request exists in a standalone account, so no token can be exchanged.
+pub(crate) async fn get_delegated_access_token<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
+    cx.required("TradeInToken")?;
+    Err(tessera_identity::Error::new(
+        tessera_proto::ErrorCode::ExpiredTradeInToken,
+        "The trade-in token provided in the request has expired and can no longer be exchanged for credentials.",
+    )
+    .into())
+}

@@ -53,6 +53,11 @@ struct Fixture {
     key_id: String,
 }
 
+/// A job id of the model's form (36 characters) that names no job.
+const JOB_ID: &str = "00000000-0000-4000-8000-000000000000";
+/// A delegation request id of the model's form that names no request.
+const DELEGATION_REQUEST: &str = "dr-0123456789abcdef";
+
 impl Fixture {
     /// A well-formed request for `action`, on the fixture's entities; `None` when there is no
     /// fixture yet (the test then fails, naming the action).
@@ -182,6 +187,51 @@ impl Fixture {
             }
             A::GetFederationToken => vec![("Name", s("federated"))],
             A::DecodeAuthorizationMessage => vec![("EncodedMessage", s("bm90IGEgbWVzc2FnZQ"))],
+            // Access information, outbound federation, Organizations and delegation (issue 14, part C).
+            A::GetContextKeysForCustomPolicy => vec![("PolicyInputList.member.1", s(DOCUMENT))],
+            A::GetContextKeysForPrincipalPolicy => {
+                vec![("PolicySourceArn", format!("arn:aws:iam::{}:user/target", self.account))]
+            }
+            A::GenerateServiceLastAccessedDetails => vec![("Arn", format!("arn:aws:iam::{}:user/target", self.account))],
+            A::ListPoliciesGrantingServiceAccess => vec![
+                ("Arn", format!("arn:aws:iam::{}:user/target", self.account)),
+                ("ServiceNamespaces.member.1", s("iam")),
+            ],
+            A::GetServiceLastAccessedDetails | A::GetOrganizationsAccessReport => vec![("JobId", s(JOB_ID))],
+            A::GetServiceLastAccessedDetailsWithEntities => vec![("JobId", s(JOB_ID)), ("ServiceNamespace", s("iam"))],
+            A::EnableOutboundWebIdentityFederation
+            | A::DisableOutboundWebIdentityFederation
+            | A::GetOutboundWebIdentityFederationInfo
+            | A::EnableOrganizationsRootCredentialsManagement
+            | A::DisableOrganizationsRootCredentialsManagement
+            | A::EnableOrganizationsRootSessions
+            | A::DisableOrganizationsRootSessions
+            | A::ListOrganizationsFeatures
+            | A::ListDelegationRequests => vec![],
+            A::GenerateOrganizationsAccessReport => vec![("EntityPath", s("o-a1b2c3d4e5"))],
+            A::CreateDelegationRequest => vec![
+                ("Description", s("d")),
+                ("Permissions.PolicyTemplateArn", s("arn:aws:iam::aws:policy/template")),
+                ("RequestorWorkflowId", s("w")),
+                ("NotificationChannel", s("arn:aws:sns:us-east-1:123456789012:t")),
+                ("SessionDuration", s("3600")),
+            ],
+            A::GetDelegationRequest
+            | A::AcceptDelegationRequest
+            | A::AssociateDelegationRequest
+            | A::RejectDelegationRequest
+            | A::UpdateDelegationRequest
+            | A::SendDelegationToken => vec![("DelegationRequestId", s(DELEGATION_REQUEST))],
+            A::GetHumanReadableSummary => vec![(
+                "EntityArn",
+                format!("arn:aws:iam::{}:delegation-request/{DELEGATION_REQUEST}", self.account),
+            )],
+            A::GetWebIdentityToken => vec![("Audience.member.1", s("a")), ("SigningAlgorithm", s("ES256"))],
+            A::AssumeRoot => vec![
+                ("TargetPrincipal", s("111122223333")),
+                ("TaskPolicyArn.arn", s("arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials")),
+            ],
+            A::GetDelegatedAccessToken => vec![("TradeInToken", "a".repeat(64))],
             _ => return None,
         })
     }

@@ -229,6 +229,10 @@ pub trait IdentityApi: Send + Sync + 'static {
     ) -> Result<AuthorizationDetails>;
     async fn generate_credential_report(&self, account: &Account) -> Result<(ReportState, String)>;
     async fn get_credential_report(&self, account: &Account) -> Result<CredentialReportRecord>;
+
+    // Outbound web identity federation.
+    async fn set_outbound_web_identity_federation(&self, account: &Account, enabled: bool) -> Result<()>;
+    async fn outbound_web_identity_federation(&self, account: &Account) -> Result<Option<bool>>;
 }
 
 impl<S: Store> From<Identity<S>> for Arc<dyn IdentityApi> {
@@ -592,5 +596,13 @@ impl<S: Store> IdentityApi for Identity<S> {
 
     async fn get_credential_report(&self, account: &Account) -> Result<CredentialReportRecord> {
         Identity::get_credential_report(self, account).await
+    }
+
+    async fn set_outbound_web_identity_federation(&self, account: &Account, enabled: bool) -> Result<()> {
+        Identity::set_outbound_web_identity_federation(self, account, enabled).await
+    }
+
+    async fn outbound_web_identity_federation(&self, account: &Account) -> Result<Option<bool>> {
+        Identity::outbound_web_identity_federation(self, account).await
     }
 }

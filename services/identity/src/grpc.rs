@@ -664,4 +664,22 @@ impl IdentityService for IdentityGrpc {
         let report = self.domain.get_credential_report(&account(&r.account_id, &scope)?).await?;
         Ok(Response::new(report_out(report)))
     }
+
+    async fn set_outbound_web_identity_federation(
+        &self,
+        request: Request<pb::SetOutboundWebIdentityFederationRequest>,
+    ) -> Reply<pb::SetOutboundWebIdentityFederationResponse> {
+        let (scope, r) = split(request);
+        self.domain.set_outbound_web_identity_federation(&account(&r.account_id, &scope)?, r.enabled).await?;
+        Ok(Response::new(pb::SetOutboundWebIdentityFederationResponse {}))
+    }
+
+    async fn get_outbound_web_identity_federation(
+        &self,
+        request: Request<pb::GetOutboundWebIdentityFederationRequest>,
+    ) -> Reply<pb::GetOutboundWebIdentityFederationResponse> {
+        let (scope, r) = split(request);
+        let enabled = self.domain.outbound_web_identity_federation(&account(&r.account_id, &scope)?).await?;
+        Ok(Response::new(pb::GetOutboundWebIdentityFederationResponse { enabled }))
+    }
 }

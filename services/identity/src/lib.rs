@@ -32,6 +32,7 @@ pub mod bootstrap;
 mod convert;
 pub mod entity;
 mod error;
+mod federation;
 mod groups;
 pub mod grpc;
 mod login;

@@ -746,4 +746,16 @@ impl IdentityApi for RemoteIdentity {
         let r = self.client.read(m, |mut c, r| async move { c.get_credential_report(r).await }).await?;
         Ok(report_in(r))
     }
+
+    async fn set_outbound_web_identity_federation(&self, account: &Account, enabled: bool) -> Result<()> {
+        let m = pb::SetOutboundWebIdentityFederationRequest { account_id: id(account), enabled };
+        self.write(m, |mut c, r| async move { c.set_outbound_web_identity_federation(r).await }).await?;
+        Ok(())
+    }
+
+    async fn outbound_web_identity_federation(&self, account: &Account) -> Result<Option<bool>> {
+        let m = pb::GetOutboundWebIdentityFederationRequest { account_id: id(account) };
+        let r = self.read(m, |mut c, r| async move { c.get_outbound_web_identity_federation(r).await }).await?;
+        Ok(r.enabled)
+    }
 }

@@ -108,6 +108,11 @@ impl<S> Sts<S> {
     pub fn set_issuer(&self, issuer: Arc<Issuer>) {
         let _ = self.issuer.set(issuer);
     }
+
+    /// The URL (`iss`) of the OIDC issuer `GetWebIdentityToken` mints with, once one is set.
+    pub fn issuer_url(&self) -> Option<String> {
+        self.issuer.get().map(|issuer| issuer.url().to_owned())
+    }
 }
 
 #[async_trait::async_trait]

@@ -527,6 +527,8 @@ impl Server {
             let issuer = Arc::new(issuer);
             tessera_sts::issuer::refresh_periodically(Arc::downgrade(&store), Arc::downgrade(&issuer), env.clone());
             app = app.merge(tessera_sts::issuer::routes(Arc::clone(&issuer)));
+            // The gateway names this issuer in GetOutboundWebIdentityFederationInfo.
+            sts.set_issuer(Arc::clone(&issuer));
             let split = crate::serve::split_domains(&config, &env)?;
             routes = routes
                 .add_service(tessera_identity::grpc::service(Arc::clone(&split.identity)))

@@ -273,7 +273,7 @@ pub(crate) async fn list_inline<S: Store>(cx: &Cx<'_, S>, auth: Authorized, kind
 }
 
 /// The user, group or role a `PolicySourceArn` names, in this account.
-fn source_entity<S: Store>(cx: &Cx<'_, S>, source: &str) -> Result<(EntityKind, String)> {
+pub(crate) fn source_entity<S: Store>(cx: &Cx<'_, S>, source: &str) -> Result<(EntityKind, String)> {
     let invalid =
         || Error::invalid_input(format!("Invalid ARN: {source}. PolicySourceArn must be a user, group or role."));
     let arn = tessera_arn::Arn::parse(source).map_err(|_| invalid())?;

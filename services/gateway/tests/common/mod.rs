@@ -138,6 +138,9 @@ fn is_sts(action: &str) -> bool {
             | "GetCallerIdentity"
             | "GetAccessKeyInfo"
             | "DecodeAuthorizationMessage"
+            | "GetWebIdentityToken"
+            | "AssumeRoot"
+            | "GetDelegatedAccessToken"
     )
 }
 
