@@ -634,24 +634,35 @@ struct Grant {
     document: String,
 }
 
-/// The inline and attached policies of a principal record.
+/// The inline and attached policies of a user, group or role, from the policy domain (the
+/// identity records over gRPC do not carry them), added to `grants` once each.
 async fn grants_of<S: Store>(
     cx: &Cx<'_, S>,
-    principal: &tessera_store::iam::Principal,
-    entity_type: &'static str,
+    kind: EntityKind,
+    name: &str,
     grants: &mut Vec<Grant>,
 ) -> Result<()> {
-    for (name, document) in &principal.inline {
-        let inline = Some((entity_type, principal.name.clone()));
-        grants.push(Grant { name: name.clone(), inline, arn: None, document: document.clone() });
-    }
-    for arn in &principal.attached {
-        if grants.iter().any(|g| g.arn.as_deref() == Some(arn)) {
-            continue;
+    use tessera_policy_service::SourceType;
+    let principal = cx.gateway.policies.principal_policies(cx.account(), kind, name).await?;
+    let entity_type = match kind {
+        EntityKind::User => "USER",
+        EntityKind::Group => "GROUP",
+        EntityKind::Role => "ROLE",
+    };
+    for source in principal.identity {
+        let inline = match source.source_type {
+            SourceType::AwsManaged | SourceType::UserManaged => false,
+            // A user's list holds its groups' inline policies too: those come with their group.
+            SourceType::Group if kind == EntityKind::User => continue,
+            _ => true,
+        };
+        if inline {
+            let owner = Some((entity_type, name.to_owned()));
+            grants.push(Grant { name: source.source_id, inline: owner, arn: None, document: source.document });
+        } else if !grants.iter().any(|g| g.arn.as_deref() == Some(source.source_id.as_str())) {
+            let policy_name = source.source_id.rsplit('/').next().unwrap_or_default().to_owned();
+            grants.push(Grant { name: policy_name, inline: None, arn: Some(source.source_id), document: source.document });
         }
-        let document = managed_document(cx, arn).await?;
-        let name = arn.rsplit('/').next().unwrap_or_default().to_owned();
-        grants.push(Grant { name, inline: None, arn: Some(arn.clone()), document });
     }
     Ok(())
 }
@@ -674,21 +685,17 @@ pub(crate) async fn list_policies_granting_service_access<S: Store>(
     let mut grants = Vec::new();
     match named(cx, auth.arn(), false)? {
         Named::Entity(EntityKind::User, name) => {
-            let user = identity.get_user(account, &name).await?;
-            grants_of(cx, &user.principal, "USER", &mut grants).await?;
-            for group in &user.groups {
-                let (group, _) = identity.get_group(account, group, &PageRequest::default()).await?;
-                grants_of(cx, &group.principal, "GROUP", &mut grants).await?;
+            // The groups' policies first, so a managed policy the user shares with a group is
+            // listed once; then the user's own.
+            let user = &name;
+            let groups =
+                all_pages(|page| async move { Ok(identity.list_groups_for_user(account, user, &page).await?) }).await?;
+            for group in &groups {
+                grants_of(cx, EntityKind::Group, &group.principal.name, &mut grants).await?;
             }
+            grants_of(cx, EntityKind::User, &name, &mut grants).await?;
         }
-        Named::Entity(EntityKind::Group, name) => {
-            let (group, _) = identity.get_group(account, &name, &PageRequest::default()).await?;
-            grants_of(cx, &group.principal, "GROUP", &mut grants).await?;
-        }
-        Named::Entity(EntityKind::Role, name) => {
-            let role = identity.get_role(account, &name).await?;
-            grants_of(cx, &role.principal, "ROLE", &mut grants).await?;
-        }
+        Named::Entity(kind, name) => grants_of(cx, kind, &name, &mut grants).await?,
         Named::Policy => return Err(invalid_arn(auth.arn())),
     }
     let granted: Vec<Vec<&'static str>> =
