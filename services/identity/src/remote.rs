@@ -749,13 +749,13 @@ impl IdentityApi for RemoteIdentity {
 
     async fn set_outbound_web_identity_federation(&self, account: &Account, enabled: bool) -> Result<()> {
         let m = pb::SetOutboundWebIdentityFederationRequest { account_id: id(account), enabled };
-        self.write(m, |mut c, r| async move { c.set_outbound_web_identity_federation(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.set_outbound_web_identity_federation(r).await }).await?;
         Ok(())
     }
 
     async fn outbound_web_identity_federation(&self, account: &Account) -> Result<Option<bool>> {
         let m = pb::GetOutboundWebIdentityFederationRequest { account_id: id(account) };
-        let r = self.read(m, |mut c, r| async move { c.get_outbound_web_identity_federation(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.get_outbound_web_identity_federation(r).await }).await?;
         Ok(r.enabled)
     }
 }
