@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn keys_are_listed_once_across_policies_whatever_their_case() {
         let a = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"${aws:PrincipalTag/team}","s3:prefix":["a","b"]},"Bool":{"aws:SecureTransport":"true"}}}]}"#;
-        let b = r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","NotAction":"iam:*","NotResource":"arn:aws:s3:::${aws:userid, 'x'}/*","Condition":{"bool":{"AWS:securetransport":false}}}}"#;
+        let b = r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","NotAction":"iam:*","NotResource":"arn:aws:s3:::${aws:userid, 'x'}/*","Condition":{"Bool":{"AWS:securetransport":false}}}}"#;
         assert_eq!(keys(&[a, b]), ["aws:PrincipalTag/team", "s3:prefix", "aws:SecureTransport", "aws:userid"]);
     }
 
