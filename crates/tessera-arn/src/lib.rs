@@ -39,3 +39,5 @@ pub use names::{
     validate_path, validate_policy_name, validate_policy_path, validate_role_name, validate_role_session_name,
     validate_source_identity, validate_tag_key, validate_tag_value, validate_user_name,
 };
+// Issue 14, part A.
+pub use names::{validate_account_alias, validate_custom_suffix, validate_instance_profile_name};

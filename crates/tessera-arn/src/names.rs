@@ -342,6 +342,42 @@ pub fn validate_description(value: &str) -> Result<(), ValidationError> {
     Rule { field: "description", min: 0, max: 1000, pattern: None, reserved_prefix: false }.check(value)
 }
 
+// ---- Instance profiles, account aliases, service-linked roles (issue 14, part A). ----
+
+const ACCOUNT_ALIAS_PATTERN: &str = "^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$";
+
+/// `InstanceProfileName`: 1–128 characters of `[\w+=,.@-]`.
+pub fn validate_instance_profile_name(name: &str) -> Result<(), ValidationError> {
+    name_rule("instanceProfileName", 1, 128, NAME_PATTERN).check(name)
+}
+
+/// `CustomSuffix` of a service-linked role: 1–64 characters of `[\w+=,.@-]`.
+pub fn validate_custom_suffix(suffix: &str) -> Result<(), ValidationError> {
+    name_rule("customSuffix", 1, 64, NAME_PATTERN).check(suffix)
+}
+
+/// `AccountAlias`: 3–63 characters of `^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$`: lowercase
+/// letters, digits and single hyphens, starting and ending with a letter or digit.
+pub fn validate_account_alias(alias: &str) -> Result<(), ValidationError> {
+    fn is_alias(s: &str) -> bool {
+        let bytes = s.as_bytes();
+        let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        (3..=63).contains(&bytes.len())
+            && bytes.first().is_some_and(alnum)
+            && bytes.last().is_some_and(alnum)
+            && bytes.iter().all(|b| alnum(b) || *b == b'-')
+            && !s.contains("--")
+    }
+    Rule {
+        field: "accountAlias",
+        min: 3,
+        max: 63,
+        pattern: Some(Pattern { text: ACCOUNT_ALIAS_PATTERN, matches: is_alias }),
+        reserved_prefix: false,
+    }
+    .check(alias)
+}
+
 /// Whether two IAM names are the same name, ignoring case.
 ///
 /// IAM names are unique case-insensitively. Their charset is ASCII, so ASCII folding suffices.

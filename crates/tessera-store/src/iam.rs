@@ -19,9 +19,14 @@
 //! | `key-used:<key id>` | [`KeyUsedRecord`] | when an access key was last used (kept apart: written per request) |
 //! | `root-keys:` | [`RootKeysRecord`] | the account root's access keys (at most 2) |
 //! | `outbound-federation:` | [`OutboundFederationRecord`] | whether `GetWebIdentityToken` is enabled (absent: never enabled) |
+//! | `instance-profile:<folded name>` | [`InstanceProfileRecord`] | an instance profile and its role (at most one) |
+//! | `account-alias:` | [`AccountAliasRecord`] | the account's alias (at most one) |
+//! | `slr-deletion:<task uuid>` | [`SlrDeletionRecord`] | a service-linked role deletion task and its outcome |
+//! | `sts-preferences:` | [`StsPreferencesRecord`] | `SetSecurityTokenServicePreferences` |
 //! | `epoch:` | (empty) | its version is the account's policy epoch |
 //! | global `access-key:<key id>` | [`AccessKeyIndexRecord`] | which account and user own a key |
 //! | global `account:<id>` | [`AccountRecord`] | the registry of accounts |
+//! | global `account-alias:<alias>` | [`AccountAliasRecord`] | which account owns an alias (aliases are unique across accounts) |
 //!
 //! Names are unique case-insensitively, so a record's key holds the folded name and the record the
 //! name as written. Relations that carry a limit ("at most 10 groups", "at most 2 keys") live in the
@@ -50,6 +55,11 @@ pub const EPOCH: Kind = Kind::new("epoch");
 pub const ACCESS_KEY: Kind = Kind::new("access-key");
 pub const ROOT_KEYS: Kind = Kind::new("root-keys");
 pub const OUTBOUND_FEDERATION: Kind = Kind::new("outbound-federation");
+// Issue 14, part A: instance profiles, account aliases, service-linked role deletions, STS preferences.
+pub const INSTANCE_PROFILE: Kind = Kind::new("instance-profile");
+pub const ACCOUNT_ALIAS: Kind = Kind::new("account-alias");
+pub const SLR_DELETION: Kind = Kind::new("slr-deletion");
+pub const STS_PREFERENCES: Kind = Kind::new("sts-preferences");
 
 /// The channel policy epochs are published on.
 pub const EPOCH_CHANNEL: &str = "tessera.policy-epoch";
@@ -84,6 +94,12 @@ record! {
     CredentialReportRecord => CREDENTIAL_REPORT, KeyUsedRecord => KEY_USED, AccessKeyIndexRecord => ACCESS_KEY,
     RootKeysRecord => ROOT_KEYS,
     OutboundFederationRecord => OUTBOUND_FEDERATION,
+}
+
+// Issue 14, part A.
+record! {
+    InstanceProfileRecord => INSTANCE_PROFILE, AccountAliasRecord => ACCOUNT_ALIAS,
+    SlrDeletionRecord => SLR_DELETION, StsPreferencesRecord => STS_PREFERENCES,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,6 +244,10 @@ pub struct RoleRecord {
     /// restore its trust).
     #[serde(default)]
     pub trust_principal_ids: Vec<(String, String)>,
+    /// The instance profiles the role is in, names as written (the other side of
+    /// [`InstanceProfileRecord::roles`], so `DeleteRole` sees them in its own read).
+    #[serde(default)]
+    pub instance_profiles: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -386,6 +406,76 @@ pub struct AccessKeyIndexRecord {
     pub user: String,
     #[serde(default)]
     pub root: bool,
+}
+
+// ---- Issue 14, part A: instance profiles, account aliases, service-linked roles, STS preferences.
+
+/// An instance profile: a container for at most one role that EC2 hands to an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceProfileRecord {
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub arn: String,
+    pub create_date: Millis,
+    /// Role names as written (AWS allows at most one).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// An account alias: in the account's namespace (its one alias) and in the global registry
+/// (which account owns it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountAliasRecord {
+    pub alias: String,
+    pub account: String,
+}
+
+/// The outcome of a service-linked role deletion task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeletionStatus {
+    Succeeded,
+    InProgress,
+    Failed,
+    NotStarted,
+}
+
+impl DeletionStatus {
+    /// AWS's `DeletionTaskStatusType` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "SUCCEEDED",
+            Self::InProgress => "IN_PROGRESS",
+            Self::Failed => "FAILED",
+            Self::NotStarted => "NOT_STARTED",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Succeeded, Self::InProgress, Self::Failed, Self::NotStarted].into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// A `DeleteServiceLinkedRole` task, kept so `GetServiceLinkedRoleDeletionStatus` can answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlrDeletionRecord {
+    /// `task/aws-service-role/<service>/<role>/<uuid>`.
+    pub task_id: String,
+    pub role_name: String,
+    pub status: DeletionStatus,
+    /// Why the task failed (`Status` FAILED).
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub create_date: Millis,
+}
+
+/// The account's `SetSecurityTokenServicePreferences`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StsPreferencesRecord {
+    /// `v1Token` or `v2Token`.
+    pub global_endpoint_token_version: String,
 }
 
 fn corrupt(key: &Key, error: serde_json::Error) -> StoreError {

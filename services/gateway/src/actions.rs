@@ -17,7 +17,7 @@
 
 use tessera_arn::{Arn, IamEntity};
 use tessera_awsapi::{IAM_NAMESPACE, IAM_VERSION, QueryError, STS_NAMESPACE, STS_VERSION};
-use tessera_identity::{AccessKeyLastUsed, Error};
+use tessera_identity::{AccessKeyLastUsed, Error, InstanceProfile, service_linked};
 use tessera_proto::ErrorCode;
 use tessera_store::Store;
 use tessera_store::iam::{EntityKind, RoleRecord, UserRecord};
@@ -25,6 +25,9 @@ use tessera_store::iam::{EntityKind, RoleRecord, UserRecord};
 use crate::authz::{BOUNDARY, POLICY_ARN, REQUEST_TAG, TAG_KEYS, Target, renamed_arn};
 use crate::context::{Cx, Result};
 use crate::iam::{access, credentials, entities, policies, standalone, users};
+// Issue 14, part A.
+use crate::authz::AWS_SERVICE_NAME;
+use crate::iam::{account_settings, instance_profiles, service_linked_roles};
 use crate::sts;
 
 /// Which API an action belongs to: its version, XML namespace and policy prefix.
@@ -73,13 +76,15 @@ pub(crate) enum ResourceType {
     DelegationRequest,
     /// No resource type: the action is authorized on `*`.
     Any,
+    // Issue 14, part A.
+    InstanceProfile,
 }
 
 impl ResourceType {
     /// The condition keys the resource type brings (its tags, for the taggable ones).
     pub(crate) fn keys(self) -> &'static [&'static str] {
         match self {
-            Self::User | Self::Role | Self::Policy | Self::OidcProvider | Self::Mfa => {
+            Self::User | Self::Role | Self::Policy | Self::OidcProvider | Self::Mfa | Self::InstanceProfile => {
                 &["aws:ResourceTag/${TagKey}", "iam:ResourceTag/${TagKey}"]
             }
             Self::Group | Self::FederatedUser | Self::Root | Self::DelegationRequest | Self::Any => &[],
@@ -122,6 +127,16 @@ pub(crate) enum Resource {
     All(&'static str),
     /// `*`: the actions without a resource type.
     Star,
+    /// The instance profile `InstanceProfileName` names: its stored ARN (read once, and shared
+    /// with the handler), else one built from `Path` (issue 14, part A).
+    InstanceProfile,
+    /// The service-linked role `CreateServiceLinkedRole` would create for `AWSServiceName` (and
+    /// `CustomSuffix`).
+    NewServiceLinkedRole,
+    /// The service-linked role a `DeletionTaskId` names (`aws-service-role/*` when it names none).
+    DeletionTask,
+    /// `UserName`, else the calling user, else (the account root calling) the account root.
+    UserOrRoot,
     /// A required parameter that is the resource's ARN.
     Param(&'static str),
     /// The managed policy `PolicyName` and `Path` would create.
@@ -179,6 +194,7 @@ const ASSUME_ROLE: &[&str] =
     &[REQUEST_TAG, TAG_KEYS, "sts:ExternalId", "sts:RoleSessionName", "sts:SourceIdentity", "sts:TransitiveTagKeys"];
 const TAG_SESSION: &[&str] = &[REQUEST_TAG, TAG_KEYS, "sts:TransitiveTagKeys"];
 const SOURCE_IDENTITY: &[&str] = &["sts:SourceIdentity"];
+const SERVICE_LINKED: &[&str] = &[AWS_SERVICE_NAME];
 
 /// Calls a row's handler, or answers `InvalidAction` for a row without one.
 macro_rules! call {
@@ -438,6 +454,36 @@ actions! {
     SendDelegationToken: iam DelegationRequest NONE, Resource::DelegationRequest => standalone::delegation_request;
     ListDelegationRequests: iam Any NONE, Resource::Star => standalone::list_delegation_requests;
     GetHumanReadableSummary: iam DelegationRequest NONE, param("EntityArn") => standalone::get_human_readable_summary;
+    // ---- Issue 14, part A. Instance profiles.
+    CreateInstanceProfile: iam InstanceProfile CREATE_TAGGED, Resource::InstanceProfile
+        => instance_profiles::create_instance_profile;
+    GetInstanceProfile: iam InstanceProfile NONE, Resource::InstanceProfile => instance_profiles::get_instance_profile;
+    DeleteInstanceProfile: iam InstanceProfile NONE, Resource::InstanceProfile
+        => instance_profiles::delete_instance_profile;
+    ListInstanceProfiles: iam Any NONE, all("instance-profile") => instance_profiles::list_instance_profiles;
+    ListInstanceProfilesForRole: iam Role NONE, role("RoleName") => instance_profiles::list_instance_profiles_for_role;
+    AddRoleToInstanceProfile: iam InstanceProfile NONE, Resource::InstanceProfile, before ["RoleName"]
+        => instance_profiles::add_role_to_instance_profile;
+    RemoveRoleFromInstanceProfile: iam InstanceProfile NONE, Resource::InstanceProfile, before ["RoleName"]
+        => instance_profiles::remove_role_from_instance_profile;
+    TagInstanceProfile: iam InstanceProfile CREATE_TAGGED, Resource::InstanceProfile => entities::tag;
+    UntagInstanceProfile: iam InstanceProfile UNTAG, Resource::InstanceProfile => entities::untag;
+    ListInstanceProfileTags: iam InstanceProfile NONE, Resource::InstanceProfile => entities::list_tags;
+    // Account aliases.
+    CreateAccountAlias: iam Any NONE, Resource::Star, before ["AccountAlias"] => account_settings::create_account_alias;
+    DeleteAccountAlias: iam Any NONE, Resource::Star, before ["AccountAlias"] => account_settings::delete_account_alias;
+    ListAccountAliases: iam Any NONE, Resource::Star => account_settings::list_account_aliases;
+    // Service-linked roles.
+    CreateServiceLinkedRole: iam Role SERVICE_LINKED, Resource::NewServiceLinkedRole
+        => service_linked_roles::create_service_linked_role;
+    DeleteServiceLinkedRole: iam Role NONE, role("RoleName") => service_linked_roles::delete_service_linked_role;
+    GetServiceLinkedRoleDeletionStatus: iam Role NONE, Resource::DeletionTask
+        => service_linked_roles::get_service_linked_role_deletion_status;
+    // One MFA device; the account's STS preferences.
+    GetMFADevice: iam User NONE, Resource::UserOrRoot, before ["SerialNumber"] => account_settings::get_mfa_device;
+    SetSecurityTokenServicePreferences: iam Any NONE, Resource::Star, before ["GlobalEndpointTokenVersion"]
+        => account_settings::set_security_token_service_preferences;
+    // ---- End of issue 14, part A.
     // STS. The AssumeRole family is decided by the token service's trust evaluation, which
     // fills its own keys (and the role's tags); the gateway authorizes the rest.
     AssumeRole: sts Role ASSUME_ROLE, Resource::Trust, limit Issuance => sts::assume_role;
@@ -518,6 +564,10 @@ impl Action {
             Resource::NewPolicy => Some(cx.required("PolicyName")?),
             Resource::NewMfa => Some(cx.required("VirtualMFADeviceName")?),
             Resource::NewOidc => Some(cx.required("Url")?),
+            Resource::InstanceProfile => Some(cx.required("InstanceProfileName")?),
+            Resource::NewServiceLinkedRole => Some(cx.required("AWSServiceName")?),
+            Resource::DeletionTask => Some(cx.required("DeletionTaskId")?),
+            Resource::UserOrRoot => cx.get("UserName").filter(|n| !n.is_empty()).or_else(|| cx.caller_user()),
             Resource::FederatedUser => Some(cx.required("Name")?),
             Resource::TargetRoot => Some(cx.required("TargetPrincipal")?),
             Resource::DelegationRequest => Some(cx.required("DelegationRequestId")?),
@@ -569,6 +619,23 @@ impl Action {
             }
             Resource::TargetRoot => name.clone(),
             Resource::DelegationRequest => format!("arn:aws:iam::{}:delegation-request/{name}", account.id()),
+            Resource::InstanceProfile => {
+                let profile = cx.gateway.identity.get_instance_profile(account, &name).await;
+                let arn = profile.as_ref().ok().map(|p| p.profile.arn.clone());
+                auth.read = Read::InstanceProfile(Box::new(profile));
+                arn.unwrap_or_else(|| cx.arn("instance-profile", &path(), &name))
+            }
+            Resource::NewServiceLinkedRole => {
+                let suffix = cx.get("CustomSuffix");
+                let (role_path, role_name) = service_linked::authorized_path_and_name(&name, suffix.as_deref());
+                cx.arn("role", &role_path, &role_name)
+            }
+            Resource::UserOrRoot if name.is_empty() => format!("arn:aws:iam::{}:root", account.id()),
+            Resource::UserOrRoot => self.read_entity(cx, EntityKind::User, &name, &mut auth).await,
+            Resource::DeletionTask => {
+                let (role_path, role_name) = service_linked::task_path_and_name(&name);
+                cx.arn("role", &role_path, &role_name)
+            }
             Resource::KeyOwner => {
                 let used = cx.gateway.identity.get_access_key_last_used(account, &name).await?;
                 let arn = self.read_entity(cx, EntityKind::User, &used.user_name, &mut auth).await;
@@ -630,6 +697,7 @@ enum Read {
     User(Box<std::result::Result<UserRecord, Error>>),
     Role(Box<std::result::Result<RoleRecord, Error>>),
     KeyUse(AccessKeyLastUsed),
+    InstanceProfile(Box<std::result::Result<InstanceProfile, Error>>),
 }
 
 impl Read {
@@ -643,6 +711,9 @@ impl Read {
                 }
                 Self::Role(role) => {
                     role.as_ref().as_ref().map(|r| Target { tags: r.tags.clone(), boundary: r.boundary.clone() })
+                }
+                Self::InstanceProfile(profile) => {
+                    profile.as_ref().as_ref().map(|p| Target { tags: p.profile.tags.clone(), boundary: None })
                 }
                 Self::Nothing | Self::KeyUse(_) => return None,
             }
@@ -686,6 +757,14 @@ impl Authorized {
         match self.read {
             Read::Role(role) => Ok((*role)?),
             _ => Ok(cx.gateway.identity.get_role(cx.account(), &self.name).await?),
+        }
+    }
+
+    /// The authorized instance profile, as read to authorize it (read now if it was not).
+    pub(crate) async fn instance_profile<S: Store>(self, cx: &Cx<'_, S>) -> Result<InstanceProfile> {
+        match self.read {
+            Read::InstanceProfile(profile) => Ok((*profile)?),
+            _ => Ok(cx.gateway.identity.get_instance_profile(cx.account(), &self.name).await?),
         }
     }
 
@@ -755,7 +834,8 @@ mod tests {
                 | Resource::Rename(EntityKind::User, ..)
                 | Resource::UserOrCaller
                 | Resource::KeyOwner
-                | Resource::OwnPassword => ResourceType::User,
+                | Resource::OwnPassword
+                | Resource::UserOrRoot => ResourceType::User,
                 Resource::Entity(EntityKind::Group, _) | Resource::Rename(EntityKind::Group, ..) => ResourceType::Group,
                 Resource::Entity(EntityKind::Role, _) | Resource::Trust | Resource::Unsigned => ResourceType::Role,
                 Resource::Rename(EntityKind::Role, ..) => panic!("roles are not renamed"),
@@ -765,6 +845,8 @@ mod tests {
                 Resource::FederatedUser => ResourceType::FederatedUser,
                 Resource::TargetRoot => ResourceType::Root,
                 Resource::DelegationRequest => ResourceType::DelegationRequest,
+                Resource::InstanceProfile => ResourceType::InstanceProfile,
+                Resource::NewServiceLinkedRole | Resource::DeletionTask => ResourceType::Role,
                 Resource::All(_) | Resource::Star | Resource::Nothing => ResourceType::Any,
                 Resource::Param(_) | Resource::NotServed => action.operation().resource,
             };

@@ -33,6 +33,8 @@ pub(crate) const POLICY_ARN: &str = "iam:PolicyARN";
 pub(crate) const BOUNDARY: &str = "iam:PermissionsBoundary";
 pub(crate) const REQUEST_TAG: &str = "aws:RequestTag/${TagKey}";
 pub(crate) const TAG_KEYS: &str = "aws:TagKeys";
+/// The service a service-linked role is created for (issue 14, part A).
+pub(crate) const AWS_SERVICE_NAME: &str = "iam:AWSServiceName";
 
 /// What a request carries that the context keys of its action come from.
 #[derive(Debug, Clone, Default)]
@@ -50,6 +52,8 @@ pub(crate) struct Inputs {
     /// reads a target user or role once, for its ARN, these keys and the operation); `None`:
     /// read when a key needs them.
     pub(crate) target: Option<Target>,
+    /// `AWSServiceName` of `CreateServiceLinkedRole` (`iam:AWSServiceName`).
+    pub(crate) aws_service_name: Option<String>,
 }
 
 /// What a request asks to do.
@@ -144,6 +148,7 @@ async fn target<S: Store>(sts: &Sts<S>, account: &Account, resource: &str) -> Ta
         Ok(IamEntity::Policy { .. }) => Taggable::Policy(resource.to_owned()),
         Ok(IamEntity::OidcProvider { .. }) => Taggable::OidcProvider(resource.to_owned()),
         Ok(IamEntity::Mfa { .. }) => Taggable::MfaDevice(resource.to_owned()),
+        Ok(IamEntity::InstanceProfile { name, .. }) => Taggable::InstanceProfile(name),
         _ => return Target::default(),
     };
     // At most 50 tags per resource: one page of 100 holds them all.
@@ -164,6 +169,11 @@ fn request_keys(context: &mut Context, op: Option<&Operation>, inputs: &Inputs, 
         && let Some(arn) = inputs.boundary.as_ref().or(target.boundary.as_ref())
     {
         context.insert(BOUNDARY, arn.clone());
+    }
+    if listed(AWS_SERVICE_NAME)
+        && let Some(service) = &inputs.aws_service_name
+    {
+        context.insert(AWS_SERVICE_NAME, service.clone());
     }
     if listed(REQUEST_TAG) {
         for tag in &inputs.tags {
@@ -276,6 +286,7 @@ fn tag_action(action: &str) -> Option<&'static str> {
         "iam:CreatePolicy" => "iam:TagPolicy",
         "iam:CreateOpenIDConnectProvider" => "iam:TagOpenIDConnectProvider",
         "iam:CreateVirtualMFADevice" => "iam:TagMFADevice",
+        "iam:CreateInstanceProfile" => "iam:TagInstanceProfile",
         _ => return None,
     })
 }
@@ -295,7 +306,7 @@ mod tests {
     fn every_listed_key_is_filled() {
         for op in OPERATIONS {
             for key in op.keys.iter().chain(op.resource.keys()) {
-                let known = [POLICY_ARN, BOUNDARY, REQUEST_TAG, TAG_KEYS].contains(key)
+                let known = [POLICY_ARN, BOUNDARY, REQUEST_TAG, TAG_KEYS, AWS_SERVICE_NAME].contains(key)
                     || key.ends_with(":ResourceTag/${TagKey}")
                     || TOKEN_SERVICE_KEYS.contains(key);
                 assert!(known, "{}: nothing fills `{key}`", op.action);

@@ -108,6 +108,7 @@ impl<S: Store> Cx<'_, S> {
                 Vec::new()
             },
             target: None,
+            aws_service_name: self.get("AWSServiceName"),
         };
         crate::authz::Ask {
             action,
@@ -138,6 +139,7 @@ fn entity(kind: &str, path: &str, name: &str) -> tessera_arn::IamEntity {
         "user" => IamEntity::User { path, name },
         "group" => IamEntity::Group { path, name },
         "role" => IamEntity::Role { path, name },
+        "instance-profile" => IamEntity::InstanceProfile { path, name },
         _ => IamEntity::Policy { path, name },
     }
 }

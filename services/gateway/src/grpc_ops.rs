@@ -6,7 +6,7 @@
 
 use prost::Message;
 use tessera_arn::{Arn, IamEntity};
-use tessera_identity::{Account, Identity};
+use tessera_identity::{Account, Identity, service_linked};
 use tessera_proto::common::v1 as c;
 use tessera_proto::identity::v1 as pb;
 use tessera_proto::policy::v1 as ppb;
@@ -68,8 +68,21 @@ impl<S: Store> Asker<'_, S> {
             "user" => IamEntity::User { path, name },
             "group" => IamEntity::Group { path, name },
             "role" => IamEntity::Role { path, name },
+            "instance-profile" => IamEntity::InstanceProfile { path, name },
             _ => IamEntity::Policy { path, name },
         })
+    }
+
+    /// An instance profile's ARN: the stored one when it exists (it has the path), else built
+    /// from `path` (`/` when none).
+    async fn instance_profile(&self, name: &str, path: Option<&str>) -> String {
+        match self.identity.get_instance_profile_record(self.account, name).await {
+            Ok(profile) => profile.arn,
+            Err(_) => {
+                let path = path.filter(|p| !p.is_empty()).unwrap_or("/").to_owned();
+                self.arn(IamEntity::InstanceProfile { path, name: name.to_owned() })
+            }
+        }
     }
 
     async fn entity(&self, kind: EntityKind, name: &str, path: Option<&str>) -> String {
@@ -108,6 +121,10 @@ impl<S: Store> Asker<'_, S> {
             c::TaggableKind::MfaDevice => {
                 ([A::TagMFADevice, A::UntagMFADevice, A::ListMFADeviceTags], resource.id.clone())
             }
+            c::TaggableKind::InstanceProfile => (
+                [A::TagInstanceProfile, A::UntagInstanceProfile, A::ListInstanceProfileTags],
+                self.instance_profile(&resource.id, None).await,
+            ),
             c::TaggableKind::Unspecified => {
                 return Err(ServiceError::new(ErrorCode::InvalidInput, "`resource.kind` is required."));
             }
@@ -376,6 +393,71 @@ impl<S: Store> Asker<'_, S> {
                     ask(Action::GetOutboundWebIdentityFederationInfo, "*".into(), none())
                 }
                 "GetCredentialReport" => ask(Action::GetCredentialReport, "*".into(), none()),
+                // ---- Issue 14, part A.
+                "CreateInstanceProfile" => {
+                    let m: pb::CreateInstanceProfileRequest = decode(message)?;
+                    let arn = self.instance_profile(&m.instance_profile_name, m.path.as_deref()).await;
+                    ask(Action::CreateInstanceProfile, arn, Inputs { tags: tags(&m.tags), ..none() })
+                }
+                "GetInstanceProfile" | "DeleteInstanceProfile" => {
+                    let (action, profile) = match name {
+                        "GetInstanceProfile" => (
+                            Action::GetInstanceProfile,
+                            decode::<pb::GetInstanceProfileRequest>(message)?.instance_profile_name,
+                        ),
+                        _ => (
+                            Action::DeleteInstanceProfile,
+                            decode::<pb::DeleteInstanceProfileRequest>(message)?.instance_profile_name,
+                        ),
+                    };
+                    ask(action, self.instance_profile(&profile, None).await, none())
+                }
+                "ListInstanceProfiles" => ask(Action::ListInstanceProfiles, self.all("instance-profile"), none()),
+                "ListInstanceProfilesForRole" => {
+                    let m: pb::ListInstanceProfilesForRoleRequest = decode(message)?;
+                    let arn = self.entity(EntityKind::Role, &m.role_name, None).await;
+                    ask(Action::ListInstanceProfilesForRole, arn, none())
+                }
+                "AddRoleToInstanceProfile" => {
+                    let m: pb::AddRoleToInstanceProfileRequest = decode(message)?;
+                    let arn = self.instance_profile(&m.instance_profile_name, None).await;
+                    ask(Action::AddRoleToInstanceProfile, arn, none())
+                }
+                "RemoveRoleFromInstanceProfile" => {
+                    let m: pb::RemoveRoleFromInstanceProfileRequest = decode(message)?;
+                    let arn = self.instance_profile(&m.instance_profile_name, None).await;
+                    ask(Action::RemoveRoleFromInstanceProfile, arn, none())
+                }
+                "CreateAccountAlias" => ask(Action::CreateAccountAlias, "*".into(), none()),
+                "DeleteAccountAlias" => ask(Action::DeleteAccountAlias, "*".into(), none()),
+                "ListAccountAliases" => ask(Action::ListAccountAliases, "*".into(), none()),
+                "CreateServiceLinkedRole" => {
+                    let m: pb::CreateServiceLinkedRoleRequest = decode(message)?;
+                    let (path, role) =
+                        service_linked::authorized_path_and_name(&m.aws_service_name, m.custom_suffix.as_deref());
+                    let arn = self.arn(IamEntity::Role { path, name: role });
+                    let inputs = Inputs { aws_service_name: Some(m.aws_service_name), ..none() };
+                    ask(Action::CreateServiceLinkedRole, arn, inputs)
+                }
+                "DeleteServiceLinkedRole" => {
+                    let m: pb::DeleteServiceLinkedRoleRequest = decode(message)?;
+                    let arn = self.entity(EntityKind::Role, &m.role_name, None).await;
+                    ask(Action::DeleteServiceLinkedRole, arn, none())
+                }
+                "GetServiceLinkedRoleDeletionStatus" => {
+                    let m: pb::GetServiceLinkedRoleDeletionStatusRequest = decode(message)?;
+                    let (path, role) = service_linked::task_path_and_name(&m.deletion_task_id);
+                    let arn = self.arn(IamEntity::Role { path, name: role });
+                    ask(Action::GetServiceLinkedRoleDeletionStatus, arn, none())
+                }
+                "GetMfaDevice" => {
+                    let m: pb::GetMfaDeviceRequest = decode(message)?;
+                    ask(Action::GetMFADevice, self.user_or_caller(m.user_name.as_deref()).await?, none())
+                }
+                "SetSecurityTokenServicePreferences" => {
+                    ask(Action::SetSecurityTokenServicePreferences, "*".into(), none())
+                }
+                // ---- End of issue 14, part A.
                 _ => return Ok(None),
             },
             ("tessera.policy.v1.PolicyService", name) => match name {

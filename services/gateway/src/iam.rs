@@ -10,6 +10,10 @@ pub(crate) mod entities;
 pub(crate) mod policies;
 pub(crate) mod standalone;
 pub(crate) mod users;
+// Issue 14, part A.
+pub(crate) mod account_settings;
+pub(crate) mod instance_profiles;
+pub(crate) mod service_linked_roles;
 
 /// Milliseconds to the seconds the XML writer takes.
 pub(crate) fn secs(ms: u64) -> i64 {
@@ -73,4 +77,20 @@ pub(crate) fn role_xml(r: &mut Response, role: &RoleRecord) {
             r.timestamp("LastUsedDate", secs(used.date)).el("Region", &used.region);
         }
     });
+}
+
+/// The fields of an `InstanceProfile` element, with `roles` as its `Roles` (required: written
+/// even when empty).
+pub(crate) fn instance_profile_xml<'a>(
+    r: &mut Response,
+    profile: &tessera_store::iam::InstanceProfileRecord,
+    roles: impl IntoIterator<Item = &'a RoleRecord>,
+) {
+    r.el("Path", &profile.path)
+        .el("InstanceProfileName", &profile.name)
+        .el("InstanceProfileId", &profile.id)
+        .el("Arn", &profile.arn)
+        .timestamp("CreateDate", secs(profile.create_date));
+    r.list("Roles", roles, |r, role| role_xml(r, role));
+    tags_xml(r, &profile.tags);
 }

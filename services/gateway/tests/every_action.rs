@@ -80,6 +80,7 @@ impl Fixture {
         let document = ("PolicyDocument", s(DOCUMENT));
         let key = ("AccessKeyId", self.key_id.clone());
         let version = ("VersionId", s("v1"));
+        let profile = ("InstanceProfileName", s("profile"));
         use Action as A;
         Some(match action {
             A::CreateUser => vec![("UserName", s("new-user"))],
@@ -232,6 +233,22 @@ impl Fixture {
                 ("TaskPolicyArn.arn", s("arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials")),
             ],
             A::GetDelegatedAccessToken => vec![("TradeInToken", "a".repeat(64))],
+            // ---- Issue 14, part A.
+            A::CreateInstanceProfile => vec![("InstanceProfileName", s("new-profile"))],
+            A::GetInstanceProfile | A::DeleteInstanceProfile | A::ListInstanceProfileTags => vec![profile],
+            A::ListInstanceProfiles | A::ListAccountAliases => vec![],
+            A::ListInstanceProfilesForRole | A::DeleteServiceLinkedRole => vec![role],
+            A::AddRoleToInstanceProfile | A::RemoveRoleFromInstanceProfile => vec![profile, role],
+            A::TagInstanceProfile => [vec![profile], tags.to_vec()].concat(),
+            A::UntagInstanceProfile => vec![profile, tag_keys],
+            A::CreateAccountAlias | A::DeleteAccountAlias => vec![("AccountAlias", s("my-alias"))],
+            A::CreateServiceLinkedRole => vec![("AWSServiceName", s("ecs.amazonaws.com"))],
+            A::GetServiceLinkedRoleDeletionStatus => vec![(
+                "DeletionTaskId",
+                s("task/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS/00000000-0000-4000-8000-000000000000"),
+            )],
+            A::GetMFADevice => vec![user, serial],
+            A::SetSecurityTokenServicePreferences => vec![("GlobalEndpointTokenVersion", s("v2Token"))],
             _ => return None,
         })
     }
@@ -299,6 +316,7 @@ async fn every_action_is_authorized_before_any_effect() {
         ])
         .await;
     }
+    root(vec![("Action", s("CreateInstanceProfile")), ("InstanceProfileName", s("profile"))]).await;
     root(vec![("Action", s("CreateLoginProfile")), ("UserName", s("target")), ("Password", s("Correct-Horse-41"))])
         .await;
     let device = root(vec![("Action", s("CreateVirtualMFADevice")), ("VirtualMFADeviceName", s("mfa"))]).await;

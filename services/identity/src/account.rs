@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use tessera_proto::error::ErrorCode;
 use tessera_store::iam::{
-    self, AccountRecord, GroupRecord, MfaDeviceRecord, OidcProviderRecord, POLICY, PolicyRecord, PolicyUseRecord,
-    Record, RoleRecord, UserRecord,
+    self, AccountRecord, GroupRecord, InstanceProfileRecord, MfaDeviceRecord, OidcProviderRecord, POLICY, PolicyRecord,
+    PolicyUseRecord, Record, RoleRecord, UserRecord,
 };
 use tessera_store::{Key, Namespace, Store, StoreError, update};
 
@@ -28,6 +28,8 @@ pub struct AuthorizationDetails {
     pub roles: Vec<RoleRecord>,
     /// Customer managed policies (all of them) and AWS-managed policies in use in the account.
     pub policies: Vec<PolicyRecord>,
+    /// The instance profiles of the roles on this page (`RoleDetail.InstanceProfileList`).
+    pub instance_profiles: Vec<InstanceProfileRecord>,
     /// Present exactly when more items follow.
     pub marker: Option<String>,
 }
@@ -151,6 +153,8 @@ impl<S: Store> Identity<S> {
         let policies = iam::scan_all::<S, PolicyRecord>(store, ns).await?;
         let devices = iam::scan_all::<S, MfaDeviceRecord>(store, ns).await?;
         let providers = iam::scan_all::<S, OidcProviderRecord>(store, ns).await?;
+        let instance_profiles = iam::scan_all::<S, InstanceProfileRecord>(store, ns).await?;
+        let token_version = self.global_endpoint_token_version(account).await?;
         let versions: usize = policies.iter().map(|(_, p)| p.versions.len()).sum();
         let in_use = devices.iter().filter(|(_, d)| d.user.is_some()).count();
 
@@ -186,9 +190,9 @@ impl<S: Store> Identity<S> {
             ("ServerCertificates", 0),
             ("ServerCertificatesQuota", 20),
             ("SigningCertificatesPerUserQuota", 2),
-            ("InstanceProfiles", 0),
+            ("InstanceProfiles", count(instance_profiles.len())),
             ("InstanceProfilesQuota", 1000),
-            ("GlobalEndpointTokenVersion", 1),
+            ("GlobalEndpointTokenVersion", token_version),
         ];
         Ok(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
     }
@@ -243,7 +247,10 @@ impl<S: Store> Identity<S> {
             match item {
                 Detail::User(u) => details.users.push(u),
                 Detail::Group(g) => details.groups.push(g),
-                Detail::Role(r) => details.roles.push(r),
+                Detail::Role(r) => {
+                    details.instance_profiles.extend(self.profiles_of(account, &r).await?);
+                    details.roles.push(r);
+                }
                 Detail::Policy(p) => details.policies.push(p),
             }
         }

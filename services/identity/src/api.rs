@@ -25,12 +25,16 @@ use tessera_store::iam::{
     AccountRecord, CredentialReportRecord, EntityKind, GroupRecord, KeyStatus, MfaDeviceRecord, OidcProviderRecord,
     PasswordPolicyRecord, RoleRecord, Tag, UserRecord,
 };
+// Issue 14, part A.
+use tessera_store::iam::DeletionStatus;
 
 use crate::{
     AccessKeyLastUsed, AccessKeyMetadata, Account, AssignmentStatus, AuthorizationDetails, CreateOidcProvider,
     CreateRole, CreateUser, CreatedAccessKey, CreatedMfaDevice, Identity, LoginProfile, Page, PageRequest, ReportState,
     Result, Taggable, UpdatePasswordPolicy,
 };
+// Issue 14, part A.
+use crate::InstanceProfile;
 
 /// The identity service's operations (reference §5.1, §5.3-§5.6, §5.8), local or remote.
 #[async_trait::async_trait]
@@ -233,6 +237,51 @@ pub trait IdentityApi: Send + Sync + 'static {
     // Outbound web identity federation.
     async fn set_outbound_web_identity_federation(&self, account: &Account, enabled: bool) -> Result<()>;
     async fn outbound_web_identity_federation(&self, account: &Account) -> Result<Option<bool>>;
+    // ---- Issue 14, part A: instance profiles, account aliases, service-linked roles,
+    // GetMFADevice, STS preferences.
+    async fn create_instance_profile(
+        &self,
+        account: &Account,
+        path: Option<String>,
+        name: &str,
+        tags: Vec<Tag>,
+    ) -> Result<InstanceProfile>;
+    async fn get_instance_profile(&self, account: &Account, name: &str) -> Result<InstanceProfile>;
+    async fn delete_instance_profile(&self, account: &Account, name: &str) -> Result<()>;
+    async fn list_instance_profiles(
+        &self,
+        account: &Account,
+        prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<InstanceProfile>>;
+    async fn list_instance_profiles_for_role(
+        &self,
+        account: &Account,
+        role_name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<InstanceProfile>>;
+    async fn add_role_to_instance_profile(&self, account: &Account, profile: &str, role: &str) -> Result<()>;
+    async fn remove_role_from_instance_profile(&self, account: &Account, profile: &str, role: &str) -> Result<()>;
+    async fn create_account_alias(&self, account: &Account, alias: &str) -> Result<()>;
+    async fn delete_account_alias(&self, account: &Account, alias: &str) -> Result<()>;
+    async fn list_account_aliases(&self, account: &Account, page: &PageRequest) -> Result<Page<String>>;
+    async fn create_service_linked_role(
+        &self,
+        account: &Account,
+        service: &str,
+        description: Option<String>,
+        custom_suffix: Option<String>,
+    ) -> Result<RoleRecord>;
+    async fn delete_service_linked_role(&self, account: &Account, role_name: &str) -> Result<String>;
+    async fn get_service_linked_role_deletion_status(
+        &self,
+        account: &Account,
+        task_id: &str,
+    ) -> Result<(DeletionStatus, Option<String>)>;
+    async fn get_mfa_device(&self, account: &Account, serial: &str, user_name: Option<&str>)
+    -> Result<MfaDeviceRecord>;
+    async fn set_security_token_service_preferences(&self, account: &Account, version: &str) -> Result<()>;
+    // ---- End of issue 14, part A.
 }
 
 impl<S: Store> From<Identity<S>> for Arc<dyn IdentityApi> {
@@ -605,4 +654,96 @@ impl<S: Store> IdentityApi for Identity<S> {
     async fn outbound_web_identity_federation(&self, account: &Account) -> Result<Option<bool>> {
         Identity::outbound_web_identity_federation(self, account).await
     }
+    // ---- Issue 14, part A.
+    async fn create_instance_profile(
+        &self,
+        account: &Account,
+        path: Option<String>,
+        name: &str,
+        tags: Vec<Tag>,
+    ) -> Result<InstanceProfile> {
+        Identity::create_instance_profile(self, account, path, name, tags).await
+    }
+
+    async fn get_instance_profile(&self, account: &Account, name: &str) -> Result<InstanceProfile> {
+        Identity::get_instance_profile(self, account, name).await
+    }
+
+    async fn delete_instance_profile(&self, account: &Account, name: &str) -> Result<()> {
+        Identity::delete_instance_profile(self, account, name).await
+    }
+
+    async fn list_instance_profiles(
+        &self,
+        account: &Account,
+        prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<InstanceProfile>> {
+        Identity::list_instance_profiles(self, account, prefix, page).await
+    }
+
+    async fn list_instance_profiles_for_role(
+        &self,
+        account: &Account,
+        role_name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<InstanceProfile>> {
+        Identity::list_instance_profiles_for_role(self, account, role_name, page).await
+    }
+
+    async fn add_role_to_instance_profile(&self, account: &Account, profile: &str, role: &str) -> Result<()> {
+        Identity::add_role_to_instance_profile(self, account, profile, role).await
+    }
+
+    async fn remove_role_from_instance_profile(&self, account: &Account, profile: &str, role: &str) -> Result<()> {
+        Identity::remove_role_from_instance_profile(self, account, profile, role).await
+    }
+
+    async fn create_account_alias(&self, account: &Account, alias: &str) -> Result<()> {
+        Identity::create_account_alias(self, account, alias).await
+    }
+
+    async fn delete_account_alias(&self, account: &Account, alias: &str) -> Result<()> {
+        Identity::delete_account_alias(self, account, alias).await
+    }
+
+    async fn list_account_aliases(&self, account: &Account, page: &PageRequest) -> Result<Page<String>> {
+        Identity::list_account_aliases(self, account, page).await
+    }
+
+    async fn create_service_linked_role(
+        &self,
+        account: &Account,
+        service: &str,
+        description: Option<String>,
+        custom_suffix: Option<String>,
+    ) -> Result<RoleRecord> {
+        Identity::create_service_linked_role(self, account, service, description, custom_suffix).await
+    }
+
+    async fn delete_service_linked_role(&self, account: &Account, role_name: &str) -> Result<String> {
+        Identity::delete_service_linked_role(self, account, role_name).await
+    }
+
+    async fn get_service_linked_role_deletion_status(
+        &self,
+        account: &Account,
+        task_id: &str,
+    ) -> Result<(DeletionStatus, Option<String>)> {
+        Identity::get_service_linked_role_deletion_status(self, account, task_id).await
+    }
+
+    async fn get_mfa_device(
+        &self,
+        account: &Account,
+        serial: &str,
+        user_name: Option<&str>,
+    ) -> Result<MfaDeviceRecord> {
+        Identity::get_mfa_device(self, account, serial, user_name).await
+    }
+
+    async fn set_security_token_service_preferences(&self, account: &Account, version: &str) -> Result<()> {
+        Identity::set_security_token_service_preferences(self, account, version).await
+    }
+    // ---- End of issue 14, part A.
 }

@@ -19,16 +19,18 @@ use tessera_proto::convert::{system_time, timestamp};
 use tessera_proto::identity::v1 as pb;
 use tessera_proto::policy::v1 as ppb;
 use tessera_store::iam::{
-    AccountRecord, CredentialReportRecord, EntityKind, GroupRecord, KeyStatus, MfaDeviceRecord, Millis,
-    OidcProviderRecord, PasswordPolicyRecord, PolicyRecord, PolicyVersionRecord, Principal, RoleLastUsed, RoleRecord,
-    Tag, UserRecord,
+    AccountRecord, CredentialReportRecord, EntityKind, GroupRecord, InstanceProfileRecord, KeyStatus, MfaDeviceRecord,
+    Millis, OidcProviderRecord, PasswordPolicyRecord, PolicyRecord, PolicyVersionRecord, Principal, RoleLastUsed,
+    RoleRecord, Tag, UserRecord,
 };
 use tonic::Status;
 
+use crate::InstanceProfile;
 use crate::{
     AccessKeyLastUsed, AccessKeyMetadata, AssignmentStatus, AuthorizationDetails, CreatedAccessKey, CreatedMfaDevice,
     Error, LoginProfile, Page, PageRequest, ReportState, Taggable, UpdatePasswordPolicy, from_millis, millis,
 };
+use tessera_store::iam::DeletionStatus;
 
 // ---------------------------------------------------------------------------------------------
 // Scalars, paging, tags.
@@ -119,6 +121,7 @@ pub(crate) fn taggable(resource: Option<common::TaggableRef>) -> Result<Taggable
         Ok(common::TaggableKind::Policy) => Taggable::Policy(resource.id),
         Ok(common::TaggableKind::OpenIdConnectProvider) => Taggable::OidcProvider(resource.id),
         Ok(common::TaggableKind::MfaDevice) => Taggable::MfaDevice(resource.id),
+        Ok(common::TaggableKind::InstanceProfile) => Taggable::InstanceProfile(resource.id),
         _ => return Err(Error::invalid_input("the resource kind is required").into()),
     })
 }
@@ -130,6 +133,7 @@ pub(crate) fn taggable_out(resource: &Taggable) -> Option<common::TaggableRef> {
         Taggable::Policy(id) => (common::TaggableKind::Policy, id),
         Taggable::OidcProvider(id) => (common::TaggableKind::OpenIdConnectProvider, id),
         Taggable::MfaDevice(id) => (common::TaggableKind::MfaDevice, id),
+        Taggable::InstanceProfile(id) => (common::TaggableKind::InstanceProfile, id),
     };
     Some(common::TaggableRef { kind: kind.into(), id: id.clone() })
 }
@@ -252,6 +256,7 @@ pub(crate) fn role_in(role: pb::Role) -> RoleRecord {
         tags: tags_in(role.tags),
         last_used: role_last_used_in(role.role_last_used),
         trust_principal_ids: Vec::new(),
+        instance_profiles: Vec::new(),
     }
 }
 
@@ -665,8 +670,14 @@ fn group_detail_in(g: pb::GroupDetail) -> GroupRecord {
     GroupRecord { principal, members: Vec::new() }
 }
 
-fn role_detail(role: &RoleRecord) -> pb::RoleDetail {
+fn role_detail(role: &RoleRecord, profiles: &[InstanceProfileRecord]) -> pb::RoleDetail {
     let r = role_out(role);
+    let name = tessera_store::iam::folded(&role.principal.name);
+    let instance_profile_list = profiles
+        .iter()
+        .filter(|p| p.roles.iter().any(|n| tessera_store::iam::folded(n) == name))
+        .map(|p| profile_record_out(p, vec![r.clone()]))
+        .collect();
     pb::RoleDetail {
         path: r.path,
         role_name: r.role_name,
@@ -679,6 +690,7 @@ fn role_detail(role: &RoleRecord) -> pb::RoleDetail {
         permissions_boundary: r.permissions_boundary,
         tags: r.tags,
         role_last_used: r.role_last_used,
+        instance_profile_list,
     }
 }
 
@@ -696,6 +708,7 @@ fn role_detail_in(r: pb::RoleDetail) -> RoleRecord {
         tags: tags_in(r.tags),
         last_used: role_last_used_in(r.role_last_used),
         trust_principal_ids: Vec::new(),
+        instance_profiles: Vec::new(),
     }
 }
 
@@ -756,13 +769,20 @@ pub(crate) fn details_out(d: &AuthorizationDetails) -> pb::GetAccountAuthorizati
         page: Some(common::PageResponse { is_truncated: d.is_truncated(), marker: d.marker.clone() }),
         user_detail_list: d.users.iter().map(user_detail).collect(),
         group_detail_list: d.groups.iter().map(group_detail).collect(),
-        role_detail_list: d.roles.iter().map(role_detail).collect(),
+        role_detail_list: d.roles.iter().map(|r| role_detail(r, &d.instance_profiles)).collect(),
         policies: d.policies.iter().map(policy_detail).collect(),
     }
 }
 
 pub(crate) fn details_in(d: pb::GetAccountAuthorizationDetailsResponse) -> AuthorizationDetails {
+    let mut instance_profiles: Vec<InstanceProfileRecord> = Vec::new();
+    for profile in d.role_detail_list.iter().flat_map(|r| r.instance_profile_list.iter()) {
+        if !instance_profiles.iter().any(|p| p.arn == profile.arn) {
+            instance_profiles.push(instance_profile_in(profile.clone()).profile);
+        }
+    }
     AuthorizationDetails {
+        instance_profiles,
         users: d.user_detail_list.into_iter().map(user_detail_in).collect(),
         groups: d.group_detail_list.into_iter().map(group_detail_in).collect(),
         roles: d.role_detail_list.into_iter().map(role_detail_in).collect(),
@@ -800,4 +820,76 @@ pub(crate) fn report_in(r: pb::GetCredentialReportResponse) -> CredentialReportR
         generated: ms_or_zero(r.generated_time.as_ref()),
         csv: String::from_utf8(r.content).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14, part A: instance profiles, service-linked role deletions, GetMFADevice.
+
+fn profile_record_out(p: &InstanceProfileRecord, roles: Vec<pb::Role>) -> pb::InstanceProfile {
+    pb::InstanceProfile {
+        path: p.path.clone(),
+        instance_profile_name: p.name.clone(),
+        instance_profile_id: p.id.clone(),
+        arn: p.arn.clone(),
+        create_date: ts(p.create_date),
+        roles,
+        tags: tags_out(&p.tags),
+    }
+}
+
+pub(crate) fn instance_profile_out(p: &InstanceProfile) -> pb::InstanceProfile {
+    profile_record_out(&p.profile, p.roles.iter().map(role_out).collect())
+}
+
+pub(crate) fn instance_profile_in(p: pb::InstanceProfile) -> InstanceProfile {
+    let roles: Vec<RoleRecord> = p.roles.into_iter().map(role_in).collect();
+    InstanceProfile {
+        profile: InstanceProfileRecord {
+            name: p.instance_profile_name,
+            path: p.path,
+            id: p.instance_profile_id,
+            arn: p.arn,
+            create_date: ms_or_zero(p.create_date.as_ref()),
+            roles: roles.iter().map(|r| r.principal.name.clone()).collect(),
+            tags: tags_in(p.tags),
+        },
+        roles,
+    }
+}
+
+pub(crate) fn instance_profile_in_required(p: Option<pb::InstanceProfile>) -> InstanceProfile {
+    instance_profile_in(p.unwrap_or_default())
+}
+
+pub(crate) fn deletion_status_out(status: DeletionStatus) -> pb::DeletionTaskStatus {
+    match status {
+        DeletionStatus::Succeeded => pb::DeletionTaskStatus::Succeeded,
+        DeletionStatus::InProgress => pb::DeletionTaskStatus::InProgress,
+        DeletionStatus::Failed => pb::DeletionTaskStatus::Failed,
+        DeletionStatus::NotStarted => pb::DeletionTaskStatus::NotStarted,
+    }
+}
+
+pub(crate) fn deletion_status_in(status: i32) -> DeletionStatus {
+    match pb::DeletionTaskStatus::try_from(status) {
+        Ok(pb::DeletionTaskStatus::Succeeded) => DeletionStatus::Succeeded,
+        Ok(pb::DeletionTaskStatus::InProgress) => DeletionStatus::InProgress,
+        Ok(pb::DeletionTaskStatus::Failed) => DeletionStatus::Failed,
+        _ => DeletionStatus::NotStarted,
+    }
+}
+
+pub(crate) fn mfa_device_info_out(device: &MfaDeviceRecord) -> pb::GetMfaDeviceResponse {
+    pb::GetMfaDeviceResponse {
+        user_name: device.user.clone(),
+        serial_number: device.serial.clone(),
+        enable_date: device.enable_date.and_then(ts),
+    }
+}
+
+pub(crate) fn mfa_device_info_in(r: pb::GetMfaDeviceResponse) -> MfaDeviceRecord {
+    let mut device = device_named(r.serial_number);
+    device.user = r.user_name;
+    device.enable_date = ms(r.enable_date.as_ref());
+    device
 }

@@ -682,4 +682,183 @@ impl IdentityService for IdentityGrpc {
         let enabled = self.domain.outbound_web_identity_federation(&account(&r.account_id, &scope)?).await?;
         Ok(Response::new(pb::GetOutboundWebIdentityFederationResponse { enabled }))
     }
+    // ---- Issue 14, part A: instance profiles, account aliases, service-linked roles,
+    // GetMFADevice, STS preferences.
+
+    async fn create_instance_profile(
+        &self,
+        request: Request<pb::CreateInstanceProfileRequest>,
+    ) -> Reply<pb::CreateInstanceProfileResponse> {
+        let (scope, r) = split(request);
+        let profile = self
+            .domain
+            .create_instance_profile(
+                &account(&r.account_id, &scope)?,
+                r.path,
+                &r.instance_profile_name,
+                tags_in(r.tags),
+            )
+            .await?;
+        Ok(Response::new(pb::CreateInstanceProfileResponse { instance_profile: Some(instance_profile_out(&profile)) }))
+    }
+
+    async fn get_instance_profile(
+        &self,
+        request: Request<pb::GetInstanceProfileRequest>,
+    ) -> Reply<pb::GetInstanceProfileResponse> {
+        let (scope, r) = split(request);
+        let profile =
+            self.domain.get_instance_profile(&account(&r.account_id, &scope)?, &r.instance_profile_name).await?;
+        Ok(Response::new(pb::GetInstanceProfileResponse { instance_profile: Some(instance_profile_out(&profile)) }))
+    }
+
+    async fn delete_instance_profile(
+        &self,
+        request: Request<pb::DeleteInstanceProfileRequest>,
+    ) -> Reply<pb::DeleteInstanceProfileResponse> {
+        let (scope, r) = split(request);
+        self.domain.delete_instance_profile(&account(&r.account_id, &scope)?, &r.instance_profile_name).await?;
+        Ok(Response::new(pb::DeleteInstanceProfileResponse {}))
+    }
+
+    async fn list_instance_profiles(
+        &self,
+        request: Request<pb::ListInstanceProfilesRequest>,
+    ) -> Reply<pb::ListInstanceProfilesResponse> {
+        let (scope, r) = split(request);
+        let profiles = self
+            .domain
+            .list_instance_profiles(&account(&r.account_id, &scope)?, r.path_prefix.as_deref(), &page(r.page))
+            .await?;
+        Ok(Response::new(pb::ListInstanceProfilesResponse {
+            page: page_out(&profiles),
+            instance_profiles: profiles.items.iter().map(instance_profile_out).collect(),
+        }))
+    }
+
+    async fn list_instance_profiles_for_role(
+        &self,
+        request: Request<pb::ListInstanceProfilesForRoleRequest>,
+    ) -> Reply<pb::ListInstanceProfilesForRoleResponse> {
+        let (scope, r) = split(request);
+        let profiles = self
+            .domain
+            .list_instance_profiles_for_role(&account(&r.account_id, &scope)?, &r.role_name, &page(r.page))
+            .await?;
+        Ok(Response::new(pb::ListInstanceProfilesForRoleResponse {
+            page: page_out(&profiles),
+            instance_profiles: profiles.items.iter().map(instance_profile_out).collect(),
+        }))
+    }
+
+    async fn add_role_to_instance_profile(
+        &self,
+        request: Request<pb::AddRoleToInstanceProfileRequest>,
+    ) -> Reply<pb::AddRoleToInstanceProfileResponse> {
+        let (scope, r) = split(request);
+        self.domain
+            .add_role_to_instance_profile(&account(&r.account_id, &scope)?, &r.instance_profile_name, &r.role_name)
+            .await?;
+        Ok(Response::new(pb::AddRoleToInstanceProfileResponse {}))
+    }
+
+    async fn remove_role_from_instance_profile(
+        &self,
+        request: Request<pb::RemoveRoleFromInstanceProfileRequest>,
+    ) -> Reply<pb::RemoveRoleFromInstanceProfileResponse> {
+        let (scope, r) = split(request);
+        self.domain
+            .remove_role_from_instance_profile(&account(&r.account_id, &scope)?, &r.instance_profile_name, &r.role_name)
+            .await?;
+        Ok(Response::new(pb::RemoveRoleFromInstanceProfileResponse {}))
+    }
+
+    async fn create_account_alias(
+        &self,
+        request: Request<pb::CreateAccountAliasRequest>,
+    ) -> Reply<pb::CreateAccountAliasResponse> {
+        let (scope, r) = split(request);
+        self.domain.create_account_alias(&account(&r.account_id, &scope)?, &r.account_alias).await?;
+        Ok(Response::new(pb::CreateAccountAliasResponse {}))
+    }
+
+    async fn delete_account_alias(
+        &self,
+        request: Request<pb::DeleteAccountAliasRequest>,
+    ) -> Reply<pb::DeleteAccountAliasResponse> {
+        let (scope, r) = split(request);
+        self.domain.delete_account_alias(&account(&r.account_id, &scope)?, &r.account_alias).await?;
+        Ok(Response::new(pb::DeleteAccountAliasResponse {}))
+    }
+
+    async fn list_account_aliases(
+        &self,
+        request: Request<pb::ListAccountAliasesRequest>,
+    ) -> Reply<pb::ListAccountAliasesResponse> {
+        let (scope, r) = split(request);
+        let aliases = self.domain.list_account_aliases(&account(&r.account_id, &scope)?, &page(r.page)).await?;
+        Ok(Response::new(pb::ListAccountAliasesResponse { page: page_out(&aliases), account_aliases: aliases.items }))
+    }
+
+    async fn create_service_linked_role(
+        &self,
+        request: Request<pb::CreateServiceLinkedRoleRequest>,
+    ) -> Reply<pb::CreateServiceLinkedRoleResponse> {
+        let (scope, r) = split(request);
+        let role = self
+            .domain
+            .create_service_linked_role(
+                &account(&r.account_id, &scope)?,
+                &r.aws_service_name,
+                r.description,
+                r.custom_suffix,
+            )
+            .await?;
+        Ok(Response::new(pb::CreateServiceLinkedRoleResponse { role: Some(role_out(&role)) }))
+    }
+
+    async fn delete_service_linked_role(
+        &self,
+        request: Request<pb::DeleteServiceLinkedRoleRequest>,
+    ) -> Reply<pb::DeleteServiceLinkedRoleResponse> {
+        let (scope, r) = split(request);
+        let deletion_task_id =
+            self.domain.delete_service_linked_role(&account(&r.account_id, &scope)?, &r.role_name).await?;
+        Ok(Response::new(pb::DeleteServiceLinkedRoleResponse { deletion_task_id }))
+    }
+
+    async fn get_service_linked_role_deletion_status(
+        &self,
+        request: Request<pb::GetServiceLinkedRoleDeletionStatusRequest>,
+    ) -> Reply<pb::GetServiceLinkedRoleDeletionStatusResponse> {
+        let (scope, r) = split(request);
+        let (status, reason) = self
+            .domain
+            .get_service_linked_role_deletion_status(&account(&r.account_id, &scope)?, &r.deletion_task_id)
+            .await?;
+        Ok(Response::new(pb::GetServiceLinkedRoleDeletionStatusResponse {
+            status: deletion_status_out(status).into(),
+            reason,
+        }))
+    }
+
+    async fn get_mfa_device(&self, request: Request<pb::GetMfaDeviceRequest>) -> Reply<pb::GetMfaDeviceResponse> {
+        let (scope, r) = split(request);
+        let user = r.user_name.filter(|n| !n.is_empty());
+        let device =
+            self.domain.get_mfa_device(&account(&r.account_id, &scope)?, &r.serial_number, user.as_deref()).await?;
+        Ok(Response::new(mfa_device_info_out(&device)))
+    }
+
+    async fn set_security_token_service_preferences(
+        &self,
+        request: Request<pb::SetSecurityTokenServicePreferencesRequest>,
+    ) -> Reply<pb::SetSecurityTokenServicePreferencesResponse> {
+        let (scope, r) = split(request);
+        self.domain
+            .set_security_token_service_preferences(&account(&r.account_id, &scope)?, &r.global_endpoint_token_version)
+            .await?;
+        Ok(Response::new(pb::SetSecurityTokenServicePreferencesResponse {}))
+    }
+    // ---- End of issue 14, part A.
 }

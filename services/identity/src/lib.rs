@@ -46,11 +46,16 @@ mod roles;
 mod tagging;
 pub mod tags;
 mod users;
+// Issue 14, part A: instance profiles, account settings (aliases, STS preferences), service-linked roles.
+mod account_settings;
+mod instance_profiles;
+pub mod service_linked;
 
 pub use access_keys::{AccessKeyIdentity, AccessKeyLastUsed, AccessKeyMetadata, CreatedAccessKey};
 pub use account::AuthorizationDetails;
 pub use api::IdentityApi;
 pub use error::{Error, MFA_FAILURE_METADATA, MFA_SERIAL_METADATA, MfaFailure, MfaRejection, Result};
+pub use instance_profiles::InstanceProfile;
 pub use login::{LoginProfile, UpdatePasswordPolicy};
 pub use mfa::{AssignmentStatus, CreatedMfaDevice, MFA_MAX_FAILURES, mfa_lock_period};
 pub use oidc::CreateOidcProvider;

@@ -524,6 +524,31 @@ impl<S: Store> Identity<S> {
     }
 }
 
+// Issue 14, part A.
+impl<S: Store> Identity<S> {
+    /// `GetMFADevice`: the device, its user and when it was enabled. With `user_name`, the
+    /// device must be enabled for that user.
+    pub async fn get_mfa_device(
+        &self,
+        account: &Account,
+        serial: &str,
+        user_name: Option<&str>,
+    ) -> Result<MfaDeviceRecord> {
+        validate_mfa_serial(serial)?;
+        if let Some(name) = user_name {
+            let user = self.get_user(account, name).await?;
+            if !user.mfa_devices.iter().any(|s| s.eq_ignore_ascii_case(serial)) {
+                return Err(device_not_found(serial));
+            }
+        }
+        let key = device_key(account, serial)?;
+        iam::load::<S, MfaDeviceRecord>(&*self.store, &key)
+            .await?
+            .filter(|d| names(d, serial))
+            .ok_or_else(|| device_not_found(serial))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tessera_credentials::{format_code, hotp, step};

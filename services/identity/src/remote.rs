@@ -26,6 +26,9 @@ use crate::{
     CreateRole, CreateUser, CreatedAccessKey, CreatedMfaDevice, IdentityApi, LoginProfile, Page, PageRequest,
     ReportState, Result, Taggable, UpdatePasswordPolicy,
 };
+// Issue 14, part A.
+use crate::InstanceProfile;
+use tessera_store::iam::DeletionStatus;
 
 /// The largest answer a call accepts: a page of 1,000 users' authorization details or a large
 /// account's credential report can pass tonic's default of 4 MiB.
@@ -758,4 +761,164 @@ impl IdentityApi for RemoteIdentity {
         let r = self.client.read(m, |mut c, r| async move { c.get_outbound_web_identity_federation(r).await }).await?;
         Ok(r.enabled)
     }
+    // ---- Issue 14, part A: instance profiles, account aliases, service-linked roles,
+    // GetMFADevice, STS preferences.
+
+    async fn create_instance_profile(
+        &self,
+        account: &Account,
+        path: Option<String>,
+        name: &str,
+        tags: Vec<Tag>,
+    ) -> Result<InstanceProfile> {
+        let m = pb::CreateInstanceProfileRequest {
+            account_id: id(account),
+            path,
+            instance_profile_name: name.to_owned(),
+            tags: tags_out(&tags),
+        };
+        let r = self.write(m, |mut c, r| async move { c.create_instance_profile(r).await }).await?;
+        Ok(instance_profile_in_required(r.instance_profile))
+    }
+
+    async fn get_instance_profile(&self, account: &Account, name: &str) -> Result<InstanceProfile> {
+        let m = pb::GetInstanceProfileRequest { account_id: id(account), instance_profile_name: name.to_owned() };
+        let r = self.read(m, |mut c, r| async move { c.get_instance_profile(r).await }).await?;
+        Ok(instance_profile_in_required(r.instance_profile))
+    }
+
+    async fn delete_instance_profile(&self, account: &Account, name: &str) -> Result<()> {
+        let m = pb::DeleteInstanceProfileRequest { account_id: id(account), instance_profile_name: name.to_owned() };
+        self.write(m, |mut c, r| async move { c.delete_instance_profile(r).await }).await?;
+        Ok(())
+    }
+
+    async fn list_instance_profiles(
+        &self,
+        account: &Account,
+        prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<InstanceProfile>> {
+        let m = pb::ListInstanceProfilesRequest {
+            account_id: id(account),
+            path_prefix: prefix.map(str::to_owned),
+            page: page_request(page),
+        };
+        let r = self.read(m, |mut c, r| async move { c.list_instance_profiles(r).await }).await?;
+        Ok(page_in(r.instance_profiles.into_iter().map(instance_profile_in).collect(), r.page))
+    }
+
+    async fn list_instance_profiles_for_role(
+        &self,
+        account: &Account,
+        role_name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<InstanceProfile>> {
+        let m = pb::ListInstanceProfilesForRoleRequest {
+            account_id: id(account),
+            role_name: role_name.to_owned(),
+            page: page_request(page),
+        };
+        let r = self.read(m, |mut c, r| async move { c.list_instance_profiles_for_role(r).await }).await?;
+        Ok(page_in(r.instance_profiles.into_iter().map(instance_profile_in).collect(), r.page))
+    }
+
+    async fn add_role_to_instance_profile(&self, account: &Account, profile: &str, role: &str) -> Result<()> {
+        let m = pb::AddRoleToInstanceProfileRequest {
+            account_id: id(account),
+            instance_profile_name: profile.to_owned(),
+            role_name: role.to_owned(),
+        };
+        self.write(m, |mut c, r| async move { c.add_role_to_instance_profile(r).await }).await?;
+        Ok(())
+    }
+
+    async fn remove_role_from_instance_profile(&self, account: &Account, profile: &str, role: &str) -> Result<()> {
+        let m = pb::RemoveRoleFromInstanceProfileRequest {
+            account_id: id(account),
+            instance_profile_name: profile.to_owned(),
+            role_name: role.to_owned(),
+        };
+        self.write(m, |mut c, r| async move { c.remove_role_from_instance_profile(r).await }).await?;
+        Ok(())
+    }
+
+    async fn create_account_alias(&self, account: &Account, alias: &str) -> Result<()> {
+        let m = pb::CreateAccountAliasRequest { account_id: id(account), account_alias: alias.to_owned() };
+        self.write(m, |mut c, r| async move { c.create_account_alias(r).await }).await?;
+        Ok(())
+    }
+
+    async fn delete_account_alias(&self, account: &Account, alias: &str) -> Result<()> {
+        let m = pb::DeleteAccountAliasRequest { account_id: id(account), account_alias: alias.to_owned() };
+        self.write(m, |mut c, r| async move { c.delete_account_alias(r).await }).await?;
+        Ok(())
+    }
+
+    async fn list_account_aliases(&self, account: &Account, page: &PageRequest) -> Result<Page<String>> {
+        let m = pb::ListAccountAliasesRequest { account_id: id(account), page: page_request(page) };
+        let r = self.read(m, |mut c, r| async move { c.list_account_aliases(r).await }).await?;
+        Ok(page_in(r.account_aliases, r.page))
+    }
+
+    async fn create_service_linked_role(
+        &self,
+        account: &Account,
+        service: &str,
+        description: Option<String>,
+        custom_suffix: Option<String>,
+    ) -> Result<RoleRecord> {
+        let m = pb::CreateServiceLinkedRoleRequest {
+            account_id: id(account),
+            aws_service_name: service.to_owned(),
+            description,
+            custom_suffix,
+        };
+        let r = self.write(m, |mut c, r| async move { c.create_service_linked_role(r).await }).await?;
+        Ok(role_in_required(r.role))
+    }
+
+    async fn delete_service_linked_role(&self, account: &Account, role_name: &str) -> Result<String> {
+        let m = pb::DeleteServiceLinkedRoleRequest { account_id: id(account), role_name: role_name.to_owned() };
+        let r = self.write(m, |mut c, r| async move { c.delete_service_linked_role(r).await }).await?;
+        Ok(r.deletion_task_id)
+    }
+
+    async fn get_service_linked_role_deletion_status(
+        &self,
+        account: &Account,
+        task_id: &str,
+    ) -> Result<(DeletionStatus, Option<String>)> {
+        let m = pb::GetServiceLinkedRoleDeletionStatusRequest {
+            account_id: id(account),
+            deletion_task_id: task_id.to_owned(),
+        };
+        let r = self.read(m, |mut c, r| async move { c.get_service_linked_role_deletion_status(r).await }).await?;
+        Ok((deletion_status_in(r.status), r.reason))
+    }
+
+    async fn get_mfa_device(
+        &self,
+        account: &Account,
+        serial: &str,
+        user_name: Option<&str>,
+    ) -> Result<MfaDeviceRecord> {
+        let m = pb::GetMfaDeviceRequest {
+            account_id: id(account),
+            serial_number: serial.to_owned(),
+            user_name: user_name.map(str::to_owned),
+        };
+        let r = self.read(m, |mut c, r| async move { c.get_mfa_device(r).await }).await?;
+        Ok(mfa_device_info_in(r))
+    }
+
+    async fn set_security_token_service_preferences(&self, account: &Account, version: &str) -> Result<()> {
+        let m = pb::SetSecurityTokenServicePreferencesRequest {
+            account_id: id(account),
+            global_endpoint_token_version: version.to_owned(),
+        };
+        self.write(m, |mut c, r| async move { c.set_security_token_service_preferences(r).await }).await?;
+        Ok(())
+    }
+    // ---- End of issue 14, part A.
 }

@@ -9,7 +9,7 @@ use tessera_store::{Store, update};
 use crate::entity::{self, AnyEntity};
 use crate::page::{Page, PageRequest, paginate};
 use crate::users::{path_or_root, path_prefix};
-use crate::{Account, Error, Identity, Result, tags};
+use crate::{Account, Error, Identity, Result, service_linked, tags};
 
 /// `MaxSessionDuration` bounds and default, in seconds.
 pub(crate) const MIN_SESSION_DURATION: u32 = 3600;
@@ -106,6 +106,18 @@ impl<S: Store> Identity<S> {
     }
 
     pub async fn create_role(&self, account: &Account, input: CreateRole) -> Result<RoleRecord> {
+        // The reserved path marks service-linked roles, which only CreateServiceLinkedRole makes.
+        if input.path.as_deref().is_some_and(|p| p.starts_with(service_linked::SERVICE_ROLE_PATH)) {
+            return Err(Error::invalid_input(format!(
+                "The path prefix {} is reserved for service-linked roles.",
+                service_linked::SERVICE_ROLE_PATH
+            )));
+        }
+        self.insert_role(account, input).await
+    }
+
+    /// Validates and stores a new role (`CreateRole` and `CreateServiceLinkedRole`).
+    pub(crate) async fn insert_role(&self, account: &Account, input: CreateRole) -> Result<RoleRecord> {
         validate_role_name(&input.role_name)?;
         let path = path_or_root(input.path)?;
         if let Some(description) = &input.description {
@@ -133,6 +145,7 @@ impl<S: Store> Identity<S> {
             tags,
             last_used: None,
             trust_principal_ids,
+            instance_profiles: Vec::new(),
         };
         let (role, boundary) = (&role, input.permissions_boundary.as_deref());
         let created = update(&*self.store, |tx| async move {
@@ -208,6 +221,7 @@ impl<S: Store> Identity<S> {
         let ids = &self.trust_principal_ids(&trust).await?;
         update(&*self.store, |tx| async move {
             let mut role = entity::read_role(&tx, account, name).await?;
+            service_linked::check_role(&role)?;
             document.clone_into(&mut role.trust_policy);
             role.trust_principal_ids.clone_from(ids);
             entity::write(&tx, account, &AnyEntity::Role(role));
@@ -219,10 +233,17 @@ impl<S: Store> Identity<S> {
         Ok(())
     }
 
-    /// `DeleteRole`: refused while the role has inline or attached policies.
+    /// `DeleteRole`: refused while the role is in an instance profile or has inline or attached
+    /// policies, and for a service-linked role.
     pub async fn delete_role(&self, account: &Account, name: &str) -> Result<()> {
         update(&*self.store, |tx| async move {
             let role = entity::read_role(&tx, account, name).await?;
+            service_linked::check_role(&role)?;
+            if !role.instance_profiles.is_empty() {
+                return Err(Error::delete_conflict(
+                    "Cannot delete entity, must remove roles from instance profile first.",
+                ));
+            }
             if !role.principal.inline.is_empty() {
                 return Err(Error::delete_conflict("Cannot delete entity, must delete policies first."));
             }

@@ -7,13 +7,13 @@
 
 use tessera_proto::error::ErrorCode;
 use tessera_store::iam::{
-    self, MfaDeviceRecord, OidcProviderRecord, PolicyRecord, Record, RoleRecord, Tag, UserRecord,
+    self, InstanceProfileRecord, MfaDeviceRecord, OidcProviderRecord, PolicyRecord, Record, RoleRecord, Tag, UserRecord,
 };
 use tessera_store::{Key, Store, Tx, update};
 
 use crate::entity;
 use crate::page::{Page, PageRequest, paginate};
-use crate::{Account, Error, Identity, Result, mfa, oidc, tags};
+use crate::{Account, Error, Identity, Result, instance_profiles, mfa, oidc, tags};
 use tessera_store::iam::EntityKind;
 
 /// A resource that carries tags, named as its API names it.
@@ -29,6 +29,8 @@ pub enum Taggable {
     OidcProvider(String),
     /// A virtual MFA device serial number.
     MfaDevice(String),
+    /// An instance profile name.
+    InstanceProfile(String),
 }
 
 impl Taggable {
@@ -40,6 +42,7 @@ impl Taggable {
             Self::Policy(_) => "TagsPerPolicy",
             Self::OidcProvider(_) => "TagsPerOpenIDConnectProvider",
             Self::MfaDevice(_) => "TagsPerVirtualMFADevice",
+            Self::InstanceProfile(_) => "TagsPerInstanceProfile",
         }
     }
 }
@@ -51,6 +54,7 @@ enum Loaded {
     Policy(PolicyRecord),
     Oidc(OidcProviderRecord),
     Mfa(MfaDeviceRecord),
+    InstanceProfile(InstanceProfileRecord),
 }
 
 impl Loaded {
@@ -61,6 +65,7 @@ impl Loaded {
             Self::Policy(r) => &mut r.tags,
             Self::Oidc(r) => &mut r.tags,
             Self::Mfa(r) => &mut r.tags,
+            Self::InstanceProfile(r) => &mut r.tags,
         }
     }
 
@@ -71,6 +76,7 @@ impl Loaded {
             Self::Policy(r) => r.tags,
             Self::Oidc(r) => r.tags,
             Self::Mfa(r) => r.tags,
+            Self::InstanceProfile(r) => r.tags,
         }
     }
 
@@ -81,6 +87,7 @@ impl Loaded {
             Self::Policy(r) => tx.write(key, r),
             Self::Oidc(r) => tx.write(key, r),
             Self::Mfa(r) => tx.write(key, r),
+            Self::InstanceProfile(r) => tx.write(key, r),
         }
     }
 }
@@ -142,6 +149,12 @@ async fn load<S: Store + ?Sized>(
                 .filter(|d| mfa::names(d, serial))
                 .ok_or_else(|| mfa::device_not_found(serial))?;
             Ok((key, Loaded::Mfa(device)))
+        }
+        Taggable::InstanceProfile(name) => {
+            tessera_arn::validate_instance_profile_name(name)?;
+            let key = instance_profiles::profile_key(account, name);
+            let profile = read(store, tx, &key).await?.ok_or_else(|| instance_profiles::profile_not_found(name))?;
+            Ok((key, Loaded::InstanceProfile(profile)))
         }
     }
 }

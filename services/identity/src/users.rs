@@ -225,6 +225,7 @@ impl<S: Store> Identity<S> {
         }
         update(&*self.store, |tx| async move {
             let mut entity = entity::read(&tx, account, kind, name).await?;
+            crate::service_linked::check_modifiable(&entity)?;
             if boundary.is_none() && entity.boundary_mut().is_some_and(|b| b.is_none()) {
                 return Err(Error::no_such_entity(format!(
                     "The {} with name {name} does not have a permissions boundary.",

@@ -131,7 +131,11 @@ async fn remote_over(addr: std::net::SocketAddr) -> RemoteIdentity {
 #[derive(Debug, PartialEq)]
 enum Step {
     Done,
-    Failed { code: ErrorCode, message: String, mfa: Option<(String, MfaFailure)> },
+    Failed {
+        code: ErrorCode,
+        message: String,
+        mfa: Option<(String, MfaFailure)>,
+    },
     Account(AccountRecord),
     Summary(BTreeMap<String, i64>),
     User(UserRecord),
@@ -142,18 +146,30 @@ enum Step {
     Role(RoleRecord),
     Roles(Page<RoleRecord>),
     Tags(Page<Tag>),
-    Key { user_name: String, id: String, status: KeyStatus, secret: String, create_date: u64 },
+    Key {
+        user_name: String,
+        id: String,
+        status: KeyStatus,
+        secret: String,
+        create_date: u64,
+    },
     Keys(Page<AccessKeyMetadata>),
     LastUsed(AccessKeyLastUsed),
     Profile(LoginProfile),
     PasswordPolicy(PasswordPolicyRecord),
-    NewDevice { device: MfaDeviceRecord, seed: String, qr_png: Vec<u8> },
+    NewDevice {
+        device: MfaDeviceRecord,
+        seed: String,
+        qr_png: Vec<u8>,
+    },
     Devices(Page<MfaDeviceRecord>),
     Provider(OidcProviderRecord),
     Providers(Vec<OidcProviderRecord>),
     Details(AuthorizationDetails),
     ReportGenerated(ReportState, String),
     Report(CredentialReportRecord),
+    /// Issue 14, part A: a shown value, by its `Debug` text.
+    Shown(String),
 }
 
 fn user_shown(mut u: UserRecord) -> UserRecord {
@@ -637,4 +653,126 @@ async fn reads_reach_a_live_replica_when_another_is_down() {
     }
     assert_eq!(calls_a.load(Ordering::SeqCst), before_a, "the stopped replica answered nothing");
     assert_eq!(calls_b.load(Ordering::SeqCst), before_b + 20, "the live replica answered every read");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14, part A: instance profiles, account aliases, service-linked roles, GetMFADevice and
+// the STS preferences, local and remote alike.
+
+fn shown<T: std::fmt::Debug>(value: T) -> Step {
+    Step::Shown(format!("{value:?}"))
+}
+
+/// A profile as the API shows it: its roles without what a remote role cannot hold.
+fn profile_shown(mut p: tessera_identity::InstanceProfile) -> Step {
+    p.roles = p
+        .roles
+        .into_iter()
+        .map(role_shown)
+        .map(|mut r| {
+            r.instance_profiles.clear();
+            r
+        })
+        .collect();
+    shown(p)
+}
+
+async fn script_part_a(api: &dyn IdentityApi, a: &Account) -> Vec<Step> {
+    let mut s = Vec::new();
+    let steps = &mut s;
+    let role = |name: &str| CreateRole {
+        role_name: name.into(),
+        assume_role_policy_document: TRUST_EC2.into(),
+        ..CreateRole::default()
+    };
+    rec(steps, api.create_role(a, role("web")).await, |r| Step::Role(role_shown(r)));
+    let tags = vec![Tag { key: "team".into(), value: "a".into() }];
+    rec(steps, api.create_instance_profile(a, Some("/p/".into()), "Web", tags).await, profile_shown);
+    rec(steps, api.create_instance_profile(a, None, "web", Vec::new()).await, profile_shown);
+    rec(steps, api.create_instance_profile(a, None, "bad name", Vec::new()).await, profile_shown);
+    rec(steps, api.add_role_to_instance_profile(a, "Web", "web").await, done);
+    rec(steps, api.add_role_to_instance_profile(a, "Web", "web").await, done);
+    rec(steps, api.add_role_to_instance_profile(a, "none", "web").await, done);
+    rec(steps, api.get_instance_profile(a, "web").await, profile_shown);
+    rec(steps, api.list_instance_profiles(a, Some("/p/"), &first(5)).await, |p| shown(p.map(|p| profile_shown(p))));
+    rec(steps, api.list_instance_profiles_for_role(a, "web", &first(5)).await, |p| shown(p.map(|p| profile_shown(p))));
+    rec(steps, api.list_instance_profiles_for_role(a, "none", &first(5)).await, |p| shown(p.map(|p| profile_shown(p))));
+    let profile = Taggable::InstanceProfile("Web".into());
+    rec(steps, api.tag_resource(a, &profile, vec![Tag { key: "env".into(), value: "b".into() }]).await, done);
+    rec(steps, api.list_resource_tags(a, &profile, &first(5)).await, Step::Tags);
+    rec(steps, api.delete_role(a, "web").await, done);
+    rec(steps, api.delete_instance_profile(a, "Web").await, done);
+    rec(steps, api.get_account_authorization_details(a, &["Role".into()], &first(5)).await, |d| {
+        shown(d.instance_profiles)
+    });
+    rec(steps, api.remove_role_from_instance_profile(a, "Web", "web").await, done);
+    rec(steps, api.delete_instance_profile(a, "Web").await, done);
+    rec(steps, api.get_account_summary(a).await, |m| shown(m.get("InstanceProfiles").copied()));
+
+    rec(steps, api.create_account_alias(a, &format!("co-{}", a.id())).await, done);
+    rec(steps, api.create_account_alias(a, "other-alias").await, done);
+    rec(steps, api.create_account_alias(a, "Bad--alias").await, done);
+    rec(steps, api.list_account_aliases(a, &first(5)).await, shown);
+    rec(steps, api.delete_account_alias(a, "other-alias").await, done);
+    rec(steps, api.delete_account_alias(a, &format!("co-{}", a.id())).await, done);
+
+    rec(steps, api.create_service_linked_role(a, "ecs.amazonaws.com", Some("d".into()), None).await, |r| {
+        Step::Role(role_shown(r))
+    });
+    rec(steps, api.create_service_linked_role(a, "ecs.amazonaws.com", None, None).await, |r| Step::Role(role_shown(r)));
+    rec(steps, api.create_service_linked_role(a, "ecs.amazonaws.com", None, Some("x".into())).await, |r| {
+        Step::Role(role_shown(r))
+    });
+    rec(steps, api.update_assume_role_policy(a, "AWSServiceRoleForECS", TRUST_LAMBDA).await, done);
+    let task = api.delete_service_linked_role(a, "AWSServiceRoleForECS").await;
+    let task_id = task.as_ref().ok().cloned().unwrap_or_default();
+    rec(steps, task, shown);
+    rec(steps, api.get_service_linked_role_deletion_status(a, &task_id).await, shown);
+    rec(steps, api.get_service_linked_role_deletion_status(a, "task/none").await, shown);
+
+    let device = api.create_virtual_mfa_device(a, None, "phone", Vec::new()).await.map(|d| d.device.serial);
+    let serial = device.unwrap_or_default();
+    rec(steps, api.get_mfa_device(a, &serial, None).await, |d| {
+        let mut d = device_shown(d);
+        d.tags.clear();
+        shown(d)
+    });
+    rec(steps, api.get_mfa_device(a, &serial, Some("nobody")).await, |d| shown(d.serial));
+    rec(steps, api.set_security_token_service_preferences(a, "v2Token").await, done);
+    rec(steps, api.set_security_token_service_preferences(a, "v9Token").await, done);
+    rec(steps, api.get_account_summary(a).await, |m| shown(m.get("GlobalEndpointTokenVersion").copied()));
+    s
+}
+
+#[tokio::test]
+async fn local_and_remote_answer_part_a_alike() {
+    let account = fresh_account();
+    let local = identity(&FakeClock::new());
+    let server = serve(identity(&FakeClock::new()), || Ok(())).await;
+    let remote = remote_over(server.addr).await;
+
+    let expected = script_part_a(&local, &account).await;
+    let got = script_part_a(&remote, &account).await;
+    let failed: Vec<ErrorCode> = expected
+        .iter()
+        .filter_map(|s| match s {
+            Step::Failed { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect();
+    for code in [
+        ErrorCode::NoSuchEntity,
+        ErrorCode::EntityAlreadyExists,
+        ErrorCode::LimitExceeded,
+        ErrorCode::DeleteConflict,
+        ErrorCode::ValidationError,
+        ErrorCode::InvalidInput,
+        ErrorCode::UnmodifiableEntity,
+    ] {
+        assert!(failed.contains(&code), "the script never fails with {code}: {failed:?}");
+    }
+    assert_eq!(expected.len(), got.len());
+    for (i, (local, remote)) in expected.iter().zip(&got).enumerate() {
+        assert_eq!(local, remote, "step {i} differs between the local and the remote domain");
+    }
 }

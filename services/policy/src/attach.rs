@@ -82,6 +82,8 @@ impl<S: Store> Policies<S> {
     pub async fn attach_policy(&self, account: &Account, kind: EntityKind, name: &str, arn: &str) -> Result<()> {
         let changed = update(&*self.store, |tx| async move {
             let mut entity = entity::read(&tx, account, kind, name).await?;
+            // A service-linked role's policies are only the service's to change.
+            tessera_identity::service_linked::check_modifiable(&entity)?;
             let (policy, record) = entity::resolve_policy(&tx, account, arn).await?;
             let attached = &entity.principal().attached;
             if attached.contains(&record.arn) {
@@ -112,6 +114,8 @@ impl<S: Store> Policies<S> {
         let target = &policy_ref(account, arn)?;
         update(&*self.store, |tx| async move {
             let mut entity = entity::read(&tx, account, kind, name).await?;
+            // A service-linked role's policies are only the service's to change.
+            tessera_identity::service_linked::check_modifiable(&entity)?;
             let Some(index) = entity.principal().attached.iter().position(|a| names_policy(account, a, target)) else {
                 return Err(policy_not_found(arn));
             };

@@ -67,6 +67,8 @@ impl<S: Store> Policies<S> {
         parse_policy(document, PolicyKind::Identity)?;
         update(&*self.store, |tx| async move {
             let mut entity = entity::read(&tx, account, kind, entity_name).await?;
+            // A service-linked role's policies are only the service's to change.
+            tessera_identity::service_linked::check_modifiable(&entity)?;
             let principal = entity.principal_mut();
             // INVARIANT: the aggregate is computed from the record this transaction writes, so two
             // concurrent puts cannot together exceed it.
@@ -123,6 +125,8 @@ impl<S: Store> Policies<S> {
         validate_policy_name(policy_name)?;
         update(&*self.store, |tx| async move {
             let mut entity = entity::read(&tx, account, kind, entity_name).await?;
+            // A service-linked role's policies are only the service's to change.
+            tessera_identity::service_linked::check_modifiable(&entity)?;
             let inline = &mut entity.principal_mut().inline;
             let before = inline.len();
             inline.retain(|(name, _)| !same_name(name, policy_name));

@@ -5,7 +5,7 @@ use tessera_awsapi::Response;
 use tessera_identity::{AssignmentStatus, CreateOidcProvider, Error, UpdatePasswordPolicy};
 use tessera_proto::ErrorCode;
 use tessera_store::Store;
-use tessera_store::iam::{GroupRecord, MfaDeviceRecord, PolicyRecord, RoleRecord, UserRecord};
+use tessera_store::iam::{GroupRecord, InstanceProfileRecord, MfaDeviceRecord, PolicyRecord, RoleRecord, UserRecord};
 
 use super::{boundary_xml, secs, tags_xml, user_xml};
 use crate::actions::Authorized;
@@ -275,7 +275,7 @@ pub(crate) async fn get_account_authorization_details<S: Store>(cx: &Cx<'_, S>, 
     let mut r = cx.response();
     r.list("UserDetailList", &details.users, user_detail_xml);
     r.list("GroupDetailList", &details.groups, group_detail_xml);
-    r.list("RoleDetailList", &details.roles, role_detail_xml);
+    r.list("RoleDetailList", &details.roles, |r, role| role_detail_xml(r, role, &details.instance_profiles));
     r.list("Policies", details.policies.iter().zip(counts), |r, (p, counts)| policy_detail_xml(r, p, counts));
     r.bool("IsTruncated", details.is_truncated()).opt("Marker", details.marker.as_deref());
     Ok(r.finish(cx.request_id))
@@ -345,7 +345,7 @@ fn group_detail_xml(r: &mut Response, g: &GroupRecord) {
     attached_xml(r, &p.attached);
 }
 
-fn role_detail_xml(r: &mut Response, role: &RoleRecord) {
+fn role_detail_xml(r: &mut Response, role: &RoleRecord, profiles: &[InstanceProfileRecord]) {
     let p = &role.principal;
     r.el("Path", &p.path)
         .el("RoleName", &p.name)
@@ -353,7 +353,10 @@ fn role_detail_xml(r: &mut Response, role: &RoleRecord) {
         .el("Arn", &p.arn)
         .timestamp("CreateDate", secs(p.create_date))
         .policy_document("AssumeRolePolicyDocument", &role.trust_policy);
-    r.list("InstanceProfileList", std::iter::empty::<()>(), |_, ()| {});
+    // Each of the role's instance profiles, with the role as its one role.
+    let name = tessera_store::iam::folded(&p.name);
+    let own = profiles.iter().filter(|ip| ip.roles.iter().any(|n| tessera_store::iam::folded(n) == name));
+    r.list("InstanceProfileList", own, |r, ip| super::instance_profile_xml(r, ip, [role]));
     inline_xml(r, "RolePolicyList", &p.inline);
     attached_xml(r, &p.attached);
     boundary_xml(r, role.boundary.as_ref());
