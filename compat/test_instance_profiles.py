@@ -119,7 +119,7 @@ def test_instance_profile_missing_entities_and_validation(root):
     many = [{"Key": f"k{i}", "Value": "v"} for i in range(51)]
     with pytest.raises(ClientError) as e:
         lax.create_instance_profile(InstanceProfileName=uniq("ip"), Tags=many)
-    assert_error(e, "LimitExceeded", 409)
+    assert_error(e, "ValidationError", 400)
     with pytest.raises(ClientError) as e:
         lax.tag_instance_profile(InstanceProfileName=name, Tags=[{"Key": "a", "Value": "1"},
                                                                  {"Key": "A", "Value": "2"}])
