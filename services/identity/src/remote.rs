@@ -777,19 +777,19 @@ impl IdentityApi for RemoteIdentity {
             instance_profile_name: name.to_owned(),
             tags: tags_out(&tags),
         };
-        let r = self.write(m, |mut c, r| async move { c.create_instance_profile(r).await }).await?;
+        let r = self.client.write(m, |mut c, r| async move { c.create_instance_profile(r).await }).await?;
         Ok(instance_profile_in_required(r.instance_profile))
     }
 
     async fn get_instance_profile(&self, account: &Account, name: &str) -> Result<InstanceProfile> {
         let m = pb::GetInstanceProfileRequest { account_id: id(account), instance_profile_name: name.to_owned() };
-        let r = self.read(m, |mut c, r| async move { c.get_instance_profile(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.get_instance_profile(r).await }).await?;
         Ok(instance_profile_in_required(r.instance_profile))
     }
 
     async fn delete_instance_profile(&self, account: &Account, name: &str) -> Result<()> {
         let m = pb::DeleteInstanceProfileRequest { account_id: id(account), instance_profile_name: name.to_owned() };
-        self.write(m, |mut c, r| async move { c.delete_instance_profile(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.delete_instance_profile(r).await }).await?;
         Ok(())
     }
 
@@ -804,7 +804,7 @@ impl IdentityApi for RemoteIdentity {
             path_prefix: prefix.map(str::to_owned),
             page: page_request(page),
         };
-        let r = self.read(m, |mut c, r| async move { c.list_instance_profiles(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.list_instance_profiles(r).await }).await?;
         Ok(page_in(r.instance_profiles.into_iter().map(instance_profile_in).collect(), r.page))
     }
 
@@ -819,7 +819,7 @@ impl IdentityApi for RemoteIdentity {
             role_name: role_name.to_owned(),
             page: page_request(page),
         };
-        let r = self.read(m, |mut c, r| async move { c.list_instance_profiles_for_role(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.list_instance_profiles_for_role(r).await }).await?;
         Ok(page_in(r.instance_profiles.into_iter().map(instance_profile_in).collect(), r.page))
     }
 
@@ -829,7 +829,7 @@ impl IdentityApi for RemoteIdentity {
             instance_profile_name: profile.to_owned(),
             role_name: role.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.add_role_to_instance_profile(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.add_role_to_instance_profile(r).await }).await?;
         Ok(())
     }
 
@@ -839,25 +839,25 @@ impl IdentityApi for RemoteIdentity {
             instance_profile_name: profile.to_owned(),
             role_name: role.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.remove_role_from_instance_profile(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.remove_role_from_instance_profile(r).await }).await?;
         Ok(())
     }
 
     async fn create_account_alias(&self, account: &Account, alias: &str) -> Result<()> {
         let m = pb::CreateAccountAliasRequest { account_id: id(account), account_alias: alias.to_owned() };
-        self.write(m, |mut c, r| async move { c.create_account_alias(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.create_account_alias(r).await }).await?;
         Ok(())
     }
 
     async fn delete_account_alias(&self, account: &Account, alias: &str) -> Result<()> {
         let m = pb::DeleteAccountAliasRequest { account_id: id(account), account_alias: alias.to_owned() };
-        self.write(m, |mut c, r| async move { c.delete_account_alias(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.delete_account_alias(r).await }).await?;
         Ok(())
     }
 
     async fn list_account_aliases(&self, account: &Account, page: &PageRequest) -> Result<Page<String>> {
         let m = pb::ListAccountAliasesRequest { account_id: id(account), page: page_request(page) };
-        let r = self.read(m, |mut c, r| async move { c.list_account_aliases(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.list_account_aliases(r).await }).await?;
         Ok(page_in(r.account_aliases, r.page))
     }
 
@@ -874,13 +874,13 @@ impl IdentityApi for RemoteIdentity {
             description,
             custom_suffix,
         };
-        let r = self.write(m, |mut c, r| async move { c.create_service_linked_role(r).await }).await?;
+        let r = self.client.write(m, |mut c, r| async move { c.create_service_linked_role(r).await }).await?;
         Ok(role_in_required(r.role))
     }
 
     async fn delete_service_linked_role(&self, account: &Account, role_name: &str) -> Result<String> {
         let m = pb::DeleteServiceLinkedRoleRequest { account_id: id(account), role_name: role_name.to_owned() };
-        let r = self.write(m, |mut c, r| async move { c.delete_service_linked_role(r).await }).await?;
+        let r = self.client.write(m, |mut c, r| async move { c.delete_service_linked_role(r).await }).await?;
         Ok(r.deletion_task_id)
     }
 
@@ -893,7 +893,8 @@ impl IdentityApi for RemoteIdentity {
             account_id: id(account),
             deletion_task_id: task_id.to_owned(),
         };
-        let r = self.read(m, |mut c, r| async move { c.get_service_linked_role_deletion_status(r).await }).await?;
+        let r =
+            self.client.read(m, |mut c, r| async move { c.get_service_linked_role_deletion_status(r).await }).await?;
         Ok((deletion_status_in(r.status), r.reason))
     }
 
@@ -908,7 +909,7 @@ impl IdentityApi for RemoteIdentity {
             serial_number: serial.to_owned(),
             user_name: user_name.map(str::to_owned),
         };
-        let r = self.read(m, |mut c, r| async move { c.get_mfa_device(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.get_mfa_device(r).await }).await?;
         Ok(mfa_device_info_in(r))
     }
 
@@ -917,7 +918,7 @@ impl IdentityApi for RemoteIdentity {
             account_id: id(account),
             global_endpoint_token_version: version.to_owned(),
         };
-        self.write(m, |mut c, r| async move { c.set_security_token_service_preferences(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.set_security_token_service_preferences(r).await }).await?;
         Ok(())
     }
     // ---- End of issue 14, part A.
