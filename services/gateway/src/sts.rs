@@ -191,9 +191,13 @@ pub(crate) async fn assume_root<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Resu
     if let Some(duration) = cx.int("DurationSeconds")?
         && !(0..=900).contains(&duration)
     {
-        let violation = if duration < 0 { tessera_arn::Violation::MinValue(0) } else { tessera_arn::Violation::MaxValue(900) };
-        let error =
-            tessera_arn::ValidationError { field: "durationSeconds", value: duration.to_string(), violations: vec![violation] };
+        let violation =
+            if duration < 0 { tessera_arn::Violation::MinValue(0) } else { tessera_arn::Violation::MaxValue(900) };
+        let error = tessera_arn::ValidationError {
+            field: "durationSeconds",
+            value: duration.to_string(),
+            violations: vec![violation],
+        };
         return Err(tessera_identity::Error::from(error).into());
     }
     Err(tessera_identity::Error::new(

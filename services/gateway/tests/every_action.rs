@@ -193,7 +193,9 @@ impl Fixture {
             A::GetContextKeysForPrincipalPolicy => {
                 vec![("PolicySourceArn", format!("arn:aws:iam::{}:user/target", self.account))]
             }
-            A::GenerateServiceLastAccessedDetails => vec![("Arn", format!("arn:aws:iam::{}:user/target", self.account))],
+            A::GenerateServiceLastAccessedDetails => {
+                vec![("Arn", format!("arn:aws:iam::{}:user/target", self.account))]
+            }
             A::ListPoliciesGrantingServiceAccess => vec![
                 ("Arn", format!("arn:aws:iam::{}:user/target", self.account)),
                 ("ServiceNamespaces.member.1", s("iam")),
@@ -223,10 +225,9 @@ impl Fixture {
             | A::RejectDelegationRequest
             | A::UpdateDelegationRequest
             | A::SendDelegationToken => vec![("DelegationRequestId", s(DELEGATION_REQUEST))],
-            A::GetHumanReadableSummary => vec![(
-                "EntityArn",
-                format!("arn:aws:iam::{}:delegation-request/{DELEGATION_REQUEST}", self.account),
-            )],
+            A::GetHumanReadableSummary => {
+                vec![("EntityArn", format!("arn:aws:iam::{}:delegation-request/{DELEGATION_REQUEST}", self.account))]
+            }
             A::GetWebIdentityToken => vec![("Audience.member.1", s("a")), ("SigningAlgorithm", s("ES256"))],
             A::AssumeRoot => vec![
                 ("TargetPrincipal", s("111122223333")),

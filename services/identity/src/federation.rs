@@ -55,7 +55,10 @@ mod tests {
         let (identity, account) = (&fixture.identity, &fixture.account);
         assert_eq!(identity.outbound_web_identity_federation(account).await.unwrap(), None);
         let code = |r: Result<()>| r.unwrap_err().code();
-        assert_eq!(code(identity.set_outbound_web_identity_federation(account, false).await), ErrorCode::FeatureDisabled);
+        assert_eq!(
+            code(identity.set_outbound_web_identity_federation(account, false).await),
+            ErrorCode::FeatureDisabled
+        );
         identity.set_outbound_web_identity_federation(account, true).await.unwrap();
         assert_eq!(identity.outbound_web_identity_federation(account).await.unwrap(), Some(true));
         assert_eq!(code(identity.set_outbound_web_identity_federation(account, true).await), ErrorCode::FeatureEnabled);

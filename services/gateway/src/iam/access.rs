@@ -41,7 +41,8 @@ fn policy_inputs<'p, S: Store>(cx: &Cx<'p, S>, required: bool) -> Result<Vec<&'p
     match cx.params.list_opt("PolicyInputList") {
         Some(list) => Ok(list),
         None if required => {
-            Err(QueryError::MissingParameter { name: "PolicyInputList".into(), member: "policyInputList".into() }.into())
+            Err(QueryError::MissingParameter { name: "PolicyInputList".into(), member: "policyInputList".into() }
+                .into())
         }
         None => Ok(Vec::new()),
     }
@@ -276,11 +277,17 @@ async fn subject<S: Store>(cx: &Cx<'_, S>, arn: &str) -> Result<Subject> {
     match named(cx, arn, true)? {
         Named::Entity(EntityKind::User, name) => {
             let user = identity.get_user(account, &name).await?;
-            Ok(Subject { entities: vec![user_info(&user)], documents: principal_documents(EntityKind::User, name).await? })
+            Ok(Subject {
+                entities: vec![user_info(&user)],
+                documents: principal_documents(EntityKind::User, name).await?,
+            })
         }
         Named::Entity(EntityKind::Role, name) => {
             let role = identity.get_role(account, &name).await?;
-            Ok(Subject { entities: vec![role_info(&role)], documents: principal_documents(EntityKind::Role, name).await? })
+            Ok(Subject {
+                entities: vec![role_info(&role)],
+                documents: principal_documents(EntityKind::Role, name).await?,
+            })
         }
         Named::Entity(EntityKind::Group, name) => {
             let group = &name;
@@ -292,7 +299,11 @@ async fn subject<S: Store>(cx: &Cx<'_, S>, arn: &str) -> Result<Subject> {
         Named::Policy => {
             let document = managed_document(cx, arn).await?;
             let attached = all_pages(|page| async move {
-                Ok(cx.gateway.policies.list_entities_for_policy(account, arn, EntityFilter::All, None, None, &page).await?)
+                Ok(cx
+                    .gateway
+                    .policies
+                    .list_entities_for_policy(account, arn, EntityFilter::All, None, None, &page)
+                    .await?)
             })
             .await?;
             let mut entities: Vec<EntityInfo> = Vec::new();
@@ -360,11 +371,8 @@ fn granted_services(documents: &[String]) -> Vec<&'static str> {
             }
         }
     }
-    let mut services: Vec<&'static str> = catalog::SERVICE_PREFIXES
-        .iter()
-        .copied()
-        .filter(|prefix| patterns.iter().any(|p| glob(p, prefix)))
-        .collect();
+    let mut services: Vec<&'static str> =
+        catalog::SERVICE_PREFIXES.iter().copied().filter(|prefix| patterns.iter().any(|p| glob(p, prefix))).collect();
     services.sort_unstable();
     services.dedup();
     services
@@ -422,7 +430,12 @@ async fn trail<S: Store>(cx: &Cx<'_, S>, now_ms: u64) -> Result<Vec<crate::audit
 }
 
 /// The report of `subject` from `events`.
-fn build(subject: Subject, events: &[crate::audit::AuditEvent], account: &str, granularity: Granularity) -> Vec<ServiceAccess> {
+fn build(
+    subject: Subject,
+    events: &[crate::audit::AuditEvent],
+    account: &str,
+    granularity: Granularity,
+) -> Vec<ServiceAccess> {
     let granted = granted_services(&subject.documents);
     let mut by_service: BTreeMap<&str, ServiceAccess> = granted
         .iter()
@@ -447,7 +460,8 @@ fn build(subject: Subject, events: &[crate::audit::AuditEvent], account: &str, g
         let Some((service, action)) = event.action.split_once(':') else { continue };
         let Some(index) = subject.entity_of(principal) else { continue };
         let Some(entry) = by_service.get_mut(service) else { continue };
-        let access = Access { time: event.time, entity: subject.entities[index].arn.clone(), region: event.region.clone() };
+        let access =
+            Access { time: event.time, entity: subject.entities[index].arn.clone(), region: event.region.clone() };
         if entry.last.as_ref().is_none_or(|last| access.time >= last.time) {
             entry.last = Some(access.clone());
         }
@@ -594,21 +608,14 @@ pub(crate) async fn get_service_last_accessed_details_with_entities<S: Store>(
     let valid = (1..=64).contains(&namespace.chars().count())
         && namespace.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !valid {
-        let violation = if namespace.chars().count() > 64 {
-            Violation::MaxLength(64)
-        } else {
-            Violation::Pattern("[\\w-]*")
-        };
+        let violation =
+            if namespace.chars().count() > 64 { Violation::MaxLength(64) } else { Violation::Pattern("[\\w-]*") };
         let error = ValidationError { field: "serviceNamespace", value: namespace, violations: vec![violation] };
         return Err(Error::from(error).into());
     }
     let service = job.services.iter().find(|s| s.namespace.eq_ignore_ascii_case(&namespace));
-    let details: Vec<(&EntityInfo, Option<u64>)> = job
-        .entities
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e, service.and_then(|s| s.per_entity[i])))
-        .collect();
+    let details: Vec<(&EntityInfo, Option<u64>)> =
+        job.entities.iter().enumerate().map(|(i, e)| (e, service.and_then(|s| s.per_entity[i]))).collect();
     let (items, marker) = page(cx, &details)?;
     let mut r = cx.response();
     job_head(&mut r, &job);
@@ -636,12 +643,7 @@ struct Grant {
 
 /// The inline and attached policies of a user, group or role, from the policy domain (the
 /// identity records over gRPC do not carry them), added to `grants` once each.
-async fn grants_of<S: Store>(
-    cx: &Cx<'_, S>,
-    kind: EntityKind,
-    name: &str,
-    grants: &mut Vec<Grant>,
-) -> Result<()> {
+async fn grants_of<S: Store>(cx: &Cx<'_, S>, kind: EntityKind, name: &str, grants: &mut Vec<Grant>) -> Result<()> {
     use tessera_policy_service::SourceType;
     let principal = cx.gateway.policies.principal_policies(cx.account(), kind, name).await?;
     let entity_type = match kind {
@@ -661,7 +663,12 @@ async fn grants_of<S: Store>(
             grants.push(Grant { name: source.source_id, inline: owner, arn: None, document: source.document });
         } else if !grants.iter().any(|g| g.arn.as_deref() == Some(source.source_id.as_str())) {
             let policy_name = source.source_id.rsplit('/').next().unwrap_or_default().to_owned();
-            grants.push(Grant { name: policy_name, inline: None, arn: Some(source.source_id), document: source.document });
+            grants.push(Grant {
+                name: policy_name,
+                inline: None,
+                arn: Some(source.source_id),
+                document: source.document,
+            });
         }
     }
     Ok(())

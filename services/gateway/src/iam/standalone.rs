@@ -63,8 +63,11 @@ fn delegation_request_id<S: Store>(cx: &Cx<'_, S>) -> Result<String> {
     let id = cx.required("DelegationRequestId")?;
     check_length("delegationRequestId", &id, 16, 128)?;
     if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        let error =
-            ValidationError { field: "delegationRequestId", value: id, violations: vec![Violation::Pattern("[\\w-]+")] };
+        let error = ValidationError {
+            field: "delegationRequestId",
+            value: id,
+            violations: vec![Violation::Pattern("[\\w-]+")],
+        };
         return Err(Error::from(error).into());
     }
     Ok(id)
@@ -125,10 +128,7 @@ fn issuer_identifier<S: Store>(cx: &Cx<'_, S>) -> Option<String> {
     cx.gateway.sts.issuer_url()
 }
 
-pub(crate) async fn enable_outbound_web_identity_federation<S: Store>(
-    cx: &Cx<'_, S>,
-    _: Authorized,
-) -> Result<String> {
+pub(crate) async fn enable_outbound_web_identity_federation<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
     cx.gateway.identity.set_outbound_web_identity_federation(cx.account(), true).await?;
     let mut r = cx.response();
     r.opt("IssuerIdentifier", issuer_identifier(cx));
