@@ -29,6 +29,47 @@ pub fn iso8601_millis(unix_millis: i64) -> String {
     iso8601(unix_millis.div_euclid(1000))
 }
 
+/// Reads `YYYY-MM-DDThh:mm:ss[.fff...]Z` (or `+00:00`), the form [`iso8601`] writes and AWS
+/// SDKs send, as Unix milliseconds; `None` for anything else or a time before 1970.
+pub fn parse_iso8601_millis(text: &str) -> Option<u64> {
+    let text = text.strip_suffix('Z').or_else(|| text.strip_suffix("+00:00"))?;
+    let (date, clock) = text.split_once('T')?;
+    let number = |s: &str, len: usize| (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<i64>().ok()).flatten();
+    let mut d = date.split('-');
+    let (year, month, day) = (number(d.next()?, 4)?, number(d.next()?, 2)?, number(d.next()?, 2)?);
+    let (hms, fraction) = clock.split_once('.').unwrap_or((clock, "000"));
+    let mut t = hms.split(':');
+    let (hour, minute, second) = (number(t.next()?, 2)?, number(t.next()?, 2)?, number(t.next()?, 2)?);
+    if d.next().is_some() || t.next().is_some() || fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !(1..=12).contains(&month) || !(1..=days_in_month(year, month)).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let millis: i64 = format!("{fraction:0<3}")[..3].parse().ok()?;
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    u64::try_from(seconds * 1000 + millis).ok()
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 /// The proleptic Gregorian `(year, month, day)` of a day count from 1970-01-01 (Howard
 /// Hinnant's `civil_from_days`).
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
@@ -106,6 +147,17 @@ mod tests {
             };
             assert_eq!(next, expected, "day {days}");
             (year, month, day) = next;
+        }
+    }
+
+    #[test]
+    fn parses_what_it_writes() {
+        for seconds in [0_i64, 1_700_000_000, 1_800_000_123, 951_782_400] {
+            assert_eq!(parse_iso8601_millis(&iso8601(seconds)), Some(u64::try_from(seconds).unwrap() * 1000));
+        }
+        assert_eq!(parse_iso8601_millis("2026-01-02T03:04:05.5Z"), Some(parse_iso8601_millis("2026-01-02T03:04:05Z").unwrap() + 500));
+        for bad in ["2026-13-02T03:04:05Z", "2026-02-30T00:00:00Z", "yesterday", "2026-01-02T03:04:05", "1969-12-31T23:59:59Z", "2026-01-02T03:04:05.Z", "+026-01-02T03:04:05Z"] {
+            assert_eq!(parse_iso8601_millis(bad), None, "{bad}");
         }
     }
 

@@ -34,6 +34,7 @@ mod context;
 pub mod grpc_auth;
 mod grpc_ops;
 mod iam;
+pub mod least_privilege;
 mod limit;
 mod lists;
 mod respond;
@@ -184,13 +185,10 @@ async fn handle<S: Store>(
         code = tracing::field::Empty,
     );
     tessera_telemetry::set_parent_from(&span, &headers);
-    // IAM Access Analyzer's policy operations (restJson1): answered in JSON, not audited as
-    // Query requests.
-    if let (Ok(body), Some(operation)) =
-        (&body, tessera_policy::analysis::api::Operation::from_request(method.as_str(), uri.path()))
-    {
+    // IAM Access Analyzer (restJson1): answered in JSON, audited by its own module.
+    if let (Ok(body), Some(route)) = (&body, access_analyzer::Route::from_request(method.as_str(), uri.path())) {
         let incoming = respond::Incoming { method: &method, uri: &uri, headers: &headers, body, peer };
-        return access_analyzer::serve(&gateway, &incoming, operation, &request_id).instrument(span).await;
+        return access_analyzer::serve(&gateway, &incoming, route, &request_id, time).instrument(span).await;
     }
     let outcome = match &body {
         Ok(body) => {

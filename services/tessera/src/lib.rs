@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod health;
 pub mod internal;
 pub mod key_check;
+pub mod least_privilege;
 pub mod listen;
 mod metrics;
 pub mod mtls;

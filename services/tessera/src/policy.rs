@@ -1,6 +1,6 @@
-//! `tessera policy simulate`, `tessera policy validate` and the custom policy checks
-//! (`check-no-new-access`, `check-access-not-granted`, `check-no-public-access`): the policy
-//! engine and its analyses offline.
+//! `tessera policy simulate`, `tessera policy validate`, the custom policy checks
+//! (`check-no-new-access`, `check-access-not-granted`, `check-no-public-access`), unused access
+//! (`unused`) and policy generation (`generate`): the policy engine and its analyses offline.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -76,6 +76,14 @@ pub enum PolicyCommand {
         #[arg(long = "type", default_value = "trust", value_parser = parse_check_type)]
         policy_type: CheckPolicyType,
     },
+    /// Unused access from the store's IAM records and the audit trail: roles, access keys and
+    /// passwords not used, and permissions never exercised, within `--days`, each with its
+    /// evidence (Access Analyzer's unused-access findings). Exit 1 when there are findings.
+    Unused(crate::least_privilege::UnusedArgs),
+    /// The policy allowing exactly what a user or role did in the audit trail, proved with the
+    /// engine (every recorded allowed request is allowed; `CheckNoNewAccess` against its current
+    /// policies passes). Exit 1 when the proof does not hold.
+    Generate(crate::least_privilege::GenerateArgs),
 }
 
 fn parse_check_type(text: &str) -> Result<CheckPolicyType, String> {
@@ -115,6 +123,8 @@ fn dispatch(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             let policy = read(&policy)?;
             print_check(check_no_public_access(&policy, policy_type, &account))
         }
+        PolicyCommand::Unused(args) => crate::least_privilege::unused(&args),
+        PolicyCommand::Generate(args) => crate::least_privilege::generate(&args),
     }
 }
 

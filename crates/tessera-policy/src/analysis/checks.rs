@@ -235,6 +235,16 @@ pub fn check_no_new_access(
     ))
 }
 
+/// [`check_no_new_access`] on identity policies already parsed (the union of a principal's
+/// policies, which no single stored document holds).
+pub(crate) fn check_no_new_access_parsed(new: &Policy, existing: &Policy) -> CheckOutcome {
+    let search = Search::new(new, existing, CheckPolicyType::Identity, DEFAULT_ACCOUNT, Principals::Named);
+    search.run().outcome(
+        "The new policy grants no access the existing policy does not.",
+        "The new policy grants access the existing policy does not",
+    )
+}
+
 /// `CheckAccessNotGranted`: does `policy` allow any of `actions` (patterns; any action when
 /// empty) on any of `resources` (patterns; any resource when empty)?
 pub fn check_access_not_granted(

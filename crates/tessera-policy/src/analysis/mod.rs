@@ -2,6 +2,10 @@
 //! findings ([`findings`]) and custom policy checks ([`checks`]), decided on the compiled form
 //! with the wildcard languages of [`glob`] and the catalog of known actions ([`catalog`]).
 //!
+//! [`unused`] finds unused roles, keys, passwords and permissions from the audit trail's
+//! requests and IAM's last-use records; [`generate`] writes the policy a principal's requests
+//! needed and proves it with the engine.
+//!
 //! [`api`] is Access Analyzer's restJson1 wire form of the same operations, for an HTTP front
 //! end.
 //!
@@ -11,4 +15,6 @@ pub mod api;
 pub mod catalog;
 pub mod checks;
 pub mod findings;
+pub mod generate;
 pub(crate) mod glob;
+pub mod unused;
