@@ -288,7 +288,7 @@ def test_policy_generation_from_the_audit_trail(root, user, account_id):
         return all(a in text for a in ("iam:GetUser", "iam:GetRole", "iam:ListRoles"))
 
     job, result = wait_for(generated, complete)
-    assert complete(result), result
+    assert complete((job, result)), result
     assert result["jobDetails"]["status"] == "SUCCEEDED"
     assert result["generatedPolicyResult"]["properties"]["principalArn"] == worker["Arn"]
     policy = json.loads(result["generatedPolicyResult"]["generatedPolicies"][0]["policy"])

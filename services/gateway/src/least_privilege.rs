@@ -830,22 +830,30 @@ pub async fn entities(identity: &dyn IdentityApi, account: &Account) -> Result<V
                 docs.extend(documents(&g.principal));
             }
         }
+        // Keys and the login profile are asked for on their own: the authorization details
+        // carry neither over the split cluster's wire.
+        let page = PageRequest { marker: None, max_items: Some(100) };
         let mut keys = Vec::new();
-        for key in &user.access_keys {
-            let used = identity.get_access_key_last_used(account, &key.id).await?;
+        for key in identity.list_access_keys(account, &user.principal.name, &page).await?.items {
+            let used = identity.get_access_key_last_used(account, &key.access_key_id).await?;
             keys.push(KeyInfo {
-                id: key.id.clone(),
+                id: key.access_key_id.clone(),
                 active: key.status == tessera_store::iam::KeyStatus::Active,
                 last_used: used.last_used_date.map(|date| (date, used.service_name.clone())),
             });
         }
+        let has_password = match identity.get_login_profile(account, &user.principal.name).await {
+            Ok(_) => true,
+            Err(error) if error.code() == tessera_proto::ErrorCode::NoSuchEntity => false,
+            Err(error) => return Err(error),
+        };
         out.push(Entity {
             kind: EntityKind::User,
             name: user.principal.name.clone(),
             arn: user.principal.arn.clone(),
             policies: docs,
             keys,
-            password: user.login_profile.as_ref().map(|_| user.password_last_used),
+            password: has_password.then_some(user.password_last_used),
         });
     }
     for role in details.iter().flat_map(|d| d.roles.iter()) {

@@ -237,10 +237,27 @@ fn union_of(documents: &[String]) -> Policy {
     Policy { version: version.or(Some(Version::V2012_10_17)), id: None, statements: OneOrMany::Many(statements) }
 }
 
+/// Who replays the requests: the user, or a session of the role (a role ARN is not a caller).
+fn replay_principal(arn: &str) -> Principal {
+    if let Ok(principal) = Principal::from_arn(arn) {
+        return principal;
+    }
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if let [_, partition, "iam", _, account, rest] = parts.as_slice()
+        && let Some(path) = rest.strip_prefix("role/")
+        && let Some(name) = path.rsplit('/').next()
+        && let Ok(session) =
+            Principal::from_arn(&format!("arn:{partition}:sts::{account}:assumed-role/{name}/tessera-generation"))
+    {
+        return session;
+    }
+    Principal::anonymous()
+}
+
 /// The policy allowing what `principal_arn` did (`observed`), at `level` or the narrowest level
 /// above it whose proof holds against `existing`, its current policies.
 pub fn generate(observed: &[Observed], level: Generalize, principal_arn: &str, existing: &[String]) -> Generated {
-    let principal = Principal::from_arn(principal_arn).unwrap_or_else(|_| Principal::anonymous());
+    let principal = replay_principal(principal_arn);
     let mut at = level;
     loop {
         let value = policy_for(observed, at);
@@ -308,8 +325,8 @@ mod tests {
             r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["iam:Get*","iam:List*","sts:*"],"Resource":"*"}}"#.to_owned(),
             r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::logs/*"}}"#.to_owned(),
         ];
+        let generated = generate(&workload(), Generalize::Prefix, "arn:aws:iam::123456789012:role/app", &existing);
         let arn = "arn:aws:sts::123456789012:assumed-role/app/s";
-        let generated = generate(&workload(), Generalize::Prefix, arn, &existing);
         assert!(generated.proof.holds(), "{:?}", generated.proof);
         assert_eq!((generated.level, generated.proof.replayed), (Generalize::Prefix, 7));
         let principal = Principal::from_arn(arn).unwrap();
@@ -340,3 +357,4 @@ mod tests {
         assert!(generated.policy.contains("\"Statement\": []"), "{}", generated.policy);
     }
 }
+
