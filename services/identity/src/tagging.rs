@@ -13,9 +13,8 @@ use tessera_store::{Key, Store, Tx, update};
 
 use crate::entity;
 use crate::page::{Page, PageRequest, paginate};
-use crate::{Account, Error, Identity, Result, instance_profiles, mfa, oidc, server_certificates, tags};
+use crate::{Account, Error, Identity, Result, instance_profiles, mfa, oidc, tags};
 use tessera_store::iam::EntityKind;
-use tessera_store::iam::ServerCertificateRecord;
 
 /// A resource that carries tags, named as its API names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +29,6 @@ pub enum Taggable {
     OidcProvider(String),
     /// A virtual MFA device serial number.
     MfaDevice(String),
-    /// A server certificate name (issue 14, part B).
-    ServerCertificate(String),
     /// An instance profile name.
     InstanceProfile(String),
 }
@@ -43,7 +40,6 @@ impl Taggable {
             Self::User(_) => "TagsPerUser",
             Self::Role(_) => "TagsPerRole",
             Self::Policy(_) => "TagsPerPolicy",
-            Self::ServerCertificate(_) => "TagsPerServerCertificate",
             Self::OidcProvider(_) => "TagsPerOpenIDConnectProvider",
             Self::MfaDevice(_) => "TagsPerVirtualMFADevice",
             Self::InstanceProfile(_) => "TagsPerInstanceProfile",
@@ -55,7 +51,6 @@ impl Taggable {
 enum Loaded {
     User(UserRecord),
     Role(RoleRecord),
-    ServerCertificate(ServerCertificateRecord),
     Policy(PolicyRecord),
     Oidc(OidcProviderRecord),
     Mfa(MfaDeviceRecord),
@@ -66,7 +61,6 @@ impl Loaded {
     fn tags_mut(&mut self) -> &mut Vec<Tag> {
         match self {
             Self::User(r) => &mut r.tags,
-            Self::ServerCertificate(r) => &mut r.tags,
             Self::Role(r) => &mut r.tags,
             Self::Policy(r) => &mut r.tags,
             Self::Oidc(r) => &mut r.tags,
@@ -83,7 +77,6 @@ impl Loaded {
             Self::Oidc(r) => r.tags,
             Self::Mfa(r) => r.tags,
             Self::InstanceProfile(r) => r.tags,
-            Self::ServerCertificate(r) => r.tags,
         }
     }
 
@@ -95,7 +88,6 @@ impl Loaded {
             Self::Oidc(r) => tx.write(key, r),
             Self::Mfa(r) => tx.write(key, r),
             Self::InstanceProfile(r) => tx.write(key, r),
-            Self::ServerCertificate(r) => tx.write(key, r),
         }
     }
 }
@@ -163,11 +155,6 @@ async fn load<S: Store + ?Sized>(
             let key = instance_profiles::profile_key(account, name);
             let profile = read(store, tx, &key).await?.ok_or_else(|| instance_profiles::profile_not_found(name))?;
             Ok((key, Loaded::InstanceProfile(profile)))
-        }
-        Taggable::ServerCertificate(name) => {
-            let key = server_certificates::key(account, name);
-            let cert = read(store, tx, &key).await?.ok_or_else(|| server_certificates::not_found(name))?;
-            Ok((key, Loaded::ServerCertificate(cert)))
         }
     }
 }
