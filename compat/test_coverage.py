@@ -19,36 +19,24 @@ from botocore.serialize import create_serializer
 
 from tessera_compat import REGION, policy_doc, allow, uniq
 
-# Operations other engineers are landing right now (issue 14). This set must end EMPTY: remove
+# Operations not served yet (issue 14). This set must end EMPTY: remove
 # an operation as soon as its work is on main, and never add one that is served.
 PENDING = {
     # SAML providers and AssumeRoleWithSAML.
     "iam:CreateSAMLProvider", "iam:DeleteSAMLProvider", "iam:GetSAMLProvider", "iam:ListSAMLProviders",
     "iam:ListSAMLProviderTags", "iam:TagSAMLProvider", "iam:UntagSAMLProvider", "iam:UpdateSAMLProvider",
     "sts:AssumeRoleWithSAML",
-    # Instance profiles.
-    "iam:AddRoleToInstanceProfile", "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile",
-    "iam:GetInstanceProfile", "iam:ListInstanceProfileTags", "iam:ListInstanceProfiles",
-    "iam:ListInstanceProfilesForRole", "iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile",
-    "iam:UntagInstanceProfile",
-    # Account aliases.
-    "iam:CreateAccountAlias", "iam:DeleteAccountAlias", "iam:ListAccountAliases",
-    # Service-linked roles.
-    "iam:CreateServiceLinkedRole", "iam:DeleteServiceLinkedRole", "iam:GetServiceLinkedRoleDeletionStatus",
-    # Server and signing certificates.
+    # Server and signing certificates, SSH public keys, service-specific credentials: built on
+    # branch iam-b, reverted from main until their tests pass.
     "iam:DeleteServerCertificate", "iam:GetServerCertificate", "iam:ListServerCertificateTags",
     "iam:ListServerCertificates", "iam:TagServerCertificate", "iam:UntagServerCertificate",
     "iam:UpdateServerCertificate", "iam:UploadServerCertificate", "iam:DeleteSigningCertificate",
     "iam:ListSigningCertificates", "iam:UpdateSigningCertificate", "iam:UploadSigningCertificate",
-    # SSH public keys.
     "iam:DeleteSSHPublicKey", "iam:GetSSHPublicKey", "iam:ListSSHPublicKeys", "iam:UpdateSSHPublicKey",
     "iam:UploadSSHPublicKey",
-    # Service-specific credentials.
     "iam:CreateServiceSpecificCredential", "iam:DeleteServiceSpecificCredential",
     "iam:ListServiceSpecificCredentials", "iam:ResetServiceSpecificCredential",
     "iam:UpdateServiceSpecificCredential",
-    # MFA device details and STS token preferences (issue 14 item 1, not yet assigned a branch).
-    "iam:GetMFADevice", "iam:SetSecurityTokenServicePreferences",
 }
 
 SERVICES = {"iam": "iam", "sts": "sts"}
