@@ -34,16 +34,24 @@ pub fn iso8601_millis(unix_millis: i64) -> String {
 pub fn parse_iso8601_millis(text: &str) -> Option<u64> {
     let text = text.strip_suffix('Z').or_else(|| text.strip_suffix("+00:00"))?;
     let (date, clock) = text.split_once('T')?;
-    let number = |s: &str, len: usize| (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<i64>().ok()).flatten();
+    let number = |s: &str, len: usize| {
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<i64>().ok()).flatten()
+    };
     let mut d = date.split('-');
     let (year, month, day) = (number(d.next()?, 4)?, number(d.next()?, 2)?, number(d.next()?, 2)?);
     let (hms, fraction) = clock.split_once('.').unwrap_or((clock, "000"));
     let mut t = hms.split(':');
     let (hour, minute, second) = (number(t.next()?, 2)?, number(t.next()?, 2)?, number(t.next()?, 2)?);
-    if d.next().is_some() || t.next().is_some() || fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+    if d.next().is_some() || t.next().is_some() || fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
-    if !(1..=12).contains(&month) || !(1..=days_in_month(year, month)).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+    if !(1..=12).contains(&month)
+        || !(1..=days_in_month(year, month)).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
         return None;
     }
     let millis: i64 = format!("{fraction:0<3}")[..3].parse().ok()?;
@@ -155,8 +163,19 @@ mod tests {
         for seconds in [0_i64, 1_700_000_000, 1_800_000_123, 951_782_400] {
             assert_eq!(parse_iso8601_millis(&iso8601(seconds)), Some(u64::try_from(seconds).unwrap() * 1000));
         }
-        assert_eq!(parse_iso8601_millis("2026-01-02T03:04:05.5Z"), Some(parse_iso8601_millis("2026-01-02T03:04:05Z").unwrap() + 500));
-        for bad in ["2026-13-02T03:04:05Z", "2026-02-30T00:00:00Z", "yesterday", "2026-01-02T03:04:05", "1969-12-31T23:59:59Z", "2026-01-02T03:04:05.Z", "+026-01-02T03:04:05Z"] {
+        assert_eq!(
+            parse_iso8601_millis("2026-01-02T03:04:05.5Z"),
+            Some(parse_iso8601_millis("2026-01-02T03:04:05Z").unwrap() + 500)
+        );
+        for bad in [
+            "2026-13-02T03:04:05Z",
+            "2026-02-30T00:00:00Z",
+            "yesterday",
+            "2026-01-02T03:04:05",
+            "1969-12-31T23:59:59Z",
+            "2026-01-02T03:04:05.Z",
+            "+026-01-02T03:04:05Z",
+        ] {
             assert_eq!(parse_iso8601_millis(bad), None, "{bad}");
         }
     }

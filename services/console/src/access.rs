@@ -88,12 +88,8 @@ pub(crate) async fn policy_options<S: Store>(console: &Console<S>, signed: &Sign
             let page =
                 console.policies.list_policies(&signed.account, &query, &page).await.map_err(|e| e.to_string())?;
             for policy in page.items {
-                let _ = write!(
-                    out,
-                    "<option value=\"{}\">{}</option>",
-                    esc(&policy.record.arn),
-                    esc(&policy.record.name)
-                );
+                let _ =
+                    write!(out, "<option value=\"{}\">{}</option>", esc(&policy.record.arn), esc(&policy.record.name));
             }
             match page.marker {
                 Some(next) => marker = Some(next),
@@ -106,7 +102,9 @@ pub(crate) async fn policy_options<S: Store>(console: &Console<S>, signed: &Sign
 
 fn select(id: &str, label: &str, options: Result<String, String>) -> String {
     match options {
-        Ok(options) => format!("<label for=\"{id}\">{label}</label><select id=\"{id}\" name=\"{id}\">{options}</select>"),
+        Ok(options) => {
+            format!("<label for=\"{id}\">{label}</label><select id=\"{id}\" name=\"{id}\">{options}</select>")
+        }
         Err(explanation) => denied(&explanation),
     }
 }

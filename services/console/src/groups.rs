@@ -106,18 +106,24 @@ pub(crate) async fn create<S: Store>(State(console): Shared<S>, headers: HeaderM
     if !policy.is_empty()
         && let Err(e) = console.policies.attach_policy(&signed.account, EntityKind::Group, name, policy).await
     {
-        let message = format!("Group {name} created, but the policy was not attached: {}", e.into_service_error().message);
+        let message =
+            format!("Group {name} created, but the policy was not attached: {}", e.into_service_error().message);
         return signed.status(StatusCode::BAD_REQUEST, title, &error(&message));
     }
     redirect_to(format!("/console/groups/{}", seg(name)))
 }
 
-pub(crate) async fn detail<S: Store>(State(console): Shared<S>, headers: HeaderMap, Path(name): Path<String>) -> Response {
+pub(crate) async fn detail<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
     let signed = match console.signed_in(&headers).await {
         Ok(signed) => signed,
         Err(response) => return response,
     };
-    let found = console.identity.get_group(&signed.account, &name, &PageRequest { marker: None, max_items: Some(1000) }).await;
+    let found =
+        console.identity.get_group(&signed.account, &name, &PageRequest { marker: None, max_items: Some(1000) }).await;
     let arn = found.as_ref().map(|(g, _)| g.principal.arn.clone()).unwrap_or_else(|_| signed.group_arn(&name));
     if let Err(explanation) = console.authorize(&signed, "iam:GetGroup", &arn).await {
         return signed.refused(&name, &explanation);
@@ -135,9 +141,7 @@ pub(crate) async fn detail<S: Store>(State(console): Shared<S>, headers: HeaderM
     let rows: Vec<Vec<String>> = members
         .items
         .iter()
-        .map(|u| {
-            vec![format!("<a href=\"/console/users/{}\">{}</a>", seg(&u.principal.name), esc(&u.principal.name))]
-        })
+        .map(|u| vec![format!("<a href=\"/console/users/{}\">{}</a>", seg(&u.principal.name), esc(&u.principal.name))])
         .collect();
     body.push_str(&table("Users in this group", &["User name"], &rows));
     let _ = write!(

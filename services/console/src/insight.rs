@@ -201,7 +201,9 @@ pub(crate) async fn sessions<S: Store>(State(console): Shared<S>, headers: Heade
     };
     let live = match console.sts.live_sessions(&signed.account).await {
         Ok(live) => live,
-        Err(e) => return signed.status(StatusCode::INTERNAL_SERVER_ERROR, title, &error(&e.into_service_error().message)),
+        Err(e) => {
+            return signed.status(StatusCode::INTERNAL_SERVER_ERROR, title, &error(&e.into_service_error().message));
+        }
     };
     let csrf = &signed.csrf;
     let rows: Vec<Vec<String>> = live
@@ -221,11 +223,8 @@ pub(crate) async fn sessions<S: Store>(State(console): Shared<S>, headers: Heade
             ]
         })
         .collect();
-    let mut body = table(
-        "Temporary credentials",
-        &["Principal", "Role", "Started by", "Issued", "Expires", "Actions"],
-        &rows,
-    );
+    let mut body =
+        table("Temporary credentials", &["Principal", "Role", "Started by", "Issued", "Expires", "Actions"], &rows);
     // The console's own sign-ins in this account.
     let now = console.now_millis();
     let idle = console.settings.idle_timeout.as_millis() as u64;
@@ -253,7 +252,11 @@ pub(crate) async fn sessions<S: Store>(State(console): Shared<S>, headers: Heade
             + &revoke_button(csrf, "principal", &who, "Revoke all sessions of the principal");
         rows.push(vec![esc(&who), role, millis_date(record.created), millis_date(record.last_seen), actions]);
     }
-    body.push_str(&table("Console sessions", &["Principal", "Switched to role", "Signed in", "Last seen", "Actions"], &rows));
+    body.push_str(&table(
+        "Console sessions",
+        &["Principal", "Switched to role", "Signed in", "Last seen", "Actions"],
+        &rows,
+    ));
     let _ = write!(
         body,
         "<h2>Revoke sessions</h2><form method=\"post\" action=\"/console/sessions\">{}\
@@ -299,7 +302,12 @@ pub(crate) async fn revoke<S: Store>(State(console): Shared<S>, headers: HeaderM
                 Err(e) => Err(e.to_string()),
             }
         }
-        "session" => console.sts.revoke_session(account, target, signed.by()).await.map(|_| ()).map_err(|e| e.into_service_error().message),
+        "session" => console
+            .sts
+            .revoke_session(account, target, signed.by())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.into_service_error().message),
         "role" => console
             .sts
             .revoke_role_sessions(account, target, None, signed.by())
@@ -356,7 +364,8 @@ pub(crate) async fn activity<S: Store>(
     };
     let query = crate::pages::form(query.as_deref().unwrap_or(""));
     let get = |name: &str| field(&query, name).trim().to_owned();
-    let (principal, action, decision, from, to) = (get("principal"), get("action"), get("decision"), get("from"), get("to"));
+    let (principal, action, decision, from, to) =
+        (get("principal"), get("action"), get("decision"), get("from"), get("to"));
     let option = |value: &str, label: &str| {
         let selected = if decision == value { " selected" } else { "" };
         format!("<option value=\"{value}\"{selected}>{label}</option>")
@@ -447,7 +456,15 @@ pub(crate) async fn identity_providers<S: Store>(State(console): Shared<S>, head
     };
     let rows: Vec<Vec<String>> = providers
         .iter()
-        .map(|p| vec![esc(&p.url), "OpenID Connect".to_owned(), esc(&p.arn), esc(&p.client_ids.join(", ")), millis_date(p.create_date)])
+        .map(|p| {
+            vec![
+                esc(&p.url),
+                "OpenID Connect".to_owned(),
+                esc(&p.arn),
+                esc(&p.client_ids.join(", ")),
+                millis_date(p.create_date),
+            ]
+        })
         .collect();
     let body = table("Identity providers", &["Provider", "Type", "ARN", "Audiences", "Created"], &rows);
     signed.ok(title, &body)
@@ -486,13 +503,18 @@ pub(crate) async fn account_settings<S: Store>(State(console): Shared<S>, header
         Ok(signed) => signed,
         Err(response) => return response,
     };
-    let mut body = format!("<dl><dt>Account ID</dt><dd id=\"account-id\">{}</dd></dl><h2>Password policy</h2>", esc(signed.account.id()));
+    let mut body = format!(
+        "<dl><dt>Account ID</dt><dd id=\"account-id\">{}</dd></dl><h2>Password policy</h2>",
+        esc(signed.account.id())
+    );
     match console.authorize(&signed, "iam:GetAccountPasswordPolicy", "*").await {
         Err(explanation) => body.push_str(&denied(&explanation)),
         Ok(()) => {
             let policy = console.identity.get_account_password_policy(&signed.account).await.ok();
             if policy.is_none() {
-                body.push_str("<p id=\"no-password-policy\">This account has no password policy: IAM's defaults apply.</p>");
+                body.push_str(
+                    "<p id=\"no-password-policy\">This account has no password policy: IAM's defaults apply.</p>",
+                );
             }
             body.push_str(&password_policy_form(&signed, policy.as_ref()));
         }
@@ -500,7 +522,11 @@ pub(crate) async fn account_settings<S: Store>(State(console): Shared<S>, header
     signed.ok(title, &body)
 }
 
-pub(crate) async fn update_password_policy<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
+pub(crate) async fn update_password_policy<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     let (signed, form) = match console.posted(&headers, &body).await {
         Ok(found) => found,
         Err(response) => return response,
@@ -528,7 +554,9 @@ pub(crate) async fn update_password_policy<S: Store>(State(console): Shared<S>, 
             password_reuse_prevention: reuse,
             hard_expiry: on("hard"),
         },
-        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return signed.status(StatusCode::BAD_REQUEST, title, &error(&e)),
+        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => {
+            return signed.status(StatusCode::BAD_REQUEST, title, &error(&e));
+        }
     };
     match console.identity.update_account_password_policy(&signed.account, input).await {
         Ok(()) => redirect_to("/console/account".to_owned()),

@@ -31,7 +31,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 use tessera_identity::IdentityApi;
-use tessera_policy_service::{PolicyApi, Policies};
+use tessera_policy_service::{Policies, PolicyApi};
 use tessera_store::Store;
 use tessera_sts::Sts;
 
@@ -86,8 +86,7 @@ impl<S: Store> Console<S> {
     pub fn new(sts: Arc<Sts<S>>, settings: Settings) -> Self {
         let identity: Arc<dyn IdentityApi> = Arc::new(sts.identity().clone());
         let domain = sts.identity();
-        let policies: Arc<dyn PolicyApi> =
-            Arc::new(Policies::new(Arc::clone(domain.store()), domain.env().clone()));
+        let policies: Arc<dyn PolicyApi> = Arc::new(Policies::new(Arc::clone(domain.store()), domain.env().clone()));
         Self { sts, identity, policies, settings }
     }
 
@@ -120,7 +119,10 @@ pub fn router<S: Store>(console: Console<S>) -> Router {
         .route("/console/users/{name}", get(user_detail::<S>))
         .route("/console/users/{name}/access-keys", post(create_access_key::<S>))
         .route("/console/users/{name}/access-keys/{key}", post(access::key_action::<S>))
-        .route("/console/users/{name}/permissions", get(access::add_permissions_form::<S>).post(access::add_permissions::<S>))
+        .route(
+            "/console/users/{name}/permissions",
+            get(access::add_permissions_form::<S>).post(access::add_permissions::<S>),
+        )
         .route("/console/users/{name}/mfa", get(access::mfa_enrol_form::<S>).post(access::mfa_enrol::<S>))
         .route("/console/users/{name}/mfa/enable", post(access::mfa_enable::<S>))
         .route("/console/groups", get(groups::list::<S>).post(groups::create::<S>))

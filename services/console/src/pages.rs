@@ -245,7 +245,10 @@ impl<S: Store> Console<S> {
         let _ = session::delete_session(self.store(), id).await;
         let body = error("Your console session was revoked or has expired. Sign in again.")
             + "<p><a href=\"/console/signin\">Sign in</a></p>";
-        with_cookie(html(StatusCode::UNAUTHORIZED, page("Session ended", None, &body)), self.expired_cookie(headers, COOKIE))
+        with_cookie(
+            html(StatusCode::UNAUTHORIZED, page("Session ended", None, &body)),
+            self.expired_cookie(headers, COOKIE),
+        )
     }
 
     /// The signed-in caller when it may perform `action` on `resource`; otherwise the response:
@@ -277,7 +280,12 @@ impl<S: Store> Console<S> {
 
     /// Replaces the signed-in session `id` with a new id holding `record` (switching role and
     /// back), with its cookie.
-    pub(crate) async fn reissue(&self, headers: &HeaderMap, id: &str, record: &SessionRecord) -> Result<String, Response> {
+    pub(crate) async fn reissue(
+        &self,
+        headers: &HeaderMap,
+        id: &str,
+        record: &SessionRecord,
+    ) -> Result<String, Response> {
         self.rotate(headers, Some(id), record).await
     }
 
@@ -952,10 +960,7 @@ pub(crate) async fn user_detail<S: Store>(
         if items.is_empty() { "<p>None.</p>".to_owned() } else { format!("<ul>{}</ul>", items.concat()) }
     };
     let path = seg(&user.principal.name);
-    let _ = write!(
-        body,
-        "<p><a href=\"/console/users/{path}/permissions\" role=\"button\">Add permissions</a></p>"
-    );
+    let _ = write!(body, "<p><a href=\"/console/users/{path}/permissions\" role=\"button\">Add permissions</a></p>");
     let _ = write!(body, "<h2>Groups</h2>{}", list(&mut user.groups.iter()));
     let _ = write!(body, "<h2>Attached policies</h2>{}", list(&mut user.principal.attached.iter()));
     let _ = write!(body, "<h2>Inline policies</h2>{}", list(&mut user.principal.inline.iter().map(|(n, _)| n)));

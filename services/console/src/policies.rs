@@ -206,7 +206,11 @@ pub(crate) async fn create<S: Store>(State(console): Shared<S>, headers: HeaderM
         Ok(policy) => redirect_to(format!("/console/policies/view?arn={}", seg(&policy.record.arn))),
         Err(e) => {
             let message = error(&e.into_service_error().message);
-            signed.status(StatusCode::BAD_REQUEST, title, &new_policy_page(&signed, name, description, document, &message))
+            signed.status(
+                StatusCode::BAD_REQUEST,
+                title,
+                &new_policy_page(&signed, name, description, document, &message),
+            )
         }
     }
 }
@@ -289,7 +293,10 @@ pub(crate) async fn detail<S: Store>(
         Err(explanation) => crate::html::denied(&explanation),
         Ok(()) => {
             let page = PageRequest { marker: None, max_items: Some(1000) };
-            match console.policies.list_entities_for_policy(&signed.account, &arn, EntityFilter::All, None, None, &page).await
+            match console
+                .policies
+                .list_entities_for_policy(&signed.account, &arn, EntityFilter::All, None, None, &page)
+                .await
             {
                 Err(e) => error(&e.into_service_error().message),
                 Ok(page) => {
@@ -302,7 +309,10 @@ pub(crate) async fn detail<S: Store>(
                                 EntityKind::Group => ("Group", "groups"),
                                 EntityKind::Role => ("Role", "roles"),
                             };
-                            vec![format!("<a href=\"/console/{href}/{}\">{}</a>", seg(&e.name), esc(&e.name)), kind.to_owned()]
+                            vec![
+                                format!("<a href=\"/console/{href}/{}\">{}</a>", seg(&e.name), esc(&e.name)),
+                                kind.to_owned(),
+                            ]
                         })
                         .collect();
                     table("Entities attached", &["Entity name", "Type"], &rows)
@@ -354,7 +364,8 @@ pub(crate) async fn version_action<S: Store>(State(console): Shared<S>, headers:
     match done {
         Ok(()) => redirect_to(format!("/console/policies/view?arn={}", seg(arn))),
         Err(e) => {
-            let message = error(&e.into_service_error().message) + &findings_list(field(&form, "document"), PolicyKind::Managed);
+            let message =
+                error(&e.into_service_error().message) + &findings_list(field(&form, "document"), PolicyKind::Managed);
             signed.status(StatusCode::BAD_REQUEST, "Policy", &message)
         }
     }

@@ -68,7 +68,8 @@ fn template(kind: &str, account: &str, provider: &str) -> String {
             (
                 format!("\"Federated\": \"arn:aws:iam::{account}:saml-provider/{provider}\""),
                 "sts:AssumeRoleWithSAML",
-                ",\n      \"Condition\": {\"StringEquals\": {\"SAML:aud\": \"https://signin.aws.amazon.com/saml\"}}".to_owned(),
+                ",\n      \"Condition\": {\"StringEquals\": {\"SAML:aud\": \"https://signin.aws.amazon.com/saml\"}}"
+                    .to_owned(),
             )
         }
         _ => (format!("\"AWS\": \"arn:aws:iam::{account}:root\""), "sts:AssumeRole", String::new()),
@@ -154,8 +155,14 @@ pub(crate) async fn new_form<S: Store>(
     };
     let provider = field(&query, "provider").trim();
     let document = template(kind, &trusted, provider);
-    let input =
-        RoleForm { name: field(&query, "name"), kind, trusted: &trusted, provider, document: &document, description: "" };
+    let input = RoleForm {
+        name: field(&query, "name"),
+        kind,
+        trusted: &trusted,
+        provider,
+        document: &document,
+        description: "",
+    };
     let policies = policy_options(&console, &signed).await;
     signed.ok("Create role", &new_role_page(&signed, &input, policies, ""))
 }
@@ -197,13 +204,18 @@ pub(crate) async fn create<S: Store>(State(console): Shared<S>, headers: HeaderM
     if !policy.is_empty()
         && let Err(e) = console.policies.attach_policy(&signed.account, EntityKind::Role, name, policy).await
     {
-        let message = format!("Role {name} created, but the policy was not attached: {}", e.into_service_error().message);
+        let message =
+            format!("Role {name} created, but the policy was not attached: {}", e.into_service_error().message);
         return signed.status(StatusCode::BAD_REQUEST, title, &error(&message));
     }
     redirect_to(format!("/console/roles/{}", seg(name)))
 }
 
-pub(crate) async fn detail<S: Store>(State(console): Shared<S>, headers: HeaderMap, Path(name): Path<String>) -> Response {
+pub(crate) async fn detail<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
     let signed = match console.signed_in(&headers).await {
         Ok(signed) => signed,
         Err(response) => return response,

@@ -19,7 +19,14 @@ use crate::session::RoleSession;
 /// The most characters of a display name, as AWS's console allows.
 const MAX_DISPLAY_NAME: usize = 64;
 
-fn switch_page(signed: &Signed, account: &str, role: &str, display: &str, colour: &str, message: Option<&str>) -> String {
+fn switch_page(
+    signed: &Signed,
+    account: &str,
+    role: &str,
+    display: &str,
+    colour: &str,
+    message: Option<&str>,
+) -> String {
     let mut body = String::from(
         "<p>Switch to a role to act with its permissions in this console. The role's trust policy \
          must allow you, and your permissions must allow <code>sts:AssumeRole</code> on it.</p>",
@@ -69,7 +76,11 @@ pub(crate) async fn form_page<S: Store>(console: &crate::Console<S>, headers: &H
     signed.ok("Switch role", &switch_page(&signed, &account, role, &display, "blue", None))
 }
 
-pub(crate) async fn form<S: Store>(State(console): Shared<S>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub(crate) async fn form<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     form_page(&console, &headers, query.as_deref().unwrap_or("")).await
 }
 
@@ -88,7 +99,11 @@ pub(crate) async fn switch<S: Store>(State(console): Shared<S>, headers: HeaderM
         _ => "blue".to_owned(),
     };
     let again = |message: &str| {
-        signed.status(StatusCode::FORBIDDEN, "Switch role", &switch_page(&signed, account, role, &display, &colour, Some(message)))
+        signed.status(
+            StatusCode::FORBIDDEN,
+            "Switch role",
+            &switch_page(&signed, account, role, &display, &colour, Some(message)),
+        )
     };
     let Some(record) = console.record(&signed.id).await else { return again("Your session has ended.") };
     // AWS's console assumes the role as the signed-in user, not from a role session.

@@ -80,8 +80,15 @@ pub(crate) async fn serve<S: Store>(
         let code = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
         event.decision = match code.as_deref() {
             None => "allowed",
-            Some("AccessDeniedException" | "InvalidClientTokenId" | "SignatureDoesNotMatch" | "IncompleteSignature"
-                | "MissingAuthenticationToken" | "ExpiredToken" | "ExpiredTokenException") => "denied",
+            Some(
+                "AccessDeniedException"
+                | "InvalidClientTokenId"
+                | "SignatureDoesNotMatch"
+                | "IncompleteSignature"
+                | "MissingAuthenticationToken"
+                | "ExpiredToken"
+                | "ExpiredTokenException",
+            ) => "denied",
             Some(_) => "error",
         }
         .to_owned();
@@ -168,9 +175,10 @@ fn scope_region(incoming: &Incoming<'_>) -> String {
         .and_then(|v| v.split("Credential=").nth(1))
         .and_then(|c| c.split([',', ' ']).next().map(str::to_owned));
     let from_query = || {
-        incoming.uri.query().and_then(|q| {
-            q.split('&').find_map(|p| p.strip_prefix("X-Amz-Credential=")).map(|c| c.replace("%2F", "/"))
-        })
+        incoming
+            .uri
+            .query()
+            .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("X-Amz-Credential=")).map(|c| c.replace("%2F", "/")))
     };
     from_header
         .or_else(from_query)

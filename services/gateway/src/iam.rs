@@ -91,6 +91,6 @@ pub(crate) fn instance_profile_xml<'a>(
         .el("InstanceProfileId", &profile.id)
         .el("Arn", &profile.arn)
         .timestamp("CreateDate", secs(profile.create_date));
-    r.list("Roles", roles, |r, role| role_xml(r, role));
+    r.list("Roles", roles, role_xml);
     tags_xml(r, &profile.tags);
 }

@@ -442,7 +442,9 @@ async fn create_analyzer<S: Store>(scope: &Scope<'_, S>, input: &Input) -> Resul
     }
     let kind = input.required("type")?;
     if !matches!(kind, "ACCOUNT_UNUSED_ACCESS" | "ACCOUNT") {
-        return Err(validation(format!("analyzer type `{kind}` is not supported: use ACCOUNT_UNUSED_ACCESS or ACCOUNT")));
+        return Err(validation(format!(
+            "analyzer type `{kind}` is not supported: use ACCOUNT_UNUSED_ACCESS or ACCOUNT"
+        )));
     }
     let age = match input.body.pointer("/configuration/unusedAccess/unusedAccessAge") {
         None | Some(Value::Null) => DEFAULT_AGE,
@@ -489,7 +491,11 @@ async fn create_analyzer<S: Store>(scope: &Scope<'_, S>, input: &Input) -> Resul
     .await
     .map_err(internal)?;
     if !created {
-        return Err(ApiError { code: "ConflictException", status: 409, message: format!("Analyzer {name} already exists.") });
+        return Err(ApiError {
+            code: "ConflictException",
+            status: 409,
+            message: format!("Analyzer {name} already exists."),
+        });
     }
     Ok(json!({"arn": record.arn}))
 }
@@ -513,7 +519,10 @@ async fn load_analyzer<S: Store>(scope: &Scope<'_, S>, name: &str) -> Result<Ana
 }
 
 /// The analyzer `analyzerArn` names and its findings now.
-async fn findings<S: Store>(scope: &Scope<'_, S>, input: &Input) -> Result<(AnalyzerRecord, Vec<UnusedFinding>), ApiError> {
+async fn findings<S: Store>(
+    scope: &Scope<'_, S>,
+    input: &Input,
+) -> Result<(AnalyzerRecord, Vec<UnusedFinding>), ApiError> {
     let arn = input.required("analyzerArn")?;
     let name = analyzer_name(arn, scope.account.id()).ok_or_else(|| not_found("Analyzer", arn))?;
     let analyzer = load_analyzer(scope, name).await?;
@@ -563,7 +572,9 @@ pub fn details_json(detail: &UnusedDetail) -> Vec<Value> {
         UnusedDetail::Permission { service, actions, last_used } => {
             let actions: Vec<Value> =
                 actions.iter().map(|a| with_last(json!({"action": a.action}), &a.last_used)).collect();
-            vec![json!({"unusedPermissionDetails": with_last(json!({"serviceNamespace": service, "actions": actions}), last_used)})]
+            vec![
+                json!({"unusedPermissionDetails": with_last(json!({"serviceNamespace": service, "actions": actions}), last_used)}),
+            ]
         }
     }
 }
@@ -576,11 +587,15 @@ pub fn evidence(detail: &UnusedDetail) -> Vec<String> {
     };
     match detail {
         UnusedDetail::Role { last_used } => vec![line("role", last_used)],
-        UnusedDetail::AccessKey { access_key_id, last_used } => vec![line(&format!("access key {access_key_id}"), last_used)],
+        UnusedDetail::AccessKey { access_key_id, last_used } => {
+            vec![line(&format!("access key {access_key_id}"), last_used)]
+        }
         UnusedDetail::Password { last_used } => vec![line("password", last_used)],
-        UnusedDetail::Permission { service, actions, last_used } => std::iter::once(line(&format!("service {service}"), last_used))
-            .chain(actions.iter().map(|a| line(&a.action, &a.last_used)))
-            .collect(),
+        UnusedDetail::Permission { service, actions, last_used } => {
+            std::iter::once(line(&format!("service {service}"), last_used))
+                .chain(actions.iter().map(|a| line(&a.action, &a.last_used)))
+                .collect()
+        }
     }
 }
 
@@ -589,7 +604,11 @@ fn keeps(filter: &serde_json::Map<String, Value>, summary: &Value) -> bool {
     filter.iter().all(|(attribute, criterion)| {
         let value = summary.get(attribute).and_then(Value::as_str);
         let list = |name: &str| -> Vec<&str> {
-            criterion.get(name).and_then(Value::as_array).map(|l| l.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+            criterion
+                .get(name)
+                .and_then(Value::as_array)
+                .map(|l| l.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default()
         };
         let (eq, neq, contains) = (list("eq"), list("neq"), list("contains"));
         (eq.is_empty() || value.is_some_and(|v| eq.contains(&v)))
@@ -618,7 +637,9 @@ async fn update_findings<S: Store>(scope: &Scope<'_, S>, input: &Input) -> Resul
     } else if ids.is_empty() {
         return Err(validation("`ids` or `resourceArn` is required"));
     }
-    if let Some(unknown) = ids.iter().find(|id| !findings.iter().any(|f| &f.id == *id) && !analyzer.archived.contains(*id)) {
+    if let Some(unknown) =
+        ids.iter().find(|id| !findings.iter().any(|f| &f.id == *id) && !analyzer.archived.contains(*id))
+    {
         return Err(not_found("Finding", unknown));
     }
     let key = iam::named(scope.account.ns(), ANALYZER, &analyzer.name);
@@ -644,9 +665,11 @@ async fn update_findings<S: Store>(scope: &Scope<'_, S>, input: &Input) -> Resul
 fn timestamp(value: Option<&Value>, name: &str) -> Result<Option<u64>, ApiError> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => {
-            n.as_f64().filter(|s| s.is_finite() && *s >= 0.0).map(|s| Some((s * 1000.0) as u64)).ok_or_else(|| bad(name))
-        }
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Some((s * 1000.0) as u64))
+            .ok_or_else(|| bad(name)),
         Some(Value::String(s)) => parse_iso(s).map(Some).ok_or_else(|| bad(name)),
         Some(_) => Err(bad(name)),
     }
@@ -695,7 +718,10 @@ async fn start_generation<S: Store>(scope: &Scope<'_, S>, input: &Input) -> Resu
     match entities.iter().find(|e| e.arn == principal) {
         None => {
             job.status = "FAILED".into();
-            job.error = Some(("RESOURCE_NOT_FOUND_ERROR".into(), format!("{principal} is not a user or role of this account.")));
+            job.error = Some((
+                "RESOURCE_NOT_FOUND_ERROR".into(),
+                format!("{principal} is not a user or role of this account."),
+            ));
         }
         Some(entity) => {
             let activity = match scope.audit_dir {
@@ -810,11 +836,8 @@ pub async fn entities(identity: &dyn IdentityApi, account: &Account) -> Result<V
         .flat_map(|d| d.policies.iter())
         .filter_map(|p| Some((p.arn.as_str(), p.default_document()?)))
         .collect();
-    let groups: BTreeMap<String, &tessera_store::iam::GroupRecord> = details
-        .iter()
-        .flat_map(|d| d.groups.iter())
-        .map(|g| (g.principal.name.to_ascii_lowercase(), g))
-        .collect();
+    let groups: BTreeMap<String, &tessera_store::iam::GroupRecord> =
+        details.iter().flat_map(|d| d.groups.iter()).map(|g| (g.principal.name.to_ascii_lowercase(), g)).collect();
     let documents = |p: &tessera_store::iam::Principal| -> Vec<String> {
         p.inline
             .iter()
@@ -901,13 +924,19 @@ mod tests {
         assert_eq!(Op::from_request("PUT", "/analyzer"), Some((Op::CreateAnalyzer, None)));
         assert_eq!(Op::from_request("GET", "/analyzer/a%2Eb"), Some((Op::GetAnalyzer, Some("a.b".into()))));
         assert_eq!(Op::from_request("GET", "/findingv2/x"), Some((Op::GetFindingV2, Some("x".into()))));
-        assert_eq!(Op::from_request("PUT", "/policy/generation/j"), Some((Op::CancelPolicyGeneration, Some("j".into()))));
+        assert_eq!(
+            Op::from_request("PUT", "/policy/generation/j"),
+            Some((Op::CancelPolicyGeneration, Some("j".into())))
+        );
         assert_eq!(Op::from_request("POST", "/analyzer"), None);
         let input = Input::parse(None, "analyzerArn=arn%3Aaws%3Ax&maxResults=2", b"").unwrap();
         assert_eq!(input.string("analyzerArn"), Some("arn:aws:x"));
         assert_eq!(input.page(10).unwrap(), (0, 2));
         assert!(Input::parse(None, "", b"[1]").is_err());
-        assert_eq!(analyzer_name("arn:aws:access-analyzer:us-east-1:123456789012:analyzer/a", "123456789012"), Some("a"));
+        assert_eq!(
+            analyzer_name("arn:aws:access-analyzer:us-east-1:123456789012:analyzer/a", "123456789012"),
+            Some("a")
+        );
         assert_eq!(analyzer_name("arn:aws:access-analyzer:us-east-1:999999999999:analyzer/a", "123456789012"), None);
     }
 }

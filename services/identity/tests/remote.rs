@@ -694,9 +694,9 @@ async fn script_part_a(api: &dyn IdentityApi, a: &Account) -> Vec<Step> {
     rec(steps, api.add_role_to_instance_profile(a, "Web", "web").await, done);
     rec(steps, api.add_role_to_instance_profile(a, "none", "web").await, done);
     rec(steps, api.get_instance_profile(a, "web").await, profile_shown);
-    rec(steps, api.list_instance_profiles(a, Some("/p/"), &first(5)).await, |p| shown(p.map(|p| profile_shown(p))));
-    rec(steps, api.list_instance_profiles_for_role(a, "web", &first(5)).await, |p| shown(p.map(|p| profile_shown(p))));
-    rec(steps, api.list_instance_profiles_for_role(a, "none", &first(5)).await, |p| shown(p.map(|p| profile_shown(p))));
+    rec(steps, api.list_instance_profiles(a, Some("/p/"), &first(5)).await, |p| shown(p.map(profile_shown)));
+    rec(steps, api.list_instance_profiles_for_role(a, "web", &first(5)).await, |p| shown(p.map(profile_shown)));
+    rec(steps, api.list_instance_profiles_for_role(a, "none", &first(5)).await, |p| shown(p.map(profile_shown)));
     let profile = Taggable::InstanceProfile("Web".into());
     rec(steps, api.tag_resource(a, &profile, vec![Tag { key: "env".into(), value: "b".into() }]).await, done);
     rec(steps, api.list_resource_tags(a, &profile, &first(5)).await, Step::Tags);

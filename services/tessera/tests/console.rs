@@ -434,17 +434,21 @@ async fn the_policy_editor_shows_each_finding_at_its_line() {
     let mut root = h.root().await;
     let csrf = root.get("/console/policies/new").await.csrf();
     let document = "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\",\n\"Action\": \"iam:PassRole\", \"Resource\": \"*\"}]}";
-    let found = root.post("/console/policies/validate", &[("csrf", &csrf), ("kind", "managed"), ("document", document)]).await;
+    let found =
+        root.post("/console/policies/validate", &[("csrf", &csrf), ("kind", "managed"), ("document", document)]).await;
     assert_eq!(found.status, 200, "{}", found.body);
     assert!(found.body.contains("data-line=\"2\" data-code=\"PASS_ROLE_WITH_STAR_IN_RESOURCE\""), "{}", found.body);
     // Without JavaScript: the editor's "Validate" button renders the same findings in the page.
     let page = root
         .post("/console/policies", &[("csrf", &csrf), ("op", "validate"), ("name", "p"), ("document", document)])
         .await;
-    assert!(page.status == 200 && page.body.contains("PASS_ROLE_WITH_STAR_IN_RESOURCE") && page.body.contains("<textarea"));
+    assert!(
+        page.status == 200 && page.body.contains("PASS_ROLE_WITH_STAR_IN_RESOURCE") && page.body.contains("<textarea")
+    );
     // A malformed document is not created, and says why at its line.
     let bad = "{\"Version\": \"2012-10-17\",\n\"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"s3:GetObject\"}]}";
-    let refused = root.post("/console/policies", &[("csrf", &csrf), ("op", "create"), ("name", "bad"), ("document", bad)]).await;
+    let refused =
+        root.post("/console/policies", &[("csrf", &csrf), ("op", "create"), ("name", "bad"), ("document", bad)]).await;
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(refused.body.contains("Line 2"), "{}", refused.body);
 }
@@ -460,12 +464,18 @@ async fn groups_roles_switch_role_and_revocation() {
     let mut root = h.root().await;
     let csrf = root.get("/console/home").await.csrf();
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","iam:GetUser","iam:CreateVirtualMFADevice","iam:EnableMFADevice"],"Resource":"*"}]}"#;
-    let created = root.post("/console/policies", &[("csrf", &csrf), ("op", "create"), ("name", "Switcher"), ("document", policy)]).await;
+    let created = root
+        .post("/console/policies", &[("csrf", &csrf), ("op", "create"), ("name", "Switcher"), ("document", policy)])
+        .await;
     assert_eq!(created.status, 303, "{}", created.body);
     let policy_arn = format!("arn:aws:iam::{account}:policy/Switcher");
-    let trust = format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"sts:AssumeRole"}}]}}"#);
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
     let readonly = "arn:aws:iam::aws:policy/IAMReadOnlyAccess";
-    let role = root.post("/console/roles", &[("csrf", &csrf), ("name", "ops"), ("document", &trust), ("policy", readonly)]).await;
+    let role = root
+        .post("/console/roles", &[("csrf", &csrf), ("name", "ops"), ("document", &trust), ("policy", readonly)])
+        .await;
     assert_eq!(role.header("location"), Some("/console/roles/ops"), "{}", role.body);
     assert!(root.get("/console/roles/ops").await.body.contains("IAMReadOnlyAccess"));
     assert_eq!(create_user(&mut root, "sam", "Sam-Passw0rd!", false, false).await.status, 200);
@@ -490,7 +500,10 @@ async fn groups_roles_switch_role_and_revocation() {
     let now = step(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());
     let (code1, code2) = (format_code(hotp(&seed, now - 1)), format_code(hotp(&seed, now)));
     let enabled = sam
-        .post("/console/users/sam/mfa/enable", &[("csrf", &csrf_sam), ("serial", &serial), ("code1", &code1), ("code2", &code2)])
+        .post(
+            "/console/users/sam/mfa/enable",
+            &[("csrf", &csrf_sam), ("serial", &serial), ("code1", &code1), ("code2", &code2)],
+        )
         .await;
     assert_eq!(enabled.header("location"), Some("/console/users/sam"), "{}", enabled.body);
     let detail = sam.get("/console/users/sam").await;
@@ -499,7 +512,10 @@ async fn groups_roles_switch_role_and_revocation() {
     // Switch role: the pages act as the role session.
     assert_eq!(sam.get("/console/users").await.status, 403);
     let switched = sam
-        .post("/console/switch-role", &[("csrf", &csrf_sam), ("account", &account), ("role", "ops"), ("display", "Ops"), ("colour", "green")])
+        .post(
+            "/console/switch-role",
+            &[("csrf", &csrf_sam), ("account", &account), ("role", "ops"), ("display", "Ops"), ("colour", "green")],
+        )
         .await;
     assert_eq!(switched.header("location"), Some("/console/home"), "{}", switched.body);
     let home = sam.get("/console/home").await;
@@ -519,7 +535,10 @@ async fn groups_roles_switch_role_and_revocation() {
     assert!(sessions.body.contains(&format!("arn:aws:iam::{account}:user/sam")), "{}", sessions.body);
     assert!(sessions.body.contains(&format!("arn:aws:sts::{account}:assumed-role/ops/sam")));
     let revoked = root
-        .post("/console/sessions", &[("csrf", &csrf), ("kind", "principal"), ("target", &format!("arn:aws:iam::{account}:user/sam"))])
+        .post(
+            "/console/sessions",
+            &[("csrf", &csrf), ("kind", "principal"), ("target", &format!("arn:aws:iam::{account}:user/sam"))],
+        )
         .await;
     assert_eq!(revoked.header("location"), Some("/console/sessions"), "{}", revoked.body);
     let refused = sam.get("/console/home").await;

@@ -331,7 +331,8 @@ mod tests {
         assert_eq!((generated.level, generated.proof.replayed), (Generalize::Prefix, 7));
         let principal = Principal::from_arn(arn).unwrap();
         let policy = crate::parse::parse_stored_policy(&generated.policy).unwrap();
-        let never = [seen("iam:CreateUser", "arn:aws:iam::123456789012:user/x"), seen("s3:GetObject", "arn:aws:s3:::other/k")];
+        let never =
+            [seen("iam:CreateUser", "arn:aws:iam::123456789012:user/x"), seen("s3:GetObject", "arn:aws:s3:::other/k")];
         let replay = prove(&policy, &never, &principal, &existing);
         assert_eq!(replay.refused.len(), 2, "calls never made are refused");
 
@@ -357,4 +358,3 @@ mod tests {
         assert!(generated.policy.contains("\"Statement\": []"), "{}", generated.policy);
     }
 }
-

@@ -41,7 +41,8 @@ pub enum UnusedType {
 
 impl UnusedType {
     /// Every type, in Access Analyzer's order.
-    pub const ALL: [UnusedType; 4] = [UnusedType::Role, UnusedType::AccessKey, UnusedType::Password, UnusedType::Permission];
+    pub const ALL: [UnusedType; 4] =
+        [UnusedType::Role, UnusedType::AccessKey, UnusedType::Password, UnusedType::Permission];
 
     /// `UnusedIAMRole`, ...
     pub fn as_str(self) -> &'static str {
@@ -319,8 +320,12 @@ struct Grants {
 
 impl Grants {
     fn of(documents: &[String]) -> Grants {
-        let mut grants =
-            Grants { allows: Vec::new(), denies: Vec::new(), literal: BTreeMap::new(), services: Some(BTreeSet::new()) };
+        let mut grants = Grants {
+            allows: Vec::new(),
+            denies: Vec::new(),
+            literal: BTreeMap::new(),
+            services: Some(BTreeSet::new()),
+        };
         for (i, text) in documents.iter().enumerate() {
             let Ok(document) = crate::parse::parse_stored_policy(text) else { continue };
             let policy = CompiledPolicy::compile(format!("policy{i}"), &document);
@@ -345,7 +350,8 @@ impl Grants {
                     Effect::Deny => {
                         let everywhere = statement.conditions.is_empty()
                             && statement.resources.as_ref().is_none_or(|r| {
-                                !r.negated && r.patterns.iter().any(|p| matches!(p, crate::compile::ResourcePattern::Any))
+                                !r.negated
+                                    && r.patterns.iter().any(|p| matches!(p, crate::compile::ResourcePattern::Any))
                             });
                         if everywhere {
                             grants.denies.push(statement.actions.clone());
@@ -426,7 +432,8 @@ fn unused_permissions(
                 .collect()
         };
         let catalogued = catalog::CATALOGUED_SERVICES.contains(&service.as_str());
-        if (catalogued && unused.is_empty()) || (!catalogued && grants.literal.is_empty() && !grants.grants_any(&service))
+        if (catalogued && unused.is_empty())
+            || (!catalogued && grants.literal.is_empty() && !grants.grants_any(&service))
         {
             continue;
         }
@@ -510,7 +517,8 @@ mod tests {
     #[test]
     fn roles_are_unused_when_neither_assumed_nor_acting_within_the_window() {
         let policy = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}}"#;
-        let entities = [role("Busy", &[policy]), role("Old", &[policy]), role("Never", &[policy]), role("Assumed", &[])];
+        let entities =
+            [role("Busy", &[policy]), role("Old", &[policy]), role("Never", &[policy]), role("Assumed", &[])];
         let activity = [
             call(1, &session("Busy"), "iam:GetUser", "*"),
             call(40, &session("Old"), "iam:GetUser", "*"),
@@ -521,14 +529,18 @@ mod tests {
         let roles: Vec<(&str, Option<u64>)> = findings
             .iter()
             .filter_map(|f| match &f.detail {
-                UnusedDetail::Role { last_used } => Some((f.resource.rsplit('/').next().unwrap(), last_used.as_ref().map(|u| u.time))),
+                UnusedDetail::Role { last_used } => {
+                    Some((f.resource.rsplit('/').next().unwrap(), last_used.as_ref().map(|u| u.time)))
+                }
                 _ => None,
             })
             .collect();
         assert_eq!(roles, [("Old", Some(NOW - 40 * DAY_MILLIS)), ("Never", None)]);
         let old = findings.iter().find(|f| f.resource.ends_with("/Old")).unwrap();
         match &old.detail {
-            UnusedDetail::Role { last_used: Some(used) } => assert!(used.by.contains("iam:GetUser by arn:aws:sts"), "{used:?}"),
+            UnusedDetail::Role { last_used: Some(used) } => {
+                assert!(used.by.contains("iam:GetUser by arn:aws:sts"), "{used:?}")
+            }
             other => panic!("{other:?}"),
         }
         // The old role's GetUser is also an unused permission; the busy one's is not.
@@ -554,7 +566,11 @@ mod tests {
             keys: vec![
                 KeyInfo { id: "AKIAUSED".into(), active: true, last_used: None },
                 KeyInfo { id: "AKIARECORDED".into(), active: true, last_used: Some((NOW - DAY_MILLIS, "iam".into())) },
-                KeyInfo { id: "AKIASTALE".into(), active: true, last_used: Some((NOW - 100 * DAY_MILLIS, "sts".into())) },
+                KeyInfo {
+                    id: "AKIASTALE".into(),
+                    active: true,
+                    last_used: Some((NOW - 100 * DAY_MILLIS, "sts".into())),
+                },
                 KeyInfo { id: "AKIAOFF".into(), active: false, last_used: None },
             ],
             password: Some(Some(NOW - 91 * DAY_MILLIS)),
