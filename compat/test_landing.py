@@ -288,7 +288,12 @@ def test_credential_report(root, user):
     assert r["ReportFormat"] == "text/csv"
     lines = r["Content"].decode().splitlines()
     assert lines[0].startswith("user,arn,user_creation_time,password_enabled")
-    assert any(line.startswith(user.name + ",") for line in lines[1:])
+    if not any(line.startswith(user.name + ",") for line in lines[1:]):
+        # A report under four hours old is returned as it is (AWS), and another test of the session
+        # (the coverage check) may have generated one before this user existed: only then may the
+        # user be missing.
+        created = root.iam.get_user(UserName=user.name)["User"]["CreateDate"]
+        assert r["GeneratedTime"] <= created, "a report generated after the user was created must list it"
 
 
 @landing
