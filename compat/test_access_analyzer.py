@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tessera_compat import allow, assert_error, policy_doc
+from tessera_compat import allow, assert_error, policy_doc, uniq
 
 
 def analyzer(principal):
@@ -75,6 +75,21 @@ def test_check_no_public_access(root, account_id):
     assert aa.check_no_public_access(policyDocument=named, resourceType=kind)["result"] == "PASS"
 
 
+def test_the_aws_cli_with_endpoint_url(root):
+    """`aws accessanalyzer ... --endpoint-url` works: the CLI signs and parses the same model."""
+    doc = policy_doc(allow("iam:PassRole"))
+    out = root.aws("accessanalyzer", "validate-policy", "--policy-document", doc, "--policy-type", "IDENTITY_POLICY")
+    assert "PASS_ROLE_WITH_STAR_IN_RESOURCE" in [f["issueCode"] for f in out["findings"]], out
+    out = root.aws("accessanalyzer", "check-no-new-access", "--new-policy-document", policy_doc(allow("s3:*")),
+                   "--existing-policy-document", policy_doc(allow("s3:Get*")), "--policy-type", "IDENTITY_POLICY")
+    assert out["result"] == "FAIL", out
+    name = uniq("cli")
+    arn = root.aws("accessanalyzer", "create-analyzer", "--analyzer-name", name, "--type", "ACCOUNT_UNUSED_ACCESS")["arn"]
+    assert arn.endswith(f":analyzer/{name}")
+    assert "findings" in root.aws("accessanalyzer", "list-findings-v2", "--analyzer-arn", arn, "--max-items", "5")
+    root.aws("accessanalyzer", "delete-analyzer", "--analyzer-name", name)
+
+
 def test_invalid_documents_and_unauthorized_callers_are_refused(root, user):
     aa = analyzer(root)
     with pytest.raises(ClientError) as e:
@@ -96,8 +111,6 @@ def test_invalid_documents_and_unauthorized_callers_are_refused(root, user):
 
 import datetime
 import time
-
-from tessera_compat import uniq
 
 
 def wait_for(fetch, ok, timeout=20):
@@ -125,9 +138,9 @@ def assume(user, role):
     return user.with_credentials(creds)
 
 
-def findings_of(aa, analyzer_arn, resource):
+def findings_of(aa, analyzer_arn, resource, status="ACTIVE"):
     pages = aa.get_paginator("list_findings_v2").paginate(
-        analyzerArn=analyzer_arn, filter={"resource": {"eq": [resource]}})
+        analyzerArn=analyzer_arn, filter={"resource": {"eq": [resource]}, "status": {"eq": [status]}})
     return [f for page in pages for f in page["findings"]]
 
 
@@ -220,6 +233,31 @@ def test_unused_access_analyzer(root, user, account_id):
     with pytest.raises(ClientError) as e:
         aa.get_finding_v2(analyzerArn=arn, id="00000000-0000-0000-0000-000000000000")
     assert_error(e, "ResourceNotFoundException", 404)
+
+    # Findings whose condition stops holding are RESOLVED at the next analysis: the idle role
+    # gets used, the dormant user's key is deleted, the busy role's unused permission gets
+    # exercised. An archived one stays archived when its condition goes: the password's.
+    aa.update_findings(analyzerArn=arn, ids=[kinds["UnusedIAMUserPassword"]["id"]], status="ARCHIVED")
+    assume(user, idle).iam.list_groups()
+    assume(user, busy).iam.list_roles()
+    root.iam.delete_access_key(UserName=dormant.name, AccessKeyId=dormant.key_id)
+    root.iam.delete_login_profile(UserName=dormant.name)
+    expected = {role_finding["id"]: "RESOLVED", perm["id"]: "RESOLVED",
+                kinds["UnusedIAMUserAccessKey"]["id"]: "RESOLVED", kinds["UnusedIAMUserPassword"]["id"]: "ARCHIVED"}
+
+    def statuses():
+        return {f["id"]: f["status"] for page in aa.get_paginator("list_findings_v2").paginate(analyzerArn=arn)
+                for f in page["findings"] if f["id"] in expected}
+
+    assert wait_for(statuses, lambda found: found == expected) == expected
+    resolved = aa.get_finding_v2(analyzerArn=arn, id=role_finding["id"])
+    assert resolved["status"] == "RESOLVED" and resolved["updatedAt"] >= resolved["createdAt"]
+    assert resolved["findingDetails"] == [{"unusedIamRoleDetails": {}}], "its last details are kept"
+    assert all(f["findingType"] != "UnusedIAMRole" for f in findings_of(aa, arn, idle["Arn"]))
+    resolved_only = aa.list_findings_v2(analyzerArn=arn, filter={"status": {"eq": ["RESOLVED"]}})["findings"]
+    assert {f["id"] for f in resolved_only} >= {role_finding["id"], perm["id"]}
+    stats = aa.get_findings_statistics(analyzerArn=arn)["findingsStatistics"][0]["unusedAccessFindingsStatistics"]
+    assert stats["totalResolvedFindings"] >= 3 and stats["totalArchivedFindings"] == 1, stats
 
     # Only callers allowed access-analyzer:* may look; the request is audited as such.
     with pytest.raises(ClientError) as e:

@@ -8,12 +8,16 @@
 //! archived findings, policy generation jobs: records of the account's namespace, so every
 //! gateway on the store sees them), and answers in the restJson1 shapes of botocore's model.
 //!
-//! Findings are computed when they are asked for (`ListFindingsV2`, `GetFindingV2`,
-//! `GetFindingsStatistics`), from the records as they are then: an id is a hash of the resource,
-//! the type and what the finding is about, so it stays the same while the finding does, and
-//! archiving keeps the id in the analyzer's record. A finding that no longer holds is gone rather
-//! than `RESOLVED`. Generation jobs run when they are started and are `SUCCEEDED` (or `FAILED`)
-//! by the time `StartPolicyGeneration` answers.
+//! Findings are analyzed when they are asked for (`ListFindingsV2`, `GetFindingV2`,
+//! `GetFindingsStatistics`, `UpdateFindings`), from the records as they are then: an id is a hash
+//! of the resource, the type and what the finding is about, so it stays the same while the
+//! finding does. Each analysis is reconciled with the findings the analyzer reported before
+//! ([`reconcile`], kept in its record): a new one is `ACTIVE`, one whose condition no longer holds
+//! (the role was used, the key deleted, the permissions exercised or removed) becomes `RESOLVED`
+//! with its last details, as Access Analyzer resolves a finding when it re-evaluates it; an
+//! archived one stays `ARCHIVED` (`UpdateFindings` moves it back and forth). Generation jobs run
+//! when they are started and are `SUCCEEDED` (or `FAILED`) by the time `StartPolicyGeneration`
+//! answers.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -43,7 +47,7 @@ const MAX_ANALYZERS: usize = 10;
 /// Generation jobs kept per account; the oldest are dropped beyond this.
 const MAX_JOBS: usize = 100;
 
-/// An analyzer and the findings archived in it.
+/// An analyzer, the findings it reported and those archived in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnalyzerRecord {
     pub name: String,
@@ -58,6 +62,106 @@ pub struct AnalyzerRecord {
     /// Ids of the archived findings.
     #[serde(default)]
     pub archived: BTreeSet<String>,
+    /// Every finding the analyzer reported, by id, as of its last analysis.
+    #[serde(default)]
+    pub findings: BTreeMap<String, Tracked>,
+}
+
+/// A finding as the analyzer last saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracked {
+    pub resource: String,
+    /// `AWS::IAM::Role`, `AWS::IAM::User`.
+    pub resource_type: String,
+    /// `UnusedIAMRole`, ...
+    pub finding_type: String,
+    /// First reported, Unix milliseconds.
+    pub created: u64,
+    /// Last change of its status or details, Unix milliseconds.
+    pub updated: u64,
+    /// Its condition no longer held at the last analysis.
+    #[serde(default)]
+    pub resolved: bool,
+    /// Access Analyzer's `findingDetails` and Tessera's evidence lines, as last seen.
+    pub details: Vec<Value>,
+    pub evidence: Vec<String>,
+}
+
+/// A finding as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub id: String,
+    /// `ACTIVE`, `ARCHIVED` or `RESOLVED`.
+    pub status: &'static str,
+    pub tracked: Tracked,
+}
+
+/// Reconciles an analyzer's record with the findings of an analysis at `now`: new findings are
+/// added, those seen again take their current details (and are active again if they had been
+/// resolved), those not seen again are resolved (their last details kept). Whether the record
+/// changed.
+pub fn reconcile(record: &mut AnalyzerRecord, current: &[UnusedFinding], now: u64) -> bool {
+    let mut changed = false;
+    let mut seen = BTreeSet::new();
+    for finding in current {
+        seen.insert(finding.id.as_str());
+        let details = details_json(&finding.detail);
+        let evidence = evidence(&finding.detail);
+        match record.findings.get_mut(&finding.id) {
+            Some(known) => {
+                if known.resolved || known.details != details || known.evidence != evidence {
+                    known.resolved = false;
+                    known.details = details;
+                    known.evidence = evidence;
+                    known.updated = now;
+                    changed = true;
+                }
+            }
+            None => {
+                record.findings.insert(
+                    finding.id.clone(),
+                    Tracked {
+                        resource: finding.resource.clone(),
+                        resource_type: finding.kind.resource_type().to_owned(),
+                        finding_type: finding.finding_type.as_str().to_owned(),
+                        created: now,
+                        updated: now,
+                        resolved: false,
+                        details,
+                        evidence,
+                    },
+                );
+                changed = true;
+            }
+        }
+    }
+    for (id, known) in &mut record.findings {
+        if !known.resolved && !seen.contains(id.as_str()) {
+            known.resolved = true;
+            known.updated = now;
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// The findings of a reconciled record, with their status: archived stays archived, resolved
+/// otherwise, active while the condition holds.
+pub fn statuses(record: &AnalyzerRecord) -> Vec<Finding> {
+    record
+        .findings
+        .iter()
+        .map(|(id, tracked)| {
+            let status = if record.archived.contains(id) {
+                "ARCHIVED"
+            } else if tracked.resolved {
+                "RESOLVED"
+            } else {
+                "ACTIVE"
+            };
+            Finding { id: id.clone(), status, tracked: tracked.clone() }
+        })
+        .collect()
 }
 
 /// A policy generation job and what it produced.
@@ -97,7 +201,7 @@ impl Record for GenerationRecord {
 
 /// The operations kept here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Op {
+pub enum Op {
     CreateAnalyzer,
     ListAnalyzers,
     GetAnalyzer,
@@ -114,7 +218,7 @@ pub(crate) enum Op {
 
 impl Op {
     /// The operation a request names, with its path parameter.
-    pub(crate) fn from_request(method: &str, path: &str) -> Option<(Op, Option<String>)> {
+    pub fn from_request(method: &str, path: &str) -> Option<(Op, Option<String>)> {
         let path = path.trim_end_matches('/');
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let param = |s: &str| Some(percent_decode(s));
@@ -136,7 +240,7 @@ impl Op {
         Some(op)
     }
 
-    pub(crate) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Op::CreateAnalyzer => "CreateAnalyzer",
             Op::ListAnalyzers => "ListAnalyzers",
@@ -175,14 +279,19 @@ fn percent_decode(text: &str) -> String {
 
 /// One request's inputs: the path parameter, the query and the JSON body.
 #[derive(Debug)]
-pub(crate) struct Input {
-    pub(crate) param: Option<String>,
-    pub(crate) query: BTreeMap<String, String>,
-    pub(crate) body: Value,
+pub struct Input {
+    pub param: Option<String>,
+    pub query: BTreeMap<String, String>,
+    pub body: Value,
 }
 
 impl Input {
-    pub(crate) fn parse(param: Option<String>, query: &str, body: &[u8]) -> Result<Input, ApiError> {
+    /// An input built in-process (the console): a path parameter and a JSON body.
+    pub fn new(param: Option<String>, body: Value) -> Input {
+        Input { param, query: BTreeMap::new(), body }
+    }
+
+    pub fn parse(param: Option<String>, query: &str, body: &[u8]) -> Result<Input, ApiError> {
         if body.len() > tessera_policy::analysis::api::MAX_BODY {
             return Err(validation("the request body is too large"));
         }
@@ -266,7 +375,7 @@ fn analyzer_name<'a>(arn: &'a str, account: &str) -> Option<&'a str> {
 }
 
 /// The resource a request is authorized on: the analyzer it names, or `*`.
-pub(crate) fn resource(op: Op, input: &Input, account: &str, region: &str) -> Result<String, ApiError> {
+pub fn resource(op: Op, input: &Input, account: &str, region: &str) -> Result<String, ApiError> {
     Ok(match op {
         Op::CreateAnalyzer => analyzer_arn(region, account, input.required("analyzerName")?),
         Op::GetAnalyzer | Op::DeleteAnalyzer => {
@@ -280,20 +389,30 @@ pub(crate) fn resource(op: Op, input: &Input, account: &str, region: &str) -> Re
 }
 
 /// What a request needs besides its input: the caller's account, the domains, the trail, now.
-pub(crate) struct Scope<'a, S> {
-    pub(crate) store: &'a S,
-    pub(crate) identity: &'a dyn IdentityApi,
-    pub(crate) audit_dir: Option<&'a Path>,
-    pub(crate) account: &'a Account,
-    pub(crate) region: &'a str,
+pub struct Scope<'a, S> {
+    pub store: &'a S,
+    pub identity: &'a dyn IdentityApi,
+    pub audit_dir: Option<&'a Path>,
+    pub account: &'a Account,
+    pub region: &'a str,
     /// Unix milliseconds.
-    pub(crate) now: u64,
+    pub now: u64,
     /// A fresh job id.
-    pub(crate) job_id: String,
+    pub job_id: String,
+}
+
+impl<S> std::fmt::Debug for Scope<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope")
+            .field("account", &self.account.id())
+            .field("region", &self.region)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Runs one operation.
-pub(crate) async fn run<S: Store>(scope: &Scope<'_, S>, op: Op, input: &Input) -> Result<Value, ApiError> {
+pub async fn run<S: Store>(scope: &Scope<'_, S>, op: Op, input: &Input) -> Result<Value, ApiError> {
     match op {
         Op::CreateAnalyzer => create_analyzer(scope, input).await,
         Op::ListAnalyzers => {
@@ -333,11 +452,11 @@ pub(crate) async fn run<S: Store>(scope: &Scope<'_, S>, op: Op, input: &Input) -
             Ok(json!({}))
         }
         Op::ListFindingsV2 => {
-            let (analyzer, findings) = findings(scope, input).await?;
+            let (_, findings) = findings(scope, input).await?;
             let filter = input.body.get("filter").and_then(Value::as_object);
             let mut kept: Vec<Value> = findings
                 .iter()
-                .map(|f| summary_json(f, &analyzer, scope))
+                .map(|f| summary_json(f, scope.account.id(), scope.now))
                 .filter(|summary| filter.is_none_or(|filter| keeps(filter, summary)))
                 .collect();
             if let Some(sort) = input.body.get("sort") {
@@ -357,36 +476,38 @@ pub(crate) async fn run<S: Store>(scope: &Scope<'_, S>, op: Op, input: &Input) -
             Ok(out)
         }
         Op::GetFindingV2 => {
-            let (analyzer, findings) = findings(scope, input).await?;
+            let (_, findings) = findings(scope, input).await?;
             let id = input.param.as_deref().unwrap_or_default();
             let finding = findings.iter().find(|f| f.id == id).ok_or_else(|| not_found("Finding", id))?;
-            let mut out = summary_json(finding, &analyzer, scope);
-            let details = details_json(&finding.detail);
+            let mut out = summary_json(finding, scope.account.id(), scope.now);
+            let details = &finding.tracked.details;
             let (start, max) = input.page(details.len().max(1))?;
             out["findingDetails"] = json!(details.iter().skip(start).take(max).collect::<Vec<_>>());
             if start.saturating_add(max) < details.len() {
                 out["nextToken"] = json!((start + max).to_string());
             }
-            out["evidence"] = json!(evidence(&finding.detail));
+            out["evidence"] = json!(finding.tracked.evidence);
             Ok(out)
         }
         Op::GetFindingsStatistics => {
-            let (analyzer, findings) = findings(scope, input).await?;
-            let archived = |f: &&UnusedFinding| analyzer.archived.contains(&f.id);
+            let (_, findings) = findings(scope, input).await?;
+            let count = |status: &str| findings.iter().filter(|f| f.status == status).count();
             let by_type: Vec<Value> = UnusedType::ALL
                 .iter()
                 .map(|t| {
-                    let total = findings.iter().filter(|f| f.finding_type == *t && !archived(f)).count();
+                    let total = findings
+                        .iter()
+                        .filter(|f| f.tracked.finding_type == t.as_str() && f.status == "ACTIVE")
+                        .count();
                     json!({"unusedAccessType": t.as_str(), "total": total})
                 })
                 .collect();
-            let active = findings.iter().filter(|f| !archived(f)).count();
             Ok(json!({
                 "findingsStatistics": [{"unusedAccessFindingsStatistics": {
                     "unusedAccessTypeStatistics": by_type,
-                    "totalActiveFindings": active,
-                    "totalArchivedFindings": findings.len() - active,
-                    "totalResolvedFindings": 0,
+                    "totalActiveFindings": count("ACTIVE"),
+                    "totalArchivedFindings": count("ARCHIVED"),
+                    "totalResolvedFindings": count("RESOLVED"),
                 }}],
                 "lastUpdatedAt": iso(scope.now),
             }))
@@ -468,6 +589,7 @@ async fn create_analyzer<S: Store>(scope: &Scope<'_, S>, input: &Input) -> Resul
         unused_access_age: age,
         tags,
         archived: BTreeSet::new(),
+        findings: BTreeMap::new(),
     };
     let existing = iam::scan_all::<S, AnalyzerRecord>(scope.store, scope.account.ns()).await.map_err(internal)?;
     if existing.len() >= MAX_ANALYZERS {
@@ -518,13 +640,16 @@ async fn load_analyzer<S: Store>(scope: &Scope<'_, S>, name: &str) -> Result<Ana
         .ok_or_else(|| not_found("Analyzer", name))
 }
 
-/// The analyzer `analyzerArn` names and its findings now.
-async fn findings<S: Store>(
-    scope: &Scope<'_, S>,
-    input: &Input,
-) -> Result<(AnalyzerRecord, Vec<UnusedFinding>), ApiError> {
+/// The analyzer `analyzerArn` names and its findings now: an analysis of the account's records
+/// and trail, reconciled with what the analyzer reported before (and saved when that changed).
+async fn findings<S: Store>(scope: &Scope<'_, S>, input: &Input) -> Result<(AnalyzerRecord, Vec<Finding>), ApiError> {
     let arn = input.required("analyzerArn")?;
     let name = analyzer_name(arn, scope.account.id()).ok_or_else(|| not_found("Analyzer", arn))?;
+    analyze(scope, name).await
+}
+
+/// Analyzes now with the analyzer `name` (see [`findings`]).
+pub async fn analyze<S: Store>(scope: &Scope<'_, S>, name: &str) -> Result<(AnalyzerRecord, Vec<Finding>), ApiError> {
     let analyzer = load_analyzer(scope, name).await?;
     if analyzer.kind != "ACCOUNT_UNUSED_ACCESS" {
         return Ok((analyzer, Vec::new()));
@@ -535,21 +660,50 @@ async fn findings<S: Store>(
         Some(dir) => activity(dir, scope.account.id(), 0, scope.now).map_err(internal)?,
         None => Vec::new(),
     };
-    Ok((analyzer.clone(), unused_access(&entities, &activity, scope.now, analyzer.unused_access_age)))
+    let current = unused_access(&entities, &activity, scope.now, analyzer.unused_access_age);
+    let mut record = analyzer;
+    if reconcile(&mut record, &current, scope.now) {
+        let key = iam::named(scope.account.ns(), ANALYZER, name);
+        let now = scope.now;
+        let saved = tessera_store::update(scope.store, |tx| {
+            let (key, current) = (key.clone(), &current);
+            async move {
+                // Reconcile what is stored now (another request may have analyzed meanwhile).
+                let Some(mut stored) = tx.read::<AnalyzerRecord>(&key).await? else { return Ok(None) };
+                if reconcile(&mut stored, current, now) {
+                    tx.write(key, &stored);
+                }
+                Ok::<_, tessera_store::StoreError>(Some(stored))
+            }
+        })
+        .await
+        .map_err(internal)?;
+        record = saved.ok_or_else(|| not_found("Analyzer", name))?;
+    }
+    let mut found = statuses(&record);
+    found.sort_by(|a, b| {
+        (&a.tracked.resource, &a.tracked.finding_type, &a.id).cmp(&(
+            &b.tracked.resource,
+            &b.tracked.finding_type,
+            &b.id,
+        ))
+    });
+    Ok((record, found))
 }
 
-fn summary_json<S>(finding: &UnusedFinding, analyzer: &AnalyzerRecord, scope: &Scope<'_, S>) -> Value {
-    let status = if analyzer.archived.contains(&finding.id) { "ARCHIVED" } else { "ACTIVE" };
+/// Access Analyzer's `FindingSummaryV2` of a finding, analyzed at `now`.
+pub fn summary_json(finding: &Finding, account: &str, now: u64) -> Value {
+    let t = &finding.tracked;
     json!({
         "id": finding.id,
-        "resource": finding.resource,
-        "resourceType": finding.kind.resource_type(),
-        "resourceOwnerAccount": scope.account.id(),
-        "status": status,
-        "findingType": finding.finding_type.as_str(),
-        "analyzedAt": iso(scope.now),
-        "createdAt": iso(analyzer.created),
-        "updatedAt": iso(scope.now),
+        "resource": t.resource,
+        "resourceType": t.resource_type,
+        "resourceOwnerAccount": account,
+        "status": finding.status,
+        "findingType": t.finding_type,
+        "analyzedAt": iso(now),
+        "createdAt": iso(t.created),
+        "updatedAt": iso(t.updated),
     })
 }
 
@@ -633,13 +787,11 @@ async fn update_findings<S: Store>(scope: &Scope<'_, S>, input: &Input) -> Resul
         .map(|ids| ids.iter().filter_map(Value::as_str).map(str::to_owned).collect())
         .unwrap_or_default();
     if let Some(resource) = input.string("resourceArn") {
-        ids.extend(findings.iter().filter(|f| f.resource == resource).map(|f| f.id.clone()));
+        ids.extend(findings.iter().filter(|f| f.tracked.resource == resource).map(|f| f.id.clone()));
     } else if ids.is_empty() {
         return Err(validation("`ids` or `resourceArn` is required"));
     }
-    if let Some(unknown) =
-        ids.iter().find(|id| !findings.iter().any(|f| &f.id == *id) && !analyzer.archived.contains(*id))
-    {
+    if let Some(unknown) = ids.iter().find(|id| !findings.iter().any(|f| &f.id == *id)) {
         return Err(not_found("Finding", unknown));
     }
     let key = iam::named(scope.account.ns(), ANALYZER, &analyzer.name);
@@ -938,5 +1090,58 @@ mod tests {
             Some("a")
         );
         assert_eq!(analyzer_name("arn:aws:access-analyzer:us-east-1:999999999999:analyzer/a", "123456789012"), None);
+    }
+
+    fn record() -> AnalyzerRecord {
+        AnalyzerRecord {
+            name: "a".into(),
+            arn: analyzer_arn("us-east-1", "123456789012", "a"),
+            kind: "ACCOUNT_UNUSED_ACCESS".into(),
+            created: 0,
+            unused_access_age: 90,
+            tags: BTreeMap::new(),
+            archived: BTreeSet::new(),
+            findings: BTreeMap::new(),
+        }
+    }
+
+    fn unused_role(id: &str, last: Option<u64>) -> UnusedFinding {
+        UnusedFinding {
+            id: id.into(),
+            resource: format!("arn:aws:iam::123456789012:role/{id}"),
+            kind: EntityKind::Role,
+            finding_type: UnusedType::Role,
+            detail: UnusedDetail::Role { last_used: last.map(|time| LastUse { time, by: "x".into() }) },
+        }
+    }
+
+    fn status_of(record: &AnalyzerRecord, id: &str) -> &'static str {
+        statuses(record).into_iter().find(|f| f.id == id).map(|f| f.status).unwrap_or("absent")
+    }
+
+    #[test]
+    fn findings_that_stop_holding_are_resolved_and_archived_ones_stay_archived() {
+        let mut r = record();
+        assert!(reconcile(&mut r, &[unused_role("busy", None), unused_role("idle", None)], 10));
+        assert_eq!((status_of(&r, "busy"), status_of(&r, "idle")), ("ACTIVE", "ACTIVE"));
+        // The same analysis again changes nothing (no write).
+        assert!(!reconcile(&mut r, &[unused_role("busy", None), unused_role("idle", None)], 20));
+        r.archived.insert("idle".into());
+        // Both stop holding: the active one is resolved with its last details, the archived one
+        // stays archived.
+        assert!(reconcile(&mut r, &[], 30));
+        assert_eq!((status_of(&r, "busy"), status_of(&r, "idle")), ("RESOLVED", "ARCHIVED"));
+        let busy = &r.findings["busy"];
+        assert_eq!((busy.created, busy.updated, busy.resolved), (10, 30, true));
+        assert_eq!(busy.details, vec![json!({"unusedIamRoleDetails": {}})]);
+        assert!(!reconcile(&mut r, &[], 40), "a resolved finding stays resolved");
+        // Unarchived while its condition no longer holds: resolved.
+        r.archived.remove("idle");
+        assert_eq!(status_of(&r, "idle"), "RESOLVED");
+        // Holding again: active, with its new details.
+        assert!(reconcile(&mut r, &[unused_role("busy", Some(5))], 50));
+        assert_eq!(status_of(&r, "busy"), "ACTIVE");
+        assert_eq!(r.findings["busy"].updated, 50);
+        assert!(r.findings["busy"].evidence[0].contains("last used"), "{:?}", r.findings["busy"].evidence);
     }
 }
