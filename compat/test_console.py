@@ -6,7 +6,9 @@ template, a user with a console password and an access key, and a group with the
 the user; signs out. The user signs in (forced password change), enrols an MFA device from the
 QR code's secret, signs in again with a TOTP code computed here, sees the dashboard, is denied the
 users page with the explanation, switches to the role and sees the role session's identity,
-simulates a policy; root revokes the user's sessions and the user's next page is refused.
+simulates a policy; root's Access Analyzer pages show the user's unused permissions with the
+evidence of its API calls (archiving a finding), validate a pasted policy and generate a policy
+from the user's calls; root revokes the user's sessions and the user's next page is refused.
 
 With TESSERA_CONSOLE_SCREENSHOTS=DIR, the dashboard, the policy editor with a finding and the
 simulator are saved there (committed as docs/console-*.png). Every wait is a WebDriverWait with a
@@ -127,9 +129,13 @@ def field(driver, label):
 
 
 def click(driver, name):
-    """The button (or link acting as one) whose accessible name is `name`."""
+    """The button (or link acting as one) whose accessible name is `name`; every one of them
+    loads a page, so this returns once the old page is gone (many pages keep their title across
+    a post, so waiting for the title alone could read the old page)."""
     xpath = f"//button[normalize-space()='{name}'] | //a[@role='button' and normalize-space()='{name}']"
+    old = driver.find_element(By.TAG_NAME, "html")
     WebDriverWait(driver, WAIT).until(EC.element_to_be_clickable((By.XPATH, xpath))).click()
+    WebDriverWait(driver, WAIT).until(EC.staleness_of(old))
 
 
 def wait_title(driver, title):
@@ -237,6 +243,7 @@ def test_the_console_walk_of_issue_16(console_url, browser, root_browser):
     click(root, "Create user")
     wait_text(root, f"User {USER} created.")
     secret = root.find_element(By.ID, "secret-access-key").text
+    key_id = root.find_element(By.ID, "access-key-id").text
     assert len(secret) == 40
     assert root.find_element(By.ID, "download-key").get_attribute("download") == f"{USER}_accessKeys.csv"
     root.get(console_url + f"/console/users/{USER}")
@@ -254,8 +261,8 @@ def test_the_console_walk_of_issue_16(console_url, browser, root_browser):
     wait_title(root, "console-users")
     field(root, "User name").send_keys(USER)
     click(root, "Add users")
-    wait_title(root, "console-users")
-    assert USER in root.find_element(By.TAG_NAME, "table").text
+    # The same title before and after the post: wait for the new page's member table.
+    wait_text(root, USER, (By.TAG_NAME, "table"))
     assert "ConsoleUserAccess" in main_text(root)
 
     # The user: forced password change, then MFA enrolment, then sign-in with a TOTP code.
@@ -329,6 +336,72 @@ def test_the_console_walk_of_issue_16(console_url, browser, root_browser):
     # The results are below the form: the screenshot shows the end of the form and the results.
     browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
     screenshot(browser, "console-simulator.png")
+
+    # Access Analyzer (issue 17). The user works through the API with its key; root's unused-access
+    # analyzer shows the user's unused permissions with the evidence of that work, archives the
+    # role's finding; validates a pasted policy; generates a policy from what the user did.
+    import boto3
+    api = boto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret, region_name="us-east-1")
+    iam = api.client("iam", endpoint_url=console_url)
+    iam.get_user(UserName=USER)
+    iam.get_account_summary()
+    user_arn = f"arn:aws:iam::{ACCOUNT}:user/{USER}"
+    root.get(console_url + "/console/access-analyzer")
+    wait_title(root, "Access Analyzer")
+    field(root, "Analyzer name").send_keys("console-unused")
+    set_text(root, "Tracking period (days)", "1")
+    click(root, "Create analyzer")
+    wait_title(root, "Access Analyzer")
+    assert "console-unused" in root.find_element(By.TAG_NAME, "table").text
+    findings_url = console_url + "/console/access-analyzer?analyzer=console-unused"
+
+    def shows(text, url=findings_url):
+        def check(driver):
+            driver.get(url)
+            return text in driver.find_element(By.ID, "findings-section").text
+        return check
+
+    # The audit trail is written in the background: reload until the user's last call (the
+    # service's last use) is the evidence of its unused IAM permissions.
+    WebDriverWait(root, WAIT).until(shows(f"(iam:GetAccountSummary by {user_arn} (request "))
+    section = root.find_element(By.ID, "findings-section").text
+    assert "UnusedPermission" in section and "service iam: last used" in section, section
+    assert f"arn:aws:iam::{ACCOUNT}:role/ops-admin" in section and "role: never used" in section, section
+    screenshot(root, "console-access-analyzer.png")
+    # Each finding's button is named by its action, type and resource (aria-label).
+    role_finding = f"UnusedIAMRole arn:aws:iam::{ACCOUNT}:role/ops-admin"
+    archive = root.find_element(By.CSS_SELECTOR, f"button[aria-label='Archive {role_finding}']")
+    archive.click()
+    WebDriverWait(root, WAIT).until(EC.staleness_of(archive))
+    wait_title(root, "Access Analyzer")
+    assert not root.find_elements(By.CSS_SELECTOR, f"button[aria-label='Archive {role_finding}']")
+    select(root, "Status", "Archived")
+    click(root, "Filter")
+    WebDriverWait(root, WAIT).until(EC.presence_of_element_located(
+        (By.CSS_SELECTOR, f"button[aria-label='Unarchive {role_finding}']")))
+    assert "ARCHIVED" in root.find_element(By.ID, "findings-section").text
+
+    root.get(console_url + "/console/access-analyzer/validate")
+    wait_title(root, "Policy validation")
+    select(root, "Policy type", "Identity policy")
+    field(root, "Policy document").send_keys(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",\n'
+        '  "Action": "iam:PassRole", "Resource": "*"}]}')
+    click(root, "Validate policy")
+    wait_text(root, "PASS_ROLE_WITH_STAR_IN_RESOURCE", (By.ID, "validation"))
+    assert "Line 2" in root.find_element(By.ID, "validation").text
+
+    root.get(console_url + "/console/access-analyzer/generate")
+    wait_title(root, "Policy generation")
+    field(root, "Principal ARN").send_keys(user_arn)
+    set_text(root, "Activity of the last (days)", "1")
+    click(root, "Generate policy")
+    WebDriverWait(root, WAIT).until(EC.presence_of_element_located((By.ID, "generated-policy")))
+    assert root.find_element(By.ID, "job-status").text == "SUCCEEDED"
+    policy = root.find_element(By.ID, "generated-policy").text
+    assert "iam:GetUser" in policy and "iam:GetAccountSummary" in policy, policy
+    assert "iam:CreateUser" not in policy, policy
+    assert "CheckNoNewAccess against the current policies: PASS" in root.find_element(By.ID, "proof").text
 
     # Root revokes the user's sessions: the user's next page is refused.
     root.get(console_url + "/console/sessions")

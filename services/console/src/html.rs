@@ -45,7 +45,7 @@ pub(crate) fn colour(name: &str) -> &'static str {
 }
 
 /// The navigation, in AWS's console order.
-const NAV: [(&str, &str); 12] = [
+const NAV: [(&str, &str); 13] = [
     ("/console/home", "Dashboard"),
     ("/console/groups", "User groups"),
     ("/console/users", "Users"),
@@ -54,6 +54,7 @@ const NAV: [(&str, &str); 12] = [
     ("/console/identity-providers", "Identity providers"),
     ("/console/account", "Account settings"),
     ("/console/credential-report", "Credential report"),
+    ("/console/access-analyzer", "Access Analyzer"),
     ("/console/simulator", "Policy simulator"),
     ("/console/sessions", "Sessions"),
     ("/console/activity", "Activity"),

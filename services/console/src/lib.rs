@@ -15,6 +15,7 @@
 //! - Domain calls go through [`tessera_identity::IdentityApi`], as the API's handlers do.
 
 mod access;
+mod analyzer;
 mod groups;
 mod html;
 mod insight;
@@ -147,6 +148,9 @@ pub fn router<S: Store>(console: Console<S>) -> Router {
         .route("/console/identity-providers", get(insight::identity_providers::<S>))
         .route("/console/account", get(insight::account_settings::<S>).post(insight::update_password_policy::<S>))
         .route("/console/credential-report", get(insight::credential_report::<S>).post(insight::generate_report::<S>))
+        .route("/console/access-analyzer", get(analyzer::analyzers::<S>).post(analyzer::analyzer_action::<S>))
+        .route("/console/access-analyzer/validate", get(analyzer::validate_form::<S>).post(analyzer::validate::<S>))
+        .route("/console/access-analyzer/generate", get(analyzer::generation::<S>).post(analyzer::generate::<S>))
         .with_state(Arc::new(console))
 }
 
