@@ -43,7 +43,8 @@ fn every_rust_file_starts_with_a_module_doc() {
 }
 
 /// ARCHITECTURE.md's invariant: pure crates import no runtime, RPC, Redis or storage code.
-const PURE: [&str; 5] = ["tessera-arn", "tessera-policy", "tessera-sigv4", "tessera-credentials", "tessera-awsapi"];
+const PURE: [&str; 6] =
+    ["tessera-arn", "tessera-policy", "tessera-sigv4", "tessera-credentials", "tessera-awsapi", "tessera-saml"];
 const FORBIDDEN: [&str; 8] = ["tokio", "tonic", "redis", "redb", "hyper", "axum", "tessera-store", "mio"];
 
 #[test]
