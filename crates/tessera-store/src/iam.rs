@@ -14,6 +14,7 @@
 //! | `mfa:<folded name>` | [`MfaDeviceRecord`] | a virtual MFA device, its sealed seed and its user |
 //! | `mfa-lockout:<folded name>` | [`MfaLockoutRecord`] | a device's unproven code attempts and its lock (apart: written per attempt) |
 //! | `oidc:<url without https://>` | [`OidcProviderRecord`] | an OpenID Connect provider |
+//! | `saml:<name>` | [`SamlProviderRecord`] | a SAML identity provider and its metadata |
 //! | `password-policy:` | [`PasswordPolicyRecord`] | the account password policy |
 //! | `credential-report:` | [`CredentialReportRecord`] | the last generated credential report |
 //! | `key-used:<key id>` | [`KeyUsedRecord`] | when an access key was last used (kept apart: written per request) |
@@ -48,6 +49,8 @@ pub const POLICY_USE: Kind = Kind::new("policy-use");
 pub const MFA: Kind = Kind::new("mfa");
 pub const MFA_LOCKOUT: Kind = Kind::new("mfa-lockout");
 pub const OIDC: Kind = Kind::new("oidc");
+// SAML providers
+pub const SAML: Kind = Kind::new("saml");
 pub const PASSWORD_POLICY: Kind = Kind::new("password-policy");
 pub const CREDENTIAL_REPORT: Kind = Kind::new("credential-report");
 pub const KEY_USED: Kind = Kind::new("key-used");
@@ -90,6 +93,8 @@ record! {
     AccountRecord => ACCOUNT, UserRecord => USER, GroupRecord => GROUP, RoleRecord => ROLE,
     PolicyRecord => POLICY, PolicyUseRecord => POLICY_USE, MfaDeviceRecord => MFA,
     MfaLockoutRecord => MFA_LOCKOUT,
+    // SAML providers
+    SamlProviderRecord => SAML,
     OidcProviderRecord => OIDC, PasswordPolicyRecord => PASSWORD_POLICY,
     CredentialReportRecord => CREDENTIAL_REPORT, KeyUsedRecord => KEY_USED, AccessKeyIndexRecord => ACCESS_KEY,
     RootKeysRecord => ROOT_KEYS,
@@ -352,6 +357,29 @@ pub struct OidcProviderRecord {
     pub client_ids: Vec<String>,
     pub thumbprints: Vec<String>,
     pub create_date: Millis,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+// SAML providers
+/// A SAML identity provider: its metadata document as given (validated when written), and what
+/// `AssumeRoleWithSAML` and `GetSAMLProvider` need from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlProviderRecord {
+    /// As created (case-sensitive, as in its ARN).
+    pub name: String,
+    pub arn: String,
+    pub metadata_document: String,
+    /// The metadata's `entityID`: the issuer its assertions must name.
+    pub entity_id: String,
+    /// `SAMLProviderUUID`.
+    pub uuid: String,
+    pub create_date: Millis,
+    /// The metadata's `validUntil`, else 100 years after the metadata was set (as AWS does).
+    pub valid_until: Millis,
+    /// `Allowed` or `Required`, when set.
+    #[serde(default)]
+    pub assertion_encryption_mode: Option<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
 }

@@ -28,6 +28,8 @@ use crate::iam::{access, credentials, entities, policies, standalone, users};
 // Issue 14, part A.
 use crate::authz::AWS_SERVICE_NAME;
 use crate::iam::{account_settings, instance_profiles, service_linked_roles};
+// SAML providers
+use crate::iam::saml;
 use crate::sts;
 
 /// Which API an action belongs to: its version, XML namespace and policy prefix.
@@ -74,6 +76,8 @@ pub(crate) enum ResourceType {
     Root,
     /// A temporary delegation request (`arn:aws:iam::<account>:delegation-request/<id>`).
     DelegationRequest,
+    // SAML providers
+    SamlProvider,
     /// No resource type: the action is authorized on `*`.
     Any,
     // Issue 14, part A.
@@ -84,7 +88,13 @@ impl ResourceType {
     /// The condition keys the resource type brings (its tags, for the taggable ones).
     pub(crate) fn keys(self) -> &'static [&'static str] {
         match self {
-            Self::User | Self::Role | Self::Policy | Self::OidcProvider | Self::Mfa | Self::InstanceProfile => {
+            Self::User
+            | Self::Role
+            | Self::Policy
+            | Self::OidcProvider
+            | Self::Mfa
+            | Self::InstanceProfile
+            | Self::SamlProvider => {
                 &["aws:ResourceTag/${TagKey}", "iam:ResourceTag/${TagKey}"]
             }
             Self::Group | Self::FederatedUser | Self::Root | Self::DelegationRequest | Self::Any => &[],
@@ -151,6 +161,9 @@ pub(crate) enum Resource {
     TargetRoot,
     /// `delegation-request/<DelegationRequestId>` of this account.
     DelegationRequest,
+    // SAML providers
+    /// The SAML provider `Name` would create.
+    NewSaml,
     /// The user owning the access key `AccessKeyId` (GetAccessKeyLastUsed learns it from the key).
     KeyOwner,
     /// The calling IAM user's own password: the account's `AllowUsersToChangePassword` may grant it.
@@ -484,10 +497,22 @@ actions! {
     SetSecurityTokenServicePreferences: iam Any NONE, Resource::Star, before ["GlobalEndpointTokenVersion"]
         => account_settings::set_security_token_service_preferences;
     // ---- End of issue 14, part A.
+    // SAML providers
+    CreateSAMLProvider: iam SamlProvider CREATE_TAGGED, Resource::NewSaml, before ["SAMLMetadataDocument"]
+        => saml::create_saml_provider;
+    GetSAMLProvider: iam SamlProvider NONE, param("SAMLProviderArn") => saml::get_saml_provider;
+    UpdateSAMLProvider: iam SamlProvider NONE, param("SAMLProviderArn") => saml::update_saml_provider;
+    DeleteSAMLProvider: iam SamlProvider NONE, param("SAMLProviderArn") => saml::delete_saml_provider;
+    ListSAMLProviders: iam Any NONE, Resource::Star => saml::list_saml_providers;
+    TagSAMLProvider: iam SamlProvider CREATE_TAGGED, param("SAMLProviderArn") => entities::tag;
+    UntagSAMLProvider: iam SamlProvider UNTAG, param("SAMLProviderArn") => entities::untag;
+    ListSAMLProviderTags: iam SamlProvider NONE, param("SAMLProviderArn") => entities::list_tags;
     // STS. The AssumeRole family is decided by the token service's trust evaluation, which
     // fills its own keys (and the role's tags); the gateway authorizes the rest.
     AssumeRole: sts Role ASSUME_ROLE, Resource::Trust, limit Issuance => sts::assume_role;
     AssumeRoleWithWebIdentity: sts Role ASSUME_ROLE, Resource::Unsigned;
+    // SAML providers
+    AssumeRoleWithSAML: sts Role ASSUME_ROLE, Resource::Unsigned;
     TagSession: sts Role TAG_SESSION, Resource::NotServed;
     SetSourceIdentity: sts Role SOURCE_IDENTITY, Resource::NotServed;
     GetFederationToken: sts FederatedUser CREATE_TAGGED, Resource::FederatedUser, limit Issuance
@@ -571,6 +596,8 @@ impl Action {
             Resource::FederatedUser => Some(cx.required("Name")?),
             Resource::TargetRoot => Some(cx.required("TargetPrincipal")?),
             Resource::DelegationRequest => Some(cx.required("DelegationRequestId")?),
+            // SAML providers
+            Resource::NewSaml => Some(cx.required("Name")?),
             Resource::KeyOwner => Some(cx.required("AccessKeyId")?),
             Resource::OwnPassword => match cx.caller_user() {
                 Some(name) => Some(name),
@@ -635,6 +662,10 @@ impl Action {
             Resource::DeletionTask => {
                 let (role_path, role_name) = service_linked::task_path_and_name(&name);
                 cx.arn("role", &role_path, &role_name)
+            }
+            // SAML providers
+            Resource::NewSaml => {
+                Arn::iam("aws", account.id(), &IamEntity::SamlProvider { name: name.clone() }).to_string()
             }
             Resource::KeyOwner => {
                 let used = cx.gateway.identity.get_access_key_last_used(account, &name).await?;
@@ -847,6 +878,7 @@ mod tests {
                 Resource::DelegationRequest => ResourceType::DelegationRequest,
                 Resource::InstanceProfile => ResourceType::InstanceProfile,
                 Resource::NewServiceLinkedRole | Resource::DeletionTask => ResourceType::Role,
+                Resource::NewSaml => ResourceType::SamlProvider,
                 Resource::All(_) | Resource::Star | Resource::Nothing => ResourceType::Any,
                 Resource::Param(_) | Resource::NotServed => action.operation().resource,
             };

@@ -149,6 +149,8 @@ async fn target<S: Store>(sts: &Sts<S>, account: &Account, resource: &str) -> Ta
         Ok(IamEntity::OidcProvider { .. }) => Taggable::OidcProvider(resource.to_owned()),
         Ok(IamEntity::Mfa { .. }) => Taggable::MfaDevice(resource.to_owned()),
         Ok(IamEntity::InstanceProfile { name, .. }) => Taggable::InstanceProfile(name),
+        // SAML providers
+        Ok(IamEntity::SamlProvider { .. }) => Taggable::SamlProvider(resource.to_owned()),
         _ => return Target::default(),
     };
     // At most 50 tags per resource: one page of 100 holds them all.
@@ -287,6 +289,8 @@ fn tag_action(action: &str) -> Option<&'static str> {
         "iam:CreateOpenIDConnectProvider" => "iam:TagOpenIDConnectProvider",
         "iam:CreateVirtualMFADevice" => "iam:TagMFADevice",
         "iam:CreateInstanceProfile" => "iam:TagInstanceProfile",
+        // SAML providers
+        "iam:CreateSAMLProvider" => "iam:TagSAMLProvider",
         _ => return None,
     })
 }

@@ -105,6 +105,8 @@ pub const RULES: &[(&str, Rule)] = &[
     // Internal: what the simulator reads, for a gateway in front of policy service replicas.
     ("/tessera.policy.v1.PolicyService/GetPrincipalPolicies", Rule::RootOnly),
     ("/tessera.sts.v1.StsService/AssumeRoleWithWebIdentity", Rule::Public),
+    // SAML providers
+    ("/tessera.sts.v1.StsService/AssumeRoleWithSaml", Rule::Public),
     ("/tessera.sts.v1.StsService/AssumeRole", Rule::Authenticated),
     ("/tessera.sts.v1.StsService/GetSessionToken", Rule::Authenticated),
     ("/tessera.sts.v1.StsService/GetCallerIdentity", Rule::Authenticated),

@@ -125,6 +125,10 @@ impl<S: Store> Asker<'_, S> {
                 [A::TagInstanceProfile, A::UntagInstanceProfile, A::ListInstanceProfileTags],
                 self.instance_profile(&resource.id, None).await,
             ),
+            // SAML providers
+            c::TaggableKind::SamlProvider => {
+                ([A::TagSAMLProvider, A::UntagSAMLProvider, A::ListSAMLProviderTags], resource.id.clone())
+            }
             c::TaggableKind::Unspecified => {
                 return Err(ServiceError::new(ErrorCode::InvalidInput, "`resource.kind` is required."));
             }
@@ -378,6 +382,25 @@ impl<S: Store> Asker<'_, S> {
                     ask(action, arn, none())
                 }
                 "ListOpenIdConnectProviders" => ask(Action::ListOpenIDConnectProviders, "*".into(), none()),
+                // SAML providers
+                "CreateSamlProvider" => {
+                    let m: pb::CreateSamlProviderRequest = decode(message)?;
+                    let arn = self.arn(IamEntity::SamlProvider { name: m.name });
+                    ask(Action::CreateSAMLProvider, arn, Inputs { tags: tags(&m.tags), ..none() })
+                }
+                "GetSamlProvider" => {
+                    let arn = decode::<pb::GetSamlProviderRequest>(message)?.saml_provider_arn;
+                    ask(Action::GetSAMLProvider, arn, none())
+                }
+                "UpdateSamlProvider" => {
+                    let arn = decode::<pb::UpdateSamlProviderRequest>(message)?.saml_provider_arn;
+                    ask(Action::UpdateSAMLProvider, arn, none())
+                }
+                "DeleteSamlProvider" => {
+                    let arn = decode::<pb::DeleteSamlProviderRequest>(message)?.saml_provider_arn;
+                    ask(Action::DeleteSAMLProvider, arn, none())
+                }
+                "ListSamlProviders" => ask(Action::ListSAMLProviders, "*".into(), none()),
                 "GetAccountAuthorizationDetails" => ask(Action::GetAccountAuthorizationDetails, "*".into(), none()),
                 "GenerateCredentialReport" => ask(Action::GenerateCredentialReport, "*".into(), none()),
                 // Outbound web identity federation (issue 14, part C).

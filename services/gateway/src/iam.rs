@@ -9,6 +9,8 @@ pub(crate) mod credentials;
 pub(crate) mod entities;
 pub(crate) mod policies;
 pub(crate) mod standalone;
+// SAML providers
+pub(crate) mod saml;
 pub(crate) mod users;
 // Issue 14, part A.
 pub(crate) mod account_settings;

@@ -176,8 +176,13 @@ pub(crate) async fn serve<S: Store>(
     let failed = |e: GatewayError| (Some(service), e);
     crate::lists::check(&params).map_err(|e| failed(tessera_identity::Error::from(e).into()))?;
     if action.resource() == Resource::Unsigned {
-        // AssumeRoleWithWebIdentity: the web identity token is the credential.
-        return sts::web_identity(gateway, &params, request_id).await.map_err(failed);
+        // AssumeRoleWithWebIdentity and AssumeRoleWithSAML: the token or the signed SAML response
+        // is the credential.
+        let answer = match action {
+            Action::AssumeRoleWithSAML => sts::saml(gateway, &params, request_id).await,
+            _ => sts::web_identity(gateway, &params, request_id).await,
+        };
+        return answer.map_err(failed);
     }
     let (caller, credentials) = auth::authenticate(gateway, incoming, service.prefix()).await.map_err(failed)?;
     let _ = trail.caller_kind.set(caller_kind(&caller));

@@ -216,4 +216,29 @@ pub(crate) async fn get_delegated_access_token<S: Store>(cx: &Cx<'_, S>, _: Auth
         "The trade-in token provided in the request has expired and can no longer be exchanged for credentials.",
     )
     .into())
+// SAML providers
+/// `AssumeRoleWithSAML`: unsigned, the signed SAML response is the credential.
+pub(crate) async fn saml<S: Store>(gateway: &Gateway<S>, params: &Params, request_id: &str) -> Result<String> {
+    let input = tessera_sts::AssumeRoleWithSaml {
+        role_arn: params.required("RoleArn")?.to_owned(),
+        principal_arn: params.required("PrincipalArn")?.to_owned(),
+        saml_assertion: params.required("SAMLAssertion")?.to_owned(),
+        policy_arns: policy_arns(params),
+        policy: params.get("Policy").map(str::to_owned),
+        duration_seconds: params.int("DurationSeconds")?,
+    };
+    let out = gateway.tokens.assume_role_with_saml(input).await?;
+    let mut r = Response::new("AssumeRoleWithSAML", STS_NAMESPACE);
+    credentials(&mut r, &out.credentials);
+    r.nested("AssumedRoleUser", |r| {
+        r.el("AssumedRoleId", &out.assumed_role_id).el("Arn", &out.arn);
+    });
+    r.int("PackedPolicySize", out.packed_policy_size.into())
+        .el("Subject", &out.subject)
+        .el("SubjectType", &out.subject_type)
+        .el("Issuer", &out.issuer)
+        .el("Audience", &out.audience)
+        .el("NameQualifier", &out.name_qualifier)
+        .opt("SourceIdentity", out.source_identity.as_deref());
+    Ok(r.finish(request_id))
 }

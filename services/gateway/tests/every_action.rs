@@ -81,6 +81,8 @@ impl Fixture {
         let key = ("AccessKeyId", self.key_id.clone());
         let version = ("VersionId", s("v1"));
         let profile = ("InstanceProfileName", s("profile"));
+        // SAML providers: authorization comes first, so the provider need not exist.
+        let saml = || ("SAMLProviderArn", format!("arn:aws:iam::{}:saml-provider/idp", self.account));
         use Action as A;
         Some(match action {
             A::CreateUser => vec![("UserName", s("new-user"))],
@@ -250,6 +252,18 @@ impl Fixture {
             )],
             A::GetMFADevice => vec![user, serial],
             A::SetSecurityTokenServicePreferences => vec![("GlobalEndpointTokenVersion", s("v2Token"))],
+            // SAML providers
+            A::CreateSAMLProvider => vec![("Name", s("new-idp")), ("SAMLMetadataDocument", "x".repeat(1000))],
+            A::ListSAMLProviders => vec![],
+            A::GetSAMLProvider | A::DeleteSAMLProvider | A::ListSAMLProviderTags => vec![saml()],
+            A::UpdateSAMLProvider => vec![saml(), ("SAMLMetadataDocument", "x".repeat(1000))],
+            A::TagSAMLProvider => [vec![saml()], tags.to_vec()].concat(),
+            A::UntagSAMLProvider => vec![saml(), tag_keys],
+            A::AssumeRoleWithSAML => vec![
+                ("RoleArn", role_arn),
+                ("PrincipalArn", saml().1),
+                ("SAMLAssertion", s("bm90IGFuIGFzc2VydGlvbg==")),
+            ],
             _ => return None,
         })
     }
@@ -261,6 +275,8 @@ fn expected(action: Action) -> (u16, &'static str) {
     match action {
         Action::GetCallerIdentity | Action::GetSessionToken => (200, ""),
         Action::AssumeRoleWithWebIdentity => (400, "InvalidIdentityToken"),
+        // SAML providers: refused for its assertion (here: no such provider).
+        Action::AssumeRoleWithSAML => (400, "InvalidIdentityToken"),
         _ => (403, "AccessDenied"),
     }
 }

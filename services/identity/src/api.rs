@@ -23,7 +23,7 @@ use std::sync::Arc;
 use tessera_store::Store;
 use tessera_store::iam::{
     AccountRecord, CredentialReportRecord, EntityKind, GroupRecord, KeyStatus, MfaDeviceRecord, OidcProviderRecord,
-    PasswordPolicyRecord, RoleRecord, Tag, UserRecord,
+    PasswordPolicyRecord, RoleRecord, SamlProviderRecord, Tag, UserRecord,
 };
 // Issue 14, part A.
 use tessera_store::iam::DeletionStatus;
@@ -35,6 +35,8 @@ use crate::{
 };
 // Issue 14, part A.
 use crate::InstanceProfile;
+// SAML providers
+use crate::{CreateSamlProvider, UpdateSamlProvider};
 
 /// The identity service's operations (reference §5.1, §5.3-§5.6, §5.8), local or remote.
 #[async_trait::async_trait]
@@ -223,6 +225,20 @@ pub trait IdentityApi: Send + Sync + 'static {
         arn: &str,
         thumbprints: &[String],
     ) -> Result<()>;
+
+    // SAML providers
+    async fn create_saml_provider(&self, account: &Account, input: CreateSamlProvider) -> Result<SamlProviderRecord>;
+    async fn get_saml_provider(&self, account: &Account, arn: &str) -> Result<SamlProviderRecord>;
+    async fn update_saml_provider(
+        &self,
+        account: &Account,
+        arn: &str,
+        input: UpdateSamlProvider,
+    ) -> Result<SamlProviderRecord>;
+    async fn delete_saml_provider(&self, account: &Account, arn: &str) -> Result<()>;
+    /// The providers without their metadata documents when remote (AWS's list shows ARNs and
+    /// dates only).
+    async fn list_saml_providers(&self, account: &Account) -> Result<Vec<SamlProviderRecord>>;
 
     // Account-wide reads.
     async fn get_account_authorization_details(
@@ -628,6 +644,32 @@ impl<S: Store> IdentityApi for Identity<S> {
         thumbprints: &[String],
     ) -> Result<()> {
         Identity::update_open_id_connect_provider_thumbprint(self, account, arn, thumbprints).await
+    }
+
+    // SAML providers
+    async fn create_saml_provider(&self, account: &Account, input: CreateSamlProvider) -> Result<SamlProviderRecord> {
+        Identity::create_saml_provider(self, account, input).await
+    }
+
+    async fn get_saml_provider(&self, account: &Account, arn: &str) -> Result<SamlProviderRecord> {
+        Identity::get_saml_provider(self, account, arn).await
+    }
+
+    async fn update_saml_provider(
+        &self,
+        account: &Account,
+        arn: &str,
+        input: UpdateSamlProvider,
+    ) -> Result<SamlProviderRecord> {
+        Identity::update_saml_provider(self, account, arn, input).await
+    }
+
+    async fn delete_saml_provider(&self, account: &Account, arn: &str) -> Result<()> {
+        Identity::delete_saml_provider(self, account, arn).await
+    }
+
+    async fn list_saml_providers(&self, account: &Account) -> Result<Vec<SamlProviderRecord>> {
+        Identity::list_saml_providers(self, account).await
     }
 
     async fn get_account_authorization_details(

@@ -21,7 +21,7 @@ use tessera_proto::policy::v1 as ppb;
 use tessera_store::iam::{
     AccountRecord, CredentialReportRecord, EntityKind, GroupRecord, InstanceProfileRecord, KeyStatus, MfaDeviceRecord,
     Millis, OidcProviderRecord, PasswordPolicyRecord, PolicyRecord, PolicyVersionRecord, Principal, RoleLastUsed,
-    RoleRecord, Tag, UserRecord,
+    RoleRecord, SamlProviderRecord, Tag, UserRecord,
 };
 use tonic::Status;
 
@@ -122,6 +122,7 @@ pub(crate) fn taggable(resource: Option<common::TaggableRef>) -> Result<Taggable
         Ok(common::TaggableKind::OpenIdConnectProvider) => Taggable::OidcProvider(resource.id),
         Ok(common::TaggableKind::MfaDevice) => Taggable::MfaDevice(resource.id),
         Ok(common::TaggableKind::InstanceProfile) => Taggable::InstanceProfile(resource.id),
+        Ok(common::TaggableKind::SamlProvider) => Taggable::SamlProvider(resource.id),
         _ => return Err(Error::invalid_input("the resource kind is required").into()),
     })
 }
@@ -134,6 +135,7 @@ pub(crate) fn taggable_out(resource: &Taggable) -> Option<common::TaggableRef> {
         Taggable::OidcProvider(id) => (common::TaggableKind::OpenIdConnectProvider, id),
         Taggable::MfaDevice(id) => (common::TaggableKind::MfaDevice, id),
         Taggable::InstanceProfile(id) => (common::TaggableKind::InstanceProfile, id),
+        Taggable::SamlProvider(id) => (common::TaggableKind::SamlProvider, id),
     };
     Some(common::TaggableRef { kind: kind.into(), id: id.clone() })
 }
@@ -555,6 +557,50 @@ pub(crate) fn created_provider_in(r: pb::CreateOpenIdConnectProviderResponse) ->
         create_date: 0,
         tags: tags_in(r.tags),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SAML providers
+
+pub(crate) fn saml_provider_out(p: SamlProviderRecord) -> pb::SamlProvider {
+    pb::SamlProvider {
+        saml_provider_arn: p.arn,
+        saml_provider_uuid: p.uuid,
+        saml_metadata_document: p.metadata_document,
+        create_date: ts(p.create_date),
+        valid_until: ts(p.valid_until),
+        tags: tags_out(&p.tags),
+        assertion_encryption_mode: p.assertion_encryption_mode,
+        entity_id: p.entity_id,
+    }
+}
+
+pub(crate) fn saml_provider_in(p: pb::SamlProvider) -> SamlProviderRecord {
+    let name = match Arn::parse(&p.saml_provider_arn).ok().and_then(|arn| arn.entity().ok()) {
+        Some(IamEntity::SamlProvider { name }) => name,
+        _ => String::new(),
+    };
+    SamlProviderRecord {
+        name,
+        arn: p.saml_provider_arn,
+        metadata_document: p.saml_metadata_document,
+        entity_id: p.entity_id,
+        uuid: p.saml_provider_uuid,
+        create_date: ms_or_zero(p.create_date.as_ref()),
+        valid_until: ms_or_zero(p.valid_until.as_ref()),
+        assertion_encryption_mode: p.assertion_encryption_mode,
+        tags: tags_in(p.tags),
+    }
+}
+
+/// A list entry as a record: the list carries no metadata document, entity id, UUID or tags.
+pub(crate) fn saml_list_entry_in(e: pb::SamlProviderListEntry) -> SamlProviderRecord {
+    saml_provider_in(pb::SamlProvider {
+        saml_provider_arn: e.arn,
+        create_date: e.create_date,
+        valid_until: e.valid_until,
+        ..Default::default()
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

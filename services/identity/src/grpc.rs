@@ -15,6 +15,8 @@ use crate::convert::*;
 pub use crate::convert::{attached_out, entity_ref, policy_version_out};
 use crate::page::paginate;
 use crate::{Account, CreateOidcProvider, CreateRole, CreateUser, Error, IdentityApi};
+// SAML providers
+use crate::{CreateSamlProvider, UpdateSamlProvider};
 
 type Reply<T> = Result<Response<T>, Status>;
 
@@ -529,6 +531,65 @@ impl IdentityService for IdentityGrpc {
             out.push(mfa_device_out(device, user.as_ref()));
         }
         Ok(Response::new(pb::ListVirtualMfaDevicesResponse { page: page_out(&devices), virtual_mfa_devices: out }))
+    }
+
+    // SAML providers
+    async fn create_saml_provider(&self, request: Request<pb::CreateSamlProviderRequest>) -> Reply<pb::SamlProvider> {
+        let (scope, r) = split(request);
+        let input = CreateSamlProvider {
+            name: r.name,
+            metadata_document: r.saml_metadata_document,
+            tags: tags_in(r.tags),
+            assertion_encryption_mode: r.assertion_encryption_mode,
+            add_private_key: r.add_private_key,
+        };
+        let provider = self.domain.create_saml_provider(&account(&r.account_id, &scope)?, input).await?;
+        Ok(Response::new(saml_provider_out(provider)))
+    }
+
+    async fn get_saml_provider(&self, request: Request<pb::GetSamlProviderRequest>) -> Reply<pb::SamlProvider> {
+        let (scope, r) = split(request);
+        let provider = self.domain.get_saml_provider(&account(&r.account_id, &scope)?, &r.saml_provider_arn).await?;
+        Ok(Response::new(saml_provider_out(provider)))
+    }
+
+    async fn update_saml_provider(&self, request: Request<pb::UpdateSamlProviderRequest>) -> Reply<pb::SamlProvider> {
+        let (scope, r) = split(request);
+        let input = UpdateSamlProvider {
+            metadata_document: r.saml_metadata_document,
+            assertion_encryption_mode: r.assertion_encryption_mode,
+            add_private_key: r.add_private_key,
+            remove_private_key: r.remove_private_key,
+        };
+        let account = account(&r.account_id, &scope)?;
+        let provider = self.domain.update_saml_provider(&account, &r.saml_provider_arn, input).await?;
+        Ok(Response::new(saml_provider_out(provider)))
+    }
+
+    async fn delete_saml_provider(
+        &self,
+        request: Request<pb::DeleteSamlProviderRequest>,
+    ) -> Reply<pb::DeleteSamlProviderResponse> {
+        let (scope, r) = split(request);
+        self.domain.delete_saml_provider(&account(&r.account_id, &scope)?, &r.saml_provider_arn).await?;
+        Ok(Response::new(pb::DeleteSamlProviderResponse {}))
+    }
+
+    async fn list_saml_providers(
+        &self,
+        request: Request<pb::ListSamlProvidersRequest>,
+    ) -> Reply<pb::ListSamlProvidersResponse> {
+        let (scope, r) = split(request);
+        let providers = self.domain.list_saml_providers(&account(&r.account_id, &scope)?).await?;
+        let saml_provider_list = providers
+            .into_iter()
+            .map(|p| pb::SamlProviderListEntry {
+                arn: p.arn,
+                valid_until: ts(p.valid_until),
+                create_date: ts(p.create_date),
+            })
+            .collect();
+        Ok(Response::new(pb::ListSamlProvidersResponse { saml_provider_list }))
     }
 
     async fn create_open_id_connect_provider(

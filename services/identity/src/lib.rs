@@ -43,6 +43,8 @@ pub mod remote;
 mod report;
 mod reseal;
 mod roles;
+// SAML providers
+mod saml;
 mod tagging;
 pub mod tags;
 mod users;
@@ -63,6 +65,8 @@ pub use page::{Page, PageRequest};
 pub use report::ReportState;
 pub use reseal::Resealed;
 pub use roles::CreateRole;
+// SAML providers
+pub use saml::{CreateSamlProvider, UpdateSamlProvider};
 pub use tagging::Taggable;
 pub use users::CreateUser;
 

@@ -15,7 +15,7 @@ use tessera_proto::identity::v1::{self as pb};
 use tessera_proto::upstream;
 use tessera_store::iam::{
     AccountRecord, CredentialReportRecord, EntityKind, GroupRecord, KeyStatus, MfaDeviceRecord, OidcProviderRecord,
-    PasswordPolicyRecord, RoleRecord, Tag, UserRecord,
+    PasswordPolicyRecord, RoleRecord, SamlProviderRecord, Tag, UserRecord,
 };
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
@@ -29,6 +29,8 @@ use crate::{
 // Issue 14, part A.
 use crate::InstanceProfile;
 use tessera_store::iam::DeletionStatus;
+// SAML providers
+use crate::{CreateSamlProvider, UpdateSamlProvider};
 
 /// The largest answer a call accepts: a page of 1,000 users' authorization details or a large
 /// account's credential report can pass tonic's default of 4 MiB.
@@ -717,6 +719,57 @@ impl IdentityApi for RemoteIdentity {
         };
         self.client.write(m, |mut c, r| async move { c.update_open_id_connect_provider_thumbprint(r).await }).await?;
         Ok(())
+    }
+
+    // SAML providers
+
+    async fn create_saml_provider(&self, account: &Account, input: CreateSamlProvider) -> Result<SamlProviderRecord> {
+        let m = pb::CreateSamlProviderRequest {
+            account_id: id(account),
+            name: input.name,
+            saml_metadata_document: input.metadata_document,
+            tags: tags_out(&input.tags),
+            assertion_encryption_mode: input.assertion_encryption_mode,
+            add_private_key: input.add_private_key,
+        };
+        let r = self.write(m, |mut c, r| async move { c.create_saml_provider(r).await }).await?;
+        Ok(saml_provider_in(r))
+    }
+
+    async fn get_saml_provider(&self, account: &Account, arn: &str) -> Result<SamlProviderRecord> {
+        let m = pb::GetSamlProviderRequest { account_id: id(account), saml_provider_arn: arn.to_owned() };
+        let r = self.read(m, |mut c, r| async move { c.get_saml_provider(r).await }).await?;
+        Ok(saml_provider_in(r))
+    }
+
+    async fn update_saml_provider(
+        &self,
+        account: &Account,
+        arn: &str,
+        input: UpdateSamlProvider,
+    ) -> Result<SamlProviderRecord> {
+        let m = pb::UpdateSamlProviderRequest {
+            account_id: id(account),
+            saml_provider_arn: arn.to_owned(),
+            saml_metadata_document: input.metadata_document,
+            assertion_encryption_mode: input.assertion_encryption_mode,
+            add_private_key: input.add_private_key,
+            remove_private_key: input.remove_private_key,
+        };
+        let r = self.write(m, |mut c, r| async move { c.update_saml_provider(r).await }).await?;
+        Ok(saml_provider_in(r))
+    }
+
+    async fn delete_saml_provider(&self, account: &Account, arn: &str) -> Result<()> {
+        let m = pb::DeleteSamlProviderRequest { account_id: id(account), saml_provider_arn: arn.to_owned() };
+        self.write(m, |mut c, r| async move { c.delete_saml_provider(r).await }).await?;
+        Ok(())
+    }
+
+    async fn list_saml_providers(&self, account: &Account) -> Result<Vec<SamlProviderRecord>> {
+        let m = pb::ListSamlProvidersRequest { account_id: id(account) };
+        let r = self.read(m, |mut c, r| async move { c.list_saml_providers(r).await }).await?;
+        Ok(r.saml_provider_list.into_iter().map(saml_list_entry_in).collect())
     }
 
     // Account-wide reads.

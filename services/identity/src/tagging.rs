@@ -7,13 +7,14 @@
 
 use tessera_proto::error::ErrorCode;
 use tessera_store::iam::{
-    self, InstanceProfileRecord, MfaDeviceRecord, OidcProviderRecord, PolicyRecord, Record, RoleRecord, Tag, UserRecord,
+    self, InstanceProfileRecord, MfaDeviceRecord, OidcProviderRecord, PolicyRecord, Record, RoleRecord,
+    SamlProviderRecord, Tag, UserRecord,
 };
 use tessera_store::{Key, Store, Tx, update};
 
 use crate::entity;
 use crate::page::{Page, PageRequest, paginate};
-use crate::{Account, Error, Identity, Result, instance_profiles, mfa, oidc, tags};
+use crate::{Account, Error, Identity, Result, instance_profiles, mfa, oidc, saml, tags};
 use tessera_store::iam::EntityKind;
 
 /// A resource that carries tags, named as its API names it.
@@ -31,6 +32,9 @@ pub enum Taggable {
     MfaDevice(String),
     /// An instance profile name.
     InstanceProfile(String),
+    // SAML providers
+    /// A SAML provider ARN.
+    SamlProvider(String),
 }
 
 impl Taggable {
@@ -43,6 +47,7 @@ impl Taggable {
             Self::OidcProvider(_) => "TagsPerOpenIDConnectProvider",
             Self::MfaDevice(_) => "TagsPerVirtualMFADevice",
             Self::InstanceProfile(_) => "TagsPerInstanceProfile",
+            Self::SamlProvider(_) => "TagsPerSAMLProvider",
         }
     }
 }
@@ -55,6 +60,7 @@ enum Loaded {
     Oidc(OidcProviderRecord),
     Mfa(MfaDeviceRecord),
     InstanceProfile(InstanceProfileRecord),
+    Saml(SamlProviderRecord),
 }
 
 impl Loaded {
@@ -66,6 +72,7 @@ impl Loaded {
             Self::Oidc(r) => &mut r.tags,
             Self::Mfa(r) => &mut r.tags,
             Self::InstanceProfile(r) => &mut r.tags,
+            Self::Saml(r) => &mut r.tags,
         }
     }
 
@@ -77,6 +84,7 @@ impl Loaded {
             Self::Oidc(r) => r.tags,
             Self::Mfa(r) => r.tags,
             Self::InstanceProfile(r) => r.tags,
+            Self::Saml(r) => r.tags,
         }
     }
 
@@ -88,6 +96,7 @@ impl Loaded {
             Self::Oidc(r) => tx.write(key, r),
             Self::Mfa(r) => tx.write(key, r),
             Self::InstanceProfile(r) => tx.write(key, r),
+            Self::Saml(r) => tx.write(key, r),
         }
     }
 }
@@ -155,6 +164,11 @@ async fn load<S: Store + ?Sized>(
             let key = instance_profiles::profile_key(account, name);
             let profile = read(store, tx, &key).await?.ok_or_else(|| instance_profiles::profile_not_found(name))?;
             Ok((key, Loaded::InstanceProfile(profile)))
+        }
+        Taggable::SamlProvider(arn) => {
+            let key = saml::key_for_arn(account, arn)?;
+            let provider = read(store, tx, &key).await?.ok_or_else(|| saml::provider_not_found(arn))?;
+            Ok((key, Loaded::Saml(provider)))
         }
     }
 }

@@ -18,10 +18,12 @@ use tessera_proto::ErrorCode;
 use tessera_store::Store;
 use tessera_store::iam::Tag;
 
+// SAML providers
 use crate::{
     AssumeRole, AssumeRoleWithWebIdentity, AssumedRole, CallerCredentials, CallerPrincipal, FederationToken,
     IssuedCredentials, Issuer, IssuingStop, Revocation, RevocationList, Sts, WebIdentityAssumedRole, WebIdentityToken,
 };
+use crate::{AssumeRoleWithSaml, SamlAssumedRole};
 
 /// The token service's operations. The methods keep the names and arguments of the inherent
 /// methods of [`Sts`] they stand for; `get_access_key_info` also takes its (authenticated)
@@ -31,6 +33,9 @@ pub trait StsApi: Send + Sync + 'static {
     async fn assume_role(&self, caller: &CallerPrincipal, input: AssumeRole) -> Result<AssumedRole>;
     /// Unsigned: the web identity token is the credential.
     async fn assume_role_with_web_identity(&self, input: AssumeRoleWithWebIdentity) -> Result<WebIdentityAssumedRole>;
+    // SAML providers
+    /// Unsigned: the signed SAML response is the credential.
+    async fn assume_role_with_saml(&self, input: AssumeRoleWithSaml) -> Result<SamlAssumedRole>;
     async fn get_session_token(
         &self,
         caller: &CallerPrincipal,
@@ -123,6 +128,11 @@ impl<S: Store> StsApi for Sts<S> {
 
     async fn assume_role_with_web_identity(&self, input: AssumeRoleWithWebIdentity) -> Result<WebIdentityAssumedRole> {
         Sts::assume_role_with_web_identity(self, input).await
+    }
+
+    // SAML providers
+    async fn assume_role_with_saml(&self, input: AssumeRoleWithSaml) -> Result<SamlAssumedRole> {
+        Sts::assume_role_with_saml(self, input).await
     }
 
     async fn get_session_token(

@@ -18,10 +18,12 @@ use tessera_proto::sts::v1 as pb;
 use tessera_store::iam::Tag;
 use tonic::Status;
 
+// SAML providers
 use crate::{
     AssumeRole, AssumeRoleWithWebIdentity, AssumedRole, CallerCredentials, CallerPrincipal, FederationToken,
     IssuedCredentials, IssuingStop, Revocation, WebIdentityAssumedRole, WebIdentityToken,
 };
+use crate::{AssumeRoleWithSaml, SamlAssumedRole};
 
 const MICROS: u64 = 1_000_000;
 
@@ -226,6 +228,59 @@ pub(crate) fn web_identity_assumed_from(r: pb::AssumeRoleWithWebIdentityResponse
         packed_policy_size: size_from(r.packed_policy_size),
         provider: r.provider,
         audience: r.audience,
+        source_identity: r.source_identity,
+    }
+}
+
+// SAML providers
+pub(crate) fn saml_from(r: pb::AssumeRoleWithSamlRequest) -> AssumeRoleWithSaml {
+    AssumeRoleWithSaml {
+        role_arn: r.role_arn,
+        principal_arn: r.principal_arn,
+        saml_assertion: r.saml_assertion,
+        policy_arns: policy_arns_from(r.policy_arns),
+        policy: r.policy,
+        duration_seconds: r.duration_seconds,
+    }
+}
+
+pub(crate) fn saml(input: AssumeRoleWithSaml) -> pb::AssumeRoleWithSamlRequest {
+    pb::AssumeRoleWithSamlRequest {
+        policy_arns: policy_arns(&input.policy_arns),
+        role_arn: input.role_arn,
+        principal_arn: input.principal_arn,
+        saml_assertion: input.saml_assertion,
+        policy: input.policy,
+        duration_seconds: input.duration_seconds,
+    }
+}
+
+pub(crate) fn saml_assumed(assumed: SamlAssumedRole) -> pb::AssumeRoleWithSamlResponse {
+    pb::AssumeRoleWithSamlResponse {
+        credentials: credentials(assumed.credentials),
+        assumed_role_user: Some(pb::AssumedRoleUser { assumed_role_id: assumed.assumed_role_id, arn: assumed.arn }),
+        packed_policy_size: size(assumed.packed_policy_size),
+        subject: assumed.subject,
+        subject_type: assumed.subject_type,
+        issuer: assumed.issuer,
+        audience: assumed.audience,
+        name_qualifier: assumed.name_qualifier,
+        source_identity: assumed.source_identity,
+    }
+}
+
+pub(crate) fn saml_assumed_from(r: pb::AssumeRoleWithSamlResponse) -> SamlAssumedRole {
+    let user = r.assumed_role_user.unwrap_or_default();
+    SamlAssumedRole {
+        credentials: credentials_from(r.credentials),
+        assumed_role_id: user.assumed_role_id,
+        arn: user.arn,
+        packed_policy_size: size_from(r.packed_policy_size),
+        subject: r.subject,
+        subject_type: r.subject_type,
+        issuer: r.issuer,
+        audience: r.audience,
+        name_qualifier: r.name_qualifier,
         source_identity: r.source_identity,
     }
 }

@@ -20,6 +20,8 @@ use crate::convert::{
     web_identity_token,
 };
 use crate::{CallerPrincipal, Issuer, Sts};
+// SAML providers
+use crate::convert::{saml_assumed, saml_from};
 
 type Reply<T> = Result<Response<T>, Status>;
 
@@ -100,6 +102,16 @@ impl StsService for StsGrpc {
         // Unsigned: the web identity token is the credential, so there is no caller to scope.
         let assumed = self.api.assume_role_with_web_identity(web_identity_from(request.into_inner())).await?;
         Ok(Response::new(web_identity_assumed(assumed)))
+    }
+
+    // SAML providers
+    async fn assume_role_with_saml(
+        &self,
+        request: Request<pb::AssumeRoleWithSamlRequest>,
+    ) -> Reply<pb::AssumeRoleWithSamlResponse> {
+        // Unsigned: the signed SAML response is the credential, so there is no caller to scope.
+        let assumed = self.api.assume_role_with_saml(saml_from(request.into_inner())).await?;
+        Ok(Response::new(saml_assumed(assumed)))
     }
 
     async fn get_session_token(

@@ -36,6 +36,8 @@ mod oidc;
 mod record;
 mod remote;
 mod revoke;
+// SAML providers
+mod saml;
 mod tokens;
 mod web_identity;
 
@@ -52,6 +54,8 @@ pub use revoke::{
 };
 /// The caller and its layers are the authorizer's; re-exported so code naming them here compiles.
 pub use tessera_authorizer::{CacheConfig, CallerKind, CallerLayers, CallerPrincipal};
+// SAML providers
+pub use saml::{AssumeRoleWithSaml, SamlAssumedRole};
 pub use tokens::{CallerIdentity, FederationToken};
 pub use web_identity::{AssumeRoleWithWebIdentity, WebIdentityAssumedRole};
 

@@ -24,10 +24,12 @@ use tessera_store::iam::Tag;
 use crate::api::StsApi;
 use crate::convert;
 use crate::grpc::CALLER_ARN_METADATA;
+// SAML providers
 use crate::{
     AssumeRole, AssumeRoleWithWebIdentity, AssumedRole, CallerPrincipal, FederationToken, IssuedCredentials,
     IssuingStop, Revocation, RevocationList, WebIdentityAssumedRole, WebIdentityToken,
 };
+use crate::{AssumeRoleWithSaml, SamlAssumedRole};
 
 /// The token service on the other end of a channel (one replica, or a balanced set of them).
 #[derive(Clone, Debug)]
@@ -75,6 +77,14 @@ impl StsApi for RemoteSts {
         let answer =
             self.client.write(message, |mut c, r| async move { c.assume_role_with_web_identity(r).await }).await?;
         Ok(convert::web_identity_assumed_from(answer))
+    }
+
+    // SAML providers
+    async fn assume_role_with_saml(&self, input: AssumeRoleWithSaml) -> Result<SamlAssumedRole> {
+        let message = convert::saml(input);
+        let answer =
+            self.write(self.request(message), |mut c, r| async move { c.assume_role_with_saml(r).await }).await?;
+        Ok(convert::saml_assumed_from(answer))
     }
 
     async fn get_session_token(

@@ -17,6 +17,8 @@ fn taggable<S: Store>(cx: &Cx<'_, S>, auth: &Authorized) -> Taggable {
         ResourceType::Policy => Taggable::Policy(named),
         ResourceType::OidcProvider => Taggable::OidcProvider(named),
         ResourceType::InstanceProfile => Taggable::InstanceProfile(named),
+        // SAML providers
+        ResourceType::SamlProvider => Taggable::SamlProvider(named),
         _ => Taggable::MfaDevice(named),
     }
 }
