@@ -732,13 +732,13 @@ impl IdentityApi for RemoteIdentity {
             assertion_encryption_mode: input.assertion_encryption_mode,
             add_private_key: input.add_private_key,
         };
-        let r = self.write(m, |mut c, r| async move { c.create_saml_provider(r).await }).await?;
+        let r = self.client.write(m, |mut c, r| async move { c.create_saml_provider(r).await }).await?;
         Ok(saml_provider_in(r))
     }
 
     async fn get_saml_provider(&self, account: &Account, arn: &str) -> Result<SamlProviderRecord> {
         let m = pb::GetSamlProviderRequest { account_id: id(account), saml_provider_arn: arn.to_owned() };
-        let r = self.read(m, |mut c, r| async move { c.get_saml_provider(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.get_saml_provider(r).await }).await?;
         Ok(saml_provider_in(r))
     }
 
@@ -756,19 +756,19 @@ impl IdentityApi for RemoteIdentity {
             add_private_key: input.add_private_key,
             remove_private_key: input.remove_private_key,
         };
-        let r = self.write(m, |mut c, r| async move { c.update_saml_provider(r).await }).await?;
+        let r = self.client.write(m, |mut c, r| async move { c.update_saml_provider(r).await }).await?;
         Ok(saml_provider_in(r))
     }
 
     async fn delete_saml_provider(&self, account: &Account, arn: &str) -> Result<()> {
         let m = pb::DeleteSamlProviderRequest { account_id: id(account), saml_provider_arn: arn.to_owned() };
-        self.write(m, |mut c, r| async move { c.delete_saml_provider(r).await }).await?;
+        self.client.write(m, |mut c, r| async move { c.delete_saml_provider(r).await }).await?;
         Ok(())
     }
 
     async fn list_saml_providers(&self, account: &Account) -> Result<Vec<SamlProviderRecord>> {
         let m = pb::ListSamlProvidersRequest { account_id: id(account) };
-        let r = self.read(m, |mut c, r| async move { c.list_saml_providers(r).await }).await?;
+        let r = self.client.read(m, |mut c, r| async move { c.list_saml_providers(r).await }).await?;
         Ok(r.saml_provider_list.into_iter().map(saml_list_entry_in).collect())
     }
 

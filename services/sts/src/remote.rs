@@ -82,8 +82,7 @@ impl StsApi for RemoteSts {
     // SAML providers
     async fn assume_role_with_saml(&self, input: AssumeRoleWithSaml) -> Result<SamlAssumedRole> {
         let message = convert::saml(input);
-        let answer =
-            self.write(self.request(message), |mut c, r| async move { c.assume_role_with_saml(r).await }).await?;
+        let answer = self.client.write(message, |mut c, r| async move { c.assume_role_with_saml(r).await }).await?;
         Ok(convert::saml_assumed_from(answer))
     }
 
