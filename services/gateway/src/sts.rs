@@ -216,6 +216,8 @@ pub(crate) async fn get_delegated_access_token<S: Store>(cx: &Cx<'_, S>, _: Auth
         "The trade-in token provided in the request has expired and can no longer be exchanged for credentials.",
     )
     .into())
+}
+
 // SAML providers
 /// `AssumeRoleWithSAML`: unsigned, the signed SAML response is the credential.
 pub(crate) async fn saml<S: Store>(gateway: &Gateway<S>, params: &Params, request_id: &str) -> Result<String> {
