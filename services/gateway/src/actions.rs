@@ -94,9 +94,7 @@ impl ResourceType {
             | Self::OidcProvider
             | Self::Mfa
             | Self::InstanceProfile
-            | Self::SamlProvider => {
-                &["aws:ResourceTag/${TagKey}", "iam:ResourceTag/${TagKey}"]
-            }
+            | Self::SamlProvider => &["aws:ResourceTag/${TagKey}", "iam:ResourceTag/${TagKey}"],
             Self::Group | Self::FederatedUser | Self::Root | Self::DelegationRequest | Self::Any => &[],
         }
     }
