@@ -26,7 +26,7 @@ def instant(t):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class TestIdp:
+class SamlIdp:
     """An RSA key (openssl) and a signer (xmlsec1) for SAML responses."""
 
     def __init__(self, tmp: Path, name: str):
@@ -123,7 +123,7 @@ def b64(xml):
 
 @pytest.fixture(scope="module")
 def idp(server):
-    return TestIdp(server.tmp, "trusted")
+    return SamlIdp(server.tmp, "trusted")
 
 
 @pytest.fixture(scope="module")
@@ -199,9 +199,17 @@ def test_provider_errors(root, account_id, idp):
         with pytest.raises(ClientError) as e:
             iam.update_saml_provider(SAMLProviderArn=arn, SAMLMetadataDocument="<x>" + " " * 1000 + "</x>")
         assert_error(e, "InvalidInput", 400)
+        # More than the model's 50 tags in one request is a validation error (as for users and
+        # roles); a provider already holding 50 refuses one more with LimitExceeded.
+        many = [{"Key": f"k{i}", "Value": "v"} for i in range(51)]
         with pytest.raises(ClientError) as e:
-            iam.tag_saml_provider(SAMLProviderArn=arn,
-                                  Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)])
+            iam.tag_saml_provider(SAMLProviderArn=arn, Tags=many)
+        assert_error(e, "ValidationError", 400)
+        assert "at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50" \
+            in e.value.response["Error"]["Message"]
+        iam.tag_saml_provider(SAMLProviderArn=arn, Tags=many[:50])
+        with pytest.raises(ClientError) as e:
+            iam.tag_saml_provider(SAMLProviderArn=arn, Tags=[{"Key": "one-more", "Value": "v"}])
         assert_error(e, "LimitExceeded", 409)
         missing = f"arn:aws:iam::{account_id}:saml-provider/{uniq('none')}"
         for call in (lambda: iam.get_saml_provider(SAMLProviderArn=missing),
@@ -237,9 +245,20 @@ def test_provider_operations_with_the_aws_cli(root, idp):
     root.aws("iam", "tag-saml-provider", "--saml-provider-arn", arn, "--tags", "Key=a,Value=b")
     assert root.aws("iam", "list-saml-provider-tags", "--saml-provider-arn", arn)["Tags"] == [{"Key": "a", "Value": "b"}]
     root.aws("iam", "untag-saml-provider", "--saml-provider-arn", arn, "--tag-keys", "a")
+    # Documented errors, as the CLI reports them.
+    p = root.aws("iam", "create-saml-provider", "--name", name, "--saml-metadata-document", f"file://{meta}",
+                 check=False)
+    assert p.returncode != 0 and "(EntityAlreadyExists)" in p.stderr, p.stderr
+    bad = idp.dir / "bad-metadata.xml"
+    bad.write_text("<x>" + " " * 1000 + "</x>")
+    p = root.aws("iam", "update-saml-provider", "--saml-provider-arn", arn, "--saml-metadata-document",
+                 f"file://{bad}", check=False)
+    assert p.returncode != 0 and "(InvalidInput)" in p.stderr and "Could not parse metadata" in p.stderr, p.stderr
     root.aws("iam", "delete-saml-provider", "--saml-provider-arn", arn)
     p = root.aws("iam", "get-saml-provider", "--saml-provider-arn", arn, check=False)
-    assert p.returncode != 0 and "NoSuchEntity" in p.stderr
+    assert p.returncode != 0 and "(NoSuchEntity)" in p.stderr, p.stderr
+    p = root.aws("iam", "delete-saml-provider", "--saml-provider-arn", arn, check=False)
+    assert p.returncode != 0 and "(NoSuchEntity)" in p.stderr, p.stderr
 
 
 # -- AssumeRoleWithSAML ------------------------------------------------------------------------
@@ -273,17 +292,37 @@ def test_good_assertion_with_the_aws_cli(root, idp, federation):
                  "--saml-assertion", b64(xml))
     assert r["Credentials"]["AccessKeyId"].startswith("ASIA")
     assert r["Subject"] == "alice@example.com"
+    # A refusal, as the CLI reports it.
+    expired = idp.signed([f"{role},{provider}"], lifetime=-600)
+    p = root.aws("sts", "assume-role-with-saml", "--role-arn", role, "--principal-arn", provider,
+                 "--saml-assertion", b64(expired), check=False)
+    assert p.returncode != 0 and "(ExpiredTokenException)" in p.stderr, p.stderr
 
 
-@pytest.mark.parametrize("case", ["expired", "audience", "recipient", "unsigned", "wrapped", "untrusted",
-                                  "tampered", "no-session-name"])
+# Each refusal is checked by code and by the message naming its cause, so a case cannot pass by
+# failing for another reason (the good assertion above passes with the same IdP and role).
+REFUSALS = {
+    "expired": ("ExpiredTokenException", "The SAML assertion expired at "),
+    "audience": ("InvalidIdentityToken", "Response does not contain the required audience."),
+    "recipient": ("InvalidIdentityToken", "Recipient https://sp.example.com/acs of the SAML assertion"),
+    "unsigned": ("InvalidIdentityToken", "The SAML response is not signed."),
+    "wrapped": ("InvalidIdentityToken", "signature wrapping: the response has more than one assertion"),
+    "moved": ("InvalidIdentityToken", "signature wrapping: "),
+    "untrusted": ("InvalidIdentityToken", "signed with a certificate that is not in the provider's metadata"),
+    "untrusted-without-key-info": ("InvalidIdentityToken", "Response signature invalid"),
+    "tampered": ("InvalidIdentityToken", "Response signature invalid"),
+    "wrong-issuer": ("InvalidIdentityToken", "Issuer not present in specified provider"),
+    "no-session-name": ("InvalidIdentityToken", "RoleSessionName is required in AuthnResponse"),
+    "bad-session-name": ("InvalidIdentityToken", "RoleSessionName in AuthnResponse must match [a-zA-Z_0-9+=,.@-]{2,64}"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
 def test_refused_assertions(root, server, idp, federation, case):
     provider, role, _ = federation
     roles = [f"{role},{provider}"]
-    expected = ("InvalidIdentityToken", 400)
     if case == "expired":
         xml = idp.signed(roles, lifetime=-600)
-        expected = ("ExpiredTokenException", 400)
     elif case == "audience":
         xml = idp.signed(roles, audience="https://sp.example.com")
     elif case == "recipient":
@@ -291,22 +330,43 @@ def test_refused_assertions(root, server, idp, federation, case):
     elif case == "unsigned":
         xml = idp.response(idp.assertion(roles, signed=False))
     elif case == "wrapped":
+        # A second, unsigned assertion in front of the signed one.
         good = idp.signed(roles, name_id="alice@example.com")
         evil = idp.assertion(roles, name_id="admin@example.com", aid="_evil", signed=False)
         start = good.index("<saml:Assertion")
         xml = good[:start] + evil + good[start:]
-    elif case == "untrusted":
-        # Another key claiming the trusted issuer.
-        other = TestIdp(server.tmp, "untrusted")
+    elif case == "moved":
+        # The signed assertion moved into the response's Extensions, an unsigned one in its place.
+        good = idp.signed(roles, name_id="alice@example.com")
+        start, end = good.index("<saml:Assertion"), good.index("</saml:Assertion>") + len("</saml:Assertion>")
+        evil = idp.assertion(roles, name_id="admin@example.com", aid="_evil", signed=False)
+        status = good.index("<samlp:Status>")
+        xml = (good[:status] + "<samlp:Extensions>" + good[start:end] + "</samlp:Extensions>"
+               + good[status:start] + evil + good[end:])
+    elif case in ("untrusted", "untrusted-without-key-info"):
+        # Another key claiming the trusted issuer; without its certificate in KeyInfo, the
+        # signature is checked against the provider's certificate and fails.
+        other = SamlIdp(server.tmp, "untrusted")
         other.issuer = idp.issuer
         xml = other.signed(roles)
+        if case == "untrusted-without-key-info":
+            start, end = xml.index("<ds:KeyInfo>"), xml.index("</ds:KeyInfo>") + len("</ds:KeyInfo>")
+            xml = xml[:start] + xml[end:]
     elif case == "tampered":
         xml = idp.signed(roles).replace("alice@example.com", "admin@example.com")
-    else:
+    elif case == "wrong-issuer":
+        impostor = SamlIdp(server.tmp, "impostor")
+        impostor.key, impostor.cert = idp.key, idp.cert  # the trusted key, another entity id
+        xml = impostor.signed(roles)
+    elif case == "no-session-name":
         xml = idp.signed(roles, session_name=None)
+    else:
+        xml = idp.signed(roles, session_name="a")
+    code, message = REFUSALS[case]
     with pytest.raises(ClientError) as e:
         assume(root, role, provider, xml)
-    assert_error(e, *expected)
+    assert_error(e, code, 400)
+    assert message in e.value.response["Error"]["Message"], e.value.response["Error"]
 
 
 def test_role_not_in_the_assertion(root, idp, federation):
@@ -315,6 +375,12 @@ def test_role_not_in_the_assertion(root, idp, federation):
     xml = idp.signed([f"{other_role},{provider}"])
     with pytest.raises(ClientError) as e:
         assume(root, role, provider, xml)
+    assert_error(e, "AccessDenied", 403)
+    assert e.value.response["Error"]["Message"] == "Not authorized to perform sts:AssumeRoleWithSAML"
+    # The role paired with another provider is not a grant either.
+    other_provider = provider + "-other"
+    with pytest.raises(ClientError) as e:
+        assume(root, role, provider, idp.signed([f"{role},{other_provider}"]))
     assert_error(e, "AccessDenied", 403)
 
 

@@ -134,10 +134,9 @@ fn saml_error(error: SamlError) -> Error {
         SamlError::UntrustedCertificate => {
             invalid_token("The SAML response is signed with a certificate that is not in the provider's metadata.")
         }
-        SamlError::WrongIssuer(_) => invalid_token("Issuer of the SAML assertion does not match the SAML provider."),
-        SamlError::WrongAudience => invalid_token(
-            "Audience restriction of the SAML assertion does not include https://signin.aws.amazon.com/saml.",
-        ),
+        SamlError::WrongIssuer(_) => invalid_token("Issuer not present in specified provider"),
+        // The IAM User Guide's troubleshooting page gives AWS's wording for these.
+        SamlError::WrongAudience => invalid_token("Response does not contain the required audience."),
         SamlError::WrongRecipient(recipient) => invalid_token(format!(
             "Recipient {recipient} of the SAML assertion's subject confirmation is not https://signin.aws.amazon.com/saml."
         )),
@@ -317,9 +316,8 @@ impl<S: Store> Sts<S> {
         let session_name = single(&assertion, tessera_saml::ROLE_SESSION_NAME_ATTRIBUTE, "RoleSessionName")?
             .ok_or_else(|| invalid_token("RoleSessionName is required in AuthnResponse"))?
             .to_owned();
-        validate_role_session_name(&session_name).map_err(|_| {
-            invalid_token("RoleSessionName in AuthnResponse must be 2 to 64 characters of [\\w+=,.@-].")
-        })?;
+        validate_role_session_name(&session_name)
+            .map_err(|_| invalid_token("RoleSessionName in AuthnResponse must match [a-zA-Z_0-9+=,.@-]{2,64}"))?;
         let attribute_duration =
             match single(&assertion, tessera_saml::SESSION_DURATION_ATTRIBUTE, "SessionDuration")? {
                 None => None,
@@ -332,8 +330,9 @@ impl<S: Store> Sts<S> {
         let source_identity = match single(&assertion, tessera_saml::SOURCE_IDENTITY_ATTRIBUTE, "SourceIdentity")? {
             None => None,
             Some(value) => {
-                validate_source_identity(value)
-                    .map_err(|error| rejected_claim(format!("SourceIdentity is invalid: {error}")))?;
+                validate_source_identity(value).map_err(|_| {
+                    invalid_token("Source Identity must match [a-zA-Z_0-9+=,.@-]{2,64} and not begin with \"aws:\"")
+                })?;
                 Some(value.to_owned())
             }
         };
