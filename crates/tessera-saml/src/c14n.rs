@@ -4,9 +4,10 @@
 //! document subsets XML signatures in SAML use: one element and its descendants, optionally less
 //! one excluded element (the enveloped signature).
 //!
-//! Hand-written on purpose (see ARCHITECTURE.md): no maintained pure-Rust crate canonicalizes, and
-//! this needs only the subtree case. It is checked against `xmlsec1` (libxml2's implementation) by
-//! the tests that verify `xmlsec1`-signed documents, and by the unit tests below.
+//! Hand-written on purpose (see ARCHITECTURE.md): the mature implementations are C (libxml2, bound
+//! through FFI), the pure-Rust ones early pre-releases, and this needs only the subtree case. It is
+//! checked against `xmlsec1` (libxml2's implementation) by the tests that verify `xmlsec1`-signed
+//! documents, and by the unit tests below.
 //!
 //! The parser (`roxmltree`) has already normalized line ends and attribute values, resolved
 //! character references, merged CDATA into text and refused DTDs, which is what the canonical
