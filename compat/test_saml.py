@@ -199,6 +199,15 @@ def test_provider_errors(root, account_id, idp):
         with pytest.raises(ClientError) as e:
             iam.update_saml_provider(SAMLProviderArn=arn, SAMLMetadataDocument="<x>" + " " * 1000 + "</x>")
         assert_error(e, "InvalidInput", 400)
+        with pytest.raises(ClientError) as e:
+            iam.update_saml_provider(SAMLProviderArn=arn)
+        assert_error(e, "InvalidInput", 400)
+        assert e.value.response["Error"]["Message"] == (
+            "Unable to update identity provider. No updates are defined for metadata or encryption assertion.")
+        # Encrypted assertions are not supported: a provider that requires them is refused.
+        with pytest.raises(ClientError) as e:
+            iam.update_saml_provider(SAMLProviderArn=arn, AssertionEncryptionMode="Required")
+        assert_error(e, "InvalidInput", 400)
         # More than the model's 50 tags in one request is a validation error (as for users and
         # roles); a provider already holding 50 refuses one more with LimitExceeded.
         many = [{"Key": f"k{i}", "Value": "v"} for i in range(51)]

@@ -239,9 +239,9 @@ impl<S: Store> Identity<S> {
             input.remove_private_key.as_deref(),
         )?;
         if input.metadata_document.is_none() && input.assertion_encryption_mode.is_none() {
+            // AWS's wording (IAM User Guide, "Troubleshoot SAML federation with IAM").
             return Err(Error::invalid_input(
-                "At least one of SAMLMetadataDocument, AssertionEncryptionMode, AddPrivateKey or RemovePrivateKey \
-                 must be given.",
+                "Unable to update identity provider. No updates are defined for metadata or encryption assertion.",
             ));
         }
         let (key, input, metadata) = (&key, &input, &metadata);
