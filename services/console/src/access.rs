@@ -31,30 +31,25 @@ pub(crate) async fn key_action<S: Store>(
     headers: HeaderMap,
     Path((name, key)): Path<(String, String)>,
     body: String,
-) -> Response {
-    let (signed, form) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let (signed, form) = console.posted(&headers, &body).await?;
     let arn = user_arn(&console, &signed, &name).await;
     let op = field(&form, "op");
     let action = match op {
         "deactivate" | "activate" => "iam:UpdateAccessKey",
         "delete" => "iam:DeleteAccessKey",
-        _ => return signed.status(StatusCode::BAD_REQUEST, "Access key", &error("Unknown access key action.")),
+        _ => return Err(signed.status(StatusCode::BAD_REQUEST, "Access key", &error("Unknown access key action."))),
     };
-    if let Err(explanation) = console.authorize(&signed, action, &arn).await {
-        return signed.refused("Access key", &explanation);
-    }
+    console.permit(&signed, "Access key", action, &arn).await?;
     let done = match op {
         "delete" => console.identity.delete_access_key(&signed.account, &name, &key).await,
         "activate" => console.identity.update_access_key(&signed.account, &name, &key, KeyStatus::Active).await,
         _ => console.identity.update_access_key(&signed.account, &name, &key, KeyStatus::Inactive).await,
     };
-    match done {
+    Ok(match done {
         Ok(()) => redirect_to(format!("/console/users/{}", seg(&name))),
         Err(e) => signed.status(StatusCode::BAD_REQUEST, "Access key", &error(&e.into_service_error().message)),
-    }
+    })
 }
 
 /// `<option>`s of every group of the account.
@@ -113,11 +108,8 @@ pub(crate) async fn add_permissions_form<S: Store>(
     State(console): Shared<S>,
     headers: HeaderMap,
     Path(name): Path<String>,
-) -> Response {
-    let signed = match console.signed_in(&headers).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let signed = console.signed_in(&headers).await?;
     let groups = group_options(&console, &signed).await;
     let policies = policy_options(&console, &signed).await;
     let body = format!(
@@ -130,7 +122,7 @@ pub(crate) async fn add_permissions_form<S: Store>(
         select("group", "User group", groups),
         select("policy", "Permissions policy", policies),
     );
-    signed.ok(&format!("Add permissions to {name}"), &body)
+    Ok(signed.ok(&format!("Add permissions to {name}"), &body))
 }
 
 pub(crate) async fn add_permissions<S: Store>(
@@ -138,11 +130,8 @@ pub(crate) async fn add_permissions<S: Store>(
     headers: HeaderMap,
     Path(name): Path<String>,
     body: String,
-) -> Response {
-    let (signed, form) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let (signed, form) = console.posted(&headers, &body).await?;
     let title = format!("Add permissions to {name}");
     let (group, policy) = (field(&form, "group").trim(), field(&form, "policy").trim());
     if !group.is_empty() {
@@ -150,24 +139,22 @@ pub(crate) async fn add_permissions<S: Store>(
             Ok((group, _)) => group.principal.arn,
             Err(_) => signed.group_arn(group),
         };
-        if let Err(explanation) = console.authorize(&signed, "iam:AddUserToGroup", &arn).await {
-            return signed.refused(&title, &explanation);
-        }
+        console.permit(&signed, &title, "iam:AddUserToGroup", &arn).await?;
         if let Err(e) = console.identity.add_user_to_group(&signed.account, group, &name).await {
-            return signed.status(StatusCode::BAD_REQUEST, &title, &error(&e.into_service_error().message));
+            return Err(signed.status(StatusCode::BAD_REQUEST, &title, &error(&e.into_service_error().message)));
         }
     }
     if !policy.is_empty() {
         let arn = user_arn(&console, &signed, &name).await;
         let keys = [("iam:PolicyARN", policy)];
         if let Err(explanation) = console.authorize_keys(&signed, "iam:AttachUserPolicy", &arn, &keys).await {
-            return signed.refused(&title, &explanation);
+            return Err(signed.refused(&title, &explanation));
         }
         if let Err(e) = console.policies.attach_policy(&signed.account, EntityKind::User, &name, policy).await {
-            return signed.status(StatusCode::BAD_REQUEST, &title, &error(&e.into_service_error().message));
+            return Err(signed.status(StatusCode::BAD_REQUEST, &title, &error(&e.into_service_error().message)));
         }
     }
-    redirect_to(format!("/console/users/{}", seg(&name)))
+    Ok(redirect_to(format!("/console/users/{}", seg(&name))))
 }
 
 // ---- MFA enrolment ------------------------------------------------------------------------------
@@ -209,11 +196,8 @@ pub(crate) async fn mfa_enrol_form<S: Store>(
     State(console): Shared<S>,
     headers: HeaderMap,
     Path(name): Path<String>,
-) -> Response {
-    let signed = match console.signed_in(&headers).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let signed = console.signed_in(&headers).await?;
     let body = format!(
         "<p>Assign a virtual MFA device (an authenticator app) to {}.</p>\
          <form method=\"post\" action=\"/console/users/{}/mfa\">{}\
@@ -224,7 +208,7 @@ pub(crate) async fn mfa_enrol_form<S: Store>(
         csrf_field(&signed.csrf),
         esc(&name)
     );
-    signed.ok("Assign MFA device", &body)
+    Ok(signed.ok("Assign MFA device", &body))
 }
 
 /// Creates the virtual device and shows its QR code and secret key once, with the form for two
@@ -234,28 +218,23 @@ pub(crate) async fn mfa_enrol<S: Store>(
     headers: HeaderMap,
     Path(name): Path<String>,
     body: String,
-) -> Response {
-    let (signed, form) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let (signed, form) = console.posted(&headers, &body).await?;
     let device = field(&form, "device").trim();
     let title = "Assign MFA device";
     let device_arn = signed.arn(IamEntity::Mfa { path: "/".into(), name: device.into() });
-    if let Err(explanation) = console.authorize(&signed, "iam:CreateVirtualMFADevice", &device_arn).await {
-        return signed.refused(title, &explanation);
-    }
+    console.permit(&signed, title, "iam:CreateVirtualMFADevice", &device_arn).await?;
     let arn = user_arn(&console, &signed, &name).await;
-    if let Err(explanation) = console.authorize(&signed, "iam:EnableMFADevice", &arn).await {
-        return signed.refused(title, &explanation);
-    }
+    console.permit(&signed, title, "iam:EnableMFADevice", &arn).await?;
     let created = match console.identity.create_virtual_mfa_device(&signed.account, None, device, Vec::new()).await {
         Ok(created) => created,
-        Err(e) => return signed.status(StatusCode::BAD_REQUEST, title, &error(&e.into_service_error().message)),
+        Err(e) => return Err(signed.status(StatusCode::BAD_REQUEST, title, &error(&e.into_service_error().message))),
     };
     let seed = match tessera_credentials::TotpSeed::from_base32(created.base32_seed.expose()) {
         Ok(seed) => seed,
-        Err(_) => return signed.status(StatusCode::INTERNAL_SERVER_ERROR, title, &error("The seed is not valid.")),
+        Err(_) => {
+            return Err(signed.status(StatusCode::INTERNAL_SERVER_ERROR, title, &error("The seed is not valid.")));
+        }
     };
     let uri = tessera_credentials::otpauth_uri(signed.account.id(), device, &seed);
     let qr = qr_svg(&uri).unwrap_or_default();
@@ -267,7 +246,7 @@ pub(crate) async fn mfa_enrol<S: Store>(
         esc(created.base32_seed.expose()),
         mfa_codes_form(&name, &created.device.serial, &signed.csrf, None)
     );
-    signed.ok(title, &body)
+    Ok(signed.ok(title, &body))
 }
 
 pub(crate) async fn mfa_enable<S: Store>(
@@ -275,23 +254,18 @@ pub(crate) async fn mfa_enable<S: Store>(
     headers: HeaderMap,
     Path(name): Path<String>,
     body: String,
-) -> Response {
-    let (signed, form) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let (signed, form) = console.posted(&headers, &body).await?;
     let title = "Assign MFA device";
     let arn = user_arn(&console, &signed, &name).await;
-    if let Err(explanation) = console.authorize(&signed, "iam:EnableMFADevice", &arn).await {
-        return signed.refused(title, &explanation);
-    }
+    console.permit(&signed, title, "iam:EnableMFADevice", &arn).await?;
     let (serial, code1, code2) = (field(&form, "serial"), field(&form, "code1").trim(), field(&form, "code2").trim());
-    match console.identity.enable_mfa_device(&signed.account, &name, serial, code1, code2).await {
+    Ok(match console.identity.enable_mfa_device(&signed.account, &name, serial, code1, code2).await {
         Ok(()) => redirect_to(format!("/console/users/{}", seg(&name))),
         Err(e) => {
             // The seed is not shown again: the codes can be retried against the same device.
             let message = e.into_service_error().message;
             signed.status(StatusCode::BAD_REQUEST, title, &mfa_codes_form(&name, serial, &signed.csrf, Some(&message)))
         }
-    }
+    })
 }

@@ -44,10 +44,7 @@ async fn act<S: Store>(
     let account = signed.account.id();
     let resource = least_privilege::resource(op, &input, account, REGION)
         .map_err(|e| signed.status(status_of(&e), title, &error(&e.message)))?;
-    console
-        .authorize(signed, &format!("access-analyzer:{}", op.name()), &resource)
-        .await
-        .map_err(|explanation| signed.refused(title, &explanation))?;
+    console.permit(signed, title, &format!("access-analyzer:{}", op.name()), &resource).await?;
     least_privilege::run(&scope(console, signed), op, &input)
         .await
         .map_err(|e| signed.status(status_of(&e), title, &error(&e.message)))
@@ -169,10 +166,7 @@ async fn findings_section<S: Store>(
     // One analysis, authorized as the two reads it stands for: the list and each finding's
     // details (its evidence).
     for action in ["ListFindingsV2", "GetFindingV2"] {
-        console
-            .authorize(signed, &format!("access-analyzer:{action}"), &arn)
-            .await
-            .map_err(|explanation| signed.refused(TITLE, &explanation))?;
+        console.permit(signed, TITLE, &format!("access-analyzer:{action}"), &arn).await?;
     }
     let scope = scope(console, signed);
     let (_, findings) = least_privilege::analyze(&scope, name)
@@ -304,11 +298,8 @@ pub(crate) async fn validate<S: Store>(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, Response> {
-    let (signed, form) = console.posted(&headers, &body).await?;
-    console
-        .authorize(&signed, "access-analyzer:ValidatePolicy", "*")
-        .await
-        .map_err(|explanation| signed.refused(VALIDATE_TITLE, &explanation))?;
+    let (signed, form) =
+        console.posted_allowed(&headers, &body, VALIDATE_TITLE, "access-analyzer:ValidatePolicy", "*").await?;
     let kind = KINDS.iter().find(|(value, _, _)| *value == field(&form, "type")).map_or(PolicyKind::Identity, |k| k.2);
     let document = field(&form, "document");
     let findings = if document.trim().is_empty() {

@@ -17,18 +17,17 @@ use crate::pages::{Shared, Signed, field, millis_date, redirect_to, seg, table};
 
 const ALL_GROUPS: &str = "arn:aws:iam::{account}:group/*";
 
-pub(crate) async fn list<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
-    let signed = match console.allowed(&headers, "User groups", "iam:ListGroups", ALL_GROUPS).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+pub(crate) async fn list<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Result<Response, Response> {
+    let signed = console.allowed(&headers, "User groups", "iam:ListGroups", ALL_GROUPS).await?;
     let mut rows = Vec::new();
     let mut marker = None;
     loop {
         let page = PageRequest { marker, max_items: Some(1000) };
         let page = match console.identity.list_groups(&signed.account, None, &page).await {
             Ok(page) => page,
-            Err(e) => return signed.status(StatusCode::INTERNAL_SERVER_ERROR, "User groups", &error(&e.to_string())),
+            Err(e) => {
+                return Err(signed.status(StatusCode::INTERNAL_SERVER_ERROR, "User groups", &error(&e.to_string())));
+            }
         };
         for group in page.items {
             let p = &group.principal;
@@ -46,7 +45,7 @@ pub(crate) async fn list<S: Store>(State(console): Shared<S>, headers: HeaderMap
     }
     let body = String::from("<p><a href=\"/console/groups/new\" role=\"button\">Create group</a></p>")
         + &table("User groups", &["Group name", "Users", "ARN", "Created"], &rows);
-    signed.ok("User groups", &body)
+    Ok(signed.ok("User groups", &body))
 }
 
 fn new_group_page(signed: &Signed, name: &str, policies: Result<String, String>, message: Option<&str>) -> String {
@@ -72,65 +71,56 @@ fn new_group_page(signed: &Signed, name: &str, policies: Result<String, String>,
     body
 }
 
-pub(crate) async fn new_form<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
-    let signed = match console.signed_in(&headers).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+pub(crate) async fn new_form<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Result<Response, Response> {
+    let signed = console.signed_in(&headers).await?;
     let policies = policy_options(&console, &signed).await;
-    signed.ok("Create user group", &new_group_page(&signed, "", policies, None))
+    Ok(signed.ok("Create user group", &new_group_page(&signed, "", policies, None)))
 }
 
-pub(crate) async fn create<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
-    let (signed, form) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(crate) async fn create<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let (signed, form) = console.posted(&headers, &body).await?;
     let title = "Create user group";
     let (name, policy) = (field(&form, "name").trim(), field(&form, "policy").trim());
     let arn = signed.group_arn(name);
-    if let Err(explanation) = console.authorize(&signed, "iam:CreateGroup", &arn).await {
-        return signed.refused(title, &explanation);
-    }
+    console.permit(&signed, title, "iam:CreateGroup", &arn).await?;
     if !policy.is_empty()
         && let Err(explanation) =
             console.authorize_keys(&signed, "iam:AttachGroupPolicy", &arn, &[("iam:PolicyARN", policy)]).await
     {
-        return signed.refused(title, &explanation);
+        return Err(signed.refused(title, &explanation));
     }
     if let Err(e) = console.identity.create_group(&signed.account, None, name).await {
         let policies = policy_options(&console, &signed).await;
         let page = new_group_page(&signed, name, policies, Some(&e.into_service_error().message));
-        return signed.status(StatusCode::BAD_REQUEST, title, &page);
+        return Err(signed.status(StatusCode::BAD_REQUEST, title, &page));
     }
     if !policy.is_empty()
         && let Err(e) = console.policies.attach_policy(&signed.account, EntityKind::Group, name, policy).await
     {
         let message =
             format!("Group {name} created, but the policy was not attached: {}", e.into_service_error().message);
-        return signed.status(StatusCode::BAD_REQUEST, title, &error(&message));
+        return Err(signed.status(StatusCode::BAD_REQUEST, title, &error(&message)));
     }
-    redirect_to(format!("/console/groups/{}", seg(name)))
+    Ok(redirect_to(format!("/console/groups/{}", seg(name))))
 }
 
 pub(crate) async fn detail<S: Store>(
     State(console): Shared<S>,
     headers: HeaderMap,
     Path(name): Path<String>,
-) -> Response {
-    let signed = match console.signed_in(&headers).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let signed = console.signed_in(&headers).await?;
     let found =
         console.identity.get_group(&signed.account, &name, &PageRequest { marker: None, max_items: Some(1000) }).await;
     let arn = found.as_ref().map(|(g, _)| g.principal.arn.clone()).unwrap_or_else(|_| signed.group_arn(&name));
-    if let Err(explanation) = console.authorize(&signed, "iam:GetGroup", &arn).await {
-        return signed.refused(&name, &explanation);
-    }
+    console.permit(&signed, &name, "iam:GetGroup", &arn).await?;
     let (group, members) = match found {
         Ok(found) => found,
-        Err(e) => return signed.status(StatusCode::NOT_FOUND, &name, &error(&e.into_service_error().message)),
+        Err(e) => return Err(signed.status(StatusCode::NOT_FOUND, &name, &error(&e.into_service_error().message))),
     };
     let path = seg(&group.principal.name);
     let mut body = format!(
@@ -165,7 +155,7 @@ pub(crate) async fn detail<S: Store>(
          <button type=\"submit\">Add permissions</button></form>",
         csrf_field(&signed.csrf)
     );
-    signed.ok(&group.principal.name, &body)
+    Ok(signed.ok(&group.principal.name, &body))
 }
 
 pub(crate) async fn add_user<S: Store>(
@@ -173,19 +163,14 @@ pub(crate) async fn add_user<S: Store>(
     headers: HeaderMap,
     Path(name): Path<String>,
     body: String,
-) -> Response {
-    let (signed, form) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let (signed, form) = console.posted(&headers, &body).await?;
     let arn = group_arn(&console, &signed, &name).await;
-    if let Err(explanation) = console.authorize(&signed, "iam:AddUserToGroup", &arn).await {
-        return signed.refused(&name, &explanation);
-    }
-    match console.identity.add_user_to_group(&signed.account, &name, field(&form, "user").trim()).await {
+    console.permit(&signed, &name, "iam:AddUserToGroup", &arn).await?;
+    Ok(match console.identity.add_user_to_group(&signed.account, &name, field(&form, "user").trim()).await {
         Ok(()) => redirect_to(format!("/console/groups/{}", seg(&name))),
         Err(e) => signed.status(StatusCode::BAD_REQUEST, &name, &error(&e.into_service_error().message)),
-    }
+    })
 }
 
 pub(crate) async fn attach<S: Store>(
@@ -193,22 +178,19 @@ pub(crate) async fn attach<S: Store>(
     headers: HeaderMap,
     Path(name): Path<String>,
     body: String,
-) -> Response {
-    let (signed, form) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let (signed, form) = console.posted(&headers, &body).await?;
     let policy = field(&form, "policy").trim();
     let arn = group_arn(&console, &signed, &name).await;
     if let Err(explanation) =
         console.authorize_keys(&signed, "iam:AttachGroupPolicy", &arn, &[("iam:PolicyARN", policy)]).await
     {
-        return signed.refused(&name, &explanation);
+        return Err(signed.refused(&name, &explanation));
     }
-    match console.policies.attach_policy(&signed.account, EntityKind::Group, &name, policy).await {
+    Ok(match console.policies.attach_policy(&signed.account, EntityKind::Group, &name, policy).await {
         Ok(()) => redirect_to(format!("/console/groups/{}", seg(&name))),
         Err(e) => signed.status(StatusCode::BAD_REQUEST, &name, &error(&e.into_service_error().message)),
-    }
+    })
 }
 
 async fn group_arn<S: Store>(console: &Console<S>, signed: &Signed, name: &str) -> String {

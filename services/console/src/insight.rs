@@ -48,11 +48,12 @@ fn simulator_page(signed: &Signed, form: &Form, result: &str) -> String {
     )
 }
 
-pub(crate) async fn simulator_form<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
-    match console.signed_in(&headers).await {
-        Ok(signed) => signed.ok("Policy simulator", &simulator_page(&signed, &Form::new(), "")),
-        Err(response) => response,
-    }
+pub(crate) async fn simulator_form<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    let signed = console.signed_in(&headers).await?;
+    Ok(signed.ok("Policy simulator", &simulator_page(&signed, &Form::new(), "")))
 }
 
 fn words(text: &str) -> Vec<String> {
@@ -73,26 +74,23 @@ fn principal_entity(signed: &Signed, arn: &str) -> Option<(EntityKind, String)> 
     }
 }
 
-pub(crate) async fn simulate_post<S: Store>(console: &Console<S>, headers: &HeaderMap, body: &str) -> Response {
-    let (signed, form) = match console.posted(headers, body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(crate) async fn simulate_post<S: Store>(
+    console: &Console<S>,
+    headers: &HeaderMap,
+    body: &str,
+) -> Result<Response, Response> {
+    let (signed, form) = console.posted(headers, body).await?;
     let title = "Policy simulator";
     let principal = field(&form, "principal").trim();
     let mut input = SimulateInput::default();
     if principal.is_empty() {
-        if let Err(explanation) = console.authorize(&signed, "iam:SimulateCustomPolicy", "*").await {
-            return signed.refused(title, &explanation);
-        }
+        console.permit(&signed, title, "iam:SimulateCustomPolicy", "*").await?;
         input.resource_owner = Some(signed.account.id().to_owned());
     } else {
-        if let Err(explanation) = console.authorize(&signed, "iam:SimulatePrincipalPolicy", principal).await {
-            return signed.refused(title, &explanation);
-        }
+        console.permit(&signed, title, "iam:SimulatePrincipalPolicy", principal).await?;
         let Some((kind, name)) = principal_entity(&signed, principal) else {
             let message = error("The principal must be the ARN of a user, group or role of this account.");
-            return signed.status(StatusCode::BAD_REQUEST, title, &simulator_page(&signed, &form, &message));
+            return Err(signed.status(StatusCode::BAD_REQUEST, title, &simulator_page(&signed, &form, &message)));
         };
         match console.policies.principal_policies(&signed.account, kind, &name).await {
             Ok(policies) => {
@@ -101,7 +99,7 @@ pub(crate) async fn simulate_post<S: Store>(console: &Console<S>, headers: &Head
             }
             Err(e) => {
                 let message = error(&e.into_service_error().message);
-                return signed.status(StatusCode::BAD_REQUEST, title, &simulator_page(&signed, &form, &message));
+                return Err(signed.status(StatusCode::BAD_REQUEST, title, &simulator_page(&signed, &form, &message)));
             }
         }
         if kind == EntityKind::User {
@@ -133,7 +131,7 @@ pub(crate) async fn simulate_post<S: Store>(console: &Console<S>, headers: &Head
         Ok(output) => output,
         Err(e) => {
             let message = error(&e.message);
-            return signed.status(StatusCode::BAD_REQUEST, title, &simulator_page(&signed, &form, &message));
+            return Err(signed.status(StatusCode::BAD_REQUEST, title, &simulator_page(&signed, &form, &message)));
         }
     };
     let mut rows = Vec::new();
@@ -166,10 +164,14 @@ pub(crate) async fn simulate_post<S: Store>(console: &Console<S>, headers: &Head
         "<section aria-labelledby=\"results\" id=\"simulation\"><h2 id=\"results\">Results</h2>{}</section>",
         table("Simulation results", &["Action", "Resource", "Decision", "Explanation", "Matched statements"], &rows)
     );
-    signed.ok(title, &simulator_page(&signed, &form, &result))
+    Ok(signed.ok(title, &simulator_page(&signed, &form, &result)))
 }
 
-pub(crate) async fn simulate<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
+pub(crate) async fn simulate<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
     simulate_post(&console, &headers, &body).await
 }
 
@@ -193,16 +195,17 @@ fn revoke_button(csrf: &str, kind: &str, target: &str, label: &str) -> String {
 /// The live sessions of the account: the token service's (role sessions, federated users,
 /// GetSessionToken) and the console's sign-ins, with their revocation controls. Authorized as
 /// `sts:ListRevocations` (Tessera's read of the revocation state; AWS has no such page).
-pub(crate) async fn sessions<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
+pub(crate) async fn sessions<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Result<Response, Response> {
     let title = "Sessions";
-    let signed = match console.allowed(&headers, title, "sts:ListRevocations", "*").await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = console.allowed(&headers, title, "sts:ListRevocations", "*").await?;
     let live = match console.sts.live_sessions(&signed.account).await {
         Ok(live) => live,
         Err(e) => {
-            return signed.status(StatusCode::INTERNAL_SERVER_ERROR, title, &error(&e.into_service_error().message));
+            return Err(signed.status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                title,
+                &error(&e.into_service_error().message),
+            ));
         }
     };
     let csrf = &signed.csrf;
@@ -230,7 +233,7 @@ pub(crate) async fn sessions<S: Store>(State(console): Shared<S>, headers: Heade
     let idle = console.settings.idle_timeout.as_millis() as u64;
     let signins = match session::all_sessions(console.store()).await {
         Ok(all) => all,
-        Err(e) => return signed.status(StatusCode::INTERNAL_SERVER_ERROR, title, &error(&e.to_string())),
+        Err(e) => return Err(signed.status(StatusCode::INTERNAL_SERVER_ERROR, title, &error(&e.to_string()))),
     };
     let mut rows = Vec::new();
     for (hash, record) in signins {
@@ -269,27 +272,26 @@ pub(crate) async fn sessions<S: Store>(State(console): Shared<S>, headers: Heade
         csrf_field(csrf),
         csrf_field(csrf)
     );
-    signed.ok(title, &body)
+    Ok(signed.ok(title, &body))
 }
 
 /// Revokes one session, every session of a role or of a principal (through the token service's
 /// revocation, which every replica applies), or signs out one console session.
-pub(crate) async fn revoke<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
-    let (signed, form) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(crate) async fn revoke<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let (signed, form) = console.posted(&headers, &body).await?;
     let title = "Sessions";
     let target = field(&form, "target").trim();
     let (action, resource) = match field(&form, "kind") {
         "session" | "console" => ("sts:RevokeSession", "*"),
         "role" => ("sts:RevokeRoleSessions", target),
         "principal" => ("sts:RevokePrincipalSessions", target),
-        _ => return signed.status(StatusCode::BAD_REQUEST, title, &error("Unknown revocation.")),
+        _ => return Err(signed.status(StatusCode::BAD_REQUEST, title, &error("Unknown revocation."))),
     };
-    if let Err(explanation) = console.authorize(&signed, action, resource).await {
-        return signed.refused(title, &explanation);
-    }
+    console.permit(&signed, title, action, resource).await?;
     let account = &signed.account;
     let done = match field(&form, "kind") {
         "console" => {
@@ -321,10 +323,10 @@ pub(crate) async fn revoke<S: Store>(State(console): Shared<S>, headers: HeaderM
             .map(|_| ())
             .map_err(|e| e.into_service_error().message),
     };
-    match done {
+    Ok(match done {
         Ok(()) => redirect_to("/console/sessions".to_owned()),
         Err(message) => signed.status(StatusCode::BAD_REQUEST, title, &error(&message)),
-    }
+    })
 }
 
 // ---- activity -----------------------------------------------------------------------------------
@@ -356,12 +358,9 @@ pub(crate) async fn activity<S: Store>(
     State(console): Shared<S>,
     headers: HeaderMap,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
-) -> Response {
+) -> Result<Response, Response> {
     let title = "Activity";
-    let signed = match console.allowed(&headers, title, "cloudtrail:LookupEvents", "*").await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = console.allowed(&headers, title, "cloudtrail:LookupEvents", "*").await?;
     let query = crate::pages::form(query.as_deref().unwrap_or(""));
     let get = |name: &str| field(&query, name).trim().to_owned();
     let (principal, action, decision, from, to) =
@@ -389,7 +388,7 @@ pub(crate) async fn activity<S: Store>(
     );
     let Some(dir) = &console.settings.audit_dir else {
         body.push_str("<p>This server keeps no audit trail.</p>");
-        return signed.ok(title, &body);
+        return Ok(signed.ok(title, &body));
     };
     let filter = tessera_gateway::audit::Filter {
         principal_arn: (!principal.is_empty()).then(|| principal.clone()),
@@ -400,7 +399,7 @@ pub(crate) async fn activity<S: Store>(
     let events = match tessera_gateway::audit::query(dir, &filter) {
         Ok(events) => events,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return signed.status(StatusCode::INTERNAL_SERVER_ERROR, title, &error(&e.to_string())),
+        Err(e) => return Err(signed.status(StatusCode::INTERNAL_SERVER_ERROR, title, &error(&e.to_string()))),
     };
     let account = signed.account.id();
     let events: Vec<_> = events
@@ -439,20 +438,20 @@ pub(crate) async fn activity<S: Store>(
     let rows: Vec<Vec<String>> =
         last.iter().map(|((who, service), at)| vec![esc(who), esc(service), millis_date(*at)]).collect();
     body.push_str(&table("Last accessed services", &["Principal", "Service", "Last accessed"], &rows));
-    signed.ok(title, &body)
+    Ok(signed.ok(title, &body))
 }
 
 // ---- identity providers, account settings, credential report ------------------------------------
 
-pub(crate) async fn identity_providers<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
+pub(crate) async fn identity_providers<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
     let title = "Identity providers";
-    let signed = match console.allowed(&headers, title, "iam:ListOpenIDConnectProviders", "*").await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = console.allowed(&headers, title, "iam:ListOpenIDConnectProviders", "*").await?;
     let providers = match console.identity.list_open_id_connect_providers(&signed.account).await {
         Ok(providers) => providers,
-        Err(e) => return signed.status(StatusCode::INTERNAL_SERVER_ERROR, title, &error(&e.to_string())),
+        Err(e) => return Err(signed.status(StatusCode::INTERNAL_SERVER_ERROR, title, &error(&e.to_string()))),
     };
     let rows: Vec<Vec<String>> = providers
         .iter()
@@ -467,7 +466,7 @@ pub(crate) async fn identity_providers<S: Store>(State(console): Shared<S>, head
         })
         .collect();
     let body = table("Identity providers", &["Provider", "Type", "ARN", "Audiences", "Created"], &rows);
-    signed.ok(title, &body)
+    Ok(signed.ok(title, &body))
 }
 
 fn password_policy_form(signed: &Signed, policy: Option<&tessera_store::iam::PasswordPolicyRecord>) -> String {
@@ -497,12 +496,12 @@ fn password_policy_form(signed: &Signed, policy: Option<&tessera_store::iam::Pas
     )
 }
 
-pub(crate) async fn account_settings<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
+pub(crate) async fn account_settings<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
     let title = "Account settings";
-    let signed = match console.signed_in(&headers).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = console.signed_in(&headers).await?;
     let mut body = format!(
         "<dl><dt>Account ID</dt><dd id=\"account-id\">{}</dd></dl><h2>Password policy</h2>",
         esc(signed.account.id())
@@ -519,22 +518,16 @@ pub(crate) async fn account_settings<S: Store>(State(console): Shared<S>, header
             body.push_str(&password_policy_form(&signed, policy.as_ref()));
         }
     }
-    signed.ok(title, &body)
+    Ok(signed.ok(title, &body))
 }
 
 pub(crate) async fn update_password_policy<S: Store>(
     State(console): Shared<S>,
     headers: HeaderMap,
     body: String,
-) -> Response {
-    let (signed, form) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
     let title = "Account settings";
-    if let Err(explanation) = console.authorize(&signed, "iam:UpdateAccountPasswordPolicy", "*").await {
-        return signed.refused(title, &explanation);
-    }
+    let (signed, form) = console.posted_allowed(&headers, &body, title, "iam:UpdateAccountPasswordPolicy", "*").await?;
     let number = |name: &str| -> Result<Option<i32>, String> {
         match field(&form, name).trim() {
             "" => Ok(None),
@@ -555,21 +548,21 @@ pub(crate) async fn update_password_policy<S: Store>(
             hard_expiry: on("hard"),
         },
         (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => {
-            return signed.status(StatusCode::BAD_REQUEST, title, &error(&e));
+            return Err(signed.status(StatusCode::BAD_REQUEST, title, &error(&e)));
         }
     };
-    match console.identity.update_account_password_policy(&signed.account, input).await {
+    Ok(match console.identity.update_account_password_policy(&signed.account, input).await {
         Ok(()) => redirect_to("/console/account".to_owned()),
         Err(e) => signed.status(StatusCode::BAD_REQUEST, title, &error(&e.into_service_error().message)),
-    }
+    })
 }
 
-pub(crate) async fn credential_report<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
+pub(crate) async fn credential_report<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
     let title = "Credential report";
-    let signed = match console.allowed(&headers, title, "iam:GetCredentialReport", "*").await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = console.allowed(&headers, title, "iam:GetCredentialReport", "*").await?;
     let mut body = format!(
         "<form method=\"post\" action=\"/console/credential-report\">{}<button type=\"submit\">Generate report</button></form>",
         csrf_field(&signed.csrf)
@@ -585,20 +578,18 @@ pub(crate) async fn credential_report<S: Store>(State(console): Shared<S>, heade
             body.push_str(&table("Credential report", &columns, &rows));
         }
     }
-    signed.ok(title, &body)
+    Ok(signed.ok(title, &body))
 }
 
-pub(crate) async fn generate_report<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
-    let (signed, _) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(crate) async fn generate_report<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
     let title = "Credential report";
-    if let Err(explanation) = console.authorize(&signed, "iam:GenerateCredentialReport", "*").await {
-        return signed.refused(title, &explanation);
-    }
-    match console.identity.generate_credential_report(&signed.account).await {
+    let (signed, _) = console.posted_allowed(&headers, &body, title, "iam:GenerateCredentialReport", "*").await?;
+    Ok(match console.identity.generate_credential_report(&signed.account).await {
         Ok(_) => redirect_to("/console/credential-report".to_owned()),
         Err(e) => signed.status(StatusCode::BAD_REQUEST, title, &error(&e.into_service_error().message)),
-    }
+    })
 }

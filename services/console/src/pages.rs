@@ -278,6 +278,22 @@ impl<S: Store> Console<S> {
         Ok((signed, form))
     }
 
+    /// [`Console::posted`] by a caller that may perform `action` on `resource` (`{account}` in it
+    /// stands for the caller's account), as [`Console::allowed`] is for a page.
+    pub(crate) async fn posted_allowed(
+        &self,
+        headers: &HeaderMap,
+        body: &str,
+        title: &str,
+        action: &str,
+        resource: &str,
+    ) -> Result<(Signed, Form), Response> {
+        let (signed, form) = self.posted(headers, body).await?;
+        let resource = resource.replace("{account}", signed.account.id());
+        self.permit(&signed, title, action, &resource).await?;
+        Ok((signed, form))
+    }
+
     /// Replaces the signed-in session `id` with a new id holding `record` (switching role and
     /// back), with its cookie.
     pub(crate) async fn reissue(
@@ -298,6 +314,17 @@ impl<S: Store> Console<S> {
     /// denial's AWS message when it is not allowed.
     pub(crate) async fn authorize(&self, signed: &Signed, action: &str, resource: &str) -> Result<(), String> {
         self.authorize_keys(signed, action, resource, &[]).await
+    }
+
+    /// [`Console::authorize`], or the "Not authorized" page titled `title` (a handler's `?`).
+    pub(crate) async fn permit(
+        &self,
+        signed: &Signed,
+        title: &str,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), Response> {
+        self.authorize(signed, action, resource).await.map_err(|explanation| signed.refused(title, &explanation))
     }
 
     /// [`Console::authorize`] with the request's own condition keys (`iam:PolicyARN`, ...), as the
@@ -426,11 +453,9 @@ pub(crate) fn millis_date(millis: u64) -> String {
 
 // ---- sign-in ------------------------------------------------------------------------------------
 
-pub(crate) async fn index<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
-    match console.signed_in(&headers).await {
-        Ok(_) => redirect("/console/home"),
-        Err(response) => response,
-    }
+pub(crate) async fn index<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Result<Response, Response> {
+    console.signed_in(&headers).await?;
+    Ok(redirect("/console/home"))
 }
 
 fn sign_in_page(token: &str, account: &str, user: &str, message: Option<&str>) -> String {
@@ -453,33 +478,40 @@ fn sign_in_page(token: &str, account: &str, user: &str, message: Option<&str>) -
     page("Sign in", None, &body)
 }
 
-pub(crate) async fn sign_in_form<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
+pub(crate) async fn sign_in_form<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
     if let Ok(Some((_, record))) = console.visit(&headers).await
         && record.stage == Stage::Active
     {
-        return redirect("/console/home");
+        return Ok(redirect("/console/home"));
     }
     let token = console.token();
     let cookie = format!("{SIGN_IN_COOKIE}={token}{}", console.cookie_attributes(&headers));
-    with_cookie(html(StatusCode::OK, sign_in_page(&token, "", "", None)), cookie)
+    Ok(with_cookie(html(StatusCode::OK, sign_in_page(&token, "", "", None)), cookie))
 }
 
-pub(crate) async fn sign_in<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
+pub(crate) async fn sign_in<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
     let form = form(&body);
     let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or("");
     if !same_token(field(&form, "csrf"), expected) {
-        return bad_csrf();
+        return Err(bad_csrf());
     }
     let (account_id, user, password) =
         (field(&form, "account").trim(), field(&form, "user").trim(), field(&form, "password"));
     let again = |status, message| html(status, sign_in_page(expected, account_id, user, Some(message)));
-    let Ok(account) = Account::new(account_id) else { return again(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS) };
+    let Ok(account) = Account::new(account_id) else { return Ok(again(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS)) };
     let user = (!user.is_empty()).then_some(user);
     let now = console.now_millis();
     match session::count_attempt(console.store(), account.ns(), user, now).await {
         Ok(true) => {}
-        Ok(false) => return again(StatusCode::TOO_MANY_REQUESTS, THROTTLED),
-        Err(e) => return internal_error("cannot count a sign-in attempt", &e),
+        Ok(false) => return Ok(again(StatusCode::TOO_MANY_REQUESTS, THROTTLED)),
+        Err(e) => return Err(internal_error("cannot count a sign-in attempt", &e)),
     }
     let (verified, record) = match user {
         None => (session::verify_root(console.store(), account.ns(), password).await.map_err(|e| e.to_string()), None),
@@ -494,8 +526,8 @@ pub(crate) async fn sign_in<S: Store>(State(console): Shared<S>, headers: Header
     };
     match verified {
         Ok(true) => {}
-        Ok(false) => return again(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS),
-        Err(e) => return internal_error("cannot check a password", &e),
+        Ok(false) => return Ok(again(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS)),
+        Err(e) => return Err(internal_error("cannot check a password", &e)),
     }
     let _ = session::clear_attempts(console.store(), account.ns(), user).await;
     let stage = match &record {
@@ -512,12 +544,9 @@ pub(crate) async fn sign_in<S: Store>(State(console): Shared<S>, headers: Header
         role: None,
     };
     let old = cookie(&headers, COOKIE);
-    let cookie = match console.rotate(&headers, old, &session).await {
-        Ok(cookie) => cookie,
-        Err(response) => return response,
-    };
+    let cookie = console.rotate(&headers, old, &session).await?;
     let response = with_cookie(redirect(stage_page(&stage)), cookie);
-    with_cookie(response, console.expired_cookie(&headers, SIGN_IN_COOKIE))
+    Ok(with_cookie(response, console.expired_cookie(&headers, SIGN_IN_COOKIE)))
 }
 
 fn stage_page(stage: &Stage) -> &'static str {
@@ -568,43 +597,42 @@ fn mfa_page(csrf: &str, message: Option<&str>) -> String {
     page("Multi-factor authentication", None, &body)
 }
 
-pub(crate) async fn mfa_form<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
-    match step(&console, &headers).await {
-        Ok((_, record)) if matches!(record.stage, Stage::Mfa { .. }) => {
-            html(StatusCode::OK, mfa_page(&record.csrf, None))
-        }
-        Ok((_, record)) => redirect(stage_page(&record.stage)),
-        Err(response) => response,
-    }
+pub(crate) async fn mfa_form<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Result<Response, Response> {
+    let (_, record) = step(&console, &headers).await?;
+    Ok(match record.stage {
+        Stage::Mfa { .. } => html(StatusCode::OK, mfa_page(&record.csrf, None)),
+        _ => redirect(stage_page(&record.stage)),
+    })
 }
 
-pub(crate) async fn mfa<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
-    let (id, mut record) = match step(&console, &headers).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(crate) async fn mfa<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let (id, mut record) = step(&console, &headers).await?;
     let form = form(&body);
     if !same_token(field(&form, "csrf"), &record.csrf) {
-        return bad_csrf();
+        return Err(bad_csrf());
     }
     let (Stage::Mfa { serial }, Some(name)) = (&record.stage, record.user.clone()) else {
-        return redirect(stage_page(&record.stage));
+        return Ok(redirect(stage_page(&record.stage)));
     };
-    let Ok(account) = Account::new(&record.account) else { return redirect("/console/signin") };
+    let Ok(account) = Account::new(&record.account) else { return Ok(redirect("/console/signin")) };
     match console.sts.identity().verify_mfa_code(&account, serial, field(&form, "code").trim()).await {
         Ok(true) => {}
-        Ok(false) => return html(StatusCode::UNAUTHORIZED, mfa_page(&record.csrf, Some("The MFA code is not valid."))),
+        Ok(false) => {
+            return Ok(html(StatusCode::UNAUTHORIZED, mfa_page(&record.csrf, Some("The MFA code is not valid."))));
+        }
         Err(e) => {
-            return html(StatusCode::UNAUTHORIZED, mfa_page(&record.csrf, Some(&e.into_service_error().message)));
+            return Ok(html(StatusCode::UNAUTHORIZED, mfa_page(&record.csrf, Some(&e.into_service_error().message))));
         }
     }
-    let Ok(user) = console.identity.get_user(&account, &name).await else { return redirect("/console/signin") };
+    let Ok(user) = console.identity.get_user(&account, &name).await else { return Ok(redirect("/console/signin")) };
     record.stage = next_stage(&console, &account, &user, false).await;
     record.csrf = console.token();
-    match console.rotate(&headers, Some(&id), &record).await {
-        Ok(cookie) => with_cookie(redirect(stage_page(&record.stage)), cookie),
-        Err(response) => response,
-    }
+    let cookie = console.rotate(&headers, Some(&id), &record).await?;
+    Ok(with_cookie(redirect(stage_page(&record.stage)), cookie))
 }
 
 fn change_password_page(csrf: &str, message: Option<&str>) -> String {
@@ -624,70 +652,71 @@ fn change_password_page(csrf: &str, message: Option<&str>) -> String {
     page("Change password", None, &body)
 }
 
-pub(crate) async fn change_password_form<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
-    match step(&console, &headers).await {
-        Ok((_, record)) if record.stage == Stage::ChangePassword => {
-            html(StatusCode::OK, change_password_page(&record.csrf, None))
-        }
-        Ok((_, record)) => redirect(stage_page(&record.stage)),
-        Err(response) => response,
-    }
+pub(crate) async fn change_password_form<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    let (_, record) = step(&console, &headers).await?;
+    Ok(match record.stage {
+        Stage::ChangePassword => html(StatusCode::OK, change_password_page(&record.csrf, None)),
+        _ => redirect(stage_page(&record.stage)),
+    })
 }
 
-pub(crate) async fn change_password<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
-    let (id, mut record) = match step(&console, &headers).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(crate) async fn change_password<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let (id, mut record) = step(&console, &headers).await?;
     let form = form(&body);
     if !same_token(field(&form, "csrf"), &record.csrf) {
-        return bad_csrf();
+        return Err(bad_csrf());
     }
     let (Stage::ChangePassword, Some(name)) = (&record.stage, record.user.clone()) else {
-        return redirect(stage_page(&record.stage));
+        return Ok(redirect(stage_page(&record.stage)));
     };
-    let Ok(account) = Account::new(&record.account) else { return redirect("/console/signin") };
+    let Ok(account) = Account::new(&record.account) else { return Ok(redirect("/console/signin")) };
     let (old, new) = (field(&form, "old"), field(&form, "new"));
     if new != field(&form, "confirm") {
-        return html(
+        return Ok(html(
             StatusCode::BAD_REQUEST,
             change_password_page(&record.csrf, Some("The new passwords do not match.")),
-        );
+        ));
     }
     // The forced change is a step of the sign-in (AWS allows it whatever the policies say); the
     // identity domain checks the old password and the account's password policy.
     if let Err(e) = console.identity.change_password(&account, &name, old, new).await {
-        return html(
+        return Ok(html(
             StatusCode::BAD_REQUEST,
             change_password_page(&record.csrf, Some(&e.into_service_error().message)),
-        );
+        ));
     }
     record.stage = Stage::Active;
     record.csrf = console.token();
-    match console.rotate(&headers, Some(&id), &record).await {
-        Ok(cookie) => with_cookie(redirect("/console/home"), cookie),
-        Err(response) => response,
-    }
+    let cookie = console.rotate(&headers, Some(&id), &record).await?;
+    Ok(with_cookie(redirect("/console/home"), cookie))
 }
 
-pub(crate) async fn sign_out<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
-    let Ok(Some((id, record))) = console.visit(&headers).await else { return redirect("/console/signin") };
+pub(crate) async fn sign_out<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let Ok(Some((id, record))) = console.visit(&headers).await else { return Ok(redirect("/console/signin")) };
     if !same_token(field(&form(&body), "csrf"), &record.csrf) {
-        return bad_csrf();
+        return Err(bad_csrf());
     }
     if let Err(e) = session::delete_session(console.store(), &id).await {
-        return internal_error("cannot end a session", &e);
+        return Err(internal_error("cannot end a session", &e));
     }
-    with_cookie(redirect("/console/signin"), console.expired_cookie(&headers, COOKIE))
+    Ok(with_cookie(redirect("/console/signin"), console.expired_cookie(&headers, COOKIE)))
 }
 
 // ---- dashboard ----------------------------------------------------------------------------------
 
-pub(crate) async fn home<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
-    let signed = match console.signed_in(&headers).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+pub(crate) async fn home<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Result<Response, Response> {
+    let signed = console.signed_in(&headers).await?;
     let mut body = format!("<p>Signed in as <strong id=\"signed-in-as\">{}</strong></p>", esc(&signed.caller.arn));
     body.push_str("<section aria-labelledby=\"recs\"><h2 id=\"recs\">Security recommendations</h2>");
     match console.authorize(&signed, "iam:GetAccountSummary", "*").await {
@@ -695,7 +724,9 @@ pub(crate) async fn home<S: Store>(State(console): Shared<S>, headers: HeaderMap
         Ok(()) => {
             let summary = match console.identity.get_account_summary(&signed.account).await {
                 Ok(summary) => summary,
-                Err(e) => return internal_error("cannot read the account summary", &e.into_service_error().message),
+                Err(e) => {
+                    return Err(internal_error("cannot read the account summary", &e.into_service_error().message));
+                }
             };
             let get = |key: &str| summary.get(key).copied().unwrap_or(0);
             let mut recs = Vec::new();
@@ -709,7 +740,7 @@ pub(crate) async fn home<S: Store>(State(console): Shared<S>, headers: HeaderMap
             // of them is the truth.
             let root_keys = match root_access_keys(&console, &signed.account).await {
                 Ok(keys) => keys,
-                Err(e) => return internal_error("cannot read the root's keys", &e),
+                Err(e) => return Err(internal_error("cannot read the root's keys", &e)),
             };
             let root_active = root_keys.iter().filter(|k| k.status == KeyStatus::Active).count();
             recs.push(rec(
@@ -730,7 +761,7 @@ pub(crate) async fn home<S: Store>(State(console): Shared<S>, headers: HeaderMap
             let rotation = match console.authorize(&signed, "iam:ListUsers", &users_arn).await {
                 Err(explanation) => denied(&explanation),
                 Ok(()) => match all_users(&console, &signed.account).await {
-                    Err(e) => return internal_error("cannot list users", &e.into_service_error().message),
+                    Err(e) => return Err(internal_error("cannot list users", &e.into_service_error().message)),
                     Ok(users) => {
                         let cutoff = console.now_millis().saturating_sub(KEY_ROTATION_MILLIS);
                         let stale = users
@@ -759,7 +790,7 @@ pub(crate) async fn home<S: Store>(State(console): Shared<S>, headers: HeaderMap
         }
     }
     body.push_str("</section>");
-    html(StatusCode::OK, signed.frame("IAM Dashboard", &body))
+    Ok(html(StatusCode::OK, signed.frame("IAM Dashboard", &body)))
 }
 
 fn rec(id: &str, done: bool, todo: &str, ok: &str) -> String {
@@ -794,17 +825,14 @@ pub(crate) async fn all_users<S: Store>(console: &Console<S>, account: &Account)
 
 // ---- users --------------------------------------------------------------------------------------
 
-pub(crate) async fn users<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
-    let signed = match console.signed_in(&headers).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+pub(crate) async fn users<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Result<Response, Response> {
+    let signed = console.signed_in(&headers).await?;
     if let Err(explanation) = console.authorize(&signed, "iam:ListUsers", &signed.user_arn("*")).await {
-        return html(StatusCode::FORBIDDEN, signed.frame("Users", &denied(&explanation)));
+        return Err(html(StatusCode::FORBIDDEN, signed.frame("Users", &denied(&explanation))));
     }
     let users = match all_users(&console, &signed.account).await {
         Ok(users) => users,
-        Err(e) => return internal_error("cannot list users", &e.into_service_error().message),
+        Err(e) => return Err(internal_error("cannot list users", &e.into_service_error().message)),
     };
     let mut body = String::from("<p><a href=\"/console/users/new\" role=\"button\">Create user</a></p>");
     body.push_str(
@@ -825,7 +853,7 @@ pub(crate) async fn users<S: Store>(State(console): Shared<S>, headers: HeaderMa
         );
     }
     body.push_str("</tbody></table>");
-    html(StatusCode::OK, signed.frame("Users", &body))
+    Ok(html(StatusCode::OK, signed.frame("Users", &body)))
 }
 
 fn new_user_page(csrf: &str, name: &str, message: Option<&str>) -> String {
@@ -848,11 +876,12 @@ fn new_user_page(csrf: &str, name: &str, message: Option<&str>) -> String {
     body
 }
 
-pub(crate) async fn new_user_form<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
-    match console.signed_in(&headers).await {
-        Ok(signed) => html(StatusCode::OK, signed.frame("Create user", &new_user_page(&signed.csrf, "", None))),
-        Err(response) => response,
-    }
+pub(crate) async fn new_user_form<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    let signed = console.signed_in(&headers).await?;
+    Ok(html(StatusCode::OK, signed.frame("Create user", &new_user_page(&signed.csrf, "", None))))
 }
 
 /// The secret of a new access key, shown this once (never stored by the console; the page is
@@ -880,14 +909,15 @@ fn download(key: &tessera_identity::CreatedAccessKey) -> String {
     )
 }
 
-pub(crate) async fn create_user<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
-    let signed = match console.signed_in(&headers).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+pub(crate) async fn create_user<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let signed = console.signed_in(&headers).await?;
     let form = form(&body);
     if !signed.checks_csrf(&form) {
-        return bad_csrf();
+        return Err(bad_csrf());
     }
     let name = field(&form, "name").trim();
     let (console_access, key) = (field(&form, "console") == "1", field(&form, "key") == "1");
@@ -901,7 +931,7 @@ pub(crate) async fn create_user<S: Store>(State(console): Shared<S>, headers: He
     }
     for action in actions {
         if let Err(explanation) = console.authorize(&signed, action, &arn).await {
-            return html(StatusCode::FORBIDDEN, signed.frame("Create user", &denied(&explanation)));
+            return Err(html(StatusCode::FORBIDDEN, signed.frame("Create user", &denied(&explanation))));
         }
     }
     let again = |message: String| {
@@ -910,7 +940,7 @@ pub(crate) async fn create_user<S: Store>(State(console): Shared<S>, headers: He
     let input = CreateUser { path: None, user_name: name.to_owned(), permissions_boundary: None, tags: Vec::new() };
     let user = match console.identity.create_user(&signed.account, input).await {
         Ok(user) => user,
-        Err(e) => return again(e.into_service_error().message),
+        Err(e) => return Ok(again(e.into_service_error().message)),
     };
     let mut out = format!(
         "<p role=\"status\">User <a href=\"/console/users/{0}\">{0}</a> created.</p>",
@@ -929,26 +959,23 @@ pub(crate) async fn create_user<S: Store>(State(console): Shared<S>, headers: He
             Err(e) => out.push_str(&error(&format!("Access key not created: {}", e.into_service_error().message))),
         }
     }
-    html(StatusCode::OK, signed.frame("Create user", &out))
+    Ok(html(StatusCode::OK, signed.frame("Create user", &out)))
 }
 
 pub(crate) async fn user_detail<S: Store>(
     State(console): Shared<S>,
     headers: HeaderMap,
     Path(name): Path<String>,
-) -> Response {
-    let signed = match console.signed_in(&headers).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let signed = console.signed_in(&headers).await?;
     let user = console.identity.get_user(&signed.account, &name).await;
     let arn = user.as_ref().map(|u| u.principal.arn.clone()).unwrap_or_else(|_| signed.user_arn(&name));
     if let Err(explanation) = console.authorize(&signed, "iam:GetUser", &arn).await {
-        return html(StatusCode::FORBIDDEN, signed.frame(&name, &denied(&explanation)));
+        return Err(html(StatusCode::FORBIDDEN, signed.frame(&name, &denied(&explanation))));
     }
     let user = match user {
         Ok(user) => user,
-        Err(e) => return html(StatusCode::NOT_FOUND, signed.frame(&name, &error(&e.into_service_error().message))),
+        Err(e) => return Ok(html(StatusCode::NOT_FOUND, signed.frame(&name, &error(&e.into_service_error().message)))),
     };
     let mut body = format!(
         "<dl><dt>ARN</dt><dd>{}</dd><dt>Created</dt><dd>{}</dd></dl>",
@@ -969,7 +996,7 @@ pub(crate) async fn user_detail<S: Store>(
     body.push_str("<h2>Access keys</h2>");
     if let Err(explanation) = console.authorize(&signed, "iam:ListAccessKeys", &user.principal.arn).await {
         body.push_str(&denied(&explanation));
-        return html(StatusCode::OK, signed.frame(&user.principal.name, &body));
+        return Ok(html(StatusCode::OK, signed.frame(&user.principal.name, &body)));
     }
     let last_used = console.authorize(&signed, "iam:GetAccessKeyLastUsed", &user.principal.arn).await.is_ok();
     let mut rows = Vec::new();
@@ -1007,7 +1034,7 @@ pub(crate) async fn user_detail<S: Store>(
          <form method=\"post\" action=\"/console/users/{path}/access-keys\">{}<button type=\"submit\">Create access key</button></form>",
         csrf_field(&signed.csrf)
     );
-    html(StatusCode::OK, signed.frame(&user.principal.name, &body))
+    Ok(html(StatusCode::OK, signed.frame(&user.principal.name, &body)))
 }
 
 pub(crate) async fn create_access_key<S: Store>(
@@ -1015,22 +1042,19 @@ pub(crate) async fn create_access_key<S: Store>(
     headers: HeaderMap,
     Path(name): Path<String>,
     body: String,
-) -> Response {
-    let signed = match console.signed_in(&headers).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let signed = console.signed_in(&headers).await?;
     if !signed.checks_csrf(&form(&body)) {
-        return bad_csrf();
+        return Err(bad_csrf());
     }
     let arn = match console.identity.get_user(&signed.account, &name).await {
         Ok(user) => user.principal.arn,
         Err(_) => signed.user_arn(&name),
     };
     if let Err(explanation) = console.authorize(&signed, "iam:CreateAccessKey", &arn).await {
-        return html(StatusCode::FORBIDDEN, signed.frame("Create access key", &denied(&explanation)));
+        return Err(html(StatusCode::FORBIDDEN, signed.frame("Create access key", &denied(&explanation))));
     }
-    match console.identity.create_access_key(&signed.account, &name).await {
+    Ok(match console.identity.create_access_key(&signed.account, &name).await {
         Ok(created) => {
             let back = format!("<p><a href=\"/console/users/{0}\">Back to {0}</a></p>", esc(&name));
             html(StatusCode::OK, signed.frame("Create access key", &(shown_once(&created) + &back)))
@@ -1038,7 +1062,7 @@ pub(crate) async fn create_access_key<S: Store>(
         Err(e) => {
             html(StatusCode::BAD_REQUEST, signed.frame("Create access key", &error(&e.into_service_error().message)))
         }
-    }
+    })
 }
 
 #[cfg(test)]

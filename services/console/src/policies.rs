@@ -108,23 +108,21 @@ pub(crate) async fn editor_js() -> Response {
 
 /// The findings of a posted document, as an HTML fragment (for `editor.js`). Authorized as
 /// Access Analyzer's `ValidatePolicy`, which the editor performs.
-pub(crate) async fn validate<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
-    let (signed, form) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(crate) async fn validate<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let (signed, form) = console.posted(&headers, &body).await?;
     if let Err(explanation) = console.authorize(&signed, "access-analyzer:ValidatePolicy", "*").await {
-        return html(StatusCode::FORBIDDEN, crate::html::denied(&explanation));
+        return Err(html(StatusCode::FORBIDDEN, crate::html::denied(&explanation)));
     }
     let kind = if field(&form, "kind") == "trust" { PolicyKind::Trust } else { PolicyKind::Managed };
-    html(StatusCode::OK, findings_list(field(&form, "document"), kind))
+    Ok(html(StatusCode::OK, findings_list(field(&form, "document"), kind)))
 }
 
-pub(crate) async fn list<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
-    let signed = match console.allowed(&headers, "Policies", "iam:ListPolicies", "*").await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+pub(crate) async fn list<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Result<Response, Response> {
+    let signed = console.allowed(&headers, "Policies", "iam:ListPolicies", "*").await?;
     let mut rows = Vec::new();
     // The account's policies, then the AWS managed ones that are in use.
     for (scope, only_attached) in [(PolicyScope::Local, false), (PolicyScope::Aws, true)] {
@@ -134,7 +132,9 @@ pub(crate) async fn list<S: Store>(State(console): Shared<S>, headers: HeaderMap
             let page = PageRequest { marker, max_items: Some(1000) };
             let page = match console.policies.list_policies(&signed.account, &query, &page).await {
                 Ok(page) => page,
-                Err(e) => return signed.status(StatusCode::INTERNAL_SERVER_ERROR, "Policies", &error(&e.to_string())),
+                Err(e) => {
+                    return Err(signed.status(StatusCode::INTERNAL_SERVER_ERROR, "Policies", &error(&e.to_string())));
+                }
             };
             for policy in page.items {
                 let r = &policy.record;
@@ -153,7 +153,7 @@ pub(crate) async fn list<S: Store>(State(console): Shared<S>, headers: HeaderMap
     }
     let body = String::from("<p><a href=\"/console/policies/new\" role=\"button\">Create policy</a></p>")
         + &table("Policies", &["Policy name", "Type", "Attached entities", "Default version"], &rows);
-    signed.ok("Policies", &body)
+    Ok(signed.ok("Policies", &body))
 }
 
 fn new_policy_page(signed: &Signed, name: &str, description: &str, document: &str, message: &str) -> String {
@@ -169,32 +169,27 @@ fn new_policy_page(signed: &Signed, name: &str, description: &str, document: &st
     )
 }
 
-pub(crate) async fn new_form<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
-    match console.signed_in(&headers).await {
-        Ok(signed) => signed.ok("Create policy", &new_policy_page(&signed, "", "", STARTER, "")),
-        Err(response) => response,
-    }
+pub(crate) async fn new_form<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Result<Response, Response> {
+    let signed = console.signed_in(&headers).await?;
+    Ok(signed.ok("Create policy", &new_policy_page(&signed, "", "", STARTER, "")))
 }
 
-pub(crate) async fn create<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
-    let (signed, form) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(crate) async fn create<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let (signed, form) = console.posted(&headers, &body).await?;
     let title = "Create policy";
     let (name, description, document) =
         (field(&form, "name").trim(), field(&form, "description").trim(), field(&form, "document"));
     if field(&form, "op") == "validate" {
         // The editor's "Validate" without JavaScript: the same page, its findings rendered.
-        if let Err(explanation) = console.authorize(&signed, "access-analyzer:ValidatePolicy", "*").await {
-            return signed.refused(title, &explanation);
-        }
-        return signed.ok(title, &new_policy_page(&signed, name, description, document, ""));
+        console.permit(&signed, title, "access-analyzer:ValidatePolicy", "*").await?;
+        return Ok(signed.ok(title, &new_policy_page(&signed, name, description, document, "")));
     }
     let arn = signed.arn(tessera_arn::IamEntity::Policy { path: "/".into(), name: name.into() });
-    if let Err(explanation) = console.authorize(&signed, "iam:CreatePolicy", &arn).await {
-        return signed.refused(title, &explanation);
-    }
+    console.permit(&signed, title, "iam:CreatePolicy", &arn).await?;
     let input = CreatePolicy {
         policy_name: name.to_owned(),
         path: None,
@@ -202,7 +197,7 @@ pub(crate) async fn create<S: Store>(State(console): Shared<S>, headers: HeaderM
         description: (!description.is_empty()).then(|| description.to_owned()),
         tags: Vec::new(),
     };
-    match console.policies.create_policy(&signed.account, input).await {
+    Ok(match console.policies.create_policy(&signed.account, input).await {
         Ok(policy) => redirect_to(format!("/console/policies/view?arn={}", seg(&policy.record.arn))),
         Err(e) => {
             let message = error(&e.into_service_error().message);
@@ -212,23 +207,20 @@ pub(crate) async fn create<S: Store>(State(console): Shared<S>, headers: HeaderM
                 &new_policy_page(&signed, name, description, document, &message),
             )
         }
-    }
+    })
 }
 
 pub(crate) async fn detail<S: Store>(
     State(console): Shared<S>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> Result<Response, Response> {
     let query = form(query.as_deref().unwrap_or(""));
     let arn = field(&query, "arn").to_owned();
-    let signed = match console.allowed(&headers, "Policy", "iam:GetPolicy", &arn).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+    let signed = console.allowed(&headers, "Policy", "iam:GetPolicy", &arn).await?;
     let policy = match console.policies.get_policy(&signed.account, &arn).await {
         Ok(policy) => policy,
-        Err(e) => return signed.status(StatusCode::NOT_FOUND, "Policy", &error(&e.into_service_error().message)),
+        Err(e) => return Err(signed.status(StatusCode::NOT_FOUND, "Policy", &error(&e.into_service_error().message))),
     };
     let r = &policy.record;
     let mut body = format!(
@@ -321,26 +313,25 @@ pub(crate) async fn detail<S: Store>(
         }
     };
     body.push_str(&entities);
-    signed.ok(&r.name, &body)
+    Ok(signed.ok(&r.name, &body))
 }
 
 /// Creates a version, sets one as default, or deletes one (`op`).
-pub(crate) async fn version_action<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
-    let (signed, form) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(crate) async fn version_action<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let (signed, form) = console.posted(&headers, &body).await?;
     let (arn, version, op) = (field(&form, "arn"), field(&form, "version"), field(&form, "op"));
     let action = match op {
         "create" => "iam:CreatePolicyVersion",
         "default" => "iam:SetDefaultPolicyVersion",
         "delete" => "iam:DeletePolicyVersion",
         "validate" => "access-analyzer:ValidatePolicy",
-        _ => return signed.status(StatusCode::BAD_REQUEST, "Policy", &error("Unknown policy version action.")),
+        _ => return Err(signed.status(StatusCode::BAD_REQUEST, "Policy", &error("Unknown policy version action."))),
     };
-    if let Err(explanation) = console.authorize(&signed, action, arn).await {
-        return signed.refused("Policy", &explanation);
-    }
+    console.permit(&signed, "Policy", action, arn).await?;
     let account = &signed.account;
     let done = match op {
         "validate" => {
@@ -351,7 +342,7 @@ pub(crate) async fn version_action<S: Store>(State(console): Shared<S>, headers:
                 esc(document),
                 findings_list(document, PolicyKind::Managed)
             );
-            return signed.ok("Validate policy", &body);
+            return Ok(signed.ok("Validate policy", &body));
         }
         "create" => console
             .policies
@@ -361,12 +352,12 @@ pub(crate) async fn version_action<S: Store>(State(console): Shared<S>, headers:
         "default" => console.policies.set_default_policy_version(account, arn, version).await,
         _ => console.policies.delete_policy_version(account, arn, version).await,
     };
-    match done {
+    Ok(match done {
         Ok(()) => redirect_to(format!("/console/policies/view?arn={}", seg(arn))),
         Err(e) => {
             let message =
                 error(&e.into_service_error().message) + &findings_list(field(&form, "document"), PolicyKind::Managed);
             signed.status(StatusCode::BAD_REQUEST, "Policy", &message)
         }
-    }
+    })
 }

@@ -18,18 +18,15 @@ use crate::policies::{editor, findings_list};
 
 const ALL_ROLES: &str = "arn:aws:iam::{account}:role/*";
 
-pub(crate) async fn list<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Response {
-    let signed = match console.allowed(&headers, "Roles", "iam:ListRoles", ALL_ROLES).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+pub(crate) async fn list<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Result<Response, Response> {
+    let signed = console.allowed(&headers, "Roles", "iam:ListRoles", ALL_ROLES).await?;
     let mut rows = Vec::new();
     let mut marker = None;
     loop {
         let page = PageRequest { marker, max_items: Some(1000) };
         let page = match console.identity.list_roles(&signed.account, None, &page).await {
             Ok(page) => page,
-            Err(e) => return signed.status(StatusCode::INTERNAL_SERVER_ERROR, "Roles", &error(&e.to_string())),
+            Err(e) => return Err(signed.status(StatusCode::INTERNAL_SERVER_ERROR, "Roles", &error(&e.to_string()))),
         };
         for role in page.items {
             let p = &role.principal;
@@ -48,7 +45,7 @@ pub(crate) async fn list<S: Store>(State(console): Shared<S>, headers: HeaderMap
     }
     let body = String::from("<p><a href=\"/console/roles/new\" role=\"button\">Create role</a></p>")
         + &table("Roles", &["Role name", "ARN", "Created", "Last activity"], &rows);
-    signed.ok("Roles", &body)
+    Ok(signed.ok("Roles", &body))
 }
 
 /// A trust policy template: `account` trusts an AWS account's principals, `web` an OpenID Connect
@@ -139,11 +136,8 @@ pub(crate) async fn new_form<S: Store>(
     State(console): Shared<S>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
-    let signed = match console.signed_in(&headers).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let signed = console.signed_in(&headers).await?;
     let query = form(query.as_deref().unwrap_or(""));
     let kind = match field(&query, "template") {
         "" => "account",
@@ -164,27 +158,26 @@ pub(crate) async fn new_form<S: Store>(
         description: "",
     };
     let policies = policy_options(&console, &signed).await;
-    signed.ok("Create role", &new_role_page(&signed, &input, policies, ""))
+    Ok(signed.ok("Create role", &new_role_page(&signed, &input, policies, "")))
 }
 
-pub(crate) async fn create<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
-    let (signed, form) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(crate) async fn create<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let (signed, form) = console.posted(&headers, &body).await?;
     let title = "Create role";
     let (name, document, policy) =
         (field(&form, "name").trim(), field(&form, "document"), field(&form, "policy").trim());
     let description = field(&form, "description").trim();
     let arn = signed.role_arn(name);
-    if let Err(explanation) = console.authorize(&signed, "iam:CreateRole", &arn).await {
-        return signed.refused(title, &explanation);
-    }
+    console.permit(&signed, title, "iam:CreateRole", &arn).await?;
     if !policy.is_empty()
         && let Err(explanation) =
             console.authorize_keys(&signed, "iam:AttachRolePolicy", &arn, &[("iam:PolicyARN", policy)]).await
     {
-        return signed.refused(title, &explanation);
+        return Err(signed.refused(title, &explanation));
     }
     let input = CreateRole {
         path: None,
@@ -199,35 +192,30 @@ pub(crate) async fn create<S: Store>(State(console): Shared<S>, headers: HeaderM
         let message = error(&e.into_service_error().message) + &findings_list(document, PolicyKind::Trust);
         let input = RoleForm { name, kind: "", trusted: "", provider: "", document, description };
         let policies = policy_options(&console, &signed).await;
-        return signed.status(StatusCode::BAD_REQUEST, title, &new_role_page(&signed, &input, policies, &message));
+        return Err(signed.status(StatusCode::BAD_REQUEST, title, &new_role_page(&signed, &input, policies, &message)));
     }
     if !policy.is_empty()
         && let Err(e) = console.policies.attach_policy(&signed.account, EntityKind::Role, name, policy).await
     {
         let message =
             format!("Role {name} created, but the policy was not attached: {}", e.into_service_error().message);
-        return signed.status(StatusCode::BAD_REQUEST, title, &error(&message));
+        return Err(signed.status(StatusCode::BAD_REQUEST, title, &error(&message)));
     }
-    redirect_to(format!("/console/roles/{}", seg(name)))
+    Ok(redirect_to(format!("/console/roles/{}", seg(name))))
 }
 
 pub(crate) async fn detail<S: Store>(
     State(console): Shared<S>,
     headers: HeaderMap,
     Path(name): Path<String>,
-) -> Response {
-    let signed = match console.signed_in(&headers).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let signed = console.signed_in(&headers).await?;
     let found = console.identity.get_role(&signed.account, &name).await;
     let arn = found.as_ref().map(|r| r.principal.arn.clone()).unwrap_or_else(|_| signed.role_arn(&name));
-    if let Err(explanation) = console.authorize(&signed, "iam:GetRole", &arn).await {
-        return signed.refused(&name, &explanation);
-    }
+    console.permit(&signed, &name, "iam:GetRole", &arn).await?;
     let role = match found {
         Ok(role) => role,
-        Err(e) => return signed.status(StatusCode::NOT_FOUND, &name, &error(&e.into_service_error().message)),
+        Err(e) => return Err(signed.status(StatusCode::NOT_FOUND, &name, &error(&e.into_service_error().message))),
     };
     let p = &role.principal;
     let mut body = format!(
@@ -250,5 +238,5 @@ pub(crate) async fn detail<S: Store>(
     body.push_str(&table("Permissions policies", &["Policy ARN"], &attached));
     let inline: Vec<Vec<String>> = p.inline.iter().map(|(n, _)| vec![esc(n)]).collect();
     body.push_str(&table("Inline policies", &["Policy name"], &inline));
-    signed.ok(&p.name, &body)
+    Ok(signed.ok(&p.name, &body))
 }

@@ -58,11 +58,12 @@ fn switch_page(
     body
 }
 
-pub(crate) async fn form_page<S: Store>(console: &crate::Console<S>, headers: &HeaderMap, query: &str) -> Response {
-    let signed = match console.signed_in(headers).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
+pub(crate) async fn form_page<S: Store>(
+    console: &crate::Console<S>,
+    headers: &HeaderMap,
+    query: &str,
+) -> Result<Response, Response> {
+    let signed = console.signed_in(headers).await?;
     let query = parse_form(query);
     let account = match field(&query, "account") {
         "" => signed.account.id().to_owned(),
@@ -73,22 +74,23 @@ pub(crate) async fn form_page<S: Store>(console: &crate::Console<S>, headers: &H
         "" => role.to_owned(),
         other => other.to_owned(),
     };
-    signed.ok("Switch role", &switch_page(&signed, &account, role, &display, "blue", None))
+    Ok(signed.ok("Switch role", &switch_page(&signed, &account, role, &display, "blue", None)))
 }
 
 pub(crate) async fn form<S: Store>(
     State(console): Shared<S>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> Result<Response, Response> {
     form_page(&console, &headers, query.as_deref().unwrap_or("")).await
 }
 
-pub(crate) async fn switch<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
-    let (signed, form) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(crate) async fn switch<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let (signed, form) = console.posted(&headers, &body).await?;
     let (account, role) = (field(&form, "account").trim(), field(&form, "role").trim());
     let display = match field(&form, "display").trim() {
         "" => format!("{role} @ {account}"),
@@ -105,9 +107,9 @@ pub(crate) async fn switch<S: Store>(State(console): Shared<S>, headers: HeaderM
             &switch_page(&signed, account, role, &display, &colour, Some(message)),
         )
     };
-    let Some(record) = console.record(&signed.id).await else { return again("Your session has ended.") };
+    let Some(record) = console.record(&signed.id).await else { return Ok(again("Your session has ended.")) };
     // AWS's console assumes the role as the signed-in user, not from a role session.
-    let Some(user) = record.user.clone() else { return again("Roles may not be assumed by root accounts.") };
+    let Some(user) = record.user.clone() else { return Ok(again("Roles may not be assumed by root accounts.")) };
     let role_arn = Arn::iam("aws", account, &IamEntity::Role { path: "/".into(), name: role.into() }).to_string();
     let input = AssumeRole {
         role_arn: role_arn.clone(),
@@ -119,7 +121,7 @@ pub(crate) async fn switch<S: Store>(State(console): Shared<S>, headers: HeaderM
     // through the user, as AWS's console does).
     let assumed = match console.sts.assume_role(signed.user(), input).await {
         Ok(assumed) => assumed,
-        Err(e) => return again(&e.into_service_error().message),
+        Err(e) => return Ok(again(&e.into_service_error().message)),
     };
     let mut record = record;
     record.role = Some(RoleSession {
@@ -130,23 +132,22 @@ pub(crate) async fn switch<S: Store>(State(console): Shared<S>, headers: HeaderM
         session_token: assumed.credentials.session_token.expose().to_owned(),
     });
     record.csrf = console.token();
-    match console.reissue(&headers, &signed.id, &record).await {
-        Ok(cookie) => with_cookie(redirect_to("/console/home".to_owned()), cookie),
-        Err(response) => response,
-    }
+    let cookie = console.reissue(&headers, &signed.id, &record).await?;
+    Ok(with_cookie(redirect_to("/console/home".to_owned()), cookie))
 }
 
 /// "Back to <user>": the console session is the user's again.
-pub(crate) async fn back<S: Store>(State(console): Shared<S>, headers: HeaderMap, body: String) -> Response {
-    let (signed, _) = match console.posted(&headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
+pub(crate) async fn back<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let (signed, _) = console.posted(&headers, &body).await?;
+    let Some(mut record) = console.record(&signed.id).await else {
+        return Ok(redirect_to("/console/signin".to_owned()));
     };
-    let Some(mut record) = console.record(&signed.id).await else { return redirect_to("/console/signin".to_owned()) };
     record.role = None;
     record.csrf = console.token();
-    match console.reissue(&headers, &signed.id, &record).await {
-        Ok(cookie) => with_cookie(redirect_to("/console/home".to_owned()), cookie),
-        Err(response) => response,
-    }
+    let cookie = console.reissue(&headers, &signed.id, &record).await?;
+    Ok(with_cookie(redirect_to("/console/home".to_owned()), cookie))
 }
