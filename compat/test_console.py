@@ -34,6 +34,7 @@ import pytest
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
@@ -134,7 +135,16 @@ def click(driver, name):
     a post, so waiting for the title alone could read the old page)."""
     xpath = f"//button[normalize-space()='{name}'] | //a[@role='button' and normalize-space()='{name}']"
     old = driver.find_element(By.TAG_NAME, "html")
-    WebDriverWait(driver, WAIT).until(EC.element_to_be_clickable((By.XPATH, xpath))).click()
+
+    def press(d):
+        # A loaded machine's Chromium may refuse the first try (a node of a page still settling).
+        try:
+            d.find_element(By.XPATH, xpath).click()
+            return True
+        except WebDriverException:
+            return False
+
+    WebDriverWait(driver, WAIT).until(press)
     WebDriverWait(driver, WAIT).until(EC.staleness_of(old))
 
 
