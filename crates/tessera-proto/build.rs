@@ -21,11 +21,15 @@ const PROTOS: &[&str] = &[
 const REDACTED: &[&str] = &[
     ".tessera.authorizer.v1.Bearer",
     ".tessera.authorizer.v1.SigV4Request",
+    ".tessera.authorizer.v1.ServiceCredential",
     ".tessera.identity.v1.AccessKey",
     ".tessera.identity.v1.CreateLoginProfileRequest",
     ".tessera.identity.v1.UpdateLoginProfileRequest",
     ".tessera.identity.v1.ChangePasswordRequest",
     ".tessera.identity.v1.VirtualMfaDevice",
+    // Issue 14, part B.
+    ".tessera.identity.v1.UploadServerCertificateRequest",
+    ".tessera.identity.v1.ServiceSpecificCredential",
     ".tessera.sts.v1.Caller",
     ".tessera.sts.v1.Credentials",
     ".tessera.sts.v1.AssumeRoleWithWebIdentityRequest",

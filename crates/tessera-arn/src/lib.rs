@@ -37,7 +37,8 @@ pub use names::{
     NAME_PATTERN, ValidationError, Violation, eq_ignore_case, fold_name, fold_tag_key, validate_description,
     validate_external_id, validate_federation_name, validate_group_name, validate_mfa_code, validate_mfa_serial,
     validate_path, validate_policy_name, validate_policy_path, validate_role_name, validate_role_session_name,
-    validate_source_identity, validate_tag_key, validate_tag_value, validate_user_name,
+    validate_server_certificate_name, validate_source_identity, validate_tag_key, validate_tag_value,
+    validate_user_name,
 };
 // Issue 14, part A.
 pub use names::{validate_account_alias, validate_custom_suffix, validate_instance_profile_name};

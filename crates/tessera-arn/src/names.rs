@@ -222,6 +222,11 @@ pub fn validate_policy_name(name: &str) -> Result<(), ValidationError> {
     name_rule("policyName", 1, 128, NAME_PATTERN).check(name)
 }
 
+/// `ServerCertificateName`: 1–128 characters of `[\w+=,.@-]`.
+pub fn validate_server_certificate_name(name: &str) -> Result<(), ValidationError> {
+    name_rule("serverCertificateName", 1, 128, NAME_PATTERN).check(name)
+}
+
 /// `Path`: 1–512 characters, `/` or `/…/`, printable ASCII other than space.
 pub fn validate_path(path: &str) -> Result<(), ValidationError> {
     Rule {

@@ -27,6 +27,11 @@
 //!   publish their JWKS as Tessera's OIDC issuer; [`Jwks`] and [`verify`] check RS256 and ES256
 //!   tokens of external identity providers for AssumeRoleWithWebIdentity.
 //!
+//! - [`x509`]: certificates and private keys users upload (server and signing certificates):
+//!   PEM parsing, expiry, chain order and signatures, and whether a private key is the
+//!   certificate's.
+//! - [`ssh`]: SSH public keys users upload (OpenSSH and PEM forms, AWS's MD5 fingerprint).
+//!
 //! Every type holding a secret redacts its `Debug` output, and no error message quotes secret
 //! material.
 //!
@@ -52,7 +57,9 @@ pub mod random;
 pub mod seal;
 pub mod secret;
 pub mod session;
+pub mod ssh;
 pub mod totp;
+pub mod x509;
 
 pub use jwt::{Expectations, Jwks, JwtAlgorithm, JwtKeyRing, JwtSigner, MAX_JWT_LEN, VerifiedToken, jwks, verify};
 

@@ -109,6 +109,24 @@ error_codes! {
     /// The caller is not allowed to do this (IAM and STS).
     AccessDenied => "AccessDenied", 403, PermissionDenied;
 
+    // Certificates, SSH keys and service-specific credentials (issue 14, part B).
+    /// A certificate, chain or private key is not PEM or cannot be parsed.
+    MalformedCertificate => "MalformedCertificate", 400, InvalidArgument;
+    /// The private key is not the certificate's.
+    KeyPairMismatch => "KeyPairMismatch", 400, InvalidArgument;
+    /// The user already has this signing certificate.
+    DuplicateCertificate => "DuplicateCertificate", 409, AlreadyExists;
+    /// The certificate is well-formed but not acceptable.
+    InvalidCertificate => "InvalidCertificate", 400, InvalidArgument;
+    /// The user already has this SSH public key.
+    DuplicateSshPublicKey => "DuplicateSSHPublicKey", 400, AlreadyExists;
+    /// The SSH public key is invalid (too short).
+    InvalidPublicKey => "InvalidPublicKey", 400, InvalidArgument;
+    /// The SSH public key's encoding is not one AWS accepts.
+    UnrecognizedPublicKeyEncoding => "UnrecognizedPublicKeyEncoding", 400, InvalidArgument;
+    /// The service named for a service-specific credential does not take them.
+    NotSupportedService => "NotSupportedService", 404, InvalidArgument;
+
     // STS (reference §4.8); `AccessDenied`, `ValidationError` and `MalformedPolicyDocument`
     // are shared with IAM.
     /// The packed session policies and tags are too large.

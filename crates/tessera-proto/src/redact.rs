@@ -37,6 +37,16 @@ impl fmt::Debug for crate::authorizer::v1::Bearer {
     }
 }
 
+/// The Basic credentials hold a password (issue 14, part B).
+impl fmt::Debug for crate::authorizer::v1::ServiceCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceCredential")
+            .field("basic", &Redacted::str(&self.basic))
+            .field("service_name", &self.service_name)
+            .finish()
+    }
+}
+
 /// Header values may hold a signature or a session token: only the names are shown.
 impl fmt::Debug for crate::authorizer::v1::SigV4Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -63,6 +73,33 @@ impl fmt::Debug for AccessKey {
         s.field("secret_access_key", &Redacted::str(&self.secret_access_key))
             .field("create_date", &self.create_date)
             .finish()
+    }
+}
+
+/// The private key of a server certificate is a secret (issue 14, part B).
+impl fmt::Debug for crate::identity::v1::UploadServerCertificateRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UploadServerCertificateRequest")
+            .field("account_id", &self.account_id)
+            .field("path", &self.path)
+            .field("server_certificate_name", &self.server_certificate_name)
+            .field("private_key", &Redacted::str(&self.private_key))
+            .field("tags", &self.tags)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A service-specific credential's password is a secret (issue 14, part B).
+impl fmt::Debug for crate::identity::v1::ServiceSpecificCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceSpecificCredential")
+            .field("user_name", &self.user_name)
+            .field("service_specific_credential_id", &self.service_specific_credential_id)
+            .field("service_name", &self.service_name)
+            .field("service_user_name", &self.service_user_name)
+            .field("status", &self.status)
+            .field("service_password", &self.service_password.as_deref().map(Redacted::str))
+            .finish_non_exhaustive()
     }
 }
 

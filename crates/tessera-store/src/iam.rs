@@ -20,6 +20,8 @@
 //! | `key-used:<key id>` | [`KeyUsedRecord`] | when an access key was last used (kept apart: written per request) |
 //! | `root-keys:` | [`RootKeysRecord`] | the account root's access keys (at most 2) |
 //! | `outbound-federation:` | [`OutboundFederationRecord`] | whether `GetWebIdentityToken` is enabled (absent: never enabled) |
+//! | `server-certificate:<folded name>` | [`ServerCertificateRecord`] | a server certificate, its chain and sealed private key |
+//! | global `service-credential:<service user name>` | [`ServiceCredentialIndexRecord`] | which account and user own a service-specific credential |
 //! | `instance-profile:<folded name>` | [`InstanceProfileRecord`] | an instance profile and its role (at most one) |
 //! | `account-alias:` | [`AccountAliasRecord`] | the account's alias (at most one) |
 //! | `slr-deletion:<task uuid>` | [`SlrDeletionRecord`] | a service-linked role deletion task and its outcome |
@@ -53,6 +55,9 @@ pub const OIDC: Kind = Kind::new("oidc");
 pub const SAML: Kind = Kind::new("saml");
 pub const PASSWORD_POLICY: Kind = Kind::new("password-policy");
 pub const CREDENTIAL_REPORT: Kind = Kind::new("credential-report");
+// Server certificates and service-specific credentials (issue 14, part B).
+pub const SERVER_CERTIFICATE: Kind = Kind::new("server-certificate");
+pub const SERVICE_CREDENTIAL: Kind = Kind::new("service-credential");
 pub const KEY_USED: Kind = Kind::new("key-used");
 pub const EPOCH: Kind = Kind::new("epoch");
 pub const ACCESS_KEY: Kind = Kind::new("access-key");
@@ -99,6 +104,7 @@ record! {
     CredentialReportRecord => CREDENTIAL_REPORT, KeyUsedRecord => KEY_USED, AccessKeyIndexRecord => ACCESS_KEY,
     RootKeysRecord => ROOT_KEYS,
     OutboundFederationRecord => OUTBOUND_FEDERATION,
+    ServerCertificateRecord => SERVER_CERTIFICATE, ServiceCredentialIndexRecord => SERVICE_CREDENTIAL,
 }
 
 // Issue 14, part A.
@@ -163,6 +169,16 @@ pub struct UserRecord {
     pub mfa_devices: Vec<String>,
     #[serde(default)]
     pub password_last_used: Option<Millis>,
+    // Certificates, SSH keys and service-specific credentials (issue 14, part B).
+    /// X.509 signing certificates (at most 2).
+    #[serde(default)]
+    pub signing_certificates: Vec<SigningCertificateRecord>,
+    /// SSH public keys (at most 5).
+    #[serde(default)]
+    pub ssh_public_keys: Vec<SshPublicKeyRecord>,
+    /// Service-specific credentials (at most 2 per service).
+    #[serde(default)]
+    pub service_credentials: Vec<ServiceCredentialRecord>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -348,6 +364,101 @@ pub struct MfaLockoutRecord {
     /// Until when the device refuses every code, correct or not.
     #[serde(default)]
     pub locked_until: Option<Millis>,
+}
+
+// Certificates, SSH keys and service-specific credentials (issue 14, part B).
+
+/// A user's X.509 signing certificate (`UploadSigningCertificate`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningCertificateRecord {
+    pub id: String,
+    /// The certificate as PEM.
+    pub body: String,
+    pub status: KeyStatus,
+    pub upload_date: Millis,
+}
+
+/// A user's SSH public key (`UploadSSHPublicKey`), in both encodings AWS shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshPublicKeyRecord {
+    pub id: String,
+    /// The key as uploaded.
+    pub body: String,
+    /// `ssh-rsa AAAA…`, without a comment.
+    pub openssh: String,
+    /// `-----BEGIN PUBLIC KEY-----`.
+    pub pem: String,
+    pub fingerprint: String,
+    pub status: KeyStatus,
+    pub upload_date: Millis,
+}
+
+/// A user's service-specific credential; the password is kept as an argon2id hash only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceCredentialRecord {
+    pub id: String,
+    pub service_name: String,
+    pub service_user_name: String,
+    /// argon2id PHC string of the password.
+    pub password_hash: String,
+    pub status: KeyStatus,
+    pub create_date: Millis,
+    #[serde(default)]
+    pub expiration_date: Option<Millis>,
+}
+
+impl std::fmt::Debug for ServiceCredentialRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceCredentialRecord")
+            .field("id", &self.id)
+            .field("service_name", &self.service_name)
+            .field("service_user_name", &self.service_user_name)
+            .field("status", &self.status)
+            .field("create_date", &self.create_date)
+            .field("expiration_date", &self.expiration_date)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Global index entry: who owns the service-specific credential of a service user name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceCredentialIndexRecord {
+    pub account: String,
+    pub user: String,
+    pub id: String,
+}
+
+/// A server certificate with its chain and its private key sealed under the master key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerCertificateRecord {
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub arn: String,
+    pub upload_date: Millis,
+    /// The certificate's `notAfter`.
+    pub expiration: Millis,
+    pub body: String,
+    #[serde(default)]
+    pub chain: Option<String>,
+    /// The private key, sealed with the certificate id as associated data. Never returned.
+    pub sealed_private_key: String,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+impl std::fmt::Debug for ServerCertificateRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerCertificateRecord")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("id", &self.id)
+            .field("arn", &self.arn)
+            .field("upload_date", &self.upload_date)
+            .field("expiration", &self.expiration)
+            .field("tags", &self.tags)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

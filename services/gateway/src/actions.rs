@@ -17,14 +17,14 @@
 
 use tessera_arn::{Arn, IamEntity};
 use tessera_awsapi::{IAM_NAMESPACE, IAM_VERSION, QueryError, STS_NAMESPACE, STS_VERSION};
-use tessera_identity::{AccessKeyLastUsed, Error, InstanceProfile, service_linked};
+use tessera_identity::{AccessKeyLastUsed, Error, InstanceProfile, server_certificate_arn, service_linked};
 use tessera_proto::ErrorCode;
 use tessera_store::Store;
 use tessera_store::iam::{EntityKind, RoleRecord, UserRecord};
 
 use crate::authz::{BOUNDARY, POLICY_ARN, REQUEST_TAG, TAG_KEYS, Target, renamed_arn};
 use crate::context::{Cx, Result};
-use crate::iam::{access, credentials, entities, policies, standalone, users};
+use crate::iam::{access, certificates, credentials, entities, policies, standalone, users};
 // Issue 14, part A.
 use crate::authz::AWS_SERVICE_NAME;
 use crate::iam::{account_settings, instance_profiles, service_linked_roles};
@@ -71,6 +71,8 @@ pub(crate) enum ResourceType {
     Policy,
     OidcProvider,
     Mfa,
+    /// `server-certificate/<path><name>` (issue 14, part B).
+    ServerCertificate,
     FederatedUser,
     /// An account's root user (`arn:aws:iam::<account>:root`): `sts:AssumeRoot`'s target.
     Root,
@@ -94,7 +96,8 @@ impl ResourceType {
             | Self::OidcProvider
             | Self::Mfa
             | Self::InstanceProfile
-            | Self::SamlProvider => &["aws:ResourceTag/${TagKey}", "iam:ResourceTag/${TagKey}"],
+            | Self::SamlProvider
+            | Self::ServerCertificate => &["aws:ResourceTag/${TagKey}", "iam:ResourceTag/${TagKey}"],
             Self::Group | Self::FederatedUser | Self::Root | Self::DelegationRequest | Self::Any => &[],
         }
     }
@@ -166,6 +169,10 @@ pub(crate) enum Resource {
     KeyOwner,
     /// The calling IAM user's own password: the account's `AllowUsersToChangePassword` may grant it.
     OwnPassword,
+    /// The server certificate `ServerCertificateName` names: its stored ARN, else one built from
+    /// `Path` (`/` when none); with `NewPath`/`NewServerCertificateName`, the renamed ARN too
+    /// (issue 14, part B).
+    ServerCertificate,
     /// No permission needed (GetCallerIdentity, GetSessionToken), as on AWS.
     Nothing,
     /// The token service's trust evaluation decides (AssumeRole).
@@ -464,6 +471,51 @@ actions! {
     UpdateDelegationRequest: iam DelegationRequest NONE, Resource::DelegationRequest => standalone::delegation_request;
     SendDelegationToken: iam DelegationRequest NONE, Resource::DelegationRequest => standalone::delegation_request;
     ListDelegationRequests: iam Any NONE, Resource::Star => standalone::list_delegation_requests;
+    // SSH public keys (issue 14, part B).
+    UploadSSHPublicKey: iam User NONE, user("UserName"), before ["SSHPublicKeyBody"]
+        => certificates::upload_ssh_public_key;
+    GetSSHPublicKey: iam User NONE, user("UserName"), before ["SSHPublicKeyId", "Encoding"]
+        => certificates::get_ssh_public_key;
+    ListSSHPublicKeys: iam User NONE, Resource::UserOrCaller => certificates::list_ssh_public_keys;
+    UpdateSSHPublicKey: iam User NONE, user("UserName"), before ["SSHPublicKeyId", "Status"]
+        => certificates::update_ssh_public_key;
+    DeleteSSHPublicKey: iam User NONE, user("UserName"), before ["SSHPublicKeyId"]
+        => certificates::delete_ssh_public_key;
+    // Server certificates (issue 14, part B).
+    UploadServerCertificate: iam ServerCertificate CREATE_TAGGED, Resource::ServerCertificate,
+        before ["CertificateBody", "PrivateKey"] => certificates::upload_server_certificate;
+    GetServerCertificate: iam ServerCertificate NONE, Resource::ServerCertificate
+        => certificates::get_server_certificate;
+    ListServerCertificates: iam Any NONE, Resource::Star => certificates::list_server_certificates;
+    UpdateServerCertificate: iam ServerCertificate NONE, Resource::ServerCertificate
+        => certificates::update_server_certificate;
+    DeleteServerCertificate: iam ServerCertificate NONE, Resource::ServerCertificate
+        => certificates::delete_server_certificate;
+    TagServerCertificate: iam ServerCertificate CREATE_TAGGED, Resource::ServerCertificate, before ["Tags"]
+        => entities::tag;
+    UntagServerCertificate: iam ServerCertificate UNTAG, Resource::ServerCertificate, before ["TagKeys"]
+        => entities::untag;
+    ListServerCertificateTags: iam ServerCertificate NONE, Resource::ServerCertificate
+        => entities::list_tags;
+    // Service-specific credentials (issue 14, part B).
+    CreateServiceSpecificCredential: iam User NONE, user("UserName"), before ["ServiceName"]
+        => certificates::create_service_specific_credential;
+    ResetServiceSpecificCredential: iam User NONE, Resource::UserOrCaller, before ["ServiceSpecificCredentialId"]
+        => certificates::reset_service_specific_credential;
+    ListServiceSpecificCredentials: iam User NONE, Resource::UserOrCaller
+        => certificates::list_service_specific_credentials;
+    UpdateServiceSpecificCredential: iam User NONE, Resource::UserOrCaller,
+        before ["ServiceSpecificCredentialId", "Status"] => certificates::update_service_specific_credential;
+    DeleteServiceSpecificCredential: iam User NONE, Resource::UserOrCaller, before ["ServiceSpecificCredentialId"]
+        => certificates::delete_service_specific_credential;
+    // Signing certificates (issue 14, part B).
+    UploadSigningCertificate: iam User NONE, Resource::UserOrCaller, before ["CertificateBody"]
+        => certificates::upload_signing_certificate;
+    ListSigningCertificates: iam User NONE, Resource::UserOrCaller => certificates::list_signing_certificates;
+    UpdateSigningCertificate: iam User NONE, Resource::UserOrCaller, before ["CertificateId", "Status"]
+        => certificates::update_signing_certificate;
+    DeleteSigningCertificate: iam User NONE, Resource::UserOrCaller, before ["CertificateId"]
+        => certificates::delete_signing_certificate;
     GetHumanReadableSummary: iam DelegationRequest NONE, param("EntityArn") => standalone::get_human_readable_summary;
     // ---- Issue 14, part A. Instance profiles.
     CreateInstanceProfile: iam InstanceProfile CREATE_TAGGED, Resource::InstanceProfile
@@ -596,6 +648,7 @@ impl Action {
             Resource::DelegationRequest => Some(cx.required("DelegationRequestId")?),
             // SAML providers
             Resource::NewSaml => Some(cx.required("Name")?),
+            Resource::ServerCertificate => Some(cx.required("ServerCertificateName")?),
             Resource::KeyOwner => Some(cx.required("AccessKeyId")?),
             Resource::OwnPassword => match cx.caller_user() {
                 Some(name) => Some(name),
@@ -644,6 +697,24 @@ impl Action {
             }
             Resource::TargetRoot => name.clone(),
             Resource::DelegationRequest => format!("arn:aws:iam::{}:delegation-request/{name}", account.id()),
+            Resource::ServerCertificate => {
+                let stored = cx.gateway.identity.get_server_certificate(account, &name).await.ok();
+                let (path, arn) = match stored {
+                    Some(cert) => (cert.path, cert.arn),
+                    None => (path(), server_certificate_arn(account.id(), &path(), &name)),
+                };
+                let new_path = cx.get("NewPath").filter(|p| !p.is_empty());
+                let new_name = cx.get("NewServerCertificateName").filter(|n| !n.is_empty());
+                if new_path.is_some() || new_name.is_some() {
+                    let renamed = server_certificate_arn(
+                        account.id(),
+                        new_path.as_deref().unwrap_or(&path),
+                        new_name.as_deref().unwrap_or(&name),
+                    );
+                    also = (renamed != arn).then_some(renamed);
+                }
+                arn
+            }
             Resource::InstanceProfile => {
                 let profile = cx.gateway.identity.get_instance_profile(account, &name).await;
                 let arn = profile.as_ref().ok().map(|p| p.profile.arn.clone());
@@ -875,6 +946,7 @@ mod tests {
                 Resource::TargetRoot => ResourceType::Root,
                 Resource::DelegationRequest => ResourceType::DelegationRequest,
                 Resource::InstanceProfile => ResourceType::InstanceProfile,
+                Resource::ServerCertificate => ResourceType::ServerCertificate,
                 Resource::NewServiceLinkedRole | Resource::DeletionTask => ResourceType::Role,
                 Resource::NewSaml => ResourceType::SamlProvider,
                 Resource::All(_) | Resource::Star | Resource::Nothing => ResourceType::Any,

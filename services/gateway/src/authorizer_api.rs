@@ -71,9 +71,13 @@ impl<S: Store> AuthorizerApi<S> {
         &self,
         sigv4: Option<pb::SigV4Request>,
         bearer: Option<pb::Bearer>,
+        service: Option<pb::ServiceCredential>,
         source_ip: Option<String>,
     ) -> Result<CallerPrincipal, Status> {
         let source_ip = source_ip.filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+        if let Some(service) = service {
+            return self.service_credential_caller(&service, source_ip).await;
+        }
         if let Some(bearer) = bearer {
             let token = bearer.token.trim();
             // Access key credentials always hold a `:`; an identity token (a JWT) never does.
@@ -118,6 +122,50 @@ impl<S: Store> AuthorizerApi<S> {
         let (caller, _, _) =
             crate::auth::verify_request(&self.gateway, &request, services, source_ip).await.map_err(from_gateway)?;
         Ok(caller)
+    }
+
+    /// The IAM user a service-specific credential stands for (issue 14, part B): HTTP Basic
+    /// `ServiceUserName:password`, for the service it was issued for only. Any failure is the
+    /// same `InvalidClientTokenId`, so the answer does not tell a wrong password from an unknown
+    /// name or another service.
+    async fn service_credential_caller(
+        &self,
+        service: &pb::ServiceCredential,
+        source_ip: Option<String>,
+    ) -> Result<CallerPrincipal, Status> {
+        use base64::Engine as _;
+        let refused = || {
+            Status::from(ServiceError::new(
+                ErrorCode::InvalidClientTokenId,
+                "The security token included in the request is invalid.",
+            ))
+        };
+        let encoded = service.basic.trim();
+        let encoded = encoded.strip_prefix("Basic ").or_else(|| encoded.strip_prefix("basic ")).unwrap_or(encoded);
+        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| refused())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| refused())?;
+        let (name, password) = decoded.split_once(':').ok_or_else(refused)?;
+        if name.is_empty() || password.is_empty() || service.service_name.is_empty() {
+            return Err(refused());
+        }
+        let found = self
+            .gateway
+            .sts
+            .identity()
+            .authenticate_service_credential(name, password, &service.service_name)
+            .await
+            .map_err(|e| Status::from(e.into_service_error()))?
+            .ok_or_else(refused)?;
+        let user = found.user;
+        Ok(CallerPrincipal {
+            account: found.account,
+            arn: user.principal.arn.clone(),
+            user_id: user.principal.id.clone(),
+            kind: CallerKind::User(Box::new(user)),
+            access_key_id: found.credential_id,
+            source_ip,
+            session_token: None,
+        })
     }
 
     /// Decides one question.
@@ -233,12 +281,13 @@ impl<S: Store> AuthorizerService for AuthorizerApi<S> {
         request: Request<pb::AuthorizeRequest>,
     ) -> Result<Response<pb::AuthorizeResponse>, Status> {
         let m = request.into_inner();
-        let (sigv4, bearer) = match m.credential {
-            Some(pb::authorize_request::Credential::Sigv4(s)) => (Some(s), None),
-            Some(pb::authorize_request::Credential::Bearer(b)) => (None, Some(b)),
-            None => (None, None),
+        let (sigv4, bearer, service) = match m.credential {
+            Some(pb::authorize_request::Credential::Sigv4(s)) => (Some(s), None, None),
+            Some(pb::authorize_request::Credential::Bearer(b)) => (None, Some(b), None),
+            Some(pb::authorize_request::Credential::ServiceCredential(c)) => (None, None, Some(c)),
+            None => (None, None, None),
         };
-        let caller = self.caller(sigv4, bearer, m.source_ip).await?;
+        let caller = self.caller(sigv4, bearer, service, m.source_ip).await?;
         let question = m.question.ok_or_else(|| invalid("`question` is required."))?;
         let answer = self.answer(&caller, question).await?;
         Ok(Response::new(pb::AuthorizeResponse {
@@ -255,12 +304,13 @@ impl<S: Store> AuthorizerService for AuthorizerApi<S> {
         if m.questions.len() > MAX_QUESTIONS {
             return Err(invalid(format!("A batch asks at most {MAX_QUESTIONS} questions.")));
         }
-        let (sigv4, bearer) = match m.credential {
-            Some(pb::authorize_batch_request::Credential::Sigv4(s)) => (Some(s), None),
-            Some(pb::authorize_batch_request::Credential::Bearer(b)) => (None, Some(b)),
-            None => (None, None),
+        let (sigv4, bearer, service) = match m.credential {
+            Some(pb::authorize_batch_request::Credential::Sigv4(s)) => (Some(s), None, None),
+            Some(pb::authorize_batch_request::Credential::Bearer(b)) => (None, Some(b), None),
+            Some(pb::authorize_batch_request::Credential::ServiceCredential(c)) => (None, None, Some(c)),
+            None => (None, None, None),
         };
-        let caller = self.caller(sigv4, bearer, m.source_ip).await?;
+        let caller = self.caller(sigv4, bearer, service, m.source_ip).await?;
         let mut answers = Vec::with_capacity(m.questions.len());
         for question in m.questions {
             answers.push(self.answer(&caller, question).await?);

@@ -144,6 +144,10 @@ async fn target<S: Store>(sts: &Sts<S>, account: &Account, resource: &str) -> Ta
     };
     let taggable = match arn.entity() {
         Ok(IamEntity::User { name, .. }) => return principal(EntityKind::User, name).await,
+        // Server certificates (issue 14, part B): named by the last segment of their ARN.
+        _ if arn.service == "iam" && arn.resource.starts_with("server-certificate/") => {
+            Taggable::ServerCertificate(arn.resource.rsplit('/').next().unwrap_or_default().to_owned())
+        }
         Ok(IamEntity::Role { name, .. }) => return principal(EntityKind::Role, name).await,
         Ok(IamEntity::Policy { .. }) => Taggable::Policy(resource.to_owned()),
         Ok(IamEntity::OidcProvider { .. }) => Taggable::OidcProvider(resource.to_owned()),
@@ -291,6 +295,7 @@ fn tag_action(action: &str) -> Option<&'static str> {
         "iam:CreateInstanceProfile" => "iam:TagInstanceProfile",
         // SAML providers
         "iam:CreateSAMLProvider" => "iam:TagSAMLProvider",
+        "iam:UploadServerCertificate" => "iam:TagServerCertificate",
         _ => return None,
     })
 }

@@ -93,6 +93,19 @@ impl<S: Store> Asker<'_, S> {
         self.entity(EntityKind::User, name, None).await
     }
 
+    /// A server certificate's stored ARN, else the one `path` (`/` when none) would give it
+    /// (issue 14, part B).
+    async fn server_certificate(&self, name: &str, path: Option<&str>) -> String {
+        match self.identity.get_server_certificate(self.account, name).await {
+            Ok(cert) => cert.arn,
+            Err(_) => tessera_identity::server_certificate_arn(
+                self.account.id(),
+                path.filter(|p| !p.is_empty()).unwrap_or("/"),
+                name,
+            ),
+        }
+    }
+
     /// `user_name`, or the calling user when it is empty (as AWS defaults it).
     async fn user_or_caller(&self, name: Option<&str>) -> Result<String, ServiceError> {
         match name.filter(|n| !n.is_empty()).or(self.user) {
@@ -121,6 +134,10 @@ impl<S: Store> Asker<'_, S> {
             c::TaggableKind::MfaDevice => {
                 ([A::TagMFADevice, A::UntagMFADevice, A::ListMFADeviceTags], resource.id.clone())
             }
+            c::TaggableKind::ServerCertificate => (
+                [A::TagServerCertificate, A::UntagServerCertificate, A::ListServerCertificateTags],
+                self.server_certificate(&resource.id, None).await,
+            ),
             c::TaggableKind::InstanceProfile => (
                 [A::TagInstanceProfile, A::UntagInstanceProfile, A::ListInstanceProfileTags],
                 self.instance_profile(&resource.id, None).await,
@@ -411,6 +428,118 @@ impl<S: Store> Asker<'_, S> {
                         Action::DisableOutboundWebIdentityFederation
                     };
                     ask(action, "*".into(), none())
+                }
+                // SSH public keys (issue 14, part B): the user is required, except to list.
+                "UploadSshPublicKey" => {
+                    let m: pb::UploadSshPublicKeyRequest = decode(message)?;
+                    ask(Action::UploadSSHPublicKey, self.user(&m.user_name).await, none())
+                }
+                "GetSshPublicKey" => {
+                    let m: pb::GetSshPublicKeyRequest = decode(message)?;
+                    ask(Action::GetSSHPublicKey, self.user(&m.user_name).await, none())
+                }
+                "ListSshPublicKeys" => {
+                    let m: pb::ListSshPublicKeysRequest = decode(message)?;
+                    ask(Action::ListSSHPublicKeys, self.user_or_caller(m.user_name.as_deref()).await?, none())
+                }
+                "UpdateSshPublicKey" => {
+                    let m: pb::UpdateSshPublicKeyRequest = decode(message)?;
+                    ask(Action::UpdateSSHPublicKey, self.user(&m.user_name).await, none())
+                }
+                "DeleteSshPublicKey" => {
+                    let m: pb::DeleteSshPublicKeyRequest = decode(message)?;
+                    ask(Action::DeleteSSHPublicKey, self.user(&m.user_name).await, none())
+                }
+                // Signing certificates (issue 14, part B): the user defaults to the caller.
+                "UploadSigningCertificate"
+                | "ListSigningCertificates"
+                | "UpdateSigningCertificate"
+                | "DeleteSigningCertificate" => {
+                    let (action, user) = match name {
+                        "UploadSigningCertificate" => (
+                            Action::UploadSigningCertificate,
+                            decode::<pb::UploadSigningCertificateRequest>(message)?.user_name,
+                        ),
+                        "ListSigningCertificates" => (
+                            Action::ListSigningCertificates,
+                            decode::<pb::ListSigningCertificatesRequest>(message)?.user_name,
+                        ),
+                        "UpdateSigningCertificate" => (
+                            Action::UpdateSigningCertificate,
+                            decode::<pb::UpdateSigningCertificateRequest>(message)?.user_name,
+                        ),
+                        _ => (
+                            Action::DeleteSigningCertificate,
+                            decode::<pb::DeleteSigningCertificateRequest>(message)?.user_name,
+                        ),
+                    };
+                    ask(action, self.user_or_caller(user.as_deref()).await?, none())
+                }
+                // Service-specific credentials (issue 14, part B).
+                "CreateServiceSpecificCredential" => {
+                    let m: pb::CreateServiceSpecificCredentialRequest = decode(message)?;
+                    ask(Action::CreateServiceSpecificCredential, self.user(&m.user_name).await, none())
+                }
+                "ResetServiceSpecificCredential"
+                | "ListServiceSpecificCredentials"
+                | "UpdateServiceSpecificCredential"
+                | "DeleteServiceSpecificCredential" => {
+                    let (action, user) = match name {
+                        "ResetServiceSpecificCredential" => (
+                            Action::ResetServiceSpecificCredential,
+                            decode::<pb::ResetServiceSpecificCredentialRequest>(message)?.user_name,
+                        ),
+                        "ListServiceSpecificCredentials" => (
+                            Action::ListServiceSpecificCredentials,
+                            decode::<pb::ListServiceSpecificCredentialsRequest>(message)?.user_name,
+                        ),
+                        "UpdateServiceSpecificCredential" => (
+                            Action::UpdateServiceSpecificCredential,
+                            decode::<pb::UpdateServiceSpecificCredentialRequest>(message)?.user_name,
+                        ),
+                        _ => (
+                            Action::DeleteServiceSpecificCredential,
+                            decode::<pb::DeleteServiceSpecificCredentialRequest>(message)?.user_name,
+                        ),
+                    };
+                    ask(action, self.user_or_caller(user.as_deref()).await?, none())
+                }
+                // Server certificates (issue 14, part B).
+                "UploadServerCertificate" => {
+                    let m: pb::UploadServerCertificateRequest = decode(message)?;
+                    let arn = self.server_certificate(&m.server_certificate_name, m.path.as_deref()).await;
+                    ask(Action::UploadServerCertificate, arn, Inputs { tags: tags(&m.tags), ..none() })
+                }
+                "GetServerCertificate" => {
+                    let m: pb::GetServerCertificateRequest = decode(message)?;
+                    let arn = self.server_certificate(&m.server_certificate_name, None).await;
+                    ask(Action::GetServerCertificate, arn, none())
+                }
+                "ListServerCertificates" => ask(Action::ListServerCertificates, "*".into(), none()),
+                "UpdateServerCertificate" => {
+                    let m: pb::UpdateServerCertificateRequest = decode(message)?;
+                    let stored =
+                        self.identity.get_server_certificate(self.account, &m.server_certificate_name).await.ok();
+                    let arn = self.server_certificate(&m.server_certificate_name, None).await;
+                    let path = stored.map_or_else(|| "/".to_owned(), |c| c.path);
+                    let renamed = tessera_identity::server_certificate_arn(
+                        self.account.id(),
+                        m.new_path.as_deref().filter(|p| !p.is_empty()).unwrap_or(&path),
+                        m.new_server_certificate_name
+                            .as_deref()
+                            .filter(|n| !n.is_empty())
+                            .unwrap_or(&m.server_certificate_name),
+                    );
+                    let mut asked = ask(Action::UpdateServerCertificate, arn.clone(), none());
+                    if renamed != arn {
+                        asked.also.push(renamed);
+                    }
+                    asked
+                }
+                "DeleteServerCertificate" => {
+                    let m: pb::DeleteServerCertificateRequest = decode(message)?;
+                    let arn = self.server_certificate(&m.server_certificate_name, None).await;
+                    ask(Action::DeleteServerCertificate, arn, none())
                 }
                 "GetOutboundWebIdentityFederation" => {
                     ask(Action::GetOutboundWebIdentityFederationInfo, "*".into(), none())

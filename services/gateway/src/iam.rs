@@ -5,6 +5,7 @@ use tessera_awsapi::Response;
 use tessera_store::iam::{GroupRecord, RoleRecord, Tag, UserRecord};
 
 pub(crate) mod access;
+pub(crate) mod certificates;
 pub(crate) mod credentials;
 pub(crate) mod entities;
 pub(crate) mod policies;

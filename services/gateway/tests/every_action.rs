@@ -80,6 +80,10 @@ impl Fixture {
         let document = ("PolicyDocument", s(DOCUMENT));
         let key = ("AccessKeyId", self.key_id.clone());
         let version = ("VersionId", s("v1"));
+        let ssh_key = ("SSHPublicKeyId", s("APKAEXAMPLEEXAMPLE000"));
+        let certificate = ("CertificateId", s("EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAM"));
+        let server_certificate = ("ServerCertificateName", s("web"));
+        let credential = ("ServiceSpecificCredentialId", s("ACCAEXAMPLEEXAMPLE000"));
         let profile = ("InstanceProfileName", s("profile"));
         // SAML providers: authorization comes first, so the provider need not exist.
         let saml = || ("SAMLProviderArn", format!("arn:aws:iam::{}:saml-provider/idp", self.account));
@@ -235,6 +239,28 @@ impl Fixture {
                 ("TargetPrincipal", s("111122223333")),
                 ("TaskPolicyArn.arn", s("arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials")),
             ],
+            // SSH keys, certificates and service-specific credentials (issue 14, part B).
+            A::UploadSSHPublicKey => vec![user, ("SSHPublicKeyBody", s("ssh-ed25519 AAAA"))],
+            A::GetSSHPublicKey => vec![user, ssh_key, ("Encoding", s("SSH"))],
+            A::ListSSHPublicKeys | A::ListSigningCertificates | A::ListServiceSpecificCredentials => vec![user],
+            A::UpdateSSHPublicKey => vec![user, ssh_key, ("Status", s("Inactive"))],
+            A::DeleteSSHPublicKey => vec![user, ssh_key],
+            A::UploadSigningCertificate => vec![user, ("CertificateBody", s("not a certificate"))],
+            A::UpdateSigningCertificate => vec![user, certificate, ("Status", s("Inactive"))],
+            A::DeleteSigningCertificate => vec![user, certificate],
+            A::UploadServerCertificate => {
+                vec![server_certificate, ("CertificateBody", s("not a certificate")), ("PrivateKey", s("not a key"))]
+            }
+            A::GetServerCertificate | A::DeleteServerCertificate | A::ListServerCertificateTags => {
+                vec![server_certificate]
+            }
+            A::ListServerCertificates => vec![],
+            A::UpdateServerCertificate => vec![server_certificate, ("NewServerCertificateName", s("web2"))],
+            A::TagServerCertificate => [vec![server_certificate], tags.to_vec()].concat(),
+            A::UntagServerCertificate => vec![server_certificate, tag_keys],
+            A::CreateServiceSpecificCredential => vec![user, ("ServiceName", s("codecommit.amazonaws.com"))],
+            A::ResetServiceSpecificCredential | A::DeleteServiceSpecificCredential => vec![user, credential],
+            A::UpdateServiceSpecificCredential => vec![user, credential, ("Status", s("Inactive"))],
             A::GetDelegatedAccessToken => vec![("TradeInToken", "a".repeat(64))],
             // ---- Issue 14, part A.
             A::CreateInstanceProfile => vec![("InstanceProfileName", s("new-profile"))],

@@ -86,7 +86,13 @@ fn key_used(account: &Account, key_id: &str) -> Key {
 
 /// A new 40-character secret drawn from `rng`.
 fn new_secret(rng: &mut dyn RandomSource) -> Secret {
-    let mut bytes = [0u8; SECRET_LEN];
+    random_secret(rng, SECRET_LEN)
+}
+
+/// A new secret of `len` characters of the secret alphabet drawn from `rng` (access keys,
+/// service-specific credential passwords).
+pub(crate) fn random_secret(rng: &mut dyn RandomSource, len: usize) -> Secret {
+    let mut bytes = vec![0u8; len];
     rng.fill_bytes(&mut bytes);
     let secret: String = bytes.iter().map(|b| char::from(SECRET_ALPHABET[usize::from(b & 0x3f)])).collect();
     bytes.fill(0);

@@ -33,6 +33,9 @@ use crate::{
     CreateRole, CreateUser, CreatedAccessKey, CreatedMfaDevice, Identity, LoginProfile, Page, PageRequest, ReportState,
     Result, Taggable, UpdatePasswordPolicy,
 };
+use crate::{
+    ServerCertificate, ServiceCredential, SigningCertificate, SshEncoding, SshPublicKey, UploadServerCertificate,
+};
 // Issue 14, part A.
 use crate::InstanceProfile;
 // SAML providers
@@ -249,6 +252,104 @@ pub trait IdentityApi: Send + Sync + 'static {
     ) -> Result<AuthorizationDetails>;
     async fn generate_credential_report(&self, account: &Account) -> Result<(ReportState, String)>;
     async fn get_credential_report(&self, account: &Account) -> Result<CredentialReportRecord>;
+    // SSH public keys (issue 14, part B).
+    async fn upload_ssh_public_key(&self, account: &Account, user_name: &str, body: &str) -> Result<SshPublicKey>;
+    async fn get_ssh_public_key(
+        &self,
+        account: &Account,
+        user_name: &str,
+        id: &str,
+        encoding: SshEncoding,
+    ) -> Result<SshPublicKey>;
+    async fn list_ssh_public_keys(
+        &self,
+        account: &Account,
+        user_name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<SshPublicKey>>;
+    async fn update_ssh_public_key(
+        &self,
+        account: &Account,
+        user_name: &str,
+        id: &str,
+        status: KeyStatus,
+    ) -> Result<()>;
+    async fn delete_ssh_public_key(&self, account: &Account, user_name: &str, id: &str) -> Result<()>;
+
+    // Signing certificates (issue 14, part B).
+    async fn upload_signing_certificate(
+        &self,
+        account: &Account,
+        user_name: &str,
+        body: &str,
+    ) -> Result<SigningCertificate>;
+    async fn list_signing_certificates(
+        &self,
+        account: &Account,
+        user_name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<SigningCertificate>>;
+    async fn update_signing_certificate(
+        &self,
+        account: &Account,
+        user_name: &str,
+        id: &str,
+        status: KeyStatus,
+    ) -> Result<()>;
+    async fn delete_signing_certificate(&self, account: &Account, user_name: &str, id: &str) -> Result<()>;
+
+    // Server certificates (issue 14, part B); tags go through `tag_resource`.
+    async fn upload_server_certificate(
+        &self,
+        account: &Account,
+        input: UploadServerCertificate,
+    ) -> Result<ServerCertificate>;
+    async fn get_server_certificate(&self, account: &Account, name: &str) -> Result<ServerCertificate>;
+    async fn list_server_certificates(
+        &self,
+        account: &Account,
+        prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<ServerCertificate>>;
+    async fn update_server_certificate(
+        &self,
+        account: &Account,
+        name: &str,
+        new_path: Option<String>,
+        new_name: Option<String>,
+    ) -> Result<()>;
+    async fn delete_server_certificate(&self, account: &Account, name: &str) -> Result<()>;
+
+    // Service-specific credentials (issue 14, part B).
+    async fn create_service_specific_credential(
+        &self,
+        account: &Account,
+        user_name: &str,
+        service_name: &str,
+        age_days: Option<i32>,
+    ) -> Result<ServiceCredential>;
+    async fn reset_service_specific_credential(
+        &self,
+        account: &Account,
+        user_name: &str,
+        id: &str,
+    ) -> Result<ServiceCredential>;
+    async fn list_service_specific_credentials(
+        &self,
+        account: &Account,
+        user_name: &str,
+        service_name: Option<&str>,
+        all_users: bool,
+        page: &PageRequest,
+    ) -> Result<Page<ServiceCredential>>;
+    async fn update_service_specific_credential(
+        &self,
+        account: &Account,
+        user_name: &str,
+        id: &str,
+        status: KeyStatus,
+    ) -> Result<()>;
+    async fn delete_service_specific_credential(&self, account: &Account, user_name: &str, id: &str) -> Result<()>;
 
     // Outbound web identity federation.
     async fn set_outbound_web_identity_federation(&self, account: &Account, enabled: bool) -> Result<()>;
@@ -788,4 +889,160 @@ impl<S: Store> IdentityApi for Identity<S> {
         Identity::set_security_token_service_preferences(self, account, version).await
     }
     // ---- End of issue 14, part A.
+
+    // SSH public keys (issue 14, part B).
+
+    async fn upload_ssh_public_key(&self, account: &Account, user_name: &str, body: &str) -> Result<SshPublicKey> {
+        Identity::upload_ssh_public_key(self, account, user_name, body).await
+    }
+
+    async fn get_ssh_public_key(
+        &self,
+        account: &Account,
+        user_name: &str,
+        id: &str,
+        encoding: SshEncoding,
+    ) -> Result<SshPublicKey> {
+        Identity::get_ssh_public_key(self, account, user_name, id, encoding).await
+    }
+
+    async fn list_ssh_public_keys(
+        &self,
+        account: &Account,
+        user_name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<SshPublicKey>> {
+        Identity::list_ssh_public_keys(self, account, user_name, page).await
+    }
+
+    async fn update_ssh_public_key(
+        &self,
+        account: &Account,
+        user_name: &str,
+        id: &str,
+        status: KeyStatus,
+    ) -> Result<()> {
+        Identity::update_ssh_public_key(self, account, user_name, id, status).await
+    }
+
+    async fn delete_ssh_public_key(&self, account: &Account, user_name: &str, id: &str) -> Result<()> {
+        Identity::delete_ssh_public_key(self, account, user_name, id).await
+    }
+
+    // Signing certificates (issue 14, part B).
+
+    async fn upload_signing_certificate(
+        &self,
+        account: &Account,
+        user_name: &str,
+        body: &str,
+    ) -> Result<SigningCertificate> {
+        Identity::upload_signing_certificate(self, account, user_name, body).await
+    }
+
+    async fn list_signing_certificates(
+        &self,
+        account: &Account,
+        user_name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<SigningCertificate>> {
+        Identity::list_signing_certificates(self, account, user_name, page).await
+    }
+
+    async fn update_signing_certificate(
+        &self,
+        account: &Account,
+        user_name: &str,
+        id: &str,
+        status: KeyStatus,
+    ) -> Result<()> {
+        Identity::update_signing_certificate(self, account, user_name, id, status).await
+    }
+
+    async fn delete_signing_certificate(&self, account: &Account, user_name: &str, id: &str) -> Result<()> {
+        Identity::delete_signing_certificate(self, account, user_name, id).await
+    }
+
+    // Server certificates (issue 14, part B).
+
+    async fn upload_server_certificate(
+        &self,
+        account: &Account,
+        input: UploadServerCertificate,
+    ) -> Result<ServerCertificate> {
+        Identity::upload_server_certificate(self, account, input).await
+    }
+
+    async fn get_server_certificate(&self, account: &Account, name: &str) -> Result<ServerCertificate> {
+        Identity::get_server_certificate(self, account, name).await
+    }
+
+    async fn list_server_certificates(
+        &self,
+        account: &Account,
+        prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<ServerCertificate>> {
+        Identity::list_server_certificates(self, account, prefix, page).await
+    }
+
+    async fn update_server_certificate(
+        &self,
+        account: &Account,
+        name: &str,
+        new_path: Option<String>,
+        new_name: Option<String>,
+    ) -> Result<()> {
+        Identity::update_server_certificate(self, account, name, new_path, new_name).await
+    }
+
+    async fn delete_server_certificate(&self, account: &Account, name: &str) -> Result<()> {
+        Identity::delete_server_certificate(self, account, name).await
+    }
+
+    // Service-specific credentials (issue 14, part B).
+
+    async fn create_service_specific_credential(
+        &self,
+        account: &Account,
+        user_name: &str,
+        service_name: &str,
+        age_days: Option<i32>,
+    ) -> Result<ServiceCredential> {
+        Identity::create_service_specific_credential(self, account, user_name, service_name, age_days).await
+    }
+
+    async fn reset_service_specific_credential(
+        &self,
+        account: &Account,
+        user_name: &str,
+        id: &str,
+    ) -> Result<ServiceCredential> {
+        Identity::reset_service_specific_credential(self, account, user_name, id).await
+    }
+
+    async fn list_service_specific_credentials(
+        &self,
+        account: &Account,
+        user_name: &str,
+        service_name: Option<&str>,
+        all_users: bool,
+        page: &PageRequest,
+    ) -> Result<Page<ServiceCredential>> {
+        Identity::list_service_specific_credentials(self, account, user_name, service_name, all_users, page).await
+    }
+
+    async fn update_service_specific_credential(
+        &self,
+        account: &Account,
+        user_name: &str,
+        id: &str,
+        status: KeyStatus,
+    ) -> Result<()> {
+        Identity::update_service_specific_credential(self, account, user_name, id, status).await
+    }
+
+    async fn delete_service_specific_credential(&self, account: &Account, user_name: &str, id: &str) -> Result<()> {
+        Identity::delete_service_specific_credential(self, account, user_name, id).await
+    }
 }

@@ -25,6 +25,8 @@ use tessera_store::iam::{
 };
 use tonic::Status;
 
+use crate::{ServerCertificate, ServiceCredential, SigningCertificate, SshEncoding, SshPublicKey};
+
 use crate::InstanceProfile;
 use crate::{
     AccessKeyLastUsed, AccessKeyMetadata, AssignmentStatus, AuthorizationDetails, CreatedAccessKey, CreatedMfaDevice,
@@ -119,6 +121,7 @@ pub(crate) fn taggable(resource: Option<common::TaggableRef>) -> Result<Taggable
         Ok(common::TaggableKind::User) => Taggable::User(resource.id),
         Ok(common::TaggableKind::Role) => Taggable::Role(resource.id),
         Ok(common::TaggableKind::Policy) => Taggable::Policy(resource.id),
+        Ok(common::TaggableKind::ServerCertificate) => Taggable::ServerCertificate(resource.id),
         Ok(common::TaggableKind::OpenIdConnectProvider) => Taggable::OidcProvider(resource.id),
         Ok(common::TaggableKind::MfaDevice) => Taggable::MfaDevice(resource.id),
         Ok(common::TaggableKind::InstanceProfile) => Taggable::InstanceProfile(resource.id),
@@ -131,6 +134,7 @@ pub(crate) fn taggable_out(resource: &Taggable) -> Option<common::TaggableRef> {
     let (kind, id) = match resource {
         Taggable::User(id) => (common::TaggableKind::User, id),
         Taggable::Role(id) => (common::TaggableKind::Role, id),
+        Taggable::ServerCertificate(id) => (common::TaggableKind::ServerCertificate, id),
         Taggable::Policy(id) => (common::TaggableKind::Policy, id),
         Taggable::OidcProvider(id) => (common::TaggableKind::OpenIdConnectProvider, id),
         Taggable::MfaDevice(id) => (common::TaggableKind::MfaDevice, id),
@@ -196,6 +200,9 @@ pub(crate) fn user_in(user: pb::User) -> UserRecord {
         access_keys: Vec::new(),
         login_profile: None,
         mfa_devices: Vec::new(),
+        signing_certificates: Vec::new(),
+        ssh_public_keys: Vec::new(),
+        service_credentials: Vec::new(),
         password_last_used: ms(user.password_last_used.as_ref()),
     }
 }
@@ -692,6 +699,9 @@ fn user_detail_in(u: pb::UserDetail) -> UserRecord {
         access_keys: Vec::new(),
         login_profile: None,
         mfa_devices: Vec::new(),
+        signing_certificates: Vec::new(),
+        ssh_public_keys: Vec::new(),
+        service_credentials: Vec::new(),
         password_last_used: None,
     }
 }
@@ -938,4 +948,143 @@ pub(crate) fn mfa_device_info_in(r: pb::GetMfaDeviceResponse) -> MfaDeviceRecord
     device.user = r.user_name;
     device.enable_date = ms(r.enable_date.as_ref());
     device
+}
+
+// ---------------------------------------------------------------------------------------------
+// SSH public keys and signing certificates (issue 14, part B).
+
+pub(crate) fn ssh_key_out(key: SshPublicKey) -> pb::SshPublicKey {
+    pb::SshPublicKey {
+        user_name: key.user_name,
+        ssh_public_key_id: key.id,
+        fingerprint: key.fingerprint,
+        ssh_public_key_body: key.body,
+        status: key_status_out(key.status).into(),
+        upload_date: ts(key.upload_date),
+    }
+}
+
+pub(crate) fn ssh_key_in(key: Option<pb::SshPublicKey>) -> SshPublicKey {
+    let key = key.unwrap_or_default();
+    SshPublicKey {
+        status: key_status_in(key.status).unwrap_or(KeyStatus::Inactive),
+        upload_date: ms_or_zero(key.upload_date.as_ref()),
+        user_name: key.user_name,
+        id: key.ssh_public_key_id,
+        fingerprint: key.fingerprint,
+        body: key.ssh_public_key_body,
+    }
+}
+
+pub(crate) fn ssh_encoding_out(encoding: SshEncoding) -> pb::SshKeyEncoding {
+    match encoding {
+        SshEncoding::Ssh => pb::SshKeyEncoding::Ssh,
+        SshEncoding::Pem => pb::SshKeyEncoding::Pem,
+    }
+}
+
+pub(crate) fn ssh_encoding_in(encoding: i32) -> Option<SshEncoding> {
+    match pb::SshKeyEncoding::try_from(encoding) {
+        Ok(pb::SshKeyEncoding::Ssh) => Some(SshEncoding::Ssh),
+        Ok(pb::SshKeyEncoding::Pem) => Some(SshEncoding::Pem),
+        _ => None,
+    }
+}
+
+pub(crate) fn signing_certificate_out(cert: SigningCertificate) -> pb::SigningCertificate {
+    pb::SigningCertificate {
+        user_name: cert.user_name,
+        certificate_id: cert.id,
+        certificate_body: cert.body,
+        status: key_status_out(cert.status).into(),
+        upload_date: ts(cert.upload_date),
+    }
+}
+
+pub(crate) fn signing_certificate_in(cert: Option<pb::SigningCertificate>) -> SigningCertificate {
+    let cert = cert.unwrap_or_default();
+    SigningCertificate {
+        status: key_status_in(cert.status).unwrap_or(KeyStatus::Inactive),
+        upload_date: ms_or_zero(cert.upload_date.as_ref()),
+        user_name: cert.user_name,
+        id: cert.certificate_id,
+        body: cert.certificate_body,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server certificates (issue 14, part B).
+
+pub(crate) fn server_certificate_metadata_out(cert: &ServerCertificate) -> pb::ServerCertificateMetadata {
+    pb::ServerCertificateMetadata {
+        path: cert.path.clone(),
+        server_certificate_name: cert.name.clone(),
+        server_certificate_id: cert.id.clone(),
+        arn: cert.arn.clone(),
+        upload_date: ts(cert.upload_date),
+        expiration: ts(cert.expiration),
+    }
+}
+
+pub(crate) fn server_certificate_out(cert: ServerCertificate) -> pb::ServerCertificate {
+    pb::ServerCertificate {
+        server_certificate_metadata: Some(server_certificate_metadata_out(&cert)),
+        tags: tags_out(&cert.tags),
+        certificate_body: cert.body,
+        certificate_chain: cert.chain,
+    }
+}
+
+/// A certificate from its metadata (body, chain and tags empty, as in lists).
+pub(crate) fn server_certificate_metadata_in(m: Option<pb::ServerCertificateMetadata>) -> ServerCertificate {
+    let m = m.unwrap_or_default();
+    ServerCertificate {
+        upload_date: ms_or_zero(m.upload_date.as_ref()),
+        expiration: ms_or_zero(m.expiration.as_ref()),
+        name: m.server_certificate_name,
+        path: m.path,
+        id: m.server_certificate_id,
+        arn: m.arn,
+        ..ServerCertificate::default()
+    }
+}
+
+pub(crate) fn server_certificate_in(cert: Option<pb::ServerCertificate>) -> ServerCertificate {
+    let cert = cert.unwrap_or_default();
+    ServerCertificate {
+        body: cert.certificate_body,
+        chain: cert.certificate_chain,
+        tags: tags_in(cert.tags),
+        ..server_certificate_metadata_in(cert.server_certificate_metadata)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service-specific credentials (issue 14, part B).
+
+pub(crate) fn service_credential_out(c: ServiceCredential) -> pb::ServiceSpecificCredential {
+    pb::ServiceSpecificCredential {
+        status: key_status_out(c.status).into(),
+        create_date: ts(c.create_date),
+        expiration_date: c.expiration_date.and_then(ts),
+        service_password: c.password.map(|p| p.expose().to_owned()),
+        user_name: c.user_name,
+        service_specific_credential_id: c.id,
+        service_name: c.service_name,
+        service_user_name: c.service_user_name,
+    }
+}
+
+pub(crate) fn service_credential_in(c: Option<pb::ServiceSpecificCredential>) -> ServiceCredential {
+    let c = c.unwrap_or_default();
+    ServiceCredential {
+        status: key_status_in(c.status).unwrap_or(KeyStatus::Inactive),
+        create_date: ms_or_zero(c.create_date.as_ref()),
+        expiration_date: ms(c.expiration_date.as_ref()),
+        password: c.service_password.map(Secret::new),
+        user_name: c.user_name,
+        id: c.service_specific_credential_id,
+        service_name: c.service_name,
+        service_user_name: c.service_user_name,
+    }
 }

@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 use crate::convert::*;
 pub use crate::convert::{attached_out, entity_ref, policy_version_out};
 use crate::page::paginate;
-use crate::{Account, CreateOidcProvider, CreateRole, CreateUser, Error, IdentityApi};
+use crate::{Account, CreateOidcProvider, CreateRole, CreateUser, Error, IdentityApi, UploadServerCertificate};
 // SAML providers
 use crate::{CreateSamlProvider, UpdateSamlProvider};
 
@@ -922,4 +922,301 @@ impl IdentityService for IdentityGrpc {
         Ok(Response::new(pb::SetSecurityTokenServicePreferencesResponse {}))
     }
     // ---- End of issue 14, part A.
+
+    // SSH public keys (issue 14, part B).
+
+    async fn upload_ssh_public_key(
+        &self,
+        request: Request<pb::UploadSshPublicKeyRequest>,
+    ) -> Reply<pb::UploadSshPublicKeyResponse> {
+        let (scope, r) = split(request);
+        let key = self
+            .domain
+            .upload_ssh_public_key(&account(&r.account_id, &scope)?, &r.user_name, &r.ssh_public_key_body)
+            .await?;
+        Ok(Response::new(pb::UploadSshPublicKeyResponse { ssh_public_key: Some(ssh_key_out(key)) }))
+    }
+
+    async fn get_ssh_public_key(
+        &self,
+        request: Request<pb::GetSshPublicKeyRequest>,
+    ) -> Reply<pb::GetSshPublicKeyResponse> {
+        let (scope, r) = split(request);
+        let encoding = ssh_encoding_in(r.encoding)
+            .ok_or_else(|| Status::from(Error::invalid_input("Encoding must be SSH or PEM.")))?;
+        let key = self
+            .domain
+            .get_ssh_public_key(&account(&r.account_id, &scope)?, &r.user_name, &r.ssh_public_key_id, encoding)
+            .await?;
+        Ok(Response::new(pb::GetSshPublicKeyResponse { ssh_public_key: Some(ssh_key_out(key)) }))
+    }
+
+    async fn list_ssh_public_keys(
+        &self,
+        request: Request<pb::ListSshPublicKeysRequest>,
+    ) -> Reply<pb::ListSshPublicKeysResponse> {
+        let (scope, r) = split(request);
+        let keys = self
+            .domain
+            .list_ssh_public_keys(&account(&r.account_id, &scope)?, &required_user(r.user_name)?, &page(r.page))
+            .await?;
+        Ok(Response::new(pb::ListSshPublicKeysResponse {
+            page: page_out(&keys),
+            ssh_public_keys: keys.items.into_iter().map(ssh_key_out).collect(),
+        }))
+    }
+
+    async fn update_ssh_public_key(
+        &self,
+        request: Request<pb::UpdateSshPublicKeyRequest>,
+    ) -> Reply<pb::UpdateSshPublicKeyResponse> {
+        let (scope, r) = split(request);
+        let status = key_status_in(r.status)
+            .ok_or_else(|| Status::from(Error::invalid_input("Status must be Active or Inactive.")))?;
+        self.domain
+            .update_ssh_public_key(&account(&r.account_id, &scope)?, &r.user_name, &r.ssh_public_key_id, status)
+            .await?;
+        Ok(Response::new(pb::UpdateSshPublicKeyResponse {}))
+    }
+
+    async fn delete_ssh_public_key(
+        &self,
+        request: Request<pb::DeleteSshPublicKeyRequest>,
+    ) -> Reply<pb::DeleteSshPublicKeyResponse> {
+        let (scope, r) = split(request);
+        self.domain.delete_ssh_public_key(&account(&r.account_id, &scope)?, &r.user_name, &r.ssh_public_key_id).await?;
+        Ok(Response::new(pb::DeleteSshPublicKeyResponse {}))
+    }
+
+    // Signing certificates (issue 14, part B).
+
+    async fn upload_signing_certificate(
+        &self,
+        request: Request<pb::UploadSigningCertificateRequest>,
+    ) -> Reply<pb::UploadSigningCertificateResponse> {
+        let (scope, r) = split(request);
+        let cert = self
+            .domain
+            .upload_signing_certificate(
+                &account(&r.account_id, &scope)?,
+                &required_user(r.user_name)?,
+                &r.certificate_body,
+            )
+            .await?;
+        Ok(Response::new(pb::UploadSigningCertificateResponse { certificate: Some(signing_certificate_out(cert)) }))
+    }
+
+    async fn list_signing_certificates(
+        &self,
+        request: Request<pb::ListSigningCertificatesRequest>,
+    ) -> Reply<pb::ListSigningCertificatesResponse> {
+        let (scope, r) = split(request);
+        let certs = self
+            .domain
+            .list_signing_certificates(&account(&r.account_id, &scope)?, &required_user(r.user_name)?, &page(r.page))
+            .await?;
+        Ok(Response::new(pb::ListSigningCertificatesResponse {
+            page: page_out(&certs),
+            certificates: certs.items.into_iter().map(signing_certificate_out).collect(),
+        }))
+    }
+
+    async fn update_signing_certificate(
+        &self,
+        request: Request<pb::UpdateSigningCertificateRequest>,
+    ) -> Reply<pb::UpdateSigningCertificateResponse> {
+        let (scope, r) = split(request);
+        let status = key_status_in(r.status)
+            .ok_or_else(|| Status::from(Error::invalid_input("Status must be Active or Inactive.")))?;
+        self.domain
+            .update_signing_certificate(
+                &account(&r.account_id, &scope)?,
+                &required_user(r.user_name)?,
+                &r.certificate_id,
+                status,
+            )
+            .await?;
+        Ok(Response::new(pb::UpdateSigningCertificateResponse {}))
+    }
+
+    async fn delete_signing_certificate(
+        &self,
+        request: Request<pb::DeleteSigningCertificateRequest>,
+    ) -> Reply<pb::DeleteSigningCertificateResponse> {
+        let (scope, r) = split(request);
+        self.domain
+            .delete_signing_certificate(
+                &account(&r.account_id, &scope)?,
+                &required_user(r.user_name)?,
+                &r.certificate_id,
+            )
+            .await?;
+        Ok(Response::new(pb::DeleteSigningCertificateResponse {}))
+    }
+
+    // Server certificates (issue 14, part B).
+
+    async fn upload_server_certificate(
+        &self,
+        request: Request<pb::UploadServerCertificateRequest>,
+    ) -> Reply<pb::UploadServerCertificateResponse> {
+        let (scope, r) = split(request);
+        let input = UploadServerCertificate {
+            path: r.path,
+            name: r.server_certificate_name,
+            body: r.certificate_body,
+            private_key: r.private_key,
+            chain: r.certificate_chain,
+            tags: tags_in(r.tags),
+        };
+        let cert = self.domain.upload_server_certificate(&account(&r.account_id, &scope)?, input).await?;
+        Ok(Response::new(pb::UploadServerCertificateResponse {
+            server_certificate_metadata: Some(server_certificate_metadata_out(&cert)),
+            tags: tags_out(&cert.tags),
+        }))
+    }
+
+    async fn get_server_certificate(
+        &self,
+        request: Request<pb::GetServerCertificateRequest>,
+    ) -> Reply<pb::GetServerCertificateResponse> {
+        let (scope, r) = split(request);
+        let cert =
+            self.domain.get_server_certificate(&account(&r.account_id, &scope)?, &r.server_certificate_name).await?;
+        Ok(Response::new(pb::GetServerCertificateResponse { server_certificate: Some(server_certificate_out(cert)) }))
+    }
+
+    async fn list_server_certificates(
+        &self,
+        request: Request<pb::ListServerCertificatesRequest>,
+    ) -> Reply<pb::ListServerCertificatesResponse> {
+        let (scope, r) = split(request);
+        let certs = self
+            .domain
+            .list_server_certificates(&account(&r.account_id, &scope)?, r.path_prefix.as_deref(), &page(r.page))
+            .await?;
+        Ok(Response::new(pb::ListServerCertificatesResponse {
+            page: page_out(&certs),
+            server_certificate_metadata_list: certs.items.iter().map(server_certificate_metadata_out).collect(),
+        }))
+    }
+
+    async fn update_server_certificate(
+        &self,
+        request: Request<pb::UpdateServerCertificateRequest>,
+    ) -> Reply<pb::UpdateServerCertificateResponse> {
+        let (scope, r) = split(request);
+        self.domain
+            .update_server_certificate(
+                &account(&r.account_id, &scope)?,
+                &r.server_certificate_name,
+                r.new_path,
+                r.new_server_certificate_name,
+            )
+            .await?;
+        Ok(Response::new(pb::UpdateServerCertificateResponse {}))
+    }
+
+    async fn delete_server_certificate(
+        &self,
+        request: Request<pb::DeleteServerCertificateRequest>,
+    ) -> Reply<pb::DeleteServerCertificateResponse> {
+        let (scope, r) = split(request);
+        self.domain.delete_server_certificate(&account(&r.account_id, &scope)?, &r.server_certificate_name).await?;
+        Ok(Response::new(pb::DeleteServerCertificateResponse {}))
+    }
+
+    // Service-specific credentials (issue 14, part B).
+
+    async fn create_service_specific_credential(
+        &self,
+        request: Request<pb::CreateServiceSpecificCredentialRequest>,
+    ) -> Reply<pb::CreateServiceSpecificCredentialResponse> {
+        let (scope, r) = split(request);
+        let c = self
+            .domain
+            .create_service_specific_credential(
+                &account(&r.account_id, &scope)?,
+                &r.user_name,
+                &r.service_name,
+                r.credential_age_days,
+            )
+            .await?;
+        Ok(Response::new(pb::CreateServiceSpecificCredentialResponse {
+            service_specific_credential: Some(service_credential_out(c)),
+        }))
+    }
+
+    async fn reset_service_specific_credential(
+        &self,
+        request: Request<pb::ResetServiceSpecificCredentialRequest>,
+    ) -> Reply<pb::ResetServiceSpecificCredentialResponse> {
+        let (scope, r) = split(request);
+        let c = self
+            .domain
+            .reset_service_specific_credential(
+                &account(&r.account_id, &scope)?,
+                &required_user(r.user_name)?,
+                &r.service_specific_credential_id,
+            )
+            .await?;
+        Ok(Response::new(pb::ResetServiceSpecificCredentialResponse {
+            service_specific_credential: Some(service_credential_out(c)),
+        }))
+    }
+
+    async fn list_service_specific_credentials(
+        &self,
+        request: Request<pb::ListServiceSpecificCredentialsRequest>,
+    ) -> Reply<pb::ListServiceSpecificCredentialsResponse> {
+        let (scope, r) = split(request);
+        let user = if r.all_users { r.user_name.unwrap_or_default() } else { required_user(r.user_name)? };
+        let list = self
+            .domain
+            .list_service_specific_credentials(
+                &account(&r.account_id, &scope)?,
+                &user,
+                r.service_name.as_deref().filter(|s| !s.is_empty()),
+                r.all_users,
+                &page(r.page),
+            )
+            .await?;
+        Ok(Response::new(pb::ListServiceSpecificCredentialsResponse {
+            page: page_out(&list),
+            service_specific_credentials: list.items.into_iter().map(service_credential_out).collect(),
+        }))
+    }
+
+    async fn update_service_specific_credential(
+        &self,
+        request: Request<pb::UpdateServiceSpecificCredentialRequest>,
+    ) -> Reply<pb::UpdateServiceSpecificCredentialResponse> {
+        let (scope, r) = split(request);
+        let status = key_status_in(r.status)
+            .ok_or_else(|| Status::from(Error::invalid_input("Status must be Active or Inactive.")))?;
+        self.domain
+            .update_service_specific_credential(
+                &account(&r.account_id, &scope)?,
+                &required_user(r.user_name)?,
+                &r.service_specific_credential_id,
+                status,
+            )
+            .await?;
+        Ok(Response::new(pb::UpdateServiceSpecificCredentialResponse {}))
+    }
+
+    async fn delete_service_specific_credential(
+        &self,
+        request: Request<pb::DeleteServiceSpecificCredentialRequest>,
+    ) -> Reply<pb::DeleteServiceSpecificCredentialResponse> {
+        let (scope, r) = split(request);
+        self.domain
+            .delete_service_specific_credential(
+                &account(&r.account_id, &scope)?,
+                &required_user(r.user_name)?,
+                &r.service_specific_credential_id,
+            )
+            .await?;
+        Ok(Response::new(pb::DeleteServiceSpecificCredentialResponse {}))
+    }
 }

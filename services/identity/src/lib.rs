@@ -45,6 +45,10 @@ mod reseal;
 mod roles;
 // SAML providers
 mod saml;
+mod server_certificates;
+mod service_credentials;
+mod signing_certificates;
+mod ssh_keys;
 mod tagging;
 pub mod tags;
 mod users;
@@ -69,6 +73,11 @@ pub use roles::CreateRole;
 pub use saml::{CreateSamlProvider, UpdateSamlProvider};
 pub use tagging::Taggable;
 pub use users::CreateUser;
+// Certificates, SSH keys and service-specific credentials (issue 14, part B).
+pub use server_certificates::{ServerCertificate, UploadServerCertificate, server_certificate_arn};
+pub use service_credentials::{SUPPORTED_SERVICES, ServiceCredential, ServiceCredentialIdentity};
+pub use signing_certificates::SigningCertificate;
+pub use ssh_keys::{SshEncoding, SshPublicKey};
 
 /// Where time comes from: the system clock in production, a fixed or stepped clock in tests.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {

@@ -163,7 +163,7 @@ fn reuse_window(policy: Option<&PasswordPolicyRecord>) -> usize {
 }
 
 /// Whether `password` matches `phc`; an unreadable stored hash is a server fault, not a mismatch.
-fn matches(password: &str, phc: &str) -> Result<bool> {
+pub(crate) fn matches(password: &str, phc: &str) -> Result<bool> {
     verify_password(password, phc).map_err(|error| {
         tracing::error!(%error, "stored password hash cannot be checked");
         internal("cannot check the password")
@@ -232,7 +232,7 @@ impl<S: Store> Identity<S> {
         .await
     }
 
-    fn hash(&self, password: &str) -> Result<String> {
+    pub(crate) fn hash(&self, password: &str) -> Result<String> {
         let params = self.env.password_params;
         self.env.random.with(|r| hash_password_with(password, r, params)).map_err(|error| {
             tracing::error!(%error, "cannot hash a password");

@@ -26,6 +26,9 @@ use crate::{
     CreateRole, CreateUser, CreatedAccessKey, CreatedMfaDevice, IdentityApi, LoginProfile, Page, PageRequest,
     ReportState, Result, Taggable, UpdatePasswordPolicy,
 };
+use crate::{
+    ServerCertificate, ServiceCredential, SigningCertificate, SshEncoding, SshPublicKey, UploadServerCertificate,
+};
 // Issue 14, part A.
 use crate::InstanceProfile;
 use tessera_store::iam::DeletionStatus;
@@ -975,4 +978,286 @@ impl IdentityApi for RemoteIdentity {
         Ok(())
     }
     // ---- End of issue 14, part A.
+
+    // SSH public keys (issue 14, part B).
+
+    async fn upload_ssh_public_key(&self, account: &Account, user_name: &str, body: &str) -> Result<SshPublicKey> {
+        let m = pb::UploadSshPublicKeyRequest {
+            account_id: id(account),
+            user_name: user_name.to_owned(),
+            ssh_public_key_body: body.to_owned(),
+        };
+        let r = self.client.write(m, |mut c, r| async move { c.upload_ssh_public_key(r).await }).await?;
+        Ok(ssh_key_in(r.ssh_public_key))
+    }
+
+    async fn get_ssh_public_key(
+        &self,
+        account: &Account,
+        user_name: &str,
+        key_id: &str,
+        encoding: SshEncoding,
+    ) -> Result<SshPublicKey> {
+        let m = pb::GetSshPublicKeyRequest {
+            account_id: id(account),
+            user_name: user_name.to_owned(),
+            ssh_public_key_id: key_id.to_owned(),
+            encoding: ssh_encoding_out(encoding).into(),
+        };
+        let r = self.client.read(m, |mut c, r| async move { c.get_ssh_public_key(r).await }).await?;
+        Ok(ssh_key_in(r.ssh_public_key))
+    }
+
+    async fn list_ssh_public_keys(
+        &self,
+        account: &Account,
+        user_name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<SshPublicKey>> {
+        let m = pb::ListSshPublicKeysRequest {
+            account_id: id(account),
+            user_name: Some(user_name.to_owned()),
+            page: page_request(page),
+        };
+        let r = self.client.read(m, |mut c, r| async move { c.list_ssh_public_keys(r).await }).await?;
+        Ok(page_in(r.ssh_public_keys.into_iter().map(|k| ssh_key_in(Some(k))).collect(), r.page))
+    }
+
+    async fn update_ssh_public_key(
+        &self,
+        account: &Account,
+        user_name: &str,
+        key_id: &str,
+        status: KeyStatus,
+    ) -> Result<()> {
+        let m = pb::UpdateSshPublicKeyRequest {
+            account_id: id(account),
+            user_name: user_name.to_owned(),
+            ssh_public_key_id: key_id.to_owned(),
+            status: key_status_out(status).into(),
+        };
+        self.client.write(m, |mut c, r| async move { c.update_ssh_public_key(r).await }).await?;
+        Ok(())
+    }
+
+    async fn delete_ssh_public_key(&self, account: &Account, user_name: &str, key_id: &str) -> Result<()> {
+        let m = pb::DeleteSshPublicKeyRequest {
+            account_id: id(account),
+            user_name: user_name.to_owned(),
+            ssh_public_key_id: key_id.to_owned(),
+        };
+        self.client.write(m, |mut c, r| async move { c.delete_ssh_public_key(r).await }).await?;
+        Ok(())
+    }
+
+    // Signing certificates (issue 14, part B).
+
+    async fn upload_signing_certificate(
+        &self,
+        account: &Account,
+        user_name: &str,
+        body: &str,
+    ) -> Result<SigningCertificate> {
+        let m = pb::UploadSigningCertificateRequest {
+            account_id: id(account),
+            user_name: Some(user_name.to_owned()),
+            certificate_body: body.to_owned(),
+        };
+        let r = self.client.write(m, |mut c, r| async move { c.upload_signing_certificate(r).await }).await?;
+        Ok(signing_certificate_in(r.certificate))
+    }
+
+    async fn list_signing_certificates(
+        &self,
+        account: &Account,
+        user_name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<SigningCertificate>> {
+        let m = pb::ListSigningCertificatesRequest {
+            account_id: id(account),
+            user_name: Some(user_name.to_owned()),
+            page: page_request(page),
+        };
+        let r = self.client.read(m, |mut c, r| async move { c.list_signing_certificates(r).await }).await?;
+        Ok(page_in(r.certificates.into_iter().map(|c| signing_certificate_in(Some(c))).collect(), r.page))
+    }
+
+    async fn update_signing_certificate(
+        &self,
+        account: &Account,
+        user_name: &str,
+        cert_id: &str,
+        status: KeyStatus,
+    ) -> Result<()> {
+        let m = pb::UpdateSigningCertificateRequest {
+            account_id: id(account),
+            user_name: Some(user_name.to_owned()),
+            certificate_id: cert_id.to_owned(),
+            status: key_status_out(status).into(),
+        };
+        self.client.write(m, |mut c, r| async move { c.update_signing_certificate(r).await }).await?;
+        Ok(())
+    }
+
+    async fn delete_signing_certificate(&self, account: &Account, user_name: &str, cert_id: &str) -> Result<()> {
+        let m = pb::DeleteSigningCertificateRequest {
+            account_id: id(account),
+            user_name: Some(user_name.to_owned()),
+            certificate_id: cert_id.to_owned(),
+        };
+        self.client.write(m, |mut c, r| async move { c.delete_signing_certificate(r).await }).await?;
+        Ok(())
+    }
+
+    // Server certificates (issue 14, part B).
+
+    async fn upload_server_certificate(
+        &self,
+        account: &Account,
+        input: UploadServerCertificate,
+    ) -> Result<ServerCertificate> {
+        let m = pb::UploadServerCertificateRequest {
+            account_id: id(account),
+            path: input.path,
+            server_certificate_name: input.name,
+            certificate_body: input.body,
+            private_key: input.private_key,
+            certificate_chain: input.chain,
+            tags: tags_out(&input.tags),
+        };
+        let r = self.client.write(m, |mut c, r| async move { c.upload_server_certificate(r).await }).await?;
+        Ok(ServerCertificate { tags: tags_in(r.tags), ..server_certificate_metadata_in(r.server_certificate_metadata) })
+    }
+
+    async fn get_server_certificate(&self, account: &Account, name: &str) -> Result<ServerCertificate> {
+        let m = pb::GetServerCertificateRequest { account_id: id(account), server_certificate_name: name.to_owned() };
+        let r = self.client.read(m, |mut c, r| async move { c.get_server_certificate(r).await }).await?;
+        Ok(server_certificate_in(r.server_certificate))
+    }
+
+    async fn list_server_certificates(
+        &self,
+        account: &Account,
+        prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<ServerCertificate>> {
+        let m = pb::ListServerCertificatesRequest {
+            account_id: id(account),
+            path_prefix: prefix.map(str::to_owned),
+            page: page_request(page),
+        };
+        let r = self.client.read(m, |mut c, r| async move { c.list_server_certificates(r).await }).await?;
+        let items = r.server_certificate_metadata_list.into_iter().map(|m| server_certificate_metadata_in(Some(m)));
+        Ok(page_in(items.collect(), r.page))
+    }
+
+    async fn update_server_certificate(
+        &self,
+        account: &Account,
+        name: &str,
+        new_path: Option<String>,
+        new_name: Option<String>,
+    ) -> Result<()> {
+        let m = pb::UpdateServerCertificateRequest {
+            account_id: id(account),
+            server_certificate_name: name.to_owned(),
+            new_path,
+            new_server_certificate_name: new_name,
+        };
+        self.client.write(m, |mut c, r| async move { c.update_server_certificate(r).await }).await?;
+        Ok(())
+    }
+
+    async fn delete_server_certificate(&self, account: &Account, name: &str) -> Result<()> {
+        let m =
+            pb::DeleteServerCertificateRequest { account_id: id(account), server_certificate_name: name.to_owned() };
+        self.client.write(m, |mut c, r| async move { c.delete_server_certificate(r).await }).await?;
+        Ok(())
+    }
+
+    // Service-specific credentials (issue 14, part B).
+
+    async fn create_service_specific_credential(
+        &self,
+        account: &Account,
+        user_name: &str,
+        service_name: &str,
+        age_days: Option<i32>,
+    ) -> Result<ServiceCredential> {
+        let m = pb::CreateServiceSpecificCredentialRequest {
+            account_id: id(account),
+            user_name: user_name.to_owned(),
+            service_name: service_name.to_owned(),
+            credential_age_days: age_days,
+        };
+        let r = self.client.write(m, |mut c, r| async move { c.create_service_specific_credential(r).await }).await?;
+        Ok(service_credential_in(r.service_specific_credential))
+    }
+
+    async fn reset_service_specific_credential(
+        &self,
+        account: &Account,
+        user_name: &str,
+        credential_id: &str,
+    ) -> Result<ServiceCredential> {
+        let m = pb::ResetServiceSpecificCredentialRequest {
+            account_id: id(account),
+            user_name: Some(user_name.to_owned()),
+            service_specific_credential_id: credential_id.to_owned(),
+        };
+        let r = self.client.write(m, |mut c, r| async move { c.reset_service_specific_credential(r).await }).await?;
+        Ok(service_credential_in(r.service_specific_credential))
+    }
+
+    async fn list_service_specific_credentials(
+        &self,
+        account: &Account,
+        user_name: &str,
+        service_name: Option<&str>,
+        all_users: bool,
+        page: &PageRequest,
+    ) -> Result<Page<ServiceCredential>> {
+        let m = pb::ListServiceSpecificCredentialsRequest {
+            account_id: id(account),
+            user_name: Some(user_name.to_owned()),
+            service_name: service_name.map(str::to_owned),
+            all_users,
+            page: page_request(page),
+        };
+        let r = self.client.read(m, |mut c, r| async move { c.list_service_specific_credentials(r).await }).await?;
+        let items = r.service_specific_credentials.into_iter().map(|c| service_credential_in(Some(c)));
+        Ok(page_in(items.collect(), r.page))
+    }
+
+    async fn update_service_specific_credential(
+        &self,
+        account: &Account,
+        user_name: &str,
+        credential_id: &str,
+        status: KeyStatus,
+    ) -> Result<()> {
+        let m = pb::UpdateServiceSpecificCredentialRequest {
+            account_id: id(account),
+            user_name: Some(user_name.to_owned()),
+            service_specific_credential_id: credential_id.to_owned(),
+            status: key_status_out(status).into(),
+        };
+        self.client.write(m, |mut c, r| async move { c.update_service_specific_credential(r).await }).await?;
+        Ok(())
+    }
+
+    async fn delete_service_specific_credential(
+        &self,
+        account: &Account,
+        user_name: &str,
+        credential_id: &str,
+    ) -> Result<()> {
+        let m = pb::DeleteServiceSpecificCredentialRequest {
+            account_id: id(account),
+            user_name: Some(user_name.to_owned()),
+            service_specific_credential_id: credential_id.to_owned(),
+        };
+        self.client.write(m, |mut c, r| async move { c.delete_service_specific_credential(r).await }).await?;
+        Ok(())
+    }
 }

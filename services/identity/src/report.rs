@@ -112,8 +112,16 @@ fn user_row(user: &UserRecord, policy: Option<&PasswordPolicyRecord>, used: &[Op
             None => fields.extend(["false", NA, NA, NA, NA].map(str::to_owned)),
         }
     }
-    // Signing certificates are not supported: none exist.
-    fields.extend(["false", NA, "false", NA].map(str::to_owned));
+    // Signing certificates: whether each is active, and when it was uploaded.
+    for slot in 0..2 {
+        match user.signing_certificates.get(slot) {
+            Some(cert) => {
+                fields.push(flag(cert.status == KeyStatus::Active).to_owned());
+                fields.push(iso8601(cert.upload_date));
+            }
+            None => fields.extend(["false", NA].map(str::to_owned)),
+        }
+    }
     fields
 }
 

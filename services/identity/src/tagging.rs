@@ -14,8 +14,9 @@ use tessera_store::{Key, Store, Tx, update};
 
 use crate::entity;
 use crate::page::{Page, PageRequest, paginate};
-use crate::{Account, Error, Identity, Result, instance_profiles, mfa, oidc, saml, tags};
+use crate::{Account, Error, Identity, Result, instance_profiles, mfa, oidc, saml, server_certificates, tags};
 use tessera_store::iam::EntityKind;
+use tessera_store::iam::ServerCertificateRecord;
 
 /// A resource that carries tags, named as its API names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,8 @@ pub enum Taggable {
     OidcProvider(String),
     /// A virtual MFA device serial number.
     MfaDevice(String),
+    /// A server certificate name (issue 14, part B).
+    ServerCertificate(String),
     /// An instance profile name.
     InstanceProfile(String),
     // SAML providers
@@ -44,6 +47,7 @@ impl Taggable {
             Self::User(_) => "TagsPerUser",
             Self::Role(_) => "TagsPerRole",
             Self::Policy(_) => "TagsPerPolicy",
+            Self::ServerCertificate(_) => "TagsPerServerCertificate",
             Self::OidcProvider(_) => "TagsPerOpenIDConnectProvider",
             Self::MfaDevice(_) => "TagsPerVirtualMFADevice",
             Self::InstanceProfile(_) => "TagsPerInstanceProfile",
@@ -56,6 +60,7 @@ impl Taggable {
 enum Loaded {
     User(UserRecord),
     Role(RoleRecord),
+    ServerCertificate(ServerCertificateRecord),
     Policy(PolicyRecord),
     Oidc(OidcProviderRecord),
     Mfa(MfaDeviceRecord),
@@ -67,6 +72,7 @@ impl Loaded {
     fn tags_mut(&mut self) -> &mut Vec<Tag> {
         match self {
             Self::User(r) => &mut r.tags,
+            Self::ServerCertificate(r) => &mut r.tags,
             Self::Role(r) => &mut r.tags,
             Self::Policy(r) => &mut r.tags,
             Self::Oidc(r) => &mut r.tags,
@@ -85,6 +91,7 @@ impl Loaded {
             Self::Mfa(r) => r.tags,
             Self::InstanceProfile(r) => r.tags,
             Self::Saml(r) => r.tags,
+            Self::ServerCertificate(r) => r.tags,
         }
     }
 
@@ -97,6 +104,7 @@ impl Loaded {
             Self::Mfa(r) => tx.write(key, r),
             Self::InstanceProfile(r) => tx.write(key, r),
             Self::Saml(r) => tx.write(key, r),
+            Self::ServerCertificate(r) => tx.write(key, r),
         }
     }
 }
@@ -169,6 +177,11 @@ async fn load<S: Store + ?Sized>(
             let key = saml::key_for_arn(account, arn)?;
             let provider = read(store, tx, &key).await?.ok_or_else(|| saml::provider_not_found(arn))?;
             Ok((key, Loaded::Saml(provider)))
+        }
+        Taggable::ServerCertificate(name) => {
+            let key = server_certificates::key(account, name);
+            let cert = read(store, tx, &key).await?.ok_or_else(|| server_certificates::not_found(name))?;
+            Ok((key, Loaded::ServerCertificate(cert)))
         }
     }
 }

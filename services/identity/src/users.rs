@@ -63,6 +63,9 @@ impl<S: Store> Identity<S> {
             access_keys: Vec::new(),
             login_profile: None,
             mfa_devices: Vec::new(),
+            signing_certificates: Vec::new(),
+            ssh_public_keys: Vec::new(),
+            service_credentials: Vec::new(),
             password_last_used: None,
         };
         let (user, boundary) = (&user, input.permissions_boundary.as_deref());
@@ -174,6 +177,10 @@ impl<S: Store> Identity<S> {
                     tracing::warn!(%error, access_key_id = %key, "failed to update the access key index");
                 }
             }
+            // So does the service-specific credentials' index (issue 14, part B).
+            if let Ok(user) = self.get_user(account, renamed).await {
+                self.rename_service_credential_index(account, &user).await;
+            }
         }
         self.published(account).await;
         Ok(())
@@ -187,6 +194,12 @@ impl<S: Store> Identity<S> {
                 Some("must delete login profile first")
             } else if !user.access_keys.is_empty() {
                 Some("must delete access keys first")
+            } else if !user.signing_certificates.is_empty() {
+                Some("must delete signing certificates first")
+            } else if !user.ssh_public_keys.is_empty() {
+                Some("must delete SSH public keys first")
+            } else if !user.service_credentials.is_empty() {
+                Some("must delete service specific credentials first")
             } else if !user.mfa_devices.is_empty() {
                 Some("must delete MFA device first")
             } else if !user.principal.inline.is_empty() {

@@ -16,6 +16,7 @@ fn taggable<S: Store>(cx: &Cx<'_, S>, auth: &Authorized) -> Taggable {
         ResourceType::Role => Taggable::Role(named),
         ResourceType::Policy => Taggable::Policy(named),
         ResourceType::OidcProvider => Taggable::OidcProvider(named),
+        ResourceType::ServerCertificate => Taggable::ServerCertificate(named),
         ResourceType::InstanceProfile => Taggable::InstanceProfile(named),
         // SAML providers
         ResourceType::SamlProvider => Taggable::SamlProvider(named),

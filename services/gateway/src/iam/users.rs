@@ -73,17 +73,7 @@ pub(crate) async fn list_access_keys<S: Store>(cx: &Cx<'_, S>, auth: Authorized)
 }
 
 pub(crate) async fn update_access_key<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
-    let status = match cx.required("Status")?.as_str() {
-        "Active" => tessera_store::iam::KeyStatus::Active,
-        "Inactive" => tessera_store::iam::KeyStatus::Inactive,
-        other => {
-            return Err(tessera_identity::Error::new(
-                tessera_proto::ErrorCode::ValidationError,
-                format!("1 validation error detected: Value '{other}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive, Expired]"),
-            )
-            .into());
-        }
-    };
+    let status = super::certificates::key_status(cx)?;
     cx.gateway.identity.update_access_key(cx.account(), auth.name(), &cx.required("AccessKeyId")?, status).await?;
     Ok(cx.empty())
 }
