@@ -5,6 +5,8 @@ through boto3 and the `aws` CLI (issue 14, part B). Keys and certificates are ge
 import base64
 import datetime
 import hashlib
+import json
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -170,9 +172,26 @@ def test_signing_certificates(root, user):
         iam.upload_signing_certificate(UserName=name, CertificateBody="not a certificate")
     assert_error(e, "MalformedCertificate", 400)
 
-    # Without UserName, the calling user's own.
-    own = user.iam.upload_signing_certificate(
-        CertificateBody=cert_pem(certificate(rsa.generate_private_key(65537, 2048))))["Certificate"]
+    # Without UserName, the calling user's own; as on AWS, the user still needs the permission
+    # (AWS's "manage your own credentials" policies grant it on arn:aws:iam::*:user/${aws:username}).
+    own_body = cert_pem(certificate(rsa.generate_private_key(65537, 2048)))
+    with pytest.raises(ClientError) as e:
+        user.iam.upload_signing_certificate(CertificateBody=own_body)
+    assert_error(e, "AccessDenied", 403)
+    iam.put_user_policy(UserName=name, PolicyName="own-signing-certificates", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow",
+                       "Action": ["iam:UploadSigningCertificate", "iam:ListSigningCertificates"],
+                       "Resource": "arn:aws:iam::*:user/${aws:username}"}]}))
+    deadline = time.monotonic() + 10  # the split cluster's gateways see the policy on its epoch
+    while True:
+        try:
+            own = user.iam.upload_signing_certificate(CertificateBody=own_body)["Certificate"]
+            break
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "AccessDenied" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     assert own["UserName"] == name
     listed = user.iam.list_signing_certificates()["Certificates"]
     assert {c["CertificateId"] for c in listed} == {up["CertificateId"], own["CertificateId"]}
@@ -310,20 +329,31 @@ def test_service_specific_credentials(root, account_id):
     assert c["UserName"] == name and c["Status"] == "Active" and c["ServiceName"] == "codecommit.amazonaws.com"
     assert c["ServiceUserName"] == f"{name}-at-{account_id}"
     assert c["ServiceSpecificCredentialId"].startswith("ACCA") and len(c["ServicePassword"]) >= 20
-    second = iam.create_service_specific_credential(UserName=name, ServiceName="codecommit.amazonaws.com",
-                                                    CredentialAgeDays=30)["ServiceSpecificCredential"]
-    assert second["ServiceUserName"] != c["ServiceUserName"] and "ExpirationDate" in second
+    # An expiry is for API keys only (AWS: CredentialAgeDays "is only valid for Bedrock and
+    # CloudWatch Logs API keys"; ExpirationDate "is only present for" them).
+    with pytest.raises(ClientError) as e:
+        iam.create_service_specific_credential(UserName=name, ServiceName="codecommit.amazonaws.com",
+                                               CredentialAgeDays=30)
+    assert_error(e, "InvalidInput", 400)
+    second = iam.create_service_specific_credential(UserName=name,
+                                                    ServiceName="codecommit.amazonaws.com")["ServiceSpecificCredential"]
+    assert second["ServiceUserName"] != c["ServiceUserName"] and "ExpirationDate" not in second
     with pytest.raises(ClientError) as e:
         iam.create_service_specific_credential(UserName=name, ServiceName="codecommit.amazonaws.com")
     assert_error(e, "LimitExceeded", 409)
     with pytest.raises(ClientError) as e:
         iam.create_service_specific_credential(UserName=name, ServiceName="s3.amazonaws.com")
     assert_error(e, "NotSupportedService", 404)
+    # Another service: the same service user name as CodeCommit's first, as on AWS.
     keyspaces = iam.create_service_specific_credential(UserName=name, ServiceName="cassandra.amazonaws.com")
     assert keyspaces["ServiceSpecificCredential"]["ServiceUserName"] == f"{name}-at-{account_id}"
+    api_key = iam.create_service_specific_credential(UserName=name, ServiceName="bedrock.amazonaws.com",
+                                                     CredentialAgeDays=30)["ServiceSpecificCredential"]
+    assert "ExpirationDate" in api_key and api_key["ServiceCredentialSecret"]
+    assert "ServicePassword" not in api_key and "ServiceUserName" not in api_key
 
     listed = iam.list_service_specific_credentials(UserName=name)["ServiceSpecificCredentials"]
-    assert len(listed) == 3 and all("ServicePassword" not in x for x in listed)
+    assert len(listed) == 4 and all("ServicePassword" not in x for x in listed)
     only = iam.list_service_specific_credentials(UserName=name, ServiceName="cassandra.amazonaws.com")
     assert len(only["ServiceSpecificCredentials"]) == 1
 

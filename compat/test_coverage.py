@@ -21,19 +21,7 @@ from tessera_compat import REGION, policy_doc, allow, uniq
 
 # Operations not served yet (issue 14). This set must end EMPTY: remove
 # an operation as soon as its work is on main, and never add one that is served.
-PENDING = {
-    # Server and signing certificates, SSH public keys, service-specific credentials: built on
-    # branch iam-b, reverted from main until their tests pass.
-    "iam:DeleteServerCertificate", "iam:GetServerCertificate", "iam:ListServerCertificateTags",
-    "iam:ListServerCertificates", "iam:TagServerCertificate", "iam:UntagServerCertificate",
-    "iam:UpdateServerCertificate", "iam:UploadServerCertificate", "iam:DeleteSigningCertificate",
-    "iam:ListSigningCertificates", "iam:UpdateSigningCertificate", "iam:UploadSigningCertificate",
-    "iam:DeleteSSHPublicKey", "iam:GetSSHPublicKey", "iam:ListSSHPublicKeys", "iam:UpdateSSHPublicKey",
-    "iam:UploadSSHPublicKey",
-    "iam:CreateServiceSpecificCredential", "iam:DeleteServiceSpecificCredential",
-    "iam:ListServiceSpecificCredentials", "iam:ResetServiceSpecificCredential",
-    "iam:UpdateServiceSpecificCredential",
-}
+PENDING: set[str] = set()
 
 SERVICES = {"iam": "iam", "sts": "sts"}
 

@@ -21,7 +21,7 @@
 //! | `root-keys:` | [`RootKeysRecord`] | the account root's access keys (at most 2) |
 //! | `outbound-federation:` | [`OutboundFederationRecord`] | whether `GetWebIdentityToken` is enabled (absent: never enabled) |
 //! | `server-certificate:<folded name>` | [`ServerCertificateRecord`] | a server certificate, its chain and sealed private key |
-//! | global `service-credential:<service user name>` | [`ServiceCredentialIndexRecord`] | which account and user own a service-specific credential |
+//! | global `service-credential:<service>/<service user name>` | [`ServiceCredentialIndexRecord`] | which account and user own a service-specific credential |
 //! | `instance-profile:<folded name>` | [`InstanceProfileRecord`] | an instance profile and its role (at most one) |
 //! | `account-alias:` | [`AccountAliasRecord`] | the account's alias (at most one) |
 //! | `slr-deletion:<task uuid>` | [`SlrDeletionRecord`] | a service-linked role deletion task and its outcome |

@@ -131,6 +131,7 @@ async fn answer<S: Store>(
         inputs: Inputs::default(),
         change_own_password: false,
         also: Vec::new(),
+        passed_role: None,
     };
     crate::authz::authorize(&gateway.sts, &caller, &ask, gateway.sts_now())
         .await

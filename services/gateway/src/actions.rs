@@ -491,10 +491,9 @@ actions! {
         => certificates::update_server_certificate;
     DeleteServerCertificate: iam ServerCertificate NONE, Resource::ServerCertificate
         => certificates::delete_server_certificate;
-    TagServerCertificate: iam ServerCertificate CREATE_TAGGED, Resource::ServerCertificate, before ["Tags"]
-        => entities::tag;
-    UntagServerCertificate: iam ServerCertificate UNTAG, Resource::ServerCertificate, before ["TagKeys"]
-        => entities::untag;
+    // `Tags` and `TagKeys` are lists (`Tags.member.N`): checked by the handlers, as for the others.
+    TagServerCertificate: iam ServerCertificate CREATE_TAGGED, Resource::ServerCertificate => entities::tag;
+    UntagServerCertificate: iam ServerCertificate UNTAG, Resource::ServerCertificate => entities::untag;
     ListServerCertificateTags: iam ServerCertificate NONE, Resource::ServerCertificate
         => entities::list_tags;
     // Service-specific credentials (issue 14, part B).
@@ -751,6 +750,13 @@ impl Action {
             auth.read = Read::KeyUse(used);
         }
         ask.also.extend(also);
+        if self == Action::AddRoleToInstanceProfile {
+            // AWS: "The caller of this operation must be granted the PassRole permission on the
+            // IAM role by a permissions policy."
+            let role = cx.required("RoleName")?;
+            let stored = cx.gateway.identity.get_role(account, &role).await.ok();
+            ask.passed_role = Some(stored.map_or_else(|| cx.arn("role", "/", &role), |r| r.principal.arn));
+        }
         ask.change_own_password = resource == Resource::OwnPassword;
         cx.authorize_ask(&ask).await?;
         auth.resource = arn;

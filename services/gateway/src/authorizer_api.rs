@@ -185,6 +185,7 @@ impl<S: Store> AuthorizerApi<S> {
             inputs: Inputs::default(),
             change_own_password: false,
             also,
+            passed_role: None,
         };
         let extra: Vec<(String, Vec<String>)> = question.context.into_iter().map(|e| (e.key, e.values)).collect();
         let now = self.gateway.sts_now();

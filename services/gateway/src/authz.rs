@@ -70,6 +70,9 @@ pub(crate) struct Ask {
     pub(crate) change_own_password: bool,
     /// Further resources the same action must be allowed on (the new ARN of a rename).
     pub(crate) also: Vec<String>,
+    /// The role the request hands to a service (`AddRoleToInstanceProfile`'s): AWS also needs
+    /// `iam:PassRole` on it.
+    pub(crate) passed_role: Option<String>,
 }
 
 impl Ask {
@@ -78,6 +81,7 @@ impl Ask {
     pub(crate) fn checks(&self) -> Vec<(&str, &str)> {
         let mut checks = vec![(self.action.as_str(), self.resource.as_str())];
         checks.extend(self.also.iter().map(|resource| (self.action.as_str(), resource.as_str())));
+        checks.extend(self.passed_role.iter().map(|role| ("iam:PassRole", role.as_str())));
         if !self.inputs.tags.is_empty()
             && let Some(tag) = tag_action(&self.action)
         {
@@ -337,9 +341,25 @@ mod tests {
             inputs: Inputs { tags: vec![Tag { key: "k".into(), value: "v".into() }], ..Inputs::default() },
             change_own_password: false,
             also: vec!["arn:aws:iam::111111111111:role/other".into()],
+            passed_role: None,
         };
         let actions: Vec<&str> = tagged.checks().iter().map(|(a, _)| *a).collect();
         assert_eq!(actions, ["iam:CreateRole", "iam:CreateRole", "iam:TagRole"]);
+        let passing = Ask {
+            action: "iam:AddRoleToInstanceProfile".into(),
+            resource: "arn:aws:iam::111111111111:instance-profile/p".into(),
+            inputs: Inputs::default(),
+            change_own_password: false,
+            also: Vec::new(),
+            passed_role: Some("arn:aws:iam::111111111111:role/r".into()),
+        };
+        assert_eq!(
+            passing.checks(),
+            [
+                ("iam:AddRoleToInstanceProfile", "arn:aws:iam::111111111111:instance-profile/p"),
+                ("iam:PassRole", "arn:aws:iam::111111111111:role/r")
+            ]
+        );
     }
 
     /// Every action the HTTP endpoint serves has its row.

@@ -116,6 +116,7 @@ impl<S: Store> Cx<'_, S> {
             inputs,
             change_own_password: false,
             also: Vec::new(),
+            passed_role: None,
         }
     }
 }

@@ -162,6 +162,7 @@ impl<S: Store> Asker<'_, S> {
             inputs,
             change_own_password: false,
             also: Vec::new(),
+            passed_role: None,
         };
         let none = Inputs::default;
         let out = match (service, name) {
@@ -573,7 +574,8 @@ impl<S: Store> Asker<'_, S> {
                 "AddRoleToInstanceProfile" => {
                     let m: pb::AddRoleToInstanceProfileRequest = decode(message)?;
                     let arn = self.instance_profile(&m.instance_profile_name, None).await;
-                    ask(Action::AddRoleToInstanceProfile, arn, none())
+                    let role = self.entity(EntityKind::Role, &m.role_name, None).await;
+                    Ask { passed_role: Some(role), ..ask(Action::AddRoleToInstanceProfile, arn, none()) }
                 }
                 "RemoveRoleFromInstanceProfile" => {
                     let m: pb::RemoveRoleFromInstanceProfileRequest = decode(message)?;

@@ -1,5 +1,5 @@
 //! A master-key rotation's part in the identity store: every access-key secret (users' and the
-//! root's) and every MFA seed of an account sealed again under the current master key, each record
+//! root's), every MFA seed and every server certificate's private key of an account sealed again under the current master key, each record
 //! in its own optimistic transaction, so replicas keep serving (and writing) meanwhile.
 //!
 //! A blob is opened with whichever key of the set it names (`MasterKey::open`) and sealed under
@@ -8,11 +8,12 @@
 
 use tessera_credentials::{MasterKey, sealed_key_id};
 use tessera_proto::error::ErrorCode;
-use tessera_store::iam::{self, MfaDeviceRecord, ROOT_KEYS, RootKeysRecord, UserRecord};
+use tessera_store::iam::{self, MfaDeviceRecord, ROOT_KEYS, RootKeysRecord, ServerCertificateRecord, UserRecord};
 use tessera_store::{Key, Store, update};
 
 use crate::access_keys::secret_aad;
 use crate::mfa::seal_aad;
+use crate::server_certificates::key_aad as server_certificate_aad;
 use crate::{Account, Error, Identity, Result};
 
 /// What [`Identity::reseal_secrets`] sealed again in one account.
@@ -22,6 +23,8 @@ pub struct Resealed {
     pub access_keys: usize,
     /// Virtual MFA device seeds.
     pub mfa_seeds: usize,
+    /// Server certificates' private keys.
+    pub server_certificate_keys: usize,
 }
 
 fn failure(what: &str, owner: &str, error: &tessera_credentials::SealError) -> Error {
@@ -126,6 +129,28 @@ impl<S: Store> Identity<S> {
             })
             .await?;
         }
+
+        for (record, cert) in iam::scan_all::<S, ServerCertificateRecord>(&*self.store, account.ns()).await? {
+            if !stale(&cert.sealed_private_key) {
+                continue;
+            }
+            let record = Key::new(account.ns(), iam::SERVER_CERTIFICATE, &record);
+            done.server_certificate_keys += update(&*self.store, |tx| {
+                let record = record.clone();
+                async move {
+                    let Some(mut cert) = tx.read::<ServerCertificateRecord>(&record).await? else { return Ok(0) };
+                    let aad = server_certificate_aad(&cert.id);
+                    let Some(again) = reseal(key, env, &cert.sealed_private_key, &aad, "private key", &cert.id)?
+                    else {
+                        return Ok(0);
+                    };
+                    cert.sealed_private_key = again;
+                    tx.write(record, &cert);
+                    Ok::<_, Error>(1)
+                }
+            })
+            .await?;
+        }
         Ok(done)
     }
 
@@ -141,6 +166,9 @@ impl<S: Store> Identity<S> {
         count += root.map_or(0, |r| r.keys.iter().map(|k| stale(&k.sealed_secret)).sum());
         for (_, device) in iam::scan_all::<S, MfaDeviceRecord>(&*self.store, account.ns()).await? {
             count += stale(&device.sealed_seed);
+        }
+        for (_, cert) in iam::scan_all::<S, ServerCertificateRecord>(&*self.store, account.ns()).await? {
+            count += stale(&cert.sealed_private_key);
         }
         Ok(count)
     }

@@ -90,7 +90,7 @@ pub fn server_certificate_arn(account: &str, path: &str, name: &str) -> String {
 }
 
 /// The associated data a private key is sealed with, binding the blob to its certificate.
-fn key_aad(id: &str) -> String {
+pub(crate) fn key_aad(id: &str) -> String {
     format!("server-certificate:{id}")
 }
 

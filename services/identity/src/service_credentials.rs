@@ -25,7 +25,18 @@ pub(crate) const MAX_PER_USER_AND_SERVICE: usize = 2;
 
 /// The services that take service-specific credentials.
 pub const SUPPORTED_SERVICES: &[&str] =
-    &["codecommit.amazonaws.com", "cassandra.amazonaws.com", "bedrock.amazonaws.com"];
+    &["codecommit.amazonaws.com", "cassandra.amazonaws.com", "bedrock.amazonaws.com", "logs.amazonaws.com"];
+
+/// The services whose credentials are API keys (an alias and a secret, optionally expiring).
+const API_KEY_SERVICES: &[&str] = &["bedrock.amazonaws.com", "logs.amazonaws.com"];
+
+fn is_api_key_service(service: &str) -> bool {
+    API_KEY_SERVICES.contains(&service)
+}
+
+/// Service user names tried for a new credential (`alice-at-…`, `alice+1-at-…`, …): two are
+/// enough unless names of renamed users are still held.
+const MAX_SERVICE_USER_NAMES: usize = 10;
 
 /// Length of a generated password (AWS's CodeCommit passwords are 44 characters).
 const PASSWORD_LEN: usize = 44;
@@ -61,10 +72,10 @@ impl ServiceCredential {
         }
     }
 
-    /// Whether AWS shows this credential as an alias and secret (Bedrock API keys) rather than a
-    /// user name and password.
+    /// Whether AWS shows this credential as an alias and secret (Bedrock and CloudWatch Logs API
+    /// keys) rather than a user name and password.
     pub fn is_api_key(&self) -> bool {
-        self.service_name == "bedrock.amazonaws.com"
+        is_api_key_service(&self.service_name)
     }
 }
 
@@ -80,8 +91,11 @@ fn global() -> Namespace {
     Namespace::global()
 }
 
-pub(crate) fn index_key(service_user_name: &str) -> Key {
-    Key::new(&global(), iam::SERVICE_CREDENTIAL, service_user_name)
+/// The index entry of a service user name for one service: `<service>/<service user name>`.
+/// AWS gives a user the same service user name for each service (`alice-at-123456789012` for
+/// CodeCommit and for Keyspaces), so the name alone is not unique; with its service it is.
+pub(crate) fn index_key(service: &str, service_user_name: &str) -> Key {
+    Key::new(&global(), iam::SERVICE_CREDENTIAL, &format!("{service}/{service_user_name}"))
 }
 
 fn not_found(id: &str) -> Error {
@@ -122,6 +136,13 @@ impl<S: Store> Identity<S> {
         age_days: Option<i32>,
     ) -> Result<ServiceCredential> {
         check_service(service_name)?;
+        if age_days.is_some() && !is_api_key_service(service_name) {
+            // AWS: "This field is only valid for Bedrock and CloudWatch Logs API keys".
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!("CredentialAgeDays is only valid for Bedrock and CloudWatch Logs API keys, not {service_name}."),
+            ));
+        }
         if let Some(days) = age_days
             && !(1..=36_600).contains(&days)
         {
@@ -138,16 +159,52 @@ impl<S: Store> Identity<S> {
         if existing.len() >= MAX_PER_USER_AND_SERVICE {
             return Err(Error::quota("ServiceSpecificCredentialsPerUserPerService", MAX_PER_USER_AND_SERVICE));
         }
-        // `alice-at-123456789012`, then `alice+1-at-123456789012` for the second.
+        // `alice-at-123456789012`, then `alice+1-at-123456789012` for the second; a name still
+        // held by another user's credential (a renamed user keeps its names) is skipped.
         let name = &user.principal.name;
-        let service_user_name = [format!("{name}-at-{}", account.id()), format!("{name}+1-at-{}", account.id())]
-            .into_iter()
-            .find(|candidate| !existing.iter().any(|c| &c.service_user_name == candidate))
-            .ok_or_else(|| internal("no free service user name"))?;
+        let candidates = (0..MAX_SERVICE_USER_NAMES).map(|n| match n {
+            0 => format!("{name}-at-{}", account.id()),
+            n => format!("{name}+{n}-at-{}", account.id()),
+        });
         let (password, hash) = self.new_password()?;
         let now = self.env.now_millis();
+        let id = self.env.random.with(|r| unique_id(IdPrefix::ContextCredential, &mut &mut *r));
+        let index = ServiceCredentialIndexRecord {
+            account: account.id().to_owned(),
+            user: user.principal.name.clone(),
+            id: id.clone(),
+        };
+        let value = serde_json::to_vec(&index).map_err(|_| internal("cannot encode the index"))?;
+        // Claim the service user name in the global index first (a name freed by a deleted
+        // credential may be claimed again).
+        let mut claimed = None;
+        for candidate in candidates {
+            if existing.iter().any(|c| c.service_user_name == candidate) {
+                continue;
+            }
+            let key = index_key(service_name, &candidate);
+            let expect = match iam::load::<S, ServiceCredentialIndexRecord>(&*self.store, &key).await? {
+                Some(stale) if self.index_is_live(&stale).await? => continue,
+                Some(_) => Expect::Present,
+                None => Expect::Absent,
+            };
+            match self.store.commit(Transaction::new().check(key.clone(), expect).put(key, value.clone())).await {
+                Ok(()) => {
+                    claimed = Some(candidate);
+                    break;
+                }
+                Err(StoreError::Conflict) => {
+                    return Err(Error::new(
+                        ErrorCode::ConcurrentModification,
+                        "The credential is being changed; retry.",
+                    ));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        let service_user_name = claimed.ok_or_else(|| internal("no free service user name"))?;
         let record = ServiceCredentialRecord {
-            id: self.env.random.with(|r| unique_id(IdPrefix::ContextCredential, &mut &mut *r)),
+            id,
             service_name: service_name.to_owned(),
             service_user_name,
             password_hash: hash,
@@ -155,30 +212,6 @@ impl<S: Store> Identity<S> {
             create_date: now,
             expiration_date: age_days.map(|d| now + u64::try_from(d).unwrap_or(0) * DAY_MILLIS),
         };
-        // Claim the service user name in the global index first (a name freed by a deleted
-        // credential may be claimed again).
-        let index = ServiceCredentialIndexRecord {
-            account: account.id().to_owned(),
-            user: user.principal.name.clone(),
-            id: record.id.clone(),
-        };
-        let value = serde_json::to_vec(&index).map_err(|_| internal("cannot encode the index"))?;
-        let key = index_key(&record.service_user_name);
-        let stale: Option<ServiceCredentialIndexRecord> = iam::load(&*self.store, &key).await?;
-        let expect = match stale {
-            Some(stale) if self.index_is_live(&stale).await? => {
-                return Err(Error::new(ErrorCode::ConcurrentModification, "The credential is being changed; retry."));
-            }
-            Some(_) => Expect::Present,
-            None => Expect::Absent,
-        };
-        match self.store.commit(Transaction::new().check(key.clone(), expect).put(key, value)).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict) => {
-                return Err(Error::new(ErrorCode::ConcurrentModification, "The credential is being changed; retry."));
-            }
-            Err(error) => return Err(error.into()),
-        }
         let record = &record;
         let created = update(&*self.store, |tx| async move {
             let mut user = entity::read_user(&tx, account, user_name).await?;
@@ -195,7 +228,7 @@ impl<S: Store> Identity<S> {
         match created {
             Ok(shown) => Ok(ServiceCredential { password: Some(password), ..shown }),
             Err(error) => {
-                self.remove_service_index(account, &record.service_user_name, &record.id).await;
+                self.remove_service_index(account, &record.service_name, &record.service_user_name, &record.id).await;
                 Err(error)
             }
         }
@@ -210,9 +243,9 @@ impl<S: Store> Identity<S> {
     }
 
     /// Removes an index entry if it still names this credential; a stale entry is harmless.
-    async fn remove_service_index(&self, account: &Account, service_user_name: &str, id: &str) {
+    async fn remove_service_index(&self, account: &Account, service: &str, service_user_name: &str, id: &str) {
         let removed = update(&*self.store, |tx| async move {
-            let key = index_key(service_user_name);
+            let key = index_key(service, service_user_name);
             if let Some(index) = tx.read::<ServiceCredentialIndexRecord>(&key).await?
                 && index.account == account.id()
                 && index.id == id
@@ -308,7 +341,7 @@ impl<S: Store> Identity<S> {
             Ok::<_, Error>(removed)
         })
         .await?;
-        self.remove_service_index(account, &removed.service_user_name, id).await;
+        self.remove_service_index(account, &removed.service_name, &removed.service_user_name, id).await;
         Ok(())
     }
 
@@ -321,10 +354,26 @@ impl<S: Store> Identity<S> {
                 user: user.principal.name.clone(),
                 id: c.id.clone(),
             };
-            if let Err(error) = iam::put_blind(&*self.store, index_key(&c.service_user_name), &index).await {
+            if let Err(error) = iam::put_blind(&*self.store, index_key(&c.service_name, &c.service_user_name), &index).await {
                 tracing::warn!(%error, credential = %c.id, "failed to update the service credential index");
             }
         }
+    }
+
+    /// The account, user and index entry a service user name of `service` names, if any.
+    async fn service_credential_owner(
+        &self,
+        service: &str,
+        service_user_name: &str,
+    ) -> Result<Option<(Account, UserRecord, ServiceCredentialIndexRecord)>> {
+        let key = index_key(service, service_user_name);
+        let Some(index) = iam::load::<S, ServiceCredentialIndexRecord>(&*self.store, &key).await? else {
+            return Ok(None);
+        };
+        let Ok(account) = Account::new(&index.account) else { return Ok(None) };
+        let key = entity::key(&account, tessera_store::iam::EntityKind::User, &index.user);
+        let user: Option<UserRecord> = iam::load(&*self.store, &key).await?;
+        Ok(user.map(|user| (account, user, index)))
     }
 
     /// The user a service-specific credential stands for, when `password` is its password, it is
@@ -336,16 +385,16 @@ impl<S: Store> Identity<S> {
         password: &str,
         service: &str,
     ) -> Result<Option<ServiceCredentialIdentity>> {
-        let Some(index) =
-            iam::load::<S, ServiceCredentialIndexRecord>(&*self.store, &index_key(service_user_name)).await?
-        else {
+        let found = self.service_credential_owner(service, service_user_name).await?;
+        let Some((account, user, index)) = found else {
+            // As much argon2 work as a real check, so timing does not tell an unknown name.
+            let _ = self.hash(password);
             return Ok(None);
         };
-        let Ok(account) = Account::new(&index.account) else { return Ok(None) };
-        let user: Option<UserRecord> =
-            iam::load(&*self.store, &entity::key(&account, tessera_store::iam::EntityKind::User, &index.user)).await?;
-        let Some(user) = user else { return Ok(None) };
-        let Some(c) = user.service_credentials.iter().find(|c| c.id == index.id) else { return Ok(None) };
+        let Some(c) = user.service_credentials.iter().find(|c| c.id == index.id) else {
+            let _ = self.hash(password);
+            return Ok(None);
+        };
         let now = self.env.now_millis();
         let usable = c.service_user_name == service_user_name
             && c.service_name == service
@@ -367,6 +416,8 @@ mod tests {
     use crate::account::testing::fixture;
 
     const CODECOMMIT: &str = "codecommit.amazonaws.com";
+    const KEYSPACES: &str = "cassandra.amazonaws.com";
+    const BEDROCK: &str = "bedrock.amazonaws.com";
 
     #[tokio::test]
     async fn create_authenticate_reset_delete() {
@@ -379,10 +430,19 @@ mod tests {
         let password = created.password.clone().unwrap();
         assert_eq!(password.expose().len(), 44);
         assert!(!format!("{created:?}").contains(password.expose()));
+        // An expiry is for API keys only.
+        let err = f.identity.create_service_specific_credential(&f.account, "alice", CODECOMMIT, Some(1)).await;
+        assert_eq!(err.unwrap_err().code(), ErrorCode::InvalidInput);
         let second =
-            f.identity.create_service_specific_credential(&f.account, "alice", CODECOMMIT, Some(1)).await.unwrap();
+            f.identity.create_service_specific_credential(&f.account, "alice", CODECOMMIT, None).await.unwrap();
         assert_eq!(second.service_user_name, format!("alice+1-at-{}", f.account.id()));
-        assert!(second.expiration_date.is_some());
+        assert!(second.expiration_date.is_none());
+        // Another service gives the same service user name (AWS's `alice-at-<account>` for each).
+        let keyspaces =
+            f.identity.create_service_specific_credential(&f.account, "alice", KEYSPACES, None).await.unwrap();
+        assert_eq!(keyspaces.service_user_name, created.service_user_name);
+        let api_key = f.identity.create_service_specific_credential(&f.account, "alice", BEDROCK, Some(1)).await.unwrap();
+        assert!(api_key.is_api_key() && api_key.expiration_date.is_some());
         let err = f.identity.create_service_specific_credential(&f.account, "alice", CODECOMMIT, None).await;
         assert_eq!(err.unwrap_err().code(), ErrorCode::LimitExceeded);
         let err = f.identity.create_service_specific_credential(&f.account, "alice", "s3.amazonaws.com", None).await;
@@ -400,6 +460,9 @@ mod tests {
                 .is_none()
         );
         assert!(auth(created.service_user_name.clone(), "wrong".into(), CODECOMMIT).await.is_none());
+        let keyspaces_password = keyspaces.password.clone().unwrap().expose().to_owned();
+        let found = auth(keyspaces.service_user_name.clone(), keyspaces_password, KEYSPACES).await.unwrap();
+        assert_eq!(found.credential_id, keyspaces.id);
 
         f.identity
             .update_service_specific_credential(&f.account, "alice", &created.id, KeyStatus::Inactive)
@@ -420,7 +483,7 @@ mod tests {
             .list_service_specific_credentials(&f.account, "alice", None, false, &PageRequest::default())
             .await
             .unwrap();
-        assert_eq!(listed.items.len(), 2);
+        assert_eq!(listed.items.len(), 4);
         assert!(listed.items.iter().all(|c| c.password.is_none()));
         assert_eq!(f.identity.delete_user(&f.account, "alice").await.unwrap_err().code(), ErrorCode::DeleteConflict);
         for c in listed.items {

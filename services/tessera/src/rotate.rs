@@ -126,14 +126,15 @@ async fn accounts(store: &AnyStore) -> Result<Vec<Account>> {
 }
 
 /// What one pass over every account sealed again.
-async fn reseal_all(identity: &Identity<AnyStore>, accounts: &[Account]) -> Result<(usize, usize)> {
-    let (mut keys, mut seeds) = (0, 0);
+async fn reseal_all(identity: &Identity<AnyStore>, accounts: &[Account]) -> Result<(usize, usize, usize)> {
+    let (mut keys, mut seeds, mut certs) = (0, 0, 0);
     for account in accounts {
         let done = identity.reseal_secrets(account).await.map_err(service)?;
         keys += done.access_keys;
         seeds += done.mfa_seeds;
+        certs += done.server_certificate_keys;
     }
-    Ok((keys, seeds))
+    Ok((keys, seeds, certs))
 }
 
 /// Runs `tessera admin rotate-master-key`; returns what it did, for the operator.
@@ -168,12 +169,13 @@ pub async fn rotate_master_key(args: &RotateMasterKeyArgs) -> Result<Vec<String>
 
     let identity = Identity::new(Arc::clone(&store), env.clone());
     let accounts = accounts(&store).await?;
-    let (mut keys, mut seeds) = (0, 0);
+    let (mut keys, mut seeds, mut certs) = (0, 0, 0);
     let mut left = 0;
     for _ in 0..MAX_PASSES {
-        let (k, s) = reseal_all(&identity, &accounts).await?;
+        let (k, s, c) = reseal_all(&identity, &accounts).await?;
         keys += k;
         seeds += s;
+        certs += c;
         left = 0;
         for account in &accounts {
             left += identity.secrets_not_under_current_key(account).await.map_err(service)?;
@@ -191,11 +193,13 @@ pub async fn rotate_master_key(args: &RotateMasterKeyArgs) -> Result<Vec<String>
     }
     key_check::rotate_to(&*store, &env.master_key).await?;
     // What a server sealed under the old key between the last pass and the switch.
-    let (late_keys, late_seeds) = reseal_all(&identity, &accounts).await?;
+    let (late_keys, late_seeds, late_certs) = reseal_all(&identity, &accounts).await?;
     said.push(format!(
-        "sealed again under key {new_id}: {} access-key secrets and {} MFA seeds in {} accounts",
+        "sealed again under key {new_id}: {} access-key secrets, {} MFA seeds and {} server certificate keys in {} \
+         accounts",
         keys + late_keys,
         seeds + late_seeds,
+        certs + late_certs,
         accounts.len()
     ));
     said.push(match before {

@@ -342,7 +342,7 @@ async fn a_master_key_rotation_keeps_everything_working_on_both_replicas_and_loc
     let failures = traffic.await.unwrap();
     assert!(failures.is_empty(), "requests failed during the rotation: {failures:?}");
     assert!(calls.load(Ordering::SeqCst) >= 8);
-    assert!(said.contains(" access-key secrets and 1 MFA seeds in 1 accounts"), "{said}");
+    assert!(said.contains(" access-key secrets, 1 MFA seeds and 0 server certificate keys in 1 accounts"), "{said}");
     assert!(!said.contains(" 0 access-key secrets"), "alice's key and the root's: {said}");
     assert!(said.contains(&format!("now names key {}", new.key_id())), "{said}");
 
@@ -396,7 +396,7 @@ async fn a_master_key_rotation_keeps_everything_working_on_both_replicas_and_loc
         "--previous-master-key-file",
         old_file.to_str().unwrap(),
     ]));
-    assert!(again.contains("0 access-key secrets and 0 MFA seeds") && again.contains("already named"), "{again}");
+    assert!(again.contains("0 access-key secrets, 0 MFA seeds and 0 server") && again.contains("already named"), "{again}");
 
     for replica in [a, b] {
         Arc::into_inner(replica).expect("the traffic task is done").stop().await;
