@@ -121,6 +121,39 @@ async fn instance_profiles_are_authorized_on_their_arn_and_tags() {
     );
 }
 
+/// AWS: "The caller of this operation must be granted the PassRole permission on the IAM role".
+#[tokio::test]
+async fn adding_a_role_to_an_instance_profile_needs_pass_role_on_the_role() {
+    let h = start().await;
+    let acct = h.account.id().to_owned();
+    ok(&h.root(&[("Action", "CreateInstanceProfile"), ("InstanceProfileName", "web")]).await);
+    ok(&h.root(&[("Action", "CreateRole"), ("RoleName", "app"), ("AssumeRolePolicyDocument", TRUST)]).await);
+    ok(&h.root(&[("Action", "CreateUser"), ("UserName", "ops")]).await);
+    let put = |actions: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":{actions},"Resource":"*"}}]}}"#
+        )
+    };
+    let only_add = put(r#"["iam:AddRoleToInstanceProfile"]"#);
+    ok(&h
+        .root(&[("Action", "PutUserPolicy"), ("UserName", "ops"), ("PolicyName", "p"), ("PolicyDocument", &only_add)])
+        .await);
+    let key = h.identity.create_access_key(&h.account, "ops").await.expect("key");
+    let ops =
+        Creds { access_key_id: key.access_key_id, secret: key.secret_access_key.expose().to_owned(), token: None };
+    let add = [("Action", "AddRoleToInstanceProfile"), ("InstanceProfileName", "web"), ("RoleName", "app")];
+    let out = h.call(&ops, &add).await;
+    err(&out, 403, "AccessDenied");
+    assert!(out.1.contains(&format!("iam:PassRole on resource: arn:aws:iam::{acct}:role/app")), "{}", out.1);
+    let with_pass = put(r#"["iam:AddRoleToInstanceProfile","iam:PassRole"]"#);
+    ok(&h
+        .root(&[("Action", "PutUserPolicy"), ("UserName", "ops"), ("PolicyName", "p"), ("PolicyDocument", &with_pass)])
+        .await);
+    ok(&h.call(&ops, &add).await);
+    let out = h.root(&[("Action", "GetInstanceProfile"), ("InstanceProfileName", "web")]).await;
+    assert_eq!(tags(ok(&out), "RoleName"), ["app"]);
+}
+
 #[tokio::test]
 async fn aliases_service_linked_roles_mfa_devices_and_sts_preferences() {
     let h = start().await;
