@@ -130,9 +130,7 @@ async fn adding_a_role_to_an_instance_profile_needs_pass_role_on_the_role() {
     ok(&h.root(&[("Action", "CreateRole"), ("RoleName", "app"), ("AssumeRolePolicyDocument", TRUST)]).await);
     ok(&h.root(&[("Action", "CreateUser"), ("UserName", "ops")]).await);
     let put = |actions: &str| {
-        format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":{actions},"Resource":"*"}}]}}"#
-        )
+        format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":{actions},"Resource":"*"}}]}}"#)
     };
     let only_add = put(r#"["iam:AddRoleToInstanceProfile"]"#);
     ok(&h

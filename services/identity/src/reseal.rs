@@ -140,8 +140,7 @@ impl<S: Store> Identity<S> {
                 async move {
                     let Some(mut cert) = tx.read::<ServerCertificateRecord>(&record).await? else { return Ok(0) };
                     let aad = server_certificate_aad(&cert.id);
-                    let Some(again) = reseal(key, env, &cert.sealed_private_key, &aad, "private key", &cert.id)?
-                    else {
+                    let Some(again) = reseal(key, env, &cert.sealed_private_key, &aad, "private key", &cert.id)? else {
                         return Ok(0);
                     };
                     cert.sealed_private_key = again;

@@ -140,7 +140,9 @@ impl<S: Store> Identity<S> {
             // AWS: "This field is only valid for Bedrock and CloudWatch Logs API keys".
             return Err(Error::new(
                 ErrorCode::InvalidInput,
-                format!("CredentialAgeDays is only valid for Bedrock and CloudWatch Logs API keys, not {service_name}."),
+                format!(
+                    "CredentialAgeDays is only valid for Bedrock and CloudWatch Logs API keys, not {service_name}."
+                ),
             ));
         }
         if let Some(days) = age_days
@@ -354,7 +356,9 @@ impl<S: Store> Identity<S> {
                 user: user.principal.name.clone(),
                 id: c.id.clone(),
             };
-            if let Err(error) = iam::put_blind(&*self.store, index_key(&c.service_name, &c.service_user_name), &index).await {
+            if let Err(error) =
+                iam::put_blind(&*self.store, index_key(&c.service_name, &c.service_user_name), &index).await
+            {
                 tracing::warn!(%error, credential = %c.id, "failed to update the service credential index");
             }
         }
@@ -441,7 +445,8 @@ mod tests {
         let keyspaces =
             f.identity.create_service_specific_credential(&f.account, "alice", KEYSPACES, None).await.unwrap();
         assert_eq!(keyspaces.service_user_name, created.service_user_name);
-        let api_key = f.identity.create_service_specific_credential(&f.account, "alice", BEDROCK, Some(1)).await.unwrap();
+        let api_key =
+            f.identity.create_service_specific_credential(&f.account, "alice", BEDROCK, Some(1)).await.unwrap();
         assert!(api_key.is_api_key() && api_key.expiration_date.is_some());
         let err = f.identity.create_service_specific_credential(&f.account, "alice", CODECOMMIT, None).await;
         assert_eq!(err.unwrap_err().code(), ErrorCode::LimitExceeded);

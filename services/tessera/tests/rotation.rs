@@ -396,7 +396,10 @@ async fn a_master_key_rotation_keeps_everything_working_on_both_replicas_and_loc
         "--previous-master-key-file",
         old_file.to_str().unwrap(),
     ]));
-    assert!(again.contains("0 access-key secrets, 0 MFA seeds and 0 server") && again.contains("already named"), "{again}");
+    assert!(
+        again.contains("0 access-key secrets, 0 MFA seeds and 0 server") && again.contains("already named"),
+        "{again}"
+    );
 
     for replica in [a, b] {
         Arc::into_inner(replica).expect("the traffic task is done").stop().await;
