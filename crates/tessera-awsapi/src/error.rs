@@ -67,6 +67,14 @@ pub enum QueryError {
         /// The name AWS uses in messages, such as `tags.1.member.key`.
         member: String,
     },
+    /// Several required parameters are absent: one `ValidationError` naming each, as AWS reports
+    /// every failed constraint of a request in one message (`2 validation errors detected: ...;
+    /// ...`).
+    #[error("missing required parameters {}", names.iter().map(|(name, _)| format!("`{name}`")).collect::<Vec<_>>().join(", "))]
+    MissingParameters {
+        /// The wire names and AWS's member names, in the order checked.
+        names: Vec<(String, String)>,
+    },
     /// A parameter does not hold a value of its type (an integer or a boolean).
     #[error("`{name}` is not {}: `{value}`", match kind { InputKind::Integer => "an integer", InputKind::Boolean => "a boolean" })]
     MalformedInput {
@@ -143,7 +151,7 @@ impl QueryError {
         match self {
             QueryError::MissingAction => "MissingAction",
             QueryError::InvalidAction { .. } => "InvalidAction",
-            QueryError::MissingParameter { .. } => "ValidationError",
+            QueryError::MissingParameter { .. } | QueryError::MissingParameters { .. } => "ValidationError",
             QueryError::MalformedInput { .. } => "MalformedInput",
             QueryError::InvalidPercentEncoding { .. } | QueryError::InvalidUtf8 { .. } => "MalformedQueryString",
             QueryError::TooManyParameters { .. }
@@ -182,6 +190,16 @@ impl QueryError {
                 "1 validation error detected: Value null at '{member}' failed to satisfy constraint: \
                  Member must not be null"
             ),
+            QueryError::MissingParameters { names } => {
+                let clauses: Vec<String> = names
+                    .iter()
+                    .map(|(_, member)| {
+                        format!("Value null at '{member}' failed to satisfy constraint: Member must not be null")
+                    })
+                    .collect();
+                let plural = if clauses.len() == 1 { "" } else { "s" };
+                format!("{} validation error{plural} detected: {}", clauses.len(), clauses.join("; "))
+            }
             QueryError::MalformedInput { kind: InputKind::Integer, value, .. } if value.is_empty() => {
                 "missing value for decimal type".to_owned()
             }
@@ -212,7 +230,9 @@ impl QueryError {
     /// operation is found, `service_namespace` for those of a found operation.
     pub fn namespace<'a>(&self, service_namespace: &'a str) -> &'a str {
         match self {
-            QueryError::MissingParameter { .. } | QueryError::MalformedInput { .. } => service_namespace,
+            QueryError::MissingParameter { .. }
+            | QueryError::MissingParameters { .. }
+            | QueryError::MalformedInput { .. } => service_namespace,
             _ => AWS_FAULT_NAMESPACE,
         }
     }
@@ -233,6 +253,21 @@ impl QueryError {
 /// or `Receiver` (5xx). An empty `message` writes no `<Message>` element, as AWS does for
 /// `MalformedInput`. Code, message and request ID are escaped.
 pub fn error_response(namespace: &str, code: &str, message: &str, sender_fault: bool, request_id: &str) -> String {
+    error_response_with_details(namespace, code, message, sender_fault, request_id, &[])
+}
+
+/// [`error_response`] with additional child elements of `<Error>` after `<Message>`: Tessera's
+/// detail beyond AWS's message (botocore returns every child of `<Error>` in
+/// `response['Error']`). A detail whose name is not a plain ASCII word, or is one of `Type`,
+/// `Code` and `Message`, is left out.
+pub fn error_response_with_details(
+    namespace: &str,
+    code: &str,
+    message: &str,
+    sender_fault: bool,
+    request_id: &str,
+    details: &[(String, String)],
+) -> String {
     let mut xml = XmlWriter::new();
     xml.start("ErrorResponse", Some(namespace));
     xml.start("Error", None);
@@ -240,6 +275,12 @@ pub fn error_response(namespace: &str, code: &str, message: &str, sender_fault: 
     xml.text_element("Code", code);
     if !message.is_empty() {
         xml.text_element("Message", message);
+    }
+    for (name, value) in details {
+        let plain = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphabetic());
+        if plain && !matches!(name.as_str(), "Type" | "Code" | "Message") {
+            xml.text_element(name, value);
+        }
     }
     xml.end();
     xml.text_element("RequestId", request_id);
@@ -272,6 +313,31 @@ mod tests {
     }
 
     #[test]
+    fn details_follow_the_message() {
+        let details = [
+            ("Statement".to_owned(), "1".to_owned()),
+            ("Field".to_owned(), "Condition.<x>".to_owned()),
+            ("Code".to_owned(), "spoofed".to_owned()),
+            ("bad name".to_owned(), "left out".to_owned()),
+        ];
+        let xml = error_response_with_details(
+            "ns",
+            "MalformedPolicyDocument",
+            "Syntax errors in policy.",
+            true,
+            "r",
+            &details,
+        );
+        assert_eq!(
+            xml,
+            "<ErrorResponse xmlns=\"ns\">\n  <Error>\n    <Type>Sender</Type>\n    \
+             <Code>MalformedPolicyDocument</Code>\n    <Message>Syntax errors in policy.</Message>\n    \
+             <Statement>1</Statement>\n    <Field>Condition.&lt;x&gt;</Field>\n  </Error>\n  \
+             <RequestId>r</RequestId>\n</ErrorResponse>\n"
+        );
+    }
+
+    #[test]
     fn empty_message_is_omitted() {
         let error = QueryError::malformed_input("DurationSeconds", InputKind::Integer, "abc");
         assert_eq!(
@@ -290,6 +356,20 @@ mod tests {
         assert!(xml.contains("<Message>Could not find operation NoSuchAction for version 2011-06-15</Message>"));
         let missing = QueryError::MissingParameter { name: "RoleArn".into(), member: "roleArn".into() };
         assert_eq!(missing.namespace(STS_NAMESPACE), STS_NAMESPACE);
+    }
+
+    #[test]
+    fn several_missing_parameters_are_one_message() {
+        let error = QueryError::MissingParameters {
+            names: vec![("PolicyName".into(), "policyName".into()), ("PolicyDocument".into(), "policyDocument".into())],
+        };
+        assert_eq!(error.aws_code(), "ValidationError");
+        assert_eq!(
+            error.message(),
+            "2 validation errors detected: Value null at 'policyName' failed to satisfy constraint: Member must \
+             not be null; Value null at 'policyDocument' failed to satisfy constraint: Member must not be null"
+        );
+        assert_eq!(error.namespace(STS_NAMESPACE), STS_NAMESPACE);
     }
 
     #[test]

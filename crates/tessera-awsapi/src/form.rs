@@ -181,6 +181,28 @@ impl Params {
         })
     }
 
+    /// Every one of `names` (in order), or one `ValidationError` naming all that are absent, as
+    /// AWS reports several failed constraints in one message.
+    pub fn required_all(&self, names: &[&str]) -> Result<Vec<&str>, QueryError> {
+        let mut missing = Vec::new();
+        let mut values = Vec::with_capacity(names.len());
+        for name in names {
+            match self.required(name) {
+                Ok(value) => values.push(value),
+                Err(QueryError::MissingParameter { name, member }) => missing.push((name, member)),
+                Err(other) => return Err(other),
+            }
+        }
+        match missing.len() {
+            0 => Ok(values),
+            1 => {
+                let (name, member) = missing.remove(0);
+                Err(QueryError::MissingParameter { name, member })
+            }
+            _ => Err(QueryError::MissingParameters { names: missing }),
+        }
+    }
+
     /// `name` as an `i32`, `None` when absent, `MalformedInput` when not an integer.
     pub fn int(&self, name: &str) -> Result<Option<i32>, QueryError> {
         let Some(value) = self.get(name) else { return Ok(None) };
@@ -598,6 +620,20 @@ mod tests {
         let error = tags[0].required("Key").unwrap_err();
         assert_eq!(error.to_string(), "missing required parameter `Tags.member.1.Key`");
         assert!(error.message().contains("Value null at 'tags.1.member.key'"), "{}", error.message());
+    }
+
+    #[test]
+    fn several_missing_parameters_fail_together() {
+        let params = parse("Action=CreatePolicy&Description=d");
+        let error = params.required_all(&["PolicyName", "PolicyDocument"]).unwrap_err();
+        assert!(
+            error.message().starts_with("2 validation errors detected: Value null at 'policyName'"),
+            "{}",
+            error.message()
+        );
+        let one = params.required_all(&["PolicyName", "Description"]).unwrap_err();
+        assert_eq!(one, QueryError::MissingParameter { name: "PolicyName".into(), member: "policyName".into() });
+        assert_eq!(params.required_all(&["Description"]).unwrap(), vec!["d"]);
     }
 
     #[test]

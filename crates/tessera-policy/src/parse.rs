@@ -157,8 +157,51 @@ pub struct Finding {
     pub code: ErrorCode,
     /// Where it is.
     pub location: Location,
-    /// What is wrong, with the offending value in backticks.
+    /// AWS's own `Message` for this problem, exactly as IAM words it (the wire message).
+    pub aws: String,
+    /// What is wrong in Tessera's words, with the offending value in backticks (the wire's
+    /// `Detail`, and what `tessera policy validate` prints).
     pub message: String,
+}
+
+// AWS's messages for policy grammar errors. Which finding gets which, and where each wording
+// comes from, is recorded in the corpus (`tests/data/malformed.json` and
+// `tests/data/grammar-boundary.json`: `AwsMessage` and `AwsSource` of each case).
+/// IAM's answer to a document that is not JSON or not shaped like a policy.
+pub(crate) const SYNTAX: &str = "Syntax errors in policy.";
+/// IAM's answer to a document its older grammar cannot read (an unknown `Version`, an `Effect`
+/// other than `Allow` or `Deny`).
+pub(crate) const LEGACY: &str = "The policy failed legacy parsing";
+const SID_PATTERN: &str =
+    "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*";
+const TRUST_ACTIONS: &str = "AssumeRole policy may only specify STS AssumeRole actions.";
+const NO_VENDOR: &str = "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.";
+const IAM_RESOURCE_PATH: &str = "IAM resource path must either be \"*\" or start with user/, federated-user/, role/, group/, instance-profile/, mfa/, server-certificate/, policy/, sms-mfa/, saml-provider/, oidc-provider/, report/, access-report/.";
+const RCP_PRINCIPAL: &str = "Resource control policies only support \"Principal\": \"*\".";
+
+impl Finding {
+    /// The additional `<Error>` elements the wire carries beside AWS's message: `Statement`
+    /// (0-based index), `Sid`, `Field`, `Line`, `Column` when known, and `Detail` (Tessera's
+    /// message).
+    pub fn wire_details(&self) -> Vec<(String, String)> {
+        let mut details = Vec::new();
+        let location = &self.location;
+        if let Some(index) = location.statement {
+            details.push(("Statement".to_owned(), index.to_string()));
+        }
+        if let Some(sid) = &location.sid {
+            details.push(("Sid".to_owned(), sid.clone()));
+        }
+        if let Some(field) = &location.field {
+            details.push(("Field".to_owned(), field.clone()));
+        }
+        if let Some(position) = location.position {
+            details.push(("Line".to_owned(), position.line.to_string()));
+            details.push(("Column".to_owned(), position.column.to_string()));
+        }
+        details.push(("Detail".to_owned(), self.message.clone()));
+        details
+    }
 }
 
 impl fmt::Display for Finding {
@@ -176,13 +219,28 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
-    fn one(code: ErrorCode, location: Location, message: String) -> PolicyError {
-        PolicyError { findings: vec![Finding { code, location, message }] }
+    fn one(code: ErrorCode, location: Location, aws: impl Into<String>, message: String) -> PolicyError {
+        PolicyError { findings: vec![Finding { code, location, aws: aws.into(), message }] }
     }
 
     /// The wire error code (that of the first finding).
     pub fn code(&self) -> ErrorCode {
         self.findings.first().map_or(ErrorCode::MalformedPolicyDocument, |f| f.code)
+    }
+
+    /// The wire message: AWS's wording for the first finding.
+    pub fn aws_message(&self) -> &str {
+        self.findings.first().map_or(SYNTAX, |f| f.aws.as_str())
+    }
+
+    /// The additional `<Error>` elements for the first finding ([`Finding::wire_details`]), and
+    /// `Findings`, how many there are in all, when there is more than one.
+    pub fn wire_details(&self) -> Vec<(String, String)> {
+        let mut details = self.findings.first().map(Finding::wire_details).unwrap_or_default();
+        if self.findings.len() > 1 {
+            details.push(("Findings".to_owned(), self.findings.len().to_string()));
+        }
+        details
     }
 }
 
@@ -201,15 +259,17 @@ pub fn check_size(text: &str, kind: PolicyKind) -> Result<(), PolicyError> {
     let size = text.chars().filter(|c| !c.is_whitespace()).count();
     let max = kind.max_size();
     if size > max {
-        let message = match kind {
+        let detail = format!(
+            "the {} policy has {size} characters without white space; at most {max} are allowed",
+            kind.as_str()
+        );
+        let aws = match kind {
             PolicyKind::Managed | PolicyKind::Boundary => format!("Cannot exceed quota for PolicySize: {max}"),
             PolicyKind::Trust => format!("Cannot exceed quota for ACLSizePerRole: {max}"),
-            _ => format!(
-                "the {} policy has {size} characters without white space; at most {max} are allowed",
-                kind.as_str()
-            ),
+            _ => detail.clone(),
         };
-        return Err(PolicyError::one(ErrorCode::LimitExceeded, Location::default(), message));
+        let message = if aws == detail { detail } else { format!("{aws} ({detail})") };
+        return Err(PolicyError::one(ErrorCode::LimitExceeded, Location::default(), aws, message));
     }
     Ok(())
 }
@@ -234,6 +294,7 @@ fn read_policy(text: &str, kind: PolicyKind, checked: bool) -> Result<Policy, Po
         PolicyError::one(
             ErrorCode::MalformedPolicyDocument,
             Location { position: Some(error.position), ..Location::default() },
+            SYNTAX,
             format!("Syntax errors in policy: {}.", error.message),
         )
     })?;
@@ -243,7 +304,7 @@ fn read_policy(text: &str, kind: PolicyKind, checked: bool) -> Result<Policy, Po
         Some(policy) if v.findings.is_empty() => Ok(policy),
         _ => {
             if v.findings.is_empty() {
-                v.push(None, None, "Syntax errors in policy.".to_owned());
+                v.push(None, None, SYNTAX, "Syntax errors in policy.".to_owned());
             }
             Err(PolicyError { findings: v.findings })
         }
@@ -289,9 +350,10 @@ pub(crate) fn iam_resource_type_written_out(resource: &str) -> bool {
 }
 
 impl Validator {
-    fn push(&mut self, field: Option<&str>, position: Option<Position>, message: String) {
+    fn push(&mut self, field: Option<&str>, position: Option<Position>, aws: impl Into<String>, message: String) {
         self.findings.push(Finding {
             code: ErrorCode::MalformedPolicyDocument,
+            aws: aws.into(),
             location: Location {
                 statement: self.statement,
                 sid: self.sid.clone(),
@@ -307,6 +369,7 @@ impl Validator {
             self.push(
                 None,
                 Some(root.span.start),
+                SYNTAX,
                 format!("the policy must be a JSON object, not {}", root.value.type_name()),
             );
             return None;
@@ -322,22 +385,33 @@ impl Validator {
                     other => self.push(
                         Some("Version"),
                         Some(node.span.start),
+                        LEGACY,
                         format!("The policy failed legacy parsing: `Version` must be \"2012-10-17\" or \"2008-10-17\", not {}", describe(other)),
                     ),
                 },
                 "Id" => match &node.value {
                     Value::String(s) => id = Some(s.clone()),
-                    other => self.push(Some("Id"), Some(node.span.start), format!("`Id` must be a string, not {}", other.type_name())),
+                    other => self.push(Some("Id"), Some(node.span.start), SYNTAX, format!("`Id` must be a string, not {}", other.type_name())),
                 },
                 "Statement" => statements = Some(node),
-                other => self.push(Some(other), Some(node.span.start), format!("Syntax errors in policy: unknown field `{other}`.")),
+                other => self.push(Some(other), Some(node.span.start), SYNTAX, format!("Syntax errors in policy: unknown field `{other}`.")),
             }
         }
         if self.checked && self.kind == PolicyKind::Managed && version != Some(Version::V2012_10_17) {
-            self.push(Some("Version"), None, "Policy document must be version 2012-10-17 or greater.".to_owned());
+            self.push(
+                Some("Version"),
+                None,
+                "Policy document must be version 2012-10-17 or greater.",
+                "Policy document must be version 2012-10-17 or greater.".to_owned(),
+            );
         }
         let Some(statements) = statements else {
-            self.push(Some("Statement"), None, "Missing required field Statement.".to_owned());
+            self.push(
+                Some("Statement"),
+                None,
+                "Missing required field Statement",
+                "Missing required field Statement.".to_owned(),
+            );
             return None;
         };
         let statements = match &statements.value {
@@ -346,6 +420,7 @@ impl Validator {
                 self.push(
                     Some("Statement"),
                     Some(statements.span.start),
+                    SYNTAX,
                     "Policy must contain at least one statement.".to_owned(),
                 );
                 return None;
@@ -359,6 +434,7 @@ impl Validator {
                 self.push(
                     Some("Statement"),
                     Some(statements.span.start),
+                    SYNTAX,
                     format!("`Statement` must be an object or a list of objects, not {}", other.type_name()),
                 );
                 return None;
@@ -376,6 +452,7 @@ impl Validator {
                 self.push(
                     Some("Sid"),
                     Some(statement.span.start),
+                    "Statement IDs (SID) in a single policy must be unique.",
                     format!("Statement IDs (SID) in a single policy must be unique: `{sid}` is repeated."),
                 );
             }
@@ -392,6 +469,7 @@ impl Validator {
             self.push(
                 None,
                 Some(node.span.start),
+                SYNTAX,
                 format!("a statement must be an object, not {}", node.value.type_name()),
             );
             return None;
@@ -406,6 +484,7 @@ impl Validator {
                         self.push(
                             Some("Sid"),
                             Some(node.span.start),
+                            SID_PATTERN,
                             format!("Statement IDs (SID) must be alpha-numeric: `{s}`."),
                         );
                     }
@@ -415,6 +494,7 @@ impl Validator {
                     self.push(
                         Some("Sid"),
                         Some(node.span.start),
+                        SYNTAX,
                         format!("`Sid` must be a string, not {}", other.type_name()),
                     );
                     None
@@ -427,13 +507,19 @@ impl Validator {
                 self.push(
                     Some(key),
                     Some(value.span.start),
+                    SYNTAX,
                     format!("Syntax errors in policy: unknown field `{key}` in a statement."),
                 );
             }
         }
         let effect = match get("Effect") {
             None => {
-                self.push(Some("Effect"), Some(node.span.start), "Missing required field Effect.".to_owned());
+                self.push(
+                    Some("Effect"),
+                    Some(node.span.start),
+                    "Missing required field Effect",
+                    "Missing required field Effect.".to_owned(),
+                );
                 None
             }
             Some(node) => match &node.value {
@@ -443,6 +529,7 @@ impl Validator {
                     self.push(
                         Some("Effect"),
                         Some(node.span.start),
+                        LEGACY,
                         format!("Invalid effect: {}; it must be \"Allow\" or \"Deny\".", describe(other)),
                     );
                     None
@@ -453,7 +540,12 @@ impl Validator {
         let action = self.clause("Action", get("Action"), get("NotAction"), node);
         let resource = self.clause("Resource", get("Resource"), get("NotResource"), node);
         if self.checked && resource.is_some() && self.kind == PolicyKind::Trust {
-            self.push(Some("Resource"), Some(node.span.start), "Has prohibited field Resource.".to_owned());
+            self.push(
+                Some("Resource"),
+                Some(node.span.start),
+                "Has prohibited field Resource",
+                "Has prohibited field Resource.".to_owned(),
+            );
         }
         if self.checked
             && resource.is_none()
@@ -461,7 +553,12 @@ impl Validator {
             && get("Resource").is_none()
             && get("NotResource").is_none()
         {
-            self.push(Some("Resource"), Some(node.span.start), "Policy statement must contain resources.".to_owned());
+            self.push(
+                Some("Resource"),
+                Some(node.span.start),
+                "Policy statement must contain resources.",
+                "Policy statement must contain resources.".to_owned(),
+            );
         }
         let condition = match get("Condition") {
             Some(node) => self.condition(node),
@@ -487,6 +584,7 @@ impl Validator {
                 self.push(
                     Some(&not_name),
                     Some(node.span.start),
+                    SYNTAX,
                     format!("a statement cannot have both `{name}` and `{not_name}`."),
                 );
                 return None;
@@ -498,6 +596,7 @@ impl Validator {
                     self.push(
                         Some("Action"),
                         Some(statement.span.start),
+                        "Policy statement must contain actions.",
                         "Policy statement must contain actions.".to_owned(),
                     );
                 }
@@ -512,7 +611,7 @@ impl Validator {
             } else {
                 "Policy statement must contain resources."
             };
-            self.push(Some(field), Some(node.span.start), message.to_owned());
+            self.push(Some(field), Some(node.span.start), message, message.to_owned());
             return None;
         }
         let before = self.findings.len();
@@ -535,6 +634,7 @@ impl Validator {
                 self.push(
                     Some(field),
                     at,
+                    TRUST_ACTIONS,
                     "AssumeRole policy may only specify STS AssumeRole actions: `*` is not one.".to_owned(),
                 );
             }
@@ -544,22 +644,34 @@ impl Validator {
             self.push(
                 Some(field),
                 at,
+                NO_VENDOR,
                 format!("Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.: `{action}`."),
             );
             return;
         };
         if name.contains(':') {
-            self.push(Some(field), at, format!("Actions/Condition can contain only one colon: `{action}`."));
+            self.push(
+                Some(field),
+                at,
+                "Actions/Condition can contain only one colon.",
+                format!("Actions/Condition can contain only one colon: `{action}`."),
+            );
         } else if vendor.is_empty()
             || !vendor.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '*' | '?'))
         {
-            self.push(Some(field), at, format!("Vendor `{vendor}` is not valid in action `{action}`."));
+            self.push(
+                Some(field),
+                at,
+                format!("Vendor {vendor} is not valid"),
+                format!("Vendor `{vendor}` is not valid in action `{action}`."),
+            );
         } else if name.is_empty() || name.chars().any(char::is_whitespace) {
-            self.push(Some(field), at, format!("Action `{action}` is not valid."));
+            self.push(Some(field), at, SYNTAX, format!("Action `{action}` is not valid."));
         } else if self.kind == PolicyKind::Trust && !vendor.eq_ignore_ascii_case("sts") {
             self.push(
                 Some(field),
                 at,
+                TRUST_ACTIONS,
                 format!("AssumeRole policy may only specify STS AssumeRole actions: `{action}` is not one."),
             );
         }
@@ -578,7 +690,12 @@ impl Validator {
             if parts[0] == "arn" && parts.len() > 1 && resource.ends_with('*') {
                 return;
             }
-            self.push(Some(field), at, format!("Resource `{resource}` must be in ARN format or \"*\"."));
+            self.push(
+                Some(field),
+                at,
+                format!("Resource {resource} must be in ARN format or \"*\"."),
+                format!("Resource `{resource}` must be in ARN format or \"*\"."),
+            );
             return;
         }
         // An IAM resource is `*` or starts with its type written out, as IAM's own message says.
@@ -586,6 +703,7 @@ impl Validator {
             self.push(
                 Some(field),
                 at,
+                IAM_RESOURCE_PATH,
                 format!("IAM resource path must either be \"*\" or start with user/, federated-user/, role/, group/, instance-profile/, mfa/, server-certificate/, policy/, sms-mfa/, saml-provider/, oidc-provider/, report/, access-report/: `{resource}`."),
             );
         }
@@ -604,6 +722,7 @@ impl Validator {
                             self.push(
                                 Some(field),
                                 Some(item.span.start),
+                                SYNTAX,
                                 format!("`{field}` values must be strings, not {}", other.type_name()),
                             );
                             return None;
@@ -616,6 +735,7 @@ impl Validator {
                 self.push(
                     Some(field),
                     Some(node.span.start),
+                    SYNTAX,
                     format!("`{field}` must be a string or a list of strings, not {}", other.type_name()),
                 );
                 None
@@ -634,6 +754,7 @@ impl Validator {
                 self.push(
                     Some("NotPrincipal"),
                     Some(node.span.start),
+                    SYNTAX,
                     "a statement cannot have both `Principal` and `NotPrincipal`.".to_owned(),
                 );
                 return None;
@@ -645,6 +766,7 @@ impl Validator {
                     self.push(
                         Some("Principal"),
                         Some(statement.span.start),
+                        "Missing required field Principal",
                         "Missing required field Principal.".to_owned(),
                     );
                 }
@@ -656,6 +778,7 @@ impl Validator {
             self.push(
                 Some(field),
                 Some(node.span.start),
+                "Policy document should not specify a principal.",
                 format!(
                     "Policy document should not specify a principal: `{field}` is not allowed in {} policies.",
                     self.kind.as_str()
@@ -667,6 +790,7 @@ impl Validator {
             self.push(
                 Some(field),
                 Some(node.span.start),
+                "Has prohibited field NotPrincipal",
                 "`NotPrincipal` is not allowed in a trust policy.".to_owned(),
             );
             return None;
@@ -675,7 +799,7 @@ impl Validator {
             && self.kind == PolicyKind::ResourceControl
             && !matches!(&node.value, Value::String(s) if s == "*")
         {
-            self.push(Some(field), Some(node.span.start), "resource control policies only support `\"Principal\": \"*\"`; narrow them with conditions such as `aws:PrincipalArn`.".to_owned());
+            self.push(Some(field), Some(node.span.start), RCP_PRINCIPAL, "resource control policies only support `\"Principal\": \"*\"`; narrow them with conditions such as `aws:PrincipalArn`.".to_owned());
             return None;
         }
         let value = match &node.value {
@@ -692,6 +816,7 @@ impl Validator {
                             self.push(
                                 Some(field),
                                 Some(value.span.start),
+                                SYNTAX,
                                 format!("Invalid principal in policy: unknown principal type `{other}`."),
                             );
                             return None;
@@ -702,6 +827,7 @@ impl Validator {
                         self.push(
                             Some(field),
                             Some(value.span.start),
+                            SYNTAX,
                             format!("Invalid principal in policy: `{key}` names no principal."),
                         );
                         return None;
@@ -713,6 +839,7 @@ impl Validator {
                             self.push(
                                 Some(field),
                                 Some(value.span.start),
+                                format!("Invalid principal in policy: \"{key}\":\"{name}\""),
                                 format!("Invalid principal in policy: \"{key}\":\"{name}\" ({why})."),
                             );
                         }
@@ -725,6 +852,7 @@ impl Validator {
                 self.push(
                     Some(field),
                     Some(node.span.start),
+                    SYNTAX,
                     format!("Invalid principal in policy: {}.", describe(other)),
                 );
                 return None;
@@ -738,6 +866,7 @@ impl Validator {
             self.push(
                 Some("Condition"),
                 Some(node.span.start),
+                SYNTAX,
                 format!("`Condition` must be an object, not {}", node.value.type_name()),
             );
             return Vec::new();
@@ -746,13 +875,19 @@ impl Validator {
         for (name, keys) in operators {
             let field = format!("Condition.{name}");
             let Some(operator) = Operator::parse(name) else {
-                self.push(Some(&field), Some(keys.span.start), format!("Invalid Condition type : `{name}`."));
+                self.push(
+                    Some(&field),
+                    Some(keys.span.start),
+                    format!("Invalid Condition type : {name}"),
+                    format!("Invalid Condition type : `{name}`."),
+                );
                 continue;
             };
             let Value::Object(keys) = &keys.value else {
                 self.push(
                     Some(&field),
                     Some(keys.span.start),
+                    SYNTAX,
                     format!("`{name}` must map condition keys to values, not {}", keys.value.type_name()),
                 );
                 continue;
@@ -764,6 +899,7 @@ impl Validator {
                     self.push(
                         Some(&field),
                         Some(values.span.start),
+                        NO_VENDOR,
                         format!("Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.: `{key}`."),
                     );
                     continue;
@@ -773,6 +909,7 @@ impl Validator {
                         self.push(
                             Some(&field),
                             Some(values.span.start),
+                            SYNTAX,
                             format!("`{key}` under `{name}` has no values."),
                         );
                         continue;
@@ -798,6 +935,7 @@ impl Validator {
                         self.push(
                             Some(&field),
                             Some(values.span.start),
+                            SYNTAX,
                             format!("Invalid value `{}` for condition operator `{name}`: {why}.", scalar.as_text()),
                         );
                     }
@@ -818,6 +956,7 @@ impl Validator {
                 self.push(
                     Some(field),
                     Some(node.span.start),
+                    SYNTAX,
                     format!("condition values must be strings, numbers or booleans, not {}", other.type_name()),
                 );
                 None
@@ -898,4 +1037,99 @@ pub(crate) fn is_unique_id(name: &str) -> bool {
     (name.starts_with("AIDA") || name.starts_with("AROA"))
         && (16..=128).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first(text: &str, kind: PolicyKind) -> Finding {
+        parse_policy(text, kind).expect_err("rejected").findings.remove(0)
+    }
+
+    #[test]
+    fn findings_carry_aws_wording_and_tessera_detail() {
+        let text = "{\"Version\":\"2012-10-17\",\"Statement\":[\n{\"Sid\":\"One\",\"Effect\":\"Allow\",\"Action\":\"s3:Get:Object\",\"Resource\":\"*\"}]}";
+        let finding = first(text, PolicyKind::Identity);
+        assert_eq!(finding.aws, "Actions/Condition can contain only one colon.");
+        assert!(finding.message.contains("`s3:Get:Object`"), "{}", finding.message);
+        let details = finding.wire_details();
+        let get = |name: &str| details.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        assert_eq!(
+            (get("Statement"), get("Sid"), get("Field"), get("Line")),
+            (Some("0"), Some("One"), Some("Action"), Some("2"))
+        );
+        assert_eq!(get("Detail"), Some(finding.message.as_str()));
+        assert!(get("Column").is_some());
+    }
+
+    #[test]
+    fn aws_messages_by_problem() {
+        let cases = [
+            ("{not json", PolicyKind::Identity, SYNTAX),
+            ("null", PolicyKind::Identity, SYNTAX),
+            (
+                r#"{"Version":"2012-10-18","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#,
+                PolicyKind::Identity,
+                LEGACY,
+            ),
+            (
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"allow","Action":"s3:*","Resource":"*"}}"#,
+                PolicyKind::Identity,
+                LEGACY,
+            ),
+            (
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s 3:x","Resource":"*"}}"#,
+                PolicyKind::Identity,
+                "Vendor s 3 is not valid",
+            ),
+            (
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:x","Resource":"b"}}"#,
+                PolicyKind::Identity,
+                "Resource b must be in ARN format or \"*\".",
+            ),
+            (
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"StringEqualz":{"aws:a":"b"}}}}"#,
+                PolicyKind::Identity,
+                "Invalid Condition type : StringEqualz",
+            ),
+            (
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}"#,
+                PolicyKind::Trust,
+                "Missing required field Principal",
+            ),
+            (
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:x","Resource":"*"}}"#,
+                PolicyKind::Identity,
+                "Policy document should not specify a principal.",
+            ),
+            (
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"bob"},"Action":"sts:AssumeRole"}}"#,
+                PolicyKind::Trust,
+                "Invalid principal in policy: \"AWS\":\"bob\"",
+            ),
+        ];
+        for (text, kind, aws) in cases {
+            assert_eq!(first(text, kind).aws, aws, "{text}");
+        }
+    }
+
+    #[test]
+    fn several_findings_are_counted_on_the_wire() {
+        let text = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"x","Resource":"*"},{"Effect":"Allow","Action":"y","Resource":"*"}]}"#;
+        let error = parse_policy(text, PolicyKind::Identity).expect_err("rejected");
+        assert_eq!(error.aws_message(), NO_VENDOR);
+        assert!(error.wire_details().contains(&("Findings".to_owned(), "2".to_owned())));
+    }
+
+    #[test]
+    fn size_limits_keep_aws_wording() {
+        let big = format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"s3:x","Resource":"arn:aws:s3:::{}"}}}}"#,
+            "a".repeat(7000)
+        );
+        let error = check_size(&big, PolicyKind::Managed).expect_err("too large");
+        assert_eq!(error.aws_message(), "Cannot exceed quota for PolicySize: 6144");
+        assert_eq!(error.code(), ErrorCode::LimitExceeded);
+    }
 }

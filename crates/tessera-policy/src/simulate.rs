@@ -46,11 +46,17 @@ pub struct SimulateError {
     pub code: &'static str,
     /// What is wrong.
     pub message: String,
+    /// For a rejected policy document: AWS's own message ([`PolicyError::aws_message`]), which
+    /// the wire sends in place of `message`.
+    pub aws_message: Option<String>,
+    /// For a rejected policy document: the wire's additional `<Error>` elements
+    /// ([`PolicyError::wire_details`], with `Detail` being `message`).
+    pub details: Vec<(String, String)>,
 }
 
 impl SimulateError {
     fn invalid(message: impl Into<String>) -> SimulateError {
-        SimulateError { code: "InvalidInput", message: message.into() }
+        SimulateError { code: "InvalidInput", message: message.into(), aws_message: None, details: Vec::new() }
     }
 
     /// The error as the simulator prints it: `{"Error": {"Code": ..., "Message": ...}}`.
@@ -267,6 +273,8 @@ fn page(input: &SimulateInput, total: usize) -> Result<std::ops::Range<usize>, S
                     "1 validation error detected: Value '{n}' at 'maxItems' failed to satisfy constraint: \
                      Member must have value {bound}"
                 ),
+                aws_message: None,
+                details: Vec::new(),
             });
         }
     };
@@ -326,9 +334,18 @@ fn is_trust_request(action: &str, resource: &str) -> bool {
 }
 
 fn compile(id: &str, text: &str, kind: PolicyKind) -> Result<CompiledPolicy, SimulateError> {
-    CompiledPolicy::parse(id, text, kind).map_err(|error: PolicyError| SimulateError {
-        code: "MalformedPolicyDocument",
-        message: format!("{id}: {error}"),
+    CompiledPolicy::parse(id, text, kind).map_err(|error: PolicyError| {
+        let message = format!("{id}: {error}");
+        let mut details = error.wire_details();
+        details.retain(|(name, _)| name != "Detail");
+        details.insert(0, ("Policy".to_owned(), id.to_owned()));
+        details.push(("Detail".to_owned(), message.clone()));
+        SimulateError {
+            code: "MalformedPolicyDocument",
+            message,
+            aws_message: Some(error.aws_message().to_owned()),
+            details,
+        }
     })
 }
 

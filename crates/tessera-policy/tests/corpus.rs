@@ -48,6 +48,12 @@ fn run_case(case: &Value) -> Result<(), String> {
         if expected["Code"] != error.code {
             return Err(format!("expected code {}, got {error}", expected["Code"]));
         }
+        // AWS's own message for the case, where the corpus records it (with its source).
+        if let Some(aws) = expected.get("AwsMessage").and_then(Value::as_str)
+            && error.aws_message.as_deref() != Some(aws)
+        {
+            return Err(format!("expected AWS's message `{aws}`, got {:?}", error.aws_message));
+        }
         for needle in expected["MessageContains"].as_array().into_iter().flatten() {
             let needle = needle.as_str().unwrap_or_default();
             if !error.message.contains(needle) {

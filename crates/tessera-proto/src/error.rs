@@ -14,6 +14,10 @@ use tonic::metadata::MetadataValue;
 /// The gRPC metadata key that carries the AWS error code of a failed call.
 pub const ERROR_CODE_METADATA_KEY: &str = "tessera-error-code";
 
+/// The gRPC metadata key (binary) that carries a failed call's [`ServiceError::details`]: each
+/// name and value followed by a NUL byte.
+pub const ERROR_DETAILS_METADATA_KEY: &str = "tessera-error-details-bin";
+
 /// Declares [`ErrorCode`] and its wire mappings from one table, so that a code cannot be added
 /// without its AWS string, HTTP status and gRPC code.
 macro_rules! error_codes {
@@ -199,16 +203,31 @@ impl fmt::Display for ErrorCode {
 
 /// An error as a client sees it: an AWS code and a message that is safe to show (no secrets,
 /// no internal detail).
+///
+/// `message` is AWS's own wording where it is known; what Tessera knows beyond it (where in a
+/// policy document the problem is, what exactly is wrong) goes into `details`, which the gateway
+/// writes as additional child elements of the XML `<Error>` (botocore returns them in
+/// `response['Error']` beside `Code` and `Message`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct ServiceError {
     pub code: ErrorCode,
     pub message: String,
+    /// Extra `<Error>` elements, name and text, in order. Names are XML element names (ASCII
+    /// letters) other than `Type`, `Code` and `Message`.
+    pub details: Vec<(String, String)>,
 }
 
 impl ServiceError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ServiceError {
-        ServiceError { code, message: message.into() }
+        ServiceError { code, message: message.into(), details: Vec::new() }
+    }
+
+    /// This error with `details` added (see [`ServiceError::details`]).
+    #[must_use]
+    pub fn with_details(mut self, details: impl IntoIterator<Item = (String, String)>) -> ServiceError {
+        self.details.extend(details);
+        self
     }
 
     /// [`ErrorCode::NoSuchEntity`].
@@ -266,8 +285,30 @@ impl ServiceError {
             .and_then(|value| value.to_str().ok())
             .and_then(ErrorCode::parse)
             .unwrap_or(ErrorCode::ServiceFailure);
-        ServiceError::new(code, status.message())
+        let details = status
+            .metadata()
+            .get_bin(ERROR_DETAILS_METADATA_KEY)
+            .and_then(|value| value.to_bytes().ok())
+            .map(|bytes| decode_details(&bytes))
+            .unwrap_or_default();
+        ServiceError::new(code, status.message()).with_details(details)
     }
+}
+
+fn encode_details(details: &[(String, String)]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for (name, value) in details {
+        for part in [name, value] {
+            bytes.extend(part.bytes().filter(|&b| b != 0));
+            bytes.push(0);
+        }
+    }
+    bytes
+}
+
+fn decode_details(bytes: &[u8]) -> Vec<(String, String)> {
+    let parts: Vec<String> = bytes.split(|&b| b == 0).map(|part| String::from_utf8_lossy(part).into_owned()).collect();
+    parts.chunks_exact(2).map(|pair| (pair[0].clone(), pair[1].clone())).collect()
 }
 
 impl From<ServiceError> for tonic::Status {
@@ -275,6 +316,10 @@ impl From<ServiceError> for tonic::Status {
         let mut status = tonic::Status::new(error.code.grpc_code(), error.message);
         // AWS codes are ASCII literals, so `from_static` cannot panic (checked by a test).
         status.metadata_mut().insert(ERROR_CODE_METADATA_KEY, MetadataValue::from_static(error.code.as_str()));
+        if !error.details.is_empty() {
+            let bytes = encode_details(&error.details);
+            status.metadata_mut().insert_bin(ERROR_DETAILS_METADATA_KEY, MetadataValue::from_bytes(&bytes));
+        }
         status
     }
 }
@@ -367,6 +412,20 @@ mod tests {
             assert_eq!(status.message(), error.message);
             assert_eq!(ServiceError::from_status(&status), error);
         }
+    }
+
+    #[test]
+    fn details_round_trip_through_a_status() {
+        let error = ServiceError::malformed_policy("Syntax errors in policy.").with_details([
+            ("Statement".to_owned(), "0".to_owned()),
+            ("Field".to_owned(), "Condition.StringEquals.é".to_owned()),
+            ("Empty".to_owned(), String::new()),
+        ]);
+        let status = tonic::Status::from(error.clone());
+        assert_eq!(ServiceError::from_status(&status), error);
+        let plain = ServiceError::validation("m");
+        assert!(tonic::Status::from(plain.clone()).metadata().get_bin(ERROR_DETAILS_METADATA_KEY).is_none());
+        assert_eq!(ServiceError::from_status(&tonic::Status::from(plain.clone())), plain);
     }
 
     #[test]

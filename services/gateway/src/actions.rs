@@ -123,6 +123,26 @@ pub(crate) enum Limit {
     Issuance,
 }
 
+impl Resource {
+    /// The parameter that names the resource, when one must be present.
+    fn required_param(self) -> Option<&'static str> {
+        Some(match self {
+            Resource::Entity(_, param) | Resource::Rename(_, param, _) | Resource::Param(param) => param,
+            Resource::NewPolicy => "PolicyName",
+            Resource::NewMfa => "VirtualMFADeviceName",
+            Resource::NewOidc => "Url",
+            Resource::InstanceProfile => "InstanceProfileName",
+            Resource::NewServiceLinkedRole => "AWSServiceName",
+            Resource::DeletionTask => "DeletionTaskId",
+            Resource::FederatedUser => "Name",
+            Resource::TargetRoot => "TargetPrincipal",
+            Resource::DelegationRequest => "DelegationRequestId",
+            Resource::KeyOwner => "AccessKeyId",
+            _ => return None,
+        })
+    }
+}
+
 /// How a request names the resource its action is authorized on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Resource {
@@ -617,6 +637,21 @@ impl Action {
         self.operation().resource
     }
 
+    /// Whether the account root omitting `UserName` acts on itself (AWS: these operations work
+    /// for "access keys under the AWS account", so they manage the root's own keys; `GetUser`
+    /// answers the root's own shape; the root's MFA devices are listed).
+    pub(crate) fn serves_root(self) -> bool {
+        matches!(
+            self,
+            Self::GetUser
+                | Self::CreateAccessKey
+                | Self::ListAccessKeys
+                | Self::UpdateAccessKey
+                | Self::DeleteAccessKey
+                | Self::ListMFADevices
+        )
+    }
+
     /// The action's row of the service authorization reference.
     pub(crate) fn operation(self) -> &'static Operation {
         &OPERATIONS[self as usize]
@@ -629,6 +664,11 @@ impl Action {
     pub(crate) async fn authorize<S: Store>(self, cx: &Cx<'_, S>) -> Result<Authorized> {
         let mut auth = Authorized { resource: String::new(), name: String::new(), read: Read::Nothing };
         let resource = self.resource();
+        // Every required parameter known here at once, so that several missing ones are one
+        // `ValidationError` naming each, as AWS answers.
+        let mut required: Vec<&str> = resource.required_param().into_iter().collect();
+        required.extend(self.before());
+        cx.params.required_all(&required)?;
         // The parameters that name the resource, then the ones checked before authorization.
         let name = match resource {
             Resource::Entity(_, param) | Resource::Rename(_, param, _) | Resource::Param(param) => {
@@ -672,6 +712,7 @@ impl Action {
         let (mut also, mut key_use) = (None, None);
         let arn = match resource {
             Resource::Entity(kind, _) => self.read_entity(cx, kind, &name, &mut auth).await,
+            Resource::UserOrCaller if name.is_empty() => format!("arn:aws:iam::{}:root", account.id()),
             Resource::UserOrCaller | Resource::OwnPassword => {
                 self.read_entity(cx, EntityKind::User, &name, &mut auth).await
             }

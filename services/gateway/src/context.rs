@@ -2,7 +2,7 @@
 //! and what authorizing the action on a resource asks, in one place so handlers stay short.
 
 use tessera_arn::Arn;
-use tessera_awsapi::{Params, QueryError, Response};
+use tessera_awsapi::{Params, Response};
 use tessera_identity::{Account, PageRequest};
 use tessera_store::Store;
 use tessera_store::iam::Tag;
@@ -75,12 +75,22 @@ impl<S: Store> Cx<'_, S> {
         }
     }
 
-    /// `UserName`, or the calling user when omitted (as AWS defaults it).
+    /// `UserName`, or the calling user when omitted (as AWS defaults it). The account root
+    /// omitting it acts on itself where AWS lets it ([`Action::serves_root`]: its own keys, its
+    /// user shape, its MFA devices): the empty name stands for the root. Any other caller that is
+    /// not an IAM user must name one, with AWS's message.
     pub(crate) fn user_or_caller(&self) -> Result<String> {
-        match self.get("UserName").filter(|n| !n.is_empty()).or_else(|| self.caller_user()) {
-            Some(name) => Ok(name),
-            None => Err(QueryError::MissingParameter { name: "UserName".into(), member: "userName".into() }.into()),
+        if let Some(name) = self.get("UserName").filter(|n| !n.is_empty()).or_else(|| self.caller_user()) {
+            return Ok(name);
         }
+        if matches!(self.caller.kind, CallerKind::Root) && self.action.serves_root() {
+            return Ok(String::new());
+        }
+        Err(tessera_identity::Error::new(
+            tessera_proto::ErrorCode::ValidationError,
+            "Must specify userName when calling with non-User credentials",
+        )
+        .into())
     }
 
     /// The ARN of an IAM entity of this account (path included when given).

@@ -41,6 +41,14 @@ fn boundary_xml(r: &mut Response, boundary: Option<&String>) {
 
 /// The fields of a `User` element.
 pub(crate) fn user_xml(r: &mut Response, user: &UserRecord) {
+    user_list_xml(r, user);
+    boundary_xml(r, user.boundary.as_ref());
+    tags_xml(r, &user.tags);
+}
+
+/// The fields of a `User` element in `ListUsers`, which AWS documents "does not return ...
+/// PermissionsBoundary, Tags".
+pub(crate) fn user_list_xml(r: &mut Response, user: &UserRecord) {
     let p = &user.principal;
     r.el("Path", &p.path)
         .el("UserName", &p.name)
@@ -48,8 +56,6 @@ pub(crate) fn user_xml(r: &mut Response, user: &UserRecord) {
         .el("Arn", &p.arn)
         .timestamp("CreateDate", secs(p.create_date));
     r.opt_timestamp("PasswordLastUsed", user.password_last_used.map(secs));
-    boundary_xml(r, user.boundary.as_ref());
-    tags_xml(r, &user.tags);
 }
 
 /// The fields of a `Group` element.
@@ -62,8 +68,9 @@ pub(crate) fn group_xml(r: &mut Response, group: &GroupRecord) {
         .timestamp("CreateDate", secs(p.create_date));
 }
 
-/// The fields of a `Role` element.
-pub(crate) fn role_xml(r: &mut Response, role: &RoleRecord) {
+/// The fields of a `Role` element in `ListRoles`, which AWS documents "does not return ...
+/// PermissionsBoundary, RoleLastUsed, Tags" (see `GetRole`).
+pub(crate) fn role_list_xml(r: &mut Response, role: &RoleRecord) {
     let p = &role.principal;
     r.el("Path", &p.path)
         .el("RoleName", &p.name)
@@ -73,6 +80,11 @@ pub(crate) fn role_xml(r: &mut Response, role: &RoleRecord) {
     r.policy_document("AssumeRolePolicyDocument", &role.trust_policy);
     r.opt("Description", role.description.as_deref());
     r.int("MaxSessionDuration", role.max_session_duration.into());
+}
+
+/// The fields of a `Role` element.
+pub(crate) fn role_xml(r: &mut Response, role: &RoleRecord) {
+    role_list_xml(r, role);
     boundary_xml(r, role.boundary.as_ref());
     tags_xml(r, &role.tags);
     r.nested("RoleLastUsed", |r| {

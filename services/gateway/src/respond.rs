@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use tessera_awsapi::{Params, QueryError, error_response};
+use tessera_awsapi::{Params, QueryError, error_response, error_response_with_details};
 use tessera_identity::MfaRejection;
 use tessera_proto::ServiceError;
 use tessera_sigv4::SigV4Error;
@@ -244,7 +244,8 @@ fn service_error(e: &ServiceError, ns: &str, request_id: &str) -> (StatusCode, S
     if e.code.http_status() >= 500 {
         tracing::error!(code = e.code.as_str(), message = %e.message, "request failed");
     }
-    let xml = error_response(ns, e.code.as_str(), &e.message, e.code.sender_fault(), request_id);
+    let xml =
+        error_response_with_details(ns, e.code.as_str(), &e.message, e.code.sender_fault(), request_id, &e.details);
     (status(e.code.http_status()), xml)
 }
 

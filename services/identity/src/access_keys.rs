@@ -115,6 +115,9 @@ fn internal(what: &str) -> Error {
 impl<S: Store> Identity<S> {
     /// `CreateAccessKey`: a new active key for `user_name`; the third is `LimitExceeded`.
     pub async fn create_access_key(&self, account: &Account, user_name: &str) -> Result<CreatedAccessKey> {
+        if user_name.is_empty() {
+            return self.create_root_access_key(account).await;
+        }
         // Fail fast (and leave no index entry behind) for the common errors; the transaction below
         // checks both again on the record it writes.
         let user = self.get_user(account, user_name).await?;
@@ -185,6 +188,107 @@ impl<S: Store> Identity<S> {
         })
     }
 
+    /// `CreateAccessKey` by the account root without `UserName`: a key of the root itself (AWS
+    /// documents that these operations manage the root's keys), at most two. Only the gateway
+    /// reaches this, for a root caller: `user_name` is empty only then.
+    async fn create_root_access_key(&self, account: &Account) -> Result<CreatedAccessKey> {
+        let root_keys = Key::new(account.ns(), ROOT_KEYS, "");
+        let existing: RootKeysRecord = iam::load(&*self.store, &root_keys).await?.unwrap_or_default();
+        if existing.keys.len() >= MAX_ACCESS_KEYS_PER_USER {
+            return Err(Error::quota("AccessKeysPerUser", MAX_ACCESS_KEYS_PER_USER));
+        }
+        let now = self.env.now_millis();
+        let (id, secret, sealed) = self.env.random.with(|r| {
+            let (id, secret) = generate_key(r);
+            let sealed = self.env.master_key.seal(secret.expose().as_bytes(), secret_aad(&id).as_bytes(), r);
+            (id, secret, sealed)
+        });
+        let sealed = sealed.map_err(|_| internal("cannot seal the secret"))?;
+        let index = AccessKeyIndexRecord { account: account.id().to_owned(), user: String::new(), root: true };
+        let value = serde_json::to_vec(&index).map_err(|_| internal("cannot encode the key index"))?;
+        let txn = Transaction::new().check(access_key_index(&id), Expect::Absent).put(access_key_index(&id), value);
+        match self.store.commit(txn).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Err(internal("cannot allocate an access key id")),
+            Err(error) => return Err(error.into()),
+        }
+        let record =
+            AccessKeyRecord { id: id.clone(), status: KeyStatus::Active, create_date: now, sealed_secret: sealed };
+        let (record, root_keys) = (&record, &root_keys);
+        let created = update(&*self.store, |tx| async move {
+            let mut keys: RootKeysRecord = tx.read(root_keys).await?.unwrap_or_default();
+            if keys.keys.len() >= MAX_ACCESS_KEYS_PER_USER {
+                return Err(Error::quota("AccessKeysPerUser", MAX_ACCESS_KEYS_PER_USER));
+            }
+            keys.keys.push(record.clone());
+            tx.write(root_keys.clone(), &keys);
+            tx.bump_epoch(account.ns());
+            Ok(())
+        })
+        .await;
+        if let Err(error) = created {
+            self.remove_root_index(account, &id).await;
+            return Err(error);
+        }
+        self.published(account).await;
+        Ok(CreatedAccessKey {
+            user_name: String::new(),
+            access_key_id: id,
+            status: KeyStatus::Active,
+            secret_access_key: secret,
+            create_date: now,
+        })
+    }
+
+    /// Removes a root key's index entry if it still names this account's root.
+    async fn remove_root_index(&self, account: &Account, key_id: &str) {
+        let removed = update(&*self.store, |tx| async move {
+            let key = access_key_index(key_id);
+            if let Some(index) = tx.read::<AccessKeyIndexRecord>(&key).await?
+                && index.account == account.id()
+                && index.root
+            {
+                tx.delete(key);
+            }
+            Ok::<_, StoreError>(())
+        })
+        .await;
+        if let Err(error) = removed {
+            tracing::warn!(%error, access_key_id = key_id, "failed to remove a root access key index entry");
+        }
+    }
+
+    /// Changes the root's key `key_id` with `change` (false: remove it), one transaction.
+    async fn change_root_key(&self, account: &Account, key_id: &str, status: Option<KeyStatus>) -> Result<()> {
+        let root_keys = &Key::new(account.ns(), ROOT_KEYS, "");
+        update(&*self.store, |tx| async move {
+            let mut keys: RootKeysRecord = tx.read(root_keys).await?.unwrap_or_default();
+            match status {
+                Some(status) => {
+                    let key = keys.keys.iter_mut().find(|k| k.id == key_id).ok_or_else(|| key_not_found(key_id))?;
+                    key.status = status;
+                }
+                None => {
+                    let before = keys.keys.len();
+                    keys.keys.retain(|k| k.id != key_id);
+                    if keys.keys.len() == before {
+                        return Err(key_not_found(key_id));
+                    }
+                    tx.delete(key_used(account, key_id));
+                }
+            }
+            tx.write(root_keys.clone(), &keys);
+            tx.bump_epoch(account.ns());
+            Ok::<_, Error>(())
+        })
+        .await?;
+        if status.is_none() {
+            self.remove_root_index(account, key_id).await;
+        }
+        self.published(account).await;
+        Ok(())
+    }
+
     /// Removes a key's index entry if it still names this account. Failures are logged: a stale
     /// entry is harmless (the user record is the authority), only untidy.
     async fn remove_index(&self, account: &Account, key_id: &str) {
@@ -211,6 +315,23 @@ impl<S: Store> Identity<S> {
         user_name: &str,
         page: &PageRequest,
     ) -> Result<Page<AccessKeyMetadata>> {
+        if user_name.is_empty() {
+            // The root's keys, which have no user name (as AWS answers the root).
+            let root: Option<RootKeysRecord> = iam::load(&*self.store, &Key::new(account.ns(), ROOT_KEYS, "")).await?;
+            let mut keys: Vec<AccessKeyMetadata> = root
+                .map(|r| r.keys)
+                .unwrap_or_default()
+                .iter()
+                .map(|k| AccessKeyMetadata {
+                    user_name: String::new(),
+                    access_key_id: k.id.clone(),
+                    status: k.status,
+                    create_date: k.create_date,
+                })
+                .collect();
+            keys.sort_by(|a, b| a.access_key_id.cmp(&b.access_key_id));
+            return paginate(keys, page, |k| k.access_key_id.clone());
+        }
         let user = self.get_user(account, user_name).await?;
         let mut keys: Vec<AccessKeyMetadata> = user
             .access_keys
@@ -234,6 +355,9 @@ impl<S: Store> Identity<S> {
         key_id: &str,
         status: KeyStatus,
     ) -> Result<()> {
+        if user_name.is_empty() {
+            return self.change_root_key(account, key_id, Some(status)).await;
+        }
         update(&*self.store, |tx| async move {
             let mut user = entity::read_user(&tx, account, user_name).await?;
             let key = user.access_keys.iter_mut().find(|k| k.id == key_id).ok_or_else(|| key_not_found(key_id))?;
@@ -249,6 +373,9 @@ impl<S: Store> Identity<S> {
 
     /// `DeleteAccessKey`: removes the key from the user, then its last-used record and index entry.
     pub async fn delete_access_key(&self, account: &Account, user_name: &str, key_id: &str) -> Result<()> {
+        if user_name.is_empty() {
+            return self.change_root_key(account, key_id, None).await;
+        }
         update(&*self.store, |tx| async move {
             let mut user = entity::read_user(&tx, account, user_name).await?;
             let before = user.access_keys.len();

@@ -153,13 +153,15 @@ impl From<ValidationError> for Error {
     }
 }
 
+/// A rejected policy document: AWS's message for its first finding, Tessera's detail (statement,
+/// Sid, field, line, column and its own message) as additional `<Error>` elements.
 impl From<PolicyError> for Error {
     fn from(error: PolicyError) -> Self {
         let code = match error.code() {
             PolicyErrorCode::LimitExceeded => ErrorCode::LimitExceeded,
             PolicyErrorCode::MalformedPolicyDocument => ErrorCode::MalformedPolicyDocument,
         };
-        Self::new(code, error.to_string())
+        Self::Service(ServiceError::new(code, error.aws_message()).with_details(error.wire_details()))
     }
 }
 

@@ -45,6 +45,13 @@ pub fn account(id: &str, scope: &Scope) -> Result<Account, Status> {
 }
 
 /// A required user name: the gateway fills in the caller's; an empty one here is an error.
+/// `user_name` of an access-key call: empty means the account root's own keys, which only the
+/// internal API (the gateway, for a root caller) may ask for; a caller the gRPC layer
+/// authenticated must name a user (its layer defaults it to the calling user).
+fn key_owner(scope: &Scope, name: Option<String>) -> Result<String, Status> {
+    if scope.account.is_none() { Ok(name.unwrap_or_default()) } else { required_user(name) }
+}
+
 fn required_user(name: Option<String>) -> Result<String, Status> {
     name.filter(|n| !n.is_empty())
         .ok_or_else(|| Error::invalid_input("UserName is required when the caller is not an IAM user.").into())
@@ -284,7 +291,8 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::CreateAccessKeyRequest>,
     ) -> Reply<pb::CreateAccessKeyResponse> {
         let (scope, r) = split(request);
-        let key = self.domain.create_access_key(&account(&r.account_id, &scope)?, &required_user(r.user_name)?).await?;
+        let key =
+            self.domain.create_access_key(&account(&r.account_id, &scope)?, &key_owner(&scope, r.user_name)?).await?;
         Ok(Response::new(pb::CreateAccessKeyResponse { access_key: Some(created_key_out(key)) }))
     }
 
@@ -292,7 +300,7 @@ impl IdentityService for IdentityGrpc {
         let (scope, r) = split(request);
         let keys = self
             .domain
-            .list_access_keys(&account(&r.account_id, &scope)?, &required_user(r.user_name)?, &page(r.page))
+            .list_access_keys(&account(&r.account_id, &scope)?, &key_owner(&scope, r.user_name)?, &page(r.page))
             .await?;
         Ok(Response::new(pb::ListAccessKeysResponse {
             page: page_out(&keys),
@@ -308,7 +316,12 @@ impl IdentityService for IdentityGrpc {
         let status = key_status_in(r.status)
             .ok_or_else(|| Status::from(Error::invalid_input("Status must be Active or Inactive.")))?;
         self.domain
-            .update_access_key(&account(&r.account_id, &scope)?, &required_user(r.user_name)?, &r.access_key_id, status)
+            .update_access_key(
+                &account(&r.account_id, &scope)?,
+                &key_owner(&scope, r.user_name)?,
+                &r.access_key_id,
+                status,
+            )
             .await?;
         Ok(Response::new(pb::UpdateAccessKeyResponse {}))
     }
@@ -319,7 +332,7 @@ impl IdentityService for IdentityGrpc {
     ) -> Reply<pb::DeleteAccessKeyResponse> {
         let (scope, r) = split(request);
         self.domain
-            .delete_access_key(&account(&r.account_id, &scope)?, &required_user(r.user_name)?, &r.access_key_id)
+            .delete_access_key(&account(&r.account_id, &scope)?, &key_owner(&scope, r.user_name)?, &r.access_key_id)
             .await?;
         Ok(Response::new(pb::DeleteAccessKeyResponse {}))
     }

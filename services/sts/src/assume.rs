@@ -184,8 +184,10 @@ impl<S: Store> Sts<S> {
                     ),
                 ));
             }
-            parse_policy(text, PolicyKind::Session)
-                .map_err(|error| Error::new(ErrorCode::MalformedPolicyDocument, error.to_string()))?;
+            parse_policy(text, PolicyKind::Session).map_err(|error| {
+                let wire = tessera_proto::ServiceError::new(ErrorCode::MalformedPolicyDocument, error.aws_message());
+                Error::Service(wire.with_details(error.wire_details()))
+            })?;
         }
         for arn in &arns {
             chars += arn.chars().count();

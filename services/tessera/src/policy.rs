@@ -220,7 +220,8 @@ fn validate(kind: PolicyKind, files: &[String]) -> anyhow::Result<ExitCode> {
         for finding in &findings {
             clean = false;
             let at = finding.location.position.map(|p| format!("{}:{}:", p.line, p.column)).unwrap_or_default();
-            writeln!(stdout, "{file}:{at} {}: {finding}", finding.code.as_str())?;
+            // Tessera's finding (where, what), then what AWS would answer.
+            writeln!(stdout, "{file}:{at} {}: {finding} [AWS: {}]", finding.code.as_str(), finding.aws)?;
         }
     }
     Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })

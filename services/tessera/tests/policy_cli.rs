@@ -122,6 +122,12 @@ fn validate_prints_every_finding_with_its_location() {
     assert_eq!(findings.len(), 2, "both findings are listed: {stdout}");
     assert!(findings[0].contains(":2:") && findings[0].contains("Statement[0]") && findings[0].contains("GetObject"));
     assert!(findings[1].contains(":3:") && findings[1].contains("NumericEquals") && findings[1].contains("abc"));
+    // Beside Tessera's detail, the message AWS answers with.
+    assert!(
+        findings[0].ends_with("[AWS: Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.]"),
+        "{}",
+        findings[0]
+    );
 
     let output = tessera(&["policy", "validate", "--kind", "trust", good.to_str().expect("utf-8")], "");
     assert!(!output.status.success(), "an identity policy is not a valid trust policy");

@@ -4,7 +4,7 @@ use tessera_identity::{CreateRole, Taggable};
 use tessera_store::Store;
 use tessera_store::iam::EntityKind;
 
-use super::{group_xml, role_xml, user_xml};
+use super::{group_xml, role_list_xml, role_xml, user_xml};
 use crate::actions::{Authorized, ResourceType};
 use crate::context::{Cx, Result};
 
@@ -103,7 +103,7 @@ pub(crate) async fn get_role<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Resu
 pub(crate) async fn list_roles<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
     let page = cx.gateway.identity.list_roles(cx.account(), cx.get("PathPrefix").as_deref(), &cx.page()?).await?;
     let mut r = cx.response();
-    r.list("Roles", &page.items, role_xml);
+    r.list("Roles", &page.items, role_list_xml);
     r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
     Ok(r.finish(cx.request_id))
 }

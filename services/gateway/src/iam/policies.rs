@@ -349,7 +349,8 @@ fn simulate_input<S: Store>(
 fn simulation_xml(r: &mut tessera_awsapi::Response, input: &SimulateInput, sources: &[SourcedPolicy]) -> Result<()> {
     let output = simulate(input).map_err(|e| {
         let code = ErrorCode::parse(e.code).unwrap_or(ErrorCode::InvalidInput);
-        Error::new(code, e.message)
+        let message = e.aws_message.unwrap_or(e.message);
+        Error::Service(tessera_proto::ServiceError::new(code, message).with_details(e.details))
     })?;
     // Rename `PolicyInputList.N` to the principal's policy N, and renumber the extra inputs.
     let source_of = |id: &str, kind: &str| -> (String, String) {

@@ -3,7 +3,7 @@
 use tessera_identity::CreateUser;
 use tessera_store::Store;
 
-use super::{secs, user_xml};
+use super::{secs, user_list_xml, user_xml};
 use crate::actions::Authorized;
 use crate::context::{Cx, Result};
 
@@ -21,6 +21,17 @@ pub(crate) async fn create_user<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> R
 }
 
 pub(crate) async fn get_user<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
+    if auth.name().is_empty() {
+        // The account root: AWS answers its own shape (the account id as `UserId`, the root ARN,
+        // the account's creation; no `Path` or `UserName`). The account exists (its root called),
+        // so this finds its record and writes nothing.
+        let account = cx.gateway.identity.create_account(cx.account()).await?;
+        let mut r = cx.response();
+        r.nested("User", |r| {
+            r.el("UserId", cx.account().id()).el("Arn", auth.arn()).timestamp("CreateDate", secs(account.create_date));
+        });
+        return Ok(r.finish(cx.request_id));
+    }
     // The user read to authorize the call.
     let user = auth.user(cx).await?;
     let mut r = cx.response();
@@ -31,7 +42,7 @@ pub(crate) async fn get_user<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Resu
 pub(crate) async fn list_users<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> Result<String> {
     let page = cx.gateway.identity.list_users(cx.account(), cx.get("PathPrefix").as_deref(), &cx.page()?).await?;
     let mut r = cx.response();
-    r.list("Users", &page.items, user_xml);
+    r.list("Users", &page.items, user_list_xml);
     r.bool("IsTruncated", page.is_truncated()).opt("Marker", page.marker.as_deref());
     Ok(r.finish(cx.request_id))
 }
@@ -50,7 +61,8 @@ pub(crate) async fn create_access_key<S: Store>(cx: &Cx<'_, S>, auth: Authorized
     let key = cx.gateway.identity.create_access_key(cx.account(), auth.name()).await?;
     let mut r = cx.response();
     r.nested("AccessKey", |r| {
-        r.el("UserName", &key.user_name)
+        // The root's own keys have no user name.
+        r.opt("UserName", Some(key.user_name.as_str()).filter(|n| !n.is_empty()))
             .el("AccessKeyId", &key.access_key_id)
             .el("Status", key.status.as_str())
             .el("SecretAccessKey", key.secret_access_key.expose())
@@ -63,7 +75,7 @@ pub(crate) async fn list_access_keys<S: Store>(cx: &Cx<'_, S>, auth: Authorized)
     let page = cx.gateway.identity.list_access_keys(cx.account(), auth.name(), &cx.page()?).await?;
     let mut r = cx.response();
     r.list("AccessKeyMetadata", &page.items, |r, k| {
-        r.el("UserName", &k.user_name)
+        r.opt("UserName", Some(k.user_name.as_str()).filter(|n| !n.is_empty()))
             .el("AccessKeyId", &k.access_key_id)
             .el("Status", k.status.as_str())
             .timestamp("CreateDate", secs(k.create_date));
