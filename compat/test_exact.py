@@ -9,7 +9,7 @@ import json
 import botocore.exceptions
 import pytest
 
-from tessera_compat import allow, policy_doc, uniq
+from tessera_compat import IAM_VERSION, allow, policy_doc, uniq, xml_error
 
 SYNTAX = "Syntax errors in policy."
 LEGACY = "The policy failed legacy parsing"
@@ -249,3 +249,27 @@ def test_create_policy_returns_its_description_and_no_empty_tags(root):
         root.iam.delete_user(UserName=name)
     finally:
         root.iam.delete_policy(PolicyArn=policy["Arn"])
+
+
+def test_tag_validation_names_each_member_as_aws_does(root, user):
+    """AWS reports every failed constraint of a request in one ValidationError, each at its member
+    path (`tags.2.member.key`)."""
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        root.iam_lax.tag_user(UserName=user.name, Tags=[{"Key": "ok", "Value": "1"}, {"Key": "a*b", "Value": "1"},
+                                                        {"Key": "k", "Value": "v" * 257}])
+    error = _error(e)
+    assert error["Code"] == "ValidationError"
+    assert error["Message"].startswith("2 validation errors detected: Value 'a*b' at 'tags.2.member.key' failed to "
+                                       "satisfy constraint: Member must satisfy regular expression pattern: "), error
+    assert "; Value '" + "v" * 257 + "' at 'tags.3.member.value' failed to satisfy constraint: Member must have " \
+           "length less than or equal to 256" in error["Message"], error
+
+
+def test_several_missing_parameters_are_one_validation_error(server):
+    """AWS names every missing required member in one message."""
+    status, _, body = server.signed({"Action": "AddUserToGroup", "Version": IAM_VERSION}, service="iam")
+    code, message = xml_error(body)
+    assert (status, code) == (400, "ValidationError")
+    assert message == ("2 validation errors detected: Value null at 'groupName' failed to satisfy constraint: "
+                       "Member must not be null; Value null at 'userName' failed to satisfy constraint: "
+                       "Member must not be null"), message

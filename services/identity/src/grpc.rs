@@ -45,11 +45,15 @@ pub fn account(id: &str, scope: &Scope) -> Result<Account, Status> {
 }
 
 /// A required user name: the gateway fills in the caller's; an empty one here is an error.
-/// `user_name` of an access-key call: empty means the account root's own keys, which only the
-/// internal API (the gateway, for a root caller) may ask for; a caller the gRPC layer
-/// authenticated must name a user (its layer defaults it to the calling user).
+/// `user_name` of an access-key call: an explicitly empty name means the account root's own
+/// keys, which only the internal API (the gateway, for a root caller) may ask for; a caller the
+/// gRPC layer authenticated must name a user (its layer defaults it to the calling user), and an
+/// absent name is refused as before.
 fn key_owner(scope: &Scope, name: Option<String>) -> Result<String, Status> {
-    if scope.account.is_none() { Ok(name.unwrap_or_default()) } else { required_user(name) }
+    match name {
+        Some(name) if name.is_empty() && scope.account.is_none() => Ok(name),
+        name => required_user(name),
+    }
 }
 
 fn required_user(name: Option<String>) -> Result<String, Status> {

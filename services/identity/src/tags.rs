@@ -9,10 +9,38 @@ use crate::{Error, Result};
 /// Tags per resource.
 pub const MAX_TAGS: usize = 50;
 
-fn check_tags(tags: &[Tag]) -> Result<()> {
+/// Every tag's key and value against the model, all failures in one `ValidationError` as AWS
+/// words it: each at its member path (`tags.2.member.key`), `N validation errors detected: ...;
+/// ...` when there are several.
+fn check_shapes(tags: &[Tag]) -> Result<()> {
+    let mut clauses = Vec::new();
     for (i, tag) in tags.iter().enumerate() {
-        validate_tag_key(&tag.key)?;
-        validate_tag_value(&tag.value)?;
+        let checks = [("key", validate_tag_key(&tag.key)), ("value", validate_tag_value(&tag.value))];
+        for (member, checked) in checks {
+            if let Err(error) = checked {
+                for violation in &error.violations {
+                    clauses.push(format!(
+                        "Value '{}' at 'tags.{}.member.{member}' failed to satisfy constraint: {violation}",
+                        error.value,
+                        i + 1
+                    ));
+                }
+            }
+        }
+    }
+    if clauses.is_empty() {
+        return Ok(());
+    }
+    let plural = if clauses.len() == 1 { "" } else { "s" };
+    Err(Error::new(
+        tessera_proto::error::ErrorCode::ValidationError,
+        format!("{} validation error{plural} detected: {}", clauses.len(), clauses.join("; ")),
+    ))
+}
+
+fn check_tags(tags: &[Tag]) -> Result<()> {
+    check_shapes(tags)?;
+    for (i, tag) in tags.iter().enumerate() {
         if tags[..i].iter().any(|t| fold_tag_key(&t.key) == fold_tag_key(&tag.key)) {
             return Err(Error::invalid_input(
                 "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
@@ -83,6 +111,26 @@ mod tests {
         assert_eq!(tags, [t("TEAM", "b"), t("env", "prod"), t("cost", "1")]);
         untag(&mut tags, &["team".into(), "missing".into()]).unwrap();
         assert_eq!(tags, [t("env", "prod"), t("cost", "1")]);
+    }
+
+    #[test]
+    fn every_bad_tag_is_named_at_its_member_path() {
+        let one = new_tags(vec![t("ok", "1"), t("a*b", "1")], "TagsPerUser").unwrap_err().into_service_error();
+        assert_eq!(
+            one.message,
+            "1 validation error detected: Value 'a*b' at 'tags.2.member.key' failed to satisfy constraint: \
+             Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+"
+        );
+        let long = "v".repeat(257);
+        let two = new_tags(vec![t("", "1"), t("k", &long)], "TagsPerUser").unwrap_err().into_service_error();
+        assert_eq!(two.code, ErrorCode::ValidationError);
+        assert!(
+            two.message.contains(" validation errors detected: Value '' at 'tags.1.member.key'"),
+            "{}",
+            two.message
+        );
+        assert!(two.message.contains("; Value '"), "{}", two.message);
+        assert!(two.message.contains("at 'tags.2.member.value' failed to satisfy constraint: Member must have length less than or equal to 256"), "{}", two.message);
     }
 
     #[test]

@@ -113,6 +113,19 @@ async fn access_keys_are_created_listed_toggled_and_deleted() {
     // Without a user name (the gateway fills in an IAM caller's), the root caller must name one.
     let unnamed = h.identity.create_access_key(pb::CreateAccessKeyRequest { account_id: a.clone(), user_name: None });
     assert_eq!(code(unnamed.await), ErrorCode::InvalidInput);
+    // An explicitly empty name is the account root's own keys (what the gateway asks for a root
+    // caller omitting UserName, as AWS lets the root manage its keys); they have no user name.
+    let root_key = h
+        .identity
+        .create_access_key(pb::CreateAccessKeyRequest { account_id: a.clone(), user_name: Some(String::new()) })
+        .await
+        .expect("a root key")
+        .into_inner()
+        .access_key
+        .expect("the key");
+    assert_eq!(root_key.user_name, "");
+    let root_keys = h.identity.list_access_keys(list_keys(&a, "")).await.expect("root keys").into_inner();
+    assert!(root_keys.access_key_metadata.iter().any(|k| k.access_key_id == root_key.access_key_id));
 
     // Listing shows metadata only: no secret anywhere in the response.
     let listed = h.identity.list_access_keys(list_keys(&a, "alice")).await.unwrap().into_inner();
