@@ -88,7 +88,12 @@ def test_tampered_body(server):
 
 def test_tampered_signed_header(server):
     def mutate(body, headers):
-        headers["X-Amz-Date"] = headers["X-Amz-Date"][:-3] + "00Z"
+        # Another second of the same minute: the date stays within the allowed skew but is not the
+        # one signed (replacing the seconds with a constant left it unchanged once a minute).
+        date = headers["X-Amz-Date"]
+        seconds = int(date[-3:-1])
+        headers["X-Amz-Date"] = f"{date[:-3]}{(seconds + 1) % 60:02d}Z"
+        assert headers["X-Amz-Date"] != date
         return body, headers
 
     status, _, body = server.signed(GCI, mutate=mutate)
