@@ -18,12 +18,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncBufReadExt, BufReader};
+
 use cluster::{Cluster, Key, query, xml_text};
 
 const IAM: &str = "2010-05-08";
 const STS: &str = "2011-06-15";
 /// How long the cluster may take to answer again after a fault (a replica restarted, Redis back).
 const RECOVERY_BOUND: Duration = Duration::from_secs(30);
+/// How long the load generator may take to set up its users, keys and role before it drives.
+const SETUP_BOUND: Duration = Duration::from_secs(60);
 /// How long a killed replica stays down, so the gateways' balancing and ejection are exercised.
 const DOWN_FOR: Duration = Duration::from_secs(2);
 
@@ -201,6 +205,27 @@ async fn the_split_cluster_survives_replica_and_redis_failures() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    // The faults start once the load runs: the generator's own setup (its users, keys and role)
+    // must not meet a killed replica. Its stderr says "driving ..." when setup is done; the rest
+    // of it is kept for the figures below.
+    let mut loadtest_run = loadtest_run;
+    let mut stderr_lines = BufReader::new(loadtest_run.stderr.take().unwrap()).lines();
+    let (driving_tx, driving) = tokio::sync::oneshot::channel();
+    let stderr = tokio::spawn(async move {
+        let (mut driving_tx, mut all) = (Some(driving_tx), String::new());
+        while let Ok(Some(line)) = stderr_lines.next_line().await {
+            if line.starts_with("driving ")
+                && let Some(tx) = driving_tx.take()
+            {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let load_started = tokio::time::timeout(SETUP_BOUND, driving).await;
+    assert!(matches!(load_started, Ok(Ok(()))), "tessera-loadtest did not start driving within {SETUP_BOUND:?}");
     let stop = Arc::new(AtomicBool::new(false));
     let (writes, reads) = (Arc::new(Counts::default()), Arc::new(Counts::default()));
     let acknowledged = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -260,8 +285,9 @@ async fn the_split_cluster_survives_replica_and_redis_failures() {
     stop.store(true, Ordering::Relaxed);
     while clients.join_next().await.is_some() {}
     let load = loadtest_run.wait_with_output().await.unwrap();
+    let load_stderr = stderr.await.unwrap();
     let load_stdout = String::from_utf8_lossy(&load.stdout);
-    assert!(load.status.success(), "tessera-loadtest failed: {load_stdout}\n{}", String::from_utf8_lossy(&load.stderr));
+    assert!(load.status.success(), "tessera-loadtest failed: {load_stdout}\n{load_stderr}");
     let summary: serde_json::Value = serde_json::from_str(load_stdout.lines().last().unwrap()).unwrap();
 
     // No acknowledged write was lost.
@@ -286,7 +312,7 @@ async fn the_split_cluster_survives_replica_and_redis_failures() {
     let (read, read_failures) = reads.get();
     println!("fault test figures (cluster up and set up in {set_up:.1?}, faults over {faults_took:.1?}):");
     println!("  tessera-loadtest assume-role via gateway 1 (60/s for 25 s): {summary}");
-    for line in String::from_utf8_lossy(&load.stderr).lines().filter(|line| line.contains(" × ")) {
+    for line in load_stderr.lines().filter(|line| line.contains(" × ")) {
         println!("    {line}");
     }
     println!("  CreateUser via both gateways: {written} sent, {write_failures} failed");
