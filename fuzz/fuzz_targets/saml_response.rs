@@ -1,14 +1,20 @@
 //! Fuzzes what `AssumeRoleWithSAML` and `CreateSAMLProvider` parse: a SAML response (as XML, and
 //! as the base64 `SAMLAssertion` carrying it) verified against a fixed provider, and metadata
-//! documents. None may panic; no fuzzed response may verify (the provider's private key is not
-//! here), and metadata that parses names at least one RSA signing certificate.
+//! documents, and the same response decrypting encrypted assertions with a fixed private key
+//! (`fuzz/data/saml-encryption-key.pem`, a throwaway key; the seeds `encrypted_response_*.xml`
+//! were encrypted for it by `xmlsec1`). None may panic; no fuzzed response may verify (the
+//! provider's signing key is not here), and metadata that parses names at least one RSA signing
+//! certificate.
 
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use tessera_saml::{Expectations, Metadata, decode_response, parse_metadata, verify_response};
+use tessera_saml::{
+    Decryption, DecryptionKey, Expectations, Metadata, decode_response, parse_metadata, verify_encrypted_response,
+    verify_response,
+};
 
 /// A time inside the validity of everything the fuzzer might build.
 const NOW: i64 = 1_800_000_000;
@@ -26,6 +32,13 @@ fn provider() -> &'static Metadata {
     })
 }
 
+fn decryption_key() -> &'static DecryptionKey {
+    static KEY: OnceLock<DecryptionKey> = OnceLock::new();
+    KEY.get_or_init(|| {
+        DecryptionKey::from_pem(include_str!("../data/saml-encryption-key.pem")).expect("the fixed key parses")
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let provider = provider();
     let audiences = vec![tessera_saml::AWS_SAML_ENDPOINT.to_owned(), tessera_saml::AWS_AUDIENCE_URN.to_owned()];
@@ -40,6 +53,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let text = String::from_utf8_lossy(data);
     assert!(verify_response(&text, &expect).is_err(), "a fuzzed SAML response verified");
+    let random = ring::rand::SystemRandom::new();
+    let keys = std::slice::from_ref(decryption_key());
+    for required in [false, true] {
+        let decryption = Decryption { keys, required, random: &random };
+        assert!(verify_encrypted_response(&text, &expect, &decryption).is_err(), "a fuzzed encrypted response verified");
+    }
     if let Ok(xml) = decode_response(&text) {
         assert!(verify_response(&xml, &expect).is_err(), "a fuzzed base64 SAML response verified");
     }

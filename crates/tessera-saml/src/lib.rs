@@ -4,7 +4,11 @@
 //! over the `Response` or its `Assertion` made with a key of the provider's metadata, issuer,
 //! audience, recipient and validity window, then the assertion's subject and attributes.
 //!
-//! Pure: no I/O, no async runtime; the time is an argument.
+//! Encrypted assertions ([`verify_encrypted_response`]) are decrypted with the provider's
+//! private keys ([`DecryptionKey`], XML Encryption: RSA-OAEP key transport, AES-GCM or AES-CBC)
+//! and then verified exactly as plain ones.
+//!
+//! Pure: no I/O, no async runtime; the time and the randomness are arguments.
 //!
 //! **Signature wrapping:** the element whose contents are returned is exactly the element the
 //! verified signature covers. A document is refused when it has a DTD, duplicate `ID`s, other
@@ -18,11 +22,15 @@ mod c14n;
 mod dsig;
 mod metadata;
 mod response;
+mod xmlenc;
 
 use thiserror::Error;
 
 pub use metadata::{Metadata, parse_metadata};
-pub use response::{Assertion, Expectations, decode_response, name_qualifier, subject_type, verify_response};
+pub use response::{
+    Assertion, Expectations, decode_response, name_qualifier, subject_type, verify_encrypted_response, verify_response,
+};
+pub use xmlenc::{Decryption, DecryptionKey, KeyError};
 
 /// The audience AWS sign-in expects in `AudienceRestriction` (and, as `Recipient`, in the
 /// subject confirmation), and the older audience AWS also accepts.
@@ -76,6 +84,18 @@ pub enum SamlError {
     /// Before `NotBefore` (by more than the allowed clock skew).
     #[error("the assertion is not valid before {0}")]
     NotYetValid(String),
+    /// The provider requires encrypted assertions (`AssertionEncryptionMode` `Required`) and
+    /// this one is plain.
+    #[error("the provider requires encrypted assertions and this one is not encrypted")]
+    EncryptionRequired,
+    /// The assertion is encrypted and the provider has no private key.
+    #[error("the assertion is encrypted and the provider has no private key")]
+    NoDecryptionKey,
+    /// The encrypted assertion could not be decrypted with the provider's keys, or (when no
+    /// response signature covers the ciphertext) what it decrypts to is not a validly signed
+    /// assertion. The detail is for logs only: callers get one message for every cause.
+    #[error("the encrypted assertion cannot be used: {0}")]
+    Undecryptable(String),
 }
 
 impl SamlError {

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use roxmltree::Node;
 
 use crate::metadata::decode_base64;
+use crate::xmlenc::{Decryption, is_encrypted_assertion};
 use crate::{ASSERTION_NS, DSIG_NS, PROTOCOL_NS, SamlError, children, only_child, parse_instant, parse_xml, text_of};
 
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
@@ -109,61 +110,158 @@ fn expect_issuer(node: Node<'_, '_>, entity_id: &str) -> Result<bool, SamlError>
     }
 }
 
-/// Verifies `xml` (a decoded `SAMLAssertion`) and returns its assertion.
+/// Verifies `xml` (a decoded `SAMLAssertion`) and returns its assertion. An encrypted assertion
+/// is refused ([`SamlError::NoDecryptionKey`]): see [`verify_encrypted_response`].
 pub fn verify_response(xml: &str, expect: &Expectations<'_>) -> Result<Assertion, SamlError> {
+    verify(xml, expect, None)
+}
+
+/// Verifies `xml` as [`verify_response`] does, for a provider with private keys: an
+/// `EncryptedAssertion` is decrypted with them and its assertion then verified exactly as a plain
+/// one would be (a response signature is verified over the encrypted form the identity provider
+/// signed); with `decryption.required`, a plain assertion is refused.
+///
+/// Unless a verified response signature covers the ciphertext, every failure between decryption
+/// and a verified assertion signature is [`SamlError::Undecryptable`], so that a caller sending
+/// altered ciphertexts cannot tell padding, parsing and signature failures apart.
+pub fn verify_encrypted_response(
+    xml: &str,
+    expect: &Expectations<'_>,
+    decryption: &Decryption<'_>,
+) -> Result<Assertion, SamlError> {
+    verify(xml, expect, Some(decryption))
+}
+
+fn verify(xml: &str, expect: &Expectations<'_>, decryption: Option<&Decryption<'_>>) -> Result<Assertion, SamlError> {
     let doc = parse_xml(xml)?;
     let response = doc.root_element();
     if !is(response, PROTOCOL_NS, "Response") {
         return Err(SamlError::structure("the document is not a SAML 2.0 Response"));
     }
+    if !doc.descendants().any(is_encrypted_assertion) {
+        if decryption.is_some_and(|d| d.required) {
+            return Err(SamlError::EncryptionRequired);
+        }
+        let assertion = signed_assertion(&doc, expect, false)?;
+        return claims(response, assertion, expect);
+    }
+    let Some(decryption) = decryption else { return Err(SamlError::NoDecryptionKey) };
 
-    // The shape signature wrapping needs is refused before anything is verified.
+    // The encrypted form, as the identity provider sent (and maybe signed) it.
+    let encrypted = scan(&doc, true)?;
+    let response_signed = match only_child(response, DSIG_NS, "Signature")? {
+        Some(signature) => {
+            crate::dsig::verify(signature, response, expect.certificates)?;
+            true
+        }
+        None => false,
+    };
+    let opaque = |error: SamlError| match error {
+        error if response_signed => error,
+        SamlError::Undecryptable(detail) => SamlError::Undecryptable(detail),
+        other => SamlError::Undecryptable(other.to_string()),
+    };
+    // What the decryption refuses before it decrypts (no key, an algorithm not accepted) is
+    // read from the clear text and tells nothing of the plaintext.
+    let plain = crate::xmlenc::decrypt(encrypted, decryption).map_err(|error| match error {
+        SamlError::NoDecryptionKey | SamlError::Unsupported(_) => error,
+        other => opaque(other),
+    })?;
+
+    // The assertion in the encrypted one's place, in the response's namespace scope. It must
+    // be exactly one element: plaintext that closed its ancestors or added siblings would not
+    // span exactly the text put in.
+    let range = encrypted.range();
+    let spliced = format!("{}{}{}", &xml[..range.start], plain, &xml[range.end..]);
+    let doc = parse_xml(&spliced).map_err(opaque)?;
+    let lead = plain.len() - plain.trim_start().len();
+    let expected = range.start + lead..range.start + plain.trim_end().len();
+    let assertion = signed_assertion(&doc, expect, response_signed).map_err(opaque)?;
+    if assertion.range() != expected {
+        return Err(opaque(SamlError::Wrapping("the decrypted assertion is not exactly one element")));
+    }
+    claims(doc.root_element(), assertion, expect)
+}
+
+/// Refuses the shapes signature wrapping needs and returns the response's one assertion (one
+/// `EncryptedAssertion` when `encrypted`): duplicate IDs, other than exactly one assertion (a
+/// direct child of the response), a signature anywhere but directly inside the response or the
+/// assertion, encrypted identifiers, an encrypted assertion where a plain one is expected.
+fn scan<'a, 'input>(doc: &'a roxmltree::Document<'input>, encrypted: bool) -> Result<Node<'a, 'input>, SamlError> {
+    let response = doc.root_element();
     let mut ids = HashSet::new();
     let mut assertions = Vec::new();
     for node in doc.descendants().filter(Node::is_element) {
         for attr in node.attributes() {
             // `ID` is the SAML identifier; `Id` and `id` are what other schemes (WS-Security,
-            // XML-DSig objects) reference, so they count as identifiers too.
+            // XML-DSig objects, XML Encryption) reference, so they count as identifiers too.
             if attr.namespace().is_none() && matches!(attr.name(), "ID" | "Id" | "id") && !ids.insert(attr.value()) {
                 return Err(SamlError::Wrapping("two elements have the same ID"));
             }
         }
-        if is(node, ASSERTION_NS, "EncryptedAssertion") || is(node, ASSERTION_NS, "EncryptedID") {
-            return Err(SamlError::Unsupported("encrypted assertions"));
+        if is(node, ASSERTION_NS, "EncryptedID") || is(node, ASSERTION_NS, "EncryptedAttribute") {
+            return Err(SamlError::Unsupported("encrypted identifiers and attributes"));
+        }
+        if is_encrypted_assertion(node) {
+            if !encrypted {
+                return Err(SamlError::Wrapping("an encrypted assertion inside an assertion"));
+            }
+            assertions.push(node);
         }
         if is(node, ASSERTION_NS, "Assertion") {
             assertions.push(node);
         }
         if is(node, DSIG_NS, "Signature") {
             let parent = node.parent_element();
-            let placed = parent
-                .is_some_and(|p| p == response || (is(p, ASSERTION_NS, "Assertion") && p.parent() == Some(response)));
+            let placed = parent.is_some_and(|p| {
+                p == response || (!encrypted && is(p, ASSERTION_NS, "Assertion") && p.parent() == Some(response))
+            });
             if !placed {
                 return Err(SamlError::Wrapping("a signature outside the response and its assertion"));
             }
         }
     }
-    let assertion = match assertions.as_slice() {
-        [only] if only.parent() == Some(response) => *only,
-        [_] => return Err(SamlError::Wrapping("the assertion is not a direct child of the response")),
-        [] => return Err(SamlError::structure("the response has no assertion")),
-        _ => return Err(SamlError::Wrapping("the response has more than one assertion")),
-    };
+    match assertions.as_slice() {
+        [only] if only.parent() == Some(response) => Ok(*only),
+        [_] => Err(SamlError::Wrapping("the assertion is not a direct child of the response")),
+        [] => Err(SamlError::structure("the response has no assertion")),
+        _ => Err(SamlError::Wrapping("the response has more than one assertion")),
+    }
+}
 
-    // Signatures: each present must verify; one must cover the assertion (the response's
-    // covers it, as its only assertion).
+/// The response's assertion, its structure checked and its signatures verified: each present
+/// must verify and one must cover the assertion (the response's covers it, as its only
+/// assertion). `response_verified`: the response's signature was verified over the encrypted
+/// form already.
+fn signed_assertion<'a, 'input>(
+    doc: &'a roxmltree::Document<'input>,
+    expect: &Expectations<'_>,
+    response_verified: bool,
+) -> Result<Node<'a, 'input>, SamlError> {
+    let response = doc.root_element();
+    let assertion = scan(doc, false)?;
+    if is_encrypted_assertion(assertion) {
+        return Err(SamlError::Wrapping("an encrypted assertion inside an assertion"));
+    }
     let response_signature = only_child(response, DSIG_NS, "Signature")?;
     let assertion_signature = only_child(assertion, DSIG_NS, "Signature")?;
     if response_signature.is_none() && assertion_signature.is_none() {
         return Err(SamlError::Unsigned);
     }
-    if let Some(signature) = response_signature {
+    if let Some(signature) = response_signature
+        && !response_verified
+    {
         crate::dsig::verify(signature, response, expect.certificates)?;
     }
     if let Some(signature) = assertion_signature {
         crate::dsig::verify(signature, assertion, expect.certificates)?;
     }
+    Ok(assertion)
+}
 
+/// The claims of a verified assertion: the response's status and issuer, then the assertion's
+/// issuer, conditions, subject, authentication and attribute statements.
+fn claims(response: Node<'_, '_>, assertion: Node<'_, '_>, expect: &Expectations<'_>) -> Result<Assertion, SamlError> {
     // The response's status and issuer.
     let status = only_child(response, PROTOCOL_NS, "Status")?
         .and_then(|s| children(s, PROTOCOL_NS, "StatusCode").next())

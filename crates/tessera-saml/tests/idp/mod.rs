@@ -213,3 +213,99 @@ pub fn signed_assertion(claims: &Claims, key: &Key) -> String {
 pub fn path_exists(p: &Path) -> bool {
     p.exists()
 }
+
+pub const AES128_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes128-cbc";
+pub const AES256_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes256-cbc";
+pub const AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
+pub const AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
+pub const RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
+pub const RSA_1_5: &str = "http://www.w3.org/2001/04/xmlenc#rsa-1_5";
+
+impl Key {
+    /// The private key as PEM (PKCS#8, as `openssl req` writes it).
+    pub fn private_pem(&self) -> String {
+        std::fs::read_to_string(&self.key).unwrap()
+    }
+
+    /// The private key as PKCS#1 PEM (`RSA PRIVATE KEY`).
+    pub fn pkcs1_pem(&self) -> String {
+        let out = Command::new("openssl")
+            .args(["rsa", "-traditional", "-in"])
+            .arg(&self.key)
+            .output()
+            .expect("openssl is installed");
+        assert!(out.status.success(), "openssl rsa failed");
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+/// An XML Encryption template for `xmlsec1 --encrypt`: the data encrypted with `data` under a
+/// session key that `transport` (with `digest`, when given) encrypts for the recipient.
+pub fn encryption_template(data: &str, transport: &str, digest: Option<&str>) -> String {
+    let digest = digest.map(|d| format!(r#"<ds:DigestMethod Algorithm="{d}"/>"#)).unwrap_or_default();
+    format!(
+        r#"<?xml version="1.0"?>
+<xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm="{data}"/><ds:KeyInfo><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="{transport}">{digest}</xenc:EncryptionMethod><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>"#
+    )
+}
+
+/// `xml` with its `Assertion` (ID `_assertion`) inside an `EncryptedAssertion`, encrypted by
+/// `xmlsec1` for `recipient`'s certificate with `template` and a fresh AES session key of
+/// `session_bits`.
+pub fn encrypt(xml: &str, recipient: &Key, template: &str, session_bits: u32) -> String {
+    let start = xml.find("<saml:Assertion").expect("an assertion");
+    let end = xml.find("</saml:Assertion>").expect("an assertion") + "</saml:Assertion>".len();
+    let wrapped = format!(
+        "{}<saml:EncryptedAssertion>{}</saml:EncryptedAssertion>{}",
+        &xml[..start],
+        &xml[start..end],
+        &xml[end..]
+    );
+    let n = unique();
+    let dir = &recipient.dir;
+    let (data, tmpl, output) =
+        (dir.join(format!("data-{n}.xml")), dir.join(format!("tmpl-{n}.xml")), dir.join(format!("enc-{n}.xml")));
+    std::fs::write(&data, wrapped).unwrap();
+    std::fs::write(&tmpl, template).unwrap();
+    let out = Command::new("xmlsec1")
+        .args(["--encrypt", "--pubkey-cert-pem"])
+        .arg(&recipient.cert)
+        .args(["--session-key", &format!("aes-{session_bits}")])
+        .args(["--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"])
+        .arg("--xml-data")
+        .arg(&data)
+        .args(["--node-id", "_assertion"])
+        .arg("--output")
+        .arg(&output)
+        .arg(&tmpl)
+        .output()
+        .expect("xmlsec1 is installed (scripts/test installs it)");
+    assert!(out.status.success(), "xmlsec1 --encrypt failed: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(&output).unwrap()
+}
+
+/// `before` + an `EncryptedAssertion` whose plaintext is exactly `plaintext` (any bytes,
+/// encrypted by `xmlsec1 --binary-data` with AES-128-GCM and RSA-OAEP) + `after`.
+pub fn encrypt_bytes(before: &str, plaintext: &str, after: &str, recipient: &Key) -> String {
+    let n = unique();
+    let dir = &recipient.dir;
+    let (data, tmpl, output) =
+        (dir.join(format!("bin-{n}.txt")), dir.join(format!("btmpl-{n}.xml")), dir.join(format!("benc-{n}.xml")));
+    std::fs::write(&data, plaintext).unwrap();
+    let template = encryption_template(AES128_GCM, RSA_OAEP_MGF1P, None);
+    std::fs::write(&tmpl, template).unwrap();
+    let out = Command::new("xmlsec1")
+        .args(["--encrypt", "--pubkey-cert-pem"])
+        .arg(&recipient.cert)
+        .args(["--session-key", "aes-128", "--binary-data"])
+        .arg(&data)
+        .arg("--output")
+        .arg(&output)
+        .arg(&tmpl)
+        .output()
+        .expect("xmlsec1 is installed (scripts/test installs it)");
+    assert!(out.status.success(), "xmlsec1 --encrypt failed: {}", String::from_utf8_lossy(&out.stderr));
+    let encrypted = std::fs::read_to_string(&output).unwrap();
+    let encrypted = encrypted.trim_start_matches("<?xml version=\"1.0\"?>").trim();
+    format!("{before}<saml:EncryptedAssertion>{encrypted}</saml:EncryptedAssertion>{after}")
+}
