@@ -75,6 +75,15 @@ pub enum QueryError {
         /// The wire names and AWS's member names, in the order checked.
         names: Vec<(String, String)>,
     },
+    /// Parameters break their model's constraints (length, pattern, range, enum, required): one
+    /// `ValidationError` with a clause for each, as AWS words them
+    /// (`Value 'x' at 'userName' failed to satisfy constraint: Member must ...`), in the order
+    /// checked. Built by [`crate::validate`].
+    #[error("{} parameter constraint(s) failed", clauses.len())]
+    Validation {
+        /// The clauses, never empty.
+        clauses: Vec<String>,
+    },
     /// A parameter does not hold a value of its type (an integer or a boolean).
     #[error("`{name}` is not {}: `{value}`", match kind { InputKind::Integer => "an integer", InputKind::Boolean => "a boolean" })]
     MalformedInput {
@@ -151,7 +160,9 @@ impl QueryError {
         match self {
             QueryError::MissingAction => "MissingAction",
             QueryError::InvalidAction { .. } => "InvalidAction",
-            QueryError::MissingParameter { .. } | QueryError::MissingParameters { .. } => "ValidationError",
+            QueryError::MissingParameter { .. }
+            | QueryError::MissingParameters { .. }
+            | QueryError::Validation { .. } => "ValidationError",
             QueryError::MalformedInput { .. } => "MalformedInput",
             QueryError::InvalidPercentEncoding { .. } | QueryError::InvalidUtf8 { .. } => "MalformedQueryString",
             QueryError::TooManyParameters { .. }
@@ -200,6 +211,10 @@ impl QueryError {
                 let plural = if clauses.len() == 1 { "" } else { "s" };
                 format!("{} validation error{plural} detected: {}", clauses.len(), clauses.join("; "))
             }
+            QueryError::Validation { clauses } => {
+                let plural = if clauses.len() == 1 { "" } else { "s" };
+                format!("{} validation error{plural} detected: {}", clauses.len(), clauses.join("; "))
+            }
             QueryError::MalformedInput { kind: InputKind::Integer, value, .. } if value.is_empty() => {
                 "missing value for decimal type".to_owned()
             }
@@ -232,6 +247,7 @@ impl QueryError {
         match self {
             QueryError::MissingParameter { .. }
             | QueryError::MissingParameters { .. }
+            | QueryError::Validation { .. }
             | QueryError::MalformedInput { .. } => service_namespace,
             _ => AWS_FAULT_NAMESPACE,
         }

@@ -273,6 +273,20 @@ impl Params {
             .collect()
     }
 
+    /// The members of the structure parameter `Prefix` (`TaskPolicyArn.arn`): a view holding the
+    /// `Prefix.*` parameters with `Prefix.` stripped, named from the full parameter in errors.
+    pub fn nested(&self, prefix: &str) -> Params {
+        let start = format!("{prefix}.");
+        let values = self
+            .values
+            .range::<str, _>((Bound::Included(start.as_str()), Bound::Unbounded))
+            .take_while(|(name, _)| name.starts_with(start.as_str()))
+            .filter(|(name, _)| name.len() > start.len())
+            .map(|(name, value)| (name[start.len()..].to_owned(), value.clone()))
+            .collect();
+        Params { path: format!("{}{start}", self.path), values }
+    }
+
     /// The chosen `fields` of each structure member of the list `Prefix`, in index order; a
     /// field the member lacks is absent from its map. For `Tags.member.N.Key`/`.Value`:
     /// `struct_list("Tags", &["Key", "Value"])`.

@@ -11,6 +11,10 @@
 //!   without output; every text node is escaped, policy documents are URL-encoded as AWS does.
 //! - [`error`]: [`QueryError`] for protocol-level failures and [`error_response`], the
 //!   `<ErrorResponse>` envelope for every error, protocol-level or not.
+//! - [`validate`]: every request parameter checked against its operation's constraints in the
+//!   AWS models (a table generated from botocore's models by `scripts/gen-validation-table.py`),
+//!   failing with AWS's combined `N validation errors detected: ...` message; [`pattern`] is the
+//!   small regex engine the models' patterns need.
 //! - [`time`]: ISO 8601 timestamps (`2026-11-23T10:00:00Z`) from Unix time, and request IDs.
 //!
 //! ```
@@ -27,11 +31,16 @@
 //! # Ok::<(), tessera_awsapi::QueryError>(())
 //! ```
 
+#[rustfmt::skip]
+mod constraints;
+mod constraints_check;
 pub mod error;
 pub mod form;
+pub mod pattern;
 pub mod time;
 pub mod xml;
 
+pub use constraints_check::{has_operation, validate};
 pub use error::{InputKind, QueryError, error_response, error_response_with_details};
 pub use form::{Limits, Params};
 pub use time::{format_request_id, iso8601, iso8601_millis, parse_iso8601_millis};
