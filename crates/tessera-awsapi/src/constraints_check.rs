@@ -353,7 +353,9 @@ mod tests {
     #[test]
     fn nested_members_and_lists() {
         assert_eq!(
-            message("Action=TagRole&RoleName=r&Tags.member.1.Key=ok&Tags.member.1.Value=v&Tags.member.2.Key=a*b&Tags.member.2.Value=v"),
+            message(
+                "Action=TagRole&RoleName=r&Tags.member.1.Key=ok&Tags.member.1.Value=v&Tags.member.2.Key=a*b&Tags.member.2.Value=v"
+            ),
             r"1 validation error detected: Value 'a*b' at 'tags.2.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]+"
         );
         assert_eq!(
@@ -372,7 +374,12 @@ mod tests {
         let text = message(&format!("Action=ChangePassword&OldPassword=secret%01&NewPassword={}", "p".repeat(129)));
         assert!(!text.contains("secret"), "{text}");
         assert!(text.starts_with("2 validation errors detected: Value at 'oldPassword' failed"), "{text}");
-        assert!(text.contains("Value at 'newPassword' failed to satisfy constraint: Member must have length less than or equal to 128"), "{text}");
+        assert!(
+            text.contains(
+                "Value at 'newPassword' failed to satisfy constraint: Member must have length less than or equal to 128"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

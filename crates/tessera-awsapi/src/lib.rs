@@ -1,8 +1,8 @@
 //! The AWS Query protocol as IAM (`2010-05-08`) and STS (`2011-06-15`) speak it (reference §6).
 //!
-//! This is a pure crate: no I/O, no async runtime, no clock and no randomness of its own. It knows
-//! nothing about IAM or STS operations either; the gateway maps actions to services itself and
-//! uses this crate for the wire format only.
+//! This is a pure crate: no I/O, no async runtime, no clock and no randomness of its own. Of the
+//! IAM and STS operations it knows only their input constraints as the AWS models state them
+//! ([`validate`]); the gateway maps actions to services itself.
 //!
 //! - [`form`]: [`Params`], the decoded `application/x-www-form-urlencoded` body and/or query
 //!   string, with the accessors the gateway needs (`Prefix.member.N` lists, nested members,

@@ -80,8 +80,8 @@ impl Class {
 
     fn matches(&self, c: char) -> bool {
         let code = u32::from(c);
-        let inside = self.ranges.iter().any(|&(lo, hi)| lo <= code && code <= hi)
-            || self.builtins.iter().any(|b| b.matches(c));
+        let inside =
+            self.ranges.iter().any(|&(lo, hi)| lo <= code && code <= hi) || self.builtins.iter().any(|b| b.matches(c));
         inside != self.negated
     }
 }
@@ -334,7 +334,9 @@ fn step(node: &Node, s: &[char], from: Vec<usize>) -> Vec<usize> {
         return from;
     }
     match node {
-        Node::Class(class) => from.into_iter().filter(|&p| s.get(p).is_some_and(|&c| class.matches(c))).map(|p| p + 1).collect(),
+        Node::Class(class) => {
+            from.into_iter().filter(|&p| s.get(p).is_some_and(|&c| class.matches(c))).map(|p| p + 1).collect()
+        }
         Node::Start => from.into_iter().filter(|&p| p == 0).collect(),
         Node::End => from.into_iter().filter(|&p| p == s.len()).collect(),
         Node::Concat(items) => items.iter().fold(from, |at, item| step(item, s, at)),

@@ -175,9 +175,14 @@ pub(crate) async fn serve<S: Store>(
     tracing::Span::current().record("action", action.qualified());
     let failed = |e: GatewayError| (Some(service), e);
     crate::lists::check(&params).map_err(|e| failed(tessera_identity::Error::from(e).into()))?;
+    // Every parameter against the model's constraints, all failures in one `ValidationError`,
+    // as AWS checks a request before its operation runs (after authenticating it: a request
+    // whose signature fails learns nothing about its parameters).
+    let validate = || tessera_awsapi::validate(service.prefix(), action.name(), &params).map_err(|e| failed(e.into()));
     if action.resource() == Resource::Unsigned {
         // AssumeRoleWithWebIdentity and AssumeRoleWithSAML: the token or the signed SAML response
         // is the credential.
+        validate()?;
         let answer = match action {
             Action::AssumeRoleWithSAML => sts::saml(gateway, &params, request_id).await,
             _ => sts::web_identity(gateway, &params, request_id).await,
@@ -186,6 +191,7 @@ pub(crate) async fn serve<S: Store>(
     }
     let (caller, credentials) = auth::authenticate(gateway, incoming, service.prefix()).await.map_err(failed)?;
     let _ = trail.caller_kind.set(caller_kind(&caller));
+    validate()?;
     trail.note(|e| {
         e.principal_arn = Some(caller.arn.clone());
         e.account = Some(caller.account.id().to_owned());
