@@ -217,11 +217,11 @@ impl Fixture {
             | A::DisableOrganizationsRootSessions
             | A::ListOrganizationsFeatures
             | A::ListDelegationRequests => vec![],
-            A::GenerateOrganizationsAccessReport => vec![("EntityPath", s("o-a1b2c3d4e5"))],
+            A::GenerateOrganizationsAccessReport => vec![("EntityPath", s("o-a1b2c3d4e5/r-ab12"))],
             A::CreateDelegationRequest => vec![
                 ("Description", s("d")),
                 ("Permissions.PolicyTemplateArn", s("arn:aws:iam::aws:policy/template")),
-                ("RequestorWorkflowId", s("w")),
+                ("RequestorWorkflowId", s("workflow-1")),
                 ("NotificationChannel", s("arn:aws:sns:us-east-1:123456789012:t")),
                 ("SessionDuration", s("3600")),
             ],
@@ -382,6 +382,7 @@ async fn every_action_is_authorized_before_any_effect() {
     };
 
     let mut missing = Vec::new();
+    let mut wrong = Vec::new();
     let mut checked = 0;
     for &action in Action::ALL.iter().filter(|a| a.is_served()) {
         let Some(params) = fixture.params(action) else {
@@ -394,7 +395,11 @@ async fn every_action_is_authorized_before_any_effect() {
         let (status, body) = h.call(&nobody, &request).await;
         let after = state(&*h.store, h.account.ns()).await;
         let (want_status, want_code) = expected(action);
-        assert_eq!((status, code(&body)), (want_status, want_code), "{}: {body}", action.name());
+        // Every wrong answer is reported, not only the first.
+        if (status, code(&body)) != (want_status, want_code) {
+            wrong.push(format!("{}: want {want_status} {want_code:?}, got {status}: {body}", action.name()));
+            continue;
+        }
         if want_status == 403 {
             let denied = format!("perform: {} on resource:", action.qualified());
             assert!(body.contains(&denied), "{}: denied for another action: {body}", action.name());
@@ -406,5 +411,6 @@ async fn every_action_is_authorized_before_any_effect() {
         checked += 1;
     }
     assert!(missing.is_empty(), "no fixture for {missing:?}: add one to `Fixture::params`");
+    assert!(wrong.is_empty(), "{} wrong answers:\n{}", wrong.len(), wrong.join("\n"));
     assert!(checked > 100, "{checked}");
 }
