@@ -10,10 +10,10 @@ use tessera_arn::{
 use tessera_authorizer::{CallerLayers, Trust};
 use tessera_credentials::{Secret, SessionClaims, SessionKind, SessionPolicy, issue_credentials, new_session_id};
 use tessera_identity::{Account, Error, Result};
-use tessera_policy::{Context, PolicyKind, parse_policy};
+use tessera_policy::{Context, PolicyKind, Principal, PrincipalKind, parse_policy};
 use tessera_proto::ErrorCode;
 use tessera_store::Store;
-use tessera_store::iam::Tag;
+use tessera_store::iam::{RoleRecord, Tag};
 
 use crate::Sts;
 use crate::caller::{CallerKind, CallerPrincipal};
@@ -62,6 +62,32 @@ pub struct AssumedRole {
     pub arn: String,
     pub packed_policy_size: u32,
     pub source_identity: Option<String>,
+}
+
+/// What sets one role session apart from another: the parts of its claims that `AssumeRole` and
+/// each federation decide for themselves. The rest is [`Sts::issue_role_session`]'s.
+#[derive(Debug, Default)]
+pub(crate) struct RoleSession {
+    pub(crate) name: String,
+    /// Seconds from the time of issue.
+    pub(crate) lifetime: u64,
+    pub(crate) source_user_arn: Option<String>,
+    pub(crate) source_identity: Option<String>,
+    pub(crate) tags: Vec<(String, String)>,
+    pub(crate) transitive_tag_keys: Vec<String>,
+    pub(crate) session_policy: Option<SessionPolicy>,
+    pub(crate) mfa_authenticated_at: Option<u64>,
+    pub(crate) chain_depth: u8,
+}
+
+/// A role session as [`Sts::issue_role_session`] issued it.
+#[derive(Debug)]
+pub(crate) struct IssuedRoleSession {
+    pub(crate) credentials: IssuedCredentials,
+    /// `AROA…:<session name>`.
+    pub(crate) assumed_role_id: String,
+    /// `arn:aws:sts::<account>:assumed-role/<role>/<session name>`.
+    pub(crate) arn: String,
 }
 
 /// A model constraint on `DurationSeconds` (at least 900).
@@ -116,6 +142,94 @@ pub(crate) fn check_role_arn_length(role_arn: &str) -> Result<()> {
         _ => return Ok(()),
     };
     Err(ValidationError { field: "roleArn", value: role_arn.to_owned(), violations: vec![violation] }.into())
+}
+
+/// The account and name of the role `role_arn` names. What is not a role ARN is a
+/// `ValidationError`; an account that cannot be one is `denied()`, like a missing role.
+pub(crate) fn parse_role_arn(role_arn: &str, denied: impl Fn() -> Error) -> Result<(Account, String)> {
+    let invalid_arn = || Error::new(ErrorCode::ValidationError, format!("{role_arn} is not a valid role ARN."));
+    let parsed = Arn::parse(role_arn).map_err(|_| invalid_arn())?;
+    let Ok(IamEntity::Role { name, .. }) = parsed.entity() else { return Err(invalid_arn()) };
+    let account = Account::new(&parsed.account).map_err(|_| denied())?;
+    Ok((account, name))
+}
+
+/// Refuses a requested session duration past the role's `MaxSessionDuration`.
+pub(crate) fn check_max_session_duration(requested: u64, role: &RoleRecord) -> Result<()> {
+    if requested > u64::from(role.max_session_duration) {
+        return Err(Error::new(
+            ErrorCode::ValidationError,
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        ));
+    }
+    Ok(())
+}
+
+/// The request context of an unsigned (federated) session request: there is no caller, so only
+/// the time, the transport and, for an identity provider, `aws:FederatedProvider`.
+pub(crate) fn federation_context(now: u64, secure_transport: bool, provider_arn: Option<&str>) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert("aws:CurrentTime", format_time(now));
+    ctx.insert("aws:EpochTime", now.to_string());
+    ctx.insert("aws:SecureTransport", secure_transport.to_string());
+    if let Some(arn) = provider_arn {
+        ctx.insert("aws:FederatedProvider", arn.to_owned());
+    }
+    ctx
+}
+
+/// The keys every session request adds to the trust policy's context: the role's tags, the
+/// session name, the session tags it asks for and their transitive keys, the source identity it
+/// sets.
+pub(crate) fn insert_session_keys(
+    ctx: &mut Context,
+    role: &RoleRecord,
+    session_name: &str,
+    tags: &[(String, String)],
+    transitive_tag_keys: &[String],
+    source_identity: Option<&str>,
+) {
+    insert_resource_tags(ctx, &role.tags);
+    ctx.insert("sts:RoleSessionName", session_name.to_owned());
+    if let Some(identity) = source_identity {
+        ctx.insert("sts:SourceIdentity", identity.to_owned());
+    }
+    for (key, value) in tags {
+        ctx.insert(&format!("aws:RequestTag/{key}"), value.clone());
+    }
+    if !tags.is_empty() {
+        ctx.insert_list("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()));
+    }
+    if !transitive_tag_keys.is_empty() {
+        ctx.insert_list("sts:TransitiveTagKeys", transitive_tag_keys.iter().cloned());
+    }
+}
+
+/// The actions a session request needs the trust policy to allow: `action`, with
+/// `sts:TagSession` when it sets session tags and `sts:SetSourceIdentity` when it sets a source
+/// identity.
+pub(crate) fn session_actions(action: &'static str, sets_tags: bool, sets_source_identity: bool) -> Vec<&'static str> {
+    let mut actions = vec![action];
+    if sets_tags {
+        actions.push("sts:TagSession");
+    }
+    if sets_source_identity {
+        actions.push("sts:SetSourceIdentity");
+    }
+    actions
+}
+
+/// The principal a federated session request stands for in the trust policy
+/// (`Principal.Federated`): the identity provider of the role's account.
+pub(crate) fn federated_principal(account: &Account, provider_arn: &str) -> Principal {
+    Principal {
+        kind: PrincipalKind::WebIdentity,
+        account: account.id().to_owned(),
+        arn: provider_arn.to_owned(),
+        unique_id: None,
+        role_arn: None,
+        source_user_arn: None,
+    }
 }
 
 /// Checks session tags: valid keys and values, at most 50, keys unique without case; transitive
@@ -296,7 +410,65 @@ impl<S: Store> Sts<S> {
         self.authorizer.trust(trust, actions).await
     }
 
-    /// `AssumeRole`.
+    /// The role a session request names, by its account and name; a missing role, or one whose
+    /// ARN is not `role_arn` (the same name under another path), is `denied()`, since AWS does not
+    /// tell a missing role from a refusal.
+    pub(crate) async fn session_role(
+        &self,
+        role_account: &Account,
+        role_name: &str,
+        role_arn: &str,
+        denied: impl Fn() -> Error,
+    ) -> Result<RoleRecord> {
+        match self.identity.get_role(role_account, role_name).await {
+            Ok(role) if role.principal.arn == role_arn => Ok(role),
+            Ok(_) => Err(denied()),
+            Err(error) if error.code() == ErrorCode::NoSuchEntity => Err(denied()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The one path every role session takes, `AssumeRole`'s and each federation's: the role's
+    /// trust policy decides `actions` for `trust`, then the session's claims are sealed and
+    /// recorded ([`Self::issue`]).
+    pub(crate) async fn issue_role_session(
+        &self,
+        trust: Trust<'_>,
+        actions: &[&str],
+        session: RoleSession,
+        now: u64,
+    ) -> Result<IssuedRoleSession> {
+        self.check_trust(trust, actions).await?;
+        let (role, role_account) = (trust.role, trust.role_account);
+        let (access_key_id, secret_access_key, session_id) = self.fresh_credentials();
+        let arn = Arn::assumed_role(role_account.id(), &role.principal.name, &session.name).to_string();
+        let assumed_role_id = format!("{}:{}", role.principal.id, session.name);
+        let claims = SessionClaims {
+            account: role_account.id().to_owned(),
+            kind: SessionKind::AssumedRole,
+            principal_arn: arn.clone(),
+            principal_id: assumed_role_id.clone(),
+            role_arn: Some(role.principal.arn.clone()),
+            source_user_arn: session.source_user_arn,
+            source_user_id: None,
+            session_name: Some(session.name),
+            session_id,
+            access_key_id,
+            secret_access_key,
+            issued_at: now,
+            issued_subsec_micros: 0,
+            expires_at: now + session.lifetime,
+            source_identity: session.source_identity,
+            tags: session.tags,
+            transitive_tag_keys: session.transitive_tag_keys,
+            session_policy: session.session_policy,
+            mfa_authenticated_at: session.mfa_authenticated_at,
+            chain_depth: session.chain_depth,
+        };
+        let credentials = self.issue(claims).await?;
+        Ok(IssuedRoleSession { credentials, assumed_role_id, arn })
+    }
+
     /// `AssumeRole` by `caller`, resolved once at the edge.
     #[tracing::instrument(name = "sts.assume_role", skip_all)]
     pub async fn assume_role(&self, caller: &CallerPrincipal, input: AssumeRole) -> Result<AssumedRole> {
@@ -357,19 +529,8 @@ impl<S: Store> Sts<S> {
 
         // The role: its absence is indistinguishable from a refusal, as on AWS.
         let denied = || tessera_authorizer::not_authorized(&caller.arn, ACTION, &input.role_arn);
-        let parsed = Arn::parse(&input.role_arn).map_err(|_| {
-            Error::new(ErrorCode::ValidationError, format!("{} is not a valid role ARN.", input.role_arn))
-        })?;
-        let Ok(IamEntity::Role { name: role_name, .. }) = parsed.entity() else {
-            return Err(Error::new(ErrorCode::ValidationError, format!("{} is not a valid role ARN.", input.role_arn)));
-        };
-        let role_account = Account::new(&parsed.account).map_err(|_| denied())?;
-        let role = match self.identity.get_role(&role_account, &role_name).await {
-            Ok(role) if role.principal.arn == input.role_arn => role,
-            Ok(_) => return Err(denied()),
-            Err(error) if error.code() == ErrorCode::NoSuchEntity => return Err(denied()),
-            Err(error) => return Err(error),
-        };
+        let (role_account, role_name) = parse_role_arn(&input.role_arn, denied)?;
+        let role = self.session_role(&role_account, &role_name, &input.role_arn, denied).await?;
         let chained = inherited.as_ref().is_some_and(|p| p.kind == SessionKind::AssumedRole);
         if chained && requested > CHAINED_MAX_DURATION {
             return Err(Error::new(
@@ -377,12 +538,7 @@ impl<S: Store> Sts<S> {
                 "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
             ));
         }
-        if requested > u64::from(role.max_session_duration) {
-            return Err(Error::new(
-                ErrorCode::ValidationError,
-                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-            ));
-        }
+        check_max_session_duration(requested, &role)?;
         let session_policies = self.session_policies(&role_account, input.policy, input.policy_arns).await?;
         let packed = packed_size(&session_policies, &tags)?;
         let mfa_at = match self.verify_mfa(caller, input.serial_number.as_deref(), input.token_code.as_deref()).await? {
@@ -392,13 +548,16 @@ impl<S: Store> Sts<S> {
 
         let layers = self.caller_layers(caller).await?;
         let mut ctx = self.base_context(caller, &layers, now);
-        insert_resource_tags(&mut ctx, &role.tags);
-        ctx.insert("sts:RoleSessionName", input.role_session_name.clone());
+        insert_session_keys(
+            &mut ctx,
+            &role,
+            &input.role_session_name,
+            &tags,
+            &input.transitive_tag_keys,
+            input.source_identity.as_deref(),
+        );
         if let Some(id) = &input.external_id {
             ctx.insert("sts:ExternalId", id.clone());
-        }
-        if let Some(identity) = &input.source_identity {
-            ctx.insert("sts:SourceIdentity", identity.clone());
         }
         if let Some(at) = mfa_at {
             ctx.insert("aws:MultiFactorAuthPresent", "true");
@@ -406,22 +565,7 @@ impl<S: Store> Sts<S> {
         } else {
             ctx.insert("aws:MultiFactorAuthPresent", "false");
         }
-        for (key, value) in &tags {
-            ctx.insert(&format!("aws:RequestTag/{key}"), value.clone());
-        }
-        if !tags.is_empty() {
-            ctx.insert_list("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()));
-        }
-        if !input.transitive_tag_keys.is_empty() {
-            ctx.insert_list("sts:TransitiveTagKeys", input.transitive_tag_keys.iter().cloned());
-        }
-        let mut actions = vec![ACTION];
-        if !tags.is_empty() {
-            actions.push("sts:TagSession");
-        }
-        if source_identity.1 {
-            actions.push("sts:SetSourceIdentity");
-        }
+        let actions = session_actions(ACTION, !tags.is_empty(), source_identity.1);
         let principal = caller.principal();
         let trust = Trust {
             principal: &principal,
@@ -430,31 +574,15 @@ impl<S: Store> Sts<S> {
             context: &ctx,
             layers: Some(&layers),
         };
-        self.check_trust(trust, &actions).await?;
-
-        let (access_key_id, secret, session_id) = self.fresh_credentials();
-        let arn = Arn::assumed_role(role_account.id(), &role.principal.name, &input.role_session_name).to_string();
-        let assumed_role_id = format!("{}:{}", role.principal.id, input.role_session_name);
         let source_user_arn = match &caller.kind {
             CallerKind::User(user) => Some(user.principal.arn.clone()),
             CallerKind::Session(claims) => claims.source_user_arn.clone(),
             CallerKind::Root => None,
         };
-        let claims = SessionClaims {
-            account: role_account.id().to_owned(),
-            kind: SessionKind::AssumedRole,
-            principal_arn: arn.clone(),
-            principal_id: assumed_role_id.clone(),
-            role_arn: Some(role.principal.arn.clone()),
+        let session = RoleSession {
+            name: input.role_session_name,
+            lifetime: requested,
             source_user_arn,
-            source_user_id: None,
-            session_name: Some(input.role_session_name),
-            session_id,
-            access_key_id,
-            secret_access_key: secret,
-            issued_at: now,
-            issued_subsec_micros: 0,
-            expires_at: now + requested,
             source_identity: source_identity.0.clone(),
             tags: all_tags,
             transitive_tag_keys: transitive,
@@ -462,11 +590,11 @@ impl<S: Store> Sts<S> {
             mfa_authenticated_at: mfa_at,
             chain_depth: if chained { inherited.map_or(0, |p| p.chain_depth.saturating_add(1)) } else { 0 },
         };
-        let credentials = self.issue(claims).await?;
+        let issued = self.issue_role_session(trust, &actions, session, now).await?;
         Ok(AssumedRole {
-            credentials,
-            assumed_role_id,
-            arn,
+            credentials: issued.credentials,
+            assumed_role_id: issued.assumed_role_id,
+            arn: issued.arn,
             packed_policy_size: packed,
             source_identity: source_identity.0,
         })

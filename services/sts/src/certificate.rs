@@ -12,19 +12,18 @@
 //!
 //! The trust policy must allow `sts:AssumeRole`, `sts:TagSession` and `sts:SetSourceIdentity`
 //! (Roles Anywhere requires all three); a refusal is `AccessDenied`. Issuing is the same path as
-//! every other role session (`fresh_credentials`, `check_trust`, `issue`).
+//! every other role session (`Sts::issue_role_session`).
 
-use tessera_arn::{Arn, IamEntity, validate_role_session_name, validate_source_identity};
-use tessera_credentials::{SessionClaims, SessionKind};
-use tessera_identity::{Account, Error, Result};
-use tessera_policy::{Context, Principal, PrincipalKind};
-use tessera_proto::ErrorCode;
+use tessera_arn::{validate_role_session_name, validate_source_identity};
+use tessera_identity::{Error, Result};
+use tessera_policy::{Principal, PrincipalKind};
 use tessera_store::Store;
 use tessera_store::iam::Tag;
 
 use crate::Sts;
 use crate::assume::{
-    IssuedCredentials, check_role_arn_length, duration, format_time, insert_resource_tags, session_tags,
+    IssuedCredentials, RoleSession, check_max_session_duration, check_role_arn_length, duration, federation_context,
+    insert_session_keys, parse_role_arn, session_tags,
 };
 
 /// The service principal a role trusts for certificate sessions.
@@ -106,46 +105,20 @@ impl<S: Store> Sts<S> {
         };
         validate_role_session_name(&session_name)?;
         let requested = duration(input.duration_seconds, 3600, ROLE_MAX_DURATION)?;
-        let invalid_arn =
-            || Error::new(ErrorCode::ValidationError, format!("{} is not a valid role ARN.", input.role_arn));
-        let parsed = Arn::parse(&input.role_arn).map_err(|_| invalid_arn())?;
-        let Ok(IamEntity::Role { name: role_name, .. }) = parsed.entity() else { return Err(invalid_arn()) };
-        let role_account = Account::new(&parsed.account).map_err(|_| not_authorized(ACTIONS[0], &input.role_arn))?;
+        let denied = || not_authorized(ACTIONS[0], &input.role_arn);
+        let (role_account, role_name) = parse_role_arn(&input.role_arn, denied)?;
         // A CN that cannot be a source identity leaves the session without one.
         let source_identity = input.certificate.subject_cn.clone().filter(|cn| validate_source_identity(cn).is_ok());
         let tags = input.certificate.tags();
 
         // A missing role is a refusal, as on AWS.
-        let role = match self.identity.get_role(&role_account, &role_name).await {
-            Ok(role) if role.principal.arn == input.role_arn => role,
-            Ok(_) => return Err(not_authorized(ACTIONS[0], &input.role_arn)),
-            Err(error) if error.code() == ErrorCode::NoSuchEntity => {
-                return Err(not_authorized(ACTIONS[0], &input.role_arn));
-            }
-            Err(error) => return Err(error),
-        };
-        if requested > u64::from(role.max_session_duration) {
-            return Err(Error::new(
-                ErrorCode::ValidationError,
-                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-            ));
-        }
+        let role = self.session_role(&role_account, &role_name, &input.role_arn, denied).await?;
+        check_max_session_duration(requested, &role)?;
 
-        let mut ctx = Context::new();
-        ctx.insert("aws:CurrentTime", format_time(now));
-        ctx.insert("aws:EpochTime", now.to_string());
-        ctx.insert("aws:SecureTransport", "true");
-        insert_resource_tags(&mut ctx, &role.tags);
-        ctx.insert("sts:RoleSessionName", session_name.clone());
-        if let Some(identity) = &source_identity {
-            ctx.insert("sts:SourceIdentity", identity.clone());
-        }
+        let mut ctx = federation_context(now, true, None);
+        insert_session_keys(&mut ctx, &role, &session_name, &tags, &[], source_identity.as_deref());
         for (key, value) in &tags {
             ctx.insert(&format!("aws:PrincipalTag/{key}"), value.clone());
-            ctx.insert(&format!("aws:RequestTag/{key}"), value.clone());
-        }
-        if !tags.is_empty() {
-            ctx.insert_list("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()));
         }
         let principal = Principal {
             kind: PrincipalKind::Service,
@@ -162,36 +135,22 @@ impl<S: Store> Sts<S> {
             context: &ctx,
             layers: None,
         };
-        self.check_trust(trust, &ACTIONS).await?;
-
-        let (access_key_id, secret, session_id) = self.fresh_credentials();
-        let arn = Arn::assumed_role(role_account.id(), &role.principal.name, &session_name).to_string();
-        let assumed_role_id = format!("{}:{}", role.principal.id, session_name);
-        let claims = SessionClaims {
-            account: role_account.id().to_owned(),
-            kind: SessionKind::AssumedRole,
-            principal_arn: arn.clone(),
-            principal_id: assumed_role_id.clone(),
-            role_arn: Some(role.principal.arn.clone()),
-            source_user_arn: None,
-            source_user_id: None,
-            session_name: Some(session_name),
-            session_id,
-            access_key_id,
-            secret_access_key: secret,
-            issued_at: now,
-            issued_subsec_micros: 0,
-            expires_at: now + requested,
+        let session = RoleSession {
+            name: session_name,
+            lifetime: requested,
             source_identity: source_identity.clone(),
             tags,
-            transitive_tag_keys: Vec::new(),
-            session_policy: None,
-            mfa_authenticated_at: None,
-            chain_depth: 0,
+            ..RoleSession::default()
         };
-        let credentials = self.issue(claims).await?;
+        let issued = self.issue_role_session(trust, &ACTIONS, session, now).await?;
         tracing::info!(role_arn = %role.principal.arn, serial = %input.certificate.serial_hex, "certificate session issued");
-        Ok(CertificateAssumedRole { credentials, assumed_role_id, arn, role_arn: role.principal.arn, source_identity })
+        Ok(CertificateAssumedRole {
+            credentials: issued.credentials,
+            assumed_role_id: issued.assumed_role_id,
+            arn: issued.arn,
+            role_arn: role.principal.arn,
+            source_identity,
+        })
     }
 }
 

@@ -16,9 +16,8 @@
 use std::fmt;
 
 use tessera_arn::{Arn, IamEntity, ValidationError, Violation, validate_role_session_name, validate_source_identity};
-use tessera_credentials::{SessionClaims, SessionKind};
-use tessera_identity::{Account, Error, Result};
-use tessera_policy::{Context, Principal, PrincipalKind};
+use tessera_identity::{Error, Result};
+use tessera_policy::Context;
 use tessera_proto::ErrorCode;
 use tessera_saml::{Assertion, Expectations, SamlError};
 use tessera_store::Store;
@@ -26,12 +25,11 @@ use tessera_store::iam::Tag;
 
 use crate::Sts;
 use crate::assume::{
-    IssuedCredentials, check_role_arn_length, duration, format_time, insert_resource_tags, packed_size, session_tags,
+    IssuedCredentials, RoleSession, check_max_session_duration, check_role_arn_length, duration, federated_principal,
+    federation_context, insert_session_keys, packed_size, parse_role_arn, session_actions, session_tags,
 };
 
 const ACTION: &str = "sts:AssumeRoleWithSAML";
-const TAG_ACTION: &str = "sts:TagSession";
-const SOURCE_IDENTITY_ACTION: &str = "sts:SetSourceIdentity";
 const MIN_ASSERTION_LEN: usize = 4;
 const MAX_ASSERTION_LEN: usize = 100_000;
 const MAX_POLICY_LEN: usize = 2048;
@@ -261,11 +259,7 @@ impl<S: Store> Sts<S> {
             Some(_) => Some(duration(input.duration_seconds, 3600, ROLE_MAX_DURATION)?),
             None => None,
         };
-        let invalid_arn =
-            || Error::new(ErrorCode::ValidationError, format!("{} is not a valid role ARN.", input.role_arn));
-        let parsed = Arn::parse(&input.role_arn).map_err(|_| invalid_arn())?;
-        let Ok(IamEntity::Role { name: role_name, .. }) = parsed.entity() else { return Err(invalid_arn()) };
-        let role_account = Account::new(&parsed.account).map_err(|_| not_authorized())?;
+        let (role_account, role_name) = parse_role_arn(&input.role_arn, not_authorized)?;
         let provider_name = match Arn::parse(&input.principal_arn).ok().map(|arn| (arn.entity(), arn.account)) {
             Some((Ok(IamEntity::SamlProvider { name }), account)) if account == role_account.id() => name,
             Some((Ok(IamEntity::SamlProvider { .. }), _)) => {
@@ -339,17 +333,9 @@ impl<S: Store> Sts<S> {
         let (tags, transitive) = claimed_tags(&assertion)?;
 
         // 4. The role and its trust policy. A missing role is a refusal, as on AWS.
-        let role = match self.identity.get_role(&role_account, &role_name).await {
-            Ok(role) if role.principal.arn == input.role_arn => role,
-            Ok(_) => return Err(not_authorized()),
-            Err(error) if error.code() == ErrorCode::NoSuchEntity => return Err(not_authorized()),
-            Err(error) => return Err(error),
-        };
-        if requested.is_some_and(|r| r > u64::from(role.max_session_duration)) {
-            return Err(Error::new(
-                ErrorCode::ValidationError,
-                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-            ));
+        let role = self.session_role(&role_account, &role_name, &input.role_arn, not_authorized).await?;
+        if let Some(requested) = requested {
+            check_max_session_duration(requested, &role)?;
         }
         // DurationSeconds, else the assertion's SessionDuration, else an hour; never past the
         // role's maximum nor the assertion's SessionNotOnOrAfter.
@@ -369,42 +355,12 @@ impl<S: Store> Sts<S> {
 
         let subject_type = tessera_saml::subject_type(assertion.name_id_format.as_deref());
         let name_qualifier = tessera_saml::name_qualifier(&assertion.issuer, role_account.id(), &provider_name);
-        let mut ctx = Context::new();
-        ctx.insert("aws:CurrentTime", format_time(now));
-        ctx.insert("aws:EpochTime", now.to_string());
-        ctx.insert("aws:SecureTransport", "false");
-        ctx.insert("aws:FederatedProvider", provider.arn.clone());
-        insert_resource_tags(&mut ctx, &role.tags);
-        ctx.insert("sts:RoleSessionName", session_name.clone());
+        let mut ctx = federation_context(now, false, Some(&provider.arn));
         let doc = format!("{}/{}", role_account.id(), provider_name);
         saml_context(&mut ctx, &assertion, &subject_type, &name_qualifier, &doc);
-        for (key, value) in &tags {
-            ctx.insert(&format!("aws:RequestTag/{key}"), value.clone());
-        }
-        if !tags.is_empty() {
-            ctx.insert_list("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()));
-        }
-        if !transitive.is_empty() {
-            ctx.insert_list("sts:TransitiveTagKeys", transitive.iter().cloned());
-        }
-        if let Some(identity) = &source_identity {
-            ctx.insert("sts:SourceIdentity", identity.clone());
-        }
-        let principal = Principal {
-            kind: PrincipalKind::WebIdentity,
-            account: role_account.id().to_owned(),
-            arn: provider.arn.clone(),
-            unique_id: None,
-            role_arn: None,
-            source_user_arn: None,
-        };
-        let mut actions = vec![ACTION];
-        if !tags.is_empty() {
-            actions.push(TAG_ACTION);
-        }
-        if source_identity.is_some() {
-            actions.push(SOURCE_IDENTITY_ACTION);
-        }
+        insert_session_keys(&mut ctx, &role, &session_name, &tags, &transitive, source_identity.as_deref());
+        let principal = federated_principal(&role_account, &provider.arn);
+        let actions = session_actions(ACTION, !tags.is_empty(), source_identity.is_some());
         let trust = tessera_authorizer::Trust {
             principal: &principal,
             role: &role,
@@ -412,40 +368,23 @@ impl<S: Store> Sts<S> {
             context: &ctx,
             layers: None,
         };
-        self.check_trust(trust, &actions).await?;
 
-        // 5. The session.
-        let (access_key_id, secret, session_id) = self.fresh_credentials();
-        let arn = Arn::assumed_role(role_account.id(), &role.principal.name, &session_name).to_string();
-        let assumed_role_id = format!("{}:{}", role.principal.id, session_name);
-        let claims = SessionClaims {
-            account: role_account.id().to_owned(),
-            kind: SessionKind::AssumedRole,
-            principal_arn: arn.clone(),
-            principal_id: assumed_role_id.clone(),
-            role_arn: Some(role.principal.arn.clone()),
-            source_user_arn: None,
-            source_user_id: None,
-            session_name: Some(session_name),
-            session_id,
-            access_key_id,
-            secret_access_key: secret,
-            issued_at: now,
-            issued_subsec_micros: 0,
-            expires_at: now + lifetime,
+        // 5. The trust policy decides, then the session is issued.
+        let session = RoleSession {
+            name: session_name,
+            lifetime,
             source_identity: source_identity.clone(),
             tags,
             transitive_tag_keys: transitive,
             session_policy: session_policies.policy,
-            mfa_authenticated_at: None,
-            chain_depth: 0,
+            ..RoleSession::default()
         };
-        let credentials = self.issue(claims).await?;
+        let issued = self.issue_role_session(trust, &actions, session, now).await?;
         tracing::info!(role_arn = %role.principal.arn, provider = %provider.arn, "SAML session issued");
         Ok(SamlAssumedRole {
-            credentials,
-            assumed_role_id,
-            arn,
+            credentials: issued.credentials,
+            assumed_role_id: issued.assumed_role_id,
+            arn: issued.arn,
             packed_policy_size: packed,
             subject: assertion.name_id,
             subject_type,

@@ -19,21 +19,21 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
-use tessera_arn::{Arn, IamEntity, ValidationError, Violation, validate_role_session_name};
-use tessera_credentials::{Expectations, JwtError, SessionClaims, SessionKind, VerifiedToken, verify};
-use tessera_identity::{Account, Error, Result};
-use tessera_policy::{Context, Principal, PrincipalKind};
+use tessera_arn::{ValidationError, Violation, validate_role_session_name};
+use tessera_credentials::{Expectations, JwtError, VerifiedToken, verify};
+use tessera_identity::{Error, Result};
+use tessera_policy::Context;
 use tessera_proto::ErrorCode;
 use tessera_store::Store;
 use tessera_store::iam::{OidcProviderRecord, Tag};
 
 use crate::Sts;
 use crate::assume::{
-    IssuedCredentials, check_role_arn_length, duration, format_time, insert_resource_tags, packed_size, session_tags,
+    IssuedCredentials, RoleSession, check_max_session_duration, check_role_arn_length, duration, federated_principal,
+    federation_context, insert_session_keys, packed_size, parse_role_arn, session_actions, session_tags,
 };
 
 const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
-const TAG_ACTION: &str = "sts:TagSession";
 /// The claim an identity provider passes session tags in (reference §4.3).
 const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
 const MIN_TOKEN_LEN: usize = 4;
@@ -329,11 +329,7 @@ impl<S: Store> Sts<S> {
             .into());
         }
         let requested = duration(input.duration_seconds, 3600, ROLE_MAX_DURATION)?;
-        let invalid_arn =
-            || Error::new(ErrorCode::ValidationError, format!("{} is not a valid role ARN.", input.role_arn));
-        let parsed = Arn::parse(&input.role_arn).map_err(|_| invalid_arn())?;
-        let Ok(IamEntity::Role { name: role_name, .. }) = parsed.entity() else { return Err(invalid_arn()) };
-        let role_account = Account::new(&parsed.account).map_err(|_| not_authorized(ACTION))?;
+        let (role_account, role_name) = parse_role_arn(&input.role_arn, || not_authorized(ACTION))?;
 
         // 2. The provider, found by the unverified issuer in the role's account.
         let unverified = unverified_claims(&input.web_identity_token).ok_or_else(|| invalid_token(NOT_VALIDATED))?;
@@ -358,50 +354,16 @@ impl<S: Store> Sts<S> {
         let ClaimedTags { tags, transitive } = tags_from_claim(&token.claims)?;
 
         // 4. The role and its trust policy. A missing role is a refusal, as on AWS.
-        let role = match self.identity.get_role(&role_account, &role_name).await {
-            Ok(role) if role.principal.arn == input.role_arn => role,
-            Ok(_) => return Err(not_authorized(ACTION)),
-            Err(error) if error.code() == ErrorCode::NoSuchEntity => return Err(not_authorized(ACTION)),
-            Err(error) => return Err(error),
-        };
-        if requested > u64::from(role.max_session_duration) {
-            return Err(Error::new(
-                ErrorCode::ValidationError,
-                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-            ));
-        }
+        let role = self.session_role(&role_account, &role_name, &input.role_arn, || not_authorized(ACTION)).await?;
+        check_max_session_duration(requested, &role)?;
         let session_policies = self.session_policies(&role_account, input.policy, input.policy_arns).await?;
         let packed = packed_size(&session_policies, &tags)?;
 
-        let mut ctx = Context::new();
-        ctx.insert("aws:CurrentTime", format_time(now));
-        ctx.insert("aws:EpochTime", now.to_string());
-        ctx.insert("aws:SecureTransport", "false");
-        ctx.insert("aws:FederatedProvider", provider.arn.clone());
-        insert_resource_tags(&mut ctx, &role.tags);
-        ctx.insert("sts:RoleSessionName", input.role_session_name.clone());
+        let mut ctx = federation_context(now, false, Some(&provider.arn));
         claim_context(&mut ctx, &provider.url, &token.claims, &audience, via_azp);
-        for (key, value) in &tags {
-            ctx.insert(&format!("aws:RequestTag/{key}"), value.clone());
-        }
-        if !tags.is_empty() {
-            ctx.insert_list("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()));
-        }
-        if !transitive.is_empty() {
-            ctx.insert_list("sts:TransitiveTagKeys", transitive.iter().cloned());
-        }
-        let principal = Principal {
-            kind: PrincipalKind::WebIdentity,
-            account: role_account.id().to_owned(),
-            arn: provider.arn.clone(),
-            unique_id: None,
-            role_arn: None,
-            source_user_arn: None,
-        };
-        let mut actions = vec![ACTION];
-        if !tags.is_empty() {
-            actions.push(TAG_ACTION);
-        }
+        insert_session_keys(&mut ctx, &role, &input.role_session_name, &tags, &transitive, None);
+        let principal = federated_principal(&role_account, &provider.arn);
+        let actions = session_actions(ACTION, !tags.is_empty(), false);
         let trust = tessera_authorizer::Trust {
             principal: &principal,
             role: &role,
@@ -409,41 +371,23 @@ impl<S: Store> Sts<S> {
             context: &ctx,
             layers: None,
         };
-        self.check_trust(trust, &actions).await?;
 
-        // 5. The session.
-        let (access_key_id, secret, session_id) = self.fresh_credentials();
-        let arn = Arn::assumed_role(role_account.id(), &role.principal.name, &input.role_session_name).to_string();
-        let assumed_role_id = format!("{}:{}", role.principal.id, input.role_session_name);
-        let claims = SessionClaims {
-            account: role_account.id().to_owned(),
-            kind: SessionKind::AssumedRole,
-            principal_arn: arn.clone(),
-            principal_id: assumed_role_id.clone(),
-            role_arn: Some(role.principal.arn.clone()),
-            source_user_arn: None,
-            source_user_id: None,
-            session_name: Some(input.role_session_name),
-            session_id,
-            access_key_id,
-            secret_access_key: secret,
-            issued_at: now,
-            issued_subsec_micros: 0,
-            expires_at: now + requested,
-            source_identity: None,
+        // 5. The trust policy decides, then the session is issued.
+        let session = RoleSession {
+            name: input.role_session_name,
+            lifetime: requested,
             tags,
             transitive_tag_keys: transitive,
             session_policy: session_policies.policy,
-            mfa_authenticated_at: None,
-            chain_depth: 0,
+            ..RoleSession::default()
         };
-        let credentials = self.issue(claims).await?;
+        let issued = self.issue_role_session(trust, &actions, session, now).await?;
         tracing::info!(role_arn = %role.principal.arn, provider = %provider.arn, "web identity session issued");
         Ok(WebIdentityAssumedRole {
-            credentials,
+            credentials: issued.credentials,
             subject_from_web_identity_token: subject,
-            assumed_role_id,
-            arn,
+            assumed_role_id: issued.assumed_role_id,
+            arn: issued.arn,
             packed_policy_size: packed,
             provider: provider.arn,
             audience,
