@@ -39,6 +39,7 @@ mod login;
 mod mfa;
 mod oidc;
 pub mod page;
+mod providers;
 pub mod remote;
 mod report;
 mod reseal;
@@ -51,6 +52,7 @@ mod signing_certificates;
 mod ssh_keys;
 mod tagging;
 pub mod tags;
+mod user_credentials;
 mod users;
 // Issue 14, part A: instance profiles, account settings (aliases, STS preferences), service-linked roles.
 mod account_settings;

@@ -174,27 +174,12 @@ impl<S: Store> Identity<S> {
             create_date: self.env.now_millis(),
             tags: tags::new_tags(input.tags, "TagsPerOpenIDConnectProvider")?,
         };
-        // The account-wide count is a soft limit (a scan guards nothing); the duplicate check is exact.
-        let existing = iam::scan_all::<S, OidcProviderRecord>(&*self.store, account.ns()).await?;
-        if existing.len() >= MAX_PROVIDERS {
-            return Err(Error::quota("OpenIdConnectProvidersPerAccount", MAX_PROVIDERS));
-        }
-        let provider = &provider;
-        update(&*self.store, |tx| async move {
-            let key = provider_key(account, &provider.url);
-            if tx.read::<OidcProviderRecord>(&key).await?.is_some() {
-                return Err(Error::already_exists(format!(
-                    "Provider with url https://{} already exists.",
-                    provider.url
-                )));
-            }
-            tx.write(key, provider);
-            tx.bump_epoch(account.ns());
-            Ok::<_, Error>(())
+        let key = provider_key(account, &provider.url);
+        self.create_provider(account, key, &provider, ("OpenIdConnectProvidersPerAccount", MAX_PROVIDERS), || {
+            Error::already_exists(format!("Provider with url https://{} already exists.", provider.url))
         })
         .await?;
-        self.published(account).await;
-        Ok(provider.clone())
+        Ok(provider)
     }
 
     /// `GetOpenIDConnectProvider`.
@@ -244,18 +229,7 @@ impl<S: Store> Identity<S> {
     /// `DeleteOpenIDConnectProvider`.
     pub async fn delete_open_id_connect_provider(&self, account: &Account, arn: &str) -> Result<()> {
         let key = key_for_arn(account, arn)?;
-        let key = &key;
-        update(&*self.store, |tx| async move {
-            if tx.read::<OidcProviderRecord>(key).await?.is_none() {
-                return Err(provider_not_found(arn));
-            }
-            tx.delete(key.clone());
-            tx.bump_epoch(account.ns());
-            Ok::<_, Error>(())
-        })
-        .await?;
-        self.published(account).await;
-        Ok(())
+        self.delete_provider::<OidcProviderRecord>(account, key, arn, provider_not_found).await
     }
 
     /// `AddClientIDToOpenIDConnectProvider`: adding an ID that is already there changes nothing.

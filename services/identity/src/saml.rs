@@ -187,24 +187,12 @@ impl<S: Store> Identity<S> {
             assertion_encryption_mode: input.assertion_encryption_mode,
             tags: tags::new_tags(input.tags, "TagsPerSAMLProvider")?,
         };
-        // The account-wide count is a soft limit (a scan guards nothing); the duplicate check is exact.
-        let existing = iam::scan_all::<S, SamlProviderRecord>(&*self.store, account.ns()).await?;
-        if existing.len() >= MAX_PROVIDERS {
-            return Err(Error::quota("SAMLProvidersPerAccount", MAX_PROVIDERS));
-        }
-        let provider = &provider;
-        update(&*self.store, |tx| async move {
-            let key = provider_key(account, &provider.name);
-            if tx.read::<SamlProviderRecord>(&key).await?.is_some() {
-                return Err(Error::already_exists(format!("SAMLProvider {} already exists.", provider.name)));
-            }
-            tx.write(key, provider);
-            tx.bump_epoch(account.ns());
-            Ok::<_, Error>(())
+        let key = provider_key(account, &provider.name);
+        self.create_provider(account, key, &provider, ("SAMLProvidersPerAccount", MAX_PROVIDERS), || {
+            Error::already_exists(format!("SAMLProvider {} already exists.", provider.name))
         })
         .await?;
-        self.published(account).await;
-        Ok(provider.clone())
+        Ok(provider)
     }
 
     /// `GetSAMLProvider`, and the provider `AssumeRoleWithSAML` verifies with.
@@ -267,18 +255,7 @@ impl<S: Store> Identity<S> {
     /// `DeleteSAMLProvider`.
     pub async fn delete_saml_provider(&self, account: &Account, arn: &str) -> Result<()> {
         let key = key_for_arn(account, arn)?;
-        let key = &key;
-        update(&*self.store, |tx| async move {
-            if tx.read::<SamlProviderRecord>(key).await?.is_none() {
-                return Err(provider_not_found(arn));
-            }
-            tx.delete(key.clone());
-            tx.bump_epoch(account.ns());
-            Ok::<_, Error>(())
-        })
-        .await?;
-        self.published(account).await;
-        Ok(())
+        self.delete_provider::<SamlProviderRecord>(account, key, arn, provider_not_found).await
     }
 }
 

@@ -18,6 +18,7 @@ use crate::access_keys::random_secret;
 use crate::entity::{self, AnyEntity};
 use crate::login::matches;
 use crate::page::{Page, PageRequest, paginate};
+use crate::user_credentials::user_credential;
 use crate::{Account, Error, Identity, Result};
 
 /// Credentials per user and service.
@@ -101,6 +102,8 @@ pub(crate) fn index_key(service: &str, service_user_name: &str) -> Key {
 fn not_found(id: &str) -> Error {
     Error::no_such_entity(format!("No such credential {id} exists"))
 }
+
+user_credential!(ServiceCredentialRecord, service_credentials, not_found);
 
 fn not_supported(service: &str) -> Error {
     Error::new(
@@ -323,26 +326,12 @@ impl<S: Store> Identity<S> {
         id: &str,
         status: KeyStatus,
     ) -> Result<()> {
-        update(&*self.store, |tx| async move {
-            let mut user = entity::read_user(&tx, account, user_name).await?;
-            let c = user.service_credentials.iter_mut().find(|c| c.id == id).ok_or_else(|| not_found(id))?;
-            c.status = status;
-            entity::write(&tx, account, &AnyEntity::User(user));
-            Ok::<_, Error>(())
-        })
-        .await
+        self.set_user_credential_status::<ServiceCredentialRecord>(account, user_name, id, status).await
     }
 
     /// `DeleteServiceSpecificCredential`: removes it from the user, then its index entry.
     pub async fn delete_service_specific_credential(&self, account: &Account, user_name: &str, id: &str) -> Result<()> {
-        let removed = update(&*self.store, |tx| async move {
-            let mut user = entity::read_user(&tx, account, user_name).await?;
-            let position = user.service_credentials.iter().position(|c| c.id == id).ok_or_else(|| not_found(id))?;
-            let removed = user.service_credentials.remove(position);
-            entity::write(&tx, account, &AnyEntity::User(user));
-            Ok::<_, Error>(removed)
-        })
-        .await?;
+        let removed = self.remove_user_credential::<ServiceCredentialRecord>(account, user_name, id).await?;
         self.remove_service_index(account, &removed.service_name, &removed.service_user_name, id).await;
         Ok(())
     }

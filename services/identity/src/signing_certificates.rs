@@ -9,6 +9,7 @@ use tessera_store::{Store, update};
 
 use crate::entity::{self, AnyEntity};
 use crate::page::{Page, PageRequest, paginate};
+use crate::user_credentials::user_credential;
 use crate::{Account, Error, Identity, Result};
 
 /// Signing certificates per user.
@@ -50,6 +51,8 @@ pub(crate) fn certificate_error(error: CertificateError) -> Error {
     };
     Error::new(code, error.to_string())
 }
+
+user_credential!(SigningCertificateRecord, signing_certificates, not_found);
 
 fn new_id(rng: &mut dyn RandomSource) -> String {
     let mut bytes = [0u8; CERTIFICATE_ID_LEN];
@@ -116,29 +119,12 @@ impl<S: Store> Identity<S> {
         id: &str,
         status: KeyStatus,
     ) -> Result<()> {
-        update(&*self.store, |tx| async move {
-            let mut user = entity::read_user(&tx, account, user_name).await?;
-            let cert = user.signing_certificates.iter_mut().find(|c| c.id == id).ok_or_else(|| not_found(id))?;
-            cert.status = status;
-            entity::write(&tx, account, &AnyEntity::User(user));
-            Ok::<_, Error>(())
-        })
-        .await
+        self.set_user_credential_status::<SigningCertificateRecord>(account, user_name, id, status).await
     }
 
     /// `DeleteSigningCertificate`.
     pub async fn delete_signing_certificate(&self, account: &Account, user_name: &str, id: &str) -> Result<()> {
-        update(&*self.store, |tx| async move {
-            let mut user = entity::read_user(&tx, account, user_name).await?;
-            let before = user.signing_certificates.len();
-            user.signing_certificates.retain(|c| c.id != id);
-            if user.signing_certificates.len() == before {
-                return Err(not_found(id));
-            }
-            entity::write(&tx, account, &AnyEntity::User(user));
-            Ok::<_, Error>(())
-        })
-        .await
+        self.remove_user_credential::<SigningCertificateRecord>(account, user_name, id).await.map(drop)
     }
 }
 

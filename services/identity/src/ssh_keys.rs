@@ -10,6 +10,7 @@ use tessera_store::{Store, update};
 
 use crate::entity::{self, AnyEntity};
 use crate::page::{Page, PageRequest, paginate};
+use crate::user_credentials::user_credential;
 use crate::{Account, Error, Identity, Result};
 
 /// SSH public keys per user.
@@ -59,6 +60,8 @@ fn shown(user: &UserRecord, key: &SshPublicKeyRecord, body: String) -> SshPublic
 fn key_not_found(id: &str) -> Error {
     Error::no_such_entity(format!("The Public Key with id {id} cannot be found."))
 }
+
+user_credential!(SshPublicKeyRecord, ssh_public_keys, key_not_found);
 
 pub(crate) fn ssh_error(error: SshKeyError) -> Error {
     let code = match error {
@@ -144,29 +147,12 @@ impl<S: Store> Identity<S> {
         id: &str,
         status: KeyStatus,
     ) -> Result<()> {
-        update(&*self.store, |tx| async move {
-            let mut user = entity::read_user(&tx, account, user_name).await?;
-            let key = user.ssh_public_keys.iter_mut().find(|k| k.id == id).ok_or_else(|| key_not_found(id))?;
-            key.status = status;
-            entity::write(&tx, account, &AnyEntity::User(user));
-            Ok::<_, Error>(())
-        })
-        .await
+        self.set_user_credential_status::<SshPublicKeyRecord>(account, user_name, id, status).await
     }
 
     /// `DeleteSSHPublicKey`.
     pub async fn delete_ssh_public_key(&self, account: &Account, user_name: &str, id: &str) -> Result<()> {
-        update(&*self.store, |tx| async move {
-            let mut user = entity::read_user(&tx, account, user_name).await?;
-            let before = user.ssh_public_keys.len();
-            user.ssh_public_keys.retain(|k| k.id != id);
-            if user.ssh_public_keys.len() == before {
-                return Err(key_not_found(id));
-            }
-            entity::write(&tx, account, &AnyEntity::User(user));
-            Ok::<_, Error>(())
-        })
-        .await
+        self.remove_user_credential::<SshPublicKeyRecord>(account, user_name, id).await.map(drop)
     }
 }
 
