@@ -710,8 +710,9 @@ pub async fn current_epoch<S: Store + ?Sized>(store: &S, ns: &Namespace) -> Resu
 /// cache over the same store value sees its own replica's writes at once, before the announcement
 /// comes back from the channel (for Redis, a round trip later). Keyed by the store's address, so
 /// two replicas in one process (tests) still learn of each other's writes only from the channel.
-type Published = std::collections::HashMap<(usize, String), u64>;
-static PUBLISHED: std::sync::LazyLock<std::sync::Mutex<Published>> = std::sync::LazyLock::new(Default::default);
+/// Read on every cached decision: a read lock and no allocation.
+type Published = std::collections::HashMap<usize, std::collections::HashMap<String, u64>>;
+static PUBLISHED: std::sync::LazyLock<std::sync::RwLock<Published>> = std::sync::LazyLock::new(Default::default);
 
 fn store_address<S: ?Sized>(store: &S) -> usize {
     std::ptr::from_ref(store).cast::<()>() as usize
@@ -719,8 +720,8 @@ fn store_address<S: ?Sized>(store: &S) -> usize {
 
 /// The newest epoch this process announced through `store` for the namespace with this tag.
 pub fn published_epoch<S: Store + ?Sized>(store: &S, ns_tag: &str) -> Option<u64> {
-    let published = PUBLISHED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    published.get(&(store_address(store), ns_tag.to_owned())).copied()
+    let published = PUBLISHED.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    published.get(&store_address(store))?.get(ns_tag).copied()
 }
 
 /// Announces the account's current epoch to every subscriber. Called after a commit that bumped it;
@@ -728,8 +729,8 @@ pub fn published_epoch<S: Store + ?Sized>(store: &S, ns_tag: &str) -> Option<u64
 pub async fn publish_epoch<S: Store + ?Sized>(store: &S, ns: &Namespace) -> Result<u64, StoreError> {
     let epoch = current_epoch(store, ns).await?;
     {
-        let mut published = PUBLISHED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let newest = published.entry((store_address(store), ns.tag().to_owned())).or_insert(0);
+        let mut published = PUBLISHED.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let newest = published.entry(store_address(store)).or_default().entry(ns.tag().to_owned()).or_insert(0);
         *newest = (*newest).max(epoch);
     }
     store.publish(EPOCH_CHANNEL, format!("{} {epoch}", ns.tag()).as_bytes()).await?;

@@ -29,7 +29,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use tessera_credentials::SessionPolicy;
@@ -120,7 +120,7 @@ enum Value {
 struct Slot {
     value: Value,
     /// The namespace tag whose epoch the entry depends on.
-    ns: String,
+    ns: Arc<str>,
     /// The account's epoch when the entry was built.
     epoch: u64,
     /// The follower's generation when the entry was built (a resubscription bumps it).
@@ -210,9 +210,10 @@ pub struct LayerCache<S> {
     store: Arc<S>,
     policies: Policies<S>,
     config: CacheConfig,
-    slots: Mutex<HashMap<CacheKey, Slot>>,
+    /// Read on every decision (a hit takes the read locks only: its use tick is atomic).
+    slots: RwLock<FastMap<CacheKey, Slot>>,
     documents: Mutex<Documents>,
-    epochs: Mutex<Epochs>,
+    epochs: RwLock<Epochs>,
     tick: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -223,6 +224,18 @@ pub struct LayerCache<S> {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The cache's maps hash keys the caller cannot choose freely (key ids, names in its own account)
+/// with foldhash: SipHash cost more per decision than the rest of a hit.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 fn internal(what: &str) -> tessera_identity::Error {
     tracing::error!(what, "a stored policy document does not parse");
@@ -241,9 +254,9 @@ impl<S: Store> LayerCache<S> {
             store,
             policies,
             config,
-            slots: Mutex::new(HashMap::new()),
+            slots: RwLock::new(FastMap::default()),
             documents: Mutex::new(Documents::default()),
-            epochs: Mutex::new(Epochs::default()),
+            epochs: RwLock::new(Epochs::default()),
             tick: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -261,7 +274,7 @@ impl<S: Store> LayerCache<S> {
             misses: self.misses.load(Ordering::Relaxed),
             stale_hits: self.stale_hits.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
-            entries: lock(&self.slots).len() as u64,
+            entries: read(&self.slots).len() as u64,
         }
     }
 
@@ -393,32 +406,29 @@ impl<S: Store> LayerCache<S> {
         *lock(&self.documents) = Documents::default();
     }
 
-    /// The entry for `key`, if it is still valid.
+    /// The entry for `key`, if it is still valid: one read of the epochs and one of the slots,
+    /// nothing allocated.
     fn cached(&self, key: &CacheKey) -> Option<Value> {
-        let (generation, stale) = {
-            let epochs = lock(&self.epochs);
-            (epochs.generation, epochs.down_since.map(|since| since.elapsed()))
-        };
+        let epochs = read(&self.epochs);
+        let stale = epochs.down_since.map(|since| since.elapsed());
         if stale.is_some_and(|down| down > self.config.max_staleness) {
             // The channel has been down too long to trust anything cached: go to the store.
             self.misses.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let found = {
-            let slots = lock(&self.slots);
-            slots.get(key).filter(|slot| slot.generation == generation).map(|slot| {
+        let valid = {
+            let slots = read(&self.slots);
+            slots.get(key).filter(|slot| slot.generation == epochs.generation).and_then(|slot| {
                 slot.used.store(self.tick.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
-                (slot.value.clone(), slot.epoch, slot.ns.clone())
+                // This process's own announcements count at once (read-your-writes on one replica).
+                let seen = epochs.seen.get(&*slot.ns).copied();
+                let newest = seen.max(tessera_store::iam::published_epoch(&*self.store, &slot.ns));
+                newest.is_none_or(|newest| newest <= slot.epoch).then(|| slot.value.clone())
             })
         };
-        let valid = found.filter(|(_, epoch, ns)| {
-            // This process's own announcements count at once (read-your-writes on one replica).
-            let seen = lock(&self.epochs).seen.get(ns).copied();
-            let newest = seen.max(tessera_store::iam::published_epoch(&*self.store, ns));
-            newest.is_none_or(|newest| newest <= *epoch)
-        });
+        drop(epochs);
         match valid {
-            Some((value, ..)) => {
+            Some(value) => {
                 let counter = if stale.is_some() { &self.stale_hits } else { &self.hits };
                 counter.fetch_add(1, Ordering::Relaxed);
                 Some(value)
@@ -433,13 +443,13 @@ impl<S: Store> LayerCache<S> {
     /// The marks an entry built now carries: the account's epoch, read before its documents, and
     /// the follower's generation.
     async fn build_marks(&self, ns: &Namespace) -> Result<(u64, u64)> {
-        let generation = lock(&self.epochs).generation;
+        let generation = read(&self.epochs).generation;
         let epoch = tessera_store::iam::current_epoch(&*self.store, ns).await?;
         Ok((epoch, generation))
     }
 
     fn insert(&self, key: CacheKey, ns: &str, value: Value, epoch: u64, generation: u64) {
-        let mut slots = lock(&self.slots);
+        let mut slots = write(&self.slots);
         if slots.len() >= self.config.capacity && !slots.contains_key(&key) {
             // Evict the least recently used tenth in one pass, so that eviction is rare.
             let mut ages: Vec<u64> = slots.values().map(|s| s.used.load(Ordering::Relaxed)).collect();
@@ -451,7 +461,7 @@ impl<S: Store> LayerCache<S> {
             self.evictions.fetch_add((before - slots.len()) as u64, Ordering::Relaxed);
         }
         let used = AtomicU64::new(self.tick.fetch_add(1, Ordering::Relaxed));
-        slots.insert(key, Slot { value, ns: ns.to_owned(), epoch, generation, used });
+        slots.insert(key, Slot { value, ns: ns.into(), epoch, generation, used });
     }
 
     /// Drops every entry, as when the epoch channel lagged: the next lookups read the store (and
@@ -462,11 +472,11 @@ impl<S: Store> LayerCache<S> {
 
     /// Drops every entry (the follower lagged or resubscribed).
     fn invalidate_all(&self) {
-        let mut epochs = lock(&self.epochs);
+        let mut epochs = write(&self.epochs);
         epochs.generation += 1;
         epochs.seen.clear();
         drop(epochs);
-        lock(&self.slots).clear();
+        write(&self.slots).clear();
     }
 }
 
@@ -477,7 +487,7 @@ async fn follow<S: Store>(cache: Weak<LayerCache<S>>, mut subscription: EpochSub
         let Some(live) = cache.upgrade() else { return };
         match message {
             Ok(change) => {
-                let mut epochs = lock(&live.epochs);
+                let mut epochs = write(&live.epochs);
                 let seen = epochs.seen.entry(change.account).or_insert(0);
                 *seen = (*seen).max(change.epoch);
             }
@@ -486,7 +496,7 @@ async fn follow<S: Store>(cache: Weak<LayerCache<S>>, mut subscription: EpochSub
                 live.invalidate_all();
             }
             Err(SubscriptionError::Closed) => {
-                let since = *lock(&live.epochs).down_since.get_or_insert_with(Instant::now);
+                let since = *write(&live.epochs).down_since.get_or_insert_with(Instant::now);
                 tracing::warn!(
                     staleness_bound_secs = live.config.max_staleness.as_secs(),
                     down_for_ms = since.elapsed().as_millis() as u64,
@@ -498,7 +508,7 @@ async fn follow<S: Store>(cache: Weak<LayerCache<S>>, mut subscription: EpochSub
                         subscription = fresh;
                         // Announcements may have been missed while it was down.
                         live.invalidate_all();
-                        lock(&live.epochs).down_since = None;
+                        write(&live.epochs).down_since = None;
                         tracing::info!("the policy epoch channel is back; the cache starts afresh");
                     }
                     Err(error) => {

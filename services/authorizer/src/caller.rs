@@ -15,7 +15,8 @@ use tessera_store::iam::UserRecord;
 #[derive(Debug, Clone)]
 pub enum CallerKind {
     Root,
-    User(Box<UserRecord>),
+    /// Shared with the cached access key it was resolved from (no copy per request).
+    User(Arc<UserRecord>),
     Session(Box<SessionClaims>),
 }
 
@@ -53,13 +54,13 @@ impl CallerPrincipal {
     }
 
     /// The caller a long-term access key stands for: its user, or the account root.
-    pub fn of_key(found: AccessKeyIdentity, access_key_id: &str, source_ip: Option<String>) -> Self {
-        let account = found.account;
-        match found.user {
+    pub fn of_key(found: &AccessKeyIdentity, access_key_id: &str, source_ip: Option<String>) -> Self {
+        let account = found.account.clone();
+        match &found.user {
             Some(user) => Self {
                 arn: user.principal.arn.clone(),
                 user_id: user.principal.id.clone(),
-                kind: CallerKind::User(Box::new(user)),
+                kind: CallerKind::User(Arc::clone(user)),
                 account,
                 access_key_id: access_key_id.to_owned(),
                 source_ip,
@@ -110,7 +111,14 @@ impl CallerPrincipal {
     /// Whether the caller is the account root: its long-term key, or a session it made with
     /// GetSessionToken (which is the root too, with every rule AWS applies to the root).
     pub fn is_root(&self) -> bool {
-        self.principal().kind == PrincipalKind::Root
+        // What `principal()` says, without building it (asked several times per request).
+        match &self.kind {
+            CallerKind::Root => true,
+            CallerKind::User(_) => false,
+            CallerKind::Session(claims) => {
+                claims.kind == SessionKind::SessionToken && claims.principal_arn.ends_with(":root")
+            }
+        }
     }
 
     /// The session claims, when the caller uses temporary credentials.
@@ -171,8 +179,14 @@ pub fn format_time(secs: u64) -> String {
 pub fn base_context(caller: &CallerPrincipal, layers: &CallerLayers, now: u64) -> Context {
     // The keys below, the principal's tags, and room for a request's own keys.
     let mut ctx = Context::with_capacity(24 + layers.principal_tags.len());
-    let principal = caller.principal();
-    ctx.insert("aws:PrincipalArn", principal.role_arn.clone().unwrap_or_else(|| caller.arn.clone()));
+    // A role session's principal is its role; everyone else's its own ARN (`principal()`'s
+    // `role_arn`, without building the whole principal).
+    let role_arn = match &caller.kind {
+        CallerKind::Session(claims) if claims.kind == SessionKind::AssumedRole => claims.role_arn.as_ref(),
+        _ => None,
+    };
+    let root = caller.is_root();
+    ctx.insert("aws:PrincipalArn", role_arn.unwrap_or(&caller.arn).clone());
     ctx.insert("aws:PrincipalAccount", caller.account.id());
     ctx.insert("aws:userid", caller.user_id.clone());
     ctx.insert("aws:CurrentTime", format_time(now));
@@ -193,12 +207,12 @@ pub fn base_context(caller: &CallerPrincipal, layers: &CallerLayers, now: u64) -
             let kind = match claims.kind {
                 SessionKind::AssumedRole => "AssumedRole",
                 SessionKind::FederatedUser => "FederatedUser",
-                SessionKind::SessionToken if principal.kind == PrincipalKind::Root => "Account",
+                SessionKind::SessionToken if root => "Account",
                 SessionKind::SessionToken => "User",
             };
             ctx.insert("aws:PrincipalType", kind);
             if claims.kind == SessionKind::SessionToken
-                && principal.kind != PrincipalKind::Root
+                && !root
                 && let Some(name) = claims.principal_arn.rsplit('/').next()
             {
                 ctx.insert("aws:username", name.to_owned());

@@ -357,6 +357,23 @@ impl<S: Store> Authorizer<S> {
         trace: Trace,
         first_denial: bool,
     ) -> Result<Vec<Judged>> {
+        self.decide_reusing(caller, &mut None, checks, now, extra, trace, first_denial).await
+    }
+
+    /// [`Authorizer::decide`], reading the caller's layers into `layers` unless they are there
+    /// already: a transport that decides several times, or also reports the caller's tags (the
+    /// authorizer API), reads them once per request. Left `None` when no decision needed them.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn decide_reusing(
+        &self,
+        caller: &CallerPrincipal,
+        layers: &mut Option<CallerLayers>,
+        checks: &[Check],
+        now: u64,
+        extra: &[(String, Vec<String>)],
+        trace: Trace,
+        first_denial: bool,
+    ) -> Result<Vec<Judged>> {
         for check in checks {
             session_may_call(caller, &check.action)?;
         }
@@ -368,8 +385,11 @@ impl<S: Store> Authorizer<S> {
         if !self.evaluates(caller) {
             return Ok(checks.iter().map(|check| judge(check, None)).collect());
         }
-        let layers = self.caller_layers(caller).await?;
-        let mut base = base_context(caller, &layers, now);
+        if layers.is_none() {
+            *layers = Some(self.caller_layers(caller).await?);
+        }
+        let Some(layers) = layers.as_ref() else { return Err(internal("caller layers")) };
+        let mut base = base_context(caller, layers, now);
         for (key, values) in extra.iter().filter(|(key, _)| settable_key(key)) {
             base.insert_list(key, values.iter().cloned());
         }

@@ -205,7 +205,7 @@ impl<S: Store> Console<S> {
                 Ok(user) => CallerPrincipal {
                     arn: user.principal.arn.clone(),
                     user_id: user.principal.id.clone(),
-                    kind: CallerKind::User(Box::new(user)),
+                    kind: CallerKind::User(std::sync::Arc::new(user)),
                     account: account.clone(),
                     access_key_id: String::new(),
                     source_ip: None,

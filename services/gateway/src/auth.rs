@@ -89,7 +89,7 @@ pub(crate) async fn verify_with_sts<S: Store>(
         None => match sts.access_key(&access_key_id).await? {
             Some(key) if key.status == KeyStatus::Active => {
                 let secret = key.secret.clone();
-                (CallerPrincipal::of_key((*key).clone(), &access_key_id, source_ip), secret)
+                (CallerPrincipal::of_key(&key, &access_key_id, source_ip), secret)
             }
             _ => return Err(invalid_key()),
         },

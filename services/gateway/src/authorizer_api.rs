@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use tessera_authorizer::CallerLayers;
 use tessera_policy::{Decision, Outcome, Trace};
 use tessera_proto::authorizer::v1 as pb;
 use tessera_proto::authorizer::v1::authorizer_service_server::{AuthorizerService, AuthorizerServiceServer};
@@ -168,8 +169,13 @@ impl<S: Store> AuthorizerApi<S> {
         })
     }
 
-    /// Decides one question.
-    async fn answer(&self, caller: &CallerPrincipal, question: pb::Question) -> Result<pb::Answer, Status> {
+    /// Decides one question; the caller's layers are read into `layers` once per request.
+    async fn answer(
+        &self,
+        caller: &CallerPrincipal,
+        layers: &mut Option<CallerLayers>,
+        question: pb::Question,
+    ) -> Result<pb::Answer, Status> {
         let mut resources = question.resources.into_iter();
         let Some(first) = resources.next() else { return Err(invalid("A question names at least one resource.")) };
         let also: Vec<String> = resources.collect();
@@ -189,14 +195,22 @@ impl<S: Store> AuthorizerApi<S> {
         };
         let extra: Vec<(String, Vec<String>)> = question.context.into_iter().map(|e| (e.key, e.values)).collect();
         let now = self.gateway.sts_now();
-        let judged = decide(&self.gateway.sts, caller, &ask, now, &extra, Trace::On, false)
+        let judged = decide(&self.gateway.sts, caller, layers, &ask, now, &extra, Trace::On, false)
             .await
             .map_err(|e| Status::from(e.into_service_error()))?;
         Ok(answer_of(&judged))
     }
 
-    async fn caller_message(&self, caller: &CallerPrincipal) -> Result<pb::Caller, Status> {
-        let layers = self.gateway.sts.caller_layers(caller).await.map_err(|e| Status::from(e.into_service_error()))?;
+    /// The caller as the answer names it, with the layers a decision read (else read now).
+    async fn caller_message(
+        &self,
+        caller: &CallerPrincipal,
+        layers: Option<CallerLayers>,
+    ) -> Result<pb::Caller, Status> {
+        let layers = match layers {
+            Some(layers) => layers,
+            None => self.gateway.sts.caller_layers(caller).await.map_err(|e| Status::from(e.into_service_error()))?,
+        };
         let principal_type = match &caller.kind {
             CallerKind::Root => "Account",
             CallerKind::User(_) => "User",
@@ -290,9 +304,10 @@ impl<S: Store> AuthorizerService for AuthorizerApi<S> {
         };
         let caller = self.caller(sigv4, bearer, service, m.source_ip).await?;
         let question = m.question.ok_or_else(|| invalid("`question` is required."))?;
-        let answer = self.answer(&caller, question).await?;
+        let mut layers = None;
+        let answer = self.answer(&caller, &mut layers, question).await?;
         Ok(Response::new(pb::AuthorizeResponse {
-            caller: Some(self.caller_message(&caller).await?),
+            caller: Some(self.caller_message(&caller, layers).await?),
             answer: Some(answer),
         }))
     }
@@ -313,9 +328,11 @@ impl<S: Store> AuthorizerService for AuthorizerApi<S> {
         };
         let caller = self.caller(sigv4, bearer, service, m.source_ip).await?;
         let mut answers = Vec::with_capacity(m.questions.len());
+        let mut layers = None;
         for question in m.questions {
-            answers.push(self.answer(&caller, question).await?);
+            answers.push(self.answer(&caller, &mut layers, question).await?);
         }
-        Ok(Response::new(pb::AuthorizeBatchResponse { caller: Some(self.caller_message(&caller).await?), answers }))
+        let caller = Some(self.caller_message(&caller, layers).await?);
+        Ok(Response::new(pb::AuthorizeBatchResponse { caller, answers }))
     }
 }

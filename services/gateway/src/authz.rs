@@ -238,10 +238,13 @@ async fn checks<S: Store>(sts: &Sts<S>, caller: &CallerPrincipal, ask: &Ask) -> 
 /// Decides every check of `ask` for `caller` at `now` (unix seconds) on the one decision path
 /// ([`tessera_authorizer::Authorizer::decide`]), with the `extra` keys of a calling service
 /// (only those [`tessera_authorizer::settable_key`] allows). With `first_denial`, stops at the
-/// first check that is not allowed.
+/// first check that is not allowed. The caller's layers are read into `layers` unless they are
+/// there already (one read per request however many questions it asks).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn decide<S: Store>(
     sts: &Sts<S>,
     caller: &CallerPrincipal,
+    layers: &mut Option<tessera_authorizer::CallerLayers>,
     ask: &Ask,
     now: u64,
     extra: &[(String, Vec<String>)],
@@ -251,7 +254,7 @@ pub(crate) async fn decide<S: Store>(
     // The restrictions on temporary credentials come before any target is read.
     session_may_call(caller, &ask.action)?;
     let checks = checks(sts, caller, ask).await;
-    sts.authorizer().decide(caller, &checks, now, extra, trace, first_denial).await
+    sts.authorizer().decide_reusing(caller, layers, &checks, now, extra, trace, first_denial).await
 }
 
 /// Authorizes `ask` for `caller` ([`tessera_authorizer::Authorizer::authorize`]); the first check

@@ -78,6 +78,15 @@ pub const CALLER_KEY_METADATA: &str = tessera_proto::CALLER_KEY_METADATA;
 /// The metadata key carrying the caller's address (the connection's peer).
 pub const CALLER_SOURCE_IP_METADATA: &str = tessera_proto::scope::CALLER_SOURCE_IP_METADATA;
 
+/// The caller metadata the layer sets, as parsed header names: removed from and inserted into
+/// every request, so they are not parsed from text per request.
+static CALLER_HEADERS: [http::HeaderName; 4] = [
+    http::HeaderName::from_static(CALLER_ACCOUNT_METADATA),
+    http::HeaderName::from_static(CALLER_ARN_METADATA),
+    http::HeaderName::from_static(CALLER_KEY_METADATA),
+    http::HeaderName::from_static(CALLER_SOURCE_IP_METADATA),
+];
+
 /// The largest request message the layer reads to authorize it (tonic's default limit).
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -218,7 +227,7 @@ where
         let serve = async move {
             let (mut parts, body) = request.into_parts();
             let authorization = parts.headers.remove(http::header::AUTHORIZATION);
-            for key in [CALLER_ACCOUNT_METADATA, CALLER_ARN_METADATA, CALLER_KEY_METADATA, CALLER_SOURCE_IP_METADATA] {
+            for key in &CALLER_HEADERS {
                 parts.headers.remove(key);
             }
             let peer = parts
@@ -236,14 +245,15 @@ where
             if let Some(caller) = caller {
                 let headers = &mut parts.headers;
                 // Account ids are digits, ARNs, key ids and addresses visible ASCII: valid values.
-                for (key, value) in [
-                    (CALLER_ACCOUNT_METADATA, Some(&caller.account_id)),
-                    (CALLER_ARN_METADATA, Some(&caller.arn)),
-                    (CALLER_KEY_METADATA, Some(&caller.access_key_id)),
-                    (CALLER_SOURCE_IP_METADATA, caller.source_ip.as_ref()),
-                ] {
+                let values = [
+                    Some(&caller.account_id),
+                    Some(&caller.arn),
+                    Some(&caller.access_key_id),
+                    caller.source_ip.as_ref(),
+                ];
+                for (key, value) in CALLER_HEADERS.iter().zip(values) {
                     if let Some(value) = value.and_then(|v| http::HeaderValue::from_str(v).ok()) {
-                        headers.insert(key, value);
+                        headers.insert(key.clone(), value);
                     }
                 }
                 let _ = caller_kind.set(grpc_caller_kind(&caller));
@@ -350,20 +360,20 @@ const PROTOS: &[(&str, &str)] = &[
 /// A gRPC method as a metric label: one of the protos' methods, else `unknown` (a label never
 /// takes a value the client chose).
 fn grpc_method_label(path: &str) -> &'static str {
-    static METHODS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    static METHODS: std::sync::OnceLock<std::collections::HashSet<String>> = std::sync::OnceLock::new();
     let methods = METHODS.get_or_init(|| {
-        let mut all = Vec::new();
+        let mut all = std::collections::HashSet::new();
         for (service, proto) in PROTOS {
             for line in proto.lines() {
                 if let Some(rest) = line.trim().strip_prefix("rpc ") {
                     let name = rest.split('(').next().unwrap_or_default().trim();
-                    all.push(format!("{service}{name}"));
+                    all.insert(format!("{service}{name}"));
                 }
             }
         }
         all
     });
-    methods.iter().find(|m| *m == path).map_or("unknown", String::as_str)
+    methods.get(path).map_or("unknown", String::as_str)
 }
 
 /// The AWS code (or gRPC status) a response answers with: `OK` for a success so far (a streamed
@@ -411,7 +421,7 @@ pub(crate) async fn bearer_caller<S: Store>(sts: &Sts<S>, credentials: &str) -> 
     if !constant_time_eq(found.secret.expose().as_bytes(), secret.as_bytes()) {
         return Err(invalid());
     }
-    Ok(CallerPrincipal::of_key((*found).clone(), key_id, None))
+    Ok(CallerPrincipal::of_key(&found, key_id, None))
 }
 
 /// The credential checks, shared by every connection.

@@ -190,7 +190,7 @@ async fn handle<S: Store>(
         let incoming = respond::Incoming { method: &method, uri: &uri, headers: &headers, body, peer };
         return access_analyzer::serve(&gateway, &incoming, route, &request_id, time).instrument(span).await;
     }
-    let outcome = match &body {
+    let mut outcome = match &body {
         Ok(body) => {
             let incoming = respond::Incoming { method: &method, uri: &uri, headers: &headers, body, peer };
             respond::serve(&gateway, &incoming, &request_id, &trail).instrument(span.clone()).await
@@ -200,7 +200,7 @@ async fn handle<S: Store>(
     };
     span.record("code", respond::code(&outcome));
     tessera_telemetry::metrics().request(trail.labels(&outcome), started.elapsed());
-    let response = respond::to_http(&outcome, &request_id);
+    let response = respond::to_http(&mut outcome, &request_id);
     if let Some(log) = &gateway.audit {
         let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let latency_micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);

@@ -219,10 +219,11 @@ fn scope_region(incoming: &Incoming<'_>) -> Option<String> {
     (region.len() <= 64 && region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')).then(|| region.to_owned())
 }
 
-/// The HTTP response: 200 and XML, or AWS's error envelope and status.
-pub(crate) fn to_http(outcome: &Outcome, request_id: &str) -> Response {
+/// The HTTP response: 200 and XML, or AWS's error envelope and status. A success's body moves
+/// into the response (the outcome keeps an empty one: only whether it succeeded is left to know).
+pub(crate) fn to_http(outcome: &mut Outcome, request_id: &str) -> Response {
     let (status, body) = match outcome {
-        Ok(body) => (StatusCode::OK, body.clone()),
+        Ok(body) => (StatusCode::OK, std::mem::take(body)),
         Err((service, error)) => {
             let ns = service.map_or(tessera_awsapi::AWS_FAULT_NAMESPACE, |s| s.namespace());
             match &error {

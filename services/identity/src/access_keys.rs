@@ -64,8 +64,9 @@ pub struct AccessKeyLastUsed {
 #[derive(Debug, Clone)]
 pub struct AccessKeyIdentity {
     pub account: Account,
-    /// The IAM user owning the key; `None` for a key of the account root.
-    pub user: Option<UserRecord>,
+    /// The IAM user owning the key; `None` for a key of the account root. Shared: every caller
+    /// a cached key resolves to points at the one record.
+    pub user: Option<std::sync::Arc<UserRecord>>,
     pub status: KeyStatus,
     pub secret: Secret,
 }
@@ -463,7 +464,7 @@ impl<S: Store> Identity<S> {
             internal("cannot open the secret")
         })?;
         let secret = Secret::new(String::from_utf8(plain).map_err(|_| internal("the secret is not text"))?);
-        Ok(Some(AccessKeyIdentity { account, user, status: key.status, secret }))
+        Ok(Some(AccessKeyIdentity { account, user: user.map(std::sync::Arc::new), status: key.status, secret }))
     }
 }
 

@@ -65,7 +65,7 @@ impl<S: Store> Sts<S> {
         }
         let found = self.access_key(&credentials.access_key_id).await?;
         let Some(found) = found.filter(|k| k.status == KeyStatus::Active) else { return Err(invalid_token()) };
-        Ok(CallerPrincipal::of_key((*found).clone(), &credentials.access_key_id, source_ip))
+        Ok(CallerPrincipal::of_key(&found, &credentials.access_key_id, source_ip))
     }
 }
 

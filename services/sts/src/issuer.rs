@@ -435,7 +435,7 @@ impl<S: Store> Sts<S> {
             account,
             arn: user.principal.arn.clone(),
             user_id: user.principal.id.clone(),
-            kind: crate::CallerKind::User(Box::new(user)),
+            kind: crate::CallerKind::User(std::sync::Arc::new(user)),
             access_key_id: String::new(),
             source_ip: None,
             session_token: None,

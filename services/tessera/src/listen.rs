@@ -343,14 +343,18 @@ impl Conn {
     }
 
     /// Called when the socket would wait: an error once idle too long, else the timer is armed to
-    /// wake the connection when it could be (while busy it rechecks every idle timeout).
+    /// wake the connection when it could be (while busy it rechecks every idle timeout). Each
+    /// request that ends moves the deadline later; the timer is not moved with it (that was a timer
+    /// wheel update per request): it fires at the earlier deadline and is re-armed then.
     fn check_idle(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
         loop {
             match self.activity.idle_deadline(self.idle_timeout) {
                 Some(deadline) if deadline <= Instant::now() => {
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "connection idle for too long"));
                 }
-                Some(deadline) if self.timer.deadline() != deadline => self.timer.as_mut().reset(deadline),
+                Some(deadline) if self.timer.is_elapsed() || self.timer.deadline() > deadline => {
+                    self.timer.as_mut().reset(deadline);
+                }
                 Some(_) => {}
                 None if self.timer.is_elapsed() => self.timer.as_mut().reset(Instant::now() + self.idle_timeout),
                 None => {}
