@@ -38,7 +38,7 @@ pub use notify::{Subscription, SubscriptionError};
 pub use redb_store::RedbStore;
 pub use redis_store::RedisStore;
 pub use snapshot::{NamespaceSnapshot, REDIS_PAGED_ATTEMPTS, Scope, Snapshot, Snapshots};
-pub use txn::{Expect, Transaction, Write};
+pub use txn::{Durability, Expect, Transaction, Write};
 pub use update::{Retry, Tx, update, update_with};
 
 /// A value with the version of the write that produced it.

@@ -1,4 +1,5 @@
-//! The embedded backend (the default): one redb file, every commit durable when it returns.
+//! The embedded backend (the default): one redb file, every commit durable when it returns, but
+//! those the caller defers ([`crate::Durability::Deferred`]: durable with the next one that is not).
 //!
 //! redb serialises write transactions, so checking the expectations and applying the writes inside
 //! one write transaction is serialisable. Commits block (fsync, waiting for the writer lock) and
@@ -11,6 +12,8 @@ use std::fmt;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -35,6 +38,9 @@ struct Inner {
     db: Database,
     path: PathBuf,
     hub: Hub,
+    /// A deferred commit ([`crate::Durability::Deferred`]) is not on disk yet: the next
+    /// immediate commit, even an empty one, writes it.
+    deferred: AtomicBool,
 }
 
 impl fmt::Debug for RedbStore {
@@ -65,7 +71,7 @@ impl RedbStore {
         txn.open_table(ENTRIES).map_err(redb::Error::from)?;
         txn.open_table(META).map_err(redb::Error::from)?;
         txn.commit().map_err(redb::Error::from)?;
-        Ok(Self { inner: Arc::new(Inner { db, path, hub: Hub::default() }) })
+        Ok(Self { inner: Arc::new(Inner { db, path, hub: Hub::default(), deferred: AtomicBool::new(false) }) })
     }
 
     /// The database file.
@@ -179,10 +185,16 @@ fn scan(db: &Database, prefix: &Key, start_after: Option<&Key>, limit: usize) ->
     Ok(out)
 }
 
-fn commit(db: &Database, txn: Transaction) -> Result<(), StoreError> {
+/// Commits `txn`; `sync`: a deferred commit is not on disk yet, so a transaction without writes
+/// still commits (immediately) to write it.
+fn commit(db: &Database, txn: Transaction, sync: bool) -> Result<(), StoreError> {
     let mut write = db.begin_write().map_err(redb::Error::from)?;
     // Immediate is redb's default; saying so keeps the kill -9 guarantee from depending on it.
-    write.set_durability(Durability::Immediate).map_err(redb::Error::from)?;
+    let durability = match txn.durability {
+        crate::Durability::Immediate => Durability::Immediate,
+        crate::Durability::Deferred => Durability::None,
+    };
+    write.set_durability(durability).map_err(redb::Error::from)?;
     {
         let mut entries = write.open_table(ENTRIES).map_err(redb::Error::from)?;
         for (key, expect) in &txn.checks {
@@ -193,6 +205,11 @@ fn commit(db: &Database, txn: Transaction) -> Result<(), StoreError> {
             }
         }
         if txn.writes.is_empty() {
+            if sync && txn.durability == crate::Durability::Immediate {
+                // Nothing to write, but committing makes the deferred commits durable.
+                drop(entries);
+                write.commit().map_err(redb::Error::from)?;
+            }
             return Ok(());
         }
         let mut meta = write.open_table(META).map_err(redb::Error::from)?;
@@ -234,10 +251,21 @@ impl Store for RedbStore {
 
     async fn commit(&self, txn: Transaction) -> Result<(), StoreError> {
         txn.namespace_tag()?;
-        if txn.is_empty() {
+        let deferred = txn.durability == crate::Durability::Deferred;
+        let pending = self.inner.deferred.load(Ordering::Acquire);
+        // An empty immediate commit still writes what deferred commits left in memory.
+        if txn.is_empty() && (deferred || !pending) {
             return Ok(());
         }
-        self.blocking(move |db| commit(db, txn)).await
+        if !deferred {
+            // Cleared before the commit: a deferred commit racing this one sets it again.
+            self.inner.deferred.store(false, Ordering::Release);
+        }
+        let result = self.blocking(move |db| commit(db, txn, pending)).await;
+        if (deferred && result.is_ok()) || (!deferred && pending && result.is_err()) {
+            self.inner.deferred.store(true, Ordering::Release);
+        }
+        result
     }
 
     async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError> {

@@ -32,6 +32,20 @@ impl fmt::Debug for Write {
     }
 }
 
+/// How soon a commit must be on disk. Only the embedded store tells them apart (Redis and the
+/// memory store answer every commit the same way).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk when `commit` returns.
+    #[default]
+    Immediate,
+    /// Visible to readers when `commit` returns, on disk with the next immediate commit (any
+    /// later commit that is not deferred, including an empty one): a crash before it loses the
+    /// writes. For records whose loss costs little (a session record: its token is
+    /// self-contained), written by a caller that commits immediately within a bound it chooses.
+    Deferred,
+}
+
 /// Checks and writes that commit atomically.
 ///
 /// INVARIANT: every key belongs to one namespace (see the crate docs); `commit` rejects others.
@@ -39,6 +53,7 @@ impl fmt::Debug for Write {
 pub struct Transaction {
     pub checks: Vec<(Key, Expect)>,
     pub writes: Vec<(Key, Write)>,
+    pub durability: Durability,
 }
 
 impl Transaction {
@@ -58,6 +73,12 @@ impl Transaction {
 
     pub fn delete(mut self, key: Key) -> Self {
         self.writes.push((key, Write::Delete));
+        self
+    }
+
+    /// Commits without waiting for the disk ([`Durability::Deferred`]).
+    pub fn deferred(mut self) -> Self {
+        self.durability = Durability::Deferred;
         self
     }
 

@@ -74,7 +74,7 @@ impl TxState {
             let expect = read.map_or(Expect::Absent, |v| Expect::Version(v.version));
             (key, expect)
         });
-        Transaction { checks: reads.chain(self.extra_checks).collect(), writes: self.writes }
+        Transaction { checks: reads.chain(self.extra_checks).collect(), writes: self.writes, ..Transaction::default() }
     }
 }
 

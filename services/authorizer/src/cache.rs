@@ -286,6 +286,18 @@ impl<S: Store> LayerCache<S> {
         if let Some(Value::Principal(found)) = self.cached(&key) {
             return Ok(Some(found));
         }
+        // The miss reads the store: boxed, so that every hit's future stays small (hits are moved
+        // through several futures per request).
+        Box::pin(self.principal_miss(key, account, kind, name)).await
+    }
+
+    async fn principal_miss(
+        &self,
+        key: CacheKey,
+        account: &Account,
+        kind: EntityKind,
+        name: &str,
+    ) -> Result<Option<Arc<Principal>>> {
         let (epoch, generation) = self.build_marks(account.ns()).await?;
         let found = match self.policies.principal_policies(account, kind, name).await {
             Ok(found) => Arc::new(self.compile_principal(found)?),
@@ -309,6 +321,10 @@ impl<S: Store> LayerCache<S> {
         if let Some(Value::Policies(set)) = self.cached(&key) {
             return Ok(set);
         }
+        Box::pin(self.session_miss(key, account, policy)).await
+    }
+
+    async fn session_miss(&self, key: CacheKey, account: &Account, policy: &SessionPolicy) -> Result<Arc<PolicySet>> {
         let (epoch, generation) = self.build_marks(account.ns()).await?;
         let mut compiled = Vec::with_capacity(policy.policy_arns.len() + 1);
         if let Some(text) = &policy.inline {
@@ -344,6 +360,10 @@ impl<S: Store> LayerCache<S> {
         if let Some(Value::Policies(set)) = self.cached(&key) {
             return Ok(set);
         }
+        Box::pin(self.trust_miss(key, account, document)).await
+    }
+
+    async fn trust_miss(&self, key: CacheKey, account: &Account, document: &str) -> Result<Arc<PolicySet>> {
         let (epoch, generation) = self.build_marks(account.ns()).await?;
         let set = Arc::new(PolicySet::new(vec![self.compile("trust", document)?]));
         self.insert(key, account.ns().tag(), Value::Policies(Arc::clone(&set)), epoch, generation);
@@ -358,6 +378,15 @@ impl<S: Store> LayerCache<S> {
         if let Some(Value::AccessKey(found)) = self.cached(&key) {
             return Ok(Some(found));
         }
+        Box::pin(self.access_key_miss(key, identity, key_id)).await
+    }
+
+    async fn access_key_miss(
+        &self,
+        key: CacheKey,
+        identity: &Identity<S>,
+        key_id: &str,
+    ) -> Result<Option<Arc<AccessKeyIdentity>>> {
         // The index names the account; its epoch is read before the key's record.
         let index_key = tessera_store::Key::new(&Namespace::global(), tessera_store::iam::ACCESS_KEY, key_id);
         let Some(index) = tessera_store::iam::load::<S, AccessKeyIndexRecord>(&*self.store, &index_key).await? else {

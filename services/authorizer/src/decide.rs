@@ -407,9 +407,7 @@ impl<S: Store> Authorizer<S> {
             let mut decision = tessera_policy::authorize(&request, &layers.policies(), trace);
             if check.change_own_password
                 && decision.reason == Reason::NoIdentityAllow
-                && self
-                    .identity
-                    .get_account_password_policy(&caller.account)
+                && Box::pin(self.identity.get_account_password_policy(&caller.account))
                     .await
                     .is_ok_and(|p| p.allow_users_to_change_password)
             {

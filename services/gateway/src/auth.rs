@@ -4,7 +4,7 @@
 
 use tessera_identity::Error;
 use tessera_proto::ErrorCode;
-use tessera_sigv4::{Authorization, PayloadHash, Request, VerifyOptions, verify};
+use tessera_sigv4::{Authorization, PayloadHash, Request, SigningKey, VerifyOptions, verify_with_key};
 use tessera_store::Store;
 use tessera_store::iam::KeyStatus;
 use tessera_sts::{CallerCredentials, CallerPrincipal};
@@ -96,7 +96,60 @@ pub(crate) async fn verify_with_sts<S: Store>(
     };
     let own_scope = [authorization.credential().service.as_str()];
     let options = VerifyOptions::new(services.unwrap_or(&own_scope));
-    let verified = verify(request, &authorization, secret.expose().as_bytes(), now, &options)?;
+    let secret = secret.expose().as_bytes();
+    let verified = match signing_keys::get(secret, authorization.credential()) {
+        Some(key) => verify_with_key(request, &authorization, &key, now, &options)?,
+        None => {
+            let key = SigningKey::for_credential(secret, authorization.credential());
+            let verified = verify_with_key(request, &authorization, &key, now, &options)?;
+            // Only a scope that verified is kept: a caller cannot fill the cache with others.
+            signing_keys::keep(secret, authorization.credential(), key);
+            verified
+        }
+    };
     let credentials = CallerCredentials { access_key_id, session_token: token, source_ip: caller.source_ip.clone() };
     Ok((caller, credentials, verified))
+}
+
+/// Signing keys derived before, per worker thread: a key is valid for its secret, date, region
+/// and service, so a client signing many requests in a day costs four HMACs once, not per request
+/// (SigV4's "kSigning may be cached"). Kept only for signatures that verified, and bounded.
+mod signing_keys {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use tessera_sigv4::{Credential, SigningKey};
+
+    /// Entries per thread before the map starts over.
+    const MAX_KEYS: usize = 4096;
+
+    thread_local! {
+        static KEYS: RefCell<HashMap<Vec<u8>, Arc<SigningKey>>> = RefCell::new(HashMap::new());
+    }
+
+    /// The secret and the scope, as one key: NUL separates the parts (neither holds one).
+    fn key_of(secret: &[u8], credential: &Credential) -> Vec<u8> {
+        let scope = [credential.date.as_bytes(), credential.region.as_bytes(), credential.service.as_bytes()];
+        let mut key = Vec::with_capacity(secret.len() + scope.iter().map(|p| p.len() + 1).sum::<usize>());
+        key.extend_from_slice(secret);
+        for part in scope {
+            key.push(0);
+            key.extend_from_slice(part);
+        }
+        key
+    }
+
+    pub(super) fn get(secret: &[u8], credential: &Credential) -> Option<Arc<SigningKey>> {
+        KEYS.with_borrow(|keys| keys.get(&key_of(secret, credential)).cloned())
+    }
+
+    pub(super) fn keep(secret: &[u8], credential: &Credential, key: SigningKey) {
+        KEYS.with_borrow_mut(|keys| {
+            if keys.len() >= MAX_KEYS {
+                keys.clear();
+            }
+            keys.insert(key_of(secret, credential), Arc::new(key));
+        });
+    }
 }

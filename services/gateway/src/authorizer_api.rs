@@ -91,9 +91,7 @@ impl<S: Store> AuthorizerApi<S> {
                 let audience = bearer.audience.as_deref().filter(|a| !a.is_empty()).ok_or_else(|| {
                     invalid("An identity token needs the `audience` the calling service accepts it for.")
                 })?;
-                self.gateway
-                    .sts
-                    .identity_token_caller(issuer, token, audience)
+                Box::pin(self.gateway.sts.identity_token_caller(issuer, token, audience))
                     .await
                     .map_err(|e| Status::from(e.into_service_error()))?
             };
@@ -120,8 +118,8 @@ impl<S: Store> AuthorizerApi<S> {
         };
         let services: Vec<&str> = signed.services.iter().map(String::as_str).collect();
         let services = (!services.is_empty()).then_some(services.as_slice());
-        let (caller, _, _) =
-            crate::auth::verify_request(&self.gateway, &request, services, source_ip).await.map_err(from_gateway)?;
+        let verified = Box::pin(crate::auth::verify_request(&self.gateway, &request, services, source_ip));
+        let (caller, _, _) = verified.await.map_err(from_gateway)?;
         Ok(caller)
     }
 

@@ -238,7 +238,10 @@ where
             let header = authorization.as_ref().and_then(|v| v.to_str().ok());
             let path = parts.uri.path().to_owned();
             let signed = header.filter(|h| is_sigv4(h)).map(|h| signed_headers(&parts, h));
-            let (caller, body) = match auth.check(&path, header, signed, authorization.is_some(), peer, body).await {
+            // Boxed: the checks of other methods (SigV4, decoding and authorizing a message) make a
+            // large future, which would otherwise be copied with this one on every move.
+            let checked = Box::pin(auth.check(&path, header, signed, authorization.is_some(), peer, body));
+            let (caller, body) = match checked.await {
                 Ok(found) => found,
                 Err(error) => return Ok(tonic::Status::from(error).into_http()),
             };
@@ -414,7 +417,7 @@ pub(crate) async fn bearer_caller<S: Store>(sts: &Sts<S>, credentials: &str) -> 
             session_token: Some(secret.to_owned()),
             source_ip: None,
         };
-        return sts.resolve_caller(&credentials).await.map_err(|e| e.into_service_error());
+        return Box::pin(sts.resolve_caller(&credentials)).await.map_err(|e| e.into_service_error());
     }
     let found = sts.access_key(key_id).await.map_err(|e| e.into_service_error())?;
     let Some(found) = found.filter(|k| k.status == KeyStatus::Active) else { return Err(invalid()) };

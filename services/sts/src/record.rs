@@ -9,17 +9,27 @@
 //! batch, so batches grow only as fast as commits are slow (one fsync on the embedded store, one
 //! script on Redis).
 //!
+//! Nor need each batch wait for the disk: batches are committed deferred
+//! ([`tessera_store::Durability::Deferred`]: visible at once, durable with the next immediate
+//! commit), and the writer commits immediately at least every [`DURABLE_WITHIN`] while records
+//! keep coming, and that long after the last one (an empty commit). A crash loses at most that
+//! much of the records; the sessions themselves stay valid (their tokens carry everything).
+//!
 //! The task holds the store weakly and ends when the last [`Recorder`] (every clone of `Sts`) is
 //! dropped, so an embedded store can be reopened in the same process.
 
 use std::fmt;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use tessera_store::{Key, Store, StoreError, Transaction};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 /// The most records one commit holds.
 pub(crate) const MAX_BATCH: usize = 512;
+/// The longest a committed record waits to be on disk.
+pub(crate) const DURABLE_WITHIN: Duration = Duration::from_millis(100);
 /// Records waiting for a commit, beyond which callers wait to enqueue.
 const QUEUE: usize = 4 * MAX_BATCH;
 
@@ -66,10 +76,37 @@ fn gone() -> StoreError {
 
 async fn write_batches<S: Store>(store: Weak<S>, mut receiver: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // `recv_many` waits for one record, then takes every one already queued, up to the cap; it
-    // returns 0 once every sender is gone and the queue is empty.
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    // When the oldest batch not yet on disk was committed (deferred).
+    let mut deferred_since: Option<Instant> = None;
+    loop {
+        // `recv_many` waits for one record, then takes every one already queued, up to the cap; it
+        // returns 0 once every sender is gone and the queue is empty.
+        let received = match deferred_since {
+            None => receiver.recv_many(&mut batch, MAX_BATCH).await,
+            Some(since) => {
+                let until = since + DURABLE_WITHIN;
+                match tokio::time::timeout_at(until, receiver.recv_many(&mut batch, MAX_BATCH)).await {
+                    Ok(received) => received,
+                    Err(_) => {
+                        // Quiet for a while: write what was deferred (or try again later).
+                        deferred_since = if sync(&store).await { None } else { Some(Instant::now()) };
+                        continue;
+                    }
+                }
+            }
+        };
+        if received == 0 {
+            if deferred_since.is_some() {
+                sync(&store).await;
+            }
+            return;
+        }
+        // Records have kept coming since the oldest deferred batch: this one goes to disk at once.
+        let immediate = deferred_since.is_some_and(|since| since.elapsed() >= DURABLE_WITHIN);
         let mut txn = Transaction::new();
+        if !immediate {
+            txn = txn.deferred();
+        }
         let mut waiting = Vec::with_capacity(batch.len());
         for Pending { key, value, done } in batch.drain(..) {
             txn = txn.put(key, value);
@@ -81,6 +118,11 @@ async fn write_batches<S: Store>(store: Weak<S>, mut receiver: mpsc::Receiver<Pe
         };
         match result {
             Ok(()) => {
+                if immediate {
+                    deferred_since = None;
+                } else {
+                    deferred_since.get_or_insert_with(Instant::now);
+                }
                 for done in waiting {
                     // The caller may have gone (its request was cancelled): its record stays.
                     let _ = done.send(Ok(()));
@@ -98,6 +140,19 @@ async fn write_batches<S: Store>(store: Weak<S>, mut receiver: mpsc::Receiver<Pe
                     let _ = done.send(Err(error));
                 }
             }
+        }
+    }
+}
+
+/// An empty immediate commit: writes the deferred batches to disk. Whether it succeeded (on
+/// failure the next batch or timeout tries again).
+async fn sync<S: Store>(store: &Weak<S>) -> bool {
+    let Some(store) = store.upgrade() else { return true };
+    match store.commit(Transaction::new()).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::error!(%error, "writing deferred session records to disk failed");
+            false
         }
     }
 }
