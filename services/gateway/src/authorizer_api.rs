@@ -160,7 +160,7 @@ impl<S: Store> AuthorizerApi<S> {
             account: found.account,
             arn: user.principal.arn.clone(),
             user_id: user.principal.id.clone(),
-            kind: CallerKind::User(Box::new(user)),
+            kind: CallerKind::User(Arc::new(user)),
             access_key_id: found.credential_id,
             source_ip,
             session_token: None,
