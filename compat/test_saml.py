@@ -3,7 +3,9 @@ update, list, tags, delete and their documented errors) and sts:AssumeRoleWithSA
 with a test identity provider whose responses are signed by `xmlsec1` (an independent XML-DSig
 implementation; scripts/test installs it): a good assertion, and an expired one, a wrong audience,
 a wrong recipient, an unsigned one, a signature-wrapped one, one signed with an untrusted
-certificate, and one that does not grant the requested role."""
+certificate, and one that does not grant the requested role; encrypted assertions (provider
+private keys, Required and Allowed modes, wrong key, tampered ciphertext, removed key); the
+SessionDuration attribute and TransitiveTagKeys through a role chain."""
 
 import base64
 import datetime
@@ -204,7 +206,7 @@ def test_provider_errors(root, account_id, idp):
         assert_error(e, "InvalidInput", 400)
         assert e.value.response["Error"]["Message"] == (
             "Unable to update identity provider. No updates are defined for metadata or encryption assertion.")
-        # Encrypted assertions are not supported: a provider that requires them is refused.
+        # A provider that requires encrypted assertions needs a private key to decrypt them.
         with pytest.raises(ClientError) as e:
             iam.update_saml_provider(SAMLProviderArn=arn, AssertionEncryptionMode="Required")
         assert_error(e, "InvalidInput", 400)
@@ -419,3 +421,323 @@ def test_unknown_provider_and_session_policy_errors(root, account_id, idp, feder
     with pytest.raises(ClientError) as e:
         assume(root, role, provider, idp.signed([f"{role},{provider}"]), Policy="{not json")
     assert_error(e, "MalformedPolicyDocument", 400)
+
+
+# -- encrypted assertions ----------------------------------------------------------------------
+# The test IdP encrypts with `cryptography` (XML Encryption written out by hand): RSA-OAEP key
+# transport and AES-GCM or AES-CBC data encryption, as an IdP configured for AWS does; the Rust
+# crate's own tests decrypt what `xmlsec1 --encrypt` makes.
+
+import os  # noqa: E402
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
+
+XENC = "http://www.w3.org/2001/04/xmlenc#"
+XENC11 = "http://www.w3.org/2009/xmlenc11#"
+DIGESTS = {"sha1": ("http://www.w3.org/2000/09/xmldsig#sha1", hashes.SHA1),
+           "sha256": ("http://www.w3.org/2001/04/xmlenc#sha256", hashes.SHA256)}
+
+
+def new_private_key():
+    """A fresh RSA-2048 private key as PEM (PKCS#8), what AddPrivateKey takes."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def encrypt_assertion(xml, private_pem, data="aes256-gcm", transport="rsa-oaep-mgf1p", digest="sha1", mgf=None):
+    """`xml` with its assertion replaced by an EncryptedAssertion for `private_pem`'s public key."""
+    start = xml.index("<saml:Assertion")
+    end = xml.index("</saml:Assertion>") + len("</saml:Assertion>")
+    plaintext = xml[start:end].encode()
+    gcm = data.endswith("gcm")
+    cek = os.urandom(16 if "128" in data else 32)
+    if gcm:
+        iv = os.urandom(12)
+        ciphertext = iv + AESGCM(cek).encrypt(iv, plaintext, None)
+        data_uri = XENC11 + data
+    else:
+        iv = os.urandom(16)
+        pad = 16 - len(plaintext) % 16
+        padded = plaintext + os.urandom(pad - 1) + bytes([pad])
+        enc = Cipher(algorithms.AES(cek), modes.CBC(iv)).encryptor()
+        ciphertext = iv + enc.update(padded) + enc.finalize()
+        data_uri = XENC + data
+    public = serialization.load_pem_private_key(private_pem.encode(), None).public_key()
+    digest_uri, digest_cls = DIGESTS[digest]
+    mgf_cls = hashes.SHA1 if mgf is None else DIGESTS[mgf][1]
+    wrapped = public.encrypt(cek, padding.OAEP(mgf=padding.MGF1(mgf_cls()), algorithm=digest_cls(), label=None))
+    transport_uri = (XENC if transport == "rsa-oaep-mgf1p" else XENC11) + transport
+    mgf_xml = f'<xenc11:MGF xmlns:xenc11="{XENC11}" Algorithm="{XENC11}mgf1{mgf}"/>' if mgf else ""
+    encrypted = (
+        f'<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="{XENC}" Type="{XENC}Element">'
+        f'<xenc:EncryptionMethod Algorithm="{data_uri}"/>'
+        f'<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey>'
+        f'<xenc:EncryptionMethod Algorithm="{transport_uri}"><ds:DigestMethod Algorithm="{digest_uri}"/>{mgf_xml}'
+        f'</xenc:EncryptionMethod><xenc:CipherData><xenc:CipherValue>{base64.b64encode(wrapped).decode()}'
+        f'</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>'
+        f'<xenc:CipherData><xenc:CipherValue>{base64.b64encode(ciphertext).decode()}</xenc:CipherValue>'
+        f'</xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>')
+    return xml[:start] + encrypted + xml[end:]
+
+
+UNDECRYPTABLE = "The encrypted SAML assertion cannot be decrypted with the SAML provider's private keys"
+
+
+@pytest.fixture(scope="module")
+def encrypted_federation(root, idp):
+    """A provider that requires encrypted assertions (one private key) and a role trusting it."""
+    pem = new_private_key()
+    name = uniq("encidp")
+    provider = root.iam.create_saml_provider(Name=name, SAMLMetadataDocument=idp.metadata(),
+                                             AssertionEncryptionMode="Required",
+                                             AddPrivateKey=pem)["SAMLProviderArn"]
+    trust = policy_doc({"Effect": "Allow", "Principal": {"Federated": provider},
+                        "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"]})
+    role = root.iam.create_role(RoleName=uniq("encsaml"), AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    yield provider, role, pem
+    root.iam.delete_role(RoleName=role.rsplit("/", 1)[1])
+    root.iam.delete_saml_provider(SAMLProviderArn=provider)
+
+
+def test_provider_private_keys(root, idp):
+    iam = root.iam
+    first, second, third = new_private_key(), new_private_key(), new_private_key()
+    arn = iam.create_saml_provider(Name=uniq("keys"), SAMLMetadataDocument=idp.metadata(),
+                                   AssertionEncryptionMode="Required", AddPrivateKey=first)["SAMLProviderArn"]
+    try:
+        got = iam.get_saml_provider(SAMLProviderArn=arn)
+        assert got["AssertionEncryptionMode"] == "Required"
+        [key] = got["PrivateKeyList"]
+        assert len(key["KeyId"]) >= 22 and key["KeyId"].isalnum() and key["KeyId"].isupper()
+        assert abs((key["Timestamp"] - got["CreateDate"]).total_seconds()) < 5
+        assert "PRIVATE KEY" not in str(got)
+        # A second key; a third is over the limit of two.
+        iam.update_saml_provider(SAMLProviderArn=arn, AddPrivateKey=second)
+        keys = iam.get_saml_provider(SAMLProviderArn=arn)["PrivateKeyList"]
+        assert len(keys) == 2 and keys[0]["KeyId"] == key["KeyId"]
+        with pytest.raises(ClientError) as e:
+            iam.update_saml_provider(SAMLProviderArn=arn, AddPrivateKey=third)
+        assert_error(e, "LimitExceeded", 409)
+        # Removing: an unknown id, then the first key.
+        with pytest.raises(ClientError) as e:
+            iam.update_saml_provider(SAMLProviderArn=arn, RemovePrivateKey="A" * 26)
+        assert_error(e, "InvalidInput", 400)
+        iam.update_saml_provider(SAMLProviderArn=arn, RemovePrivateKey=key["KeyId"])
+        [left] = iam.get_saml_provider(SAMLProviderArn=arn)["PrivateKeyList"]
+        assert left["KeyId"] == keys[1]["KeyId"]
+        # Required mode keeps a key; Allowed may drop the last.
+        with pytest.raises(ClientError) as e:
+            iam.update_saml_provider(SAMLProviderArn=arn, RemovePrivateKey=left["KeyId"])
+        assert_error(e, "InvalidInput", 400)
+        iam.update_saml_provider(SAMLProviderArn=arn, AssertionEncryptionMode="Allowed",
+                                 RemovePrivateKey=left["KeyId"])
+        got = iam.get_saml_provider(SAMLProviderArn=arn)
+        assert got["AssertionEncryptionMode"] == "Allowed" and "PrivateKeyList" not in got
+        # Not a PEM RSA private key (a certificate), and a provider requiring a key without one.
+        with pytest.raises(ClientError) as e:
+            iam.update_saml_provider(SAMLProviderArn=arn, AddPrivateKey=idp.cert.read_text())
+        assert_error(e, "InvalidInput", 400)
+        assert "BEGIN" not in e.value.response["Error"]["Message"]
+        with pytest.raises(ClientError) as e:
+            iam.create_saml_provider(Name=uniq("nokey"), SAMLMetadataDocument=idp.metadata(),
+                                     AssertionEncryptionMode="Required")
+        assert_error(e, "InvalidInput", 400)
+    finally:
+        iam.delete_saml_provider(SAMLProviderArn=arn)
+
+
+def test_provider_private_keys_with_the_aws_cli(root, idp):
+    pem_file = idp.dir / "sp-key.pem"
+    pem_file.write_text(new_private_key())
+    meta = idp.dir / "metadata.xml"
+    meta.write_text(idp.metadata())
+    arn = root.aws("iam", "create-saml-provider", "--name", uniq("clienc"), "--saml-metadata-document",
+                   f"file://{meta}", "--assertion-encryption-mode", "Required",
+                   "--add-private-key", f"file://{pem_file}")["SAMLProviderArn"]
+    got = root.aws("iam", "get-saml-provider", "--saml-provider-arn", arn)
+    assert got["AssertionEncryptionMode"] == "Required" and len(got["PrivateKeyList"]) == 1
+    root.aws("iam", "delete-saml-provider", "--saml-provider-arn", arn)
+
+
+@pytest.mark.parametrize("data,transport,digest,mgf", [
+    ("aes128-cbc", "rsa-oaep-mgf1p", "sha1", None),
+    ("aes256-cbc", "rsa-oaep-mgf1p", "sha256", None),
+    ("aes128-gcm", "rsa-oaep-mgf1p", "sha1", None),
+    ("aes256-gcm", "rsa-oaep", "sha256", "sha256"),
+])
+def test_encrypted_assertion(root, idp, encrypted_federation, data, transport, digest, mgf):
+    provider, role, pem = encrypted_federation
+    xml = encrypt_assertion(idp.signed([f"{role},{provider}"]), pem, data, transport, digest, mgf)
+    assert "alice@example.com" not in xml
+    r = assume(root, role, provider, xml)
+    assert r["Subject"] == "alice@example.com"
+    assert r["Credentials"]["AccessKeyId"].startswith("ASIA")
+
+
+def test_encrypted_assertion_refusals(root, idp, encrypted_federation):
+    provider, role, pem = encrypted_federation
+    roles = [f"{role},{provider}"]
+    # Required: a plain (signed) assertion is refused.
+    with pytest.raises(ClientError) as e:
+        assume(root, role, provider, idp.signed(roles))
+    assert_error(e, "InvalidIdentityToken", 400)
+    assert "requires encrypted assertions" in e.value.response["Error"]["Message"]
+    # Encrypted for another key.
+    with pytest.raises(ClientError) as e:
+        assume(root, role, provider, encrypt_assertion(idp.signed(roles), new_private_key()))
+    assert_error(e, "InvalidIdentityToken", 400)
+    assert UNDECRYPTABLE in e.value.response["Error"]["Message"]
+    # Tampered ciphertext (GCM and CBC), refused with the same message.
+    for data in ("aes256-gcm", "aes128-cbc"):
+        xml = encrypt_assertion(idp.signed(roles), pem, data)
+        at = xml.rindex("</xenc:CipherValue>") - 30
+        xml = xml[:at] + ("A" if xml[at] != "A" else "B") + xml[at + 1:]
+        with pytest.raises(ClientError) as e:
+            assume(root, role, provider, xml)
+        assert_error(e, "InvalidIdentityToken", 400)
+        assert UNDECRYPTABLE in e.value.response["Error"]["Message"], data
+    # Encrypted but unsigned: nobody's word.
+    with pytest.raises(ClientError) as e:
+        assume(root, role, provider, encrypt_assertion(idp.response(idp.assertion(roles, signed=False)), pem))
+    assert_error(e, "InvalidIdentityToken", 400)
+    assert UNDECRYPTABLE in e.value.response["Error"]["Message"]
+    # RSA v1.5 key transport is not accepted.
+    xml = encrypt_assertion(idp.signed(roles), pem).replace(XENC + "rsa-oaep-mgf1p", XENC + "rsa-1_5")
+    with pytest.raises(ClientError) as e:
+        assume(root, role, provider, xml)
+    assert_error(e, "InvalidIdentityToken", 400)
+    assert "rsa-1_5" in e.value.response["Error"]["Message"]
+
+
+def test_removed_key_no_longer_decrypts(root, idp):
+    iam = root.iam
+    old, new = new_private_key(), new_private_key()
+    provider = iam.create_saml_provider(Name=uniq("rotate"), SAMLMetadataDocument=idp.metadata(),
+                                        AssertionEncryptionMode="Allowed", AddPrivateKey=old)["SAMLProviderArn"]
+    trust = policy_doc({"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithSAML"})
+    role = iam.create_role(RoleName=uniq("rotate"), AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    try:
+        roles = [f"{role},{provider}"]
+        assert assume(root, role, provider, encrypt_assertion(idp.signed(roles), old))["Subject"]
+        # Allowed: plain assertions still work.
+        assert assume(root, role, provider, idp.signed(roles))["Subject"] == "alice@example.com"
+        # Rotation: add the new key, remove the old one.
+        iam.update_saml_provider(SAMLProviderArn=provider, AddPrivateKey=new)
+        old_id = iam.get_saml_provider(SAMLProviderArn=provider)["PrivateKeyList"][0]["KeyId"]
+        iam.update_saml_provider(SAMLProviderArn=provider, RemovePrivateKey=old_id)
+        assert assume(root, role, provider, encrypt_assertion(idp.signed(roles), new))["Subject"]
+        with pytest.raises(ClientError) as e:
+            assume(root, role, provider, encrypt_assertion(idp.signed(roles), old))
+        assert_error(e, "InvalidIdentityToken", 400)
+        assert UNDECRYPTABLE in e.value.response["Error"]["Message"]
+    finally:
+        iam.delete_role(RoleName=role.rsplit("/", 1)[1])
+        iam.delete_saml_provider(SAMLProviderArn=provider)
+
+
+# -- session duration and transitive tags ------------------------------------------------------
+
+SESSION_DURATION = "https://aws.amazon.com/SAML/Attributes/SessionDuration"
+TRANSITIVE = "https://aws.amazon.com/SAML/Attributes/TransitiveTagKeys"
+PRINCIPAL_TAG = "https://aws.amazon.com/SAML/Attributes/PrincipalTag:"
+
+
+def lifetime(r):
+    creds = r["Credentials"]
+    return (creds["Expiration"] - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+
+
+def test_session_duration(root, idp):
+    """DurationSeconds (default an hour, at most the role's MaxSessionDuration) sets the lifetime;
+    the SessionDuration attribute only shortens it (it extends console sessions only)."""
+    provider = root.iam.create_saml_provider(Name=uniq("dur"), SAMLMetadataDocument=idp.metadata())["SAMLProviderArn"]
+    trust = policy_doc({"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithSAML"})
+    role = root.iam.create_role(RoleName=uniq("dur"), AssumeRolePolicyDocument=trust,
+                                MaxSessionDuration=7200)["Role"]["Arn"]
+    try:
+        roles = [f"{role},{provider}"]
+
+        def signed(seconds):
+            return idp.signed(roles, attrs=[(SESSION_DURATION, [str(seconds)])] if seconds else [])
+
+        cases = [
+            (None, None, 3600),     # the default
+            (1800, None, 1800),     # the attribute shortens the default
+            (5400, None, 3600),     # ... but never extends it
+            (1200, 7200, 1200),     # nor does DurationSeconds lift it
+            (43200, 7200, 7200),    # DurationSeconds up to the role's maximum
+            (None, 5400, 5400),
+        ]
+        for attribute, duration, expected in cases:
+            kw = {"DurationSeconds": duration} if duration else {}
+            got = lifetime(assume(root, role, provider, signed(attribute), **kw))
+            assert expected - 30 <= got <= expected + 5, (attribute, duration, got)
+        # Past the role's maximum, DurationSeconds is refused; a malformed attribute is too.
+        with pytest.raises(ClientError) as e:
+            assume(root, role, provider, signed(None), DurationSeconds=10800)
+        assert_error(e, "ValidationError", 400)
+        with pytest.raises(ClientError) as e:
+            assume(root, role, provider, signed(60))
+        assert_error(e, "IDPRejectedClaim", 403)
+    finally:
+        root.iam.delete_role(RoleName=role.rsplit("/", 1)[1])
+        root.iam.delete_saml_provider(SAMLProviderArn=provider)
+
+
+def test_transitive_tags_survive_role_chaining(root, idp):
+    """SAML -> first role -> second role -> third role, where only a session carrying the tag
+    team=blue may assume the third: the second role's session has it only when the assertion
+    named it in TransitiveTagKeys."""
+    iam = root.iam
+    provider = iam.create_saml_provider(Name=uniq("tt"), SAMLMetadataDocument=idp.metadata())["SAMLProviderArn"]
+    first = iam.create_role(RoleName=uniq("tt1"), AssumeRolePolicyDocument=policy_doc(
+        {"Effect": "Allow", "Principal": {"Federated": provider},
+         "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"]}))["Role"]
+    second = iam.create_role(RoleName=uniq("tt2"), AssumeRolePolicyDocument=policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": first["Arn"]}, "Action": ["sts:AssumeRole", "sts:TagSession"]}))["Role"]
+    third = iam.create_role(RoleName=uniq("tt3"), AssumeRolePolicyDocument=policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": second["Arn"]}, "Action": ["sts:AssumeRole", "sts:TagSession"],
+         "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blue"}}}))["Role"]
+    for role, target in ((first, second), (second, third)):
+        iam.put_role_policy(RoleName=role["RoleName"], PolicyName="chain", PolicyDocument=policy_doc(
+            {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": target["Arn"]}))
+
+    def session(creds):
+        return root.server.principal(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+
+    def federated(transitive):
+        attrs = [(PRINCIPAL_TAG + "team", ["blue"]), (PRINCIPAL_TAG + "cost", ["42"])]
+        if transitive:
+            attrs.append((TRANSITIVE, ["team"]))
+        xml = idp.signed([f"{first['Arn']},{provider}"], attrs=attrs)
+        return session(assume(root, first["Arn"], provider, xml)["Credentials"])
+
+    try:
+        one = federated(transitive=True)
+        two = session(one.sts.assume_role(RoleArn=second["Arn"], RoleSessionName="two")["Credentials"])
+        three = two.sts.assume_role(RoleArn=third["Arn"], RoleSessionName="three")
+        assert three["AssumedRoleUser"]["Arn"].endswith(f"assumed-role/{third['RoleName']}/three")
+        # A transitive tag cannot be set again down the chain; a non-transitive one can.
+        with pytest.raises(ClientError) as e:
+            one.sts.assume_role(RoleArn=second["Arn"], RoleSessionName="override",
+                                Tags=[{"Key": "team", "Value": "red"}])
+        assert_error(e, "ValidationError", 400)
+        one.sts.assume_role(RoleArn=second["Arn"], RoleSessionName="recost", Tags=[{"Key": "cost", "Value": "7"}])
+
+        # Without TransitiveTagKeys the tag stays with the first session.
+        one = federated(transitive=False)
+        two = session(one.sts.assume_role(RoleArn=second["Arn"], RoleSessionName="two")["Credentials"])
+        with pytest.raises(ClientError) as e:
+            two.sts.assume_role(RoleArn=third["Arn"], RoleSessionName="three")
+        assert_error(e, "AccessDenied", 403)
+    finally:
+        for role in (first, second):
+            iam.delete_role_policy(RoleName=role["RoleName"], PolicyName="chain")
+        for role in (first, second, third):
+            iam.delete_role(RoleName=role["RoleName"])
+        iam.delete_saml_provider(SAMLProviderArn=provider)

@@ -493,6 +493,30 @@ pub struct SamlProviderRecord {
     pub assertion_encryption_mode: Option<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// The private keys encrypted assertions are decrypted with (at most 2), oldest first.
+    #[serde(default)]
+    pub private_keys: Vec<SamlPrivateKeyRecord>,
+}
+
+/// A SAML provider's private key (`PrivateKeyList`): its id, when it was added, and the PEM key
+/// sealed under the master key. `Debug` leaves the sealed key out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlPrivateKeyRecord {
+    /// `KeyId`: 26 characters of `[A-Z2-7]`.
+    pub key_id: String,
+    /// `Timestamp`: when it was added.
+    pub timestamp: Millis,
+    /// Empty where a record crossed the network (`tessera.identity.v1` never carries it).
+    pub sealed_private_key: String,
+}
+
+impl std::fmt::Debug for SamlPrivateKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SamlPrivateKeyRecord")
+            .field("key_id", &self.key_id)
+            .field("timestamp", &self.timestamp)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The account password policy exactly as last set (defaults filled in).

@@ -21,7 +21,7 @@ use tessera_proto::policy::v1 as ppb;
 use tessera_store::iam::{
     AccountRecord, CredentialReportRecord, EntityKind, GroupRecord, InstanceProfileRecord, KeyStatus, MfaDeviceRecord,
     Millis, OidcProviderRecord, PasswordPolicyRecord, PolicyRecord, PolicyVersionRecord, Principal, RoleLastUsed,
-    RoleRecord, SamlProviderRecord, Tag, UserRecord,
+    RoleRecord, SamlPrivateKeyRecord, SamlProviderRecord, Tag, UserRecord,
 };
 use tonic::Status;
 
@@ -579,6 +579,11 @@ pub(crate) fn saml_provider_out(p: SamlProviderRecord) -> pb::SamlProvider {
         tags: tags_out(&p.tags),
         assertion_encryption_mode: p.assertion_encryption_mode,
         entity_id: p.entity_id,
+        private_keys: p
+            .private_keys
+            .iter()
+            .map(|k| pb::SamlPrivateKey { key_id: k.key_id.clone(), timestamp: ts(k.timestamp) })
+            .collect(),
     }
 }
 
@@ -597,6 +602,15 @@ pub(crate) fn saml_provider_in(p: pb::SamlProvider) -> SamlProviderRecord {
         valid_until: ms_or_zero(p.valid_until.as_ref()),
         assertion_encryption_mode: p.assertion_encryption_mode,
         tags: tags_in(p.tags),
+        private_keys: p
+            .private_keys
+            .into_iter()
+            .map(|k| SamlPrivateKeyRecord {
+                key_id: k.key_id,
+                timestamp: ms_or_zero(k.timestamp.as_ref()),
+                sealed_private_key: String::new(),
+            })
+            .collect(),
     }
 }
 

@@ -1,5 +1,5 @@
 //! A master-key rotation's part in the identity store: every access-key secret (users' and the
-//! root's), every MFA seed and every server certificate's private key of an account sealed again under the current master key, each record
+//! root's), every MFA seed, every server certificate's and SAML provider's private key of an account sealed again under the current master key, each record
 //! in its own optimistic transaction, so replicas keep serving (and writing) meanwhile.
 //!
 //! A blob is opened with whichever key of the set it names (`MasterKey::open`) and sealed under
@@ -8,11 +8,14 @@
 
 use tessera_credentials::{MasterKey, sealed_key_id};
 use tessera_proto::error::ErrorCode;
-use tessera_store::iam::{self, MfaDeviceRecord, ROOT_KEYS, RootKeysRecord, ServerCertificateRecord, UserRecord};
+use tessera_store::iam::{
+    self, MfaDeviceRecord, ROOT_KEYS, RootKeysRecord, SamlProviderRecord, ServerCertificateRecord, UserRecord,
+};
 use tessera_store::{Key, Store, update};
 
 use crate::access_keys::secret_aad;
 use crate::mfa::seal_aad;
+use crate::saml::private_key_aad;
 use crate::server_certificates::key_aad as server_certificate_aad;
 use crate::{Account, Error, Identity, Result};
 
@@ -25,6 +28,8 @@ pub struct Resealed {
     pub mfa_seeds: usize,
     /// Server certificates' private keys.
     pub server_certificate_keys: usize,
+    /// SAML providers' private keys (for encrypted assertions).
+    pub saml_private_keys: usize,
 }
 
 fn failure(what: &str, owner: &str, error: &tessera_credentials::SealError) -> Error {
@@ -150,6 +155,33 @@ impl<S: Store> Identity<S> {
             })
             .await?;
         }
+
+        for (record, provider) in iam::scan_all::<S, SamlProviderRecord>(&*self.store, account.ns()).await? {
+            if !provider.private_keys.iter().any(|k| stale(&k.sealed_private_key)) {
+                continue;
+            }
+            let record = Key::new(account.ns(), iam::SAML, &record);
+            done.saml_private_keys += update(&*self.store, |tx| {
+                let record = record.clone();
+                async move {
+                    let Some(mut provider) = tx.read::<SamlProviderRecord>(&record).await? else { return Ok(0) };
+                    let mut count = 0;
+                    for private_key in &mut provider.private_keys {
+                        let aad = private_key_aad(&private_key.key_id);
+                        let sealed = &private_key.sealed_private_key;
+                        if let Some(again) = reseal(key, env, sealed, &aad, "SAML private key", &private_key.key_id)? {
+                            private_key.sealed_private_key = again;
+                            count += 1;
+                        }
+                    }
+                    if count > 0 {
+                        tx.write(record, &provider);
+                    }
+                    Ok::<_, Error>(count)
+                }
+            })
+            .await?;
+        }
         Ok(done)
     }
 
@@ -168,6 +200,9 @@ impl<S: Store> Identity<S> {
         }
         for (_, cert) in iam::scan_all::<S, ServerCertificateRecord>(&*self.store, account.ns()).await? {
             count += stale(&cert.sealed_private_key);
+        }
+        for (_, provider) in iam::scan_all::<S, SamlProviderRecord>(&*self.store, account.ns()).await? {
+            count += provider.private_keys.iter().map(|k| stale(&k.sealed_private_key)).sum::<usize>();
         }
         Ok(count)
     }

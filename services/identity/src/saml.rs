@@ -6,12 +6,16 @@
 //! with one `IDPSSODescriptor` and at least one RSA signing certificate); the document is kept
 //! as given and parsed again when an assertion is verified.
 //!
-//! Encrypted assertions are not supported: `AssertionEncryptionMode` is kept as given (`Allowed`),
-//! but `Required` and private keys (`AddPrivateKey`, `RemovePrivateKey`) are refused with
-//! `InvalidInput`, since a provider that requires encryption could never be used.
+//! Encrypted assertions: `AssertionEncryptionMode` (`Allowed`, `Required`) and at most 2 private
+//! keys (`AddPrivateKey`, PEM RSA, validated by `tessera-saml`; `RemovePrivateKey` by `KeyId`).
+//! A key is sealed under the master key (AAD `saml-private-key:<key id>`) before it is stored,
+//! never logged or returned; `GetSAMLProvider` shows each key's id and upload time only, and
+//! `AssumeRoleWithSAML` opens them through [`Identity::saml_decryption_keys`]. A provider that
+//! requires encryption must keep a key (inferred: it could not be used otherwise).
 
 use tessera_arn::{Arn, IamEntity, RandomSource, ValidationError, Violation};
-use tessera_store::iam::{self, Millis, SAML, SamlProviderRecord, Tag};
+use tessera_proto::error::ErrorCode;
+use tessera_store::iam::{self, Millis, SAML, SamlPrivateKeyRecord, SamlProviderRecord, Tag};
 use tessera_store::{Key, Store, update};
 
 use crate::{Account, Error, Identity, Result, tags};
@@ -23,8 +27,14 @@ const MAX_METADATA_LEN: usize = 10_000_000;
 const MAX_NAME_LEN: usize = 128;
 /// When the metadata has no `validUntil`, the provider is valid for 100 years.
 const DEFAULT_VALIDITY_MILLIS: Millis = 100 * 365_250 * 24 * 3600;
-const NOT_SUPPORTED: &str = "Encrypted SAML assertions are not supported by this server: \
-                             AssertionEncryptionMode Required and private keys cannot be set.";
+/// Private keys per provider (the model's `privateKeyList` maximum).
+const MAX_PRIVATE_KEYS: usize = 2;
+const MAX_PRIVATE_KEY_LEN: usize = 16_384;
+const MIN_KEY_ID_LEN: usize = 22;
+const MAX_KEY_ID_LEN: usize = 64;
+const REQUIRED: &str = "Required";
+const NEEDS_A_KEY: &str = "AssertionEncryptionMode Required needs a private key to decrypt the assertions: \
+                           add one with AddPrivateKey.";
 
 /// `CreateSAMLProvider`'s input. `Debug` hides the private key.
 #[derive(Clone, Default)]
@@ -123,27 +133,62 @@ fn check_metadata(document: &str, now: Millis) -> Result<(String, Millis)> {
     Ok((metadata.entity_id, valid_until))
 }
 
-fn check_encryption(mode: Option<&str>, add_key: Option<&str>, remove_key: Option<&str>) -> Result<()> {
+fn check_mode(mode: Option<&str>) -> Result<()> {
     match mode {
-        None | Some("Allowed") => {}
-        Some("Required") => return Err(Error::invalid_input(NOT_SUPPORTED)),
-        Some(other) => {
-            return Err(ValidationError {
-                field: "assertionEncryptionMode",
-                value: other.to_owned(),
-                violations: vec![Violation::Pattern("Enum [Required, Allowed]")],
-            }
-            .into());
+        None | Some("Allowed" | REQUIRED) => Ok(()),
+        Some(other) => Err(ValidationError {
+            field: "assertionEncryptionMode",
+            value: other.to_owned(),
+            violations: vec![Violation::Pattern("Enum [Required, Allowed]")],
         }
+        .into()),
     }
-    if add_key.is_some() {
-        return Err(Error::invalid_input(NOT_SUPPORTED));
+}
+
+/// `AddPrivateKey`: the model's length and characters, then an unencrypted PEM RSA private key of
+/// 2048 to 8192 bits. Neither error quotes the key.
+fn check_private_key(pem: &str) -> Result<()> {
+    let len = pem.chars().count();
+    let mut violations = Vec::new();
+    if len == 0 {
+        violations.push(Violation::MinLength(1));
     }
-    if let Some(id) = remove_key {
-        // No key was ever added, so none can be removed.
-        return Err(Error::invalid_input(format!("The private key {id} does not exist for this SAML provider.")));
+    if len > MAX_PRIVATE_KEY_LEN {
+        violations.push(Violation::MaxLength(MAX_PRIVATE_KEY_LEN));
     }
-    Ok(())
+    if !pem.chars().all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}')) {
+        violations.push(Violation::Pattern("[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+"));
+    }
+    if !violations.is_empty() {
+        return Err(ValidationError { field: "addPrivateKey", value: "***".to_owned(), violations }.into());
+    }
+    tessera_saml::DecryptionKey::from_pem(pem)
+        .map(drop)
+        .map_err(|error| Error::invalid_input(format!("The private key is not valid: {error}.")))
+}
+
+fn check_key_id(id: &str) -> Result<()> {
+    let len = id.chars().count();
+    let mut violations = Vec::new();
+    if len < MIN_KEY_ID_LEN {
+        violations.push(Violation::MinLength(MIN_KEY_ID_LEN));
+    }
+    if len > MAX_KEY_ID_LEN {
+        violations.push(Violation::MaxLength(MAX_KEY_ID_LEN));
+    }
+    if !id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+        violations.push(Violation::Pattern("[A-Z0-9]+"));
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationError { field: "removePrivateKey", value: id.to_owned(), violations }.into())
+    }
+}
+
+/// The AAD a provider's private key is sealed with.
+pub(crate) fn private_key_aad(key_id: &str) -> String {
+    format!("saml-private-key:{key_id}")
 }
 
 /// The key of the provider an ARN names in this account; other accounts' ARNs are not found, and
@@ -157,7 +202,7 @@ pub(crate) fn key_for_arn(account: &Account, arn: &str) -> Result<Key> {
     }
 }
 
-/// A `SAMLProviderUUID`: 26 characters of `[A-Z0-9]`.
+/// A `SAMLProviderUUID` or a private key's `KeyId`: 26 characters of `[A-Z2-7]`.
 fn new_uuid(rng: &mut dyn RandomSource) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut bytes = [0u8; 26];
@@ -166,6 +211,45 @@ fn new_uuid(rng: &mut dyn RandomSource) -> String {
 }
 
 impl<S: Store> Identity<S> {
+    /// A new private key record: `pem` (already checked) sealed under the master key.
+    fn sealed_private_key(&self, pem: &str, now: Millis) -> Result<SamlPrivateKeyRecord> {
+        let key_id = self.env.random.with(new_uuid);
+        let sealed = self
+            .env
+            .random
+            .with(|r| self.env.master_key.seal(pem.as_bytes(), private_key_aad(&key_id).as_bytes(), r))
+            .map_err(|_| {
+                Error::new(ErrorCode::ServiceFailure, "The request processing has failed because of an unknown error.")
+            })?;
+        Ok(SamlPrivateKeyRecord { key_id, timestamp: now, sealed_private_key: sealed })
+    }
+
+    /// The private keys of `provider` (as read from the store), opened and parsed, for
+    /// `AssumeRoleWithSAML`. The PEM text is zeroed once parsed.
+    pub fn saml_decryption_keys(&self, provider: &SamlProviderRecord) -> Result<Vec<tessera_saml::DecryptionKey>> {
+        let failure =
+            || Error::new(ErrorCode::ServiceFailure, "The request processing has failed because of an unknown error.");
+        let mut keys = Vec::with_capacity(provider.private_keys.len());
+        for key in &provider.private_keys {
+            let mut plain =
+                self.env.master_key.open(&key.sealed_private_key, private_key_aad(&key.key_id).as_bytes()).map_err(
+                    |error| {
+                        tracing::error!(%error, provider = %provider.arn, key_id = %key.key_id, "cannot open a sealed SAML private key");
+                        failure()
+                    },
+                )?;
+            let parsed =
+                std::str::from_utf8(&plain).ok().and_then(|pem| tessera_saml::DecryptionKey::from_pem(pem).ok());
+            plain.fill(0);
+            std::hint::black_box(&plain);
+            keys.push(parsed.ok_or_else(|| {
+                tracing::error!(provider = %provider.arn, key_id = %key.key_id, "a stored SAML private key does not parse");
+                failure()
+            })?);
+        }
+        Ok(keys)
+    }
+
     /// `CreateSAMLProvider`.
     pub async fn create_saml_provider(
         &self,
@@ -175,7 +259,17 @@ impl<S: Store> Identity<S> {
         check_name(&input.name)?;
         let now = self.env.now_millis();
         let (entity_id, valid_until) = check_metadata(&input.metadata_document, now)?;
-        check_encryption(input.assertion_encryption_mode.as_deref(), input.add_private_key.as_deref(), None)?;
+        check_mode(input.assertion_encryption_mode.as_deref())?;
+        let private_keys = match input.add_private_key.as_deref() {
+            Some(pem) => {
+                check_private_key(pem)?;
+                vec![self.sealed_private_key(pem, now)?]
+            }
+            None => Vec::new(),
+        };
+        if input.assertion_encryption_mode.as_deref() == Some(REQUIRED) && private_keys.is_empty() {
+            return Err(Error::invalid_input(NEEDS_A_KEY));
+        }
         let provider = SamlProviderRecord {
             arn: Arn::iam("aws", account.id(), &IamEntity::SamlProvider { name: input.name.clone() }).to_string(),
             name: input.name,
@@ -186,6 +280,7 @@ impl<S: Store> Identity<S> {
             valid_until,
             assertion_encryption_mode: input.assertion_encryption_mode,
             tags: tags::new_tags(input.tags, "TagsPerSAMLProvider")?,
+            private_keys,
         };
         let key = provider_key(account, &provider.name);
         self.create_provider(account, key, &provider, ("SAMLProvidersPerAccount", MAX_PROVIDERS), || {
@@ -221,18 +316,28 @@ impl<S: Store> Identity<S> {
             Some(document) => Some(check_metadata(document, now)?),
             None => None,
         };
-        check_encryption(
-            input.assertion_encryption_mode.as_deref(),
-            input.add_private_key.as_deref(),
-            input.remove_private_key.as_deref(),
-        )?;
-        if input.metadata_document.is_none() && input.assertion_encryption_mode.is_none() {
+        check_mode(input.assertion_encryption_mode.as_deref())?;
+        let added = match input.add_private_key.as_deref() {
+            Some(pem) => {
+                check_private_key(pem)?;
+                Some(self.sealed_private_key(pem, now)?)
+            }
+            None => None,
+        };
+        if let Some(id) = input.remove_private_key.as_deref() {
+            check_key_id(id)?;
+        }
+        if input.metadata_document.is_none()
+            && input.assertion_encryption_mode.is_none()
+            && input.add_private_key.is_none()
+            && input.remove_private_key.is_none()
+        {
             // AWS's wording (IAM User Guide, "Troubleshoot SAML federation with IAM").
             return Err(Error::invalid_input(
                 "Unable to update identity provider. No updates are defined for metadata or encryption assertion.",
             ));
         }
-        let (key, input, metadata) = (&key, &input, &metadata);
+        let (key, input, metadata, added) = (&key, &input, &metadata, &added);
         let updated = update(&*self.store, |tx| async move {
             let mut provider: SamlProviderRecord = tx.read(key).await?.ok_or_else(|| provider_not_found(arn))?;
             if let (Some(document), Some((entity_id, valid_until))) = (&input.metadata_document, metadata) {
@@ -242,6 +347,25 @@ impl<S: Store> Identity<S> {
             }
             if input.assertion_encryption_mode.is_some() {
                 provider.assertion_encryption_mode.clone_from(&input.assertion_encryption_mode);
+            }
+            // A removal first, so one request can replace a key when two are held.
+            if let Some(id) = &input.remove_private_key {
+                let before = provider.private_keys.len();
+                provider.private_keys.retain(|k| &k.key_id != id);
+                if provider.private_keys.len() == before {
+                    return Err(Error::invalid_input(format!(
+                        "The private key {id} does not exist for this SAML provider."
+                    )));
+                }
+            }
+            if let Some(added) = added {
+                if provider.private_keys.len() >= MAX_PRIVATE_KEYS {
+                    return Err(Error::quota("PrivateKeysPerSAMLProvider", MAX_PRIVATE_KEYS));
+                }
+                provider.private_keys.push(added.clone());
+            }
+            if provider.assertion_encryption_mode.as_deref() == Some(REQUIRED) && provider.private_keys.is_empty() {
+                return Err(Error::invalid_input(NEEDS_A_KEY));
             }
             tx.write(key.clone(), &provider);
             tx.bump_epoch(account.ns());
@@ -371,5 +495,53 @@ mod tests {
             .into_service_error();
         assert_eq!(err.message, "Could not parse metadata");
         assert!(f.identity.list_saml_providers(&f.account).await.unwrap().is_empty(), "nothing half-written");
+    }
+
+    /// A throwaway RSA-2048 private key (made with openssl for these tests).
+    const SP_KEY: &str = include_str!("../tests/data/saml-sp-key.pem");
+
+    #[tokio::test]
+    async fn private_keys_are_sealed_limited_and_removable() {
+        let f = fixture();
+        let input = CreateSamlProvider {
+            assertion_encryption_mode: Some("Required".into()),
+            add_private_key: Some(SP_KEY.into()),
+            ..okta()
+        };
+        let created = f.identity.create_saml_provider(&f.account, input).await.unwrap();
+        let [first] = created.private_keys.as_slice() else { panic!("one key: {created:?}") };
+        assert_eq!(first.key_id.len(), 26);
+        assert!(!first.sealed_private_key.contains("PRIVATE KEY") && !first.sealed_private_key.is_empty());
+        assert!(!format!("{created:?}").contains(&first.sealed_private_key), "Debug leaves the sealed key out");
+        let keys = f.identity.saml_decryption_keys(&created).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].bits(), 2048);
+
+        let arn = created.arn.clone();
+        let add = || UpdateSamlProvider { add_private_key: Some(SP_KEY.into()), ..Default::default() };
+        let two = f.identity.update_saml_provider(&f.account, &arn, add()).await.unwrap();
+        assert_eq!(two.private_keys.len(), 2);
+        assert_ne!(two.private_keys[0].key_id, two.private_keys[1].key_id);
+        let err = f.identity.update_saml_provider(&f.account, &arn, add()).await.unwrap_err().into_service_error();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (ErrorCode::LimitExceeded, "Cannot exceed quota for PrivateKeysPerSAMLProvider: 2")
+        );
+
+        let remove = |id: &str| UpdateSamlProvider { remove_private_key: Some(id.to_owned()), ..Default::default() };
+        let unknown = f.identity.update_saml_provider(&f.account, &arn, remove(&"A".repeat(26))).await.unwrap_err();
+        assert_eq!(unknown.code(), ErrorCode::InvalidInput);
+        let short = f.identity.update_saml_provider(&f.account, &arn, remove("ABC")).await.unwrap_err();
+        assert_eq!(short.code(), ErrorCode::ValidationError);
+        let one = f.identity.update_saml_provider(&f.account, &arn, remove(&first.key_id)).await.unwrap();
+        assert_eq!(one.private_keys, two.private_keys[1..]);
+        // Required keeps its last key; a bad key is refused without quoting it.
+        let last = f.identity.update_saml_provider(&f.account, &arn, remove(&one.private_keys[0].key_id)).await;
+        assert_eq!(last.unwrap_err().code(), ErrorCode::InvalidInput);
+        let bad = UpdateSamlProvider { add_private_key: Some(SP_KEY.replace('A', "B")), ..Default::default() };
+        let err = f.identity.update_saml_provider(&f.account, &arn, bad).await.unwrap_err().into_service_error();
+        assert_eq!(err.code, ErrorCode::InvalidInput);
+        assert!(!err.message.contains("BEGIN"), "{}", err.message);
+        assert_eq!(f.identity.secrets_not_under_current_key(&f.account).await.unwrap(), 0);
     }
 }

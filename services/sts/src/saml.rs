@@ -3,8 +3,10 @@
 //!
 //! 1. the parameters are validated without touching the store;
 //! 2. the provider named by `PrincipalArn` is read from the role's account (never from the
-//!    assertion), and the response is verified against its metadata by `tessera-saml`: the
-//!    signature with the metadata's certificates only, issuer, audience, recipient, validity;
+//!    assertion), and the response is verified against its metadata by `tessera-saml`: an
+//!    encrypted assertion decrypted with the provider's private keys (a plain one refused when
+//!    its `AssertionEncryptionMode` is `Required`), the signature with the metadata's
+//!    certificates only, issuer, audience, recipient, validity;
 //! 3. the assertion's `Role` attribute must pair `RoleArn` with `PrincipalArn`; its
 //!    `RoleSessionName`, `SessionDuration`, `SourceIdentity`, `PrincipalTag:*` and
 //!    `TransitiveTagKeys` attributes shape the session;
@@ -19,7 +21,7 @@ use tessera_arn::{Arn, IamEntity, ValidationError, Violation, validate_role_sess
 use tessera_identity::{Error, Result};
 use tessera_policy::Context;
 use tessera_proto::ErrorCode;
-use tessera_saml::{Assertion, Expectations, SamlError};
+use tessera_saml::{Assertion, Decryption, Expectations, SamlError};
 use tessera_store::Store;
 use tessera_store::iam::Tag;
 
@@ -138,6 +140,18 @@ fn saml_error(error: SamlError) -> Error {
         SamlError::WrongRecipient(recipient) => invalid_token(format!(
             "Recipient {recipient} of the SAML assertion's subject confirmation is not https://signin.aws.amazon.com/saml."
         )),
+        // Inferred (AWS documents no wording for these).
+        SamlError::EncryptionRequired => {
+            invalid_token("The SAML provider requires encrypted assertions, and this assertion is not encrypted.")
+        }
+        SamlError::NoDecryptionKey => {
+            invalid_token("The SAML assertion is encrypted, and the SAML provider has no private key to decrypt it.")
+        }
+        // One message for every cause (the cause is logged): no decryption oracle.
+        SamlError::Undecryptable(_) => invalid_token(
+            "The encrypted SAML assertion cannot be decrypted with the SAML provider's private keys, or is not signed \
+             with the provider's certificate.",
+        ),
         other => invalid_token(format!("Invalid SAML response: {other}.")),
     }
 }
@@ -298,10 +312,21 @@ impl<S: Store> Sts<S> {
             now: i64::try_from(now).unwrap_or(i64::MAX),
             skew_secs: SKEW_SECS,
         };
-        let assertion = tessera_saml::verify_response(&xml, &expect).map_err(|error| {
-            tracing::info!(%error, provider = %provider.arn, "SAML response refused");
-            saml_error(error)
-        })?;
+        // Encrypted assertions: the provider's private keys, opened from the store for this call
+        // and dropped (zeroed) once the response is verified.
+        let assertion = {
+            let keys = self.identity.saml_decryption_keys(&provider)?;
+            let random = ring::rand::SystemRandom::new();
+            let decryption = Decryption {
+                keys: &keys,
+                required: provider.assertion_encryption_mode.as_deref() == Some("Required"),
+                random: &random,
+            };
+            tessera_saml::verify_encrypted_response(&xml, &expect, &decryption).map_err(|error| {
+                tracing::info!(%error, provider = %provider.arn, "SAML response refused");
+                saml_error(error)
+            })?
+        };
 
         // 3. The attributes.
         if !role_granted(&assertion, &input.role_arn, &input.principal_arn) {
@@ -337,9 +362,14 @@ impl<S: Store> Sts<S> {
         if let Some(requested) = requested {
             check_max_session_duration(requested, &role)?;
         }
-        // DurationSeconds, else the assertion's SessionDuration, else an hour; never past the
-        // role's maximum nor the assertion's SessionNotOnOrAfter.
-        let mut lifetime = requested.or(attribute_duration).unwrap_or(3600).min(u64::from(role.max_session_duration));
+        // DurationSeconds, else an hour. The SessionDuration attribute only shortens API
+        // credentials (IAM User Guide, "Configure SAML assertions for the authentication
+        // response": it extends console sessions only, but can shorten the credentials
+        // AssumeRoleWithSAML returns). Never past the role's maximum nor SessionNotOnOrAfter.
+        let mut lifetime = requested.unwrap_or(3600).min(u64::from(role.max_session_duration));
+        if let Some(attribute) = attribute_duration {
+            lifetime = lifetime.min(attribute);
+        }
         if let Some(end) = assertion.session_not_on_or_after {
             let left = u64::try_from(end.saturating_sub(i64::try_from(now).unwrap_or(i64::MAX))).unwrap_or(0);
             if left == 0 {

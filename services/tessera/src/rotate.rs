@@ -132,7 +132,7 @@ async fn reseal_all(identity: &Identity<AnyStore>, accounts: &[Account]) -> Resu
         let done = identity.reseal_secrets(account).await.map_err(service)?;
         keys += done.access_keys;
         seeds += done.mfa_seeds;
-        certs += done.server_certificate_keys;
+        certs += done.server_certificate_keys + done.saml_private_keys;
     }
     Ok((keys, seeds, certs))
 }
@@ -195,7 +195,7 @@ pub async fn rotate_master_key(args: &RotateMasterKeyArgs) -> Result<Vec<String>
     // What a server sealed under the old key between the last pass and the switch.
     let (late_keys, late_seeds, late_certs) = reseal_all(&identity, &accounts).await?;
     said.push(format!(
-        "sealed again under key {new_id}: {} access-key secrets, {} MFA seeds and {} server certificate keys in {} \
+        "sealed again under key {new_id}: {} access-key secrets, {} MFA seeds and {} server certificate and SAML provider private keys in {} \
          accounts",
         keys + late_keys,
         seeds + late_seeds,

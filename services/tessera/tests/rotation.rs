@@ -342,7 +342,12 @@ async fn a_master_key_rotation_keeps_everything_working_on_both_replicas_and_loc
     let failures = traffic.await.unwrap();
     assert!(failures.is_empty(), "requests failed during the rotation: {failures:?}");
     assert!(calls.load(Ordering::SeqCst) >= 8);
-    assert!(said.contains(" access-key secrets, 1 MFA seeds and 0 server certificate keys in 1 accounts"), "{said}");
+    assert!(
+        said.contains(
+            " access-key secrets, 1 MFA seeds and 0 server certificate and SAML provider private keys in 1 accounts"
+        ),
+        "{said}"
+    );
     assert!(!said.contains(" 0 access-key secrets"), "alice's key and the root's: {said}");
     assert!(said.contains(&format!("now names key {}", new.key_id())), "{said}");
 

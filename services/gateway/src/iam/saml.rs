@@ -32,6 +32,12 @@ pub(crate) async fn get_saml_provider<S: Store>(cx: &Cx<'_, S>, auth: Authorized
         .timestamp("ValidUntil", secs(p.valid_until));
     tags_xml(&mut r, &p.tags);
     r.opt("AssertionEncryptionMode", p.assertion_encryption_mode.as_deref());
+    // Each key's id and upload time; the key itself never leaves the identity store.
+    if !p.private_keys.is_empty() {
+        r.list("PrivateKeyList", &p.private_keys, |r, k| {
+            r.el("KeyId", &k.key_id).timestamp("Timestamp", secs(k.timestamp));
+        });
+    }
     Ok(r.finish(cx.request_id))
 }
 
