@@ -7,8 +7,11 @@ the user; signs out. The user signs in (forced password change), enrols an MFA d
 QR code's secret, signs in again with a TOTP code computed here, sees the dashboard, is denied the
 users page with the explanation, switches to the role and sees the role session's identity,
 simulates a policy; root's Access Analyzer pages show the user's unused permissions with the
-evidence of its API calls (archiving a finding), validate a pasted policy and generate a policy
-from the user's calls; root revokes the user's sessions and the user's next page is refused.
+evidence of its API calls (archiving a finding) and no unused finding for the role the user
+switched to (the console's actions are in the audit trail), validate a pasted policy and generate
+a policy from the user's calls; root creates and deletes the account alias, adds a SAML provider
+from an uploaded metadata file, replaces its metadata and deletes it; root revokes the user's
+sessions and the user's next page is refused.
 
 With TESSERA_CONSOLE_SCREENSHOTS=DIR, the dashboard, the policy editor with a finding and the
 simulator are saved there (committed as docs/console-*.png). Every wait is a WebDriverWait with a
@@ -196,10 +199,25 @@ def set_text(driver, label, text):
     element.send_keys(text)
 
 
+def saml_metadata(entity_id):
+    """A SAML provider's metadata document, with the identity domain's test signing certificate."""
+    cert = (REPO / "services" / "identity" / "tests" / "data" / "saml-idp-cert.b64").read_text().strip()
+    return (
+        '<?xml version="1.0"?>\n'
+        f'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity_id}">'
+        '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+        '<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
+        f'<ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>'
+        '</md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+        'Location="https://idp.example.com/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>'
+    )
+
+
 USER_POLICY = (
     '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ['
     '"iam:GetAccountSummary", "iam:GetAccountPasswordPolicy", "iam:GetUser", "iam:CreateVirtualMFADevice", '
-    '"iam:EnableMFADevice", "iam:SimulateCustomPolicy", "sts:AssumeRole"], "Resource": "*"}]}'
+    '"iam:EnableMFADevice", "iam:SimulateCustomPolicy", "iam:ListRoles", "iam:ChangePassword", "sts:AssumeRole"], '
+    '"Resource": "*"}]}'
 )
 USER = "ana"
 FIRST_PASSWORD = "Ana-Console-Passw0rd!"
@@ -372,23 +390,27 @@ def test_the_console_walk_of_issue_16(console_url, browser, root_browser):
         return check
 
     # The audit trail is written in the background: reload until the user's last call (the
-    # service's last use) is the evidence of its unused IAM permissions.
+    # service's last use) is the evidence of its unused IAM permissions (iam:ListRoles).
     WebDriverWait(root, WAIT).until(shows(f"(iam:GetAccountSummary by {user_arn} (request "))
     section = root.find_element(By.ID, "findings-section").text
     assert "UnusedPermission" in section and "service iam: last used" in section, section
-    assert f"arn:aws:iam::{ACCOUNT}:role/ops-admin" in section and "role: never used" in section, section
+    assert "iam:ListRoles" in section, section
+    # The role was used only from the console (Switch role): it is not unused.
+    assert "role: never used" not in section, section
+    assert not root.find_elements(
+        By.CSS_SELECTOR, f"button[aria-label='Archive UnusedIAMRole arn:aws:iam::{ACCOUNT}:role/ops-admin']")
     screenshot(root, "console-access-analyzer.png")
     # Each finding's button is named by its action, type and resource (aria-label).
-    role_finding = f"UnusedIAMRole arn:aws:iam::{ACCOUNT}:role/ops-admin"
-    archive = root.find_element(By.CSS_SELECTOR, f"button[aria-label='Archive {role_finding}']")
+    user_finding = f"UnusedPermission {user_arn}"
+    archive = root.find_element(By.CSS_SELECTOR, f"button[aria-label='Archive {user_finding}']")
     archive.click()
     WebDriverWait(root, WAIT).until(EC.staleness_of(archive))
     wait_title(root, "Access Analyzer")
-    assert not root.find_elements(By.CSS_SELECTOR, f"button[aria-label='Archive {role_finding}']")
+    assert not root.find_elements(By.CSS_SELECTOR, f"button[aria-label='Archive {user_finding}']")
     select(root, "Status", "Archived")
     click(root, "Filter")
     WebDriverWait(root, WAIT).until(EC.presence_of_element_located(
-        (By.CSS_SELECTOR, f"button[aria-label='Unarchive {role_finding}']")))
+        (By.CSS_SELECTOR, f"button[aria-label='Unarchive {user_finding}']")))
     assert "ARCHIVED" in root.find_element(By.ID, "findings-section").text
 
     root.get(console_url + "/console/access-analyzer/validate")
@@ -412,6 +434,36 @@ def test_the_console_walk_of_issue_16(console_url, browser, root_browser):
     assert "iam:GetUser" in policy and "iam:GetAccountSummary" in policy, policy
     assert "iam:CreateUser" not in policy, policy
     assert "CheckNoNewAccess against the current policies: PASS" in root.find_element(By.ID, "proof").text
+
+    # The account alias: create it, see it, delete it.
+    root.get(console_url + "/console/account")
+    wait_title(root, "Account settings")
+    field(root, "Preferred alias").send_keys("tessera-console-walk")
+    click(root, "Create alias")
+    wait_text(root, "tessera-console-walk", (By.ID, "account-alias"))
+    click(root, "Delete alias")
+    WebDriverWait(root, WAIT).until(EC.presence_of_element_located((By.ID, "no-account-alias")))
+
+    # A SAML provider from an uploaded metadata file: add, view, replace the metadata, delete.
+    with tempfile.TemporaryDirectory() as files:
+        first, second = Path(files, "idp.xml"), Path(files, "idp-v2.xml")
+        first.write_text(saml_metadata("https://idp.example.com/metadata"))
+        second.write_text(saml_metadata("https://idp.example.com/v2"))
+        root.get(console_url + "/console/identity-providers")
+        wait_title(root, "Identity providers")
+        click(root, "Add SAML provider")
+        wait_title(root, "Add SAML provider")
+        field(root, "Provider name").send_keys("Okta")
+        field(root, "Metadata document").send_keys(str(first))
+        click(root, "Add provider")
+        wait_title(root, "Okta")
+        assert root.find_element(By.ID, "entity-id").text == "https://idp.example.com/metadata"
+        field(root, "New metadata document").send_keys(str(second))
+        click(root, "Replace metadata")
+        wait_text(root, "https://idp.example.com/v2", (By.ID, "entity-id"))
+        click(root, "Delete provider")
+        wait_title(root, "Identity providers")
+        assert "saml-provider/Okta" not in main_text(root)
 
     # Root revokes the user's sessions: the user's next page is refused.
     root.get(console_url + "/console/sessions")

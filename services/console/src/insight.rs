@@ -1,6 +1,6 @@
 //! What Tessera knows beyond AWS's console, and the account-wide pages: the policy simulator
 //! (the one decision path's explanation), live sessions and their revocation, the activity
-//! (audit trail and last-accessed services), identity providers, account settings (the
+//! (audit trail and last-accessed services), account settings (the account alias and the
 //! password policy) and the credential report.
 
 use std::collections::BTreeMap;
@@ -441,33 +441,7 @@ pub(crate) async fn activity<S: Store>(
     Ok(signed.ok(title, &body))
 }
 
-// ---- identity providers, account settings, credential report ------------------------------------
-
-pub(crate) async fn identity_providers<S: Store>(
-    State(console): Shared<S>,
-    headers: HeaderMap,
-) -> Result<Response, Response> {
-    let title = "Identity providers";
-    let signed = console.allowed(&headers, title, "iam:ListOpenIDConnectProviders", "*").await?;
-    let providers = match console.identity.list_open_id_connect_providers(&signed.account).await {
-        Ok(providers) => providers,
-        Err(e) => return Err(signed.status(StatusCode::INTERNAL_SERVER_ERROR, title, &error(&e.to_string()))),
-    };
-    let rows: Vec<Vec<String>> = providers
-        .iter()
-        .map(|p| {
-            vec![
-                esc(&p.url),
-                "OpenID Connect".to_owned(),
-                esc(&p.arn),
-                esc(&p.client_ids.join(", ")),
-                millis_date(p.create_date),
-            ]
-        })
-        .collect();
-    let body = table("Identity providers", &["Provider", "Type", "ARN", "Audiences", "Created"], &rows);
-    Ok(signed.ok(title, &body))
-}
+// ---- account settings, credential report --------------------------------------------------------
 
 fn password_policy_form(signed: &Signed, policy: Option<&tessera_store::iam::PasswordPolicyRecord>) -> String {
     let number = |v: Option<u32>| v.map_or_else(String::new, |v| v.to_string());
@@ -502,10 +476,9 @@ pub(crate) async fn account_settings<S: Store>(
 ) -> Result<Response, Response> {
     let title = "Account settings";
     let signed = console.signed_in(&headers).await?;
-    let mut body = format!(
-        "<dl><dt>Account ID</dt><dd id=\"account-id\">{}</dd></dl><h2>Password policy</h2>",
-        esc(signed.account.id())
-    );
+    let mut body = format!("<dl><dt>Account ID</dt><dd id=\"account-id\">{}</dd></dl>", esc(signed.account.id()));
+    body.push_str(&alias_section(&console, &signed).await);
+    body.push_str("<h2>Password policy</h2>");
     match console.authorize(&signed, "iam:GetAccountPasswordPolicy", "*").await {
         Err(explanation) => body.push_str(&denied(&explanation)),
         Ok(()) => {
@@ -519,6 +492,79 @@ pub(crate) async fn account_settings<S: Store>(
         }
     }
     Ok(signed.ok(title, &body))
+}
+
+/// The account alias (`iam:ListAccountAliases`): the alias with its "Delete alias" button, or
+/// the form that creates one (an account has one alias at most, as on AWS).
+async fn alias_section<S: Store>(console: &Console<S>, signed: &Signed) -> String {
+    let mut out = String::from("<section aria-labelledby=\"alias-title\"><h2 id=\"alias-title\">Account alias</h2>");
+    if let Err(explanation) = console.authorize(signed, "iam:ListAccountAliases", "*").await {
+        out.push_str(&denied(&explanation));
+        out.push_str("</section>");
+        return out;
+    }
+    let page = tessera_identity::PageRequest { marker: None, max_items: Some(1) };
+    let alias = match console.identity.list_account_aliases(&signed.account, &page).await {
+        Ok(page) => page.items.into_iter().next(),
+        Err(e) => {
+            out.push_str(&error(&e.into_service_error().message));
+            out.push_str("</section>");
+            return out;
+        }
+    };
+    let csrf = csrf_field(&signed.csrf);
+    match &alias {
+        Some(alias) => {
+            let _ = write!(
+                out,
+                "<dl><dt>Alias</dt><dd id=\"account-alias\">{0}</dd></dl>\
+                 <form method=\"post\" action=\"/console/account/alias\">{csrf}<input type=\"hidden\" name=\"op\" value=\"delete\">\
+                 <input type=\"hidden\" name=\"alias\" value=\"{0}\"><button type=\"submit\">Delete alias</button></form>",
+                esc(alias)
+            );
+        }
+        None => {
+            let _ = write!(
+                out,
+                "<p id=\"no-account-alias\">This account has no alias.</p>\
+                 <form method=\"post\" action=\"/console/account/alias\">{csrf}<input type=\"hidden\" name=\"op\" value=\"create\">\
+                 <label for=\"alias\">Preferred alias</label><input type=\"text\" id=\"alias\" name=\"alias\" required maxlength=\"63\">\
+                 <button type=\"submit\">Create alias</button></form>"
+            );
+        }
+    }
+    out.push_str("</section>");
+    out
+}
+
+/// "Create alias" (`iam:CreateAccountAlias`) and "Delete alias" (`iam:DeleteAccountAlias`); the
+/// domain's AWS error (an invalid or taken alias, one already set) above the page's forms.
+pub(crate) async fn account_alias<S: Store>(
+    State(console): Shared<S>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Response> {
+    let title = "Account settings";
+    let (signed, form) = console.posted(&headers, &body).await?;
+    let alias = field(&form, "alias").trim();
+    let done = match field(&form, "op") {
+        "create" => {
+            console.permit(&signed, title, "iam:CreateAccountAlias", "*").await?;
+            console.identity.create_account_alias(&signed.account, alias).await
+        }
+        "delete" => {
+            console.permit(&signed, title, "iam:DeleteAccountAlias", "*").await?;
+            console.identity.delete_account_alias(&signed.account, alias).await
+        }
+        _ => return Err(signed.status(StatusCode::BAD_REQUEST, title, &error("Unknown action."))),
+    };
+    match done {
+        Ok(()) => Ok(redirect_to("/console/account".to_owned())),
+        Err(e) => {
+            let body = error(&e.into_service_error().message) + &alias_section(&console, &signed).await;
+            Err(signed.status(StatusCode::BAD_REQUEST, title, &body))
+        }
+    }
 }
 
 pub(crate) async fn update_password_policy<S: Store>(

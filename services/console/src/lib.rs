@@ -13,6 +13,8 @@
 //!   signed-in principal, by the gateway's decision path ([`tessera_authorizer::Authorizer`]); a
 //!   denial shows AWS's explanation in a "Not authorized" panel, and no data.
 //! - Domain calls go through [`tessera_identity::IdentityApi`], as the API's handlers do.
+//! - Audit ([`trail`]): every authorized action, sign-in and "Switch role" is an event of the
+//!   gateway's audit trail, written by the gateway's own writer.
 
 mod access;
 mod analyzer;
@@ -21,9 +23,11 @@ mod html;
 mod insight;
 mod pages;
 mod policies;
+mod providers;
 mod roles;
 pub mod session;
 mod switch;
+mod trail;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,6 +59,9 @@ pub struct Settings {
     /// The gateway's audit trail (`<data dir>/audit`), read by the activity page; `None`: the
     /// page says there is none.
     pub audit_dir: Option<PathBuf>,
+    /// The gateway's audit writer: the console records its actions, sign-ins and role switches
+    /// in the same trail as the API's requests; `None`: nothing is recorded.
+    pub audit: Option<tessera_gateway::audit::AuditLog>,
 }
 
 impl Default for Settings {
@@ -64,6 +71,7 @@ impl Default for Settings {
             absolute_timeout: Duration::from_secs(12 * 3600),
             secure_cookies: false,
             audit_dir: None,
+            audit: None,
         }
     }
 }
@@ -107,6 +115,7 @@ impl<S: Store> Console<S> {
 /// The console's routes, all under `/console`.
 pub fn router<S: Store>(console: Console<S>) -> Router {
     use pages::*;
+    let console = Arc::new(console);
     Router::new()
         .route("/console", get(index::<S>))
         .route("/console/", get(index::<S>))
@@ -145,13 +154,18 @@ pub fn router<S: Store>(console: Console<S>) -> Router {
         .route("/console/simulator", get(insight::simulator_form::<S>).post(insight::simulate::<S>))
         .route("/console/sessions", get(insight::sessions::<S>).post(insight::revoke::<S>))
         .route("/console/activity", get(insight::activity::<S>))
-        .route("/console/identity-providers", get(insight::identity_providers::<S>))
+        .route("/console/identity-providers", get(providers::list::<S>))
+        .route("/console/identity-providers/saml", post(providers::create::<S>))
+        .route("/console/identity-providers/saml/new", get(providers::new_form::<S>))
+        .route("/console/identity-providers/saml/{name}", get(providers::detail::<S>).post(providers::action::<S>))
         .route("/console/account", get(insight::account_settings::<S>).post(insight::update_password_policy::<S>))
+        .route("/console/account/alias", post(insight::account_alias::<S>))
         .route("/console/credential-report", get(insight::credential_report::<S>).post(insight::generate_report::<S>))
         .route("/console/access-analyzer", get(analyzer::analyzers::<S>).post(analyzer::analyzer_action::<S>))
         .route("/console/access-analyzer/validate", get(analyzer::validate_form::<S>).post(analyzer::validate::<S>))
         .route("/console/access-analyzer/generate", get(analyzer::generation::<S>).post(analyzer::generate::<S>))
-        .with_state(Arc::new(console))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&console), trail::scope::<S>))
+        .with_state(console)
 }
 
 /// The console for `tessera serve`: sets the account root's console password from

@@ -18,6 +18,7 @@ use tessera_store::iam::{KeyStatus, UserRecord};
 use crate::Console;
 use crate::html::{Who, csrf_field, denied, error, esc, page};
 use crate::session::{self, SessionRecord, Stage};
+use crate::trail::Outcome;
 
 pub(crate) type Shared<S> = State<Arc<Console<S>>>;
 /// A parsed form body.
@@ -108,6 +109,70 @@ pub(crate) fn form(body: &str) -> HashMap<String, String> {
         Ok(params) => params.iter().map(|(name, value)| (name.to_owned(), value.to_owned())).collect(),
         Err(_) => HashMap::new(),
     }
+}
+
+/// The most parts a `multipart/form-data` body may have (the console's forms have a few).
+const MAX_PARTS: usize = 16;
+
+/// A posted form of either encoding: `multipart/form-data` (the forms that upload a file) by
+/// [`multipart`], anything else as [`form`]. A body neither reads (not UTF-8, garbled) is empty.
+pub(crate) fn fields(headers: &HeaderMap, body: &[u8]) -> Form {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    match boundary(content_type) {
+        Some(boundary) => multipart(&boundary, body).unwrap_or_default(),
+        None => std::str::from_utf8(body).map(form).unwrap_or_default(),
+    }
+}
+
+/// The boundary of a `multipart/form-data` content type.
+fn boundary(content_type: &str) -> Option<String> {
+    let mut params = content_type.split(';');
+    if !params.next()?.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    let value = params.find_map(|p| {
+        let (name, value) = p.trim().split_once('=')?;
+        name.trim().eq_ignore_ascii_case("boundary").then(|| value.trim().trim_matches('"').to_owned())
+    })?;
+    (!value.is_empty() && value.len() <= 70).then_some(value)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The text parts of a `multipart/form-data` body (RFC 7578), by name; a file's content is its
+/// field's value. `None` when the body is not well formed, a part is not UTF-8, or there are
+/// more than [`MAX_PARTS`] parts. Each name keeps its first value, as [`form`] does.
+pub(crate) fn multipart(boundary: &str, body: &[u8]) -> Option<Form> {
+    let delimiter = format!("--{boundary}");
+    let mut out = Form::new();
+    let start = find(body, delimiter.as_bytes())?;
+    let mut rest = &body[start + delimiter.len()..];
+    let separator = format!("\r\n--{boundary}");
+    for _ in 0..=MAX_PARTS {
+        if rest.starts_with(b"--") {
+            return Some(out);
+        }
+        rest = rest.strip_prefix(b"\r\n")?;
+        let end = find(rest, separator.as_bytes())?;
+        let (part, next) = (&rest[..end], &rest[end + separator.len()..]);
+        let split = find(part, b"\r\n\r\n")?;
+        let head = std::str::from_utf8(&part[..split]).ok()?;
+        let content = std::str::from_utf8(&part[split + 4..]).ok()?;
+        let disposition = head
+            .split("\r\n")
+            .filter_map(|line| line.split_once(':'))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-disposition"))
+            .map(|(_, value)| value)?;
+        let name = disposition.split(';').find_map(|p| {
+            let (key, value) = p.trim().split_once('=')?;
+            (key.trim() == "name").then(|| value.trim().trim_matches('"').to_owned())
+        })?;
+        out.entry(name).or_insert_with(|| content.to_owned());
+        rest = next;
+    }
+    None
 }
 
 pub(crate) fn field<'f>(form: &'f HashMap<String, String>, name: &str) -> &'f str {
@@ -270,8 +335,12 @@ impl<S: Store> Console<S> {
 
     /// A POST from a signed-in caller with the session's CSRF token, and its form.
     pub(crate) async fn posted(&self, headers: &HeaderMap, body: &str) -> Result<(Signed, Form), Response> {
+        self.posted_fields(headers, form(body)).await
+    }
+
+    /// [`Console::posted`] with the form already read ([`fields`]: a file upload).
+    pub(crate) async fn posted_fields(&self, headers: &HeaderMap, form: Form) -> Result<(Signed, Form), Response> {
         let signed = self.signed_in(headers).await?;
-        let form = form(body);
         if !signed.checks_csrf(&form) {
             return Err(bad_csrf());
         }
@@ -341,12 +410,23 @@ impl<S: Store> Console<S> {
             check.keys.insert(key, (*value).to_owned());
         }
         let now = self.now_millis() / 1000;
+        // Each decision is an event of the audit trail, as an API request of the action is.
         match self.sts.authorizer().decide(&signed.caller, &[check], now, &[], Trace::Off, true).await {
             Ok(judged) => match judged.iter().find(|j| !j.allowed()) {
-                Some(refused) => Err(denial(&signed.caller, refused).into_service_error().message),
-                None => Ok(()),
+                Some(refused) => {
+                    self.audit_action(&signed.caller, action, resource, false);
+                    Err(denial(&signed.caller, refused).into_service_error().message)
+                }
+                None => {
+                    self.audit_action(&signed.caller, action, resource, true);
+                    Ok(())
+                }
             },
-            Err(e) => Err(e.into_service_error().message),
+            Err(e) => {
+                let e = e.into_service_error();
+                self.audit_error(&signed.caller, action, resource, e.code.as_str());
+                Err(e.message)
+            }
         }
     }
 }
@@ -505,12 +585,34 @@ pub(crate) async fn sign_in<S: Store>(
     let (account_id, user, password) =
         (field(&form, "account").trim(), field(&form, "user").trim(), field(&form, "password"));
     let again = |status, message| html(status, sign_in_page(expected, account_id, user, Some(message)));
-    let Ok(account) = Account::new(account_id) else { return Ok(again(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS)) };
+    let Ok(account) = Account::new(account_id) else {
+        console.audit_sign_in(
+            None,
+            None,
+            false,
+            Outcome::Failure { reason: "failed_authentication", mfa_serial: None },
+        );
+        return Ok(again(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS));
+    };
     let user = (!user.is_empty()).then_some(user);
+    // CloudTrail's ConsoleLogin names the principal only when it exists: a user name that names
+    // no user may be a password typed in the wrong field.
+    let (named, by) = (&account, &*console);
+    let failed = |reason: &'static str| async move {
+        let who = match user {
+            None => Some(Arn::root(named.id()).to_string()),
+            Some(name) => by.identity.get_user(named, name).await.ok().map(|u| u.principal.arn),
+        };
+        let outcome = Outcome::Failure { reason, mfa_serial: None };
+        by.audit_sign_in(Some(named.id()), who.as_deref(), false, outcome);
+    };
     let now = console.now_millis();
     match session::count_attempt(console.store(), account.ns(), user, now).await {
         Ok(true) => {}
-        Ok(false) => return Ok(again(StatusCode::TOO_MANY_REQUESTS, THROTTLED)),
+        Ok(false) => {
+            failed("sign_in_throttled").await;
+            return Ok(again(StatusCode::TOO_MANY_REQUESTS, THROTTLED));
+        }
         Err(e) => return Err(internal_error("cannot count a sign-in attempt", &e)),
     }
     let (verified, record) = match user {
@@ -526,7 +628,10 @@ pub(crate) async fn sign_in<S: Store>(
     };
     match verified {
         Ok(true) => {}
-        Ok(false) => return Ok(again(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS)),
+        Ok(false) => {
+            failed("failed_authentication").await;
+            return Ok(again(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS));
+        }
         Err(e) => return Err(internal_error("cannot check a password", &e)),
     }
     let _ = session::clear_attempts(console.store(), account.ns(), user).await;
@@ -534,6 +639,11 @@ pub(crate) async fn sign_in<S: Store>(
         Some(user) => next_stage(&console, &account, user, true).await,
         None => Stage::Active,
     };
+    // Signed in, unless an MFA code is still due (its step records the sign-in).
+    if !matches!(stage, Stage::Mfa { .. }) {
+        let who = record.as_ref().map_or_else(|| Arn::root(account.id()).to_string(), |u| u.principal.arn.clone());
+        console.audit_sign_in(Some(account.id()), Some(&who), false, Outcome::Success);
+    }
     let session = SessionRecord {
         stage: stage.clone(),
         account: account.id().to_owned(),
@@ -619,16 +729,21 @@ pub(crate) async fn mfa<S: Store>(
         return Ok(redirect(stage_page(&record.stage)));
     };
     let Ok(account) = Account::new(&record.account) else { return Ok(redirect("/console/signin")) };
+    let Ok(user) = console.identity.get_user(&account, &name).await else { return Ok(redirect("/console/signin")) };
+    let (who, mfa_serial) = (Some(user.principal.arn.as_str()), Some(serial.as_str()));
     match console.sts.identity().verify_mfa_code(&account, serial, field(&form, "code").trim()).await {
-        Ok(true) => {}
+        Ok(true) => console.audit_sign_in(Some(account.id()), who, true, Outcome::Success),
         Ok(false) => {
+            let outcome = Outcome::Failure { reason: "mfa_invalid_code", mfa_serial };
+            console.audit_sign_in(Some(account.id()), who, true, outcome);
             return Ok(html(StatusCode::UNAUTHORIZED, mfa_page(&record.csrf, Some("The MFA code is not valid."))));
         }
         Err(e) => {
+            let reason = e.mfa_rejection().map_or("mfa_invalid_code", |r| r.failure.as_str());
+            console.audit_sign_in(Some(account.id()), who, true, Outcome::Failure { reason, mfa_serial });
             return Ok(html(StatusCode::UNAUTHORIZED, mfa_page(&record.csrf, Some(&e.into_service_error().message))));
         }
     }
-    let Ok(user) = console.identity.get_user(&account, &name).await else { return Ok(redirect("/console/signin")) };
     record.stage = next_stage(&console, &account, &user, false).await;
     record.csrf = console.token();
     let cookie = console.rotate(&headers, Some(&id), &record).await?;
@@ -686,7 +801,24 @@ pub(crate) async fn change_password<S: Store>(
     }
     // The forced change is a step of the sign-in (AWS allows it whatever the policies say); the
     // identity domain checks the old password and the account's password policy.
-    if let Err(e) = console.identity.change_password(&account, &name, old, new).await {
+    let user = console.identity.get_user(&account, &name).await;
+    let caller = user.ok().map(|user| CallerPrincipal {
+        arn: user.principal.arn.clone(),
+        user_id: user.principal.id.clone(),
+        kind: CallerKind::User(Box::new(user)),
+        account: account.clone(),
+        access_key_id: String::new(),
+        source_ip: None,
+        session_token: None,
+    });
+    let changed = console.identity.change_password(&account, &name, old, new).await;
+    if let Some(caller) = &caller {
+        match &changed {
+            Ok(()) => console.audit_action(caller, "iam:ChangePassword", &caller.arn, true),
+            Err(e) => console.audit_error(caller, "iam:ChangePassword", &caller.arn, e.code().as_str()),
+        }
+    }
+    if let Err(e) = changed {
         return Ok(html(
             StatusCode::BAD_REQUEST,
             change_password_page(&record.csrf, Some(&e.into_service_error().message)),
@@ -1082,5 +1214,29 @@ mod tests {
         assert_eq!(cookie(&headers, COOKIE), Some("abc"));
         assert_eq!(cookie(&headers, SIGN_IN_COOKIE), None);
         assert!(!same_token("", ""), "an empty token never matches");
+    }
+
+    #[test]
+    fn multipart_bodies_parse_and_garbage_reads_as_empty() {
+        let body = "preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nt0k\r\n\
+                    --XyZ\r\nContent-Disposition: form-data; name=\"metadata\"; filename=\"idp.xml\"\r\n\
+                    Content-Type: text/xml\r\n\r\n<a>\r\n--b</a>\r\n--XyZ--\r\n";
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("multipart/form-data; boundary=\"XyZ\""));
+        let parsed = fields(&headers, body.as_bytes());
+        assert_eq!((parsed["csrf"].as_str(), parsed["metadata"].as_str()), ("t0k", "<a>\r\n--b</a>"));
+        assert!(multipart("XyZ", b"--XyZ\r\nno headers end").is_none());
+        let mut binary = b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n".to_vec();
+        binary.extend_from_slice(b"\xff\xfe\r\n--XyZ--");
+        assert!(multipart("XyZ", &binary).is_none(), "a part that is not UTF-8");
+        assert!(multipart("XyZ", b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv").is_none());
+        let many: String =
+            (0..20).map(|i| format!("--B\r\nContent-Disposition: form-data; name=\"f{i}\"\r\n\r\nv\r\n")).collect();
+        assert!(multipart("B", format!("{many}--B--").as_bytes()).is_none(), "too many parts");
+        assert!(fields(&headers, b"csrf=t0k").is_empty(), "not multipart as declared");
+        let mut plain = HeaderMap::new();
+        plain.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+        assert_eq!(fields(&plain, b"csrf=t0k&op=delete")["op"], "delete");
+        assert!(fields(&plain, &[0xff, 0xfe]).is_empty());
     }
 }

@@ -121,8 +121,20 @@ pub(crate) async fn switch<S: Store>(
     // through the user, as AWS's console does).
     let assumed = match console.sts.assume_role(signed.user(), input).await {
         Ok(assumed) => assumed,
-        Err(e) => return Ok(again(&e.into_service_error().message)),
+        Err(e) => {
+            let e = e.into_service_error();
+            console.audit_switch(signed.user(), &role_arn, None, Some(e.code.as_str()));
+            return Ok(again(&e.message));
+        }
     };
+    // CloudTrail's SwitchRole, as the role session: the role is used from here on.
+    let credentials = tessera_sts::CallerCredentials {
+        access_key_id: assumed.credentials.access_key_id.clone(),
+        session_token: Some(assumed.credentials.session_token.expose().to_owned()),
+        source_ip: None,
+    };
+    let session = console.sts.resolve_caller(&credentials).await.ok();
+    console.audit_switch(signed.user(), &role_arn, session.as_ref(), None);
     let mut record = record;
     record.role = Some(RoleSession {
         role_arn,

@@ -5,6 +5,11 @@
 //! one record per access key (or source address) per second, with their `count`. Secrets and tokens never appear: a
 //! session token is recorded as the first 16 hex digits of its SHA-256.
 //!
+//! The web console writes to the same log (`tessera_console`'s `Settings::audit`): each IAM action
+//! it authorizes, and CloudTrail's sign-in events `signin:ConsoleLogin` and `signin:SwitchRole`
+//! with their `response_elements` (`ConsoleLogin`/`SwitchRole`: `Success` or `Failure`) and
+//! `additional_event_data` (`MFAUsed`, `SwitchFrom`). A password or MFA code is never recorded.
+//!
 //! [`query`] reads the files back with filters, for `tessera audit`.
 
 use std::fs::{File, OpenOptions};
@@ -13,6 +18,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+
+/// The console's sign-in events (CloudTrail's names): not actions any policy grants, so the
+/// analyses of permissions (unused access, policy generation) leave them out; the role a switch
+/// used counts through the `sts:AssumeRole` recorded with it.
+pub const SIGN_IN_EVENTS: [&str; 2] = ["signin:ConsoleLogin", "signin:SwitchRole"];
 
 /// A file is rotated once it reaches this size.
 pub const ROTATE_BYTES: u64 = 64 * 1024 * 1024;
@@ -64,6 +74,14 @@ pub struct AuditEvent {
     /// access key are recorded once per second with their count, so a flood cannot flood the log.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub count: Option<u64>,
+    /// A console sign-in event's outcome, as CloudTrail's `responseElements` gives it:
+    /// `{"ConsoleLogin": "Success"}`, `{"SwitchRole": "Failure"}`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub response_elements: Option<std::collections::BTreeMap<String, String>>,
+    /// A console sign-in event's details, as CloudTrail's `additionalEventData` gives them:
+    /// `MFAUsed` (`Yes`/`No`), `SwitchFrom` (the user's ARN).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub additional_event_data: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Throttled requests being counted, per access key (or source address): the second they fell

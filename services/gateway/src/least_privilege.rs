@@ -1053,6 +1053,7 @@ pub fn activity(dir: &Path, account: &str, since: u64, until: u64) -> std::io::R
     Ok(crate::audit::query(dir, &filter)?
         .into_iter()
         .filter(|e| e.account.as_deref() == Some(account))
+        .filter(|e| !crate::audit::SIGN_IN_EVENTS.contains(&e.action.as_str()))
         .filter_map(|e| {
             Some(Activity {
                 time: e.time,

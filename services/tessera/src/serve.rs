@@ -486,6 +486,8 @@ impl Server {
                 let audit = tessera_gateway::audit::AuditLog::start(&config.data_dir.join("audit"))
                     .context("cannot open the audit log")?;
                 let sts_for_console = Arc::clone(&sts);
+                // The console records its actions through the gateway's writer (one trail).
+                let audit_for_console = audit.clone();
                 let gateway = tessera_gateway::Gateway::new(Arc::clone(&store), env.clone(), sts)
                     .with_audit(audit)
                     .with_rate_limits(config.rates.limits());
@@ -502,6 +504,7 @@ impl Server {
                     let account_id = account.as_ref().map(|a| a.account_id.as_str());
                     let settings = tessera_console::Settings {
                         audit_dir: Some(config.data_dir.join("audit")),
+                        audit: Some(audit_for_console),
                         ..Default::default()
                     };
                     let console = tessera_console::serve(Arc::clone(&sts_for_console), account_id, settings);

@@ -62,7 +62,9 @@ impl Browser {
     async fn send(&mut self, method: &str, path: &str, body: Option<String>) -> Reply {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
         let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        // A multipart form is a POST whose content type is among the extra headers.
+        let verb = if method == "MULTIPART" { "POST" } else { method };
+        let mut request = format!("{verb} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
         if !cookies.is_empty() {
             request.push_str(&format!("Cookie: {}\r\n", cookies.join("; ")));
         }
@@ -72,6 +74,8 @@ impl Browser {
         let body = body.unwrap_or_default();
         if method == "POST" {
             request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        }
+        if method != "GET" {
             request.push_str(&format!("Content-Length: {}\r\n", body.len()));
         }
         request.push_str("\r\n");
@@ -106,6 +110,27 @@ impl Browser {
         self.send("POST", path, Some(encode(form))).await
     }
 
+    /// A `multipart/form-data` POST, as a browser sends a form with a file: `file` is the
+    /// (field, file name, content) of the upload.
+    async fn post_multipart(&mut self, path: &str, form: &[(&str, &str)], file: (&str, &str, &str)) -> Reply {
+        let boundary = "----TesseraConsoleTestBoundary7MA4YWxk";
+        let mut body = String::new();
+        for (name, value) in form {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        let (name, file_name, content) = file;
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\n\
+             Content-Type: text/xml\r\n\r\n{content}\r\n--{boundary}--\r\n"
+        ));
+        self.extra.push(("Content-Type".into(), format!("multipart/form-data; boundary={boundary}")));
+        let reply = self.send("MULTIPART", path, Some(body)).await;
+        self.extra.pop();
+        reply
+    }
+
     /// Fills and sends the sign-in form; the reply to the POST.
     async fn sign_in(&mut self, account: &str, user: &str, password: &str) -> Reply {
         let form = self.get("/console/signin").await;
@@ -123,7 +148,7 @@ impl Browser {
 struct Harness {
     server: Server,
     account: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// A server on the test Redis database with an account of its own, whose root has a console
@@ -147,7 +172,7 @@ async fn start() -> Harness {
     let (id, set) =
         tessera_console::set_root_password(&store, Some(&account), ROOT_PASSWORD, &mut random, 0, false).await.unwrap();
     assert!(set && id == account);
-    Harness { server, account, _dir: dir }
+    Harness { server, account, dir }
 }
 
 impl Harness {
@@ -414,6 +439,9 @@ async fn every_form_of_every_page_needs_its_csrf_token() {
         "/console/sessions",
         "/console/account",
         "/console/credential-report",
+        "/console/account/alias",
+        "/console/identity-providers/saml",
+        "/console/identity-providers/saml/x",
         "/console/signout",
     ];
     for path in paths {
@@ -547,4 +575,364 @@ async fn groups_roles_switch_role_and_revocation() {
     // Signing in again (after the revocation) works: the cut-off is in the past.
     let mut again = Browser::new(h.server.http_addr);
     assert_eq!(again.sign_in(&account, "sam", "Sam-Passw0rd!").await.header("location"), Some("/console/mfa"));
+}
+
+/// The audit trail's events of `account`, once `done` holds of them (the writer is a background
+/// task: poll with a deadline).
+async fn audit_events(
+    h: &Harness,
+    done: impl Fn(&[tessera_gateway::audit::AuditEvent]) -> bool,
+) -> Vec<tessera_gateway::audit::AuditEvent> {
+    let dir = h.dir.path().join("audit");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let events: Vec<_> = tessera_gateway::audit::query(&dir, &tessera_gateway::audit::Filter::default())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| e.account.as_deref() == Some(h.account.as_str()) || e.account.is_none())
+            .collect();
+        if done(&events) {
+            return events;
+        }
+        assert!(std::time::Instant::now() < deadline, "the trail never had what was expected: {events:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+fn elements(event: &tessera_gateway::audit::AuditEvent, key: &str) -> Option<String> {
+    event.response_elements.as_ref()?.get(key).cloned()
+}
+
+fn additional(event: &tessera_gateway::audit::AuditEvent, key: &str) -> Option<String> {
+    event.additional_event_data.as_ref()?.get(key).cloned()
+}
+
+/// Everything the trail keeps as text (numbers aside): where a secret could leak.
+fn trail_text(h: &Harness) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(h.dir.path().join("audit")).unwrap() {
+        let mut event: Vec<tessera_gateway::audit::AuditEvent> = std::fs::read_to_string(entry.unwrap().path())
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        for e in &mut event {
+            (e.time, e.latency_micros) = (0, 0);
+            text.push_str(&serde_json::to_string(e).unwrap());
+        }
+    }
+    text
+}
+
+/// Console sign-ins (success and failure, CloudTrail's `ConsoleLogin`), "Switch role"
+/// (`SwitchRole`, as the role session) and the IAM actions the console performs are in the
+/// gateway's audit trail, with no password, code or secret; a role used only from the console
+/// does not read as unused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_sign_ins_switches_and_actions_are_audited_without_secrets() {
+    let h = start().await;
+    let account = h.account.clone();
+    let root_arn = format!("arn:aws:iam::{account}:root");
+    // Failures first: root's wrong password, and a "user name" that is really a password.
+    let mut stranger = Browser::new(h.server.http_addr);
+    assert_eq!(stranger.sign_in(&account, "", "Wrong-Root-Passw0rd!").await.status, 401);
+    assert_eq!(stranger.sign_in(&account, "Hunter2-Typed-In-Name", "x").await.status, 401);
+    let mut root = h.root().await;
+    let csrf = root.get("/console/home").await.csrf();
+    let policy =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+    let created = root
+        .post("/console/policies", &[("csrf", &csrf), ("op", "create"), ("name", "Switcher"), ("document", policy)])
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{root_arn}"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    for role in ["ops", "idle"] {
+        let readonly = "arn:aws:iam::aws:policy/IAMReadOnlyAccess";
+        let made = root
+            .post("/console/roles", &[("csrf", &csrf), ("name", role), ("document", &trust), ("policy", readonly)])
+            .await;
+        assert_eq!(made.status, 303, "{}", made.body);
+    }
+    let sam_password = "Sam-Audit-Passw0rd!";
+    let made = create_user(&mut root, "sam", sam_password, false, true).await;
+    let at = made.body.find("id=\"secret-access-key\">").unwrap() + 23;
+    let secret = made.body[at..].split('<').next().unwrap().to_owned();
+    let policy_arn = format!("arn:aws:iam::{account}:policy/Switcher");
+    let group = root.post("/console/groups", &[("csrf", &csrf), ("name", "switchers"), ("policy", &policy_arn)]).await;
+    assert_eq!(group.status, 303, "{}", group.body);
+    assert_eq!(root.post("/console/groups/switchers/users", &[("csrf", &csrf), ("user", "sam")]).await.status, 303);
+
+    let mut sam = Browser::new(h.server.http_addr);
+    assert_eq!(sam.sign_in(&account, "sam", sam_password).await.status, 303);
+    assert_eq!(sam.get("/console/users").await.status, 403);
+    let csrf_sam = sam.get("/console/home").await.csrf();
+    let missing =
+        sam.post("/console/switch-role", &[("csrf", &csrf_sam), ("account", &account), ("role", "nope")]).await;
+    assert_eq!(missing.status, 403, "{}", missing.body);
+    let switched =
+        sam.post("/console/switch-role", &[("csrf", &csrf_sam), ("account", &account), ("role", "ops")]).await;
+    assert_eq!(switched.header("location"), Some("/console/home"), "{}", switched.body);
+    assert_eq!(sam.get("/console/users").await.status, 200);
+
+    let (sam_arn, ops_arn) = (format!("arn:aws:iam::{account}:user/sam"), format!("arn:aws:iam::{account}:role/ops"));
+    let session_arn = format!("arn:aws:sts::{account}:assumed-role/ops/sam");
+    let events = audit_events(&h, |events| {
+        events.iter().any(|e| e.action == "iam:ListUsers" && e.principal_arn.as_deref() == Some(session_arn.as_str()))
+    })
+    .await;
+    let logins: Vec<_> = events.iter().filter(|e| e.action == "signin:ConsoleLogin").collect();
+    let outcome = |e: &&tessera_gateway::audit::AuditEvent| {
+        (e.principal_arn.clone(), elements(e, "ConsoleLogin"), additional(e, "MFAUsed"), e.decision.clone())
+    };
+    let outcomes: Vec<_> = logins.iter().map(outcome).collect();
+    let (yes, no) = (Some("Success".to_owned()), Some("Failure".to_owned()));
+    let mfa_no = Some("No".to_owned());
+    assert_eq!(
+        outcomes,
+        [
+            (Some(root_arn.clone()), no.clone(), mfa_no.clone(), "denied".to_owned()),
+            // The name that names no user is not recorded (it may be a password).
+            (None, no, mfa_no.clone(), "denied".to_owned()),
+            (Some(root_arn.clone()), yes.clone(), mfa_no.clone(), "allowed".to_owned()),
+            (Some(sam_arn.clone()), yes, mfa_no, "allowed".to_owned()),
+        ]
+    );
+    assert_eq!(logins[0].reason.as_deref(), Some("failed_authentication"));
+    assert!(logins.iter().all(|e| !e.source_ip.is_empty() && !e.request_id.is_empty()));
+    // Switch role: the failed one as the user, the done one as the role session, each after the
+    // AssumeRole the console made for the user.
+    let switches: Vec<_> = events.iter().filter(|e| e.action == "signin:SwitchRole").collect();
+    assert_eq!(switches.len(), 2, "{switches:#?}");
+    assert_eq!(
+        (switches[0].principal_arn.as_deref(), elements(switches[0], "SwitchRole").as_deref()),
+        (Some(sam_arn.as_str()), Some("Failure"))
+    );
+    let done = switches[1];
+    assert_eq!(done.principal_arn.as_deref(), Some(session_arn.as_str()));
+    assert_eq!((done.resource.as_deref(), done.decision.as_str()), (Some(ops_arn.as_str()), "allowed"));
+    assert_eq!(elements(done, "SwitchRole").as_deref(), Some("Success"));
+    assert_eq!(additional(done, "SwitchFrom").as_deref(), Some(sam_arn.as_str()));
+    assert!(done.access_key_id.as_deref().is_some_and(|k| k.starts_with("ASIA")) && done.session_token_hash.is_some());
+    assert!(events.iter().any(|e| e.action == "sts:AssumeRole"
+        && e.principal_arn.as_deref() == Some(sam_arn.as_str())
+        && e.resource.as_deref() == Some(ops_arn.as_str())
+        && e.decision == "allowed"));
+    // The console's IAM actions, as the API records them: root's CreateUser, sam's refused
+    // ListUsers, the role session's allowed one.
+    let sam_user = format!("arn:aws:iam::{account}:user/sam");
+    assert!(events.iter().any(|e| e.action == "iam:CreateUser"
+        && e.principal_arn.as_deref() == Some(root_arn.as_str())
+        && e.resource.as_deref() == Some(sam_user.as_str())
+        && e.decision == "allowed"));
+    let refused = events
+        .iter()
+        .find(|e| e.action == "iam:ListUsers" && e.principal_arn.as_deref() == Some(sam_arn.as_str()))
+        .unwrap();
+    assert_eq!(
+        (refused.decision.as_str(), refused.error_code.as_deref(), refused.status),
+        ("denied", Some("AccessDenied"), 403)
+    );
+    // No secret: passwords (right and wrong), the mistyped name, the new key's secret, cookies.
+    let text = trail_text(&h);
+    for secret in [ROOT_PASSWORD, "Wrong-Root-Passw0rd!", "Hunter2-Typed-In-Name", sam_password, &secret] {
+        assert!(!text.contains(secret), "the trail holds {secret}");
+    }
+    for browser in [&root, &sam] {
+        assert!(!text.contains(&browser.session().unwrap()), "the trail holds a session id");
+    }
+    assert!(!text.contains(&csrf) && !text.contains(&csrf_sam));
+
+    // Unused access: the role used only from the console is used; the other one is not.
+    let made = root
+        .post("/console/access-analyzer", &[("csrf", &csrf), ("op", "create"), ("name", "unused"), ("age", "1")])
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let findings = root.get("/console/access-analyzer?analyzer=unused").await;
+    assert_eq!(findings.status, 200, "{}", findings.body);
+    let idle = format!("UnusedIAMRole arn:aws:iam::{account}:role/idle");
+    assert!(findings.body.contains(&idle), "{}", findings.body);
+    assert!(!findings.body.contains(&format!("UnusedIAMRole {ops_arn}")), "{}", findings.body);
+}
+
+/// An MFA sign-in is recorded with `MFAUsed: Yes`, a wrong code as a failure with its device and
+/// reason, never the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mfa_sign_in_is_audited_with_mfa_used_and_no_code() {
+    use std::sync::Arc;
+    use tessera_credentials::{SystemRng, TotpSeed, format_code, hotp, step};
+    let h = start().await;
+    let mut root = h.root().await;
+    assert_eq!(create_user(&mut root, "meg", "Meg-Passw0rd!", false, false).await.status, 200);
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
+    let env = tessera_identity::Env {
+        clock: Arc::new(tessera_identity::SystemClock),
+        random: Arc::new(tessera_identity::Random::new(SystemRng::new().unwrap())),
+        master_key: Arc::new(tessera_credentials::MasterKey::from_bytes([0x7e; 32])),
+        password_params: tessera_credentials::Argon2Params::DEFAULT,
+    };
+    let identity = tessera_identity::Identity::new(Arc::new(tessera_store::AnyStore::open(&url).await.unwrap()), env);
+    let account = tessera_identity::Account::new(&h.account).unwrap();
+    let device = identity.create_virtual_mfa_device(&account, None, "meg", Vec::new()).await.unwrap();
+    let seed = TotpSeed::from_base32(device.base32_seed.expose()).unwrap();
+    let serial = device.device.serial.clone();
+    let now = step(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());
+    let (code1, code2) = (format_code(hotp(&seed, now - 1)), format_code(hotp(&seed, now)));
+    identity.enable_mfa_device(&account, "meg", &serial, &code1, &code2).await.unwrap();
+    let mut meg = Browser::new(h.server.http_addr);
+    assert_eq!(meg.sign_in(&h.account, "meg", "Meg-Passw0rd!").await.header("location"), Some("/console/mfa"));
+    let csrf = meg.get("/console/mfa").await.csrf();
+    let code = format_code(hotp(&seed, now + 1));
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert_eq!(meg.post("/console/mfa", &[("csrf", &csrf), ("code", wrong)]).await.status, 401);
+    assert_eq!(
+        meg.post("/console/mfa", &[("csrf", &csrf), ("code", &code)]).await.header("location"),
+        Some("/console/home")
+    );
+    let meg_arn = format!("arn:aws:iam::{}:user/meg", h.account);
+    let events = audit_events(&h, |events| {
+        events
+            .iter()
+            .filter(|e| e.action == "signin:ConsoleLogin" && e.principal_arn.as_deref() == Some(&meg_arn))
+            .count()
+            == 2
+    })
+    .await;
+    let logins: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "signin:ConsoleLogin" && e.principal_arn.as_deref() == Some(meg_arn.as_str()))
+        .collect();
+    // The password alone is no sign-in: the code is due; then the wrong code, then the right one.
+    let seen: Vec<_> = logins
+        .iter()
+        .map(|e| (elements(e, "ConsoleLogin"), additional(e, "MFAUsed"), e.reason.clone(), e.mfa_serial.clone()))
+        .collect();
+    let yes = Some("Yes".to_owned());
+    assert_eq!(
+        seen,
+        [
+            (Some("Failure".to_owned()), yes.clone(), Some("mfa_invalid_code".to_owned()), Some(serial.clone())),
+            (Some("Success".to_owned()), yes, None, None),
+        ]
+    );
+    let text = trail_text(&h);
+    for secret in ["Meg-Passw0rd!", &format!("\"{code}\""), &format!("\"{wrong}\""), device.base32_seed.expose()] {
+        assert!(!text.contains(secret), "the trail holds {secret}");
+    }
+}
+
+/// SAML provider metadata for `entity_id`, signed by the identity domain's test certificate.
+fn saml_metadata(entity_id: &str) -> String {
+    let cert = include_str!("../../identity/tests/data/saml-idp-cert.b64").trim();
+    format!(
+        r#"<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity_id}">
+  <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:KeyDescriptor use="signing">
+      <ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">
+        <ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data>
+      </ds:KeyInfo>
+    </md:KeyDescriptor>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.com/sso"/>
+  </md:IDPSSODescriptor>
+</md:EntityDescriptor>"#
+    )
+}
+
+/// The account alias (create, view, delete) and SAML providers (create from an uploaded
+/// metadata file, view, replace the metadata, delete); a user without the permissions is refused
+/// in AWS's words and sees no data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_alias_and_saml_provider_pages() {
+    let h = start().await;
+    let account = h.account.clone();
+    let mut root = h.root().await;
+    let page = root.get("/console/account").await;
+    assert!(page.body.contains("id=\"no-account-alias\""), "{}", page.body);
+    let csrf = page.csrf();
+    // Aliases are global: each test run uses its account's own.
+    let alias = format!("tessera-console-{account}");
+    let bad =
+        root.post("/console/account/alias", &[("csrf", &csrf), ("op", "create"), ("alias", "Not_An_Alias")]).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("Not_An_Alias") || bad.body.contains("alias"), "{}", bad.body);
+    let made = root.post("/console/account/alias", &[("csrf", &csrf), ("op", "create"), ("alias", &alias)]).await;
+    assert_eq!(made.header("location"), Some("/console/account"), "{}", made.body);
+    let page = root.get("/console/account").await;
+    assert!(page.body.contains(&format!("<dd id=\"account-alias\">{alias}</dd>")), "{}", page.body);
+    let second =
+        root.post("/console/account/alias", &[("csrf", &csrf), ("op", "create"), ("alias", "another-alias-x")]).await;
+    assert_eq!(second.status, 400, "one alias per account: {}", second.body);
+
+    // SAML: create from the uploaded file, view, replace the metadata, delete.
+    let metadata = saml_metadata("https://idp.example.com/metadata");
+    let created = root
+        .post_multipart(
+            "/console/identity-providers/saml",
+            &[("csrf", &csrf), ("name", "Okta")],
+            ("metadata", "okta.xml", &metadata),
+        )
+        .await;
+    assert_eq!(created.header("location"), Some("/console/identity-providers/saml/Okta"), "{}", created.body);
+    let list = root.get("/console/identity-providers").await;
+    assert!(list.body.contains(&format!("arn:aws:iam::{account}:saml-provider/Okta")), "{}", list.body);
+    let detail = root.get("/console/identity-providers/saml/Okta").await;
+    assert!(detail.body.contains("<dd id=\"entity-id\">https://idp.example.com/metadata</dd>"), "{}", detail.body);
+    let replaced = root
+        .post_multipart(
+            "/console/identity-providers/saml/Okta",
+            &[("csrf", &csrf), ("op", "update")],
+            ("metadata", "new.xml", &saml_metadata("https://idp.example.com/v2")),
+        )
+        .await;
+    assert_eq!(replaced.status, 303, "{}", replaced.body);
+    assert!(root.get("/console/identity-providers/saml/Okta").await.body.contains("https://idp.example.com/v2"));
+    // Not metadata: the domain's AWS message, nothing created.
+    let refused = root
+        .post_multipart(
+            "/console/identity-providers/saml",
+            &[("csrf", &csrf), ("name", "Broken")],
+            ("metadata", "x.xml", "<not-metadata/>"),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    // A forged upload (no token) is refused.
+    let forged = root
+        .post_multipart("/console/identity-providers/saml", &[("name", "Forged")], ("metadata", "f.xml", &metadata))
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(forged.body.contains("CSRF"));
+
+    // A user with no permissions: AWS's refusal, no data.
+    assert_eq!(create_user(&mut root, "nell", "Nell-Passw0rd!", false, false).await.status, 200);
+    let mut nell = Browser::new(h.server.http_addr);
+    assert_eq!(nell.sign_in(&account, "nell", "Nell-Passw0rd!").await.status, 303);
+    let user = format!("User: arn:aws:iam::{account}:user/nell is not authorized to perform:");
+    let providers = nell.get("/console/identity-providers").await;
+    assert!(providers.body.contains(&format!("{user} iam:ListSAMLProviders on resource: *")), "{}", providers.body);
+    assert!(!providers.body.contains("saml-provider/Okta"));
+    let detail = nell.get("/console/identity-providers/saml/Okta").await;
+    assert_eq!(detail.status, 403);
+    let okta = format!("arn:aws:iam::{account}:saml-provider/Okta");
+    assert!(detail.body.contains(&format!("{user} iam:GetSAMLProvider on resource: {okta}")), "{}", detail.body);
+    assert!(!detail.body.contains("idp.example.com"));
+    let settings = nell.get("/console/account").await;
+    assert!(settings.body.contains(&format!("{user} iam:ListAccountAliases")) && !settings.body.contains(&alias));
+    let csrf_nell = settings.csrf();
+    let delete = nell.post("/console/identity-providers/saml/Okta", &[("csrf", &csrf_nell), ("op", "delete")]).await;
+    assert_eq!(delete.status, 403);
+    assert!(delete.body.contains(&format!("{user} iam:DeleteSAMLProvider on resource: {okta}")), "{}", delete.body);
+    let unalias =
+        nell.post("/console/account/alias", &[("csrf", &csrf_nell), ("op", "delete"), ("alias", &alias)]).await;
+    assert!(unalias.status == 403 && unalias.body.contains(&format!("{user} iam:DeleteAccountAlias")));
+
+    // Root deletes both.
+    let deleted = root.post("/console/identity-providers/saml/Okta", &[("csrf", &csrf), ("op", "delete")]).await;
+    assert_eq!(deleted.header("location"), Some("/console/identity-providers"), "{}", deleted.body);
+    assert!(!root.get("/console/identity-providers").await.body.contains("saml-provider/Okta"));
+    assert_eq!(root.get("/console/identity-providers/saml/Okta").await.status, 404);
+    let unaliased = root.post("/console/account/alias", &[("csrf", &csrf), ("op", "delete"), ("alias", &alias)]).await;
+    assert_eq!(unaliased.header("location"), Some("/console/account"), "{}", unaliased.body);
+    assert!(root.get("/console/account").await.body.contains("id=\"no-account-alias\""));
 }
