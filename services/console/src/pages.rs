@@ -805,7 +805,7 @@ pub(crate) async fn change_password<S: Store>(
     let caller = user.ok().map(|user| CallerPrincipal {
         arn: user.principal.arn.clone(),
         user_id: user.principal.id.clone(),
-        kind: CallerKind::User(Box::new(user)),
+        kind: CallerKind::User(std::sync::Arc::new(user)),
         account: account.clone(),
         access_key_id: String::new(),
         source_ip: None,
