@@ -23,6 +23,16 @@ pub(crate) fn secs(ms: u64) -> i64 {
     i64::try_from(ms / 1000).unwrap_or(i64::MAX)
 }
 
+/// The `UserName` AWS answers for the account root where an output names the owner of a
+/// credential (`GetAccessKeyLastUsed`, `GetLoginProfile`): the identity service gives the root an
+/// empty name, and AWS's member requires one matching `[\w+=,.@-]+`.
+pub(crate) const ROOT_USER_NAME: &str = "root";
+
+/// `name`, or [`ROOT_USER_NAME`] for the root's empty one.
+pub(crate) fn owner_name(name: &str) -> &str {
+    if name.is_empty() { ROOT_USER_NAME } else { name }
+}
+
 pub(crate) fn tags_xml(r: &mut Response, tags: &[Tag]) {
     if !tags.is_empty() {
         r.list("Tags", tags, |r, t| {
@@ -94,6 +104,19 @@ pub(crate) fn role_xml(r: &mut Response, role: &RoleRecord) {
     });
 }
 
+/// The fields of a `Role` inside an instance profile: AWS's documented `GetInstanceProfile`
+/// example gives exactly these six (no `Description`, `MaxSessionDuration`, `PermissionsBoundary`,
+/// `Tags` or `RoleLastUsed`: `GetRole` has those).
+fn profile_role_xml(r: &mut Response, role: &RoleRecord) {
+    let p = &role.principal;
+    r.el("Path", &p.path)
+        .el("RoleName", &p.name)
+        .el("RoleId", &p.id)
+        .el("Arn", &p.arn)
+        .timestamp("CreateDate", secs(p.create_date));
+    r.policy_document("AssumeRolePolicyDocument", &role.trust_policy);
+}
+
 /// The fields of an `InstanceProfile` element, with `roles` as its `Roles` (required: written
 /// even when empty).
 pub(crate) fn instance_profile_xml<'a>(
@@ -106,6 +129,6 @@ pub(crate) fn instance_profile_xml<'a>(
         .el("InstanceProfileId", &profile.id)
         .el("Arn", &profile.arn)
         .timestamp("CreateDate", secs(profile.create_date));
-    r.list("Roles", roles, role_xml);
+    r.list("Roles", roles, profile_role_xml);
     tags_xml(r, &profile.tags);
 }

@@ -4,7 +4,7 @@ use tessera_identity::{CreateRole, Taggable};
 use tessera_store::Store;
 use tessera_store::iam::EntityKind;
 
-use super::{group_xml, role_list_xml, role_xml, user_xml};
+use super::{group_xml, role_list_xml, role_xml, user_list_xml};
 use crate::actions::{Authorized, ResourceType};
 use crate::context::{Cx, Result};
 
@@ -35,7 +35,9 @@ pub(crate) async fn get_group<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Res
     let (group, users) = cx.gateway.identity.get_group(cx.account(), auth.name(), &cx.page()?).await?;
     let mut r = cx.response();
     r.nested("Group", |r| group_xml(r, &group));
-    r.list("Users", &users.items, user_xml);
+    // AWS's documented GetGroup example lists each user as ListUsers does: no
+    // PermissionsBoundary and no Tags (GetUser has those).
+    r.list("Users", &users.items, user_list_xml);
     r.bool("IsTruncated", users.is_truncated()).opt("Marker", users.marker.as_deref());
     Ok(r.finish(cx.request_id))
 }
