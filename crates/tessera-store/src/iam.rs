@@ -19,6 +19,8 @@
 //! | `credential-report:` | [`CredentialReportRecord`] | the last generated credential report |
 //! | `key-used:<key id>` | [`KeyUsedRecord`] | when an access key was last used (kept apart: written per request) |
 //! | `root-keys:` | [`RootKeysRecord`] | the account root's access keys (at most 2) |
+//! | `console-root-login:` | [`RootPasswordRecord`] | the account root's console password (a hash) |
+//! | `quota-guard:<kind>` | (empty) | rewritten by every create of `<kind>` that checks an account-wide quota ([`under_account_quota`]) |
 //! | `outbound-federation:` | [`OutboundFederationRecord`] | whether `GetWebIdentityToken` is enabled (absent: never enabled) |
 //! | `server-certificate:<folded name>` | [`ServerCertificateRecord`] | a server certificate, its chain and sealed private key |
 //! | global `service-credential:<service>/<service user name>` | [`ServiceCredentialIndexRecord`] | which account and user own a service-specific credential |
@@ -62,6 +64,8 @@ pub const KEY_USED: Kind = Kind::new("key-used");
 pub const EPOCH: Kind = Kind::new("epoch");
 pub const ACCESS_KEY: Kind = Kind::new("access-key");
 pub const ROOT_KEYS: Kind = Kind::new("root-keys");
+pub const ROOT_PASSWORD: Kind = Kind::new("console-root-login");
+pub const QUOTA_GUARD: Kind = Kind::new("quota-guard");
 pub const OUTBOUND_FEDERATION: Kind = Kind::new("outbound-federation");
 // Issue 14, part A: instance profiles, account aliases, service-linked role deletions, STS preferences.
 pub const INSTANCE_PROFILE: Kind = Kind::new("instance-profile");
@@ -102,7 +106,7 @@ record! {
     SamlProviderRecord => SAML,
     OidcProviderRecord => OIDC, PasswordPolicyRecord => PASSWORD_POLICY,
     CredentialReportRecord => CREDENTIAL_REPORT, KeyUsedRecord => KEY_USED, AccessKeyIndexRecord => ACCESS_KEY,
-    RootKeysRecord => ROOT_KEYS,
+    RootKeysRecord => ROOT_KEYS, RootPasswordRecord => ROOT_PASSWORD,
     OutboundFederationRecord => OUTBOUND_FEDERATION,
     ServerCertificateRecord => SERVER_CERTIFICATE, ServiceCredentialIndexRecord => SERVICE_CREDENTIAL,
 }
@@ -560,6 +564,14 @@ pub struct RootKeysRecord {
     pub keys: Vec<AccessKeyRecord>,
 }
 
+/// The account root's console password (an argon2id PHC string), as a login profile keeps it:
+/// the console signs the root in with it, and `GetLoginProfile` by the root reports it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RootPasswordRecord {
+    pub password_hash: String,
+    pub password_last_changed: Millis,
+}
+
 /// Global: which account and user own an access key (`root` set and `user` empty for the account
 /// root's keys). A hint written before the key itself; the
 /// user record is the authority, so an index entry whose key is gone means nothing.
@@ -716,6 +728,26 @@ pub async fn scan_all<S: Store + ?Sized, R: Record>(store: &S, ns: &Namespace) -
             return Ok(all);
         }
     }
+}
+
+/// Whether `ns` has fewer than `max` records of `kind`, decided inside `tx` so that
+/// the commit holds only if no other create of the kind committed meanwhile: every create that
+/// checks an account-wide quota reads and rewrites the kind's guard key, so two concurrent creates
+/// conflict and the retry counts again. A scan alone guards nothing ([`Tx`]); the guard makes it
+/// exact without a stored count that could drift. Deletes need not touch it: a delete racing a
+/// create can only make the create see one more record than is left.
+pub async fn under_account_quota<S: Store + ?Sized>(
+    tx: &Tx<'_, S>,
+    ns: &Namespace,
+    kind: Kind,
+    max: usize,
+) -> Result<bool, StoreError> {
+    let guard = Key::new(ns, QUOTA_GUARD, kind.name());
+    tx.get(&guard).await?;
+    tx.put(guard, Vec::new());
+    // One page is one consistent snapshot; `max` entries are all it needs to see.
+    let found = tx.store().scan_prefix(&Key::new(ns, kind, ""), None, max).await?;
+    Ok(found.len() < max)
 }
 
 /// A change of one account's policy epoch.

@@ -868,8 +868,8 @@ pub(crate) async fn home<S: Store>(State(console): Shared<S>, headers: HeaderMap
                 "Add MFA for the root user",
                 "The root user has MFA.",
             ));
-            // GetAccountSummary does not model the root's keys (it says 0); the bootstrap's record
-            // of them is the truth.
+            // GetAccountSummary says only whether the root has keys (`AccountAccessKeysPresent`),
+            // not whether they are active; the root's record of them says.
             let root_keys = match root_access_keys(&console, &signed.account).await {
                 Ok(keys) => keys,
                 Err(e) => return Err(internal_error("cannot read the root's keys", &e)),

@@ -4,12 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_credentials::{RandomSource, hash_password, verify_password};
-use tessera_store::iam::{self, AccountRecord, Millis, Record};
+use tessera_store::iam::{self, AccountRecord, Millis, Record, RootPasswordRecord};
 use tessera_store::{Key, Kind, Namespace, Store, StoreError, update};
 
 const SESSION: Kind = Kind::new("console-session");
 const THROTTLE: Kind = Kind::new("console-throttle");
-const ROOT_PASSWORD: Kind = Kind::new("console-root-login");
 
 /// Failed sign-ins of one account and user name before the next ones are refused unchecked.
 pub const SIGN_IN_MAX_FAILURES: u32 = 5;
@@ -81,17 +80,6 @@ pub(crate) struct ThrottleRecord {
 
 impl Record for ThrottleRecord {
     const KIND: Kind = THROTTLE;
-}
-
-/// The account root's console password (an argon2id PHC string), as a login profile keeps it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct RootPasswordRecord {
-    pub(crate) password_hash: String,
-    pub(crate) password_last_changed: Millis,
-}
-
-impl Record for RootPasswordRecord {
-    const KIND: Kind = ROOT_PASSWORD;
 }
 
 /// A random identifier or token: 32 bytes, hex.
@@ -188,7 +176,7 @@ pub(crate) async fn clear_attempts<S: Store>(store: &S, ns: &Namespace, user: Op
 }
 
 fn root_key(ns: &Namespace) -> Key {
-    Key::new(ns, ROOT_PASSWORD, "")
+    Key::new(ns, iam::ROOT_PASSWORD, "")
 }
 
 /// Whether `password` is the account root's console password (`false` when it has none).

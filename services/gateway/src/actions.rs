@@ -639,7 +639,8 @@ impl Action {
 
     /// Whether the account root omitting `UserName` acts on itself (AWS: these operations work
     /// for "access keys under the AWS account", so they manage the root's own keys; `GetUser`
-    /// answers the root's own shape; the root's MFA devices are listed).
+    /// answers the root's own shape; the root's MFA devices are listed and deactivated; its console
+    /// password is its login profile).
     pub(crate) fn serves_root(self) -> bool {
         matches!(
             self,
@@ -649,6 +650,8 @@ impl Action {
                 | Self::UpdateAccessKey
                 | Self::DeleteAccessKey
                 | Self::ListMFADevices
+                | Self::DeactivateMFADevice
+                | Self::GetLoginProfile
         )
     }
 
@@ -778,7 +781,12 @@ impl Action {
             }
             Resource::KeyOwner => {
                 let used = cx.gateway.identity.get_access_key_last_used(account, &name).await?;
-                let arn = self.read_entity(cx, EntityKind::User, &used.user_name, &mut auth).await;
+                // A key of the account root (no user name) is the root's.
+                let arn = if used.user_name.is_empty() {
+                    Arn::root(account.id()).to_string()
+                } else {
+                    self.read_entity(cx, EntityKind::User, &used.user_name, &mut auth).await
+                };
                 key_use = Some(used);
                 arn
             }

@@ -306,7 +306,13 @@ impl<S: Store> Asker<'_, S> {
                         .get_access_key_last_used(self.account, &m.access_key_id)
                         .await
                         .map_err(|e| e.into_service_error())?;
-                    ask(Action::GetAccessKeyLastUsed, self.user(&used.user_name).await, none())
+                    // A key of the account root (no user name) is the root's.
+                    let owner = if used.user_name.is_empty() {
+                        tessera_arn::Arn::root(self.account.id()).to_string()
+                    } else {
+                        self.user(&used.user_name).await
+                    };
+                    ask(Action::GetAccessKeyLastUsed, owner, none())
                 }
                 "CreateLoginProfile" | "GetLoginProfile" | "UpdateLoginProfile" | "DeleteLoginProfile" => {
                     let (action, user) = match name {

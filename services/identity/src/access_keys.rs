@@ -395,25 +395,37 @@ impl<S: Store> Identity<S> {
         Ok(())
     }
 
-    /// `GetAccessKeyLastUsed`: the owner of a key of this account and when it was last used.
+    /// `GetAccessKeyLastUsed`: the owner of a key of this account (an empty name for the account
+    /// root's own keys) and when it was last used.
     pub async fn get_access_key_last_used(&self, account: &Account, key_id: &str) -> Result<AccessKeyLastUsed> {
         let index: Option<AccessKeyIndexRecord> = iam::load(&*self.store, &access_key_index(key_id)).await?;
         // A key of another account is reported as unknown: its existence is not this account's business.
         let index = index.filter(|i| i.account == account.id()).ok_or_else(|| key_not_found(key_id))?;
-        let user: Option<UserRecord> =
-            iam::load(&*self.store, &entity::key(account, EntityKind::User, &index.user)).await?;
-        let user =
-            user.filter(|u| u.access_keys.iter().any(|k| k.id == key_id)).ok_or_else(|| key_not_found(key_id))?;
+        // The owner's record is the authority, the root's keys as much as a user's.
+        let user_name = if index.root {
+            let root: Option<RootKeysRecord> = iam::load(&*self.store, &Key::new(account.ns(), ROOT_KEYS, "")).await?;
+            if !root.is_some_and(|r| r.keys.iter().any(|k| k.id == key_id)) {
+                return Err(key_not_found(key_id));
+            }
+            // Empty for the root, as `ListAccessKeys` has it; the gateway words it.
+            String::new()
+        } else {
+            let user: Option<UserRecord> =
+                iam::load(&*self.store, &entity::key(account, EntityKind::User, &index.user)).await?;
+            let user =
+                user.filter(|u| u.access_keys.iter().any(|k| k.id == key_id)).ok_or_else(|| key_not_found(key_id))?;
+            user.principal.name
+        };
         let used: Option<KeyUsedRecord> = iam::load(&*self.store, &key_used(account, key_id)).await?;
         Ok(match used {
             Some(used) => AccessKeyLastUsed {
-                user_name: user.principal.name,
+                user_name,
                 last_used_date: Some(used.date),
                 service_name: used.service,
                 region: used.region,
             },
             None => AccessKeyLastUsed {
-                user_name: user.principal.name,
+                user_name,
                 last_used_date: None,
                 service_name: NOT_USED.to_owned(),
                 region: NOT_USED.to_owned(),

@@ -45,8 +45,9 @@ pub fn account(id: &str, scope: &Scope) -> Result<Account, Status> {
 }
 
 /// A required user name: the gateway fills in the caller's; an empty one here is an error.
-/// `user_name` of an access-key call: an explicitly empty name means the account root's own
-/// keys, which only the internal API (the gateway, for a root caller) may ask for; a caller the
+/// `user_name` of a call the account root may make on itself (its access keys, its login profile,
+/// its MFA devices): an explicitly empty name means the root, which only the internal API (the
+/// gateway, for a root caller) may ask for; a caller the
 /// gRPC layer authenticated must name a user (its layer defaults it to the calling user), and an
 /// absent name is refused as before.
 fn key_owner(scope: &Scope, name: Option<String>) -> Result<String, Status> {
@@ -383,7 +384,10 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::GetLoginProfileRequest>,
     ) -> Reply<pb::GetLoginProfileResponse> {
         let (scope, r) = split(request);
-        let profile = self.domain.get_login_profile(&account(&r.account_id, &scope)?, &r.user_name).await?;
+        let profile = self
+            .domain
+            .get_login_profile(&account(&r.account_id, &scope)?, &key_owner(&scope, Some(r.user_name))?)
+            .await?;
         Ok(Response::new(pb::GetLoginProfileResponse { login_profile: Some(login_profile_out(profile)) }))
     }
 
@@ -505,7 +509,7 @@ impl IdentityService for IdentityGrpc {
     ) -> Reply<pb::DeactivateMfaDeviceResponse> {
         let (scope, r) = split(request);
         self.domain
-            .deactivate_mfa_device(&account(&r.account_id, &scope)?, &required_user(r.user_name)?, &r.serial_number)
+            .deactivate_mfa_device(&account(&r.account_id, &scope)?, &key_owner(&scope, r.user_name)?, &r.serial_number)
             .await?;
         Ok(Response::new(pb::DeactivateMfaDeviceResponse {}))
     }

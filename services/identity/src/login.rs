@@ -8,7 +8,9 @@
 use tessera_arn::{ValidationError, Violation};
 use tessera_credentials::{hash_password_with, verify_password};
 use tessera_proto::error::ErrorCode;
-use tessera_store::iam::{self, LoginProfileRecord, Millis, PASSWORD_POLICY, PasswordPolicyRecord, UserRecord};
+use tessera_store::iam::{
+    self, LoginProfileRecord, Millis, PASSWORD_POLICY, PasswordPolicyRecord, RootPasswordRecord, UserRecord,
+};
 use tessera_store::{Key, Store, update};
 
 use crate::entity::{self, AnyEntity};
@@ -282,9 +284,27 @@ impl<S: Store> Identity<S> {
     }
 
     pub async fn get_login_profile(&self, account: &Account, user_name: &str) -> Result<LoginProfile> {
+        if user_name.is_empty() {
+            return self.root_login_profile(account).await;
+        }
         let user = self.get_user(account, user_name).await?;
         let profile = user.login_profile.as_ref().ok_or_else(|| profile_not_found(&user.principal.name))?;
         Ok(profile_of(&user, profile))
+    }
+
+    /// `GetLoginProfile` by the account root without `UserName`: its console password (set by
+    /// `tessera admin set-root-password` or at first start), with an empty user name that the
+    /// gateway words; `NoSuchEntity` when it has none. The record keeps only when the password
+    /// last changed, which stands for its creation.
+    async fn root_login_profile(&self, account: &Account) -> Result<LoginProfile> {
+        let record: Option<RootPasswordRecord> =
+            iam::load(&*self.store, &Key::new(account.ns(), iam::ROOT_PASSWORD, "")).await?;
+        let record = record.ok_or_else(|| profile_not_found("root"))?;
+        Ok(LoginProfile {
+            user_name: String::new(),
+            create_date: record.password_last_changed,
+            password_reset_required: false,
+        })
     }
 
     /// `UpdateLoginProfile`: an administrator sets a new password, the reset flag, or both. The

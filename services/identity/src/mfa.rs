@@ -184,6 +184,11 @@ fn two_codes(serial: &str, code1: &str, code2: &str) -> Result<(u32, u32)> {
     }
 }
 
+/// `DeactivateMFADevice` of a device the user does not have.
+fn not_enabled(serial: &str, user: &str) -> Error {
+    Error::no_such_entity(format!("MFA device with serial number {serial} is not enabled for user {user}."))
+}
+
 impl<S: Store> Identity<S> {
     /// `CreateVirtualMFADevice`: a new unassigned device; names are unique in the account without
     /// regard to case or path.
@@ -398,18 +403,20 @@ impl<S: Store> Identity<S> {
 
     /// `DeactivateMFADevice`: unassigns the device from the user (the device itself remains, and
     /// keeps its replay counter).
+    /// An empty `user_name` is the account root acting on itself: no device can be assigned to
+    /// the root here (`EnableMFADevice` takes a user), so it has none to deactivate.
     pub async fn deactivate_mfa_device(&self, account: &Account, user_name: &str, serial: &str) -> Result<()> {
         let key = device_key(account, serial)?;
+        if user_name.is_empty() {
+            return Err(not_enabled(serial, "root"));
+        }
         let key = &key;
         update(&*self.store, |tx| async move {
             let mut user = entity::read_user(&tx, account, user_name).await?;
             let before = user.mfa_devices.len();
             user.mfa_devices.retain(|s| !s.eq_ignore_ascii_case(serial));
             if user.mfa_devices.len() == before {
-                return Err(Error::no_such_entity(format!(
-                    "MFA device with serial number {serial} is not enabled for user {}.",
-                    user.principal.name
-                )));
+                return Err(not_enabled(serial, &user.principal.name));
             }
             if let Some(mut device) = tx.read::<MfaDeviceRecord>(key).await? {
                 device.user = None;

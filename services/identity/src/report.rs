@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 
 use tessera_proto::error::ErrorCode;
 use tessera_store::iam::{
-    self, AccountRecord, CREDENTIAL_REPORT, CredentialReportRecord, KEY_USED, KeyStatus, KeyUsedRecord, Millis,
-    PASSWORD_POLICY, PasswordPolicyRecord, UserRecord,
+    self, AccessKeyRecord, AccountRecord, CREDENTIAL_REPORT, CredentialReportRecord, KEY_USED, KeyStatus,
+    KeyUsedRecord, Millis, PASSWORD_POLICY, PasswordPolicyRecord, ROOT_KEYS, RootKeysRecord, UserRecord,
 };
 use tessera_store::{Key, Store};
 
@@ -75,6 +75,24 @@ fn row(out: &mut String, fields: &[String]) {
     let _ = writeln!(out, "{}", line.join(","));
 }
 
+/// The ten `access_key_{1,2}_*` columns of a user's or the root's first two keys, with their last
+/// uses (`used[i]` is `keys[i]`'s).
+fn key_columns(fields: &mut Vec<String>, keys: &[AccessKeyRecord], used: &[Option<KeyUsedRecord>]) {
+    for slot in 0..2 {
+        match keys.get(slot) {
+            Some(key) => {
+                let used = used.get(slot).and_then(Option::as_ref);
+                fields.push(flag(key.status == KeyStatus::Active).to_owned());
+                fields.push(iso8601(key.create_date));
+                fields.push(used.map_or_else(|| NA.to_owned(), |u| iso8601(u.date)));
+                fields.push(used.map_or_else(|| NA.to_owned(), |u| u.region.clone()));
+                fields.push(used.map_or_else(|| NA.to_owned(), |u| u.service.clone()));
+            }
+            None => fields.extend(["false", NA, NA, NA, NA].map(str::to_owned)),
+        }
+    }
+}
+
 /// The columns of one user's row.
 fn user_row(user: &UserRecord, policy: Option<&PasswordPolicyRecord>, used: &[Option<KeyUsedRecord>]) -> Vec<String> {
     let profile = user.login_profile.as_ref();
@@ -99,19 +117,7 @@ fn user_row(user: &UserRecord, policy: Option<&PasswordPolicyRecord>, used: &[Op
         next_rotation,
         flag(!user.mfa_devices.is_empty()).to_owned(),
     ];
-    for slot in 0..2 {
-        match user.access_keys.get(slot) {
-            Some(key) => {
-                let used = used.get(slot).and_then(Option::as_ref);
-                fields.push(flag(key.status == KeyStatus::Active).to_owned());
-                fields.push(iso8601(key.create_date));
-                fields.push(used.map_or_else(|| NA.to_owned(), |u| iso8601(u.date)));
-                fields.push(used.map_or_else(|| NA.to_owned(), |u| u.region.clone()));
-                fields.push(used.map_or_else(|| NA.to_owned(), |u| u.service.clone()));
-            }
-            None => fields.extend(["false", NA, NA, NA, NA].map(str::to_owned)),
-        }
-    }
+    key_columns(&mut fields, &user.access_keys, used);
     // Signing certificates: whether each is active, and when it was uploaded.
     for slot in 0..2 {
         match user.signing_certificates.get(slot) {
@@ -177,8 +183,9 @@ impl<S: Store> Identity<S> {
         let mut out = String::with_capacity(HEADER.len() + 1);
         out.push_str(HEADER);
         out.push('\n');
-        // The root user has no password, keys or MFA here (it is not modelled); its creation time
-        // is the account's, when known.
+        // The root's row: its creation time is the account's, when known; its password columns
+        // are AWS's `not_supported` (its last sign-in is not recorded); no MFA device can be
+        // assigned to it here; its access keys are its own (`CreateAccessKey` by the root).
         let root_created = created.map_or_else(|| NA.to_owned(), |a| iso8601(a.create_date));
         let mut root = vec![
             "<root_account>".to_owned(),
@@ -190,16 +197,26 @@ impl<S: Store> Identity<S> {
             NOT_SUPPORTED.to_owned(),
             "false".to_owned(),
         ];
-        root.extend(["false", NA, NA, NA, NA, "false", NA, NA, NA, NA, "false", NA, "false", NA].map(str::to_owned));
+        let root_keys: Option<RootKeysRecord> = iam::load(store, &Key::new(account.ns(), ROOT_KEYS, "")).await?;
+        let root_keys = root_keys.map(|r| r.keys).unwrap_or_default();
+        let used = self.key_uses(account, &root_keys).await?;
+        key_columns(&mut root, &root_keys, &used);
+        root.extend(["false", NA, "false", NA].map(str::to_owned));
         row(&mut out, &root);
         for (_, user) in iam::scan_all::<S, UserRecord>(store, account.ns()).await? {
-            let mut used = Vec::with_capacity(user.access_keys.len());
-            for key in user.access_keys.iter().take(2) {
-                used.push(iam::load::<S, KeyUsedRecord>(store, &Key::new(account.ns(), KEY_USED, &key.id)).await?);
-            }
+            let used = self.key_uses(account, &user.access_keys).await?;
             row(&mut out, &user_row(&user, policy.as_ref(), &used));
         }
         Ok(out)
+    }
+
+    /// When each of the first two of `keys` was last used.
+    async fn key_uses(&self, account: &Account, keys: &[AccessKeyRecord]) -> Result<Vec<Option<KeyUsedRecord>>> {
+        let mut used = Vec::with_capacity(2);
+        for key in keys.iter().take(2) {
+            used.push(iam::load::<S, KeyUsedRecord>(&*self.store, &Key::new(account.ns(), KEY_USED, &key.id)).await?);
+        }
+        Ok(used)
     }
 }
 
@@ -297,5 +314,36 @@ mod tests {
                 .unwrap()
                 .starts_with("bob,arn:aws:iam::123456789012:user/bob,2026-11-23T10:00:00+00:00,true,")
         );
+    }
+
+    /// The root's row reports the root's own access keys as a user's row does, and
+    /// `GetAccessKeyLastUsed` finds a root key (with the root's empty name).
+    #[tokio::test]
+    async fn the_root_row_reports_the_roots_keys() {
+        let f = fixture();
+        f.identity.create_account(&f.account).await.unwrap();
+        let key = f.identity.create_access_key(&f.account, "").await.unwrap().access_key_id;
+        let unused = f.identity.get_access_key_last_used(&f.account, &key).await.unwrap();
+        assert_eq!((unused.user_name.as_str(), unused.last_used_date), ("", None));
+        f.clock.advance(Duration::from_secs(60));
+        f.identity.record_access_key_use(&f.account, &key, "iam", "us-east-1").await.unwrap();
+        let used = f.identity.get_access_key_last_used(&f.account, &key).await.unwrap();
+        assert_eq!((used.user_name.as_str(), used.service_name.as_str()), ("", "iam"));
+
+        f.identity.generate_credential_report(&f.account).await.unwrap();
+        let report = f.identity.get_credential_report(&f.account).await.unwrap();
+        let (t0, t1) = ("2026-11-23T10:00:00+00:00", "2026-11-23T10:01:00+00:00");
+        assert_eq!(
+            report.csv.lines().nth(1).unwrap(),
+            format!(
+                "<root_account>,arn:aws:iam::123456789012:root,{t0},not_supported,no_information,not_supported,\
+                 not_supported,false,true,{t0},{t1},us-east-1,iam,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+            )
+        );
+
+        // Deleted, the key is gone from both.
+        f.identity.delete_access_key(&f.account, "", &key).await.unwrap();
+        let err = f.identity.get_access_key_last_used(&f.account, &key).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::NoSuchEntity);
     }
 }

@@ -92,7 +92,7 @@ pub(crate) async fn delete_account_password_policy<S: Store>(cx: &Cx<'_, S>, _: 
 
 fn login_profile_xml(r: &mut Response, profile: &tessera_identity::LoginProfile) {
     r.nested("LoginProfile", |r| {
-        r.el("UserName", &profile.user_name)
+        r.el("UserName", super::owner_name(&profile.user_name))
             .timestamp("CreateDate", secs(profile.create_date))
             .bool("PasswordResetRequired", profile.password_reset_required);
     });

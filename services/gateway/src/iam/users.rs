@@ -99,7 +99,7 @@ pub(crate) async fn get_access_key_last_used<S: Store>(cx: &Cx<'_, S>, auth: Aut
     // Read to learn the key's owner, which the call is authorized on.
     let used = auth.key_use(cx).await?;
     let mut r = cx.response();
-    r.el("UserName", &used.user_name);
+    r.el("UserName", crate::iam::owner_name(&used.user_name));
     r.nested("AccessKeyLastUsed", |r| {
         r.opt_timestamp("LastUsedDate", used.last_used_date.map(secs))
             .el("ServiceName", &used.service_name)
