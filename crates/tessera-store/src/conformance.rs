@@ -438,6 +438,49 @@ pub async fn concurrent_limit<S: Store + Clone>(store: &S, accounts: &Accounts) 
     assert_eq!(full, 200 - CAP);
 }
 
+/// 60 writers race to create one record each of a kind capped at 10 per account (like users or
+/// instance profiles per account), each under its own key: the guard of
+/// [`crate::iam::under_account_quota`] lets exactly 10 commit, and the others see the quota.
+pub async fn concurrent_account_quota<S: Store + Clone>(store: &S, accounts: &Accounts) {
+    const CAP: usize = 10;
+    let ns = &accounts.a;
+    let mut tasks = JoinSet::new();
+    for i in 0..60 {
+        let (store, ns) = (store.clone(), ns.clone());
+        tasks.spawn(async move {
+            let key = Key::new(&ns, ITEM, &format!("entity-{i:02}"));
+            let (key, ns) = (&key, &ns);
+            update(&store, |tx| async move {
+                tokio::task::yield_now().await;
+                if !crate::iam::under_account_quota(&tx, ns, ITEM, CAP).await? {
+                    return Err(AddError::Full);
+                }
+                tx.put(key.clone(), b"entity".to_vec());
+                Ok(())
+            })
+            .await
+        });
+    }
+    let (mut added, mut full) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("task") {
+            Ok(()) => added += 1,
+            Err(AddError::Full) => full += 1,
+            Err(AddError::Store(error)) => panic!("unexpected error: {error}"),
+        }
+    }
+    let stored = store.scan_prefix(&Key::new(ns, ITEM, ""), None, 100).await.expect("scan").len();
+    assert_eq!((added, full, stored), (CAP, 60 - CAP, CAP));
+    // Another account has its own quota; and a freed place can be taken again.
+    let other = &accounts.b;
+    let fits = update(store, |tx| async move { crate::iam::under_account_quota(&tx, other, ITEM, CAP).await }).await;
+    assert!(fits.expect("update"));
+    let first = store.scan_prefix(&Key::new(ns, ITEM, ""), None, 1).await.expect("scan").remove(0).0;
+    commit_ok(store, Transaction::new().delete(first)).await;
+    let fits = update(store, |tx| async move { crate::iam::under_account_quota(&tx, ns, ITEM, CAP).await }).await;
+    assert!(fits.expect("update"));
+}
+
 /// The scope of a snapshot of the check's two accounts (never the whole store: the Redis backend's
 /// checks share one server).
 fn both(accounts: &Accounts) -> Scope {

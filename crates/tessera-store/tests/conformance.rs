@@ -104,6 +104,7 @@ macro_rules! every_backend {
                 concurrent_counter,
                 contended_counter_loses_nothing,
                 concurrent_limit,
+                concurrent_account_quota,
                 snapshot_round_trip,
                 snapshot_import_refuses_invalid,
                 snapshot_is_consistent_under_writes,

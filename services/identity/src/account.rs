@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use tessera_proto::error::ErrorCode;
 use tessera_store::iam::{
     self, AccountRecord, GroupRecord, InstanceProfileRecord, MfaDeviceRecord, OidcProviderRecord, POLICY, PolicyRecord,
-    PolicyUseRecord, Record, RoleRecord, UserRecord,
+    PolicyUseRecord, ROOT_KEYS, Record, RoleRecord, RootKeysRecord, ServerCertificateRecord, UserRecord,
 };
 use tessera_store::{Key, Namespace, Store, StoreError, update};
 
@@ -154,18 +154,20 @@ impl<S: Store> Identity<S> {
         let devices = iam::scan_all::<S, MfaDeviceRecord>(store, ns).await?;
         let providers = iam::scan_all::<S, OidcProviderRecord>(store, ns).await?;
         let instance_profiles = iam::scan_all::<S, InstanceProfileRecord>(store, ns).await?;
+        let server_certificates = iam::scan_all::<S, ServerCertificateRecord>(store, ns).await?;
+        let root_keys: Option<RootKeysRecord> = iam::load(store, &Key::new(ns, ROOT_KEYS, "")).await?;
         let token_version = self.global_endpoint_token_version(account).await?;
         let versions: usize = policies.iter().map(|(_, p)| p.versions.len()).sum();
         let in_use = devices.iter().filter(|(_, d)| d.user.is_some()).count();
 
         let entries: [(&str, i64); 33] = [
             ("Users", count(users.len())),
-            ("UsersQuota", 5000),
+            ("UsersQuota", count(crate::users::MAX_USERS)),
             ("Groups", count(groups.len())),
-            ("GroupsQuota", 300),
+            ("GroupsQuota", count(crate::groups::MAX_GROUPS)),
             ("GroupsPerUserQuota", count(MAX_GROUPS_PER_USER)),
             ("Roles", count(roles.len())),
-            ("RolesQuota", 1000),
+            ("RolesQuota", count(crate::roles::MAX_ROLES)),
             ("Policies", count(policies.len())),
             ("PoliciesQuota", 1500),
             ("PolicyVersionsInUse", count(versions)),
@@ -182,16 +184,17 @@ impl<S: Store> Identity<S> {
             ("AccessKeysPerUserQuota", count(MAX_ACCESS_KEYS_PER_USER)),
             ("MFADevices", count(devices.len())),
             ("MFADevicesInUse", count(in_use)),
-            // The root user is not modelled: it has no MFA device, keys or certificates here.
+            // No MFA device or signing certificate can be assigned to the root here; its access
+            // keys are its own (`CreateAccessKey` by the root).
             ("AccountMFAEnabled", 0),
-            ("AccountAccessKeysPresent", 0),
+            ("AccountAccessKeysPresent", i64::from(root_keys.is_some_and(|r| !r.keys.is_empty()))),
             ("AccountSigningCertificatesPresent", 0),
             ("Providers", count(providers.len())),
-            ("ServerCertificates", 0),
+            ("ServerCertificates", count(server_certificates.len())),
             ("ServerCertificatesQuota", 20),
             ("SigningCertificatesPerUserQuota", 2),
             ("InstanceProfiles", count(instance_profiles.len())),
-            ("InstanceProfilesQuota", 1000),
+            ("InstanceProfilesQuota", count(crate::instance_profiles::MAX_INSTANCE_PROFILES)),
             ("GlobalEndpointTokenVersion", token_version),
         ];
         Ok(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())

@@ -17,6 +17,9 @@ fn same(a: &str, b: &str) -> bool {
     iam::folded(a) == iam::folded(b)
 }
 
+/// Groups per account (AWS's quota, `GroupsQuota`).
+pub(crate) const MAX_GROUPS: usize = 300;
+
 impl<S: Store> Identity<S> {
     pub async fn create_group(&self, account: &Account, path: Option<String>, name: &str) -> Result<GroupRecord> {
         validate_group_name(name)?;
@@ -38,6 +41,9 @@ impl<S: Store> Identity<S> {
             let key = entity::key(account, EntityKind::Group, name);
             if tx.read::<GroupRecord>(&key).await?.is_some() {
                 return Err(Error::already_exists(format!("Group with name {} already exists.", name)));
+            }
+            if !iam::under_account_quota(&tx, account.ns(), iam::GROUP, MAX_GROUPS).await? {
+                return Err(Error::quota("GroupsPerAccount", MAX_GROUPS));
             }
             tx.write(key, group);
             Ok(group.clone())

@@ -37,6 +37,9 @@ pub(crate) fn profile_not_found(name: &str) -> Error {
     Error::no_such_entity(format!("Instance Profile {name} cannot be found."))
 }
 
+/// Instance profiles per account (AWS's default quota, `InstanceProfilesQuota`).
+pub(crate) const MAX_INSTANCE_PROFILES: usize = 1000;
+
 impl<S: Store> Identity<S> {
     /// The profile with its roles read now (a role listed but gone is left out).
     async fn with_roles(&self, account: &Account, profile: InstanceProfileRecord) -> Result<InstanceProfile> {
@@ -81,6 +84,9 @@ impl<S: Store> Identity<S> {
             let key = profile_key(account, &profile.name);
             if tx.read::<InstanceProfileRecord>(&key).await?.is_some() {
                 return Err(Error::already_exists(format!("Instance Profile {} already exists.", profile.name)));
+            }
+            if !iam::under_account_quota(&tx, account.ns(), iam::INSTANCE_PROFILE, MAX_INSTANCE_PROFILES).await? {
+                return Err(Error::quota("InstanceProfilesPerAccount", MAX_INSTANCE_PROFILES));
             }
             tx.write(key, profile);
             Ok(())
@@ -302,5 +308,36 @@ mod tests {
         let second = id.list_instance_profiles(a, None, &rest).await.unwrap();
         assert_eq!(second.items[0].profile.name, "p3");
         assert!(!second.is_truncated());
+    }
+
+    /// The account's 1,001st instance profile is `LimitExceeded` in AWS's words, and writes
+    /// nothing; once one is deleted, a profile fits again. Racing creates at the edge get one place.
+    #[tokio::test]
+    async fn the_account_quota_of_instance_profiles_holds() {
+        let f = fixture();
+        let (id, a) = (&f.identity, &f.account);
+        for i in 0..MAX_INSTANCE_PROFILES - 1 {
+            id.create_instance_profile(a, None, &format!("p{i:04}"), Vec::new()).await.unwrap();
+        }
+        let racing = tokio::join!(
+            id.create_instance_profile(a, None, "last0", Vec::new()),
+            id.create_instance_profile(a, None, "last1", Vec::new()),
+            id.create_instance_profile(a, None, "last2", Vec::new()),
+        );
+        let (made, refused): (Vec<_>, Vec<_>) = [racing.0, racing.1, racing.2].into_iter().partition(Result::is_ok);
+        assert_eq!((made.len(), refused.len()), (1, 2));
+        for err in refused {
+            let err = err.unwrap_err().into_service_error();
+            assert_eq!(err.code, ErrorCode::LimitExceeded);
+            assert_eq!(err.message, "Cannot exceed quota for InstanceProfilesPerAccount: 1000");
+        }
+        let err = id.create_instance_profile(a, None, "over", Vec::new()).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::LimitExceeded);
+        assert_eq!(id.get_instance_profile(a, "over").await.unwrap_err().code(), ErrorCode::NoSuchEntity);
+        let all = id.list_instance_profiles(a, None, &PageRequest { marker: None, max_items: Some(1000) }).await;
+        assert_eq!(all.unwrap().items.len(), MAX_INSTANCE_PROFILES);
+
+        id.delete_instance_profile(a, "p0000").await.unwrap();
+        id.create_instance_profile(a, None, "over", Vec::new()).await.unwrap();
     }
 }

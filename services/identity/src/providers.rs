@@ -18,15 +18,14 @@ impl<S: Store> Identity<S> {
         (quota, max): (&str, usize),
         exists: impl Fn() -> Error + Sync,
     ) -> Result<()> {
-        // The account-wide count is a soft limit (a scan guards nothing); the duplicate check is exact.
-        let existing = iam::scan_all::<S, R>(&*self.store, account.ns()).await?;
-        if existing.len() >= max {
-            return Err(Error::quota(quota, max));
-        }
         let (key, exists) = (&key, &exists);
         update(&*self.store, |tx| async move {
             if tx.read::<R>(key).await?.is_some() {
                 return Err(exists());
+            }
+            // Exact under concurrent creates (the kind's quota guard), unlike a scan alone.
+            if !iam::under_account_quota(&tx, account.ns(), R::KIND, max).await? {
+                return Err(Error::quota(quota, max));
             }
             tx.write(key.clone(), provider);
             tx.bump_epoch(account.ns());

@@ -60,6 +60,9 @@ fn session_duration(value: Option<i32>) -> Result<u32> {
     Err(ValidationError { field: "maxSessionDuration", value: value.to_string(), violations: vec![violation] }.into())
 }
 
+/// Roles per account, service-linked ones included (AWS's default quota, `RolesQuota`).
+pub(crate) const MAX_ROLES: usize = 1000;
+
 impl<S: Store> Identity<S> {
     /// The unique ids of the users and roles a trust policy names, as AWS records them on write.
     /// A principal of an account Tessera holds that does not exist makes the policy invalid, as on
@@ -152,6 +155,9 @@ impl<S: Store> Identity<S> {
             let key = entity::key(account, EntityKind::Role, &role.principal.name);
             if tx.read::<RoleRecord>(&key).await?.is_some() {
                 return Err(Error::already_exists(format!("Role with name {} already exists.", role.principal.name)));
+            }
+            if !iam::under_account_quota(&tx, account.ns(), iam::ROLE, MAX_ROLES).await? {
+                return Err(Error::quota("RolesPerAccount", MAX_ROLES));
             }
             let mut entity = AnyEntity::Role(role.clone());
             entity::set_boundary(&tx, account, &mut entity, boundary).await?;

@@ -136,15 +136,13 @@ impl<S: Store> Identity<S> {
             tags,
         };
         let record = &record;
-        let store = &*self.store;
-        update(store, |tx| async move {
-            let existing = iam::scan_all::<S, ServerCertificateRecord>(store, account.ns()).await?;
-            if existing.len() >= MAX_SERVER_CERTIFICATES {
-                return Err(Error::quota("ServerCertificatesPerAccount", MAX_SERVER_CERTIFICATES));
-            }
+        update(&*self.store, |tx| async move {
             let key = key(account, &record.name);
             if tx.read::<ServerCertificateRecord>(&key).await?.is_some() {
                 return Err(already_exists(&record.name));
+            }
+            if !iam::under_account_quota(&tx, account.ns(), iam::SERVER_CERTIFICATE, MAX_SERVER_CERTIFICATES).await? {
+                return Err(Error::quota("ServerCertificatesPerAccount", MAX_SERVER_CERTIFICATES));
             }
             tx.write(key, record);
             Ok::<_, Error>(())

@@ -39,6 +39,9 @@ pub(crate) fn path_prefix(prefix: Option<&str>) -> Result<String> {
     Ok(prefix.to_owned())
 }
 
+/// Users per account (AWS's default quota, `UsersQuota` in `GetAccountSummary`).
+pub(crate) const MAX_USERS: usize = 5000;
+
 impl<S: Store> Identity<S> {
     pub async fn create_user(&self, account: &Account, input: CreateUser) -> Result<UserRecord> {
         validate_user_name(&input.user_name)?;
@@ -73,6 +76,9 @@ impl<S: Store> Identity<S> {
             let key = entity::key(account, EntityKind::User, &user.principal.name);
             if tx.read::<UserRecord>(&key).await?.is_some() {
                 return Err(Error::already_exists(format!("User with name {} already exists.", user.principal.name)));
+            }
+            if !iam::under_account_quota(&tx, account.ns(), iam::USER, MAX_USERS).await? {
+                return Err(Error::quota("UsersPerAccount", MAX_USERS));
             }
             let mut entity = AnyEntity::User(user.clone());
             if boundary.is_some() {

@@ -178,6 +178,10 @@ pub(crate) fn check_managed_document(document: &str) -> Result<()> {
     Ok(())
 }
 
+/// Customer managed policies per account (AWS's default quota, `PoliciesQuota` in
+/// `GetAccountSummary`).
+pub(crate) const MAX_POLICIES: usize = 1500;
+
 impl<S: Store> Policies<S> {
     /// `CreatePolicy`: the policy with its first version `v1` as the default.
     pub async fn create_policy(&self, account: &Account, input: CreatePolicy) -> Result<ManagedPolicy> {
@@ -218,6 +222,9 @@ impl<S: Store> Policies<S> {
                     "A policy called {} already exists. Duplicate names are not allowed.",
                     record.name
                 )));
+            }
+            if !iam::under_account_quota(&tx, account.ns(), iam::POLICY, MAX_POLICIES).await? {
+                return Err(Error::quota("PoliciesPerAccount", MAX_POLICIES));
             }
             tx.write(key, record);
             // A session policy may name this ARN (a policy of that name deleted earlier).
