@@ -653,8 +653,9 @@ def lifetime(r):
 
 
 def test_session_duration(root, idp):
-    """DurationSeconds (default an hour, at most the role's MaxSessionDuration) sets the lifetime;
-    the SessionDuration attribute only shortens it (it extends console sessions only)."""
+    """DurationSeconds (default an hour, at most the role's MaxSessionDuration) sets the lifetime,
+    as the STS API reference says; the SessionDuration attribute is the console session's length
+    and leaves the API credentials' alone (a malformed one is still refused)."""
     provider = root.iam.create_saml_provider(Name=uniq("dur"), SAMLMetadataDocument=idp.metadata())["SAMLProviderArn"]
     trust = policy_doc({"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithSAML"})
     role = root.iam.create_role(RoleName=uniq("dur"), AssumeRolePolicyDocument=trust,
@@ -667,10 +668,10 @@ def test_session_duration(root, idp):
 
         cases = [
             (None, None, 3600),     # the default
-            (1800, None, 1800),     # the attribute shortens the default
-            (5400, None, 3600),     # ... but never extends it
-            (1200, 7200, 1200),     # nor does DurationSeconds lift it
-            (43200, 7200, 7200),    # DurationSeconds up to the role's maximum
+            (1800, None, 3600),     # the attribute neither shortens the default
+            (5400, None, 3600),     # ... nor extends it
+            (1200, 7200, 7200),     # DurationSeconds up to the role's maximum
+            (43200, 7200, 7200),
             (None, 5400, 5400),
         ]
         for attribute, duration, expected in cases:

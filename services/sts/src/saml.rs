@@ -337,15 +337,13 @@ impl<S: Store> Sts<S> {
             .to_owned();
         validate_role_session_name(&session_name)
             .map_err(|_| invalid_token("RoleSessionName in AuthnResponse must match [a-zA-Z_0-9+=,.@-]{2,64}"))?;
-        let attribute_duration =
-            match single(&assertion, tessera_saml::SESSION_DURATION_ATTRIBUTE, "SessionDuration")? {
-                None => None,
-                Some(text) => {
-                    Some(text.parse::<u64>().ok().filter(|d| (900..=43_200).contains(d)).ok_or_else(|| {
-                        rejected_claim("SessionDuration must be a number of seconds from 900 to 43200.")
-                    })?)
-                }
-            };
+        // The SessionDuration attribute sets a console session's length, not the API session's
+        // (that is DurationSeconds). A malformed one is still refused.
+        if let Some(text) = single(&assertion, tessera_saml::SESSION_DURATION_ATTRIBUTE, "SessionDuration")?
+            && !text.parse::<u64>().is_ok_and(|d| (900..=43_200).contains(&d))
+        {
+            return Err(rejected_claim("SessionDuration must be a number of seconds from 900 to 43200."));
+        }
         let source_identity = match single(&assertion, tessera_saml::SOURCE_IDENTITY_ATTRIBUTE, "SourceIdentity")? {
             None => None,
             Some(value) => {
@@ -362,14 +360,9 @@ impl<S: Store> Sts<S> {
         if let Some(requested) = requested {
             check_max_session_duration(requested, &role)?;
         }
-        // DurationSeconds, else an hour. The SessionDuration attribute only shortens API
-        // credentials (IAM User Guide, "Configure SAML assertions for the authentication
-        // response": it extends console sessions only, but can shorten the credentials
-        // AssumeRoleWithSAML returns). Never past the role's maximum nor SessionNotOnOrAfter.
+        // DurationSeconds, else an hour, or until SessionNotOnOrAfter, whichever is shorter (the
+        // STS API reference); never past the role's maximum.
         let mut lifetime = requested.unwrap_or(3600).min(u64::from(role.max_session_duration));
-        if let Some(attribute) = attribute_duration {
-            lifetime = lifetime.min(attribute);
-        }
         if let Some(end) = assertion.session_not_on_or_after {
             let left = u64::try_from(end.saturating_sub(i64::try_from(now).unwrap_or(i64::MAX))).unwrap_or(0);
             if left == 0 {
