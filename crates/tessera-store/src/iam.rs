@@ -18,6 +18,7 @@
 //! | `password-policy:` | [`PasswordPolicyRecord`] | the account password policy |
 //! | `credential-report:` | [`CredentialReportRecord`] | the last generated credential report |
 //! | `key-used:<key id>` | [`KeyUsedRecord`] | when an access key was last used (kept apart: written per request) |
+//! | `role-used:<role id>` | [`RoleLastUsed`] | when and where a role's sessions last made a request (kept apart: written per request) |
 //! | `root-keys:` | [`RootKeysRecord`] | the account root's access keys (at most 2) |
 //! | `console-root-login:` | [`RootPasswordRecord`] | the account root's console password (a hash) |
 //! | `quota-guard:<kind>` | (empty) | rewritten by every create of `<kind>` that checks an account-wide quota ([`under_account_quota`]) |
@@ -61,6 +62,7 @@ pub const CREDENTIAL_REPORT: Kind = Kind::new("credential-report");
 pub const SERVER_CERTIFICATE: Kind = Kind::new("server-certificate");
 pub const SERVICE_CREDENTIAL: Kind = Kind::new("service-credential");
 pub const KEY_USED: Kind = Kind::new("key-used");
+pub const ROLE_USED: Kind = Kind::new("role-used");
 pub const EPOCH: Kind = Kind::new("epoch");
 pub const ACCESS_KEY: Kind = Kind::new("access-key");
 pub const ROOT_KEYS: Kind = Kind::new("root-keys");
@@ -106,7 +108,7 @@ record! {
     SamlProviderRecord => SAML,
     OidcProviderRecord => OIDC, PasswordPolicyRecord => PASSWORD_POLICY,
     CredentialReportRecord => CREDENTIAL_REPORT, KeyUsedRecord => KEY_USED, AccessKeyIndexRecord => ACCESS_KEY,
-    RootKeysRecord => ROOT_KEYS, RootPasswordRecord => ROOT_PASSWORD,
+    RootKeysRecord => ROOT_KEYS, RootPasswordRecord => ROOT_PASSWORD, RoleLastUsed => ROLE_USED,
     OutboundFederationRecord => OUTBOUND_FEDERATION,
     ServerCertificateRecord => SERVER_CERTIFICATE, ServiceCredentialIndexRecord => SERVICE_CREDENTIAL,
 }
@@ -262,6 +264,9 @@ pub struct RoleRecord {
     pub boundary: Option<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// Never stored here (always `None` in the role record): read from the role's own
+    /// `role-used:<role id>` record, written blind per request, by `GetRole` and
+    /// `GetAccountAuthorizationDetails`.
     #[serde(default)]
     pub last_used: Option<RoleLastUsed>,
     /// The unique ids of the users and roles the trust policy names, as they were when it was
@@ -275,6 +280,7 @@ pub struct RoleRecord {
     pub instance_profiles: Vec<String>,
 }
 
+/// When a role's session last made a request, and in which region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleLastUsed {
     pub date: Millis,

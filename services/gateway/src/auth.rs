@@ -47,6 +47,8 @@ pub(crate) async fn authenticate<S: Store>(
     }
     if credentials.session_token.is_none() {
         gateway.note_key_use(&caller, &credentials.access_key_id, &verified.service, &verified.region);
+    } else {
+        gateway.note_role_use(&caller, &verified.region);
     }
     Ok((caller, credentials))
 }

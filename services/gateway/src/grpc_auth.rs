@@ -110,6 +110,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ("/tessera.authorizer.v1.AuthorizerService/AuthorizeBatch", Rule::Public),
     ("/tessera.identity.v1.IdentityService/CreateAccount", Rule::RootOnly),
     ("/tessera.identity.v1.IdentityService/RecordAccessKeyUse", Rule::RootOnly),
+    ("/tessera.identity.v1.IdentityService/RecordRoleUse", Rule::RootOnly),
     ("/tessera.policy.v1.PolicyService/WatchPolicyEpochs", Rule::RootOnly),
     // Internal: what the simulator reads, for a gateway in front of policy service replicas.
     ("/tessera.policy.v1.PolicyService/GetPrincipalPolicies", Rule::RootOnly),

@@ -121,27 +121,54 @@ impl<S: Store> Gateway<S> {
         self
     }
 
-    /// Records that a long-term key was used (for `GetAccessKeyLastUsed` and the credential
-    /// report), at most once a minute per key and replica, in the background: a durable write per
-    /// request would cost more than the request.
-    pub(crate) fn note_key_use(&self, caller: &tessera_sts::CallerPrincipal, key: &str, service: &str, region: &str) {
+    /// Whether `what` was not noted in the last minute on this replica (and notes it now): use
+    /// is recorded at most once a minute per key or role, in the background, since a durable
+    /// write per request would cost more than the request.
+    fn first_use_this_minute(&self, what: &str) -> bool {
         const EVERY: std::time::Duration = std::time::Duration::from_secs(60);
-        {
-            let mut seen = self.key_use.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let now = std::time::Instant::now();
-            if seen.get(key).is_some_and(|at| now.duration_since(*at) < EVERY) {
-                return;
-            }
-            if seen.len() > 100_000 {
-                seen.retain(|_, at| now.duration_since(*at) < EVERY);
-            }
-            seen.insert(key.to_owned(), now);
+        let mut seen = self.key_use.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        if seen.get(what).is_some_and(|at| now.duration_since(*at) < EVERY) {
+            return false;
+        }
+        if seen.len() > 100_000 {
+            seen.retain(|_, at| now.duration_since(*at) < EVERY);
+        }
+        seen.insert(what.to_owned(), now);
+        true
+    }
+
+    /// Records that a long-term key was used (for `GetAccessKeyLastUsed` and the credential
+    /// report); see [`Self::first_use_this_minute`].
+    pub(crate) fn note_key_use(&self, caller: &tessera_sts::CallerPrincipal, key: &str, service: &str, region: &str) {
+        if !self.first_use_this_minute(key) {
+            return;
         }
         let (identity, account) = (Arc::clone(&self.identity), caller.account.clone());
         let (key, service, region) = (key.to_owned(), service.to_owned(), region.to_owned());
         tokio::spawn(async move {
             if let Err(error) = identity.record_access_key_use(&account, &key, &service, &region).await {
                 tracing::warn!(error = %error.into_service_error(), access_key_id = %key, "cannot record key use");
+            }
+        });
+    }
+
+    /// Records that a role session made a request in `region` (`RoleLastUsed` of `GetRole` and
+    /// `GetAccountAuthorizationDetails`), by the role's unique id; other callers are ignored.
+    /// See [`Self::first_use_this_minute`].
+    pub(crate) fn note_role_use(&self, caller: &tessera_sts::CallerPrincipal, region: &str) {
+        let principal = caller.principal();
+        let (tessera_policy::PrincipalKind::AssumedRole, Some(role_id)) = (principal.kind, principal.unique_id) else {
+            return;
+        };
+        // Access key ids hold no `/`, so the two kinds of entry cannot collide.
+        if !self.first_use_this_minute(&format!("role/{role_id}")) {
+            return;
+        }
+        let (identity, account, region) = (Arc::clone(&self.identity), caller.account.clone(), region.to_owned());
+        tokio::spawn(async move {
+            if let Err(error) = identity.record_role_use(&account, &role_id, &region).await {
+                tracing::warn!(error = %error.into_service_error(), role_id = %role_id, "cannot record role use");
             }
         });
     }

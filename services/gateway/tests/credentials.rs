@@ -388,3 +388,66 @@ async fn account_summary_authorization_details_and_credential_report() {
     assert!(csv.contains("\n<root_account>,"), "{csv}");
     assert!(csv.contains(&format!("\ndave,arn:aws:iam::{}:user/dave,", h.account.id())), "{csv}");
 }
+
+/// `RoleLastUsed`: empty for a role nobody used; once a session of the role makes a request,
+/// `GetRole` and `GetAccountAuthorizationDetails` report when and in which region (recorded in
+/// the background, so polled), and `ListRoles` still leaves it out as AWS does.
+#[tokio::test]
+async fn role_last_used_follows_its_sessions() {
+    let h = start().await;
+    let acct = h.account.id().to_owned();
+    let alice = user_with_key(&h, "alice").await;
+    let allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+    ok(&h, &[("Action", "PutUserPolicy"), ("UserName", "alice"), ("PolicyName", "assume"), ("PolicyDocument", allow)])
+        .await;
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{acct}:user/alice"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    ok(&h, &[("Action", "CreateRole"), ("RoleName", "worker"), ("AssumeRolePolicyDocument", &trust)]).await;
+    let fresh = ok(&h, &[("Action", "GetRole"), ("RoleName", "worker")]).await;
+    assert!(fresh.contains("<RoleLastUsed/>") || fresh.contains("<RoleLastUsed></RoleLastUsed>"), "{fresh}");
+    assert_eq!(tag(&fresh, "LastUsedDate"), None, "{fresh}");
+
+    let role_arn = format!("arn:aws:iam::{acct}:role/worker");
+    let (status, body) =
+        h.call(&alice, &[("Action", "AssumeRole"), ("RoleArn", &role_arn), ("RoleSessionName", "s1")]).await;
+    assert_eq!(status, 200, "{body}");
+    // Assuming the role is not using it: the role's session has made no request yet.
+    let still = ok(&h, &[("Action", "GetRole"), ("RoleName", "worker")]).await;
+    assert_eq!(tag(&still, "LastUsedDate"), None, "{still}");
+    let session = Creds {
+        access_key_id: tag(&body, "AccessKeyId").expect("a key id").to_owned(),
+        secret: tag(&body, "SecretAccessKey").expect("a secret").to_owned(),
+        token: Some(tag(&body, "SessionToken").expect("a token").to_owned()),
+    };
+    let before = now_secs();
+    let (status, body) = h.call(&session, &[("Action", "GetCallerIdentity")]).await;
+    assert_eq!(status, 200, "{body}");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let used = loop {
+        let body = ok(&h, &[("Action", "GetRole"), ("RoleName", "worker")]).await;
+        if tag(&body, "LastUsedDate").is_some() {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "no LastUsedDate after the session's request: {body}");
+        tokio::task::yield_now().await;
+    };
+    assert_eq!(tag(&used, "Region"), Some("us-east-1"), "{used}");
+    let date = tag(&used, "LastUsedDate").unwrap();
+    assert!(date.starts_with("20") && date.ends_with('Z'), "{date}");
+    let year: u64 = date[..4].parse().expect("a year");
+    assert!(year >= 1970 + before / 31_556_952, "{date}");
+
+    let details = ok(&h, &[("Action", "GetAccountAuthorizationDetails"), ("Filter.member.1", "Role")]).await;
+    assert_eq!(tag(&details, "LastUsedDate"), Some(date), "{details}");
+    assert_eq!(tag(&details, "Region"), Some("us-east-1"), "{details}");
+    let listed = ok(&h, &[("Action", "ListRoles")]).await;
+    assert!(!listed.contains("RoleLastUsed"), "{listed}");
+
+    // A role deleted and created again under the same name starts unused.
+    ok(&h, &[("Action", "DeleteRole"), ("RoleName", "worker")]).await;
+    ok(&h, &[("Action", "CreateRole"), ("RoleName", "worker"), ("AssumeRolePolicyDocument", &trust)]).await;
+    let again = ok(&h, &[("Action", "GetRole"), ("RoleName", "worker")]).await;
+    assert_eq!(tag(&again, "LastUsedDate"), None, "{again}");
+}

@@ -250,8 +250,9 @@ impl<S: Store> Identity<S> {
             match item {
                 Detail::User(u) => details.users.push(u),
                 Detail::Group(g) => details.groups.push(g),
-                Detail::Role(r) => {
+                Detail::Role(mut r) => {
                     details.instance_profiles.extend(self.profiles_of(account, &r).await?);
+                    r.last_used = iam::load(store, &crate::roles::role_used(account, &r.principal.id)).await?;
                     details.roles.push(r);
                 }
                 Detail::Policy(p) => details.policies.push(p),

@@ -139,6 +139,8 @@ pub trait IdentityApi: Send + Sync + 'static {
     async fn delete_access_key(&self, account: &Account, user_name: &str, key_id: &str) -> Result<()>;
     async fn get_access_key_last_used(&self, account: &Account, key_id: &str) -> Result<AccessKeyLastUsed>;
     async fn record_access_key_use(&self, account: &Account, key_id: &str, service: &str, region: &str) -> Result<()>;
+    /// Internal: a session of the role with unique id `role_id` just made a request in `region`.
+    async fn record_role_use(&self, account: &Account, role_id: &str, region: &str) -> Result<()>;
 
     // Passwords.
     async fn create_login_profile(
@@ -596,6 +598,10 @@ impl<S: Store> IdentityApi for Identity<S> {
 
     async fn record_access_key_use(&self, account: &Account, key_id: &str, service: &str, region: &str) -> Result<()> {
         Identity::record_access_key_use(self, account, key_id, service, region).await
+    }
+
+    async fn record_role_use(&self, account: &Account, role_id: &str, region: &str) -> Result<()> {
+        Identity::record_role_use(self, account, role_id, region).await
     }
 
     async fn create_login_profile(

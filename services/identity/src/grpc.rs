@@ -362,6 +362,12 @@ impl IdentityService for IdentityGrpc {
         Ok(Response::new(pb::RecordAccessKeyUseResponse {}))
     }
 
+    async fn record_role_use(&self, request: Request<pb::RecordRoleUseRequest>) -> Reply<pb::RecordRoleUseResponse> {
+        let (scope, r) = split(request);
+        self.domain.record_role_use(&account(&r.account_id, &scope)?, &r.role_id, &r.region).await?;
+        Ok(Response::new(pb::RecordRoleUseResponse {}))
+    }
+
     async fn create_login_profile(
         &self,
         request: Request<pb::CreateLoginProfileRequest>,

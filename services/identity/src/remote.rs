@@ -432,6 +432,16 @@ impl IdentityApi for RemoteIdentity {
         Ok(())
     }
 
+    async fn record_role_use(&self, account: &Account, role_id: &str, region: &str) -> Result<()> {
+        let m = pb::RecordRoleUseRequest {
+            account_id: id(account),
+            role_id: role_id.to_owned(),
+            region: region.to_owned(),
+        };
+        self.client.write(m, |mut c, r| async move { c.record_role_use(r).await }).await?;
+        Ok(())
+    }
+
     // Passwords.
 
     async fn create_login_profile(

@@ -3,8 +3,8 @@
 
 use tessera_arn::{Arn, IdPrefix, ValidationError, Violation, unique_id, validate_description, validate_role_name};
 use tessera_policy::{PolicyKind, check_size, parse_policy};
-use tessera_store::iam::{self, EntityKind, Principal, RoleRecord, Tag};
-use tessera_store::{Store, update};
+use tessera_store::iam::{self, EntityKind, Principal, ROLE_USED, RoleLastUsed, RoleRecord, Tag};
+use tessera_store::{Key, Store, update};
 
 use crate::entity::{self, AnyEntity};
 use crate::page::{Page, PageRequest, paginate};
@@ -25,6 +25,12 @@ pub struct CreateRole {
     pub max_session_duration: Option<i32>,
     pub permissions_boundary: Option<String>,
     pub tags: Vec<Tag>,
+}
+
+/// The key of the record of when a role was last used: by unique id, so a role deleted and
+/// created again under the same name starts unused.
+pub(crate) fn role_used(account: &Account, role_id: &str) -> Key {
+    Key::new(account.ns(), ROLE_USED, role_id)
 }
 
 /// Validates a trust policy as AWS does on write: size first, then the grammar of a trust policy.
@@ -174,9 +180,20 @@ impl<S: Store> Identity<S> {
 
     #[tracing::instrument(name = "identity.get_role", skip_all)]
     pub async fn get_role(&self, account: &Account, name: &str) -> Result<RoleRecord> {
-        iam::load(&*self.store, &entity::key(account, EntityKind::Role, name))
+        let mut role: RoleRecord = iam::load(&*self.store, &entity::key(account, EntityKind::Role, name))
             .await?
-            .ok_or_else(|| entity::not_found(EntityKind::Role, name))
+            .ok_or_else(|| entity::not_found(EntityKind::Role, name))?;
+        role.last_used = iam::load(&*self.store, &role_used(account, &role.principal.id)).await?;
+        Ok(role)
+    }
+
+    /// Records that a session of the role with unique id `role_id` just made a request in
+    /// `region` (`RoleLastUsed`). A blind write of the role's own `role-used` record, so it never
+    /// conflicts with changes to the role; the gateway calls it at most once a minute per role.
+    pub async fn record_role_use(&self, account: &Account, role_id: &str, region: &str) -> Result<()> {
+        let record = RoleLastUsed { date: self.env.now_millis(), region: region.to_owned() };
+        iam::put_blind(&*self.store, role_used(account, role_id), &record).await?;
+        Ok(())
     }
 
     pub async fn list_roles(
@@ -256,6 +273,7 @@ impl<S: Store> Identity<S> {
             if !role.principal.attached.is_empty() {
                 return Err(Error::delete_conflict("Cannot delete entity, must detach all policies first."));
             }
+            tx.delete(role_used(account, &role.principal.id));
             let mut entity = AnyEntity::Role(role);
             entity::set_boundary(&tx, account, &mut entity, None).await?;
             tx.delete(entity::key(account, EntityKind::Role, name));
