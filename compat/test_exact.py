@@ -4,6 +4,7 @@ AWS returns them. Each AWS wording asserted here is listed with its source in
 crates/tessera-policy/tests/data/malformed.json ("aws" of each case) or the docstrings below.
 """
 
+import datetime
 import json
 import os
 import socket
@@ -237,6 +238,38 @@ def test_a_session_must_name_the_user(root, user, account_id):
             assert _error(e)["Message"] == "Must specify userName when calling with non-User credentials"
     finally:
         root.iam.delete_role_policy(RoleName=role, PolicyName="p")
+        root.iam.delete_role(RoleName=role)
+
+
+def test_role_last_used_is_when_and_where_a_session_last_made_a_request(root, user, account_id):
+    """GetRole's `RoleLastUsed` is empty for an unused role; after a session of the role makes a
+    request it has `LastUsedDate` and `Region` ("the date and time, in ISO 8601 date-time format,
+    that the role was last used ... the name of the Amazon Web Services Region in which the role
+    was last used", API reference RoleLastUsed). Recorded in the background, so polled."""
+    role = uniq("r")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+        "Action": "sts:AssumeRole"}]})
+    root.iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
+    try:
+        assert root.iam.get_role(RoleName=role)["Role"]["RoleLastUsed"] == {}
+        _let_assume(root, user)
+        creds = user.sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role}",
+                                     RoleSessionName="s1")["Credentials"]
+        before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        root.with_credentials(creds).sts.get_caller_identity()
+        deadline = time.monotonic() + 10
+        while True:
+            used = root.iam.get_role(RoleName=role)["Role"]["RoleLastUsed"]
+            if used or time.monotonic() > deadline:
+                break
+        assert set(used) == {"LastUsedDate", "Region"}, used
+        assert used["Region"] == root.iam.meta.region_name
+        assert before - datetime.timedelta(seconds=5) <= used["LastUsedDate"], (before, used)
+        pages = root.iam.get_paginator("get_account_authorization_details").paginate(Filter=["Role"])
+        details = [r for page in pages for r in page["RoleDetailList"]]
+        assert [r["RoleLastUsed"] for r in details if r["RoleName"] == role] == [used]
+    finally:
         root.iam.delete_role(RoleName=role)
 
 
