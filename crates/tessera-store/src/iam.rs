@@ -21,7 +21,7 @@
 //! | `role-used:<role id>` | [`RoleLastUsed`] | when and where a role's sessions last made a request (kept apart: written per request) |
 //! | `root-keys:` | [`RootKeysRecord`] | the account root's access keys (at most 2) |
 //! | `console-root-login:` | [`RootPasswordRecord`] | the account root's console password (a hash) |
-//! | `quota-guard:<kind>` | (empty) | rewritten by every create of `<kind>` that checks an account-wide quota ([`under_account_quota`]) |
+//! | `quota-guard:<kind>` | (empty) | rewritten by every create of `<kind>` near an account-wide quota ([`under_account_quota`]) |
 //! | `outbound-federation:` | [`OutboundFederationRecord`] | whether `GetWebIdentityToken` is enabled (absent: never enabled) |
 //! | `server-certificate:<folded name>` | [`ServerCertificateRecord`] | a server certificate, its chain and sealed private key |
 //! | global `service-credential:<service>/<service user name>` | [`ServiceCredentialIndexRecord`] | which account and user own a service-specific credential |
@@ -737,10 +737,12 @@ pub async fn scan_all<S: Store + ?Sized, R: Record>(store: &S, ns: &Namespace) -
 }
 
 /// Whether `ns` has fewer than `max` records of `kind`, decided inside `tx` so that
-/// the commit holds only if no other create of the kind committed meanwhile: every create that
-/// checks an account-wide quota reads and rewrites the kind's guard key, so two concurrent creates
-/// conflict and the retry counts again. A scan alone guards nothing ([`Tx`]); the guard makes it
-/// exact without a stored count that could drift. Deletes need not touch it: a delete racing a
+/// the commit holds only if no other create of the kind committed meanwhile: within
+/// `GUARD_MARGIN` of the quota, every create that checks it reads and rewrites the kind's guard
+/// key, so two concurrent creates conflict and the retry counts again (further away, creates do
+/// not serialize: only more than the margin racing from one count could pass the quota). A scan
+/// alone guards nothing ([`Tx`]); the guard makes it exact without a stored count that could
+/// drift. Deletes need not touch it: a delete racing a
 /// create can only make the create see one more record than is left.
 pub async fn under_account_quota<S: Store + ?Sized>(
     tx: &Tx<'_, S>,
@@ -748,11 +750,22 @@ pub async fn under_account_quota<S: Store + ?Sized>(
     kind: Kind,
     max: usize,
 ) -> Result<bool, StoreError> {
+    // One page is one consistent snapshot; `max` entries are all it needs to see. Far from the
+    // quota, creates need not serialize on the guard (under concurrent creates every one would
+    // conflict and retry, and some would give up): only more than `GUARD_MARGIN` creates racing
+    // from one stale count could pass it, so the guard is taken within that margin only.
+    const GUARD_MARGIN: usize = 64;
+    let prefix = Key::new(ns, kind, "");
+    let found = tx.store().scan_prefix(&prefix, None, max).await?;
+    if found.len() + GUARD_MARGIN < max {
+        return Ok(true);
+    }
+    // Near the quota: read the guard first and count again, so a create committed meanwhile
+    // either shows in the count or changes the guard (a conflict, and a recount).
     let guard = Key::new(ns, QUOTA_GUARD, kind.name());
     tx.get(&guard).await?;
     tx.put(guard, Vec::new());
-    // One page is one consistent snapshot; `max` entries are all it needs to see.
-    let found = tx.store().scan_prefix(&Key::new(ns, kind, ""), None, max).await?;
+    let found = tx.store().scan_prefix(&prefix, None, max).await?;
     Ok(found.len() < max)
 }
 
