@@ -81,13 +81,7 @@ pub(crate) fn group_xml(r: &mut Response, group: &GroupRecord) {
 /// The fields of a `Role` element in `ListRoles`, which AWS documents "does not return ...
 /// PermissionsBoundary, RoleLastUsed, Tags" (see `GetRole`).
 pub(crate) fn role_list_xml(r: &mut Response, role: &RoleRecord) {
-    let p = &role.principal;
-    r.el("Path", &p.path)
-        .el("RoleName", &p.name)
-        .el("RoleId", &p.id)
-        .el("Arn", &p.arn)
-        .timestamp("CreateDate", secs(p.create_date));
-    r.policy_document("AssumeRolePolicyDocument", &role.trust_policy);
+    profile_role_xml(r, role);
     r.opt("Description", role.description.as_deref());
     r.int("MaxSessionDuration", role.max_session_duration.into());
 }
