@@ -598,6 +598,8 @@ impl Server {
         let internal = config.service.name().map(|service| {
             crate::internal::InternalGateLayer::new(Arc::clone(&env.master_key), grpc_auth.clone(), service)
         });
+        // Said before either server task starts, so no answer on either address precedes it.
+        tracing::info!(%grpc_addr, %http_addr, store = store.backend(), service = ?config.service, "tessera is serving");
         let mut stop = signal.clone();
         // Both listeners: timeouts, keepalive and a connection cap (`listen.rs`).
         let limits = config.limits;
@@ -641,7 +643,6 @@ impl Server {
             listen::serve_http(app, http_connections, limits, async move { wait(&mut stop).await }).await;
             Ok(())
         });
-        tracing::info!(%grpc_addr, %http_addr, store = store.backend(), service = ?config.service, "tessera is serving");
         let shutdown_timeout = config.shutdown_timeout;
         let store = Arc::downgrade(&store);
         Ok(Self {
