@@ -824,7 +824,7 @@ async fn an_mfa_sign_in_is_audited_with_mfa_used_and_no_code() {
 
 /// SAML provider metadata for `entity_id`, signed by the identity domain's test certificate.
 fn saml_metadata(entity_id: &str) -> String {
-    let cert = include_str!("../../identity/tests/data/saml-idp-cert.b64").trim();
+    let cert = include_str!("../../../identity/tests/data/saml-idp-cert.b64").trim();
     format!(
         r#"<?xml version="1.0"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity_id}">

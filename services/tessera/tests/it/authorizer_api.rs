@@ -2,9 +2,9 @@
 //! material or bearer credential its client sent, and gets the same decision the policy engine
 //! makes from the caller's documents, with the caller and an explanation.
 
-mod common;
+use crate::common;
 
-use common::{error, start};
+use crate::common::{error, start};
 use tessera_policy::{Outcome as EngineOutcome, Policies, Principal, PrincipalKind, Request as EngineRequest, Trace};
 use tessera_proto::ErrorCode;
 use tessera_proto::authorizer::v1 as pb;

@@ -156,14 +156,22 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
-/// A base port whose whole block is free now.
+/// A base port whose whole block is free now and was handed to no other cluster of this process
+/// (the cluster tests run in parallel in one test binary, and a cluster binds its ports only a
+/// while after its block was found free).
 fn free_base() -> u16 {
-    let seed = std::process::id() as u64;
+    static TAKEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut taken = TAKEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let seed = u64::from(std::process::id());
     for attempt in 0..200u64 {
         // Below the ephemeral range (32768-60999 on Linux), where other tests' 127.0.0.1:0 ports land.
         let base = 20_000 + ((seed * 7919 + attempt * 1237) % 120) as u16 * 100;
+        if taken.contains(&base) {
+            continue;
+        }
         let free = (0..PORT_SPAN).all(|offset| std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_ok());
         if free {
+            taken.push(base);
             return base;
         }
     }

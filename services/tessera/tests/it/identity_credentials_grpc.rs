@@ -2,11 +2,9 @@
 //! passwords and the password policy, virtual MFA devices, OpenID Connect providers, tags on every
 //! taggable resource, and the account-wide reads, with each AWS error code they can return.
 
-mod common;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{ALLOW_S3_READ, TRUST_EC2, code, error, start};
+use crate::common::{ALLOW_S3_READ, TRUST_EC2, code, error, start};
 use tessera_credentials::totp::base32_decode;
 use tessera_credentials::{TotpSeed, format_code, hotp, step};
 use tessera_proto::ErrorCode;

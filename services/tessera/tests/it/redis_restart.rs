@@ -3,7 +3,7 @@
 //! fails closed after it, and it recovers by itself afterwards, policy changes from another replica
 //! included.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod cluster;
+
 use tessera::serve::{ServeConfig, Server};
 use tessera_proto::ErrorCode;
 use tessera_proto::ServiceError;
@@ -197,4 +199,32 @@ pub async fn user_with_key(h: &mut Harness, name: &str) -> tessera_proto::identi
     h.identity.create_user(create).await.unwrap();
     let key = tessera_proto::identity::v1::CreateAccessKeyRequest { account_id, user_name: Some(name.into()) };
     h.identity.create_access_key(key).await.unwrap().into_inner().access_key.unwrap()
+}
+
+/// Runs the test `name` (its path in this binary, `file::test`) alone in a process of its own: the
+/// test binary again, filtered to that one test. For the few tests that install process-wide state
+/// (a global tracing subscriber, OpenTelemetry providers) or count what the process-wide `/metrics`
+/// registry saw, which the other tests of this binary, running in parallel, would disturb.
+///
+/// A test starts with `if common::alone("file::test") { return; }`: in the test run this spawns
+/// the child, checks that it ran the test and passed, and returns true; in the child it returns
+/// false and the test's body runs.
+pub fn alone(name: &str) -> bool {
+    const CHILD: &str = "TESSERA_TEST_ALONE";
+    if std::env::var_os(CHILD).is_some_and(|running| running == name) {
+        return false;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, name)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{name}, alone in a process ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    true
 }

@@ -5,15 +5,12 @@
 //! through one is seen through the other, a policy change made through one is enforced by the
 //! other within a second, and `down` leaves no process behind.
 
-#[path = "common/cluster.rs"]
-mod cluster;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cluster::{Cluster, Key, alive, get_status, query, xml_text};
+use crate::common::cluster::{Cluster, Key, alive, get_status, query, xml_text};
 use serde_norway::Value;
 
 const SERVICES: [&str; 4] = ["identity", "policy", "sts", "authorizer"];

@@ -1,9 +1,7 @@
 //! IdentityService over real gRPC, against the all-in-one server on `127.0.0.1:0`: users, groups,
 //! roles and permissions boundaries, with each AWS error code they can return.
 
-mod common;
-
-use common::{ALLOW_S3_READ, TRUST_EC2, code, error, start};
+use crate::common::{ALLOW_S3_READ, TRUST_EC2, code, error, start};
 use tessera_proto::ErrorCode;
 use tessera_proto::common::v1 as c;
 use tessera_proto::identity::v1 as pb;

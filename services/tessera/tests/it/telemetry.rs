@@ -3,7 +3,7 @@
 //! `traceparent` the client sent (and a gRPC call's, through the gate's metadata); `/metrics`
 //! counts the request, the token issued and the store calls, with bounded labels only.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -73,6 +73,13 @@ async fn trace(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_assume_role_is_one_trace_across_gateway_sts_identity_and_store_and_metrics_count_it() {
+    // The subscriber and the OpenTelemetry providers it installs are process-wide, and so are the
+    // counts on `/metrics` it checks: other tests would add theirs.
+    if common::alone(
+        "telemetry::one_assume_role_is_one_trace_across_gateway_sts_identity_and_store_and_metrics_count_it",
+    ) {
+        return;
+    }
     let collector = Collector::start().await.unwrap();
     let telemetry = tessera_telemetry::init(tessera_telemetry::Config {
         otlp: tessera_telemetry::OtlpConfig::endpoint(collector.endpoint()),

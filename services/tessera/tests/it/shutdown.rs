@@ -3,7 +3,7 @@
 //! no acknowledged write (every user whose CreateUser was answered 200 is there after a restart),
 //! audits every answered request, and logs no error or warning on the way out.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -3,13 +3,13 @@
 //! sealed in the file and open again with the same master key; restore refuses another master key,
 //! a non-empty target without `--replace`, and a damaged file, writing nothing in each case.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{signed_post, start_with};
+use crate::common::{signed_post, start_with};
 use tessera_proto::identity::v1 as pb;
 use tessera_proto::policy::v1 as ppb;
 use tessera_store::{AnyStore, Scope, Snapshot, Snapshots as _};

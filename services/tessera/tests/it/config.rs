@@ -262,7 +262,7 @@ fn the_guide_reference_is_current() {
     }
     panic!(
         "docs/operations.md's configuration reference differs from `tessera config reference`; regenerate it with\n  \
-         TESSERA_UPDATE_DOCS=1 cargo test -p tessera --test config the_guide_reference_is_current\n\
+         TESSERA_UPDATE_DOCS=1 cargo test -p tessera --test it config::the_guide_reference_is_current\n\
          --- the command says ---\n{reference}"
     );
 }

@@ -2,9 +2,9 @@
 //! <key-id>:<secret or session token>` and is authorized by full method name with the caller's
 //! policies (`tessera_gateway::grpc_auth`).
 
-mod common;
+use crate::common;
 
-use common::{code, error, start_with};
+use crate::common::{code, error, start_with};
 use tessera_proto::ErrorCode;
 use tessera_proto::common::v1 as c;
 use tessera_proto::identity::v1 as pb;

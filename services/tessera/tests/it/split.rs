@@ -4,7 +4,7 @@
 //! through one gateway are read and enforced through the other, sessions cross gateways, errors
 //! answer what the all-in-one server answers, and a policy replica stopping mid-way fails no read.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -9,9 +9,6 @@
 //! `tessera-loadtest` is run as its own process from the same target directory (`cargo test
 //! --workspace` builds it; alone: `cargo build -p tessera-loadtest`).
 
-#[path = "common/cluster.rs"]
-mod cluster;
-
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use cluster::{Cluster, Key, query, xml_text};
+use crate::common::cluster::{Cluster, Key, query, xml_text};
 
 const IAM: &str = "2010-05-08";
 const STS: &str = "2011-06-15";

@@ -1,12 +1,12 @@
 //! `tessera serve`: readiness, first-start bootstrap and its credentials file, restarts, one
 //! service per process, the Redis store, and the real binary started as a child process.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::{Duration, Instant};
 
-use common::{code, signed_post, start, start_with};
+use crate::common::{code, signed_post, start, start_with};
 use tessera::serve::ServiceSet;
 use tessera_proto::ErrorCode;
 use tessera_proto::identity::v1 as pb;

@@ -2,11 +2,9 @@
 //! whose policies allow Tessera's revocation actions revokes a role's sessions, stops and resumes
 //! issuing, and lists what was done (who, what, when); an operator without them is refused.
 
-mod common;
-
 use std::process::Output;
 
-use common::start_with;
+use crate::common::start_with;
 use tessera_proto::common::v1 as c;
 use tessera_proto::identity::v1 as pb;
 use tessera_proto::policy::v1 as ppb;

@@ -3,7 +3,7 @@
 //! through it and through a second replica on the same cluster, and `tessera admin migrate` copies
 //! the whole cluster (every master's namespaces) out and back.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

@@ -3,7 +3,7 @@
 //! unauthenticated gRPC stays on loopback unless asked for, and slow, idle or too many connections
 //! cannot starve `/healthz` or real clients, and leave no memory behind once they are gone.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;

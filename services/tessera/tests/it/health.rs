@@ -3,7 +3,7 @@
 //! the store goes away (a private redis-server, stopped) and ready again when it is back; on stop,
 //! `Watch` streams see `NOT_SERVING` and end, so they do not hold the drain.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -3,10 +3,8 @@
 //! Basic credentials: it stands for its user, for the service it was issued for only (issue 14,
 //! part B).
 
-mod common;
-
+use crate::common::{error, start};
 use base64::Engine as _;
-use common::{error, start};
 use tessera_proto::ErrorCode;
 use tessera_proto::authorizer::v1 as pb;
 use tessera_proto::authorizer::v1::authorizer_service_client::AuthorizerServiceClient;

@@ -5,7 +5,7 @@
 //! with only the old key afterwards refuses to start; after a signing-key rotation, sessions and
 //! identity tokens issued before keep verifying on both replicas, whose JWKS list both keys.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::signed_post;
+use crate::common::signed_post;
 use tessera::serve::{ServeConfig, Server};
 use tessera_credentials::{MasterKey, TotpSeed, format_code, step, totp_at};
 use tessera_proto::authorizer::v1 as apb;

@@ -2,7 +2,7 @@
 //! `RequestEntityTooLarge` answer after sending it, not a reset connection, whether it announced
 //! the length or sent the body in chunks.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
