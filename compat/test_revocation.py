@@ -31,7 +31,7 @@ from tessera_compat import Server, allow, client_error, policy_doc, uniq
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-# The master key of every server test on this Redis (services/tessera/tests/common): the store
+# The master key of every server test on this Redis (services/tessera/tests/it/common): the store
 # records which key its secrets are sealed under and refuses servers with another one.
 TEST_MASTER_KEY = "tessera-master-key-v1:" + base64.b64encode(bytes([0x7E] * 32)).decode() + "\n"
 KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes services.yaml and gateway.yaml (four near-identical StatefulSets and the gateway) from
 one template, so the replicas, probes and security settings stay the same everywhere. Run it after
-changing RESOURCES or the template; services/tessera/tests/deploy.rs checks the output."""
+changing RESOURCES or the template; services/tessera/tests/it/deploy.rs checks the output."""
 import pathlib
 
 HERE = pathlib.Path(__file__).parent

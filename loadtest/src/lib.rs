@@ -54,7 +54,7 @@ struct InProcess {
 }
 
 /// The master key of in-process servers on Redis: the fixed, test-only key the server tests use
-/// (`services/tessera/tests/common`), since a Redis database records the key its secrets are
+/// (`services/tessera/tests/it/common`), since a Redis database records the key its secrets are
 /// sealed under and refuses servers with another one.
 const REDIS_TEST_MASTER_KEY: &str = "tessera-master-key-v1:fn5+fn5+fn5+fn5+fn5+fn5+fn5+fn5+fn5+fn5+fn4=\n";
 

@@ -2,7 +2,7 @@
 //! session tokens, and JSON Web Tokens.
 //!
 //! This is a pure crate: no async runtime, no network, no store, not even transitively
-//! (`services/tessera/tests/tidy.rs` checks it). Time is an argument (unix seconds) and so is
+//! (`services/tessera/tests/it/tidy.rs` checks it). Time is an argument (unix seconds) and so is
 //! randomness (a [`RandomSource`], the trait of `tessera-arn`): services pass [`SystemRng`], tests
 //! pass a fixed generator such as [`SeededRandom`]. The one I/O it does is with `std::fs`: reading
 //! and creating the master key file, and creating owner-only files ([`private_fs`]).

@@ -1,7 +1,7 @@
 //! AWS Signature Version 4 **verification** for Tessera's IAM/STS gateway (and, with the same
 //! canonicalisation code, signing for tests and the load generator).
 //!
-//! This is a pure crate: no async runtime, no HTTP crate, no I/O (`services/tessera/tests/tidy.rs`
+//! This is a pure crate: no async runtime, no HTTP crate, no I/O (`services/tessera/tests/it/tidy.rs`
 //! checks it). The request is a [`Request`] of borrowed strings, time is an argument (unix
 //! seconds), and the secret access key is looked up by the caller, who alone knows keys and
 //! session tokens.
