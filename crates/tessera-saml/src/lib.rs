@@ -6,7 +6,10 @@
 //!
 //! Encrypted assertions ([`verify_encrypted_response`]) are decrypted with the provider's
 //! private keys ([`DecryptionKey`], XML Encryption: RSA-OAEP key transport, AES-GCM or AES-CBC)
-//! and then verified exactly as plain ones.
+//! and then verified exactly as plain ones. An encrypted `NameID` (`EncryptedID` in the subject)
+//! and encrypted attributes (`EncryptedAttribute` in an attribute statement), in a plain or an
+//! encrypted assertion, are decrypted with the same keys once the assertion's signature (over
+//! their ciphertext) has verified, and read as if they had been plain.
 //!
 //! Pure: no I/O, no async runtime; the time and the randomness are arguments.
 //!
@@ -88,13 +91,16 @@ pub enum SamlError {
     /// this one is plain.
     #[error("the provider requires encrypted assertions and this one is not encrypted")]
     EncryptionRequired,
-    /// The assertion is encrypted and the provider has no private key.
+    /// The assertion (or its `NameID` or an attribute) is encrypted and the provider has no
+    /// private key.
     #[error("the assertion is encrypted and the provider has no private key")]
     NoDecryptionKey,
     /// The encrypted assertion could not be decrypted with the provider's keys, or (when no
     /// response signature covers the ciphertext) what it decrypts to is not a validly signed
-    /// assertion. The detail is for logs only: callers get one message for every cause.
-    #[error("the encrypted assertion cannot be used: {0}")]
+    /// assertion; or an encrypted `NameID` or attribute of the verified assertion does not
+    /// decrypt, or not to exactly one `NameID` or `Attribute` element. The detail is for logs
+    /// only: callers get one message for every cause.
+    #[error("the encrypted content cannot be used: {0}")]
     Undecryptable(String),
 }
 

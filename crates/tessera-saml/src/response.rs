@@ -1,7 +1,8 @@
 //! A SAML 2.0 `Response` as `AssumeRoleWithSAML` receives it: decoded, its structure checked
 //! against signature wrapping, its signature(s) verified, then the assertion's issuer, audience,
 //! subject confirmation and validity window, and its subject and attributes read from the signed
-//! element only.
+//! element only (an `EncryptedID` or `EncryptedAttribute` decrypted once that element's signature
+//! has verified over its ciphertext).
 
 use std::collections::HashSet;
 
@@ -10,19 +11,22 @@ use base64::engine::general_purpose::STANDARD;
 use roxmltree::Node;
 
 use crate::metadata::decode_base64;
-use crate::xmlenc::{Decryption, is_encrypted_assertion};
+use crate::xmlenc::{Decryption, decrypt_element, is_encrypted_assertion};
 use crate::{ASSERTION_NS, DSIG_NS, PROTOCOL_NS, SamlError, children, only_child, parse_instant, parse_xml, text_of};
 
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 const NAME_ID_FORMAT_PREFIX: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:";
+/// At most this many `EncryptedID`s and `EncryptedAttribute`s in a response (each costs up to
+/// 4 private-key operations per key; AWS reads at most 50 session tags and a few attributes).
+const MAX_ENCRYPTED_ELEMENTS: usize = 100;
 
 /// What the verified assertion says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assertion {
     /// The assertion's `Issuer` (the provider's entity id).
     pub issuer: String,
-    /// `Subject/NameID`.
+    /// `Subject/NameID` (decrypted, when the subject has an `EncryptedID`).
     pub name_id: String,
     /// The `NameID`'s `Format`, when it has one.
     pub name_id_format: Option<String>,
@@ -34,7 +38,8 @@ pub struct Assertion {
     pub not_on_or_after: i64,
     /// The `AuthnStatement`'s `SessionNotOnOrAfter`, when there is one.
     pub session_not_on_or_after: Option<i64>,
-    /// The attributes by `Name`, each with its values, in document order.
+    /// The attributes by `Name`, each with its values, in document order (an
+    /// `EncryptedAttribute` decrypted in its place).
     pub attributes: Vec<(String, Vec<String>)>,
 }
 
@@ -110,8 +115,9 @@ fn expect_issuer(node: Node<'_, '_>, entity_id: &str) -> Result<bool, SamlError>
     }
 }
 
-/// Verifies `xml` (a decoded `SAMLAssertion`) and returns its assertion. An encrypted assertion
-/// is refused ([`SamlError::NoDecryptionKey`]): see [`verify_encrypted_response`].
+/// Verifies `xml` (a decoded `SAMLAssertion`) and returns its assertion. An encrypted assertion,
+/// `NameID` or attribute is refused ([`SamlError::NoDecryptionKey`]): see
+/// [`verify_encrypted_response`].
 pub fn verify_response(xml: &str, expect: &Expectations<'_>) -> Result<Assertion, SamlError> {
     verify(xml, expect, None)
 }
@@ -119,11 +125,18 @@ pub fn verify_response(xml: &str, expect: &Expectations<'_>) -> Result<Assertion
 /// Verifies `xml` as [`verify_response`] does, for a provider with private keys: an
 /// `EncryptedAssertion` is decrypted with them and its assertion then verified exactly as a plain
 /// one would be (a response signature is verified over the encrypted form the identity provider
-/// signed); with `decryption.required`, a plain assertion is refused.
+/// signed); with `decryption.required`, a plain assertion is refused (also one whose `NameID`
+/// or attributes are encrypted).
 ///
 /// Unless a verified response signature covers the ciphertext, every failure between decryption
 /// and a verified assertion signature is [`SamlError::Undecryptable`], so that a caller sending
 /// altered ciphertexts cannot tell padding, parsing and signature failures apart.
+///
+/// An `EncryptedID` (the subject's) and `EncryptedAttribute`s (in attribute statements), in a
+/// plain or a decrypted assertion, are decrypted with the same keys only after the assertion's
+/// signature has verified over them as received, so only what the identity provider signed
+/// reaches the private keys; each must decrypt to exactly one `NameID` or `Attribute` element
+/// (else [`SamlError::Undecryptable`]) and is then read as a plain one.
 pub fn verify_encrypted_response(
     xml: &str,
     expect: &Expectations<'_>,
@@ -143,7 +156,7 @@ fn verify(xml: &str, expect: &Expectations<'_>, decryption: Option<&Decryption<'
             return Err(SamlError::EncryptionRequired);
         }
         let assertion = signed_assertion(&doc, expect, false)?;
-        return claims(response, assertion, expect);
+        return claims(response, assertion, expect, decryption);
     }
     let Some(decryption) = decryption else { return Err(SamlError::NoDecryptionKey) };
 
@@ -180,17 +193,20 @@ fn verify(xml: &str, expect: &Expectations<'_>, decryption: Option<&Decryption<'
     if assertion.range() != expected {
         return Err(opaque(SamlError::Wrapping("the decrypted assertion is not exactly one element")));
     }
-    claims(doc.root_element(), assertion, expect)
+    claims(doc.root_element(), assertion, expect, Some(decryption))
 }
 
 /// Refuses the shapes signature wrapping needs and returns the response's one assertion (one
 /// `EncryptedAssertion` when `encrypted`): duplicate IDs, other than exactly one assertion (a
 /// direct child of the response), a signature anywhere but directly inside the response or the
-/// assertion, encrypted identifiers, an encrypted assertion where a plain one is expected.
+/// assertion, an encrypted assertion where a plain one is expected; an `EncryptedID` elsewhere
+/// than directly in the assertion's `Subject`, an `EncryptedAttribute` elsewhere than directly in
+/// its `AttributeStatement`, more than [`MAX_ENCRYPTED_ELEMENTS`] of them.
 fn scan<'a, 'input>(doc: &'a roxmltree::Document<'input>, encrypted: bool) -> Result<Node<'a, 'input>, SamlError> {
     let response = doc.root_element();
     let mut ids = HashSet::new();
     let mut assertions = Vec::new();
+    let mut encrypted_elements = 0;
     for node in doc.descendants().filter(Node::is_element) {
         for attr in node.attributes() {
             // `ID` is the SAML identifier; `Id` and `id` are what other schemes (WS-Security,
@@ -199,8 +215,25 @@ fn scan<'a, 'input>(doc: &'a roxmltree::Document<'input>, encrypted: bool) -> Re
                 return Err(SamlError::Wrapping("two elements have the same ID"));
             }
         }
-        if is(node, ASSERTION_NS, "EncryptedID") || is(node, ASSERTION_NS, "EncryptedAttribute") {
-            return Err(SamlError::Unsupported("encrypted identifiers and attributes"));
+        // The parent the element may have, which must be a direct child of an assertion.
+        let place = if is(node, ASSERTION_NS, "EncryptedID") {
+            Some("Subject")
+        } else if is(node, ASSERTION_NS, "EncryptedAttribute") {
+            Some("AttributeStatement")
+        } else {
+            None
+        };
+        if let Some(place) = place {
+            let parent = node.parent_element().filter(|p| is(*p, ASSERTION_NS, place));
+            if !parent.and_then(|p| p.parent_element()).is_some_and(|a| is(a, ASSERTION_NS, "Assertion")) {
+                return Err(SamlError::Unsupported(
+                    "an encrypted identifier or attribute elsewhere than the assertion's subject or attribute statement",
+                ));
+            }
+            encrypted_elements += 1;
+            if encrypted_elements > MAX_ENCRYPTED_ELEMENTS {
+                return Err(SamlError::Unsupported("more than 100 encrypted identifiers and attributes"));
+            }
         }
         if is_encrypted_assertion(node) {
             if !encrypted {
@@ -259,9 +292,21 @@ fn signed_assertion<'a, 'input>(
     Ok(assertion)
 }
 
+/// The subject's `NameID`, or its `EncryptedID`.
+enum NameIdElement<'a, 'input> {
+    Plain(Node<'a, 'input>),
+    Encrypted(Node<'a, 'input>),
+}
+
 /// The claims of a verified assertion: the response's status and issuer, then the assertion's
-/// issuer, conditions, subject, authentication and attribute statements.
-fn claims(response: Node<'_, '_>, assertion: Node<'_, '_>, expect: &Expectations<'_>) -> Result<Assertion, SamlError> {
+/// issuer, conditions, subject, authentication and attribute statements. `decryption`: the keys
+/// an `EncryptedID` or `EncryptedAttribute` is decrypted with, after every other check.
+fn claims(
+    response: Node<'_, '_>,
+    assertion: Node<'_, '_>,
+    expect: &Expectations<'_>,
+    decryption: Option<&Decryption<'_>>,
+) -> Result<Assertion, SamlError> {
     // The response's status and issuer.
     let status = only_child(response, PROTOCOL_NS, "Status")?
         .and_then(|s| children(s, PROTOCOL_NS, "StatusCode").next())
@@ -305,11 +350,17 @@ fn claims(response: Node<'_, '_>, assertion: Node<'_, '_>, expect: &Expectations
         return Err(SamlError::WrongAudience);
     }
 
-    // The subject: one NameID, exactly one bearer confirmation with a recipient and an expiry.
+    // The subject: one NameID (or EncryptedID), exactly one bearer confirmation with a recipient
+    // and an expiry.
     let subject = only_child(assertion, ASSERTION_NS, "Subject")?
         .ok_or_else(|| SamlError::structure("the assertion has no Subject"))?;
-    let name_id = only_child(subject, ASSERTION_NS, "NameID")?
-        .ok_or_else(|| SamlError::structure("the subject has no NameID"))?;
+    let name_id =
+        match (only_child(subject, ASSERTION_NS, "NameID")?, only_child(subject, ASSERTION_NS, "EncryptedID")?) {
+            (Some(plain), None) => NameIdElement::Plain(plain),
+            (None, Some(encrypted)) => NameIdElement::Encrypted(encrypted),
+            (None, None) => return Err(SamlError::structure("the subject has no NameID")),
+            (Some(_), Some(_)) => return Err(SamlError::structure("the subject has both a NameID and an EncryptedID")),
+        };
     let mut confirmations = children(subject, ASSERTION_NS, "SubjectConfirmation");
     let (Some(confirmation), None) = (confirmations.next(), confirmations.next()) else {
         return Err(SamlError::structure("the subject must have exactly one SubjectConfirmation"));
@@ -344,11 +395,28 @@ fn claims(response: Node<'_, '_>, assertion: Node<'_, '_>, expect: &Expectations
         }
     }
 
+    // Every check passed: the encrypted parts are decrypted last, so that a refused assertion
+    // costs no private-key operation.
+    let read_name_id = |n: Node<'_, '_>| (text_of(n), n.attribute("Format").map(str::to_owned));
+    let (name_id, name_id_format) = match name_id {
+        NameIdElement::Plain(plain) => read_name_id(plain),
+        NameIdElement::Encrypted(encrypted) => decrypt_element(encrypted, "NameID", decryption, read_name_id)?,
+    };
+    let read_attribute = |a: Node<'_, '_>| {
+        let name = a.attribute("Name").unwrap_or_default().to_owned();
+        let values: Vec<String> = children(a, ASSERTION_NS, "AttributeValue").map(text_of).collect();
+        (name, values)
+    };
     let mut attributes: Vec<(String, Vec<String>)> = Vec::new();
     for statement in children(assertion, ASSERTION_NS, "AttributeStatement") {
-        for attribute in children(statement, ASSERTION_NS, "Attribute") {
-            let name = attribute.attribute("Name").unwrap_or_default().to_owned();
-            let values: Vec<String> = children(attribute, ASSERTION_NS, "AttributeValue").map(text_of).collect();
+        for element in statement.children().filter(Node::is_element) {
+            let (name, values) = if is(element, ASSERTION_NS, "Attribute") {
+                read_attribute(element)
+            } else if is(element, ASSERTION_NS, "EncryptedAttribute") {
+                decrypt_element(element, "Attribute", decryption, read_attribute)?
+            } else {
+                continue;
+            };
             match attributes.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, existing)) => existing.extend(values),
                 None => attributes.push((name, values)),
@@ -358,8 +426,8 @@ fn claims(response: Node<'_, '_>, assertion: Node<'_, '_>, expect: &Expectations
 
     Ok(Assertion {
         issuer,
-        name_id: text_of(name_id),
-        name_id_format: name_id.attribute("Format").map(str::to_owned),
+        name_id,
+        name_id_format,
         recipient,
         audiences,
         not_on_or_after,

@@ -1,5 +1,6 @@
-//! Encrypted assertions (SAML core 2.3.4, XML Encryption 1.0 and 1.1): the `EncryptedData` of an
-//! `EncryptedAssertion` decrypted with a key transported in an `EncryptedKey` under one of the
+//! Encrypted assertions, identifiers and attributes (SAML core 2.2.4, 2.3.4, 2.7.3.2; XML
+//! Encryption 1.0 and 1.1): the `EncryptedData` of an `EncryptedAssertion`, `EncryptedID` or
+//! `EncryptedAttribute` decrypted with a key transported in an `EncryptedKey` under one of the
 //! provider's private keys.
 //!
 //! Accepted: key transport RSA-OAEP (`xmlenc#rsa-oaep-mgf1p`, whose mask function is always
@@ -13,8 +14,15 @@
 //! Every failure of the decryption is one [`SamlError::Undecryptable`], whose detail is for logs:
 //! encryption gives no authenticity (anyone holding the provider's public key can encrypt), so a
 //! caller that could tell a padding failure from a parse failure would have a decryption oracle.
+//!
+//! An `EncryptedID` or `EncryptedAttribute` is decrypted only inside an assertion whose signature
+//! has been verified (over its ciphertext, as the identity provider signed it), and what it
+//! decrypts to is parsed strictly by [`decrypt_element`]: one `NameID` or one `Attribute` element,
+//! in the namespace scope of the encrypted element, bounded in size, with no DTD, no signature, no
+//! encrypted data and no assertion inside.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use ring::rand::SecureRandom;
 use roxmltree::Node;
@@ -33,6 +41,10 @@ const RSA_OAEP_11: &str = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
 const RSA_1_5: &str = "http://www.w3.org/2001/04/xmlenc#rsa-1_5";
 /// At most this many `EncryptedKey`s are tried (each costs a private-key operation per key).
 const MAX_ENCRYPTED_KEYS: usize = 4;
+/// The largest plaintext of an `EncryptedID` or `EncryptedAttribute` parsed, in bytes (a `Role`
+/// attribute listing many roles stays well below; the whole `SAMLAssertion` is at most 100,000
+/// characters of base64).
+const MAX_ELEMENT_PLAINTEXT: usize = 64 * 1024;
 /// The RSA key sizes accepted for a provider's private key, in bits.
 const MIN_KEY_BITS: usize = 2048;
 const MAX_KEY_BITS: usize = 8192;
@@ -87,7 +99,11 @@ impl DecryptionKey {
 pub struct Decryption<'a> {
     /// The provider's private keys (at most 2 in IAM).
     pub keys: &'a [DecryptionKey],
-    /// `AssertionEncryptionMode` `Required`: a plain assertion is refused.
+    /// `AssertionEncryptionMode` `Required`: a plain assertion is refused, also when its
+    /// `NameID` or attributes are encrypted (`EncryptedID`, `EncryptedAttribute`): AWS's
+    /// `Required` is that the assertion be encrypted, and a plain assertion shows its issuer,
+    /// conditions and other attributes to whoever carries it. With `Allowed`, such elements
+    /// are decrypted with the same keys.
     pub required: bool,
     /// Randomness for the blinding of the private-key operation.
     pub random: &'a dyn SecureRandom,
@@ -146,7 +162,7 @@ fn xenc_child<'a, 'input: 'a>(
 fn cipher_value(node: Node<'_, '_>) -> Result<Vec<u8>, SamlError> {
     let data = xenc_child(node, "CipherData")?.ok_or_else(|| undecryptable("no CipherData"))?;
     if xenc_child(data, "CipherReference")?.is_some() {
-        return Err(SamlError::Unsupported("CipherReference in encrypted assertions"));
+        return Err(SamlError::Unsupported("CipherReference in encrypted data"));
     }
     let value = xenc_child(data, "CipherValue")?.ok_or_else(|| undecryptable("no CipherValue"))?;
     crate::metadata::decode_base64(&text_of(value)).ok_or_else(|| undecryptable("the CipherValue is not base64"))
@@ -284,7 +300,8 @@ fn open_cbc(key: &[u8], data: &[u8]) -> Result<Vec<u8>, SamlError> {
     Ok(buffer)
 }
 
-/// The plaintext (the serialized assertion) of `encrypted`, an `EncryptedAssertion`.
+/// The plaintext of `encrypted` (an `EncryptedAssertion`, `EncryptedID` or `EncryptedAttribute`:
+/// its `EncryptedData`, with the transported keys inside that or beside it).
 pub(crate) fn decrypt(encrypted: Node<'_, '_>, decryption: &Decryption<'_>) -> Result<String, SamlError> {
     if decryption.keys.is_empty() {
         return Err(SamlError::NoDecryptionKey);
@@ -295,10 +312,10 @@ pub(crate) fn decrypt(encrypted: Node<'_, '_>, decryption: &Decryption<'_>) -> R
     }
     let method = xenc_child(data, "EncryptionMethod")?.ok_or_else(|| undecryptable("no EncryptionMethod"))?;
     let (key_len, gcm) =
-        data_algorithm(algorithm(method)?).ok_or(SamlError::Unsupported("the assertion's encryption algorithm"))?;
+        data_algorithm(algorithm(method)?).ok_or(SamlError::Unsupported("the data encryption algorithm"))?;
     let ciphertext = cipher_value(data)?;
 
-    // The transported keys: in the EncryptedData's KeyInfo, or beside it in the assertion.
+    // The transported keys: in the EncryptedData's KeyInfo, or beside it in the container.
     let inline =
         only_child(data, DSIG_NS, "KeyInfo")?.into_iter().flat_map(|info| children(info, XENC_NS, "EncryptedKey"));
     let beside = children(encrypted, XENC_NS, "EncryptedKey");
@@ -335,4 +352,93 @@ pub(crate) fn is_encrypted_assertion(node: Node<'_, '_>) -> bool {
     node.is_element()
         && node.tag_name().namespace() == Some(ASSERTION_NS)
         && node.tag_name().name() == "EncryptedAssertion"
+}
+
+/// Decrypts `encrypted`, the `EncryptedID` or `EncryptedAttribute` of an assertion whose signature
+/// was verified, and gives `read` what it holds: exactly one `expected` element of the SAML
+/// assertion namespace (`NameID` or `Attribute`), parsed in the namespace scope of `encrypted`
+/// (identity providers serialize the element without its ancestors' declarations, as `xmlsec1`
+/// does).
+///
+/// Refused as [`SamlError::Undecryptable`], like every failure of the decryption itself:
+/// plaintext over 64 KiB, not well-formed, with a DTD, with anything but whitespace around the
+/// one element, another element than `expected`, a `NameID` with child elements, an `Attribute`
+/// with children other than `AttributeValue`s, and anything inside that is XML-DSig or XML
+/// Encryption markup or an (encrypted) assertion, identifier or attribute: no signature can be
+/// carried in, and nothing decrypted is decrypted again. No key, and what is refused before
+/// decrypting (an algorithm not accepted), are their own errors, as for encrypted assertions.
+pub(crate) fn decrypt_element<T>(
+    encrypted: Node<'_, '_>,
+    expected: &'static str,
+    decryption: Option<&Decryption<'_>>,
+    read: impl FnOnce(Node<'_, '_>) -> T,
+) -> Result<T, SamlError> {
+    let decryption = decryption.ok_or(SamlError::NoDecryptionKey)?;
+    let plain = decrypt(encrypted, decryption).map_err(|error| match error {
+        SamlError::NoDecryptionKey | SamlError::Unsupported(_) | SamlError::Undecryptable(_) => error,
+        other => SamlError::Undecryptable(other.to_string()),
+    })?;
+    if plain.len() > MAX_ELEMENT_PLAINTEXT {
+        return Err(undecryptable("the decrypted element is too large"));
+    }
+    // The plaintext inside a wrapper that declares the namespaces in scope where it was: the
+    // wrapper's children are then exactly the plaintext's top-level nodes (plaintext that closed
+    // the wrapper early would leave a second root, which does not parse).
+    let mut text = String::with_capacity(plain.len() + 256);
+    text.push_str("<tessera-decrypted");
+    for namespace in encrypted.namespaces() {
+        match namespace.name() {
+            Some("xml") => {}
+            Some(prefix) => {
+                let _ = write!(text, r#" xmlns:{prefix}="{}""#, escape_attribute(namespace.uri()));
+            }
+            None => {
+                let _ = write!(text, r#" xmlns="{}""#, escape_attribute(namespace.uri()));
+            }
+        }
+    }
+    text.push('>');
+    text.push_str(&plain);
+    text.push_str("</tessera-decrypted>");
+    let doc = crate::parse_xml(&text).map_err(|error| SamlError::Undecryptable(error.to_string()))?;
+    let mut elements = Vec::new();
+    for node in doc.root_element().children() {
+        if node.is_element() {
+            elements.push(node);
+        } else if !node.is_text() || !node.text().unwrap_or_default().trim().is_empty() {
+            return Err(undecryptable("the decrypted content has more than its element"));
+        }
+    }
+    let [element] = elements.as_slice() else {
+        return Err(undecryptable("the decrypted content is not exactly one element"));
+    };
+    let element = *element;
+    if element.tag_name().namespace() != Some(ASSERTION_NS) || element.tag_name().name() != expected {
+        return Err(undecryptable("the decrypted element is not the one expected"));
+    }
+    for child in element.children().filter(Node::is_element) {
+        let value = child.tag_name().namespace() == Some(ASSERTION_NS) && child.tag_name().name() == "AttributeValue";
+        if expected != "Attribute" || !value {
+            return Err(undecryptable("the decrypted element has unexpected children"));
+        }
+    }
+    for inner in element.descendants().skip(1).filter(Node::is_element) {
+        let name = inner.tag_name();
+        let forbidden = match name.namespace() {
+            Some(DSIG_NS | XENC_NS | XENC11_NS) => true,
+            Some(ASSERTION_NS) => {
+                matches!(name.name(), "Assertion" | "EncryptedAssertion" | "EncryptedID" | "EncryptedAttribute")
+            }
+            _ => false,
+        };
+        if forbidden {
+            return Err(undecryptable("the decrypted element carries signed or encrypted content"));
+        }
+    }
+    Ok(read(element))
+}
+
+/// `value` as the content of a double-quoted XML attribute.
+fn escape_attribute(value: &str) -> String {
+    value.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;")
 }

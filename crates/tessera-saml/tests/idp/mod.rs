@@ -287,6 +287,13 @@ pub fn encrypt(xml: &str, recipient: &Key, template: &str, session_bits: u32) ->
 /// `before` + an `EncryptedAssertion` whose plaintext is exactly `plaintext` (any bytes,
 /// encrypted by `xmlsec1 --binary-data` with AES-128-GCM and RSA-OAEP) + `after`.
 pub fn encrypt_bytes(before: &str, plaintext: &str, after: &str, recipient: &Key) -> String {
+    let encrypted = encrypted_data(plaintext, recipient);
+    format!("{before}<saml:EncryptedAssertion>{encrypted}</saml:EncryptedAssertion>{after}")
+}
+
+/// An `EncryptedData` whose plaintext is exactly `plaintext` (any bytes, encrypted by
+/// `xmlsec1 --binary-data` with AES-128-GCM and RSA-OAEP for `recipient`).
+pub fn encrypted_data(plaintext: &str, recipient: &Key) -> String {
     let n = unique();
     let dir = &recipient.dir;
     let (data, tmpl, output) =
@@ -306,6 +313,65 @@ pub fn encrypt_bytes(before: &str, plaintext: &str, after: &str, recipient: &Key
         .expect("xmlsec1 is installed (scripts/test installs it)");
     assert!(out.status.success(), "xmlsec1 --encrypt failed: {}", String::from_utf8_lossy(&out.stderr));
     let encrypted = std::fs::read_to_string(&output).unwrap();
-    let encrypted = encrypted.trim_start_matches("<?xml version=\"1.0\"?>").trim();
-    format!("{before}<saml:EncryptedAssertion>{encrypted}</saml:EncryptedAssertion>{after}")
+    encrypted.trim_start_matches("<?xml version=\"1.0\"?>").trim().to_owned()
+}
+
+/// The range of `xml` from the first `open` to the end of the first `close` after it.
+pub fn element_range(xml: &str, open: &str, close: &str) -> std::ops::Range<usize> {
+    let start = xml.find(open).unwrap_or_else(|| panic!("no {open}"));
+    let end = start + xml[start..].find(close).unwrap_or_else(|| panic!("no {close}")) + close.len();
+    start..end
+}
+
+/// `xml` with the element at `range` put inside `<saml:{container}>` and encrypted there by
+/// `xmlsec1 --encrypt` (the element found by `xpath`) for `recipient`, with `data` under
+/// RSA-OAEP: what an identity provider makes of an `EncryptedID` or `EncryptedAttribute`.
+pub fn encrypt_element(
+    xml: &str,
+    range: std::ops::Range<usize>,
+    container: &str,
+    xpath: &str,
+    recipient: &Key,
+    data: &str,
+) -> String {
+    let wrapped = format!(
+        "{}<saml:{container}>{}</saml:{container}>{}",
+        &xml[..range.start],
+        &xml[range.clone()],
+        &xml[range.end..]
+    );
+    let bits = if data.contains("256") { "256" } else { "128" };
+    let n = unique();
+    let dir = &recipient.dir;
+    let (input, tmpl, output) =
+        (dir.join(format!("el-{n}.xml")), dir.join(format!("eltmpl-{n}.xml")), dir.join(format!("elenc-{n}.xml")));
+    std::fs::write(&input, wrapped).unwrap();
+    std::fs::write(&tmpl, encryption_template(data, RSA_OAEP_MGF1P, Some(SHA1))).unwrap();
+    let out = Command::new("xmlsec1")
+        .args(["--encrypt", "--pubkey-cert-pem"])
+        .arg(&recipient.cert)
+        .args(["--session-key", &format!("aes-{bits}")])
+        .arg("--xml-data")
+        .arg(&input)
+        .args(["--node-xpath", xpath])
+        .arg("--output")
+        .arg(&output)
+        .arg(&tmpl)
+        .output()
+        .expect("xmlsec1 is installed (scripts/test installs it)");
+    assert!(out.status.success(), "xmlsec1 --encrypt failed: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(&output).unwrap()
+}
+
+/// `xml` with its subject's `NameID` in an `EncryptedID` for `recipient` (AES-256-GCM).
+pub fn encrypt_name_id(xml: &str, recipient: &Key) -> String {
+    let range = element_range(xml, "<saml:NameID", "</saml:NameID>");
+    encrypt_element(xml, range, "EncryptedID", "//*[local-name()='NameID']", recipient, AES256_GCM)
+}
+
+/// `xml` with its attribute named `name` in an `EncryptedAttribute` for `recipient` (AES-128-CBC).
+pub fn encrypt_attribute(xml: &str, name: &str, recipient: &Key) -> String {
+    let range = element_range(xml, &format!(r#"<saml:Attribute Name="{name}">"#), "</saml:Attribute>");
+    let xpath = format!("//*[local-name()='Attribute'][@Name='{name}']");
+    encrypt_element(xml, range, "EncryptedAttribute", &xpath, recipient, AES128_CBC)
 }
