@@ -4,8 +4,9 @@ with a test identity provider whose responses are signed by `xmlsec1` (an indepe
 implementation; scripts/test installs it): a good assertion, and an expired one, a wrong audience,
 a wrong recipient, an unsigned one, a signature-wrapped one, one signed with an untrusted
 certificate, and one that does not grant the requested role; encrypted assertions (provider
-private keys, Required and Allowed modes, wrong key, tampered ciphertext, removed key); the
-SessionDuration attribute and TransitiveTagKeys through a role chain."""
+private keys, Required and Allowed modes, wrong key, tampered ciphertext, removed key); an
+encrypted NameID and Role attribute (EncryptedID, EncryptedAttribute) in a plain and in an
+encrypted assertion; the SessionDuration attribute and TransitiveTagKeys through a role chain."""
 
 import base64
 import datetime
@@ -453,7 +454,12 @@ def encrypt_assertion(xml, private_pem, data="aes256-gcm", transport="rsa-oaep-m
     """`xml` with its assertion replaced by an EncryptedAssertion for `private_pem`'s public key."""
     start = xml.index("<saml:Assertion")
     end = xml.index("</saml:Assertion>") + len("</saml:Assertion>")
-    plaintext = xml[start:end].encode()
+    encrypted = encrypted_data(xml[start:end].encode(), private_pem, data, transport, digest, mgf)
+    return xml[:start] + f"<saml:EncryptedAssertion>{encrypted}</saml:EncryptedAssertion>" + xml[end:]
+
+
+def encrypted_data(plaintext, private_pem, data="aes256-gcm", transport="rsa-oaep-mgf1p", digest="sha1", mgf=None):
+    """An xenc:EncryptedData of `plaintext` (bytes), its key transported for `private_pem`'s public key."""
     gcm = data.endswith("gcm")
     cek = os.urandom(16 if "128" in data else 32)
     if gcm:
@@ -473,16 +479,15 @@ def encrypt_assertion(xml, private_pem, data="aes256-gcm", transport="rsa-oaep-m
     wrapped = public.encrypt(cek, padding.OAEP(mgf=padding.MGF1(mgf_cls()), algorithm=digest_cls(), label=None))
     transport_uri = (XENC if transport == "rsa-oaep-mgf1p" else XENC11) + transport
     mgf_xml = f'<xenc11:MGF xmlns:xenc11="{XENC11}" Algorithm="{XENC11}mgf1{mgf}"/>' if mgf else ""
-    encrypted = (
-        f'<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="{XENC}" Type="{XENC}Element">'
+    return (
+        f'<xenc:EncryptedData xmlns:xenc="{XENC}" Type="{XENC}Element">'
         f'<xenc:EncryptionMethod Algorithm="{data_uri}"/>'
         f'<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey>'
         f'<xenc:EncryptionMethod Algorithm="{transport_uri}"><ds:DigestMethod Algorithm="{digest_uri}"/>{mgf_xml}'
         f'</xenc:EncryptionMethod><xenc:CipherData><xenc:CipherValue>{base64.b64encode(wrapped).decode()}'
         f'</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>'
         f'<xenc:CipherData><xenc:CipherValue>{base64.b64encode(ciphertext).decode()}</xenc:CipherValue>'
-        f'</xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>')
-    return xml[:start] + encrypted + xml[end:]
+        f'</xenc:CipherData></xenc:EncryptedData>')
 
 
 UNDECRYPTABLE = "The encrypted SAML assertion cannot be decrypted with the SAML provider's private keys"
@@ -638,6 +643,135 @@ def test_removed_key_no_longer_decrypts(root, idp):
     finally:
         iam.delete_role(RoleName=role.rsplit("/", 1)[1])
         iam.delete_saml_provider(SAMLProviderArn=provider)
+
+
+# -- encrypted NameID and attributes -----------------------------------------------------------
+# An IdP may encrypt the subject's NameID (EncryptedID) and attributes (EncryptedAttribute) and
+# sign the assertion over their ciphertext; AWS accepts them.
+
+ROLE_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/Role"
+
+
+def encrypt_element(xml, open_tag, close_tag, container, private_pem, data="aes256-gcm"):
+    """`xml` with its first element from `open_tag` to `close_tag` replaced by `<saml:{container}>`
+    holding it encrypted for `private_pem`'s public key (serialized as it stands, its `saml` prefix
+    declared by the response, as IdPs that serialize a subtree leave it)."""
+    start = xml.index(open_tag)
+    end = xml.index(close_tag, start) + len(close_tag)
+    encrypted = encrypted_data(xml[start:end].encode(), private_pem, data)
+    return xml[:start] + f"<saml:{container}>{encrypted}</saml:{container}>" + xml[end:]
+
+
+def encrypted_parts(idp, roles, private_pem, **kw):
+    """A response whose assertion's NameID (AES-256-GCM) and Role attribute (AES-128-CBC) are
+    encrypted for `private_pem`, then signed by the IdP over the ciphertext."""
+    xml = idp.response(idp.assertion(roles, **kw))
+    xml = encrypt_element(xml, "<saml:NameID", "</saml:NameID>", "EncryptedID", private_pem)
+    xml = encrypt_element(xml, f'<saml:Attribute Name="{ROLE_ATTRIBUTE}">', "</saml:Attribute>",
+                          "EncryptedAttribute", private_pem, "aes128-cbc")
+    return idp.sign(xml)
+
+
+@pytest.fixture(scope="module")
+def allowed_federation(root, idp):
+    """A provider that allows encrypted assertions (one private key), and a role whose trust
+    policy names the subject (saml:sub, saml:sub_type), which the IdP sends encrypted."""
+    pem = new_private_key()
+    provider = root.iam.create_saml_provider(Name=uniq("encid"), SAMLMetadataDocument=idp.metadata(),
+                                             AssertionEncryptionMode="Allowed",
+                                             AddPrivateKey=pem)["SAMLProviderArn"]
+    trust = policy_doc({"Effect": "Allow", "Principal": {"Federated": provider},
+                        "Action": "sts:AssumeRoleWithSAML",
+                        "Condition": {"StringEquals": {"saml:sub": "carol@example.com",
+                                                       "saml:sub_type": "persistent"}}})
+    role = root.iam.create_role(RoleName=uniq("encid"), AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    yield provider, role, pem
+    root.iam.delete_role(RoleName=role.rsplit("/", 1)[1])
+    root.iam.delete_saml_provider(SAMLProviderArn=provider)
+
+
+def test_encrypted_name_id_and_role(root, account_id, idp, allowed_federation):
+    provider, role, pem = allowed_federation
+    roles = [f"{role},{provider}"]
+    xml = encrypted_parts(idp, roles, pem, name_id="carol@example.com", session_name="carol")
+    assert "<saml:EncryptedID>" in xml and "<saml:EncryptedAttribute>" in xml
+    assert "carol@example.com" not in xml and role not in xml
+    r = assume(root, role, provider, xml)
+    # The trust policy's saml:sub and saml:sub_type conditions matched the decrypted NameID, and
+    # the decrypted Role attribute granted the role.
+    assert r["Subject"] == "carol@example.com"
+    assert r["SubjectType"] == "persistent"
+    role_name = role.rsplit("/", 1)[1]
+    assert r["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{account_id}:assumed-role/{role_name}/carol"
+    creds = r["Credentials"]
+    session = root.server.principal(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    assert session.sts.get_caller_identity()["Arn"] == r["AssumedRoleUser"]["Arn"]
+    # Another encrypted subject does not meet the trust policy's saml:sub.
+    with pytest.raises(ClientError) as e:
+        assume(root, role, provider, encrypted_parts(idp, roles, pem, name_id="mallory@example.com"))
+    assert_error(e, "AccessDenied", 403)
+    # An encrypted Role attribute that names another role is no grant.
+    with pytest.raises(ClientError) as e:
+        assume(root, role, provider, encrypted_parts(idp, [f"{role}-other,{provider}"], pem,
+                                                     name_id="carol@example.com"))
+    assert_error(e, "AccessDenied", 403)
+
+
+def test_encrypted_name_id_and_role_refusals(root, idp, federation, allowed_federation):
+    provider, role, pem = allowed_federation
+    roles = [f"{role},{provider}"]
+    # Encrypted for another key: the one message of every decryption failure.
+    with pytest.raises(ClientError) as e:
+        assume(root, role, provider, encrypted_parts(idp, roles, new_private_key(), name_id="carol@example.com"))
+    assert_error(e, "InvalidIdentityToken", 400)
+    assert UNDECRYPTABLE in e.value.response["Error"]["Message"]
+    # The IdP signed a ciphertext that does not decrypt: the same message.
+    xml = idp.response(idp.assertion(roles, name_id="carol@example.com", session_name="carol"))
+    xml = encrypt_element(xml, "<saml:NameID", "</saml:NameID>", "EncryptedID", pem)
+    at = xml.rindex("</xenc:CipherValue>") - 30
+    with pytest.raises(ClientError) as e:
+        assume(root, role, provider, idp.sign(xml[:at] + ("A" if xml[at] != "A" else "B") + xml[at + 1:]))
+    assert_error(e, "InvalidIdentityToken", 400)
+    assert UNDECRYPTABLE in e.value.response["Error"]["Message"]
+    # A decrypted NameID that is not a NameID element: the same message.
+    xml = idp.response(idp.assertion(roles, name_id="carol@example.com", session_name="carol"))
+    start, end = xml.index("<saml:NameID"), xml.index("</saml:NameID>") + len("</saml:NameID>")
+    not_a_name_id = encrypted_data(b'<saml:Attribute Name="x"/>', pem)
+    with pytest.raises(ClientError) as e:
+        assume(root, role, provider,
+               idp.sign(xml[:start] + f"<saml:EncryptedID>{not_a_name_id}</saml:EncryptedID>" + xml[end:]))
+    assert_error(e, "InvalidIdentityToken", 400)
+    assert UNDECRYPTABLE in e.value.response["Error"]["Message"]
+    # Ciphertext altered after the IdP signed it: the signature, checked before decrypting, fails.
+    good = encrypted_parts(idp, roles, pem, name_id="carol@example.com", session_name="carol")
+    at = good.index("</xenc:CipherValue>") - 30
+    with pytest.raises(ClientError) as e:
+        assume(root, role, provider, good[:at] + ("A" if good[at] != "A" else "B") + good[at + 1:])
+    assert_error(e, "InvalidIdentityToken", 400)
+    assert e.value.response["Error"]["Message"] == "Response signature invalid"
+    # A provider without private keys cannot read them.
+    plain_provider, plain_role, _ = federation
+    with pytest.raises(ClientError) as e:
+        assume(root, plain_role, plain_provider, encrypted_parts(idp, [f"{plain_role},{plain_provider}"], pem))
+    assert_error(e, "InvalidIdentityToken", 400)
+    assert "has no private key" in e.value.response["Error"]["Message"]
+
+
+def test_required_mode_and_encrypted_name_id(root, idp, encrypted_federation):
+    """Required means the assertion is encrypted: a plain one is refused even when its NameID and
+    Role are encrypted; encrypted whole, its encrypted parts are read too."""
+    provider, role, pem = encrypted_federation
+    roles = [f"{role},{provider}"]
+    parts = encrypted_parts(idp, roles, pem, name_id="dave@example.com", session_name="dave")
+    with pytest.raises(ClientError) as e:
+        assume(root, role, provider, parts)
+    assert_error(e, "InvalidIdentityToken", 400)
+    assert "requires encrypted assertions" in e.value.response["Error"]["Message"]
+    whole = encrypt_assertion(parts, pem)
+    assert "<saml:EncryptedAssertion>" in whole and "<saml:EncryptedID>" not in whole
+    r = assume(root, role, provider, whole)
+    assert r["Subject"] == "dave@example.com"
+    assert r["AssumedRoleUser"]["Arn"].endswith("/dave")
 
 
 # -- session duration and transitive tags ------------------------------------------------------

@@ -5,8 +5,11 @@
 //! 2. the provider named by `PrincipalArn` is read from the role's account (never from the
 //!    assertion), and the response is verified against its metadata by `tessera-saml`: an
 //!    encrypted assertion decrypted with the provider's private keys (a plain one refused when
-//!    its `AssertionEncryptionMode` is `Required`), the signature with the metadata's
-//!    certificates only, issuer, audience, recipient, validity;
+//!    its `AssertionEncryptionMode` is `Required`, even with an encrypted `NameID` or
+//!    attributes), the signature with the metadata's certificates only, issuer, audience,
+//!    recipient, validity; then an encrypted `NameID` (`EncryptedID`) and encrypted attributes
+//!    (`EncryptedAttribute`), decrypted with the same keys and read as plain ones (so they feed
+//!    `saml:sub`, `saml:sub_type`, `Role`, `PrincipalTag:*` and the rest alike);
 //! 3. the assertion's `Role` attribute must pair `RoleArn` with `PrincipalArn`; its
 //!    `RoleSessionName`, `SessionDuration`, `SourceIdentity`, `PrincipalTag:*` and
 //!    `TransitiveTagKeys` attributes shape the session;
@@ -147,7 +150,8 @@ fn saml_error(error: SamlError) -> Error {
         SamlError::NoDecryptionKey => {
             invalid_token("The SAML assertion is encrypted, and the SAML provider has no private key to decrypt it.")
         }
-        // One message for every cause (the cause is logged): no decryption oracle.
+        // One message for every cause (the cause is logged): no decryption oracle. The same for
+        // an encrypted NameID or attribute that does not decrypt to one NameID or Attribute.
         SamlError::Undecryptable(_) => invalid_token(
             "The encrypted SAML assertion cannot be decrypted with the SAML provider's private keys, or is not signed \
              with the provider's certificate.",
@@ -312,8 +316,8 @@ impl<S: Store> Sts<S> {
             now: i64::try_from(now).unwrap_or(i64::MAX),
             skew_secs: SKEW_SECS,
         };
-        // Encrypted assertions: the provider's private keys, opened from the store for this call
-        // and dropped (zeroed) once the response is verified.
+        // Encrypted assertions, NameIDs and attributes: the provider's private keys, opened from
+        // the store for this call and dropped (zeroed) once the response is verified.
         let assertion = {
             let keys = self.identity.saml_decryption_keys(&provider)?;
             let random = ring::rand::SystemRandom::new();
