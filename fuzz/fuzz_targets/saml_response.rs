@@ -2,9 +2,12 @@
 //! as the base64 `SAMLAssertion` carrying it) verified against a fixed provider, and metadata
 //! documents, and the same response decrypting encrypted assertions with a fixed private key
 //! (`fuzz/data/saml-encryption-key.pem`, a throwaway key; the seeds `encrypted_response_*.xml`
-//! were encrypted for it by `xmlsec1`). None may panic; no fuzzed response may verify (the
-//! provider's signing key is not here), and metadata that parses names at least one RSA signing
-//! certificate.
+//! were encrypted for it by `xmlsec1`, and the `encrypted_parts_*.xml` seeds' `EncryptedID` and
+//! `EncryptedAttribute`s too). None may panic; no fuzzed response may verify (the provider's
+//! signing key is not here), and metadata that parses names at least one RSA signing
+//! certificate. Encrypted NameIDs and attributes are decrypted only inside a verified assertion,
+//! which no fuzzed one is, so the `fuzzing` feature's `fuzz_decrypt_parts` decrypts and parses
+//! them without a signature.
 
 #![no_main]
 
@@ -12,8 +15,8 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use tessera_saml::{
-    Decryption, DecryptionKey, Expectations, Metadata, decode_response, parse_metadata, verify_encrypted_response,
-    verify_response,
+    Decryption, DecryptionKey, Expectations, Metadata, decode_response, fuzz_decrypt_parts, parse_metadata,
+    verify_encrypted_response, verify_response,
 };
 
 /// A time inside the validity of everything the fuzzer might build.
@@ -58,6 +61,10 @@ fuzz_target!(|data: &[u8]| {
     for required in [false, true] {
         let decryption = Decryption { keys, required, random: &random };
         assert!(verify_encrypted_response(&text, &expect, &decryption).is_err(), "a fuzzed encrypted response verified");
+    }
+    let decryption = Decryption { keys, required: false, random: &random };
+    if let Ok(parts) = fuzz_decrypt_parts(&text, &decryption) {
+        assert!(parts.len() <= 100, "more encrypted parts decrypted than the limit");
     }
     if let Ok(xml) = decode_response(&text) {
         assert!(verify_response(&xml, &expect).is_err(), "a fuzzed base64 SAML response verified");

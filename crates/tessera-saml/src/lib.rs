@@ -33,6 +33,9 @@ pub use metadata::{Metadata, parse_metadata};
 pub use response::{
     Assertion, Expectations, decode_response, name_qualifier, subject_type, verify_encrypted_response, verify_response,
 };
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use response::{DecryptedPart, fuzz_decrypt_parts};
 pub use xmlenc::{Decryption, DecryptionKey, KeyError};
 
 /// The audience AWS sign-in expects in `AudienceRestriction` (and, as `Recipient`, in the

@@ -298,6 +298,17 @@ enum NameIdElement<'a, 'input> {
     Encrypted(Node<'a, 'input>),
 }
 
+/// A `NameID`'s value and `Format`.
+fn read_name_id(name_id: Node<'_, '_>) -> (String, Option<String>) {
+    (text_of(name_id), name_id.attribute("Format").map(str::to_owned))
+}
+
+/// An `Attribute`'s `Name` and values.
+fn read_attribute(attribute: Node<'_, '_>) -> (String, Vec<String>) {
+    let name = attribute.attribute("Name").unwrap_or_default().to_owned();
+    (name, children(attribute, ASSERTION_NS, "AttributeValue").map(text_of).collect())
+}
+
 /// The claims of a verified assertion: the response's status and issuer, then the assertion's
 /// issuer, conditions, subject, authentication and attribute statements. `decryption`: the keys
 /// an `EncryptedID` or `EncryptedAttribute` is decrypted with, after every other check.
@@ -397,15 +408,9 @@ fn claims(
 
     // Every check passed: the encrypted parts are decrypted last, so that a refused assertion
     // costs no private-key operation.
-    let read_name_id = |n: Node<'_, '_>| (text_of(n), n.attribute("Format").map(str::to_owned));
     let (name_id, name_id_format) = match name_id {
         NameIdElement::Plain(plain) => read_name_id(plain),
         NameIdElement::Encrypted(encrypted) => decrypt_element(encrypted, "NameID", decryption, read_name_id)?,
-    };
-    let read_attribute = |a: Node<'_, '_>| {
-        let name = a.attribute("Name").unwrap_or_default().to_owned();
-        let values: Vec<String> = children(a, ASSERTION_NS, "AttributeValue").map(text_of).collect();
-        (name, values)
     };
     let mut attributes: Vec<(String, Vec<String>)> = Vec::new();
     for statement in children(assertion, ASSERTION_NS, "AttributeStatement") {
@@ -434,4 +439,32 @@ fn claims(
         session_not_on_or_after,
         attributes,
     })
+}
+
+/// What [`fuzz_decrypt_parts`] makes of one encrypted part: a name (the `NameID`'s value, or the
+/// attribute's `Name`) and values (the `NameID`'s format, or the attribute's values).
+#[cfg(feature = "fuzzing")]
+pub type DecryptedPart = Result<(String, Vec<String>), SamlError>;
+
+/// For the fuzz target only (feature `fuzzing`): every `EncryptedID` and `EncryptedAttribute` of
+/// `xml` (at most [`MAX_ENCRYPTED_ELEMENTS`]) decrypted and parsed as an assertion's are once its
+/// signature has verified, here without any signature, so that fuzzing reaches that code: a
+/// `NameID` as its value and its format, an attribute as its name and values. It reads nothing
+/// anyone vouched for: never use it to read an assertion.
+#[cfg(feature = "fuzzing")]
+pub fn fuzz_decrypt_parts(xml: &str, decryption: &Decryption<'_>) -> Result<Vec<DecryptedPart>, SamlError> {
+    let doc = parse_xml(xml)?;
+    let parts =
+        doc.descendants().filter(|n| is(*n, ASSERTION_NS, "EncryptedID") || is(*n, ASSERTION_NS, "EncryptedAttribute"));
+    Ok(parts
+        .take(MAX_ENCRYPTED_ELEMENTS)
+        .map(|part| {
+            if is(part, ASSERTION_NS, "EncryptedID") {
+                decrypt_element(part, "NameID", Some(decryption), read_name_id)
+                    .map(|(value, format)| (value, format.into_iter().collect()))
+            } else {
+                decrypt_element(part, "Attribute", Some(decryption), read_attribute)
+            }
+        })
+        .collect())
 }
