@@ -2,9 +2,7 @@
 //! from the request's tags, `aws:ResourceTag/*` from the target user's tags, and
 //! `aws:SecureTransport` (false: this endpoint is plain HTTP).
 
-mod common;
-
-use common::{Creds, code, start};
+use crate::common::{Creds, code, start};
 use tessera_identity::CreateUser;
 use tessera_store::iam::Tag;
 

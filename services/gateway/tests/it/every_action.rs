@@ -3,11 +3,11 @@
 //! make, what AWS answers) and the store holds exactly what it held before. The test walks
 //! `Action::ALL`, so an action added to the table is covered as soon as it has a fixture here.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 
-use common::{Creds, code, start, tag};
+use crate::common::{Creds, code, start, tag};
 use tessera_gateway::actions::Action;
 use tessera_store::iam::KEY_USED;
 use tessera_store::{Key, Namespace, Store};

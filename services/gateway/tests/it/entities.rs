@@ -1,9 +1,7 @@
 //! Groups, roles, tags and permissions boundaries over the wire: each action's success shape and
 //! its main AWS errors, signed as botocore signs.
 
-mod common;
-
-use common::{Creds, Harness, code, start, tag, tags};
+use crate::common::{Creds, Harness, code, start, tag, tags};
 use tessera_identity::{CreateOidcProvider, CreateUser};
 use tessera_policy_service::CreatePolicy;
 use tessera_store::iam::{EntityKind, Tag};

@@ -1,14 +1,12 @@
 //! A request reads its target user or role once: the read that finds its ARN (with its path) also
 //! gives the decision the target's tags and boundary and gives the operation its record.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{Creds, code, form_encode, send, tag};
+use crate::common::{Creds, code, form_encode, send, tag};
 use tessera_credentials::{Argon2Params, MasterKey, SystemRng};
 use tessera_identity::{Account, CreateRole, CreateUser, Env, Identity, Random, SystemClock};
 use tessera_policy_service::Policies;

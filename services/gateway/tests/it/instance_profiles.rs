@@ -2,9 +2,7 @@
 //! GetMFADevice and the STS preferences, each action's success shape and its AWS errors, and
 //! authorization on the instance profile's ARN and tags.
 
-mod common;
-
-use common::{Creds, code, start, tag, tags};
+use crate::common::{Creds, code, start, tag, tags};
 
 const ALLOW: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;

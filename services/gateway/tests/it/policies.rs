@@ -1,9 +1,7 @@
 //! Managed and inline policies, attachments and simulation over the real gateway (reference §5.2,
 //! §5.7): each action's success and main errors, and that attaching is authorized on the target.
 
-mod common;
-
-use common::{Creds, Harness, code, start, tag, tags};
+use crate::common::{Creds, Harness, code, start, tag, tags};
 use tessera_awsapi::encode_policy_document;
 use tessera_identity::CreateUser;
 use tessera_store::iam::EntityKind;

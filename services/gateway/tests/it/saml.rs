@@ -4,13 +4,13 @@
 //! provider): a good one, and expired, misaddressed, unsigned, wrapped, untrusted and role-less
 //! ones.
 
-mod common;
-#[path = "../../../crates/tessera-saml/tests/idp/mod.rs"]
+use crate::common;
+#[path = "../../../../crates/tessera-saml/tests/idp/mod.rs"]
 mod idp;
 
+use crate::common::{Harness, code, start, tag, tags};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{Harness, code, start, tag, tags};
 use idp::{Claims, Key};
 
 fn now() -> i64 {

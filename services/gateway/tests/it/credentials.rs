@@ -1,11 +1,9 @@
 //! Passwords, virtual MFA devices, OIDC providers and the account-wide reads over real HTTP,
 //! signed as botocore signs, against a gateway on `127.0.0.1:0`.
 
-mod common;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{Creds, Harness, code, start, tag, tags};
+use crate::common::{Creds, Harness, code, start, tag, tags};
 use tessera_credentials::TotpSeed;
 use tessera_credentials::totp::{base32_decode, format_code, hotp, step};
 use tessera_identity::CreateRole;
