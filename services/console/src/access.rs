@@ -48,7 +48,7 @@ pub(crate) async fn key_action<S: Store>(
     };
     Ok(match done {
         Ok(()) => redirect_to(format!("/console/users/{}", seg(&name))),
-        Err(e) => signed.status(StatusCode::BAD_REQUEST, "Access key", &error(&e.into_service_error().message)),
+        Err(e) => signed.status(StatusCode::BAD_REQUEST, "Access key", &error(&console.domain_error(e).message)),
     })
 }
 
@@ -141,7 +141,7 @@ pub(crate) async fn add_permissions<S: Store>(
         };
         console.permit(&signed, &title, "iam:AddUserToGroup", &arn).await?;
         if let Err(e) = console.identity.add_user_to_group(&signed.account, group, &name).await {
-            return Err(signed.status(StatusCode::BAD_REQUEST, &title, &error(&e.into_service_error().message)));
+            return Err(signed.status(StatusCode::BAD_REQUEST, &title, &error(&console.domain_error(e).message)));
         }
     }
     if !policy.is_empty() {
@@ -151,7 +151,7 @@ pub(crate) async fn add_permissions<S: Store>(
             return Err(signed.refused(&title, &explanation));
         }
         if let Err(e) = console.policies.attach_policy(&signed.account, EntityKind::User, &name, policy).await {
-            return Err(signed.status(StatusCode::BAD_REQUEST, &title, &error(&e.into_service_error().message)));
+            return Err(signed.status(StatusCode::BAD_REQUEST, &title, &error(&console.domain_error(e).message)));
         }
     }
     Ok(redirect_to(format!("/console/users/{}", seg(&name))))
@@ -223,12 +223,14 @@ pub(crate) async fn mfa_enrol<S: Store>(
     let device = field(&form, "device").trim();
     let title = "Assign MFA device";
     let device_arn = signed.arn(IamEntity::Mfa { path: "/".into(), name: device.into() });
-    console.permit(&signed, title, "iam:CreateVirtualMFADevice", &device_arn).await?;
+    // Enabling is decided first (its codes come later), so that a refused creation is the outcome
+    // of the creation's own event.
     let arn = user_arn(&console, &signed, &name).await;
     console.permit(&signed, title, "iam:EnableMFADevice", &arn).await?;
+    console.permit(&signed, title, "iam:CreateVirtualMFADevice", &device_arn).await?;
     let created = match console.identity.create_virtual_mfa_device(&signed.account, None, device, Vec::new()).await {
         Ok(created) => created,
-        Err(e) => return Err(signed.status(StatusCode::BAD_REQUEST, title, &error(&e.into_service_error().message))),
+        Err(e) => return Err(signed.status(StatusCode::BAD_REQUEST, title, &error(&console.domain_error(e).message))),
     };
     let seed = match tessera_credentials::TotpSeed::from_base32(created.base32_seed.expose()) {
         Ok(seed) => seed,
@@ -264,7 +266,7 @@ pub(crate) async fn mfa_enable<S: Store>(
         Ok(()) => redirect_to(format!("/console/users/{}", seg(&name))),
         Err(e) => {
             // The seed is not shown again: the codes can be retried against the same device.
-            let message = e.into_service_error().message;
+            let message = console.domain_error(e).message;
             signed.status(StatusCode::BAD_REQUEST, title, &mfa_codes_form(&name, serial, &signed.csrf, Some(&message)))
         }
     })

@@ -95,14 +95,16 @@ pub(crate) async fn create<S: Store>(
     }
     if let Err(e) = console.identity.create_group(&signed.account, None, name).await {
         let policies = policy_options(&console, &signed).await;
-        let page = new_group_page(&signed, name, policies, Some(&e.into_service_error().message));
+        let page = new_group_page(&signed, name, policies, Some(&console.action_error("iam:CreateGroup", e).message));
         return Err(signed.status(StatusCode::BAD_REQUEST, title, &page));
     }
     if !policy.is_empty()
         && let Err(e) = console.policies.attach_policy(&signed.account, EntityKind::Group, name, policy).await
     {
-        let message =
-            format!("Group {name} created, but the policy was not attached: {}", e.into_service_error().message);
+        let message = format!(
+            "Group {name} created, but the policy was not attached: {}",
+            console.action_error("iam:AttachGroupPolicy", e).message
+        );
         return Err(signed.status(StatusCode::BAD_REQUEST, title, &error(&message)));
     }
     Ok(redirect_to(format!("/console/groups/{}", seg(name))))
@@ -120,7 +122,7 @@ pub(crate) async fn detail<S: Store>(
     console.permit(&signed, &name, "iam:GetGroup", &arn).await?;
     let (group, members) = match found {
         Ok(found) => found,
-        Err(e) => return Err(signed.status(StatusCode::NOT_FOUND, &name, &error(&e.into_service_error().message))),
+        Err(e) => return Err(signed.status(StatusCode::NOT_FOUND, &name, &error(&console.domain_error(e).message))),
     };
     let path = seg(&group.principal.name);
     let mut body = format!(
@@ -169,7 +171,7 @@ pub(crate) async fn add_user<S: Store>(
     console.permit(&signed, &name, "iam:AddUserToGroup", &arn).await?;
     Ok(match console.identity.add_user_to_group(&signed.account, &name, field(&form, "user").trim()).await {
         Ok(()) => redirect_to(format!("/console/groups/{}", seg(&name))),
-        Err(e) => signed.status(StatusCode::BAD_REQUEST, &name, &error(&e.into_service_error().message)),
+        Err(e) => signed.status(StatusCode::BAD_REQUEST, &name, &error(&console.domain_error(e).message)),
     })
 }
 
@@ -189,7 +191,7 @@ pub(crate) async fn attach<S: Store>(
     }
     Ok(match console.policies.attach_policy(&signed.account, EntityKind::Group, &name, policy).await {
         Ok(()) => redirect_to(format!("/console/groups/{}", seg(&name))),
-        Err(e) => signed.status(StatusCode::BAD_REQUEST, &name, &error(&e.into_service_error().message)),
+        Err(e) => signed.status(StatusCode::BAD_REQUEST, &name, &error(&console.domain_error(e).message)),
     })
 }
 

@@ -98,7 +98,7 @@ pub(crate) async fn simulate_post<S: Store>(
                 input.permissions_boundary_policy_input_list = policies.boundary.map(|(_, d)| d).into_iter().collect();
             }
             Err(e) => {
-                let message = error(&e.into_service_error().message);
+                let message = error(&console.domain_error(e).message);
                 return Err(signed.status(StatusCode::BAD_REQUEST, title, &simulator_page(&signed, &form, &message)));
             }
         }
@@ -204,7 +204,7 @@ pub(crate) async fn sessions<S: Store>(State(console): Shared<S>, headers: Heade
             return Err(signed.status(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 title,
-                &error(&e.into_service_error().message),
+                &error(&console.domain_error(e).message),
             ));
         }
     };
@@ -309,19 +309,19 @@ pub(crate) async fn revoke<S: Store>(
             .revoke_session(account, target, signed.by())
             .await
             .map(|_| ())
-            .map_err(|e| e.into_service_error().message),
+            .map_err(|e| console.domain_error(e).message),
         "role" => console
             .sts
             .revoke_role_sessions(account, target, None, signed.by())
             .await
             .map(|_| ())
-            .map_err(|e| e.into_service_error().message),
+            .map_err(|e| console.domain_error(e).message),
         _ => console
             .sts
             .revoke_principal_sessions(account, target, None, signed.by())
             .await
             .map(|_| ())
-            .map_err(|e| e.into_service_error().message),
+            .map_err(|e| console.domain_error(e).message),
     };
     Ok(match done {
         Ok(()) => redirect_to("/console/sessions".to_owned()),
@@ -507,7 +507,7 @@ async fn alias_section<S: Store>(console: &Console<S>, signed: &Signed) -> Strin
     let alias = match console.identity.list_account_aliases(&signed.account, &page).await {
         Ok(page) => page.items.into_iter().next(),
         Err(e) => {
-            out.push_str(&error(&e.into_service_error().message));
+            out.push_str(&error(&console.domain_error(e).message));
             out.push_str("</section>");
             return out;
         }
@@ -561,7 +561,7 @@ pub(crate) async fn account_alias<S: Store>(
     match done {
         Ok(()) => Ok(redirect_to("/console/account".to_owned())),
         Err(e) => {
-            let body = error(&e.into_service_error().message) + &alias_section(&console, &signed).await;
+            let body = error(&console.domain_error(e).message) + &alias_section(&console, &signed).await;
             Err(signed.status(StatusCode::BAD_REQUEST, title, &body))
         }
     }
@@ -599,7 +599,7 @@ pub(crate) async fn update_password_policy<S: Store>(
     };
     Ok(match console.identity.update_account_password_policy(&signed.account, input).await {
         Ok(()) => redirect_to("/console/account".to_owned()),
-        Err(e) => signed.status(StatusCode::BAD_REQUEST, title, &error(&e.into_service_error().message)),
+        Err(e) => signed.status(StatusCode::BAD_REQUEST, title, &error(&console.domain_error(e).message)),
     })
 }
 
@@ -636,6 +636,6 @@ pub(crate) async fn generate_report<S: Store>(
     let (signed, _) = console.posted_allowed(&headers, &body, title, "iam:GenerateCredentialReport", "*").await?;
     Ok(match console.identity.generate_credential_report(&signed.account).await {
         Ok(_) => redirect_to("/console/credential-report".to_owned()),
-        Err(e) => signed.status(StatusCode::BAD_REQUEST, title, &error(&e.into_service_error().message)),
+        Err(e) => signed.status(StatusCode::BAD_REQUEST, title, &error(&console.domain_error(e).message)),
     })
 }

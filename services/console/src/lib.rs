@@ -13,8 +13,8 @@
 //!   signed-in principal, by the gateway's decision path ([`tessera_authorizer::Authorizer`]); a
 //!   denial shows AWS's explanation in a "Not authorized" panel, and no data.
 //! - Domain calls go through [`tessera_identity::IdentityApi`], as the API's handlers do.
-//! - Audit ([`trail`]): every authorized action, sign-in and "Switch role" is an event of the
-//!   gateway's audit trail, written by the gateway's own writer.
+//! - Audit ([`trail`]): every authorized action (with its outcome), sign-in and "Switch role" is
+//!   an event of the gateway's audit trail, written by the gateway's own writer.
 
 mod access;
 mod analyzer;

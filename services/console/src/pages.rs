@@ -857,7 +857,7 @@ pub(crate) async fn home<S: Store>(State(console): Shared<S>, headers: HeaderMap
             let summary = match console.identity.get_account_summary(&signed.account).await {
                 Ok(summary) => summary,
                 Err(e) => {
-                    return Err(internal_error("cannot read the account summary", &e.into_service_error().message));
+                    return Err(internal_error("cannot read the account summary", &console.domain_error(e).message));
                 }
             };
             let get = |key: &str| summary.get(key).copied().unwrap_or(0);
@@ -893,7 +893,7 @@ pub(crate) async fn home<S: Store>(State(console): Shared<S>, headers: HeaderMap
             let rotation = match console.authorize(&signed, "iam:ListUsers", &users_arn).await {
                 Err(explanation) => denied(&explanation),
                 Ok(()) => match all_users(&console, &signed.account).await {
-                    Err(e) => return Err(internal_error("cannot list users", &e.into_service_error().message)),
+                    Err(e) => return Err(internal_error("cannot list users", &console.domain_error(e).message)),
                     Ok(users) => {
                         let cutoff = console.now_millis().saturating_sub(KEY_ROTATION_MILLIS);
                         let stale = users
@@ -964,7 +964,7 @@ pub(crate) async fn users<S: Store>(State(console): Shared<S>, headers: HeaderMa
     }
     let users = match all_users(&console, &signed.account).await {
         Ok(users) => users,
-        Err(e) => return Err(internal_error("cannot list users", &e.into_service_error().message)),
+        Err(e) => return Err(internal_error("cannot list users", &console.domain_error(e).message)),
     };
     let mut body = String::from("<p><a href=\"/console/users/new\" role=\"button\">Create user</a></p>");
     body.push_str(
@@ -1072,7 +1072,7 @@ pub(crate) async fn create_user<S: Store>(
     let input = CreateUser { path: None, user_name: name.to_owned(), permissions_boundary: None, tags: Vec::new() };
     let user = match console.identity.create_user(&signed.account, input).await {
         Ok(user) => user,
-        Err(e) => return Ok(again(e.into_service_error().message)),
+        Err(e) => return Ok(again(console.action_error("iam:CreateUser", e).message)),
     };
     let mut out = format!(
         "<p role=\"status\">User <a href=\"/console/users/{0}\">{0}</a> created.</p>",
@@ -1082,13 +1082,19 @@ pub(crate) async fn create_user<S: Store>(
         let reset = field(&form, "reset") == "1";
         match console.identity.create_login_profile(&signed.account, name, field(&form, "password"), reset).await {
             Ok(_) => out.push_str("<p>Console access enabled.</p>"),
-            Err(e) => out.push_str(&error(&format!("Console password not set: {}", e.into_service_error().message))),
+            Err(e) => out.push_str(&error(&format!(
+                "Console password not set: {}",
+                console.action_error("iam:CreateLoginProfile", e).message
+            ))),
         }
     }
     if key {
         match console.identity.create_access_key(&signed.account, name).await {
             Ok(created) => out.push_str(&shown_once(&created)),
-            Err(e) => out.push_str(&error(&format!("Access key not created: {}", e.into_service_error().message))),
+            Err(e) => out.push_str(&error(&format!(
+                "Access key not created: {}",
+                console.action_error("iam:CreateAccessKey", e).message
+            ))),
         }
     }
     Ok(html(StatusCode::OK, signed.frame("Create user", &out)))
@@ -1107,7 +1113,9 @@ pub(crate) async fn user_detail<S: Store>(
     }
     let user = match user {
         Ok(user) => user,
-        Err(e) => return Ok(html(StatusCode::NOT_FOUND, signed.frame(&name, &error(&e.into_service_error().message)))),
+        Err(e) => {
+            return Ok(html(StatusCode::NOT_FOUND, signed.frame(&name, &error(&console.domain_error(e).message))));
+        }
     };
     let mut body = format!(
         "<dl><dt>ARN</dt><dd>{}</dd><dt>Created</dt><dd>{}</dd></dl>",
@@ -1192,7 +1200,7 @@ pub(crate) async fn create_access_key<S: Store>(
             html(StatusCode::OK, signed.frame("Create access key", &(shown_once(&created) + &back)))
         }
         Err(e) => {
-            html(StatusCode::BAD_REQUEST, signed.frame("Create access key", &error(&e.into_service_error().message)))
+            html(StatusCode::BAD_REQUEST, signed.frame("Create access key", &error(&console.domain_error(e).message)))
         }
     })
 }

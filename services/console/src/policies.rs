@@ -200,7 +200,7 @@ pub(crate) async fn create<S: Store>(
     Ok(match console.policies.create_policy(&signed.account, input).await {
         Ok(policy) => redirect_to(format!("/console/policies/view?arn={}", seg(&policy.record.arn))),
         Err(e) => {
-            let message = error(&e.into_service_error().message);
+            let message = error(&console.domain_error(e).message);
             signed.status(
                 StatusCode::BAD_REQUEST,
                 title,
@@ -220,7 +220,7 @@ pub(crate) async fn detail<S: Store>(
     let signed = console.allowed(&headers, "Policy", "iam:GetPolicy", &arn).await?;
     let policy = match console.policies.get_policy(&signed.account, &arn).await {
         Ok(policy) => policy,
-        Err(e) => return Err(signed.status(StatusCode::NOT_FOUND, "Policy", &error(&e.into_service_error().message))),
+        Err(e) => return Err(signed.status(StatusCode::NOT_FOUND, "Policy", &error(&console.domain_error(e).message))),
     };
     let r = &policy.record;
     let mut body = format!(
@@ -232,7 +232,7 @@ pub(crate) async fn detail<S: Store>(
     let versions = match console.authorize(&signed, "iam:ListPolicyVersions", &arn).await {
         Err(explanation) => crate::html::denied(&explanation),
         Ok(()) => match console.policies.list_policy_versions(&signed.account, &arn, &PageRequest::default()).await {
-            Err(e) => error(&e.into_service_error().message),
+            Err(e) => error(&console.domain_error(e).message),
             Ok(page) => {
                 let mut rows = Vec::new();
                 let mut default_document = String::new();
@@ -290,7 +290,7 @@ pub(crate) async fn detail<S: Store>(
                 .list_entities_for_policy(&signed.account, &arn, EntityFilter::All, None, None, &page)
                 .await
             {
-                Err(e) => error(&e.into_service_error().message),
+                Err(e) => error(&console.domain_error(e).message),
                 Ok(page) => {
                     let rows: Vec<Vec<String>> = page
                         .items
@@ -356,7 +356,7 @@ pub(crate) async fn version_action<S: Store>(
         Ok(()) => redirect_to(format!("/console/policies/view?arn={}", seg(arn))),
         Err(e) => {
             let message =
-                error(&e.into_service_error().message) + &findings_list(field(&form, "document"), PolicyKind::Managed);
+                error(&console.domain_error(e).message) + &findings_list(field(&form, "document"), PolicyKind::Managed);
             signed.status(StatusCode::BAD_REQUEST, "Policy", &message)
         }
     })

@@ -136,7 +136,7 @@ pub(crate) async fn create<S: Store>(
     };
     match console.identity.create_saml_provider(&signed.account, input).await {
         Ok(provider) => Ok(redirect_to(format!("/console/identity-providers/saml/{}", seg(&provider.name)))),
-        Err(e) => Err(again(&e.into_service_error().message)),
+        Err(e) => Err(again(&console.domain_error(e).message)),
     }
 }
 
@@ -162,7 +162,7 @@ async fn detail_page<S: Store>(
     console.permit(signed, name, "iam:GetSAMLProvider", &arn).await?;
     let provider = match console.identity.get_saml_provider(&signed.account, &arn).await {
         Ok(provider) => provider,
-        Err(e) => return Err(signed.status(StatusCode::NOT_FOUND, name, &error(&e.into_service_error().message))),
+        Err(e) => return Err(signed.status(StatusCode::NOT_FOUND, name, &error(&console.domain_error(e).message))),
     };
     let mut body = message.map(error).unwrap_or_default();
     let _ = write!(
@@ -217,7 +217,7 @@ pub(crate) async fn action<S: Store>(
             match console.identity.update_saml_provider(&signed.account, &arn, input).await {
                 Ok(_) => Ok(redirect_to(format!("/console/identity-providers/saml/{}", seg(&name)))),
                 Err(e) => {
-                    let message = e.into_service_error().message;
+                    let message = console.domain_error(e).message;
                     detail_page(&console, &signed, &name, StatusCode::BAD_REQUEST, Some(&message)).await
                 }
             }
@@ -227,7 +227,7 @@ pub(crate) async fn action<S: Store>(
             match console.identity.delete_saml_provider(&signed.account, &arn).await {
                 Ok(()) => Ok(redirect_to("/console/identity-providers".to_owned())),
                 Err(e) => {
-                    let message = e.into_service_error().message;
+                    let message = console.domain_error(e).message;
                     Err(signed.status(StatusCode::BAD_REQUEST, &name, &error(&message)))
                 }
             }

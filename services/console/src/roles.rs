@@ -189,7 +189,8 @@ pub(crate) async fn create<S: Store>(
         tags: Vec::new(),
     };
     if let Err(e) = console.identity.create_role(&signed.account, input).await {
-        let message = error(&e.into_service_error().message) + &findings_list(document, PolicyKind::Trust);
+        let message =
+            error(&console.action_error("iam:CreateRole", e).message) + &findings_list(document, PolicyKind::Trust);
         let input = RoleForm { name, kind: "", trusted: "", provider: "", document, description };
         let policies = policy_options(&console, &signed).await;
         return Err(signed.status(StatusCode::BAD_REQUEST, title, &new_role_page(&signed, &input, policies, &message)));
@@ -197,8 +198,10 @@ pub(crate) async fn create<S: Store>(
     if !policy.is_empty()
         && let Err(e) = console.policies.attach_policy(&signed.account, EntityKind::Role, name, policy).await
     {
-        let message =
-            format!("Role {name} created, but the policy was not attached: {}", e.into_service_error().message);
+        let message = format!(
+            "Role {name} created, but the policy was not attached: {}",
+            console.action_error("iam:AttachRolePolicy", e).message
+        );
         return Err(signed.status(StatusCode::BAD_REQUEST, title, &error(&message)));
     }
     Ok(redirect_to(format!("/console/roles/{}", seg(name))))
@@ -215,7 +218,7 @@ pub(crate) async fn detail<S: Store>(
     console.permit(&signed, &name, "iam:GetRole", &arn).await?;
     let role = match found {
         Ok(role) => role,
-        Err(e) => return Err(signed.status(StatusCode::NOT_FOUND, &name, &error(&e.into_service_error().message))),
+        Err(e) => return Err(signed.status(StatusCode::NOT_FOUND, &name, &error(&console.domain_error(e).message))),
     };
     let p = &role.principal;
     let mut body = format!(

@@ -10,6 +10,12 @@
 //! Who sent the request (address, user agent) and its request id come from [`scope`], a
 //! middleware around every console route; events carry no form field but the names above, so a
 //! password, an MFA code or a session token never reaches the trail.
+//!
+//! An action's outcome is known only after its domain call: the request's events are held until
+//! the request is answered ([`scope`] writes them, in order), and a domain refusal after an
+//! allowed decision ([`Console::record_error`]) turns the last allowed action (or the one named)
+//! into `error` with its AWS code and status, as the API records a request that failed after it
+//! was authorized.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -20,6 +26,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tessera_authorizer::CallerPrincipal;
 use tessera_gateway::audit::{AuditEvent, fingerprint};
+use tessera_proto::error::{ErrorCode, ServiceError};
 use tessera_store::Store;
 
 use crate::Console;
@@ -33,6 +40,8 @@ pub(crate) struct Client {
     /// Unix milliseconds when the request arrived.
     time: u64,
     started: std::time::Instant,
+    /// The request's events, written when it is answered.
+    events: Arc<std::sync::Mutex<Vec<AuditEvent>>>,
 }
 
 tokio::task_local! {
@@ -51,9 +60,26 @@ pub(crate) async fn scope<S: Store>(State(console): State<Arc<Console<S>>>, requ
         r.fill_bytes(&mut bytes);
         tessera_awsapi::format_request_id(u128::from_le_bytes(bytes))
     });
-    let client =
-        Client { request_id, source_ip, user_agent, time: console.now_millis(), started: std::time::Instant::now() };
-    CLIENT.scope(client, next.run(request)).await
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let client = Client {
+        request_id,
+        source_ip,
+        user_agent,
+        time: console.now_millis(),
+        started: std::time::Instant::now(),
+        events: Arc::clone(&events),
+    };
+    let response = CLIENT.scope(client, next.run(request)).await;
+    if let Some(log) = &console.settings.audit {
+        for event in std::mem::take(&mut *lock(&events)) {
+            log.record(event);
+        }
+    }
+    response
+}
+
+fn lock(events: &std::sync::Mutex<Vec<AuditEvent>>) -> std::sync::MutexGuard<'_, Vec<AuditEvent>> {
+    events.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn map(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
@@ -96,10 +122,48 @@ impl<S: Store> Console<S> {
         event
     }
 
+    /// Records `event`: held until the request is answered (see the module docs), or written at
+    /// once outside a request.
     fn write_event(&self, event: AuditEvent) {
-        if let Some(log) = &self.settings.audit {
+        let Some(log) = &self.settings.audit else { return };
+        if let Err(event) = CLIENT.try_with(|client| lock(&client.events).push(event.clone())).map_err(|_| event) {
             log.record(event);
         }
+    }
+
+    /// [`Console::record_error`] of a domain's refusal, which it returns as the AWS error.
+    pub(crate) fn domain_error(&self, error: tessera_identity::Error) -> ServiceError {
+        let error = error.into_service_error();
+        self.record_error(&error, None);
+        error
+    }
+
+    /// [`Console::domain_error`] of `action`, where a handler decided several actions before
+    /// calling the domain for each (creating a user with its password and key).
+    pub(crate) fn action_error(&self, action: &str, error: tessera_identity::Error) -> ServiceError {
+        let error = error.into_service_error();
+        self.record_error(&error, Some(action));
+        error
+    }
+
+    /// A domain refusal `error` of the action the console last allowed in this request (of
+    /// `action` when given; a name already taken, a quota, ...): that action's event becomes
+    /// `error` with the AWS code and status (`denied` for the codes the API records so:
+    /// `AccessDenied`, `InvalidAuthenticationCode`). Nothing happens when no action was allowed
+    /// (the refusal was a read's, before any decision).
+    pub(crate) fn record_error(&self, error: &ServiceError, action: Option<&str>) {
+        let _ = CLIENT.try_with(|client| {
+            let mut events = lock(&client.events);
+            let allowed = events.iter_mut().rev().find(|e| {
+                e.decision == "allowed" && e.response_elements.is_none() && action.is_none_or(|a| e.action == a)
+            });
+            if let Some(event) = allowed {
+                let denied = matches!(error.code, ErrorCode::AccessDenied | ErrorCode::InvalidAuthenticationCode);
+                event.decision = if denied { "denied" } else { "error" }.into();
+                event.status = error.code.http_status();
+                event.error_code = Some(error.code.as_str().to_owned());
+            }
+        });
     }
 
     /// One action the console authorized (or refused) for `caller`, as the gateway records a

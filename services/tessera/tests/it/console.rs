@@ -936,3 +936,35 @@ async fn account_alias_and_saml_provider_pages() {
     assert_eq!(unaliased.header("location"), Some("/console/account"), "{}", unaliased.body);
     assert!(root.get("/console/account").await.body.contains("id=\"no-account-alias\""));
 }
+
+/// The console records an action's outcome as the API does: a domain refusal after an allowed
+/// decision is `error` with AWS's code and status, not `allowed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domain_refusal_after_an_allowed_decision_is_recorded_as_an_error() {
+    let h = start().await;
+    let mut root = h.root().await;
+    assert_eq!(create_user(&mut root, "dup", "Dup-Passw0rd!", false, false).await.status, 200);
+    let taken = create_user(&mut root, "dup", "Dup-Passw0rd!", false, false).await;
+    assert_ne!(taken.status, 200, "{}", taken.body);
+    assert!(taken.body.contains("already exists"), "{}", taken.body);
+    let csrf = root.get("/console/home").await.csrf();
+    let group = root.post("/console/groups", &[("csrf", &csrf), ("name", "team")]).await;
+    assert_eq!(group.status, 303, "{}", group.body);
+    let missing = root.post("/console/groups/team/users", &[("csrf", &csrf), ("user", "nobody")]).await;
+    assert_eq!(missing.status, 400, "{}", missing.body);
+
+    let user_arn = format!("arn:aws:iam::{}:user/dup", h.account);
+    let events = audit_events(&h, |events| events.iter().any(|e| e.action == "iam:AddUserToGroup")).await;
+    let creates: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "iam:CreateUser" && e.resource.as_deref() == Some(user_arn.as_str()))
+        .map(|e| (e.decision.as_str(), e.error_code.as_deref(), e.status))
+        .collect();
+    assert_eq!(creates, [("allowed", None, 200), ("error", Some("EntityAlreadyExists"), 409)]);
+    let added: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "iam:AddUserToGroup")
+        .map(|e| (e.decision.as_str(), e.error_code.as_deref(), e.status))
+        .collect();
+    assert_eq!(added, [("error", Some("NoSuchEntity"), 404)]);
+}
