@@ -24,8 +24,7 @@ use crate::html::{csrf_field, error, esc};
 use crate::pages::{Form, Shared, Signed, field, form, millis_date, redirect_to, seg, table};
 use crate::policies::findings_list;
 
-/// The console has no region of its own: analyzers are named in the default one.
-const REGION: &str = "us-east-1";
+use crate::REGION;
 const TITLE: &str = "Access Analyzer";
 
 fn status_of(error: &ApiError) -> StatusCode {

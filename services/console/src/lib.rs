@@ -46,6 +46,10 @@ pub use session::{RootPasswordError, SIGN_IN_MAX_FAILURES, set_root_password};
 /// when the account has none yet.
 pub const ROOT_PASSWORD_ENV: &str = "TESSERA_ROOT_PASSWORD";
 
+/// The region the console's requests are made in (AWS's console for IAM, a global service, is
+/// `us-east-1`'s): the Access Analyzer ARNs it names and the role use it notes.
+pub(crate) const REGION: &str = "us-east-1";
+
 /// How the console's sessions behave.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -62,6 +66,10 @@ pub struct Settings {
     /// The gateway's audit writer: the console records its actions, sign-ins and role switches
     /// in the same trail as the API's requests; `None`: nothing is recorded.
     pub audit: Option<tessera_gateway::audit::AuditLog>,
+    /// The gateway's notes of role use ([`tessera_gateway::Gateway::usage`]): pages seen after
+    /// "Switch role" are the role's use, as its sessions' API requests are; `None`: the console
+    /// keeps its own.
+    pub usage: Option<Arc<tessera_gateway::usage::UseNotes>>,
 }
 
 impl Default for Settings {
@@ -72,6 +80,7 @@ impl Default for Settings {
             secure_cookies: false,
             audit_dir: None,
             audit: None,
+            usage: None,
         }
     }
 }
@@ -81,6 +90,7 @@ pub struct Console<S: Store> {
     pub(crate) sts: Arc<Sts<S>>,
     pub(crate) identity: Arc<dyn IdentityApi>,
     pub(crate) policies: Arc<dyn PolicyApi>,
+    pub(crate) usage: Arc<tessera_gateway::usage::UseNotes>,
     pub(crate) settings: Settings,
 }
 
@@ -96,7 +106,11 @@ impl<S: Store> Console<S> {
         let identity: Arc<dyn IdentityApi> = Arc::new(sts.identity().clone());
         let domain = sts.identity();
         let policies: Arc<dyn PolicyApi> = Arc::new(Policies::new(Arc::clone(domain.store()), domain.env().clone()));
-        Self { sts, identity, policies, settings }
+        let usage = settings
+            .usage
+            .clone()
+            .unwrap_or_else(|| Arc::new(tessera_gateway::usage::UseNotes::new(Arc::clone(&identity))));
+        Self { sts, identity, policies, usage, settings }
     }
 
     pub(crate) fn store(&self) -> &S {

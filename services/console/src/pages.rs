@@ -299,6 +299,8 @@ impl<S: Store> Console<S> {
             Ok(caller) => caller,
             Err(_) => return Err(self.ended(headers, &id).await),
         };
+        // A page seen as the role is the role's use (`RoleLastUsed`), as its API requests are.
+        self.usage.note_role_use(&caller, crate::REGION);
         let back = record.user.clone().unwrap_or_else(|| "root".to_owned());
         let view = RoleView { display: role.display_name.clone(), colour: role.colour.clone(), back };
         Ok(Signed { id, csrf: record.csrf, account: caller.account.clone(), caller, role: Some(view), own: Some(user) })

@@ -46,9 +46,9 @@ pub(crate) async fn authenticate<S: Store>(
         return Err(Error::new(ErrorCode::Throttling, "Rate exceeded").into());
     }
     if credentials.session_token.is_none() {
-        gateway.note_key_use(&caller, &credentials.access_key_id, &verified.service, &verified.region);
+        gateway.usage.note_key_use(&caller, &credentials.access_key_id, &verified.service, &verified.region);
     } else {
-        gateway.note_role_use(&caller, &verified.region);
+        gateway.usage.note_role_use(&caller, &verified.region);
     }
     Ok((caller, credentials))
 }

@@ -69,6 +69,8 @@ use tonic::codegen::http;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
+use crate::usage::UseNotes;
+
 /// The metadata key carrying the authenticated caller's account id to the services.
 pub const CALLER_ACCOUNT_METADATA: &str = "tessera-caller-account";
 /// The metadata key carrying the authenticated caller's ARN to the services.
@@ -178,7 +180,14 @@ impl<S: Store> GrpcAuthLayer<S> {
     /// Authenticates with `sts` (session tokens) and its identity store (long-term keys); `env`
     /// gives the clock for policy conditions.
     pub fn new(sts: Arc<Sts<S>>, env: Env) -> Self {
-        Self { auth: Arc::new(Authenticator { sts, env }) }
+        let identity: Arc<dyn tessera_identity::IdentityApi> = Arc::new(sts.identity().clone());
+        Self::with_usage(sts, env, Arc::new(UseNotes::new(identity)))
+    }
+
+    /// [`Self::new`], noting key and role use in `usage` (the HTTP gateway's of the same process,
+    /// [`crate::Gateway::usage`], so that each is recorded once a minute per replica).
+    pub fn with_usage(sts: Arc<Sts<S>>, env: Env, usage: Arc<UseNotes>) -> Self {
+        Self { auth: Arc::new(Authenticator { sts, env, usage }) }
     }
 }
 
@@ -433,6 +442,8 @@ pub(crate) async fn bearer_caller<S: Store>(sts: &Sts<S>, credentials: &str) -> 
 struct Authenticator<S> {
     sts: Arc<Sts<S>>,
     env: Env,
+    /// Where authenticated calls note their key's or role's use, as the HTTP gateway's requests do.
+    usage: Arc<UseNotes>,
 }
 
 fn missing() -> ServiceError {
@@ -462,14 +473,20 @@ impl<S: Store> Authenticator<S> {
         if matches!(rule, Rule::Public) {
             return Ok((None, body));
         }
-        let (mut caller, body) = match (authorization, signed) {
-            (Some(_), Some(headers)) => self.sigv4_caller(path, &headers, peer.clone(), body).await?,
-            (Some(value), None) => (self.authenticate(value).await?, body),
+        let (mut caller, body, scope) = match (authorization, signed) {
+            (Some(_), Some(headers)) => {
+                let (caller, body, verified) = self.sigv4_caller(path, &headers, peer.clone(), body).await?;
+                (caller, body, Some((verified.service, verified.region)))
+            }
+            (Some(value), None) => (self.authenticate(value).await?, body, None),
             // A header that is not visible ASCII cannot hold a key.
             (None, _) if present => return Err(invalid()),
             (None, _) => return Err(missing()),
         };
         caller.source_ip = peer;
+        // A bearer credential names no scope: the method's AWS service, in IAM's region.
+        let (service, region) = scope.unwrap_or_else(|| (method_service(path).to_owned(), BEARER_REGION.to_owned()));
+        self.usage.note(&caller, &service, &region);
         let body = self.authorize(&rule, path, &caller, body).await?;
         let found = GrpcCaller {
             account_id: caller.account.id().to_owned(),
@@ -489,7 +506,7 @@ impl<S: Store> Authenticator<S> {
         headers: &[(String, String)],
         peer: Option<String>,
         body: Body,
-    ) -> Result<(CallerPrincipal, Body), ServiceError> {
+    ) -> Result<(CallerPrincipal, Body, tessera_sigv4::Verified), ServiceError> {
         let bytes = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_MESSAGE_BYTES + 5))
             .await
             .map_err(|_| ServiceError::new(ErrorCode::InvalidInput, "The request message is too large or incomplete."))?
@@ -503,7 +520,7 @@ impl<S: Store> Authenticator<S> {
             body_sha256: tessera_sigv4::PayloadHash::of(&bytes),
         };
         let now = self.env.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let (caller, _, _) =
+        let (caller, _, verified) =
             crate::auth::verify_with_sts(&self.sts, now, &request, None, peer).await.map_err(|error| match error {
                 crate::GatewayError::Service(error) => error,
                 crate::GatewayError::Signature(error) => ServiceError::new(
@@ -513,7 +530,7 @@ impl<S: Store> Authenticator<S> {
                 crate::GatewayError::Query(error) => ServiceError::new(ErrorCode::InvalidInput, error.to_string()),
                 crate::GatewayError::Mfa(rejection) => rejection.error,
             })?;
-        Ok((caller, Body::new(http_body_util::Full::new(bytes))))
+        Ok((caller, Body::new(http_body_util::Full::new(bytes)), verified))
     }
 
     async fn authenticate(&self, value: &str) -> Result<CallerPrincipal, ServiceError> {
@@ -578,6 +595,16 @@ impl<S: Store> Authenticator<S> {
         crate::authz::authorize(&self.sts, caller, &ask, now).await.map_err(service_error)?;
         Ok(Body::new(http_body_util::Full::new(bytes)))
     }
+}
+
+/// The region a bearer-authenticated call's use is recorded in: IAM's (a global service, whose
+/// requests AWS reports in `us-east-1`); a SigV4-signed call's is its scope's.
+const BEARER_REGION: &str = "us-east-1";
+
+/// The AWS service a gRPC method's use counts for: the token service's methods are `sts`, the
+/// rest (identity, policy) `iam`.
+fn method_service(path: &str) -> &'static str {
+    if path.starts_with("/tessera.sts.") { "sts" } else { "iam" }
 }
 
 /// Whether an `authorization` value is a SigV4 signature rather than a bearer credential.

@@ -447,6 +447,8 @@ impl Server {
         }
         let mut app = Router::new().route("/healthz", get(|| async { "ok" })).merge(crate::metrics::route());
         let mut auth_sts = None;
+        // The HTTP gateway's notes of key and role use, shared with the gRPC gate.
+        let mut usage = None;
         let mut mtls_addr = None;
         let mut authorizer = None;
         if runs_sts || config.service == ServiceSet::Authorizer {
@@ -492,6 +494,7 @@ impl Server {
                     .with_audit(audit)
                     .with_rate_limits(config.rates.limits());
                 let gateway = Arc::new(gateway);
+                usage = Some(gateway.usage());
                 // The authorizer API: services ask it about their own callers' credentials.
                 let api = Arc::new(tessera_gateway::authorizer_api::AuthorizerApi::new(Arc::clone(&gateway), issuer));
                 routes = routes.add_service(tessera_gateway::authorizer_api::service(Arc::clone(&api)));
@@ -505,6 +508,8 @@ impl Server {
                     let settings = tessera_console::Settings {
                         audit_dir: Some(config.data_dir.join("audit")),
                         audit: Some(audit_for_console),
+                        // Role use noted once a minute per role on this replica, whichever entry.
+                        usage: usage.clone(),
                         ..Default::default()
                     };
                     let console = tessera_console::serve(Arc::clone(&sts_for_console), account_id, settings);
@@ -552,6 +557,7 @@ impl Server {
                     .with_audit(audit)
                     .with_rate_limits(config.rates.limits());
             let gateway = Arc::new(gateway);
+            usage = Some(gateway.usage());
             // The authorizer API is answered here, from this process's caches.
             let api = Arc::new(tessera_gateway::authorizer_api::AuthorizerApi::new(Arc::clone(&gateway), Some(issuer)));
             routes = routes.add_service(tessera_gateway::authorizer_api::service(Arc::clone(&api)));
@@ -563,7 +569,11 @@ impl Server {
         let metrics_sts = auth_sts.clone();
         let grpc_auth = match (config.grpc_auth, auth_sts) {
             (false, _) => None,
-            (true, Some(sts)) => Some(tessera_gateway::grpc_auth::GrpcAuthLayer::new(sts, env.clone())),
+            // The gate notes key and role use with the HTTP gateway's notes when there is one.
+            (true, Some(sts)) => Some(match usage {
+                Some(usage) => tessera_gateway::grpc_auth::GrpcAuthLayer::with_usage(sts, env.clone(), usage),
+                None => tessera_gateway::grpc_auth::GrpcAuthLayer::new(sts, env.clone()),
+            }),
             (true, None) => {
                 let oidc = tessera_sts::OidcConfig::from_ca_file(config.oidc_ca_file.as_deref())
                     .context("cannot set up TLS for OIDC providers")?;

@@ -937,6 +937,19 @@ async fn account_alias_and_saml_provider_pages() {
     assert!(root.get("/console/account").await.body.contains("id=\"no-account-alias\""));
 }
 
+/// The identity domain on the test store, as the server sees it.
+async fn identity_on_store() -> tessera_identity::Identity<tessera_store::AnyStore> {
+    use std::sync::Arc;
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
+    let env = tessera_identity::Env {
+        clock: Arc::new(tessera_identity::SystemClock),
+        random: Arc::new(tessera_identity::Random::new(tessera_credentials::SystemRng::new().unwrap())),
+        master_key: Arc::new(tessera_credentials::MasterKey::from_bytes([0x7e; 32])),
+        password_params: tessera_credentials::Argon2Params::DEFAULT,
+    };
+    tessera_identity::Identity::new(Arc::new(tessera_store::AnyStore::open(&url).await.unwrap()), env)
+}
+
 /// The console records an action's outcome as the API does: a domain refusal after an allowed
 /// decision is `error` with AWS's code and status, not `allowed`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -967,4 +980,56 @@ async fn a_domain_refusal_after_an_allowed_decision_is_recorded_as_an_error() {
         .map(|e| (e.decision.as_str(), e.error_code.as_deref(), e.status))
         .collect();
     assert_eq!(added, [("error", Some("NoSuchEntity"), 404)]);
+}
+
+/// Pages seen after "Switch role" are the role's use (`RoleLastUsed`), as its sessions' API
+/// requests are; switching alone is the user's `AssumeRole`, and another role stays unused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_seen_as_a_switched_role_record_the_role_use() {
+    let h = start().await;
+    let account = tessera_identity::Account::new(&h.account).unwrap();
+    let identity = identity_on_store().await;
+    let mut root = h.root().await;
+    let csrf = root.get("/console/home").await.csrf();
+    let user_arn = format!("arn:aws:iam::{}:user/rue", h.account);
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{user_arn}"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    let policy =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+    let made = root
+        .post("/console/policies", &[("csrf", &csrf), ("op", "create"), ("name", "MaySwitch"), ("document", policy)])
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    assert_eq!(create_user(&mut root, "rue", "Rue-Passw0rd!", false, false).await.status, 200);
+    let arn = format!("arn:aws:iam::{}:policy/MaySwitch", h.account);
+    let group = root.post("/console/groups", &[("csrf", &csrf), ("name", "switchers"), ("policy", &arn)]).await;
+    assert_eq!(group.status, 303, "{}", group.body);
+    assert_eq!(root.post("/console/groups/switchers/users", &[("csrf", &csrf), ("user", "rue")]).await.status, 303);
+    for role in ["viewer", "spare"] {
+        let readonly = "arn:aws:iam::aws:policy/IAMReadOnlyAccess";
+        let made = root
+            .post("/console/roles", &[("csrf", &csrf), ("name", role), ("document", &trust), ("policy", readonly)])
+            .await;
+        assert_eq!(made.status, 303, "{}", made.body);
+    }
+    assert!(identity.get_role(&account, "viewer").await.unwrap().last_used.is_none());
+
+    let mut rue = Browser::new(h.server.http_addr);
+    assert_eq!(rue.sign_in(&h.account, "rue", "Rue-Passw0rd!").await.status, 303);
+    let csrf_rue = rue.get("/console/home").await.csrf();
+    let switched =
+        rue.post("/console/switch-role", &[("csrf", &csrf_rue), ("account", &h.account), ("role", "viewer")]).await;
+    assert_eq!(switched.header("location"), Some("/console/home"), "{}", switched.body);
+    assert_eq!(rue.get("/console/users").await.status, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let used = loop {
+        if let Some(used) = identity.get_role(&account, "viewer").await.unwrap().last_used {
+            break used;
+        }
+        assert!(std::time::Instant::now() < deadline, "the role's use was never recorded");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(used.region, "us-east-1");
+    assert!(identity.get_role(&account, "spare").await.unwrap().last_used.is_none());
 }

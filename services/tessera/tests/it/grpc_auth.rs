@@ -632,3 +632,77 @@ async fn temporary_credentials_are_restricted_as_over_http() {
     denied(h.identity.list_users(with(list_users(&a), &role_session)).await);
     h.server.stop().await.unwrap();
 }
+
+/// Polls `read` until it answers `Some`, for at most 20 s (use is recorded in the background).
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(mut read: impl FnMut() -> F) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(found) = read().await {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "the use was never recorded");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Calls through the gate record use as the HTTP gateway's requests do: a long-term key's
+/// (`GetAccessKeyLastUsed`: the method's service, IAM's region for a bearer call) and a role
+/// session's role's (`RoleLastUsed`); assuming the role is the user's key's use, not the role's.
+#[tokio::test]
+async fn grpc_calls_record_key_and_role_use() {
+    let mut h = start_with(tempfile::tempdir().unwrap(), |c| c.grpc_auth = true).await;
+    let (a, root) = (h.account.clone(), root_key(&h));
+    let mut sts = sts_client(&h).await;
+    let alice = user_with_policy(&mut h, &root, "alice", &allow(r#"["iam:ListUsers","sts:AssumeRole"]"#)).await;
+    let last_used = |key: &str| pb::GetAccessKeyLastUsedRequest { account_id: a.clone(), access_key_id: key.into() };
+    let never = h.identity.get_access_key_last_used(with(last_used(&alice.0), &root)).await.unwrap().into_inner();
+    assert_eq!(never.access_key_last_used.unwrap().last_used_date, None);
+
+    h.identity.list_users(with(list_users(&a), &alice)).await.unwrap();
+    let mut identity = h.identity.clone();
+    let used = eventually(|| {
+        let (mut identity, request) = (identity.clone(), with(last_used(&alice.0), &root));
+        async move {
+            let used = identity.get_access_key_last_used(request).await.unwrap().into_inner().access_key_last_used?;
+            used.last_used_date.is_some().then_some(used)
+        }
+    })
+    .await;
+    assert_eq!((used.service_name.as_str(), used.region.as_str()), ("iam", "us-east-1"));
+
+    let alice_arn = format!("arn:aws:iam::{a}:user/alice");
+    let trust =
+        document(&format!(r#"{{"Effect":"Allow","Principal":{{"AWS":"{alice_arn}"}},"Action":"sts:AssumeRole"}}"#));
+    let role = pb::CreateRoleRequest {
+        account_id: a.clone(),
+        role_name: "reader".into(),
+        assume_role_policy_document: trust,
+        ..Default::default()
+    };
+    let role = identity.create_role(with(role, &root)).await.unwrap().into_inner().role.unwrap();
+    let reads = document(r#"{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}"#);
+    h.policy.put_inline_policy(with(inline(&a, c::EntityKind::Role, "reader", &reads), &root)).await.unwrap();
+    let assume = spb::AssumeRoleRequest {
+        caller: caller_of(&alice, None),
+        role_arn: role.arn.clone(),
+        role_session_name: "grpc".into(),
+        ..Default::default()
+    };
+    let issued = sts.assume_role(with(assume, &alice)).await.unwrap().into_inner().credentials.unwrap();
+    let get_role = || pb::GetRoleRequest { account_id: a.clone(), role_name: "reader".into() };
+    let unused = identity.get_role(with(get_role(), &root)).await.unwrap().into_inner().role.unwrap();
+    assert_eq!(unused.role_last_used.and_then(|u| u.last_used_date), None, "assuming the role is not its use");
+
+    let session = (issued.access_key_id, issued.session_token);
+    identity.list_users(with(list_users(&a), &session)).await.unwrap();
+    let used = eventually(|| {
+        let (mut identity, request) = (identity.clone(), with(get_role(), &root));
+        async move {
+            let used = identity.get_role(request).await.unwrap().into_inner().role?.role_last_used?;
+            used.last_used_date.is_some().then_some(used)
+        }
+    })
+    .await;
+    assert_eq!(used.region.as_deref(), Some("us-east-1"));
+    h.server.stop().await.unwrap();
+}
