@@ -122,7 +122,10 @@ def _split_cluster(bin_path, tmp):
             _, gateway, _ = serve("data", "--service", "gateway",
                                   *(a for u in upstreams for a in ("--upstream", u)))
             creds = json.loads((identity_data / "root-credentials.json").read_text())
-            yield Server(gateway, creds["AccessKeyId"], creds["SecretAccessKey"], tmp)
+            srv = Server(gateway, creds["AccessKeyId"], creds["SecretAccessKey"], tmp)
+            # Where the cluster keeps its data, for tests that start another process on it.
+            srv.store, srv.master_key_file = store, tmp / "identity" / "master.key"
+            yield srv
         finally:
             clean = all([_stop(p) for p in reversed(procs[1:])])
             if procs:

@@ -161,7 +161,7 @@ pub(crate) async fn add_permissions<S: Store>(
 
 /// An inline SVG of a QR code of `text` (the `otpauth://` URI, which holds the seed: the page is
 /// `no-store` and shown once).
-fn qr_svg(text: &str) -> Option<String> {
+pub(crate) fn qr_svg(text: &str) -> Option<String> {
     let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
     let svg = code
         .render::<qrcode::render::svg::Color<'_>>()

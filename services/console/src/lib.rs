@@ -2,7 +2,8 @@
 //!
 //! - Sign-in ([`pages`]): the account root (its console password, `tessera admin
 //!   set-root-password`) or an IAM user with a login profile; then the MFA code when the user has
-//!   a device (identity's replay-safe, locking check), then a new password when the profile
+//!   a device (identity's replay-safe, locking check; the root's is assigned on its own page,
+//!   [`root_mfa`], as AWS offers it only in the console), then a new password when the profile
 //!   requires one or the password policy says it expired. Attempts are counted per account and
 //!   user name in the store before the password is checked ([`session::count_attempt`]).
 //! - Sessions ([`session`]): a record in the store (every replica sees it) under a SHA-256 of a
@@ -25,6 +26,7 @@ mod pages;
 mod policies;
 mod providers;
 mod roles;
+mod root_mfa;
 pub mod session;
 mod switch;
 mod trail;
@@ -174,6 +176,8 @@ pub fn router<S: Store>(console: Console<S>) -> Router {
         .route("/console/identity-providers/saml/{name}", get(providers::detail::<S>).post(providers::action::<S>))
         .route("/console/account", get(insight::account_settings::<S>).post(insight::update_password_policy::<S>))
         .route("/console/account/alias", post(insight::account_alias::<S>))
+        .route("/console/account/mfa", get(root_mfa::page::<S>).post(root_mfa::action::<S>))
+        .route("/console/account/mfa/enable", post(root_mfa::enable::<S>))
         .route("/console/credential-report", get(insight::credential_report::<S>).post(insight::generate_report::<S>))
         .route("/console/access-analyzer", get(analyzer::analyzers::<S>).post(analyzer::analyzer_action::<S>))
         .route("/console/access-analyzer/validate", get(analyzer::validate_form::<S>).post(analyzer::validate::<S>))

@@ -398,6 +398,13 @@ impl<S: Store> Console<S> {
         self.authorize(signed, action, resource).await.map_err(|explanation| signed.refused(title, &explanation))
     }
 
+    /// A domain's refusal of an allowed action: recorded as the action's outcome
+    /// ([`Console::domain_error`]) and shown as a 400 page titled `title` with AWS's message.
+    pub(crate) fn failed(&self, signed: &Signed, title: &str, error: Error) -> Response {
+        let error = self.domain_error(error);
+        signed.status(StatusCode::BAD_REQUEST, title, &crate::html::error(&error.message))
+    }
+
     /// [`Console::authorize`] with the request's own condition keys (`iam:PolicyARN`, ...), as the
     /// gateway's action table gives them.
     pub(crate) async fn authorize_keys(
@@ -639,7 +646,12 @@ pub(crate) async fn sign_in<S: Store>(
     let _ = session::clear_attempts(console.store(), account.ns(), user).await;
     let stage = match &record {
         Some(user) => next_stage(&console, &account, user, true).await,
-        None => Stage::Active,
+        // The root's MFA device, assigned on the root's "Assign MFA device" page.
+        None => match console.sts.identity().root_mfa_device(&account).await {
+            Ok(Some(device)) => Stage::Mfa { serial: device.serial },
+            Ok(None) => Stage::Active,
+            Err(e) => return Err(internal_error("cannot read the root's MFA device", &e.into_service_error().message)),
+        },
     };
     // Signed in, unless an MFA code is still due (its step records the sign-in).
     if !matches!(stage, Stage::Mfa { .. }) {
@@ -727,12 +739,21 @@ pub(crate) async fn mfa<S: Store>(
     if !same_token(field(&form, "csrf"), &record.csrf) {
         return Err(bad_csrf());
     }
-    let (Stage::Mfa { serial }, Some(name)) = (&record.stage, record.user.clone()) else {
+    let Stage::Mfa { serial } = &record.stage else {
         return Ok(redirect(stage_page(&record.stage)));
     };
     let Ok(account) = Account::new(&record.account) else { return Ok(redirect("/console/signin")) };
-    let Ok(user) = console.identity.get_user(&account, &name).await else { return Ok(redirect("/console/signin")) };
-    let (who, mfa_serial) = (Some(user.principal.arn.as_str()), Some(serial.as_str()));
+    // The user, or the root (no user name) with its device.
+    let user = match &record.user {
+        Some(name) => match console.identity.get_user(&account, name).await {
+            Ok(user) => Some(user),
+            Err(_) => return Ok(redirect("/console/signin")),
+        },
+        None => None,
+    };
+    let root_arn = Arn::root(account.id()).to_string();
+    let who = Some(user.as_ref().map_or(root_arn.as_str(), |u| u.principal.arn.as_str()));
+    let mfa_serial = Some(serial.as_str());
     match console.sts.identity().verify_mfa_code(&account, serial, field(&form, "code").trim()).await {
         Ok(true) => console.audit_sign_in(Some(account.id()), who, true, Outcome::Success),
         Ok(false) => {
@@ -746,7 +767,10 @@ pub(crate) async fn mfa<S: Store>(
             return Ok(html(StatusCode::UNAUTHORIZED, mfa_page(&record.csrf, Some(&e.into_service_error().message))));
         }
     }
-    record.stage = next_stage(&console, &account, &user, false).await;
+    record.stage = match &user {
+        Some(user) => next_stage(&console, &account, user, false).await,
+        None => Stage::Active,
+    };
     record.csrf = console.token();
     let cookie = console.rotate(&headers, Some(&id), &record).await?;
     Ok(with_cookie(redirect(stage_page(&record.stage)), cookie))
@@ -864,12 +888,13 @@ pub(crate) async fn home<S: Store>(State(console): Shared<S>, headers: HeaderMap
             };
             let get = |key: &str| summary.get(key).copied().unwrap_or(0);
             let mut recs = Vec::new();
-            recs.push(rec(
-                "root-mfa",
-                get("AccountMFAEnabled") == 1,
-                "Add MFA for the root user",
-                "The root user has MFA.",
-            ));
+            let root_mfa =
+                rec("root-mfa", get("AccountMFAEnabled") == 1, "Add MFA for the root user", "The root user has MFA.");
+            // Only the root manages its own device (AWS offers it nowhere else).
+            recs.push(match signed.caller.kind {
+                CallerKind::Root => format!("{root_mfa} <a href=\"/console/account/mfa\">Root user MFA</a>"),
+                _ => root_mfa,
+            });
             // GetAccountSummary says only whether the root has keys (`AccountAccessKeysPresent`),
             // not whether they are active; the root's record of them says.
             let root_keys = match root_access_keys(&console, &signed.account).await {

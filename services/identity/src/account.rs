@@ -159,6 +159,7 @@ impl<S: Store> Identity<S> {
         let token_version = self.global_endpoint_token_version(account).await?;
         let versions: usize = policies.iter().map(|(_, p)| p.versions.len()).sum();
         let in_use = devices.iter().filter(|(_, d)| d.user.is_some()).count();
+        let root_mfa = devices.iter().any(|(_, d)| crate::mfa::assigned_to_root(d));
 
         let entries: [(&str, i64); 33] = [
             ("Users", count(users.len())),
@@ -184,9 +185,9 @@ impl<S: Store> Identity<S> {
             ("AccessKeysPerUserQuota", count(MAX_ACCESS_KEYS_PER_USER)),
             ("MFADevices", count(devices.len())),
             ("MFADevicesInUse", count(in_use)),
-            // No MFA device or signing certificate can be assigned to the root here; its access
-            // keys are its own (`CreateAccessKey` by the root).
-            ("AccountMFAEnabled", 0),
+            // The root's MFA device is assigned in the console; no signing certificate can be
+            // assigned to it here; its access keys are its own (`CreateAccessKey` by the root).
+            ("AccountMFAEnabled", i64::from(root_mfa)),
             ("AccountAccessKeysPresent", i64::from(root_keys.is_some_and(|r| !r.keys.is_empty()))),
             ("AccountSigningCertificatesPresent", 0),
             ("Providers", count(providers.len())),

@@ -533,7 +533,7 @@ impl IdentityService for IdentityGrpc {
         let (scope, r) = split(request);
         let devices = self
             .domain
-            .list_mfa_devices(&account(&r.account_id, &scope)?, &required_user(r.user_name)?, &page(r.page))
+            .list_mfa_devices(&account(&r.account_id, &scope)?, &key_owner(&scope, r.user_name)?, &page(r.page))
             .await?;
         Ok(Response::new(pb::ListMfaDevicesResponse {
             page: page_out(&devices),
@@ -552,10 +552,22 @@ impl IdentityService for IdentityGrpc {
         let mut out = Vec::with_capacity(devices.items.len());
         for device in &devices.items {
             let user = match &device.user {
+                Some(name) if name.is_empty() => None,
                 Some(name) => self.domain.get_user(&account, name).await.ok(),
                 None => None,
             };
-            out.push(mfa_device_out(device, user.as_ref()));
+            let mut listed = mfa_device_out(device, user.as_ref());
+            if crate::assigned_to_root(device) {
+                // The root's shape, as `GetUser` by the root answers it: no path or user name.
+                let created = self.domain.create_account(&account).await?;
+                listed.user = Some(pb::User {
+                    user_id: account.id().to_owned(),
+                    arn: tessera_arn::Arn::root(account.id()).to_string(),
+                    create_date: ts(created.create_date),
+                    ..pb::User::default()
+                });
+            }
+            out.push(listed);
         }
         Ok(Response::new(pb::ListVirtualMfaDevicesResponse { page: page_out(&devices), virtual_mfa_devices: out }))
     }

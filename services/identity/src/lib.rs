@@ -65,7 +65,10 @@ pub use api::IdentityApi;
 pub use error::{Error, MFA_FAILURE_METADATA, MFA_SERIAL_METADATA, MfaFailure, MfaRejection, Result};
 pub use instance_profiles::InstanceProfile;
 pub use login::{LoginProfile, UpdatePasswordPolicy};
-pub use mfa::{AssignmentStatus, CreatedMfaDevice, MFA_MAX_FAILURES, mfa_lock_period};
+pub use mfa::{
+    AssignmentStatus, CreatedMfaDevice, MFA_MAX_FAILURES, ROOT_MFA_DEVICE_NAME, ROOT_OWNER, assigned_to_root,
+    mfa_lock_period, root_mfa_serial,
+};
 pub use oidc::CreateOidcProvider;
 pub use page::{Page, PageRequest};
 pub use report::ReportState;

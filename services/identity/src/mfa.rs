@@ -4,6 +4,10 @@
 //! A device and its user each record the assignment (`device.user`, `user.mfa_devices`), and every
 //! change writes both in one transaction.
 //!
+//! The account root has at most one device, [`ROOT_MFA_DEVICE_NAME`] (AWS's name for it), assigned
+//! only through the console (as on AWS, where `EnableMFADevice` takes a user): its record's `user` is
+//! [`ROOT_OWNER`], the empty name, and the root has no record of its own to list it in.
+//!
 //! Code guessing is throttled per device, in the store so that every replica sees it: each attempt
 //! to prove a code (`EnableMFADevice`, `ResyncMFADevice`, a sign-in) is counted in the device's
 //! [`MfaLockoutRecord`] *before* its code is checked, in one transaction with the lock check, so
@@ -24,6 +28,25 @@ use crate::{Account, Error, Identity, MfaFailure, Result, tags};
 
 /// MFA devices per user.
 pub(crate) const MAX_MFA_DEVICES_PER_USER: usize = 8;
+
+/// The name of the account root's virtual MFA device, as AWS names it
+/// (`arn:aws:iam::<account>:mfa/root-account-mfa-device`).
+pub const ROOT_MFA_DEVICE_NAME: &str = "root-account-mfa-device";
+
+/// A device's `user` when it is assigned to the account root.
+// INVARIANT: user names are 1-64 characters, so the empty name never names a user; an empty user
+// name is the root elsewhere too (the root's access keys, `DeactivateMFADevice` without one).
+pub const ROOT_OWNER: &str = "";
+
+/// The serial of the account root's device.
+pub fn root_mfa_serial(account: &Account) -> String {
+    Arn::iam("aws", account.id(), &IamEntity::Mfa { path: "/".into(), name: ROOT_MFA_DEVICE_NAME.into() }).to_string()
+}
+
+/// Whether `device` is assigned to the account root.
+pub fn assigned_to_root(device: &MfaDeviceRecord) -> bool {
+    device.user.as_deref() == Some(ROOT_OWNER)
+}
 
 /// Steps either side of now in which `EnableMFADevice` looks for the two codes (people type the
 /// second code a little after it appears).
@@ -325,7 +348,30 @@ impl<S: Store> Identity<S> {
         code2: &str,
     ) -> Result<()> {
         let codes = two_codes(serial, code1, code2)?;
+        // The empty name is no user (the root's device is enabled by `enable_root_mfa_device`).
         self.get_user(account, user_name).await?;
+        self.enable(account, Some(user_name), serial, codes).await
+    }
+
+    /// The console's "Assign MFA device" for the account root, which AWS offers only there: the
+    /// root's device ([`root_mfa_serial`], made by [`Self::create_root_mfa_device`]) is assigned
+    /// to the root, proven by two consecutive codes as `EnableMFADevice` proves a user's.
+    pub async fn enable_root_mfa_device(
+        &self,
+        account: &Account,
+        serial: &str,
+        code1: &str,
+        code2: &str,
+    ) -> Result<()> {
+        let codes = two_codes(serial, code1, code2)?;
+        if !serial.eq_ignore_ascii_case(&root_mfa_serial(account)) {
+            return Err(device_not_found(serial));
+        }
+        self.enable(account, None, serial, codes).await
+    }
+
+    /// Assigns `serial` to `user_name`, or to the root (`None`), once its codes are proven.
+    async fn enable(&self, account: &Account, user_name: Option<&str>, serial: &str, codes: (u32, u32)) -> Result<()> {
         let (device, seed) = self.device_and_seed(account, serial).await?;
         if device.user.is_some() {
             return Err(Error::already_exists(format!("MFA device {serial} is already in use.")));
@@ -348,20 +394,48 @@ impl<S: Store> Identity<S> {
             if device.user.is_some() {
                 return Err(Error::already_exists(format!("MFA device {serial} is already in use.")));
             }
-            let mut user = entity::read_user(&tx, account, user_name).await?;
-            if user.mfa_devices.len() >= MAX_MFA_DEVICES_PER_USER {
-                return Err(Error::quota("MFADevicesPerUser", MAX_MFA_DEVICES_PER_USER));
+            match user_name {
+                Some(user_name) => {
+                    let mut user = entity::read_user(&tx, account, user_name).await?;
+                    if user.mfa_devices.len() >= MAX_MFA_DEVICES_PER_USER {
+                        return Err(Error::quota("MFADevicesPerUser", MAX_MFA_DEVICES_PER_USER));
+                    }
+                    user.mfa_devices.push(device.serial.clone());
+                    device.user = Some(user.principal.name.clone());
+                    entity::write(&tx, account, &AnyEntity::User(user));
+                }
+                None => device.user = Some(ROOT_OWNER.to_owned()),
             }
-            user.mfa_devices.push(device.serial.clone());
-            device.user = Some(user.principal.name.clone());
             device.enable_date = Some(now);
             device.last_counter = Some(counter);
             tx.write(key.clone(), &device);
             tx.delete(lockout.clone());
-            entity::write(&tx, account, &AnyEntity::User(user));
             Ok(())
         })
         .await
+    }
+
+    /// The console's first step of "Assign MFA device" for the root: a new device named
+    /// [`ROOT_MFA_DEVICE_NAME`] (its seed shown once). An unassigned device of that name (an
+    /// assignment left unfinished) is replaced, as the root could delete it anyway; one in use is
+    /// `EntityAlreadyExists`.
+    pub async fn create_root_mfa_device(&self, account: &Account) -> Result<CreatedMfaDevice> {
+        let serial = root_mfa_serial(account);
+        match self.delete_virtual_mfa_device(account, &serial).await {
+            Ok(()) => {}
+            Err(e) if e.code() == ErrorCode::NoSuchEntity => {}
+            Err(e) if e.code() == ErrorCode::DeleteConflict => {
+                return Err(Error::already_exists(format!("MFA device {serial} is already in use.")));
+            }
+            Err(e) => return Err(e),
+        }
+        self.create_virtual_mfa_device(account, None, ROOT_MFA_DEVICE_NAME, Vec::new()).await
+    }
+
+    /// The account root's device when one is assigned to it.
+    pub async fn root_mfa_device(&self, account: &Account) -> Result<Option<MfaDeviceRecord>> {
+        let key = iam::named(account.ns(), iam::MFA, ROOT_MFA_DEVICE_NAME);
+        Ok(iam::load::<S, MfaDeviceRecord>(&*self.store, &key).await?.filter(assigned_to_root))
     }
 
     /// `ResyncMFADevice`: re-proves a device of the user with two consecutive codes within a wide
@@ -403,14 +477,25 @@ impl<S: Store> Identity<S> {
 
     /// `DeactivateMFADevice`: unassigns the device from the user (the device itself remains, and
     /// keeps its replay counter).
-    /// An empty `user_name` is the account root acting on itself: no device can be assigned to
-    /// the root here (`EnableMFADevice` takes a user), so it has none to deactivate.
+    /// An empty `user_name` is the account root acting on itself: its device (assigned in the
+    /// console) is unassigned.
     pub async fn deactivate_mfa_device(&self, account: &Account, user_name: &str, serial: &str) -> Result<()> {
         let key = device_key(account, serial)?;
-        if user_name.is_empty() {
-            return Err(not_enabled(serial, "root"));
-        }
         let key = &key;
+        if user_name.is_empty() {
+            return update(&*self.store, |tx| async move {
+                let mut device = tx
+                    .read::<MfaDeviceRecord>(key)
+                    .await?
+                    .filter(|d| names(d, serial) && assigned_to_root(d))
+                    .ok_or_else(|| not_enabled(serial, "root"))?;
+                device.user = None;
+                device.enable_date = None;
+                tx.write(key.clone(), &device);
+                Ok(())
+            })
+            .await;
+        }
         update(&*self.store, |tx| async move {
             let mut user = entity::read_user(&tx, account, user_name).await?;
             let before = user.mfa_devices.len();
@@ -447,13 +532,18 @@ impl<S: Store> Identity<S> {
         .await
     }
 
-    /// `ListMFADevices`: the devices enabled for a user, by serial.
+    /// `ListMFADevices`: the devices enabled for a user, by serial; the empty name is the
+    /// account root (its one device, when assigned).
     pub async fn list_mfa_devices(
         &self,
         account: &Account,
         user_name: &str,
         page: &PageRequest,
     ) -> Result<Page<MfaDeviceRecord>> {
+        if user_name.is_empty() {
+            let devices = self.root_mfa_device(account).await?.into_iter().collect();
+            return paginate(devices, page, |d| d.serial.clone());
+        }
         let user = self.get_user(account, user_name).await?;
         let mut devices = Vec::with_capacity(user.mfa_devices.len());
         for serial in &user.mfa_devices {
@@ -711,6 +801,80 @@ mod tests {
             f.identity.resync_mfa_device(&f.account, "bob", &serial, &r1, &r2).await.unwrap_err().code(),
             ErrorCode::NoSuchEntity
         );
+    }
+
+    /// The root's device: made and enabled only by its own calls (never `EnableMFADevice` with
+    /// an empty user), then listed, counted, reported, checked at sign-in and deactivated as the
+    /// root's.
+    #[tokio::test]
+    async fn the_root_has_one_device_of_its_own() {
+        let f = fixture();
+        let serial = root_mfa_serial(&f.account);
+        assert_eq!(serial, "arn:aws:iam::123456789012:mfa/root-account-mfa-device");
+        let created = f.identity.create_root_mfa_device(&f.account).await.unwrap();
+        assert_eq!(created.device.serial, serial);
+        // An unfinished assignment is replaced (another seed).
+        let created = f.identity.create_root_mfa_device(&f.account).await.unwrap();
+        let seed = TotpSeed::from_base32(created.base32_seed.expose()).unwrap();
+        let (c1, c2) = pair(&f, &seed);
+        assert_eq!(
+            f.identity.enable_mfa_device(&f.account, "", &serial, &c1, &c2).await.unwrap_err().code(),
+            ErrorCode::NoSuchEntity,
+            "EnableMFADevice takes a user"
+        );
+        let (other, other_seed) = device(&f, "other").await;
+        let (o1, o2) = pair(&f, &other_seed);
+        assert_eq!(
+            f.identity.enable_root_mfa_device(&f.account, &other, &o1, &o2).await.unwrap_err().code(),
+            ErrorCode::NoSuchEntity,
+            "only the root's own device"
+        );
+        assert!(f.identity.root_mfa_device(&f.account).await.unwrap().is_none());
+        let page = PageRequest::default();
+        assert!(f.identity.list_mfa_devices(&f.account, "", &page).await.unwrap().items.is_empty());
+        assert_eq!(f.identity.get_account_summary(&f.account).await.unwrap()["AccountMFAEnabled"], 0);
+
+        f.identity.enable_root_mfa_device(&f.account, &serial, &c1, &c2).await.unwrap();
+        let listed = f.identity.list_mfa_devices(&f.account, "", &page).await.unwrap();
+        assert_eq!(listed.items.len(), 1);
+        assert!(assigned_to_root(&listed.items[0]) && listed.items[0].enable_date.is_some());
+        let assigned = f.identity.list_virtual_mfa_devices(&f.account, AssignmentStatus::Assigned, &page).await;
+        assert_eq!(assigned.unwrap().items.iter().map(|d| d.serial.as_str()).collect::<Vec<_>>(), [serial.as_str()]);
+        assert_eq!(f.identity.get_account_summary(&f.account).await.unwrap()["AccountMFAEnabled"], 1);
+        f.identity.generate_credential_report(&f.account).await.unwrap();
+        let report = f.identity.get_credential_report(&f.account).await.unwrap().csv;
+        let root_row = report.lines().find(|l| l.starts_with("<root_account>,")).unwrap();
+        assert_eq!(root_row.split(',').nth(7), Some("true"), "{root_row}");
+        assert_eq!(
+            f.identity.create_root_mfa_device(&f.account).await.unwrap_err().code(),
+            ErrorCode::EntityAlreadyExists
+        );
+        assert_eq!(
+            f.identity.delete_virtual_mfa_device(&f.account, &serial).await.unwrap_err().code(),
+            ErrorCode::DeleteConflict
+        );
+        f.clock.advance(std::time::Duration::from_secs(30));
+        let next = format_code(hotp(&seed, step(f.clock.unix_secs())));
+        assert!(f.identity.verify_mfa_code(&f.account, &serial, &next).await.unwrap());
+
+        // A user's device is not the root's to deactivate, nor the root's a user's.
+        f.user("alice").await;
+        assert_eq!(
+            f.identity.deactivate_mfa_device(&f.account, "", &other).await.unwrap_err().code(),
+            ErrorCode::NoSuchEntity
+        );
+        assert_eq!(
+            f.identity.deactivate_mfa_device(&f.account, "alice", &serial).await.unwrap_err().code(),
+            ErrorCode::NoSuchEntity
+        );
+        f.identity.deactivate_mfa_device(&f.account, "", &serial).await.unwrap();
+        assert!(f.identity.root_mfa_device(&f.account).await.unwrap().is_none());
+        assert_eq!(f.identity.get_account_summary(&f.account).await.unwrap()["AccountMFAEnabled"], 0);
+        assert_eq!(
+            f.identity.deactivate_mfa_device(&f.account, "", &serial).await.unwrap_err().code(),
+            ErrorCode::NoSuchEntity
+        );
+        f.identity.delete_virtual_mfa_device(&f.account, &serial).await.unwrap();
     }
 
     #[test]

@@ -184,9 +184,10 @@ impl<S: Store> Identity<S> {
         out.push_str(HEADER);
         out.push('\n');
         // The root's row: its creation time is the account's, when known; its password columns
-        // are AWS's `not_supported` (its last sign-in is not recorded); no MFA device can be
-        // assigned to it here; its access keys are its own (`CreateAccessKey` by the root).
+        // are AWS's `not_supported` (its last sign-in is not recorded); its MFA device is the one
+        // the console assigns it; its access keys are its own (`CreateAccessKey` by the root).
         let root_created = created.map_or_else(|| NA.to_owned(), |a| iso8601(a.create_date));
+        let root_mfa = self.root_mfa_device(account).await?.is_some();
         let mut root = vec![
             "<root_account>".to_owned(),
             tessera_arn::Arn::root(account.id()).to_string(),
@@ -195,7 +196,7 @@ impl<S: Store> Identity<S> {
             NO_INFORMATION.to_owned(),
             NOT_SUPPORTED.to_owned(),
             NOT_SUPPORTED.to_owned(),
-            "false".to_owned(),
+            flag(root_mfa).to_owned(),
         ];
         let root_keys: Option<RootKeysRecord> = iam::load(store, &Key::new(account.ns(), ROOT_KEYS, "")).await?;
         let root_keys = root_keys.map(|r| r.keys).unwrap_or_default();

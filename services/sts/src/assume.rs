@@ -328,7 +328,7 @@ impl<S: Store> Sts<S> {
     }
 
     /// Verifies `SerialNumber` + `TokenCode` for a user caller (or a session made from a user's
-    /// keys); returns when MFA was verified. Anything else is `AccessDenied`.
+    /// keys) or the account root (its console-assigned device); returns when MFA was verified. Anything else is `AccessDenied`.
     pub(crate) async fn verify_mfa(
         &self,
         caller: &CallerPrincipal,
@@ -364,6 +364,12 @@ impl<S: Store> Sts<S> {
                 let record = self.identity.get_user(&caller.account, name).await?;
                 record.mfa_devices.iter().any(|s| s.eq_ignore_ascii_case(serial))
             }
+            // The root's device, assigned in the console.
+            None if matches!(caller.kind, CallerKind::Root) => self
+                .identity
+                .root_mfa_device(&caller.account)
+                .await?
+                .is_some_and(|device| device.serial.eq_ignore_ascii_case(serial)),
             None => false,
         };
         if owns && self.identity.verify_mfa_code(&caller.account, serial, code).await? {

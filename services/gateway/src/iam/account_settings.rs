@@ -30,7 +30,8 @@ pub(crate) async fn get_mfa_device<S: Store>(cx: &Cx<'_, S>, _: Authorized) -> R
     let user = cx.get("UserName").filter(|n| !n.is_empty());
     let device = cx.gateway.identity.get_mfa_device(cx.account(), &serial, user.as_deref()).await?;
     let mut r = cx.response();
-    r.opt("UserName", device.user.as_deref()).el("SerialNumber", &device.serial);
+    // The root's device has no user name (`ROOT_OWNER`).
+    r.opt("UserName", device.user.as_deref().filter(|u| !u.is_empty())).el("SerialNumber", &device.serial);
     r.opt_timestamp("EnableDate", device.enable_date.map(secs));
     Ok(r.finish(cx.request_id))
 }

@@ -139,20 +139,15 @@ pub(crate) async fn delete_virtual_mfa_device<S: Store>(cx: &Cx<'_, S>, auth: Au
 }
 
 pub(crate) async fn list_mfa_devices<S: Store>(cx: &Cx<'_, S>, auth: Authorized) -> Result<String> {
-    if auth.name().is_empty() {
-        // The account root's own devices: Tessera gives the root none.
-        let mut r = cx.response();
-        r.list("MFADevices", &[] as &[()], |_, _| {});
-        r.bool("IsTruncated", false);
-        return Ok(r.finish(cx.request_id));
-    }
+    // The empty name is the account root: its device, assigned in the console.
     let page = cx.gateway.identity.list_mfa_devices(cx.account(), auth.name(), &cx.page()?).await?;
     // The user as stored (its name's case), read to authorize the call.
     let name = auth.name().to_owned();
-    let user_name = auth.user(cx).await.map_or(name, |u| u.principal.name);
+    let user_name = if name.is_empty() { name } else { auth.user(cx).await.map_or(name, |u| u.principal.name) };
     let mut r = cx.response();
     r.list("MFADevices", &page.items, |r, d| {
-        r.el("UserName", d.user.as_deref().unwrap_or(&user_name))
+        let owner = d.user.as_deref().filter(|u| !u.is_empty()).unwrap_or(&user_name);
+        r.el("UserName", super::owner_name(owner))
             .el("SerialNumber", &d.serial)
             .timestamp("EnableDate", secs(d.enable_date.unwrap_or(d.create_date)));
     });
@@ -180,11 +175,17 @@ pub(crate) async fn list_virtual_mfa_devices<S: Store>(cx: &Cx<'_, S>, _: Author
     };
     let page = identity.list_virtual_mfa_devices(account, status, &cx.page()?).await?;
     let mut devices: Vec<(&MfaDeviceRecord, Option<UserRecord>)> = Vec::with_capacity(page.items.len());
+    let mut root_created = None;
     for device in &page.items {
         let user = match &device.user {
+            Some(name) if name.is_empty() => None,
             Some(name) => identity.get_user(account, name).await.ok(),
             None => None,
         };
+        if tessera_identity::assigned_to_root(device) && root_created.is_none() {
+            // The account exists (its principal called), so this finds its record and writes nothing.
+            root_created = Some(identity.create_account(account).await?.create_date);
+        }
         devices.push((device, user));
     }
     let mut r = cx.response();
@@ -192,6 +193,13 @@ pub(crate) async fn list_virtual_mfa_devices<S: Store>(cx: &Cx<'_, S>, _: Author
         r.el("SerialNumber", &d.serial);
         if let Some(user) = &user {
             r.nested("User", |r| user_xml(r, user));
+        } else if let (true, Some(created)) = (tessera_identity::assigned_to_root(d), root_created) {
+            // The root's shape, as `GetUser` by the root answers it.
+            r.nested("User", |r| {
+                r.el("UserId", account.id())
+                    .el("Arn", &tessera_arn::Arn::root(account.id()).to_string())
+                    .timestamp("CreateDate", secs(created));
+            });
         }
         r.opt_timestamp("EnableDate", d.enable_date.map(secs));
         tags_xml(r, &d.tags);

@@ -950,6 +950,110 @@ async fn identity_on_store() -> tessera_identity::Identity<tessera_store::AnySto
     tessera_identity::Identity::new(Arc::new(tessera_store::AnyStore::open(&url).await.unwrap()), env)
 }
 
+/// The root assigns its own MFA device in the console (AWS offers it nowhere else): the secret
+/// and QR code once, two consecutive codes, AWS's serial; then the root's sign-in asks for a code,
+/// the dashboard counts it, and the root removes it. Nobody else reaches the page, and the trail
+/// holds the steps but not the secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_root_assigns_and_removes_its_mfa_device_in_the_console() {
+    use tessera_credentials::{TotpSeed, format_code, hotp, step};
+    let h = start().await;
+    let account = tessera_identity::Account::new(&h.account).unwrap();
+    let identity = identity_on_store().await;
+    let serial = format!("arn:aws:iam::{}:mfa/root-account-mfa-device", h.account);
+    let mut root = h.root().await;
+    let page = root.get("/console/account/mfa").await;
+    assert!(page.body.contains("data-state=\"none\""), "{}", page.body);
+    assert!(root.get("/console/home").await.body.contains("id=\"rec-root-mfa\" class=\"warn\""));
+    let csrf = page.csrf();
+    assert_eq!(root.post("/console/account/mfa", &[("op", "assign")]).await.status, 403, "no CSRF token");
+    let shown = root.post("/console/account/mfa", &[("csrf", &csrf), ("op", "assign")]).await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert_eq!(shown.header("cache-control"), Some("no-store"));
+    assert!(shown.body.contains("id=\"mfa-qr\"") && shown.body.contains(&serial), "{}", shown.body);
+    let at = shown.body.find("id=\"mfa-secret\">").unwrap() + 16;
+    let secret = shown.body[at..].split('<').next().unwrap().to_owned();
+    let seed = TotpSeed::from_base32(&secret).unwrap();
+    let now = step(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());
+    let (code1, code2) = (format_code(hotp(&seed, now - 1)), format_code(hotp(&seed, now)));
+    // Codes in the wrong order prove nothing; the form comes back without the secret.
+    let enable = |c1: &str, c2: &str| {
+        vec![("csrf", csrf.clone()), ("serial", serial.clone()), ("code1", c1.to_owned()), ("code2", c2.to_owned())]
+    };
+    let form = enable(&code2, &code1);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let wrong = root.post("/console/account/mfa/enable", &pairs).await;
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert!(!wrong.body.contains(&secret));
+    assert!(identity.root_mfa_device(&account).await.unwrap().is_none());
+    let form = enable(&code1, &code2);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = root.post("/console/account/mfa/enable", &pairs).await;
+    assert_eq!(done.header("location"), Some("/console/account/mfa"), "{}", done.body);
+    let device = identity.root_mfa_device(&account).await.unwrap().expect("the root's device");
+    assert_eq!(device.serial, serial);
+    let page = root.get("/console/account/mfa").await;
+    assert!(page.body.contains("data-state=\"assigned\"") && !page.body.contains(&secret), "{}", page.body);
+    assert!(root.get("/console/home").await.body.contains("id=\"rec-root-mfa\" class=\"ok\""));
+    // A second assignment while one is in use is refused (the device stays).
+    let again = root.post("/console/account/mfa", &[("csrf", &csrf), ("op", "assign")]).await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert!(identity.root_mfa_device(&account).await.unwrap().is_some());
+
+    // The root's sign-in now asks for a code; a fresh one lets it in.
+    let mut next = Browser::new(h.server.http_addr);
+    let reply = next.sign_in(&h.account, "", ROOT_PASSWORD).await;
+    assert_eq!(reply.header("location"), Some("/console/mfa"));
+    assert_eq!(next.get("/console/home").await.header("location"), Some("/console/mfa"));
+    let csrf_next = next.get("/console/mfa").await.csrf();
+    assert_eq!(next.post("/console/mfa", &[("csrf", &csrf_next), ("code", &code2)]).await.status, 401, "spent");
+    let code = format_code(hotp(&seed, now + 1));
+    let signed = next.post("/console/mfa", &[("csrf", &csrf_next), ("code", &code)]).await;
+    assert_eq!(signed.header("location"), Some("/console/home"), "{}", signed.body);
+    assert_eq!(next.get("/console/home").await.status, 200);
+
+    // A user, whatever its policies, does not reach the page.
+    assert_eq!(create_user(&mut root, "nia", "Nia-Passw0rd!", false, false).await.status, 200);
+    let mut nia = Browser::new(h.server.http_addr);
+    assert_eq!(nia.sign_in(&h.account, "nia", "Nia-Passw0rd!").await.status, 303);
+    assert_eq!(nia.get("/console/account/mfa").await.status, 403);
+    let csrf_nia = nia.get("/console/home").await.csrf();
+    assert_eq!(nia.post("/console/account/mfa", &[("csrf", &csrf_nia), ("op", "remove")]).await.status, 403);
+    assert!(identity.root_mfa_device(&account).await.unwrap().is_some());
+
+    // The root removes it: the device is gone and the sign-in asks for no code.
+    let removed = root.post("/console/account/mfa", &[("csrf", &csrf), ("op", "remove")]).await;
+    assert_eq!(removed.header("location"), Some("/console/account/mfa"), "{}", removed.body);
+    assert!(identity.root_mfa_device(&account).await.unwrap().is_none());
+    let serial_key = identity.get_mfa_device(&account, &serial, None).await.unwrap_err();
+    assert_eq!(serial_key.code(), tessera_proto::ErrorCode::NoSuchEntity);
+    let mut last = Browser::new(h.server.http_addr);
+    assert_eq!(last.sign_in(&h.account, "", ROOT_PASSWORD).await.header("location"), Some("/console/home"));
+
+    let root_arn = format!("arn:aws:iam::{}:root", h.account);
+    let events = audit_events(&h, |events| events.iter().any(|e| e.action == "iam:DeleteVirtualMFADevice")).await;
+    let steps: Vec<_> = events
+        .iter()
+        .filter(|e| e.principal_arn.as_deref() == Some(root_arn.as_str()) && e.action.contains("MFADevice"))
+        .map(|e| (e.action.as_str(), e.decision.as_str(), e.error_code.as_deref()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("iam:ListMFADevices", "allowed", None),
+            ("iam:CreateVirtualMFADevice", "allowed", None),
+            ("iam:EnableMFADevice", "denied", Some("InvalidAuthenticationCode")),
+            ("iam:EnableMFADevice", "allowed", None),
+            ("iam:ListMFADevices", "allowed", None),
+            ("iam:CreateVirtualMFADevice", "error", Some("EntityAlreadyExists")),
+            ("iam:DeactivateMFADevice", "allowed", None),
+            ("iam:DeleteVirtualMFADevice", "allowed", None),
+        ]
+    );
+    let text = trail_text(&h);
+    assert!(!text.contains(&secret) && !text.contains(&code), "the trail holds the secret or a code");
+}
+
 /// The console records an action's outcome as the API does: a domain refusal after an allowed
 /// decision is `error` with AWS's code and status, not `allowed`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
