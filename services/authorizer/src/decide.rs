@@ -202,6 +202,12 @@ pub fn not_authorized(caller_arn: &str, action: &str, resource: &str) -> Error {
     denied(caller_arn, action, resource, None)
 }
 
+/// The `AccessDenied` of what only the account root may do, whatever the caller's policies say
+/// (the root's own MFA device): the one wording, with the reason.
+pub fn root_only(caller_arn: &str, action: &str, resource: &str, what: &str) -> Error {
+    denied(caller_arn, action, resource, Some(&format!("because only the root user can {what}")))
+}
+
 /// AssumeRoleWithWebIdentity's `AccessDenied` (a role that does not trust the web identity, or
 /// that does not exist): AWS names neither the caller nor the role.
 pub fn web_identity_not_authorized(action: &str) -> Error {

@@ -17,6 +17,6 @@ mod decide;
 pub use cache::{CacheConfig, CacheStats, LayerCache, Principal};
 pub use caller::{CallerKind, CallerLayers, CallerPrincipal, base_context, format_time};
 pub use decide::{
-    Authorizer, Check, Judged, Trust, denial, not_authorized, session_may_call, settable_key, trust_as_stored,
-    web_identity_not_authorized,
+    Authorizer, Check, Judged, Trust, denial, not_authorized, root_only, session_may_call, settable_key,
+    trust_as_stored, web_identity_not_authorized,
 };

@@ -31,12 +31,8 @@ async fn root_only<S: Store>(console: &Console<S>, signed: &Signed, action: &str
     }
     let root = Arn::root(signed.account.id()).to_string();
     console.audit_action(&signed.caller, action, &root, false);
-    let explanation = format!(
-        "User: {} is not authorized to perform: {action} on resource: {root} because only the root user can manage \
-         the root user's MFA device",
-        signed.caller.arn
-    );
-    Err(signed.refused(TITLE, &explanation))
+    let refusal = tessera_authorizer::root_only(&signed.caller.arn, action, &root, "manage the root user's MFA device");
+    Err(signed.refused(TITLE, &refusal.into_service_error().message))
 }
 
 fn codes_form(serial: &str, csrf: &str, message: Option<&str>) -> String {
