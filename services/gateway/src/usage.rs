@@ -3,7 +3,8 @@
 //! `GetAccountAuthorizationDetails`), noted by every entry that authenticates a caller: the HTTP
 //! gateway, the gRPC gate and the console's switched-role pages, through one [`UseNotes`] per
 //! replica, so each key or role is recorded at most once a minute per replica whichever way it
-//! is used.
+//! is used, unless it is used for another service or in another region (the last use names
+//! both, so a change of either is recorded at once).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,8 +24,9 @@ const MAX_SEEN: usize = 100_000;
 /// more than the request.
 pub struct UseNotes {
     identity: Arc<dyn IdentityApi>,
-    /// When each key (by id) or role (`role/<id>`) was last recorded by this replica.
-    seen: Mutex<HashMap<String, Instant>>,
+    /// When each key (by id) or role (`role/<id>`) was last recorded by this replica, and where
+    /// (`<service> <region>`).
+    seen: Mutex<HashMap<String, (Instant, String)>>,
 }
 
 impl std::fmt::Debug for UseNotes {
@@ -39,17 +41,18 @@ impl UseNotes {
         Self { identity, seen: Mutex::new(HashMap::new()) }
     }
 
-    /// Whether `what` was not noted in the last minute on this replica (and notes it now).
-    fn first_use_this_minute(&self, what: &str) -> bool {
+    /// Whether `what` was not noted at `place` in the last minute on this replica (and notes it
+    /// now).
+    fn first_use_this_minute(&self, what: &str, place: String) -> bool {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        if seen.get(what).is_some_and(|at| now.duration_since(*at) < EVERY) {
+        if seen.get(what).is_some_and(|(at, noted)| now.duration_since(*at) < EVERY && *noted == place) {
             return false;
         }
         if seen.len() > MAX_SEEN {
-            seen.retain(|_, at| now.duration_since(*at) < EVERY);
+            seen.retain(|_, (at, _)| now.duration_since(*at) < EVERY);
         }
-        seen.insert(what.to_owned(), now);
+        seen.insert(what.to_owned(), (now, place));
         true
     }
 
@@ -65,7 +68,7 @@ impl UseNotes {
 
     /// Records that the long-term key `key` was used (see [`Self::first_use_this_minute`]).
     pub fn note_key_use(&self, caller: &CallerPrincipal, key: &str, service: &str, region: &str) {
-        if !self.first_use_this_minute(key) {
+        if !self.first_use_this_minute(key, format!("{service} {region}")) {
             return;
         }
         let (identity, account) = (Arc::clone(&self.identity), caller.account.clone());
@@ -85,7 +88,7 @@ impl UseNotes {
             return;
         };
         // Access key ids hold no `/`, so the two kinds of entry cannot collide.
-        if !self.first_use_this_minute(&format!("role/{role_id}")) {
+        if !self.first_use_this_minute(&format!("role/{role_id}"), region.to_owned()) {
             return;
         }
         let (identity, account, region) = (Arc::clone(&self.identity), caller.account.clone(), region.to_owned());
@@ -94,5 +97,32 @@ impl UseNotes {
                 tracing::warn!(error = %error.into_service_error(), role_id = %role_id, "cannot record role use");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_credentials::{Argon2Params, MasterKey, SeededRandom};
+    use tessera_identity::{Env, Identity, Random, SystemClock};
+
+    /// A key used again within the minute is recorded again only when it is used for another
+    /// service or in another region: the last use names both.
+    #[test]
+    fn a_use_elsewhere_within_the_minute_is_noted_again() {
+        let env = Env {
+            clock: Arc::new(SystemClock),
+            random: Arc::new(Random::new(SeededRandom::new(8))),
+            master_key: Arc::new(MasterKey::generate(&mut SeededRandom::new(7))),
+            password_params: Argon2Params::FAST_FOR_TESTS,
+        };
+        let notes = UseNotes::new(Arc::new(Identity::new(Arc::new(tessera_store::MemoryStore::new()), env)));
+        let place = |service: &str| format!("{service} us-east-1");
+        assert!(notes.first_use_this_minute("AKIAEXAMPLE", place("access-analyzer")));
+        assert!(!notes.first_use_this_minute("AKIAEXAMPLE", place("access-analyzer")));
+        assert!(notes.first_use_this_minute("AKIAEXAMPLE", place("iam")));
+        assert!(!notes.first_use_this_minute("AKIAEXAMPLE", place("iam")));
+        assert!(notes.first_use_this_minute("AKIAEXAMPLE", "iam eu-west-1".to_owned()));
+        assert!(notes.first_use_this_minute("AKIAOTHER", place("iam")));
     }
 }
