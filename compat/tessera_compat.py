@@ -1,12 +1,22 @@
 """Helpers shared by the compatibility tests (imported by conftest.py and the test modules)."""
 
+import base64
+import contextlib
 import functools
+import hashlib
+import hmac
 import http.client
 import json
 import os
+import signal
+import socket
+import struct
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -239,3 +249,56 @@ def xml_error(body):
     assert code, body
     assert root.findtext(f"{ns}RequestId"), f"no RequestId: {body[:300]!r}"
     return code, err.findtext(f"{ns}Message")
+
+
+def totp(secret, counter):
+    """RFC 6238's code for `counter` (30-second steps) of a base32 secret: what an authenticator
+    app shows."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_all_in_one(tmp, root_password, *args):
+    """An all-in-one `tessera serve` of TESSERA_BIN in `tmp` (none of this process's TESSERA_*
+    variables, the root's console password `root_password`, `args` added), polled on /readyz with
+    a deadline; yields (url, data dir) and stops it with SIGTERM."""
+    bin_path = Path(os.environ.get("TESSERA_BIN", Path(__file__).resolve().parent.parent / "target" / "debug" / "tessera"))
+    http_port, grpc_port = free_port(), free_port()
+    data = Path(tmp) / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    env["TESSERA_ROOT_PASSWORD"] = root_password
+    log_path = Path(tmp) / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [str(bin_path), "serve", "--data-dir", str(data), "--http-addr", f"127.0.0.1:{http_port}",
+             "--grpc-addr", f"127.0.0.1:{grpc_port}", *args],
+            stdout=log, stderr=subprocess.STDOUT, env=env)
+        url = f"http://127.0.0.1:{http_port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "the server did not become ready:\n" + log_path.read_text()
+                try:
+                    with urllib.request.urlopen(url + "/readyz", timeout=1) as r:
+                        if r.status == 200:
+                            break
+                except (urllib.error.URLError, ConnectionError, OSError):
+                    time.sleep(0.05)
+            yield url, data
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -17,19 +17,10 @@ With TESSERA_CONSOLE_SCREENSHOTS=DIR, the dashboard, the policy editor with a fi
 simulator are saved there (committed as docs/console-*.png). Every wait is a WebDriverWait with a
 deadline; nothing sleeps."""
 
-import base64
-import hashlib
-import hmac
 import os
 import shutil
-import struct
-import signal
-import socket
-import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -41,6 +32,7 @@ from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+from tessera_compat import serve_all_in_one, totp  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
@@ -48,45 +40,11 @@ ROOT_PASSWORD = "Root-Console-Passw0rd!"
 WAIT = 20
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def console_url():
-    bin_path = Path(os.environ.get("TESSERA_BIN", REPO / "target" / "debug" / "tessera"))
     with tempfile.TemporaryDirectory() as tmp:
-        http_port, grpc_port = _free_port(), _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-        env["TESSERA_ROOT_PASSWORD"] = ROOT_PASSWORD
-        log_path = Path(tmp) / "server.log"
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [str(bin_path), "serve", "--data-dir", str(Path(tmp) / "data"), "--account-id", ACCOUNT,
-                 "--http-addr", f"127.0.0.1:{http_port}", "--grpc-addr", f"127.0.0.1:{grpc_port}"],
-                stdout=log, stderr=subprocess.STDOUT, env=env)
-            url = f"http://127.0.0.1:{http_port}"
-            try:
-                deadline = time.monotonic() + 30
-                while True:
-                    assert proc.poll() is None, log_path.read_text()
-                    assert time.monotonic() < deadline, "the server did not become ready:\n" + log_path.read_text()
-                    try:
-                        with urllib.request.urlopen(url + "/readyz", timeout=1) as r:
-                            if r.status == 200:
-                                break
-                    except (urllib.error.URLError, ConnectionError, OSError):
-                        time.sleep(0.05)
-                yield url
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        with serve_all_in_one(tmp, ROOT_PASSWORD, "--account-id", ACCOUNT) as (url, _):
+            yield url
 
 
 def _chrome():
@@ -162,16 +120,6 @@ def sign_in(driver, url, user, password):
     field(driver, "User name").send_keys(user)
     field(driver, "Password").send_keys(password)
     click(driver, "Sign in")
-
-
-
-def totp(secret, counter):
-    """RFC 6238's code for `counter` (30-second steps) of a base32 secret: what an authenticator
-    app shows."""
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000)
 
 
 def main_text(driver):

@@ -2,16 +2,12 @@
 written against the AWS API. Each test skips while the server answers InvalidAction for one of
 its actions, and starts running as the action lands."""
 
-import base64
-import hashlib
-import hmac
-import struct
 import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tessera_compat import allow, assert_error, landing, policy_doc, uniq
+from tessera_compat import allow, assert_error, landing, policy_doc, totp, uniq
 
 
 def trust(principal_arn):
@@ -210,13 +206,6 @@ def test_login_profile_and_password_policy(root, user, account_id):
     with pytest.raises(ClientError) as e:
         iam.get_account_password_policy()
     assert_error(e, "NoSuchEntity", 404)
-
-
-def totp(seed_b32, counter):
-    key = base64.b32decode(seed_b32)
-    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 10 ** 6)
 
 
 @landing

@@ -12,18 +12,10 @@ With TESSERA_SPLIT=1 the API is a split cluster's gateway and the console an all
 the cluster's Redis store (split gateways serve no console).
 """
 
-import base64
-import contextlib
-import hashlib
-import hmac
 import http.cookiejar
 import json
 import os
 import re
-import signal
-import socket
-import struct
-import subprocess
 import tempfile
 import time
 import urllib.error
@@ -34,59 +26,10 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tessera_compat import Server
+from tessera_compat import Server, serve_all_in_one, totp
 
 REPO = Path(__file__).resolve().parent.parent
 ROOT_PASSWORD = "Root-Mfa-Console-Passw0rd!"
-
-
-def totp(seed_b32, counter):
-    key = base64.b32decode(seed_b32)
-    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 10 ** 6)
-
-
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _serve(tmp, *args):
-    """An all-in-one server with a root console password; yields (url, data dir)."""
-    bin_path = Path(os.environ.get("TESSERA_BIN", REPO / "target" / "debug" / "tessera"))
-    http_port, grpc_port = _free_port(), _free_port()
-    data = Path(tmp) / "console-data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    env["TESSERA_ROOT_PASSWORD"] = ROOT_PASSWORD
-    log_path = Path(tmp) / "console.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [str(bin_path), "serve", "--data-dir", str(data), "--http-addr", f"127.0.0.1:{http_port}",
-             "--grpc-addr", f"127.0.0.1:{grpc_port}", *args],
-            stdout=log, stderr=subprocess.STDOUT, env=env)
-        url = f"http://127.0.0.1:{http_port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert proc.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, "the server did not become ready:\n" + log_path.read_text()
-                try:
-                    with urllib.request.urlopen(url + "/readyz", timeout=1) as r:
-                        if r.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError, OSError):
-                    time.sleep(0.05)
-            yield url, data
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +40,11 @@ def setup(request):
             api = request.getfixturevalue("server")
             root = api.principal(api.root_key_id, api.root_secret)
             account = root.sts.get_caller_identity()["Account"]
-            with _serve(tmp, "--store", api.store, "--master-key-file", str(api.master_key_file),
+            with serve_all_in_one(tmp, ROOT_PASSWORD, "--store", api.store, "--master-key-file", str(api.master_key_file),
                         "--account-id", account) as (url, _):
                 yield url, root, account
         else:
-            with _serve(tmp) as (url, data):
+            with serve_all_in_one(tmp, ROOT_PASSWORD) as (url, data):
                 creds = json.loads((data / "root-credentials.json").read_text())
                 api = Server(url, creds["AccessKeyId"], creds["SecretAccessKey"], Path(tmp))
                 root = api.principal(api.root_key_id, api.root_secret)

@@ -5,27 +5,16 @@ per further lock), during which every code is refused with `AccessDenied`, a cor
 audit trail records each refused code with the device serial and a reason, never the code.
 """
 
-import base64
-import hashlib
-import hmac
 import json
-import struct
 import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tessera_compat import assert_error, uniq
+from tessera_compat import assert_error, totp, uniq
 
 MAX_FAILURES = 5
 INVALID_CODE = "MultiFactorAuthentication failed with invalid MFA one time pass code."
-
-
-def totp(seed_b32, counter):
-    key = base64.b32decode(seed_b32)
-    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 10 ** 6)
 
 
 def current_step():
