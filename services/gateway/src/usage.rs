@@ -25,8 +25,15 @@ const MAX_SEEN: usize = 100_000;
 pub struct UseNotes {
     identity: Arc<dyn IdentityApi>,
     /// When each key (by id) or role (`role/<id>`) was last recorded by this replica, and where
-    /// (`<service> <region>`).
-    seen: Mutex<HashMap<String, (Instant, String)>>,
+    /// (service, region).
+    seen: Mutex<HashMap<String, Noted>>,
+}
+
+/// One recorded use: when, and where.
+struct Noted {
+    at: Instant,
+    service: String,
+    region: String,
 }
 
 impl std::fmt::Debug for UseNotes {
@@ -41,18 +48,19 @@ impl UseNotes {
         Self { identity, seen: Mutex::new(HashMap::new()) }
     }
 
-    /// Whether `what` was not noted at `place` in the last minute on this replica (and notes it
-    /// now).
-    fn first_use_this_minute(&self, what: &str, place: String) -> bool {
+    /// Whether `what` was not noted for `service` in `region` in the last minute on this replica
+    /// (and notes it now). Allocates only when it notes.
+    fn first_use_this_minute(&self, what: &str, service: &str, region: &str) -> bool {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        if seen.get(what).is_some_and(|(at, noted)| now.duration_since(*at) < EVERY && *noted == place) {
+        let same = |noted: &Noted| noted.service == service && noted.region == region;
+        if seen.get(what).is_some_and(|noted| now.duration_since(noted.at) < EVERY && same(noted)) {
             return false;
         }
         if seen.len() > MAX_SEEN {
-            seen.retain(|_, (at, _)| now.duration_since(*at) < EVERY);
+            seen.retain(|_, noted| now.duration_since(noted.at) < EVERY);
         }
-        seen.insert(what.to_owned(), (now, place));
+        seen.insert(what.to_owned(), Noted { at: now, service: service.to_owned(), region: region.to_owned() });
         true
     }
 
@@ -68,7 +76,7 @@ impl UseNotes {
 
     /// Records that the long-term key `key` was used (see [`Self::first_use_this_minute`]).
     pub fn note_key_use(&self, caller: &CallerPrincipal, key: &str, service: &str, region: &str) {
-        if !self.first_use_this_minute(key, format!("{service} {region}")) {
+        if !self.first_use_this_minute(key, service, region) {
             return;
         }
         let (identity, account) = (Arc::clone(&self.identity), caller.account.clone());
@@ -88,7 +96,7 @@ impl UseNotes {
             return;
         };
         // Access key ids hold no `/`, so the two kinds of entry cannot collide.
-        if !self.first_use_this_minute(&format!("role/{role_id}"), region.to_owned()) {
+        if !self.first_use_this_minute(&format!("role/{role_id}"), "", region) {
             return;
         }
         let (identity, account, region) = (Arc::clone(&self.identity), caller.account.clone(), region.to_owned());
@@ -117,12 +125,11 @@ mod tests {
             password_params: Argon2Params::FAST_FOR_TESTS,
         };
         let notes = UseNotes::new(Arc::new(Identity::new(Arc::new(tessera_store::MemoryStore::new()), env)));
-        let place = |service: &str| format!("{service} us-east-1");
-        assert!(notes.first_use_this_minute("AKIAEXAMPLE", place("access-analyzer")));
-        assert!(!notes.first_use_this_minute("AKIAEXAMPLE", place("access-analyzer")));
-        assert!(notes.first_use_this_minute("AKIAEXAMPLE", place("iam")));
-        assert!(!notes.first_use_this_minute("AKIAEXAMPLE", place("iam")));
-        assert!(notes.first_use_this_minute("AKIAEXAMPLE", "iam eu-west-1".to_owned()));
-        assert!(notes.first_use_this_minute("AKIAOTHER", place("iam")));
+        assert!(notes.first_use_this_minute("AKIAEXAMPLE", "access-analyzer", "us-east-1"));
+        assert!(!notes.first_use_this_minute("AKIAEXAMPLE", "access-analyzer", "us-east-1"));
+        assert!(notes.first_use_this_minute("AKIAEXAMPLE", "iam", "us-east-1"));
+        assert!(!notes.first_use_this_minute("AKIAEXAMPLE", "iam", "us-east-1"));
+        assert!(notes.first_use_this_minute("AKIAEXAMPLE", "iam", "eu-west-1"));
+        assert!(notes.first_use_this_minute("AKIAOTHER", "iam", "us-east-1"));
     }
 }
