@@ -43,7 +43,7 @@ pub mod xml;
 pub use constraints_check::{has_operation, validate};
 pub use error::{InputKind, QueryError, error_response, error_response_with_details};
 pub use form::{Limits, Params};
-pub use time::{format_request_id, iso8601, iso8601_millis, parse_iso8601_millis};
+pub use time::{RequestIds, format_request_id, iso8601, iso8601_millis, parse_iso8601_millis};
 pub use xml::{Response, empty_response, encode_policy_document, escape_text};
 
 /// The IAM API version, the only value of `Version` IAM accepts.

@@ -107,9 +107,29 @@ impl Pattern {
 
     /// Whether the whole of `value` matches.
     pub fn matches(&self, value: &str) -> bool {
+        if let Some(matched) = self.one_class_repeated(value) {
+            return matched;
+        }
         let chars: Vec<char> = value.chars().collect();
         let ends = step(&self.node, &chars, vec![0]);
         ends.contains(&chars.len())
+    }
+
+    /// The models' most common shape, one class repeated (`[\w+=,.@-]+`, `[\u0009...]{1,128}`),
+    /// matched in one pass over the value with nothing allocated (a name is checked on every
+    /// request that carries one); `None` for any other pattern.
+    fn one_class_repeated(&self, value: &str) -> Option<bool> {
+        let Node::Concat(items) = &self.node else { return None };
+        let [Node::Repeat(inner, min, max)] = items.as_slice() else { return None };
+        let Node::Class(class) = &**inner else { return None };
+        let mut count: u32 = 0;
+        for c in value.chars() {
+            if !class.matches(c) {
+                return Some(false);
+            }
+            count = count.saturating_add(1);
+        }
+        Some(count >= *min && max.is_none_or(|max| count <= max))
     }
 }
 
@@ -383,6 +403,23 @@ mod tests {
 
     fn m(pattern: &str, value: &str) -> bool {
         Pattern::parse(pattern).expect("parses").matches(value)
+    }
+
+    /// The one-pass shortcut answers as the position sets do.
+    #[test]
+    fn one_class_repeated_agrees_with_the_general_engine() {
+        let patterns = [r"[\w+=,.@-]+", r"[\w+=,.@-]*", r"[a-z]{2,4}", r"[^/]{3}", r"[\u0020-\u00FF]+", r"\d+"];
+        let values = ["", "a", "ab", "abcd", "abcde", "a b", "x/y", "é", "alice+ops@example.com", "123", "\u{1F600}"];
+        for text in patterns {
+            let pattern = Pattern::parse(text).expect("parses");
+            assert!(pattern.one_class_repeated("").is_some(), "{text} takes the shortcut");
+            for value in values {
+                let chars: Vec<char> = value.chars().collect();
+                let general = step(&pattern.node, &chars, vec![0]).contains(&chars.len());
+                assert_eq!(pattern.matches(value), general, "{text} on {value:?}");
+            }
+        }
+        assert!(Pattern::parse(r"[a-z]+\d").expect("parses").one_class_repeated("a1").is_none());
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! that a decision's cost does not grow with statements whose action or resource cannot match the
 //! request.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+
+/// The indexes' maps: looked up on every decision by the request's action and resource, with a
+/// fast seeded hash.
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use tessera_arn::is_account_id;
@@ -434,8 +438,8 @@ pub struct PolicySet {
 impl PolicySet {
     /// Builds the set and its action and resource indexes.
     pub fn new(policies: Vec<CompiledPolicy>) -> PolicySet {
-        let mut exact: HashMap<Box<str>, ResourceIndexBuilder> = HashMap::new();
-        let mut by_service: HashMap<Box<str>, ResourceIndexBuilder> = HashMap::new();
+        let mut exact: HashMap<Box<str>, ResourceIndexBuilder> = HashMap::default();
+        let mut by_service: HashMap<Box<str>, ResourceIndexBuilder> = HashMap::default();
         let mut always = ResourceIndexBuilder::default();
         for (p, policy) in policies.iter().enumerate() {
             for (s, statement) in policy.statements.iter().enumerate() {
@@ -510,7 +514,7 @@ impl PolicySet {
                 always.push(StatementRef { policy: p as u32, statement: s as u32 }, None);
             }
         }
-        PolicySet { policies, exact: HashMap::new(), by_service: HashMap::new(), always: always.build() }
+        PolicySet { policies, exact: HashMap::default(), by_service: HashMap::default(), always: always.build() }
     }
 }
 

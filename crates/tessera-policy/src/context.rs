@@ -5,6 +5,10 @@
 
 use std::collections::HashMap;
 
+/// Keys are few and set by the server (the caller's, the request's, a calling service's settable
+/// ones), so a fast seeded hash serves; SipHash was a visible part of every decision.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Folds a condition key for case-insensitive lookup (tag keys may be non-ASCII).
 pub fn fold_key(key: &str) -> String {
     if key.is_ascii() { key.to_ascii_lowercase() } else { key.to_lowercase() }
@@ -21,7 +25,7 @@ struct Entry {
 /// Condition keys and their values for one request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
-    entries: HashMap<String, Entry>,
+    entries: Map<String, Entry>,
 }
 
 impl Context {
@@ -32,7 +36,7 @@ impl Context {
 
     /// An empty context with room for `keys` keys (a request's context has a dozen or two).
     pub fn with_capacity(keys: usize) -> Context {
-        Context { entries: HashMap::with_capacity(keys) }
+        Context { entries: Map::with_capacity_and_hasher(keys, foldhash::fast::RandomState::default()) }
     }
 
     /// Sets a single-valued key, replacing any earlier value.

@@ -197,7 +197,7 @@ impl Documents {
 #[derive(Debug, Default)]
 struct Epochs {
     /// The newest epoch announced per namespace tag.
-    seen: HashMap<String, u64>,
+    seen: FastMap<String, u64>,
     generation: u64,
     /// Since when the channel is down, if it is.
     down_since: Option<Instant>,

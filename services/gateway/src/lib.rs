@@ -65,6 +65,8 @@ pub struct Gateway<S> {
     pub(crate) usage: Arc<usage::UseNotes>,
     /// The service last accessed reports generated on this replica (`iam/access.rs`).
     pub(crate) jobs: std::sync::Mutex<iam::access::Jobs>,
+    /// The requests' IDs, seeded once from the environment's randomness.
+    pub(crate) request_ids: tessera_awsapi::RequestIds,
 }
 
 impl<S> std::fmt::Debug for Gateway<S> {
@@ -92,6 +94,11 @@ impl<S: Store> Gateway<S> {
         tokens: Arc<dyn StsApi>,
     ) -> Self {
         let usage = Arc::new(usage::UseNotes::new(Arc::clone(&identity)));
+        let seed = env.random.with(|r| {
+            let mut bytes = [0u8; 16];
+            r.fill_bytes(&mut bytes);
+            u128::from_le_bytes(bytes)
+        });
         Self {
             identity,
             policies,
@@ -102,6 +109,7 @@ impl<S: Store> Gateway<S> {
             limiter: limit::Limiters::new(RateLimits::default()),
             usage,
             jobs: std::sync::Mutex::default(),
+            request_ids: tessera_awsapi::RequestIds::new(seed),
         }
     }
 
@@ -153,11 +161,7 @@ async fn handle<S: Store>(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let request_id = gateway.env.random.with(|r| {
-        let mut bytes = [0u8; 16];
-        r.fill_bytes(&mut bytes);
-        tessera_awsapi::format_request_id(u128::from_le_bytes(bytes))
-    });
+    let request_id = gateway.request_ids.next_id();
     let started = std::time::Instant::now();
     let time = tessera_identity::millis(gateway.env.now());
     let trail = respond::Trail::default();
