@@ -244,7 +244,7 @@ where
                 .extensions
                 .get::<tonic::transport::server::TcpConnectInfo>()
                 .and_then(tonic::transport::server::TcpConnectInfo::remote_addr)
-                .map(|addr| addr.ip().to_string());
+                .map(|addr| addr.ip());
             let header = authorization.as_ref().and_then(|v| v.to_str().ok());
             let path = parts.uri.path().to_owned();
             let signed = header.filter(|h| is_sigv4(h)).map(|h| signed_headers(&parts, h));
@@ -466,13 +466,15 @@ impl<S: Store> Authenticator<S> {
         authorization: Option<&str>,
         signed: Option<Vec<(String, String)>>,
         present: bool,
-        peer: Option<String>,
+        peer: Option<std::net::IpAddr>,
         body: Body,
     ) -> Result<(Option<GrpcCaller>, Body), ServiceError> {
         let rule = rule(path);
         if matches!(rule, Rule::Public) {
             return Ok((None, body));
         }
+        // Written out only for a caller it is recorded on (not for every public call).
+        let peer = peer.map(|ip| ip.to_string());
         let (mut caller, body, scope) = match (authorization, signed) {
             (Some(_), Some(headers)) => {
                 let (caller, body, verified) = self.sigv4_caller(path, &headers, peer.clone(), body).await?;
