@@ -4,10 +4,6 @@
 //! request.
 
 use std::collections::HashMap as StdHashMap;
-
-/// The indexes' maps: looked up on every decision by the request's action and resource, with a
-/// fast seeded hash.
-type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use tessera_arn::is_account_id;
@@ -20,6 +16,10 @@ use crate::parse::{
 };
 use crate::pattern::{Pattern, Syntax};
 use crate::values::{Decimal, Network, Timestamp, parse_binary, parse_bool, parse_date};
+
+/// The indexes' maps: looked up on every decision by the request's action and resource, with a
+/// fast seeded hash.
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 
 /// A policy ready for evaluation. Clones share the compiled statements, so one compiled document
 /// can serve in many policy sets (every principal a managed policy is attached to).
