@@ -28,7 +28,7 @@ import pytest
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.common.exceptions import WebDriverException  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
@@ -90,6 +90,25 @@ def field(driver, label):
     return labels[0].find_element(By.TAG_NAME, "input")
 
 
+def gone(element):
+    """A wait condition: `element`'s page has been replaced. Chromium reports a node of a page
+    being torn down either as stale or, mid-navigation, as a node that "does not belong to the
+    document"; both mean the old page is gone (`EC.staleness_of` knows only the first)."""
+
+    def check(_):
+        try:
+            element.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+
+    return check
+
+
 def click(driver, name):
     """The button (or link acting as one) whose accessible name is `name`; every one of them
     loads a page, so this returns once the old page is gone (many pages keep their title across
@@ -106,7 +125,7 @@ def click(driver, name):
             return False
 
     WebDriverWait(driver, WAIT).until(press)
-    WebDriverWait(driver, WAIT).until(EC.staleness_of(old))
+    WebDriverWait(driver, WAIT).until(gone(old))
 
 
 def wait_title(driver, title):
@@ -352,7 +371,7 @@ def test_the_console_walk_of_issue_16(console_url, browser, root_browser):
     user_finding = f"UnusedPermission {user_arn}"
     archive = root.find_element(By.CSS_SELECTOR, f"button[aria-label='Archive {user_finding}']")
     archive.click()
-    WebDriverWait(root, WAIT).until(EC.staleness_of(archive))
+    WebDriverWait(root, WAIT).until(gone(archive))
     wait_title(root, "Access Analyzer")
     assert not root.find_elements(By.CSS_SELECTOR, f"button[aria-label='Archive {user_finding}']")
     select(root, "Status", "Archived")
