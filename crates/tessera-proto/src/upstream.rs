@@ -45,9 +45,14 @@ const FIRST_PAUSE: Duration = Duration::from_millis(5);
 pub fn is_unreachable(status: &Status) -> bool {
     // tonic reports a refused or broken connection as Unavailable (and Unknown when the
     // transport failed mid-call without a grpc-status); a domain error always carries its code.
+    // A replica that stops sends GOAWAY, and a call its connection carried past the last stream
+    // it will serve fails with the frame's NO_ERROR, which tonic reports as Internal with an
+    // "h2 protocol error" message and no code of ours: the replica never ran it.
+    let ours = status.metadata().get(crate::error::ERROR_CODE_METADATA_KEY).is_some();
     match status.code() {
         Code::Unavailable => true,
-        Code::Unknown => status.metadata().get(crate::error::ERROR_CODE_METADATA_KEY).is_none(),
+        Code::Unknown => !ours,
+        Code::Internal => !ours && status.message().starts_with("h2 protocol error"),
         _ => false,
     }
 }
@@ -522,6 +527,16 @@ mod tests {
         .await;
         assert_eq!(ServiceError::from_status(&answer.unwrap_err()).code, ErrorCode::NoSuchEntity);
         assert_eq!(sends.load(Ordering::SeqCst), 1, "a domain answer is final");
+    }
+
+    /// What a stopping replica's GOAWAY does to a call in flight is sent again; an internal
+    /// error of the service itself is not.
+    #[test]
+    fn a_stream_the_transport_dropped_is_unreachable() {
+        assert!(is_unreachable(&Status::internal("h2 protocol error: http2 error")));
+        assert!(!is_unreachable(&Status::internal("the handler failed")));
+        let ours: Status = ServiceError::new(ErrorCode::ServiceFailure, "h2 protocol error: upstream").into();
+        assert!(!is_unreachable(&ours), "{ours:?}");
     }
 
     #[test]
