@@ -173,23 +173,49 @@ pub(crate) fn qr_svg(text: &str) -> Option<String> {
     svg.find("<svg").map(|at| svg[at..].to_owned())
 }
 
-fn mfa_codes_form(name: &str, serial: &str, csrf: &str, message: Option<&str>) -> String {
+/// The form that proves a new virtual MFA device with two consecutive codes, posted to
+/// `action` (a user's `/console/users/<name>/mfa/enable`, the root's `/console/account/mfa/enable`).
+pub(crate) fn mfa_codes_form(action: &str, serial: &str, csrf: &str, message: Option<&str>) -> String {
     let mut out = String::new();
     if let Some(message) = message {
         out.push_str(&error(message));
     }
     let _ = write!(
         out,
-        "<form method=\"post\" action=\"/console/users/{}/mfa/enable\">{}\
+        "<form method=\"post\" action=\"{action}\">{}\
          <input type=\"hidden\" name=\"serial\" value=\"{}\">\
          <label for=\"code1\">MFA code 1</label><input type=\"text\" id=\"code1\" name=\"code1\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>\
          <label for=\"code2\">MFA code 2</label><input type=\"text\" id=\"code2\" name=\"code2\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>\
          <button type=\"submit\">Add MFA</button></form>",
-        seg(name),
         csrf_field(csrf),
         esc(serial)
     );
     out
+}
+
+/// Where a user's new device is proven.
+fn user_mfa_action(name: &str) -> String {
+    format!("/console/users/{}/mfa/enable", seg(name))
+}
+
+/// The page that enrols a new virtual device: the steps, its QR code and secret (shown this once)
+/// and `codes_form`; `None` when the seed is not base32 (never for a seed just made).
+pub(crate) fn mfa_enrolment(
+    account_id: &str,
+    device_name: &str,
+    base32_seed: &str,
+    codes_form: &str,
+) -> Option<String> {
+    let seed = tessera_credentials::TotpSeed::from_base32(base32_seed).ok()?;
+    let uri = tessera_credentials::otpauth_uri(account_id, device_name, &seed);
+    let qr = qr_svg(&uri).unwrap_or_default();
+    Some(format!(
+        "<ol><li>Install an authenticator app.</li><li>Scan the QR code, or type the secret key.</li>\
+         <li>Enter two consecutive codes from the app.</li></ol>\
+         <figure role=\"img\" aria-label=\"QR code of the MFA device\" id=\"mfa-qr\">{qr}</figure>\
+         <p>Secret key: <span class=\"secret\" id=\"mfa-secret\">{}</span></p>{codes_form}",
+        esc(base32_seed),
+    ))
 }
 
 pub(crate) async fn mfa_enrol_form<S: Store>(
@@ -232,22 +258,10 @@ pub(crate) async fn mfa_enrol<S: Store>(
         Ok(created) => created,
         Err(e) => return Err(signed.status(StatusCode::BAD_REQUEST, title, &error(&console.domain_error(e).message))),
     };
-    let seed = match tessera_credentials::TotpSeed::from_base32(created.base32_seed.expose()) {
-        Ok(seed) => seed,
-        Err(_) => {
-            return Err(signed.status(StatusCode::INTERNAL_SERVER_ERROR, title, &error("The seed is not valid.")));
-        }
+    let form = mfa_codes_form(&user_mfa_action(&name), &created.device.serial, &signed.csrf, None);
+    let Some(body) = mfa_enrolment(signed.account.id(), device, created.base32_seed.expose(), &form) else {
+        return Err(signed.status(StatusCode::INTERNAL_SERVER_ERROR, title, &error("The seed is not valid.")));
     };
-    let uri = tessera_credentials::otpauth_uri(signed.account.id(), device, &seed);
-    let qr = qr_svg(&uri).unwrap_or_default();
-    let body = format!(
-        "<ol><li>Install an authenticator app.</li><li>Scan the QR code, or type the secret key.</li>\
-         <li>Enter two consecutive codes from the app.</li></ol>\
-         <figure role=\"img\" aria-label=\"QR code of the MFA device\" id=\"mfa-qr\">{qr}</figure>\
-         <p>Secret key: <span class=\"secret\" id=\"mfa-secret\">{}</span></p>{}",
-        esc(created.base32_seed.expose()),
-        mfa_codes_form(&name, &created.device.serial, &signed.csrf, None)
-    );
     Ok(signed.ok(title, &body))
 }
 
@@ -267,7 +281,11 @@ pub(crate) async fn mfa_enable<S: Store>(
         Err(e) => {
             // The seed is not shown again: the codes can be retried against the same device.
             let message = console.domain_error(e).message;
-            signed.status(StatusCode::BAD_REQUEST, title, &mfa_codes_form(&name, serial, &signed.csrf, Some(&message)))
+            signed.status(
+                StatusCode::BAD_REQUEST,
+                title,
+                &mfa_codes_form(&user_mfa_action(&name), serial, &signed.csrf, Some(&message)),
+            )
         }
     })
 }

@@ -6,8 +6,6 @@
 //! `iam:EnableMFADevice`, `iam:DeactivateMFADevice`, `iam:DeleteVirtualMFADevice`). Once assigned,
 //! the root's console sign-in asks for a code (`pages::mfa`).
 
-use std::fmt::Write as _;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -17,7 +15,7 @@ use tessera_identity::{ROOT_MFA_DEVICE_NAME, root_mfa_serial};
 use tessera_store::Store;
 
 use crate::Console;
-use crate::access::qr_svg;
+use crate::access::{mfa_codes_form, mfa_enrolment};
 use crate::html::{csrf_field, denied, error, esc};
 use crate::pages::{Shared, Signed, field, internal_error, millis_date, redirect};
 
@@ -35,23 +33,8 @@ async fn root_only<S: Store>(console: &Console<S>, signed: &Signed, action: &str
     Err(signed.refused(TITLE, &refusal.into_service_error().message))
 }
 
-fn codes_form(serial: &str, csrf: &str, message: Option<&str>) -> String {
-    let mut out = String::new();
-    if let Some(message) = message {
-        out.push_str(&error(message));
-    }
-    let _ = write!(
-        out,
-        "<form method=\"post\" action=\"/console/account/mfa/enable\">{}\
-         <input type=\"hidden\" name=\"serial\" value=\"{}\">\
-         <label for=\"code1\">MFA code 1</label><input type=\"text\" id=\"code1\" name=\"code1\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>\
-         <label for=\"code2\">MFA code 2</label><input type=\"text\" id=\"code2\" name=\"code2\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>\
-         <button type=\"submit\">Add MFA</button></form>",
-        csrf_field(csrf),
-        esc(serial)
-    );
-    out
-}
+/// Where the root's new device is proven.
+const ENABLE: &str = "/console/account/mfa/enable";
 
 /// The root's device and a form to remove it, or a form to assign one.
 pub(crate) async fn page<S: Store>(State(console): Shared<S>, headers: HeaderMap) -> Result<Response, Response> {
@@ -105,20 +88,12 @@ pub(crate) async fn action<S: Store>(
                 Ok(created) => created,
                 Err(e) => return Err(console.failed(&signed, TITLE, e)),
             };
-            let seed = match tessera_credentials::TotpSeed::from_base32(created.base32_seed.expose()) {
-                Ok(seed) => seed,
-                Err(_) => return Err(internal_error("cannot read a new MFA seed", &"not base32")),
+            let form = mfa_codes_form(ENABLE, &created.device.serial, &signed.csrf, None);
+            let Some(body) =
+                mfa_enrolment(signed.account.id(), ROOT_MFA_DEVICE_NAME, created.base32_seed.expose(), &form)
+            else {
+                return Err(internal_error("cannot read a new MFA seed", &"not base32"));
             };
-            let uri = tessera_credentials::otpauth_uri(signed.account.id(), ROOT_MFA_DEVICE_NAME, &seed);
-            let qr = qr_svg(&uri).unwrap_or_default();
-            let body = format!(
-                "<ol><li>Install an authenticator app.</li><li>Scan the QR code, or type the secret key.</li>\
-                 <li>Enter two consecutive codes from the app.</li></ol>\
-                 <figure role=\"img\" aria-label=\"QR code of the MFA device\" id=\"mfa-qr\">{qr}</figure>\
-                 <p>Secret key: <span class=\"secret\" id=\"mfa-secret\">{}</span></p>{}",
-                esc(created.base32_seed.expose()),
-                codes_form(&created.device.serial, &signed.csrf, None)
-            );
             Ok(signed.ok(TITLE, &body))
         }
         "remove" => {
@@ -153,7 +128,7 @@ pub(crate) async fn enable<S: Store>(
         Err(e) => {
             // The seed is not shown again: the codes can be retried against the same device.
             let e = console.domain_error(e);
-            let form = codes_form(serial, &signed.csrf, Some(&e.message));
+            let form = mfa_codes_form(ENABLE, serial, &signed.csrf, Some(&e.message));
             Ok(signed.status(StatusCode::BAD_REQUEST, TITLE, &form))
         }
     }
