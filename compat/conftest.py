@@ -13,7 +13,6 @@ import shutil
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tessera_compat import Server
+from tessera_compat import Server, stop
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -59,18 +58,6 @@ def _wait_ready(url, procs, log_path, path="/readyz"):
             pass
         time.sleep(0.05)
     raise RuntimeError(f"{url} did not become ready:\n" + log_path.read_text())
-
-
-def _stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return False
-    return True
 
 
 @contextlib.contextmanager
@@ -127,7 +114,7 @@ def _split_cluster(bin_path, tmp):
             srv.store, srv.master_key_file = store, tmp / "identity" / "master.key"
             yield srv
         finally:
-            clean = all([_stop(p) for p in reversed(procs[1:])])
+            clean = all([stop(p) for p in reversed(procs[1:])])
             if procs:
                 procs[0].kill()
                 procs[0].wait()
@@ -178,12 +165,7 @@ def server():
             try:
                 yield srv
             finally:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                if not stop(proc):
                     pytest.fail("tessera did not exit within 15 s of SIGTERM")
 
 

@@ -266,6 +266,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stop(proc):
+    """Stops a server as its operator would (SIGTERM), killing it if it has not exited within
+    15 s; returns whether it exited by itself."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def serve_all_in_one(tmp, root_password, *args):
     """An all-in-one `tessera serve` of TESSERA_BIN in `tmp` (none of this process's TESSERA_*
@@ -296,9 +310,4 @@ def serve_all_in_one(tmp, root_password, *args):
                     time.sleep(0.05)
             yield url, data
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
