@@ -45,11 +45,7 @@ pub(crate) async fn authenticate<S: Store>(
         tracing::debug!(limit = which, principal = principal_arn, "request rate exceeded");
         return Err(Error::new(ErrorCode::Throttling, "Rate exceeded").into());
     }
-    if credentials.session_token.is_none() {
-        gateway.usage.note_key_use(&caller, &credentials.access_key_id, &verified.service, &verified.region);
-    } else {
-        gateway.usage.note_role_use(&caller, &verified.region);
-    }
+    gateway.usage.note(&caller, &verified.service, &verified.region);
     Ok((caller, credentials))
 }
 

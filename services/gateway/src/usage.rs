@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use tessera_credentials::SessionKind;
 use tessera_identity::IdentityApi;
-use tessera_sts::CallerPrincipal;
+use tessera_sts::{CallerKind, CallerPrincipal};
 
 /// How often one key or role is recorded per replica.
 const EVERY: Duration = Duration::from_secs(60);
@@ -24,12 +25,17 @@ const MAX_SEEN: usize = 100_000;
 /// more than the request.
 pub struct UseNotes {
     identity: Arc<dyn IdentityApi>,
-    /// When each key (by id) or role (`role/<id>`) was last recorded by this replica, and where
-    /// (service, region).
-    seen: Mutex<HashMap<String, Noted>>,
+    seen: Mutex<Seen>,
 }
 
-/// One recorded use: when, and where.
+/// When each key (by id) and each role (by unique id) was last recorded by this replica, and where.
+#[derive(Default)]
+struct Seen {
+    keys: HashMap<String, Noted>,
+    roles: HashMap<String, Noted>,
+}
+
+/// One recorded use: when, and where (service, region).
 struct Noted {
     at: Instant,
     service: String,
@@ -42,26 +48,29 @@ impl std::fmt::Debug for UseNotes {
     }
 }
 
+/// Whether `what` was not noted in `seen` for `service` in `region` in the last minute (and notes
+/// it now). Allocates only when it notes.
+fn first_use_this_minute(seen: &mut HashMap<String, Noted>, what: &str, service: &str, region: &str) -> bool {
+    let now = Instant::now();
+    let same = |noted: &Noted| noted.service == service && noted.region == region;
+    if seen.get(what).is_some_and(|noted| now.duration_since(noted.at) < EVERY && same(noted)) {
+        return false;
+    }
+    if seen.len() > MAX_SEEN {
+        seen.retain(|_, noted| now.duration_since(noted.at) < EVERY);
+    }
+    seen.insert(what.to_owned(), Noted { at: now, service: service.to_owned(), region: region.to_owned() });
+    true
+}
+
 impl UseNotes {
     /// Records through `identity`.
     pub fn new(identity: Arc<dyn IdentityApi>) -> Self {
-        Self { identity, seen: Mutex::new(HashMap::new()) }
+        Self { identity, seen: Mutex::new(Seen::default()) }
     }
 
-    /// Whether `what` was not noted for `service` in `region` in the last minute on this replica
-    /// (and notes it now). Allocates only when it notes.
-    fn first_use_this_minute(&self, what: &str, service: &str, region: &str) -> bool {
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        let same = |noted: &Noted| noted.service == service && noted.region == region;
-        if seen.get(what).is_some_and(|noted| now.duration_since(noted.at) < EVERY && same(noted)) {
-            return false;
-        }
-        if seen.len() > MAX_SEEN {
-            seen.retain(|_, noted| now.duration_since(noted.at) < EVERY);
-        }
-        seen.insert(what.to_owned(), Noted { at: now, service: service.to_owned(), region: region.to_owned() });
-        true
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A request authenticated as `caller`: its long-term key's use, or (a temporary key) its
@@ -70,17 +79,18 @@ impl UseNotes {
         if caller.session_token.is_some() {
             self.note_role_use(caller, region);
         } else if !caller.access_key_id.is_empty() {
-            self.note_key_use(caller, &caller.access_key_id, service, region);
+            self.note_key_use(caller, service, region);
         }
     }
 
-    /// Records that the long-term key `key` was used (see [`Self::first_use_this_minute`]).
-    pub fn note_key_use(&self, caller: &CallerPrincipal, key: &str, service: &str, region: &str) {
-        if !self.first_use_this_minute(key, service, region) {
+    /// Records that the caller's long-term key was used (see [`first_use_this_minute`]).
+    fn note_key_use(&self, caller: &CallerPrincipal, service: &str, region: &str) {
+        let key = &caller.access_key_id;
+        if !first_use_this_minute(&mut self.seen().keys, key, service, region) {
             return;
         }
         let (identity, account) = (Arc::clone(&self.identity), caller.account.clone());
-        let (key, service, region) = (key.to_owned(), service.to_owned(), region.to_owned());
+        let (key, service, region) = (key.clone(), service.to_owned(), region.to_owned());
         tokio::spawn(async move {
             if let Err(error) = identity.record_access_key_use(&account, &key, &service, &region).await {
                 tracing::warn!(error = %error.into_service_error(), access_key_id = %key, "cannot record key use");
@@ -88,18 +98,20 @@ impl UseNotes {
         });
     }
 
-    /// Records that a role session made a request in `region`, by the role's unique id; other
-    /// callers are ignored.
+    /// Records that a role session made a request in `region`, by the role's unique id (the
+    /// first part of the session's principal id); other callers are ignored.
     pub fn note_role_use(&self, caller: &CallerPrincipal, region: &str) {
-        let principal = caller.principal();
-        let (tessera_policy::PrincipalKind::AssumedRole, Some(role_id)) = (principal.kind, principal.unique_id) else {
-            return;
+        let role_id = match &caller.kind {
+            CallerKind::Session(claims) if claims.kind == SessionKind::AssumedRole => {
+                claims.principal_id.split(':').next().unwrap_or_default()
+            }
+            _ => return,
         };
-        // Access key ids hold no `/`, so the two kinds of entry cannot collide.
-        if !self.first_use_this_minute(&format!("role/{role_id}"), "", region) {
+        if role_id.is_empty() || !first_use_this_minute(&mut self.seen().roles, role_id, "", region) {
             return;
         }
-        let (identity, account, region) = (Arc::clone(&self.identity), caller.account.clone(), region.to_owned());
+        let (identity, account) = (Arc::clone(&self.identity), caller.account.clone());
+        let (role_id, region) = (role_id.to_owned(), region.to_owned());
         tokio::spawn(async move {
             if let Err(error) = identity.record_role_use(&account, &role_id, &region).await {
                 tracing::warn!(error = %error.into_service_error(), role_id = %role_id, "cannot record role use");
@@ -111,25 +123,17 @@ impl UseNotes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_credentials::{Argon2Params, MasterKey, SeededRandom};
-    use tessera_identity::{Env, Identity, Random, SystemClock};
 
     /// A key used again within the minute is recorded again only when it is used for another
     /// service or in another region: the last use names both.
     #[test]
     fn a_use_elsewhere_within_the_minute_is_noted_again() {
-        let env = Env {
-            clock: Arc::new(SystemClock),
-            random: Arc::new(Random::new(SeededRandom::new(8))),
-            master_key: Arc::new(MasterKey::generate(&mut SeededRandom::new(7))),
-            password_params: Argon2Params::FAST_FOR_TESTS,
-        };
-        let notes = UseNotes::new(Arc::new(Identity::new(Arc::new(tessera_store::MemoryStore::new()), env)));
-        assert!(notes.first_use_this_minute("AKIAEXAMPLE", "access-analyzer", "us-east-1"));
-        assert!(!notes.first_use_this_minute("AKIAEXAMPLE", "access-analyzer", "us-east-1"));
-        assert!(notes.first_use_this_minute("AKIAEXAMPLE", "iam", "us-east-1"));
-        assert!(!notes.first_use_this_minute("AKIAEXAMPLE", "iam", "us-east-1"));
-        assert!(notes.first_use_this_minute("AKIAEXAMPLE", "iam", "eu-west-1"));
-        assert!(notes.first_use_this_minute("AKIAOTHER", "iam", "us-east-1"));
+        let mut seen = HashMap::new();
+        assert!(first_use_this_minute(&mut seen, "AKIAEXAMPLE", "access-analyzer", "us-east-1"));
+        assert!(!first_use_this_minute(&mut seen, "AKIAEXAMPLE", "access-analyzer", "us-east-1"));
+        assert!(first_use_this_minute(&mut seen, "AKIAEXAMPLE", "iam", "us-east-1"));
+        assert!(!first_use_this_minute(&mut seen, "AKIAEXAMPLE", "iam", "us-east-1"));
+        assert!(first_use_this_minute(&mut seen, "AKIAEXAMPLE", "iam", "eu-west-1"));
+        assert!(first_use_this_minute(&mut seen, "AKIAOTHER", "iam", "us-east-1"));
     }
 }
