@@ -94,6 +94,8 @@ pub struct Console<S: Store> {
     pub(crate) policies: Arc<dyn PolicyApi>,
     pub(crate) usage: Arc<tessera_gateway::usage::UseNotes>,
     pub(crate) settings: Settings,
+    /// The console requests' IDs, seeded once from the environment's randomness.
+    pub(crate) request_ids: tessera_awsapi::RequestIds,
 }
 
 impl<S: Store> std::fmt::Debug for Console<S> {
@@ -112,7 +114,8 @@ impl<S: Store> Console<S> {
             .usage
             .clone()
             .unwrap_or_else(|| Arc::new(tessera_gateway::usage::UseNotes::new(Arc::clone(&identity))));
-        Self { sts, identity, policies, usage, settings }
+        let request_ids = tessera_awsapi::RequestIds::new(domain.env().random.u128());
+        Self { sts, identity, policies, usage, settings, request_ids }
     }
 
     pub(crate) fn store(&self) -> &S {

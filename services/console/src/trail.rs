@@ -55,11 +55,7 @@ pub(crate) async fn scope<S: Store>(State(console): State<Arc<Console<S>>>, requ
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "unknown".to_owned(), |ConnectInfo(peer)| peer.ip().to_string());
     let user_agent = request.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let request_id = console.sts.identity().env().random.with(|r| {
-        let mut bytes = [0u8; 16];
-        r.fill_bytes(&mut bytes);
-        tessera_awsapi::format_request_id(u128::from_le_bytes(bytes))
-    });
+    let request_id = console.request_ids.next_id();
     let events = Arc::new(std::sync::Mutex::new(Vec::new()));
     let client = Client {
         request_id,

@@ -138,11 +138,7 @@ async fn answer<S: Store>(
         .map_err(|e| Failure::Gateway(GatewayError::from(e)))?;
     match (route, input) {
         (Route::State(op, _), Some(input)) => {
-            let job_id = gateway.env.random.with(|r| {
-                let mut bytes = [0u8; 16];
-                r.fill_bytes(&mut bytes);
-                tessera_awsapi::format_request_id(u128::from_le_bytes(bytes))
-            });
+            let job_id = tessera_awsapi::format_request_id(gateway.env.random.u128());
             let scope = Scope {
                 store: &**gateway.sts.identity().store(),
                 identity: &*gateway.identity,

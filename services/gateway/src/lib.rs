@@ -94,11 +94,7 @@ impl<S: Store> Gateway<S> {
         tokens: Arc<dyn StsApi>,
     ) -> Self {
         let usage = Arc::new(usage::UseNotes::new(Arc::clone(&identity)));
-        let seed = env.random.with(|r| {
-            let mut bytes = [0u8; 16];
-            r.fill_bytes(&mut bytes);
-            u128::from_le_bytes(bytes)
-        });
+        let request_ids = tessera_awsapi::RequestIds::new(env.random.u128());
         Self {
             identity,
             policies,
@@ -109,7 +105,7 @@ impl<S: Store> Gateway<S> {
             limiter: limit::Limiters::new(RateLimits::default()),
             usage,
             jobs: std::sync::Mutex::default(),
-            request_ids: tessera_awsapi::RequestIds::new(seed),
+            request_ids,
         }
     }
 

@@ -111,6 +111,13 @@ impl Random {
         let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         f(&mut **guard)
     }
+
+    /// 128 random bits (a request ID's, a seed's).
+    pub fn u128(&self) -> u128 {
+        let mut bytes = [0u8; 16];
+        self.with(|r| r.fill_bytes(&mut bytes));
+        u128::from_le_bytes(bytes)
+    }
 }
 
 impl fmt::Debug for Random {
