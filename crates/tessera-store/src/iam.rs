@@ -139,6 +139,52 @@ pub struct AccountRecord {
     pub create_date: Millis,
 }
 
+/// Declares a record that carries a [`Principal`], stored flat (the principal's fields beside the
+/// record's own). Writing flattens it with `#[serde(flatten)]`, which costs nothing; reading
+/// through `flatten` would first buffer every field of the record into serde's generic content
+/// (half the cost of reading a user on the hot path), so the record reads through a flat twin
+/// this macro writes beside it (`$wire`: the principal's fields and the record's own, decoded in
+/// one pass) and is assembled from it.
+macro_rules! principal_record {
+    (
+        $(#[$meta:meta])*
+        pub struct $record:ident via $wire:ident {
+            $($(#[$field_meta:meta])* pub $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Serialize)]
+        pub struct $record {
+            #[serde(flatten)]
+            pub principal: Principal,
+            $($(#[$field_meta])* pub $field: $ty,)*
+        }
+
+        #[derive(Deserialize)]
+        struct $wire {
+            name: String,
+            path: String,
+            id: String,
+            arn: String,
+            create_date: Millis,
+            #[serde(default)]
+            attached: Vec<String>,
+            #[serde(default)]
+            inline: Vec<(String, String)>,
+            $($(#[$field_meta])* $field: $ty,)*
+        }
+
+        impl<'de> Deserialize<'de> for $record {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let $wire { name, path, id, arn, create_date, attached, inline, $($field,)* } =
+                    $wire::deserialize(deserializer)?;
+                let principal = Principal { name, path, id, arn, create_date, attached, inline };
+                Ok(Self { principal, $($field,)* })
+            }
+        }
+    };
+}
+
 /// What users, groups and roles share: identity, placement and the policies that apply to them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
@@ -155,36 +201,36 @@ pub struct Principal {
     pub inline: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserRecord {
-    #[serde(flatten)]
-    pub principal: Principal,
-    #[serde(default)]
-    pub boundary: Option<String>,
-    #[serde(default)]
-    pub tags: Vec<Tag>,
-    /// Group names as written, in the order the user joined them.
-    #[serde(default)]
-    pub groups: Vec<String>,
-    #[serde(default)]
-    pub access_keys: Vec<AccessKeyRecord>,
-    #[serde(default)]
-    pub login_profile: Option<LoginProfileRecord>,
-    /// Serial numbers (ARNs) of the MFA devices enabled for the user.
-    #[serde(default)]
-    pub mfa_devices: Vec<String>,
-    #[serde(default)]
-    pub password_last_used: Option<Millis>,
-    // Certificates, SSH keys and service-specific credentials (issue 14, part B).
-    /// X.509 signing certificates (at most 2).
-    #[serde(default)]
-    pub signing_certificates: Vec<SigningCertificateRecord>,
-    /// SSH public keys (at most 5).
-    #[serde(default)]
-    pub ssh_public_keys: Vec<SshPublicKeyRecord>,
-    /// Service-specific credentials (at most 2 per service).
-    #[serde(default)]
-    pub service_credentials: Vec<ServiceCredentialRecord>,
+principal_record! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct UserRecord via UserWire {
+        #[serde(default)]
+        pub boundary: Option<String>,
+        #[serde(default)]
+        pub tags: Vec<Tag>,
+        /// Group names as written, in the order the user joined them.
+        #[serde(default)]
+        pub groups: Vec<String>,
+        #[serde(default)]
+        pub access_keys: Vec<AccessKeyRecord>,
+        #[serde(default)]
+        pub login_profile: Option<LoginProfileRecord>,
+        /// Serial numbers (ARNs) of the MFA devices enabled for the user.
+        #[serde(default)]
+        pub mfa_devices: Vec<String>,
+        #[serde(default)]
+        pub password_last_used: Option<Millis>,
+        // Certificates, SSH keys and service-specific credentials (issue 14, part B).
+        /// X.509 signing certificates (at most 2).
+        #[serde(default)]
+        pub signing_certificates: Vec<SigningCertificateRecord>,
+        /// SSH public keys (at most 5).
+        #[serde(default)]
+        pub ssh_public_keys: Vec<SshPublicKeyRecord>,
+        /// Service-specific credentials (at most 2 per service).
+        #[serde(default)]
+        pub service_credentials: Vec<ServiceCredentialRecord>,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,41 +289,41 @@ impl std::fmt::Debug for LoginProfileRecord {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupRecord {
-    #[serde(flatten)]
-    pub principal: Principal,
-    /// Member user names as written, in the order they joined.
-    #[serde(default)]
-    pub members: Vec<String>,
+principal_record! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GroupRecord via GroupWire {
+        /// Member user names as written, in the order they joined.
+        #[serde(default)]
+        pub members: Vec<String>,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoleRecord {
-    #[serde(flatten)]
-    pub principal: Principal,
-    pub trust_policy: String,
-    #[serde(default)]
-    pub description: Option<String>,
-    pub max_session_duration: u32,
-    #[serde(default)]
-    pub boundary: Option<String>,
-    #[serde(default)]
-    pub tags: Vec<Tag>,
-    /// Never stored here (always `None` in the role record): read from the role's own
-    /// `role-used:<role id>` record, written blind per request, by `GetRole` and
-    /// `GetAccountAuthorizationDetails`.
-    #[serde(default)]
-    pub last_used: Option<RoleLastUsed>,
-    /// The unique ids of the users and roles the trust policy names, as they were when it was
-    /// written (AWS stores these, so deleting and re-creating a same-named entity does not
-    /// restore its trust).
-    #[serde(default)]
-    pub trust_principal_ids: Vec<(String, String)>,
-    /// The instance profiles the role is in, names as written (the other side of
-    /// [`InstanceProfileRecord::roles`], so `DeleteRole` sees them in its own read).
-    #[serde(default)]
-    pub instance_profiles: Vec<String>,
+principal_record! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct RoleRecord via RoleWire {
+        pub trust_policy: String,
+        #[serde(default)]
+        pub description: Option<String>,
+        pub max_session_duration: u32,
+        #[serde(default)]
+        pub boundary: Option<String>,
+        #[serde(default)]
+        pub tags: Vec<Tag>,
+        /// Never stored here (always `None` in the role record): read from the role's own
+        /// `role-used:<role id>` record, written blind per request, by `GetRole` and
+        /// `GetAccountAuthorizationDetails`.
+        #[serde(default)]
+        pub last_used: Option<RoleLastUsed>,
+        /// The unique ids of the users and roles the trust policy names, as they were when it was
+        /// written (AWS stores these, so deleting and re-creating a same-named entity does not
+        /// restore its trust).
+        #[serde(default)]
+        pub trust_principal_ids: Vec<(String, String)>,
+        /// The instance profiles the role is in, names as written (the other side of
+        /// [`InstanceProfileRecord::roles`], so `DeleteRole` sees them in its own read).
+        #[serde(default)]
+        pub instance_profiles: Vec<String>,
+    }
 }
 
 /// When a role's session last made a request, and in which region.
@@ -892,6 +938,63 @@ mod tests {
         .await
         .unwrap();
         assert!(current_epoch(&store, &ns).await.unwrap() > first);
+    }
+
+    #[test]
+    fn principal_records_read_back_what_the_flattened_write_wrote() {
+        let principal = |name: &str| Principal {
+            name: name.into(),
+            path: "/ops/".into(),
+            id: "AIDAEXAMPLE".into(),
+            arn: format!("arn:aws:iam::123456789012:user/ops/{name}"),
+            create_date: 7,
+            attached: vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into()],
+            inline: vec![("p".into(), "{}".into())],
+        };
+        let user = UserRecord {
+            principal: principal("alice"),
+            boundary: Some("arn:aws:iam::123456789012:policy/b".into()),
+            tags: vec![Tag { key: "team".into(), value: "ops".into() }],
+            groups: vec!["Admins".into()],
+            access_keys: vec![AccessKeyRecord {
+                id: "AKIAEXAMPLE".into(),
+                status: KeyStatus::Inactive,
+                create_date: 8,
+                sealed_secret: "sealed".into(),
+            }],
+            login_profile: None,
+            mfa_devices: vec!["arn:aws:iam::123456789012:mfa/alice".into()],
+            password_last_used: Some(9),
+            signing_certificates: vec![],
+            ssh_public_keys: vec![],
+            service_credentials: vec![],
+        };
+        let key = named(&Namespace::account("123456789012").unwrap(), USER, "alice");
+        let bytes = encode(&user);
+        // Stored flat: the principal's fields sit beside the user's own.
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(json["name"], "alice");
+        assert_eq!(json["groups"][0], "Admins");
+        assert_eq!(decode::<UserRecord>(&key, &bytes).unwrap(), user);
+        let role = RoleRecord {
+            principal: principal("deploy"),
+            trust_policy: "{}".into(),
+            description: Some("d".into()),
+            max_session_duration: 3600,
+            boundary: None,
+            tags: vec![],
+            last_used: None,
+            trust_principal_ids: vec![("user".into(), "AIDAEXAMPLE".into())],
+            instance_profiles: vec!["web".into()],
+        };
+        assert_eq!(decode::<RoleRecord>(&key, &encode(&role)).unwrap(), role);
+        // Fields left out take their defaults, unknown ones are ignored, missing required ones
+        // are an error naming the field.
+        let old = br#"{"name":"bob","path":"/","id":"AIDB","arn":"arn:aws:iam::1:user/bob","create_date":1,"later":true}"#;
+        let bob = decode::<UserRecord>(&key, old).unwrap();
+        assert_eq!((bob.principal.name.as_str(), bob.principal.attached.len(), bob.groups.len()), ("bob", 0, 0));
+        let err = decode::<GroupRecord>(&key, br#"{"name":"g","path":"/","id":"G"}"#).unwrap_err();
+        assert!(err.to_string().contains("arn"), "{err}");
     }
 
     #[tokio::test]
