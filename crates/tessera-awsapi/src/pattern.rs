@@ -36,6 +36,9 @@ struct Class {
     negated: bool,
     ranges: Vec<(u32, u32)>,
     builtins: Vec<Builtin>,
+    /// Whether each ASCII character matches, bit `c` for `c`: filled by [`Class::seal`] once
+    /// parsing ends, so that the common case (a name of ASCII characters) is one bit test.
+    ascii: u128,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -47,6 +50,18 @@ enum Builtin {
     Number,
     Separator,
     Any,
+}
+
+impl Node {
+    /// Seals every class of the tree ([`Class::seal`]).
+    fn seal(&mut self) {
+        match self {
+            Node::Class(class) => class.seal(),
+            Node::Concat(nodes) | Node::Alt(nodes) => nodes.iter_mut().for_each(Node::seal),
+            Node::Repeat(node, _, _) | Node::NotAhead(node) => node.seal(),
+            Node::Start | Node::End => {}
+        }
+    }
 }
 
 impl Builtin {
@@ -78,7 +93,25 @@ impl Class {
         Class { builtins: vec![b], ..Class::default() }
     }
 
+    /// Fills [`Class::ascii`] from the ranges and builtins.
+    fn seal(&mut self) {
+        self.ascii = 0;
+        for c in 0..128u8 {
+            if self.matches_slowly(char::from(c)) {
+                self.ascii |= 1 << c;
+            }
+        }
+    }
+
     fn matches(&self, c: char) -> bool {
+        let code = u32::from(c);
+        if code < 128 {
+            return self.ascii & (1 << code) != 0;
+        }
+        self.matches_slowly(c)
+    }
+
+    fn matches_slowly(&self, c: char) -> bool {
         let code = u32::from(c);
         let inside =
             self.ranges.iter().any(|&(lo, hi)| lo <= code && code <= hi) || self.builtins.iter().any(|b| b.matches(c));
@@ -98,10 +131,11 @@ impl Pattern {
     pub fn parse(text: &str) -> Result<Pattern, PatternError> {
         let chars: Vec<char> = text.chars().collect();
         let mut parser = Parser { chars: &chars, at: 0 };
-        let node = parser.alternation()?;
+        let mut node = parser.alternation()?;
         if parser.at != chars.len() {
             return Err(PatternError { at: parser.at });
         }
+        node.seal();
         Ok(Pattern { node })
     }
 
@@ -403,6 +437,32 @@ mod tests {
 
     fn m(pattern: &str, value: &str) -> bool {
         Pattern::parse(pattern).expect("parses").matches(value)
+    }
+
+    /// Every class's ASCII table, filled when parsing ends, says what its ranges and builtins say.
+    #[test]
+    fn the_ascii_table_agrees_with_the_classes() {
+        fn classes<'a>(node: &'a Node, out: &mut Vec<&'a Class>) {
+            match node {
+                Node::Class(class) => out.push(class),
+                Node::Concat(nodes) | Node::Alt(nodes) => nodes.iter().for_each(|n| classes(n, out)),
+                Node::Repeat(node, _, _) | Node::NotAhead(node) => classes(node, out),
+                Node::Start | Node::End => {}
+            }
+        }
+        let texts = [r"[\w+=,.@-]+", r"[^/]{3}", r"[\u0009\u000A\u000D\u0020-\u00FF]+", r"\s\d\p{L}\p{N}\p{Z}.", r"[^\w]x-"];
+        for text in texts {
+            let pattern = Pattern::parse(text).expect("parses");
+            let mut found = Vec::new();
+            classes(&pattern.node, &mut found);
+            assert!(!found.is_empty(), "{text}");
+            for class in found {
+                assert_ne!(class.ascii, 0, "{text}: sealed");
+                for c in (0..128u8).map(char::from) {
+                    assert_eq!(class.matches(c), class.matches_slowly(c), "{text} on {c:?}");
+                }
+            }
+        }
     }
 
     /// The one-pass shortcut answers as the position sets do.
