@@ -7,15 +7,22 @@
 //! never waits for the writer (readers see the last commit), and it is a few page lookups in
 //! redb's cache or the OS page cache, far cheaper than the hand-off to a pool thread and back,
 //! which cost more than the read itself on every request that reads a record.
+//!
+//! Point reads share one read transaction ([`SharedRead`]) until the next write commits: opening
+//! a read transaction and its table cost more than the lookup itself. A commit is bracketed by
+//! [`Writing`], which keeps a snapshot taken while it runs from being shared and drops the shared
+//! one before the commit is reported, so a read that starts after a commit returned sees it, and
+//! no read sees older data than one before it did.
 
 use std::fmt;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::notify::Hub;
 use crate::snapshot::{Scope, Snapshot};
@@ -41,23 +48,57 @@ struct Inner {
     /// A deferred commit ([`crate::Durability::Deferred`]) is not on disk yet: the next
     /// immediate commit, even an empty one, writes it.
     deferred: AtomicBool,
+    reads: SharedRead,
 }
 
-impl Drop for Inner {
-    /// redb keeps deferred commits in memory only: write them before the database closes.
+type Entries = ReadOnlyTable<&'static str, (u64, &'static [u8])>;
+
+/// The entries table of one read transaction, shared by point reads until a write commits.
+#[derive(Default)]
+struct SharedRead {
+    /// Odd while a write transaction is open (see [`Writing`]), raised again when it ends.
+    generation: AtomicU64,
+    current: RwLock<Option<Arc<Entries>>>,
+}
+
+impl SharedRead {
+    /// The shared table, or a new read transaction's, which is shared when no write was open
+    /// from before it began until now (so it holds the last commit).
+    fn entries(&self, db: &Database) -> Result<Arc<Entries>, redb::Error> {
+        if let Some(entries) = &*self.current.read().unwrap_or_else(PoisonError::into_inner) {
+            return Ok(Arc::clone(entries));
+        }
+        let before = self.generation.load(Ordering::Acquire);
+        let entries = Arc::new(db.begin_read()?.open_table(ENTRIES)?);
+        if before % 2 == 0 {
+            let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+            if self.generation.load(Ordering::Acquire) == before && current.is_none() {
+                *current = Some(Arc::clone(&entries));
+            }
+        }
+        Ok(entries)
+    }
+}
+
+/// A write transaction open, as point reads know it ([`SharedRead::writing`]): while it lives no
+/// new snapshot is shared, and when it ends (after the commit, or an abort or failure) the shared
+/// one is dropped. redb holds one write transaction at a time, so these never overlap: take one
+/// right after `begin_write` and keep it until the transaction is committed or dropped.
+struct Writing<'a>(&'a SharedRead);
+
+impl SharedRead {
+    fn writing(&self) -> Writing<'_> {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Writing(self)
+    }
+}
+
+impl Drop for Writing<'_> {
     fn drop(&mut self) {
-        if !self.deferred.load(Ordering::Acquire) {
-            return;
-        }
-        let synced = (|| -> Result<(), redb::Error> {
-            let mut write = self.db.begin_write()?;
-            write.set_durability(Durability::Immediate)?;
-            write.commit()?;
-            Ok(())
-        })();
-        if let Err(error) = synced {
-            tracing::error!(%error, "cannot write deferred commits before closing the store");
-        }
+        // Under the lock that sharing takes, so that no snapshot from before this ends is shared.
+        let mut current = self.0.current.write().unwrap_or_else(PoisonError::into_inner);
+        self.0.generation.fetch_add(1, Ordering::AcqRel);
+        *current = None;
     }
 }
 
@@ -89,7 +130,8 @@ impl RedbStore {
         txn.open_table(ENTRIES).map_err(redb::Error::from)?;
         txn.open_table(META).map_err(redb::Error::from)?;
         txn.commit().map_err(redb::Error::from)?;
-        Ok(Self { inner: Arc::new(Inner { db, path, hub: Hub::default(), deferred: AtomicBool::new(false) }) })
+        let inner = Inner { db, path, hub: Hub::default(), deferred: AtomicBool::new(false), reads: SharedRead::default() };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// The database file.
@@ -124,6 +166,7 @@ impl RedbStore {
     /// (`snapshot.rs`). Blocks.
     pub(crate) fn replace(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         let mut write = self.inner.db.begin_write().map_err(redb::Error::from)?;
+        let _writing = self.inner.reads.writing();
         write.set_durability(Durability::Immediate).map_err(redb::Error::from)?;
         {
             let mut entries = write.open_table(ENTRIES).map_err(redb::Error::from)?;
@@ -153,10 +196,10 @@ impl RedbStore {
     async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&inner.db)).await?
+        tokio::task::spawn_blocking(move || f(&inner)).await?
     }
 }
 
@@ -171,9 +214,8 @@ fn stored_key(raw: &str) -> Result<Key, StoreError> {
     Key::from_stored(raw.to_owned()).map_err(|e| StoreError::Corrupt { key: raw.to_owned(), reason: e.to_string() })
 }
 
-fn get(db: &Database, key: &Key) -> Result<Option<Versioned<Vec<u8>>>, redb::Error> {
-    let txn = db.begin_read()?;
-    let table = txn.open_table(ENTRIES)?;
+fn get(inner: &Inner, key: &Key) -> Result<Option<Versioned<Vec<u8>>>, redb::Error> {
+    let table = inner.reads.entries(&inner.db)?;
     Ok(table.get(key.as_str())?.map(|guard| {
         let (version, value) = guard.value();
         Versioned { value: value.to_vec(), version }
@@ -205,8 +247,9 @@ fn scan(db: &Database, prefix: &Key, start_after: Option<&Key>, limit: usize) ->
 
 /// Commits `txn`; `sync`: a deferred commit is not on disk yet, so a transaction without writes
 /// still commits (immediately) to write it.
-fn commit(db: &Database, txn: Transaction, sync: bool) -> Result<(), StoreError> {
-    let mut write = db.begin_write().map_err(redb::Error::from)?;
+fn commit(inner: &Inner, txn: Transaction, sync: bool) -> Result<(), StoreError> {
+    let mut write = inner.db.begin_write().map_err(redb::Error::from)?;
+    let _writing = inner.reads.writing();
     // Immediate is redb's default; saying so keeps the kill -9 guarantee from depending on it.
     let durability = match txn.durability {
         crate::Durability::Immediate => Durability::Immediate,
@@ -251,7 +294,7 @@ fn commit(db: &Database, txn: Transaction, sync: bool) -> Result<(), StoreError>
 impl Store for RedbStore {
     async fn get(&self, key: &Key) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
         // Inline, not on the blocking pool: see the module docs.
-        Ok(get(&self.inner.db, key)?)
+        Ok(get(&self.inner, key)?)
     }
 
     async fn scan_prefix(
@@ -264,7 +307,7 @@ impl Store for RedbStore {
             return Ok(Vec::new());
         }
         let (prefix, start_after) = (prefix.clone(), start_after.cloned());
-        self.blocking(move |db| scan(db, &prefix, start_after.as_ref(), limit)).await
+        self.blocking(move |inner| scan(&inner.db, &prefix, start_after.as_ref(), limit)).await
     }
 
     async fn commit(&self, txn: Transaction) -> Result<(), StoreError> {
@@ -279,7 +322,7 @@ impl Store for RedbStore {
             // Cleared before the commit: a deferred commit racing this one sets it again.
             self.inner.deferred.store(false, Ordering::Release);
         }
-        let result = self.blocking(move |db| commit(db, txn, pending)).await;
+        let result = self.blocking(move |inner| commit(inner, txn, pending)).await;
         if (deferred && result.is_ok()) || (!deferred && pending && result.is_err()) {
             self.inner.deferred.store(true, Ordering::Release);
         }
