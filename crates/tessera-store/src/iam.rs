@@ -94,14 +94,78 @@ pub fn named(ns: &Namespace, kind: Kind, name: &str) -> Key {
 /// A record type and the kind of key it is stored under.
 pub trait Record: Serialize + DeserializeOwned + Send {
     const KIND: Kind;
+
+    /// The record stored as `bytes` at `key`.
+    fn decode(key: &Key, bytes: &[u8]) -> Result<Self, StoreError> {
+        serde_json::from_slice(bytes).map_err(|error| corrupt(key, error))
+    }
 }
 
 macro_rules! record {
     ($($ty:ident => $kind:ident),* $(,)?) => { $(impl Record for $ty { const KIND: Kind = $kind; })* };
 }
 
+/// Records read on most requests that name them (users and roles: every `GetUser`, every
+/// authorization on a user's tags, every `AssumeRole`), decoded through [`Decoded`].
+macro_rules! remembered_record {
+    ($($ty:ident => $kind:ident),* $(,)?) => {
+        $(impl Record for $ty {
+            const KIND: Kind = $kind;
+
+            fn decode(key: &Key, bytes: &[u8]) -> Result<Self, StoreError> {
+                DECODED.decode(key, bytes)
+            }
+        })*
+    };
+}
+
+remembered_record! { UserRecord => USER, RoleRecord => ROLE }
+
+/// The last decoding of each remembered record's key, with the bytes it came from: a record is
+/// a function of its bytes, so the same bytes read again give a clone of the same record, with
+/// no JSON parsed (half the cost of reading a user). Whatever store the bytes came from and
+/// however they got there (a restore keeps versions), equal bytes are the only test. Bounded:
+/// when full it starts again empty.
+static DECODED: Decoded = Decoded { entries: std::sync::LazyLock::new(Default::default) };
+
+/// Keys remembered at most.
+const DECODED_CAPACITY: usize = 4096;
+
+struct Decoded {
+    entries: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<Key, DecodedEntry>>>,
+}
+
+struct DecodedEntry {
+    bytes: Box<[u8]>,
+    record: std::sync::Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl Decoded {
+    fn decode<R>(&self, key: &Key, bytes: &[u8]) -> Result<R, StoreError>
+    where
+        R: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let entries = || self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let remembered = entries()
+            .get(key)
+            .filter(|entry| *entry.bytes == *bytes)
+            .and_then(|entry| std::sync::Arc::clone(&entry.record).downcast::<R>().ok());
+        if let Some(record) = remembered {
+            return Ok(R::clone(&record));
+        }
+        let record: R = serde_json::from_slice(bytes).map_err(|error| corrupt(key, error))?;
+        let entry = DecodedEntry { bytes: bytes.into(), record: std::sync::Arc::new(record.clone()) };
+        let mut entries = entries();
+        if entries.len() >= DECODED_CAPACITY && !entries.contains_key(key) {
+            entries.clear();
+        }
+        entries.insert(key.clone(), entry);
+        Ok(record)
+    }
+}
+
 record! {
-    AccountRecord => ACCOUNT, UserRecord => USER, GroupRecord => GROUP, RoleRecord => ROLE,
+    AccountRecord => ACCOUNT, GroupRecord => GROUP,
     PolicyRecord => POLICY, PolicyUseRecord => POLICY_USE, MfaDeviceRecord => MFA,
     MfaLockoutRecord => MFA_LOCKOUT,
     // SAML providers
@@ -710,7 +774,7 @@ fn corrupt(key: &Key, error: serde_json::Error) -> StoreError {
 }
 
 fn decode<R: Record>(key: &Key, bytes: &[u8]) -> Result<R, StoreError> {
-    serde_json::from_slice(bytes).map_err(|error| corrupt(key, error))
+    R::decode(key, bytes)
 }
 
 fn encode<R: Record>(record: &R) -> Vec<u8> {
@@ -976,6 +1040,15 @@ mod tests {
         assert_eq!(json["name"], "alice");
         assert_eq!(json["groups"][0], "Admins");
         assert_eq!(decode::<UserRecord>(&key, &bytes).unwrap(), user);
+        // Read again: the remembered decoding; other bytes at the key: theirs, not the old ones.
+        assert_eq!(decode::<UserRecord>(&key, &bytes).unwrap(), user);
+        let renamed = UserRecord { groups: vec!["Ops".into()], ..user.clone() };
+        assert_eq!(decode::<UserRecord>(&key, &encode(&renamed)).unwrap(), renamed);
+        assert_eq!(decode::<UserRecord>(&key, &bytes).unwrap(), user);
+        assert!(matches!(decode::<UserRecord>(&key, b"{not json"), Err(StoreError::Corrupt { .. })));
+        // The same bytes under another key decode on their own.
+        let other = named(&Namespace::account("210987654321").unwrap(), USER, "alice");
+        assert_eq!(decode::<UserRecord>(&other, &bytes).unwrap(), user);
         let role = RoleRecord {
             principal: principal("deploy"),
             trust_policy: "{}".into(),
