@@ -15,12 +15,37 @@ pub fn fold_key(key: &str) -> String {
 }
 
 /// The values of one key.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Entry {
-    values: Vec<String>,
+    values: Values,
     /// Declared as a list (`aws:TagKeys`, `...List` types): never a policy variable.
     multivalued: bool,
 }
+
+/// Most keys have one value, held without a list of its own (a request's context is built per
+/// decision: one allocation fewer for each of its keys).
+#[derive(Clone, Debug)]
+enum Values {
+    One([String; 1]),
+    Many(Vec<String>),
+}
+
+impl Values {
+    fn as_slice(&self) -> &[String] {
+        match self {
+            Values::One(one) => one,
+            Values::Many(many) => many,
+        }
+    }
+}
+
+impl PartialEq for Values {
+    fn eq(&self, other: &Values) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Values {}
 
 /// Condition keys and their values for one request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -41,12 +66,12 @@ impl Context {
 
     /// Sets a single-valued key, replacing any earlier value.
     pub fn insert(&mut self, key: &str, value: impl Into<String>) {
-        self.entries.insert(fold_key(key), Entry { values: vec![value.into()], multivalued: false });
+        self.entries.insert(fold_key(key), Entry { values: Values::One([value.into()]), multivalued: false });
     }
 
     /// Sets a multivalued key (possibly empty), replacing any earlier values.
     pub fn insert_list(&mut self, key: &str, values: impl IntoIterator<Item = impl Into<String>>) {
-        let values = values.into_iter().map(Into::into).collect();
+        let values = Values::Many(values.into_iter().map(Into::into).collect());
         self.entries.insert(fold_key(key), Entry { values, multivalued: true });
     }
 
@@ -66,7 +91,7 @@ impl Context {
     /// The value of a single-valued key given in folded form, for policy variables.
     pub(crate) fn single(&self, folded_key: &str) -> Option<&str> {
         match self.entries.get(folded_key) {
-            Some(Entry { values, multivalued: false }) if values.len() == 1 => Some(&values[0]),
+            Some(Entry { values: Values::One([value]), multivalued: false }) => Some(value),
             _ => None,
         }
     }
