@@ -89,10 +89,12 @@ impl XmlWriter {
         self.emit(Event::Text(BytesText::from_escaped(escape_text(text))));
     }
 
+    /// `<name>text</name>`: written whole, so `name` is not kept as an open element.
     pub(crate) fn text_element(&mut self, name: &str, text: &str) {
-        self.start(name, None);
+        debug_assert!(is_element_name(name), "bad element name {name:?}");
+        self.emit(Event::Start(BytesStart::new(name)));
         self.text(text);
-        self.end();
+        self.emit(Event::End(BytesEnd::new(name)));
     }
 
     pub(crate) fn empty_element(&mut self, name: &str) {
