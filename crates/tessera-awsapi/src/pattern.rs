@@ -450,7 +450,8 @@ mod tests {
                 Node::Start | Node::End => {}
             }
         }
-        let texts = [r"[\w+=,.@-]+", r"[^/]{3}", r"[\u0009\u000A\u000D\u0020-\u00FF]+", r"\s\d\p{L}\p{N}\p{Z}.", r"[^\w]x-"];
+        let texts =
+            [r"[\w+=,.@-]+", r"[^/]{3}", r"[\u0009\u000A\u000D\u0020-\u00FF]+", r"\s\d\p{L}\p{N}\p{Z}.", r"[^\w]x-"];
         for text in texts {
             let pattern = Pattern::parse(text).expect("parses");
             let mut found = Vec::new();

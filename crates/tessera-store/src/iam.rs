@@ -1063,7 +1063,8 @@ mod tests {
         assert_eq!(decode::<RoleRecord>(&key, &encode(&role)).unwrap(), role);
         // Fields left out take their defaults, unknown ones are ignored, missing required ones
         // are an error naming the field.
-        let old = br#"{"name":"bob","path":"/","id":"AIDB","arn":"arn:aws:iam::1:user/bob","create_date":1,"later":true}"#;
+        let old =
+            br#"{"name":"bob","path":"/","id":"AIDB","arn":"arn:aws:iam::1:user/bob","create_date":1,"later":true}"#;
         let bob = decode::<UserRecord>(&key, old).unwrap();
         assert_eq!((bob.principal.name.as_str(), bob.principal.attached.len(), bob.groups.len()), ("bob", 0, 0));
         let err = decode::<GroupRecord>(&key, br#"{"name":"g","path":"/","id":"G"}"#).unwrap_err();

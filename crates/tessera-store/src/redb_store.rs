@@ -130,7 +130,8 @@ impl RedbStore {
         txn.open_table(ENTRIES).map_err(redb::Error::from)?;
         txn.open_table(META).map_err(redb::Error::from)?;
         txn.commit().map_err(redb::Error::from)?;
-        let inner = Inner { db, path, hub: Hub::default(), deferred: AtomicBool::new(false), reads: SharedRead::default() };
+        let inner =
+            Inner { db, path, hub: Hub::default(), deferred: AtomicBool::new(false), reads: SharedRead::default() };
         Ok(Self { inner: Arc::new(inner) })
     }
 
