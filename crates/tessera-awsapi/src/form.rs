@@ -330,12 +330,17 @@ impl Params {
 
     /// Every `Prefix.member.N[.rest]` parameter with a canonical index: `(N, rest, value)`,
     /// in name order (not index order).
-    fn member_entries<'a>(&'a self, prefix: &str) -> impl Iterator<Item = (u32, Option<&'a str>, &'a str)> {
-        let start = format!("{prefix}.member.");
-        let skip = start.len();
+    fn member_entries<'a, 'p>(
+        &'a self,
+        prefix: &'p str,
+    ) -> impl Iterator<Item = (u32, Option<&'a str>, &'a str)> + use<'a, 'p> {
+        // `Prefix.member.` without building it: every request checks its lists' lengths.
+        const MEMBER: &str = ".member.";
+        let skip = prefix.len() + MEMBER.len();
         self.values
-            .range::<str, _>((Bound::Included(start.as_str()), Bound::Unbounded))
-            .take_while(move |(name, _)| name.starts_with(start.as_str()))
+            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(move |(name, _)| name.starts_with(prefix))
+            .filter(move |(name, _)| name[prefix.len()..].starts_with(MEMBER))
             .filter_map(move |(name, value)| {
                 let tail = &name[skip..];
                 let (index, rest) = match tail.split_once('.') {
