@@ -117,36 +117,37 @@ impl Check {
     fn structure(&mut self, params: &Params, members: &[Member]) {
         for member in members {
             let shape = &SHAPES[usize::from(member.shape)];
-            let path = params.member_path(member.name);
+            // Named only in a failure's message: built when one is written.
+            let path = || params.member_path(member.name);
             match shape {
                 Shape::List { min, max, member: item } => {
                     let present = params.contains(member.name) || params.member_count(member.name) > 0;
                     if !present {
                         if member.required {
-                            self.push(&subject(None, false, &path), "Member must not be null");
+                            self.push(&subject(None, false, &path()), "Member must not be null");
                         }
                         continue;
                     }
-                    self.list(params, member.name, &path, *min, *max, usize::from(*item));
+                    self.list(params, member.name, &path(), *min, *max, usize::from(*item));
                 }
                 Shape::Struct(inner) => {
                     let nested = params.nested(member.name);
                     if nested.is_empty() {
                         if member.required {
-                            self.push(&subject(None, false, &path), "Member must not be null");
+                            self.push(&subject(None, false, &path()), "Member must not be null");
                         }
                         continue;
                     }
                     self.structure(&nested, inner);
                 }
                 _ => match params.get(member.name) {
-                    None if member.required => self.push(&subject(None, false, &path), "Member must not be null"),
+                    None if member.required => self.push(&subject(None, false, &path()), "Member must not be null"),
                     None => {}
                     Some(value) => {
                         let failed = self.scalar(params, member.name, value, shape);
                         let sensitive = matches!(shape, Shape::Str { sensitive: true, .. });
                         for constraint in failed {
-                            self.push(&subject(Some(value), sensitive, &path), &constraint);
+                            self.push(&subject(Some(value), sensitive, &path()), &constraint);
                         }
                     }
                 },
