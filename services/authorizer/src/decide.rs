@@ -288,22 +288,29 @@ impl<S: Store> Authorizer<S> {
             Some(policy) => Some(self.cache.session(&caller.account, policy).await?),
             None => None,
         };
-        let parsed = Arn::parse(entity_arn).map_err(|_| internal("session principal"))?;
-        let (kind, name) = match parsed.entity() {
-            Ok(IamEntity::Role { name, .. }) => (EntityKind::Role, name),
-            Ok(IamEntity::User { name, .. }) => (EntityKind::User, name),
-            // The root's own sessions are the root; a federated user it made has the root's
-            // permissions (all of them), capped by the session policies.
-            Ok(IamEntity::Root) if session.is_some() => {
-                return Ok(CallerLayers {
-                    identity: Some(Arc::clone(&self.everything)),
-                    session,
-                    principal_tags: session_tags,
-                    ..CallerLayers::default()
-                });
+        // A user calling with its own key names itself: no ARN to read (every request of one).
+        let (account, kind, name) = match &caller.kind {
+            CallerKind::User(user) => (caller.account.clone(), EntityKind::User, user.principal.name.clone()),
+            _ => {
+                let parsed = Arn::parse(entity_arn).map_err(|_| internal("session principal"))?;
+                let (kind, name) = match parsed.entity() {
+                    Ok(IamEntity::Role { name, .. }) => (EntityKind::Role, name),
+                    Ok(IamEntity::User { name, .. }) => (EntityKind::User, name),
+                    // The root's own sessions are the root; a federated user it made has the
+                    // root's permissions (all of them), capped by the session policies.
+                    Ok(IamEntity::Root) if session.is_some() => {
+                        return Ok(CallerLayers {
+                            identity: Some(Arc::clone(&self.everything)),
+                            session,
+                            principal_tags: session_tags,
+                            ..CallerLayers::default()
+                        });
+                    }
+                    Ok(IamEntity::Root) => return Ok(CallerLayers::default()),
+                    _ => return Err(internal("session principal kind")),
+                };
+                (Account::new(&parsed.account)?, kind, name)
             }
-            Ok(IamEntity::Root) => return Ok(CallerLayers::default()),
-            _ => return Err(internal("session principal kind")),
         };
         let gone = || CallerLayers {
             identity: Some(Arc::new(PolicySet::new(Vec::new()))),
@@ -312,7 +319,6 @@ impl<S: Store> Authorizer<S> {
             principal_tags: session_tags.clone(),
             orphaned: true,
         };
-        let account = Account::new(&parsed.account)?;
         let found = match self.cache.principal(&account, kind, &name).await? {
             Some(found) if bound_id == Some(found.unique_id.as_str()) => found,
             // Gone, or another entity under the same name: the session's own is gone.
