@@ -3,6 +3,7 @@
 //! Keys are case-insensitive, so they are folded once on insertion; compiled conditions fold
 //! theirs at compile time, and a lookup is then one hash probe.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Keys are few and set by the server (the caller's, the request's, a calling service's settable
@@ -12,6 +13,37 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 /// Folds a condition key for case-insensitive lookup (tag keys may be non-ASCII).
 pub fn fold_key(key: &str) -> String {
     if key.is_ascii() { key.to_ascii_lowercase() } else { key.to_lowercase() }
+}
+
+/// The folded form of a key every decision's context holds, spelt as the server sets it, so that
+/// building a context allocates no key for them; `None` for any other key or spelling.
+fn well_known(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "aws:PrincipalArn" => "aws:principalarn",
+        "aws:PrincipalAccount" => "aws:principalaccount",
+        "aws:PrincipalType" => "aws:principaltype",
+        "aws:userid" => "aws:userid",
+        "aws:username" => "aws:username",
+        "aws:CurrentTime" => "aws:currenttime",
+        "aws:EpochTime" => "aws:epochtime",
+        "aws:SecureTransport" => "aws:securetransport",
+        "aws:ViaAWSService" => "aws:viaawsservice",
+        "aws:SourceIp" => "aws:sourceip",
+        "aws:MultiFactorAuthPresent" => "aws:multifactorauthpresent",
+        "aws:MultiFactorAuthAge" => "aws:multifactorauthage",
+        "aws:TokenIssueTime" => "aws:tokenissuetime",
+        "aws:SourceIdentity" => "aws:sourceidentity",
+        "aws:RequestedRegion" => "aws:requestedregion",
+        _ => return None,
+    })
+}
+
+/// `key` folded, borrowed when it is [`well_known`].
+fn folded(key: &str) -> Cow<'static, str> {
+    match well_known(key) {
+        Some(folded) => Cow::Borrowed(folded),
+        None => Cow::Owned(fold_key(key)),
+    }
 }
 
 /// The values of one key.
@@ -50,7 +82,7 @@ impl Eq for Values {}
 /// Condition keys and their values for one request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
-    entries: Map<String, Entry>,
+    entries: Map<Cow<'static, str>, Entry>,
 }
 
 impl Context {
@@ -66,13 +98,13 @@ impl Context {
 
     /// Sets a single-valued key, replacing any earlier value.
     pub fn insert(&mut self, key: &str, value: impl Into<String>) {
-        self.entries.insert(fold_key(key), Entry { values: Values::One([value.into()]), multivalued: false });
+        self.entries.insert(folded(key), Entry { values: Values::One([value.into()]), multivalued: false });
     }
 
     /// Sets a multivalued key (possibly empty), replacing any earlier values.
     pub fn insert_list(&mut self, key: &str, values: impl IntoIterator<Item = impl Into<String>>) {
         let values = Values::Many(values.into_iter().map(Into::into).collect());
-        self.entries.insert(fold_key(key), Entry { values, multivalued: true });
+        self.entries.insert(folded(key), Entry { values, multivalued: true });
     }
 
     /// Sets every key of `other` here, replacing the values this context held for it (a
@@ -99,5 +131,44 @@ impl Context {
     /// Whether the key is present with at least one value.
     pub fn contains(&self, key: &str) -> bool {
         self.values(&fold_key(key)).is_some_and(|values| !values.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every well-known key's borrowed form is what folding it gives, so a context finds it
+    /// whichever way it was inserted and a policy spells it.
+    #[test]
+    fn well_known_keys_fold_as_any_other() {
+        let spelt = [
+            "aws:PrincipalArn",
+            "aws:PrincipalAccount",
+            "aws:PrincipalType",
+            "aws:userid",
+            "aws:username",
+            "aws:CurrentTime",
+            "aws:EpochTime",
+            "aws:SecureTransport",
+            "aws:ViaAWSService",
+            "aws:SourceIp",
+            "aws:MultiFactorAuthPresent",
+            "aws:MultiFactorAuthAge",
+            "aws:TokenIssueTime",
+            "aws:SourceIdentity",
+            "aws:RequestedRegion",
+        ];
+        for key in spelt {
+            assert_eq!(well_known(key), Some(fold_key(key).as_str()), "{key}");
+            let mut context = Context::new();
+            context.insert(key, "v");
+            assert_eq!(context.values(&fold_key(&key.to_uppercase())), Some(&["v".to_owned()][..]), "{key}");
+        }
+        assert_eq!(well_known("AWS:PRINCIPALARN"), None);
+        let mut context = Context::new();
+        context.insert("AWS:PRINCIPALARN", "a");
+        context.insert("aws:PrincipalArn", "b");
+        assert_eq!(context.values("aws:principalarn"), Some(&["b".to_owned()][..]), "one key, however spelt");
     }
 }
