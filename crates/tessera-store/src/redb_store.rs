@@ -102,6 +102,24 @@ impl Drop for Writing<'_> {
     }
 }
 
+impl Drop for Inner {
+    /// redb keeps deferred commits in memory only: write them before the database closes.
+    fn drop(&mut self) {
+        if !self.deferred.load(Ordering::Acquire) {
+            return;
+        }
+        let synced = (|| -> Result<(), redb::Error> {
+            let mut write = self.db.begin_write()?;
+            write.set_durability(Durability::Immediate)?;
+            write.commit()?;
+            Ok(())
+        })();
+        if let Err(error) = synced {
+            tracing::error!(%error, "cannot write deferred commits before closing the store");
+        }
+    }
+}
+
 impl fmt::Debug for RedbStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedbStore").field("path", &self.inner.path).finish_non_exhaustive()
