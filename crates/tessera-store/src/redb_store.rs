@@ -70,7 +70,7 @@ impl SharedRead {
         }
         let before = self.generation.load(Ordering::Acquire);
         let entries = Arc::new(db.begin_read()?.open_table(ENTRIES)?);
-        if before % 2 == 0 {
+        if before.is_multiple_of(2) {
             let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
             if self.generation.load(Ordering::Acquire) == before && current.is_none() {
                 *current = Some(Arc::clone(&entries));
