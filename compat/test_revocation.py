@@ -16,7 +16,6 @@ import base64
 import datetime
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 import botocore.exceptions
 import pytest
 
-from tessera_compat import Server, allow, client_error, policy_doc, uniq
+from tessera_compat import Server, allow, client_error, policy_doc, stop, uniq
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -94,13 +93,7 @@ def replicas(tmp_path_factory):
         yield servers
     finally:
         for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 def _console_time(at):

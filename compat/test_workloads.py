@@ -22,7 +22,6 @@ import http.server
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from tessera_compat import REGION, Server, allow, policy_doc, uniq
+from tessera_compat import REGION, Server, allow, policy_doc, stop, uniq
 
 REPO = Path(__file__).resolve().parent.parent
 JS = REPO / "compat" / "js"
@@ -210,12 +209,8 @@ def env():
         server.mtls_url = f"https://127.0.0.1:{mtls_port}"
         yield Workloads(server, bin_path, idp, tmp)
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if proc is not None:
+            stop(proc)
         log.close()
         idp.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -245,13 +240,7 @@ class Agent:
         raise KeyError(name)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
 
 
 class Workloads:
