@@ -78,6 +78,12 @@ impl SharedRead {
         }
         Ok(entries)
     }
+
+    /// Marks a write transaction open until the [`Writing`] is dropped.
+    fn writing(&self) -> Writing<'_> {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Writing(self)
+    }
 }
 
 /// A write transaction open, as point reads know it ([`SharedRead::writing`]): while it lives no
@@ -85,13 +91,6 @@ impl SharedRead {
 /// one is dropped. redb holds one write transaction at a time, so these never overlap: take one
 /// right after `begin_write` and keep it until the transaction is committed or dropped.
 struct Writing<'a>(&'a SharedRead);
-
-impl SharedRead {
-    fn writing(&self) -> Writing<'_> {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        Writing(self)
-    }
-}
 
 impl Drop for Writing<'_> {
     fn drop(&mut self) {
