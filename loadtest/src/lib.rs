@@ -7,7 +7,8 @@
 //! (`http.rs`) or the `authorize` gRPC call (`grpc.rs`); drive; then the same workers' calls
 //! against the baseline (`baseline.rs`); report (`report.rs`). In-process servers run on their
 //! own tokio runtime, so the client's tasks and the server's are scheduled apart, as they would
-//! be in two processes.
+//! be in two processes, and the two runtimes split the cores between them (`--server-threads`,
+//! `--client-threads`), as `taskset` would split them between two processes.
 
 mod baseline;
 mod driver;
@@ -64,6 +65,7 @@ pub async fn run(options: &Options) -> Result<Report> {
     // context allows.
     let servers = tokio::runtime::Builder::new_multi_thread()
         .thread_name("loadtest-server")
+        .worker_threads(options.server_threads())
         .enable_all()
         .build()
         .context("cannot start the server runtime")?;
@@ -74,9 +76,10 @@ pub async fn run(options: &Options) -> Result<Report> {
 
 async fn run_with(options: &Options, servers: &Runtime) -> Result<Report> {
     let (in_process, endpoints, root) = open_target(options, servers.handle()).await?;
+    let threads = count(options.server_threads(), "worker thread");
     let described = match &in_process {
-        Some(InProcess { redis: Some(_), .. }) => "in-process tessera (Redis store, --grpc-auth)".to_owned(),
-        Some(_) => "in-process tessera (embedded store, --grpc-auth)".to_owned(),
+        Some(InProcess { redis: Some(_), .. }) => format!("in-process tessera (Redis store, --grpc-auth, {threads})"),
+        Some(_) => format!("in-process tessera (embedded store, --grpc-auth, {threads})"),
         None => format!("{} ({})", endpoints.http, endpoints.grpc.as_deref().unwrap_or("no gRPC target")),
     };
     let root_key_id = root.id.clone();
@@ -194,6 +197,7 @@ async fn measure(
         Some(rate) => format!("{rate} requests/s, at most {} in flight", options.concurrency),
         None => format!("{} in flight", options.concurrency),
     };
+    let load = format!("{load} from {}", count(options.client_threads(), "client thread"));
     let setup = format!(
         "{} against {described}: {load}, {:?} after {:?} of warm-up, signed by {} keys of {} users; {}",
         scenario.name(),
@@ -241,6 +245,11 @@ async fn measure(
         None
     };
     Ok(Report { scenario, setup, measured, baseline })
+}
+
+/// `1 thing`, `2 things`.
+fn count(n: usize, thing: &str) -> String {
+    if n == 1 { format!("1 {thing}") } else { format!("{n} {thing}s") }
 }
 
 /// What each request of `scenario` asks, for the report's first line.

@@ -9,11 +9,21 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let options = tessera_loadtest::Options::parse();
-    let (telemetry, collector) = telemetry(&options).await?;
-    let report = tessera_loadtest::run(&options).await?;
+    // The client's runtime, on its share of the cores (`--client-threads`); the in-process
+    // server's is built by `run` on the rest.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.client_threads())
+        .thread_name("loadtest-client")
+        .enable_all()
+        .build()?
+        .block_on(drive(&options))
+}
+
+async fn drive(options: &tessera_loadtest::Options) -> anyhow::Result<()> {
+    let (telemetry, collector) = telemetry(options).await?;
+    let report = tessera_loadtest::run(options).await?;
     print!("{}", report.render());
     if let Some(telemetry) = telemetry {
         telemetry.shutdown(std::time::Duration::from_secs(2));

@@ -94,13 +94,24 @@ pub struct Options {
     /// (`{"AccessKeyId": ..., "SecretAccessKey": ...}`).
     #[arg(long, requires = "target")]
     pub root_credentials: Option<PathBuf>,
-    /// Users the load is signed with, two access keys each; by default half the concurrency, at
-    /// most 16, so no key comes near the gateway's per-key rate limit.
+    /// Users the load is signed with, two access keys each; by default half the concurrency (at
+    /// most 64), so each worker signs with a key of its own and no key comes near the gateway's
+    /// per-key rate limit (2,000/s: 64 workers could send 128,000/s before any is throttled).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub principals: Option<u32>,
     /// HTTP/2 connections the gRPC workers share.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     pub grpc_connections: u32,
+    /// Worker threads of the in-process server's runtime; by default half the machine's cores,
+    /// rounded up. Client and server then run on their own cores: on a machine they share, more
+    /// busy threads than cores take turns by the kernel's scheduler tick (4 ms here), and that
+    /// wait, not either side's work, becomes the tail latency.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub server_threads: Option<u32>,
+    /// Worker threads of the client's runtime; by default the cores the in-process server does not
+    /// take (every core with `--target`), at least one.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub client_threads: Option<u32>,
     /// The region of the SigV4 scope.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
@@ -119,13 +130,32 @@ impl Options {
         <Self as clap::Parser>::parse_from(["tessera-loadtest", scenario.name()])
     }
 
+    /// The in-process server runtime's worker threads (see `--server-threads`).
+    pub fn server_threads(&self) -> usize {
+        self.server_threads.map_or_else(|| cores().div_ceil(2), |n| n as usize)
+    }
+
+    /// The client runtime's worker threads (see `--client-threads`).
+    pub fn client_threads(&self) -> usize {
+        match self.client_threads {
+            Some(n) => n as usize,
+            None if self.target.is_some() => cores(),
+            None => cores().saturating_sub(self.server_threads()).max(1),
+        }
+    }
+
     /// How many users sign the load.
     pub(crate) fn principals(&self) -> usize {
         match self.principals {
             Some(n) => n as usize,
-            None => (self.concurrency as usize).div_ceil(2).clamp(1, 16),
+            None => (self.concurrency as usize).div_ceil(2).clamp(1, 64),
         }
     }
+}
+
+/// The cores this process may run on.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// Parses `250ms`, `10s`, `1.5s`, `2m`, or a bare number of seconds.
@@ -180,8 +210,15 @@ mod tests {
         assert_eq!(options.concurrency, 64);
         assert_eq!(options.duration, Duration::from_secs(10));
         assert_eq!(options.warmup, Duration::from_secs(2));
-        assert_eq!(options.principals(), 16);
+        assert_eq!(options.principals(), 32);
         assert!(options.rate.is_none() && options.target.is_none() && !options.with_baseline);
+        // The cores split between server and client, neither without a thread.
+        let (server, client) = (options.server_threads(), options.client_threads());
+        assert!(server >= 1 && client >= 1);
+        assert_eq!(server + client, cores().max(2));
+        let pinned =
+            <Options as clap::Parser>::parse_from(["l", "authorize", "--server-threads", "3", "--client-threads", "5"]);
+        assert_eq!((pinned.server_threads(), pinned.client_threads()), (3, 5));
     }
 
     #[test]
