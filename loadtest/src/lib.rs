@@ -8,7 +8,7 @@
 //! against the baseline (`baseline.rs`); report (`report.rs`). In-process servers run on their
 //! own tokio runtime, so the client's tasks and the server's are scheduled apart, as they would
 //! be in two processes, and the two runtimes split the cores between them (`--server-threads`,
-//! `--client-threads`), as `taskset` would split them between two processes.
+//! `--client-threads`: a worker thread per core, no more busy threads than cores).
 
 mod baseline;
 mod driver;

@@ -103,9 +103,9 @@ pub struct Options {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     pub grpc_connections: u32,
     /// Worker threads of the in-process server's runtime; by default half the machine's cores,
-    /// rounded up. Client and server then run on their own cores: on a machine they share, more
-    /// busy threads than cores take turns by the kernel's scheduler tick (4 ms here), and that
-    /// wait, not either side's work, becomes the tail latency.
+    /// rounded up, so client and server together run no more busy threads than there are cores:
+    /// more busy threads than cores take turns at the kernel's scheduler tick (4 ms here), and
+    /// that wait, not either side's work, becomes the tail latency.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub server_threads: Option<u32>,
     /// Worker threads of the client's runtime; by default the cores the in-process server does not
