@@ -219,6 +219,16 @@ mod tests {
         let pinned =
             <Options as clap::Parser>::parse_from(["l", "authorize", "--server-threads", "3", "--client-threads", "5"]);
         assert_eq!((pinned.server_threads(), pinned.client_threads()), (3, 5));
+        // Against a running server nothing in this process serves: the client takes every core.
+        let remote = <Options as clap::Parser>::parse_from([
+            "l",
+            "get-user",
+            "--target",
+            "http://127.0.0.1:1",
+            "--root-credentials",
+            "root.json",
+        ]);
+        assert_eq!(remote.client_threads(), cores());
     }
 
     #[test]

@@ -15,27 +15,30 @@ pub fn fold_key(key: &str) -> String {
     if key.is_ascii() { key.to_ascii_lowercase() } else { key.to_lowercase() }
 }
 
-/// The folded form of a key every decision's context holds, spelt as the server sets it, so that
-/// building a context allocates no key for them; `None` for any other key or spelling.
+/// The keys every decision's context holds, spelt as the server sets them, with their folded
+/// forms, so that building a context allocates no key for them.
+const WELL_KNOWN: [(&str, &str); 15] = [
+    ("aws:PrincipalArn", "aws:principalarn"),
+    ("aws:PrincipalAccount", "aws:principalaccount"),
+    ("aws:PrincipalType", "aws:principaltype"),
+    ("aws:userid", "aws:userid"),
+    ("aws:username", "aws:username"),
+    ("aws:CurrentTime", "aws:currenttime"),
+    ("aws:EpochTime", "aws:epochtime"),
+    ("aws:SecureTransport", "aws:securetransport"),
+    ("aws:ViaAWSService", "aws:viaawsservice"),
+    ("aws:SourceIp", "aws:sourceip"),
+    ("aws:MultiFactorAuthPresent", "aws:multifactorauthpresent"),
+    ("aws:MultiFactorAuthAge", "aws:multifactorauthage"),
+    ("aws:TokenIssueTime", "aws:tokenissuetime"),
+    ("aws:SourceIdentity", "aws:sourceidentity"),
+    ("aws:RequestedRegion", "aws:requestedregion"),
+];
+
+/// The folded form of a [`WELL_KNOWN`] key in its server spelling; `None` for any other key or
+/// spelling.
 fn well_known(key: &str) -> Option<&'static str> {
-    Some(match key {
-        "aws:PrincipalArn" => "aws:principalarn",
-        "aws:PrincipalAccount" => "aws:principalaccount",
-        "aws:PrincipalType" => "aws:principaltype",
-        "aws:userid" => "aws:userid",
-        "aws:username" => "aws:username",
-        "aws:CurrentTime" => "aws:currenttime",
-        "aws:EpochTime" => "aws:epochtime",
-        "aws:SecureTransport" => "aws:securetransport",
-        "aws:ViaAWSService" => "aws:viaawsservice",
-        "aws:SourceIp" => "aws:sourceip",
-        "aws:MultiFactorAuthPresent" => "aws:multifactorauthpresent",
-        "aws:MultiFactorAuthAge" => "aws:multifactorauthage",
-        "aws:TokenIssueTime" => "aws:tokenissuetime",
-        "aws:SourceIdentity" => "aws:sourceidentity",
-        "aws:RequestedRegion" => "aws:requestedregion",
-        _ => return None,
-    })
+    WELL_KNOWN.iter().find(|(spelt, _)| *spelt == key).map(|(_, folded)| *folded)
 }
 
 /// `key` folded, borrowed when it is [`well_known`].
@@ -142,24 +145,7 @@ mod tests {
     /// whichever way it was inserted and a policy spells it.
     #[test]
     fn well_known_keys_fold_as_any_other() {
-        let spelt = [
-            "aws:PrincipalArn",
-            "aws:PrincipalAccount",
-            "aws:PrincipalType",
-            "aws:userid",
-            "aws:username",
-            "aws:CurrentTime",
-            "aws:EpochTime",
-            "aws:SecureTransport",
-            "aws:ViaAWSService",
-            "aws:SourceIp",
-            "aws:MultiFactorAuthPresent",
-            "aws:MultiFactorAuthAge",
-            "aws:TokenIssueTime",
-            "aws:SourceIdentity",
-            "aws:RequestedRegion",
-        ];
-        for key in spelt {
+        for (key, _) in WELL_KNOWN {
             assert_eq!(well_known(key), Some(fold_key(key).as_str()), "{key}");
             let mut context = Context::new();
             context.insert(key, "v");

@@ -106,14 +106,14 @@ macro_rules! record {
 }
 
 /// Records read on most requests that name them (users and roles: every `GetUser`, every
-/// authorization on a user's tags, every `AssumeRole`), decoded through [`Decoded`].
+/// authorization on a user's tags, every `AssumeRole`), decoded through [`DECODED`].
 macro_rules! remembered_record {
     ($($ty:ident => $kind:ident),* $(,)?) => {
         $(impl Record for $ty {
             const KIND: Kind = $kind;
 
             fn decode(key: &Key, bytes: &[u8]) -> Result<Self, StoreError> {
-                DECODED.decode(key, bytes)
+                decode_remembered(key, bytes)
             }
         })*
     };
@@ -126,42 +126,38 @@ remembered_record! { UserRecord => USER, RoleRecord => ROLE }
 /// no JSON parsed (half the cost of reading a user). Whatever store the bytes came from and
 /// however they got there (a restore keeps versions), equal bytes are the only test. Bounded:
 /// when full it starts again empty.
-static DECODED: Decoded = Decoded { entries: std::sync::LazyLock::new(Default::default) };
+static DECODED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<Key, Decoded>>> =
+    std::sync::LazyLock::new(Default::default);
 
 /// Keys remembered at most.
 const DECODED_CAPACITY: usize = 4096;
 
 struct Decoded {
-    entries: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<Key, DecodedEntry>>>,
-}
-
-struct DecodedEntry {
     bytes: Box<[u8]>,
     record: std::sync::Arc<dyn std::any::Any + Send + Sync>,
 }
 
-impl Decoded {
-    fn decode<R>(&self, key: &Key, bytes: &[u8]) -> Result<R, StoreError>
-    where
-        R: DeserializeOwned + Clone + Send + Sync + 'static,
-    {
-        let entries = || self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let remembered = entries()
-            .get(key)
-            .filter(|entry| *entry.bytes == *bytes)
-            .and_then(|entry| std::sync::Arc::clone(&entry.record).downcast::<R>().ok());
-        if let Some(record) = remembered {
-            return Ok(R::clone(&record));
-        }
-        let record: R = serde_json::from_slice(bytes).map_err(|error| corrupt(key, error))?;
-        let entry = DecodedEntry { bytes: bytes.into(), record: std::sync::Arc::new(record.clone()) };
-        let mut entries = entries();
-        if entries.len() >= DECODED_CAPACITY && !entries.contains_key(key) {
-            entries.clear();
-        }
-        entries.insert(key.clone(), entry);
-        Ok(record)
+/// The record stored as `bytes` at `key`, through [`DECODED`].
+fn decode_remembered<R>(key: &Key, bytes: &[u8]) -> Result<R, StoreError>
+where
+    R: DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    let entries = || DECODED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let remembered = entries()
+        .get(key)
+        .filter(|entry| *entry.bytes == *bytes)
+        .and_then(|entry| std::sync::Arc::clone(&entry.record).downcast::<R>().ok());
+    if let Some(record) = remembered {
+        return Ok(R::clone(&record));
     }
+    let record: R = serde_json::from_slice(bytes).map_err(|error| corrupt(key, error))?;
+    let entry = Decoded { bytes: bytes.into(), record: std::sync::Arc::new(record.clone()) };
+    let mut entries = entries();
+    if entries.len() >= DECODED_CAPACITY && !entries.contains_key(key) {
+        entries.clear();
+    }
+    entries.insert(key.clone(), entry);
+    Ok(record)
 }
 
 record! {
